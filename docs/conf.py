@@ -1,0 +1,22 @@
+"""Sphinx configuration for the otlab documentation."""
+
+import otlab
+
+project = "otlab"
+author = "the otlab developers"
+release = otlab.__version__
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+]
+autosummary_generate = True
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+autodoc_typehints = "none"
+exclude_patterns = ["_build"]
+html_theme = "furo"
+html_title = "otlab"
+nitpicky = False

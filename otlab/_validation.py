@@ -1,0 +1,222 @@
+"""Input checks shared by every solver.
+
+Each check raises ``ValueError`` (or ``TypeError`` for the wrong kind of
+object) with a message that names the argument and shows what was received,
+e.g. ``"a must be non-negative; got min -0.3"``.  Checks work on numpy arrays
+and torch tensors alike and return the same kind they were given (lists and
+tuples become float64 numpy arrays), so GPU tensors are never copied to the
+host just to be validated.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._backend import is_torch
+
+__all__ = [
+    "as_float_array",
+    "as_points",
+    "as_weights",
+    "as_histogram",
+    "check_same_mass",
+    "as_cost_matrix",
+    "check_positive",
+    "check_positive_int",
+    "check_order",
+    "check_choice",
+    "split_sample",
+]
+
+
+def _describe(x) -> str:
+    return type(x).__module__ + "." + type(x).__qualname__
+
+
+def as_float_array(x, name: str):
+    """Return ``x`` as a floating-point numpy array or torch tensor.
+
+    Integer and boolean tensors become the default torch float dtype; integer
+    arrays and array-likes become float64.  Float32 is kept.
+    """
+    if is_torch(x):
+        import torch
+
+        if not torch.is_floating_point(x):
+            x = x.to(torch.get_default_dtype())
+        return x
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be array-like; got {_describe(x)}")
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged lists and the like
+        raise ValueError(f"{name} must be a rectangular array-like; {exc}") from None
+    if arr.dtype == object:
+        raise TypeError(f"{name} must hold numbers; got an array of dtype object")
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _all_finite(x) -> bool:
+    if is_torch(x):
+        import torch
+
+        return bool(torch.isfinite(x).all())
+    return bool(np.isfinite(x).all())
+
+
+def _check_finite(x, name: str) -> None:
+    if not _all_finite(x):
+        if is_torch(x):
+            import torch
+
+            n_bad = int((~torch.isfinite(x)).sum())
+        else:
+            n_bad = int((~np.isfinite(x)).sum())
+        raise ValueError(f"{name} must be finite; got {n_bad} NaN or infinite entries")
+
+
+def as_points(x, name: str):
+    """Validate a sample of points; return it with shape ``(n, d)``.
+
+    A 1-D input of length ``n`` is read as ``n`` points on the real line.
+    """
+    x = as_float_array(x, name)
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must have shape (n,) or (n, d); got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must contain at least one point; got an empty sample")
+    if x.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one coordinate; got shape {tuple(x.shape)}")
+    _check_finite(x, name)
+    return x
+
+
+def _check_nonnegative_mass(w, name: str) -> None:
+    _check_finite(w, name)
+    w_min = float(w.min())
+    if w_min < 0:
+        raise ValueError(f"{name} must be non-negative; got min {w_min:g}")
+    total = float(w.sum())
+    if not total > 0:
+        raise ValueError(f"{name} must have a positive sum; got sum {total:g}")
+
+
+def as_histogram(a, name: str, *, normalize: bool = False):
+    """Validate a 1-D histogram: finite, non-negative, positive total mass."""
+    a = as_float_array(a, name)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional; got shape {tuple(a.shape)}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty")
+    _check_nonnegative_mass(a, name)
+    if normalize:
+        a = a / a.sum()
+    return a
+
+
+def as_weights(w, n: int, name: str, *, like=None):
+    """Validate sample weights for ``n`` points and normalise them to sum 1.
+
+    ``w=None`` gives uniform weights (a numpy array, or a tensor matching
+    ``like`` when ``like`` is a tensor).
+    """
+    if w is None:
+        if is_torch(like):
+            import torch
+
+            return torch.full((n,), 1.0 / n, dtype=like.dtype, device=like.device)
+        return np.full(n, 1.0 / n)
+    w = as_histogram(w, name)
+    if w.shape[0] != n:
+        raise ValueError(f"{name} must have one weight per point: expected {n}, got {w.shape[0]}")
+    return w / w.sum()
+
+
+def check_same_mass(a, b, *, rtol: float = 1e-6, names=("a", "b")) -> None:
+    """Raise if the total masses of ``a`` and ``b`` differ by more than ``rtol``."""
+    sa, sb = float(a.sum()), float(b.sum())
+    if abs(sa - sb) > rtol * max(sa, sb):
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same total mass (relative tolerance "
+            f"{rtol:g}); got {sa:.10g} and {sb:.10g}"
+        )
+
+
+def as_cost_matrix(M, shape, name: str = "M"):
+    """Validate a finite cost matrix of the given ``(n, m)`` shape."""
+    M = as_float_array(M, name)
+    if tuple(M.shape) != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)} to match the histograms; got {tuple(M.shape)}"
+        )
+    _check_finite(M, name)
+    return M
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float after checking it is finite and > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not (ok and np.isfinite(value)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}; got {value!r}")
+    return value
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int after checking it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value!r}")
+    return int(value)
+
+
+def check_order(order) -> float:
+    """Validate the Wasserstein order ``k >= 1``."""
+    if isinstance(order, bool) or not isinstance(order, numbers.Real):
+        raise TypeError(f"order must be a real number >= 1; got {order!r}")
+    order = float(order)
+    if not (np.isfinite(order) and order >= 1):
+        raise ValueError(f"order must be finite and >= 1; got {order!r}")
+    return order
+
+
+def check_choice(value, name: str, choices) -> str:
+    """Raise unless ``value`` is one of ``choices``; the message lists them."""
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+    return value
+
+
+def split_sample(p, name: str):
+    """Read a sample argument: points, or a ``(points, weights)`` pair.
+
+    Returns ``(points, weights)`` with points of shape ``(n, d)`` and weights
+    normalised to sum 1 (uniform when not given).
+    """
+    if isinstance(p, tuple):
+        if len(p) != 2:
+            raise ValueError(
+                f"{name} must be points or a (points, weights) pair; got a tuple of length {len(p)}"
+            )
+        x = as_points(p[0], f"{name} points")
+        w = as_weights(p[1], x.shape[0], f"{name} weights", like=x)
+        if is_torch(x) and not is_torch(w):
+            import torch
+
+            w = torch.as_tensor(w, dtype=x.dtype, device=x.device)
+        return x, w
+    x = as_points(p, name)
+    return x, as_weights(None, x.shape[0], f"{name} weights", like=x)

@@ -1,0 +1,78 @@
+r"""Exact optimal transport on the real line by the quantile coupling.
+
+In one dimension the monotone (quantile) coupling is optimal for every convex
+cost, so
+
+.. math:: W_k^k(\mu, \nu) = \int_0^1 \lvert F_\mu^{-1}(t) - F_\nu^{-1}(t) \rvert^k \, dt ,
+
+which for discrete measures is a finite sum over the merged breakpoints of the
+two cumulative distribution functions: :math:`O((n + m) \log(n + m))`.
+The same code runs on numpy arrays and torch tensors; with tensors the value
+is differentiable in the points and the weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._backend import is_torch
+
+__all__ = ["wasserstein_1d_power"]
+
+
+def _ops(x):
+    if is_torch(x):
+        import torch
+
+        return torch, torch.cat, lambda v: torch.sort(v).values, torch.argsort
+    return np, np.concatenate, np.sort, lambda v: np.argsort(v, kind="stable")
+
+
+def wasserstein_1d_power(x, wx, y, wy, *, order: float = 1.0, uniform: bool = False):
+    r"""Return :math:`W_k^k` between two weighted samples on the real line.
+
+    Parameters
+    ----------
+    x, y : ndarray or Tensor, shapes (n,) and (m,)
+        Points (validated, finite).
+    wx, wy : ndarray or Tensor, shapes (n,) and (m,)
+        Weights summing to 1.
+    order : float, default 1
+        The exponent ``k >= 1``.
+    uniform : bool, default False
+        Promise that both weight vectors are uniform; with ``n == m`` this
+        takes the sort-and-match fast path.
+
+    Returns
+    -------
+    float or Tensor
+        :math:`W_k^k` (note: the k-th power).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.full(3, 1 / 3)
+    >>> float(wasserstein_1d_power(np.array([0., 1., 2.]), w, np.array([3., 2., 1.]), w, order=2))
+    1.0
+    """
+    xp, cat, sort, argsort = _ops(x)
+    if uniform and x.shape[0] == y.shape[0]:
+        return xp.mean(xp.abs(sort(x) - sort(y)) ** order)
+    ix, iy = argsort(x), argsort(y)
+    xs, ys = x[ix], y[iy]
+    cx, cy = xp.cumsum(wx[ix], 0), xp.cumsum(wy[iy], 0)
+    # Breakpoints of the merged quantile functions and the segment lengths.
+    levels = sort(cat([cx, cy]))
+    lengths = xp.diff(levels, prepend=levels[:1] * 0)
+    if is_torch(x):
+        import torch
+
+        with torch.no_grad():
+            mid = levels - lengths / 2
+            i = torch.searchsorted(cx.contiguous(), mid.contiguous()).clamp_(max=x.shape[0] - 1)
+            j = torch.searchsorted(cy.contiguous(), mid.contiguous()).clamp_(max=y.shape[0] - 1)
+    else:
+        mid = levels - lengths / 2
+        i = np.minimum(np.searchsorted(cx, mid), x.shape[0] - 1)
+        j = np.minimum(np.searchsorted(cy, mid), y.shape[0] - 1)
+    return (lengths * xp.abs(xs[i] - ys[j]) ** order).sum()
