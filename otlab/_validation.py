@@ -99,12 +99,17 @@ def as_points(x, name: str):
     return x
 
 
+def _scalar(value) -> float:
+    """A Python float from a numpy scalar or a (possibly grad-tracking) 0-dim tensor."""
+    return float(value.detach()) if is_torch(value) else float(value)
+
+
 def _check_nonnegative_mass(w, name: str) -> None:
     _check_finite(w, name)
-    w_min = float(w.min())
+    w_min = _scalar(w.min())
     if w_min < 0:
         raise ValueError(f"{name} must be non-negative; got min {w_min:g}")
-    total = float(w.sum())
+    total = _scalar(w.sum())
     if not total > 0:
         raise ValueError(f"{name} must have a positive sum; got sum {total:g}")
 
@@ -142,7 +147,7 @@ def as_weights(w, n: int, name: str, *, like=None):
 
 def check_same_mass(a, b, *, rtol: float = 1e-6, names=("a", "b")) -> None:
     """Raise if the total masses of ``a`` and ``b`` differ by more than ``rtol``."""
-    sa, sb = float(a.sum()), float(b.sum())
+    sa, sb = _scalar(a.sum()), _scalar(b.sum())
     if abs(sa - sb) > rtol * max(sa, sb):
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same total mass (relative tolerance "

@@ -1,0 +1,144 @@
+"""``otlab.wasserstein``: the metric axioms, closed forms and cross-checks as properties."""
+
+import numpy as np
+import ot
+import pytest
+import scipy.stats
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import otlab
+
+from .strategies import sample_pairs, samples, weights
+
+TOL = dict(rtol=1e-9, atol=1e-9)
+
+
+@given(samples(), st.sampled_from([1, 2, 3.5]))
+def test_distance_from_a_sample_to_itself_is_zero(x, order):
+    np.testing.assert_allclose(otlab.wasserstein(x, x, order=order), 0.0, atol=1e-7)
+
+
+@given(sample_pairs(), st.sampled_from([1, 2]))
+def test_distance_is_symmetric(pair, order):
+    x, y = pair
+    np.testing.assert_allclose(otlab.wasserstein(x, y, order=order),
+                               otlab.wasserstein(y, x, order=order), **TOL)
+
+
+@given(sample_pairs(), st.sampled_from([1, 2]))
+def test_distance_is_non_negative(pair, order):
+    assert otlab.wasserstein(*pair, order=order) >= 0
+
+
+@given(samples(max_dim=2), st.data(), st.sampled_from([1, 2]))
+def test_triangle_inequality(x, data, order):
+    d = x.shape[1]
+    y = data.draw(samples(dim=d))
+    z = data.draw(samples(dim=d))
+    w = otlab.wasserstein
+    assert w(x, z, order=order) <= w(x, y, order=order) + w(y, z, order=order) + 1e-9
+
+
+@given(samples(), st.data(), st.sampled_from([1, 2]))
+def test_translating_a_sample_moves_it_by_the_shift_length(x, data, order):
+    shift = np.array(data.draw(st.lists(st.floats(-5, 5), min_size=x.shape[1], max_size=x.shape[1])))
+    np.testing.assert_allclose(otlab.wasserstein(x, x + shift, order=order),
+                               np.linalg.norm(shift), rtol=1e-9, atol=1e-8)
+
+
+@given(sample_pairs(), st.floats(0.01, 100), st.sampled_from([1, 2]))
+def test_positive_scaling_scales_the_distance(pair, c, order):
+    x, y = pair
+    np.testing.assert_allclose(otlab.wasserstein(c * x, c * y, order=order),
+                               c * otlab.wasserstein(x, y, order=order), rtol=1e-8, atol=1e-8)
+
+
+@given(sample_pairs())
+def test_w1_is_at_most_w2(pair):
+    assert otlab.wasserstein(*pair, order=1) <= otlab.wasserstein(*pair, order=2) + 1e-9
+
+
+@given(sample_pairs())
+def test_w1_is_at_least_the_distance_between_means(pair):
+    x, y = pair
+    gap = np.linalg.norm(x.mean(axis=0) - y.mean(axis=0))
+    assert otlab.wasserstein(x, y) >= gap - 1e-9
+
+
+@given(sample_pairs(max_dim=1), st.data(), st.sampled_from([1, 2, 3]))
+def test_one_dimensional_closed_form_equals_the_lp(pair, data, order):
+    x, y = pair
+    wx, wy = data.draw(weights(len(x))), data.draw(weights(len(y)))
+    closed = otlab.wasserstein((x, wx), (y, wy), order=order, method="1d")
+    lp = otlab.wasserstein((x, wx), (y, wy), order=order, method="exact")
+    np.testing.assert_allclose(closed, lp, rtol=1e-8, atol=1e-9)
+
+
+@given(sample_pairs(max_dim=1), st.data())
+def test_one_dimensional_w1_equals_scipy(pair, data):
+    x, y = pair
+    wx, wy = data.draw(weights(len(x))), data.draw(weights(len(y)))
+    ours = otlab.wasserstein((x[:, 0], wx), (y[:, 0], wy))
+    np.testing.assert_allclose(ours, scipy.stats.wasserstein_distance(x[:, 0], y[:, 0], wx, wy),
+                               rtol=1e-9, atol=1e-9)
+
+
+@given(sample_pairs(max_dim=3), st.data())
+def test_weighted_lp_equals_pot_emd2_with_euclidean_cost(pair, data):
+    x, y = pair
+    wx, wy = data.draw(weights(len(x))), data.draw(weights(len(y)))
+    a, b = wx / wx.sum(), wy / wy.sum()
+    ref = ot.emd2(a, b, ot.dist(x, y, metric="euclidean"))
+    np.testing.assert_allclose(otlab.wasserstein((x, wx), (y, wy), method="exact"), ref, **TOL)
+
+
+@given(sample_pairs(max_dim=3))
+def test_w2_is_the_square_root_of_pot_emd2_with_squared_cost(pair):
+    x, y = pair
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    ref = ot.emd2(a, b, ot.dist(x, y))  # POT's default: squared Euclidean -> W_2^2
+    np.testing.assert_allclose(otlab.wasserstein(x, y, order=2), np.sqrt(max(ref, 0)),
+                               rtol=1e-8, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [1, 7, 100, 333])
+@pytest.mark.parametrize("theta", [-1.0, -0.3, 0.0, 0.5, 1.0])
+def test_parallel_lines_on_a_shared_grid_are_exactly_theta_apart(n, theta):
+    z = (np.arange(n) + 0.5) / n
+    line0 = np.column_stack([np.zeros(n), z])
+    line_theta = np.column_stack([np.full(n, theta), z])
+    np.testing.assert_allclose(otlab.wasserstein(line0, line_theta), abs(theta), rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_parallel_lines_with_independent_samples_are_at_least_theta_apart():
+    rng = np.random.default_rng(0)
+    n, theta = 300, 0.4
+    line0 = np.column_stack([np.zeros(n), rng.random(n)])
+    line_theta = np.column_stack([np.full(n, theta), rng.random(n)])
+    assert otlab.wasserstein(line0, line_theta) >= theta
+
+
+def test_weights_are_normalised_like_scipy():
+    ours = otlab.wasserstein(([0.0, 1.0], [1.0, 3.0]), ([0.0, 1.0], [2.0, 2.0]))
+    np.testing.assert_allclose(ours, 0.25, rtol=1e-12)
+
+
+def test_two_diracs_give_their_distance_for_every_order():
+    for order in (1, 2, 3, 7.5):
+        np.testing.assert_allclose(otlab.wasserstein([[0.0, 0.0]], [[3.0, 4.0]], order=order), 5.0,
+                                   rtol=1e-12)
+
+
+def test_lists_numpy_and_float32_inputs_agree():
+    x = [[0.0, 1.0], [2.0, 0.5]]
+    y = [[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]
+    ref = otlab.wasserstein(np.array(x), np.array(y))
+    assert isinstance(ref, float)
+    np.testing.assert_allclose(otlab.wasserstein(x, y), ref, rtol=1e-12)
+    np.testing.assert_allclose(otlab.wasserstein(np.float32(x), np.float32(y)), ref, rtol=1e-6)
+
+
+def test_integer_samples_are_accepted():
+    np.testing.assert_allclose(otlab.wasserstein([0, 1, 2], [1, 2, 3]), 1.0, rtol=1e-12)

@@ -1,0 +1,95 @@
+"""Every rejected input raises with a message naming the argument."""
+
+import math
+
+import numpy as np
+import pytest
+
+import otlab
+
+X = np.array([[0.0, 0.0], [1.0, 0.0]])
+Y = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "p, q, match",
+    [
+        ((X, [1.0, -0.5]), Y, r"p weights must be non-negative; got min -0.5"),
+        ((X, [1.0, np.nan]), Y, r"p weights must be finite"),
+        ((X, [1.0, np.inf]), Y, r"p weights must be finite"),
+        ((X, [0.0, 0.0]), Y, r"p weights must have a positive sum; got sum 0"),
+        ((X, [1.0, 2.0, 3.0]), Y, r"p weights must have one weight per point: expected 2, got 3"),
+        (X, (Y, [1.0]), r"q weights must have one weight per point: expected 3, got 1"),
+        (np.array([[0.0, np.nan]]), Y, r"p must be finite; got 1 NaN or infinite"),
+        (X, np.array([[np.inf, 0.0]]), r"q must be finite"),
+        (np.zeros((0, 2)), Y, r"p must contain at least one point"),
+        ([], Y, r"p must contain at least one point"),
+        (X, np.zeros((3, 3)), r"same dimension; got d=2 and d=3"),
+        (np.zeros((2, 2, 2)), Y, r"p must have shape \(n,\) or \(n, d\)"),
+        ((X, [1.0, 1.0], "extra"), Y, r"p must be points or a \(points, weights\) pair"),
+        ([[0.0, 1.0], [2.0]], Y, r"p must be a rectangular array-like"),
+    ],
+)
+def test_wasserstein_rejects_bad_samples_naming_the_argument(p, q, match):
+    with pytest.raises(ValueError, match=match):
+        otlab.wasserstein(p, q)
+
+
+def test_wasserstein_rejects_non_numeric_samples():
+    with pytest.raises(TypeError, match="p must"):
+        otlab.wasserstein("abc", Y)
+
+
+@pytest.mark.parametrize("order", [0, 0.5, -1, math.inf, math.nan])
+def test_wasserstein_rejects_order_below_one(order):
+    with pytest.raises(ValueError, match="order must be finite and >= 1"):
+        otlab.wasserstein(X, Y, order=order)
+
+
+def test_wasserstein_rejects_unknown_method_listing_valid_ones():
+    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'exact', '1d'"):
+        otlab.wasserstein(X, Y, method="simplex")
+
+
+def test_wasserstein_1d_method_rejects_multivariate_samples():
+    with pytest.raises(ValueError, match="method='1d' needs one-dimensional samples; got d=2"):
+        otlab.wasserstein(X, Y, method="1d")
+
+
+def test_wasserstein_exact_rejects_solver_options():
+    with pytest.raises(TypeError, match="takes no options"):
+        otlab.wasserstein(X, Y, method="exact", reg=0.1)
+
+
+M = np.ones((2, 3))
+
+
+@pytest.mark.parametrize(
+    "a, b, cost, match",
+    [
+        ([0.5, -0.5], [1 / 3] * 3, M, r"a must be non-negative; got min -0.5"),
+        ([0.5, np.nan], [1 / 3] * 3, M, r"a must be finite"),
+        ([0.0, 0.0], [1 / 3] * 3, M, r"a must have a positive sum"),
+        ([0.5, 0.5], [1.0, 1.0, 1.0], M, r"a and b must have the same total mass .* got 1 and 3"),
+        ([0.5, 0.5], [1 / 3] * 3, np.ones((3, 2)), r"M must have shape \(2, 3\) .* got \(3, 2\)"),
+        ([0.5, 0.5], [1 / 3] * 3, np.full((2, 3), np.nan), r"M must be finite"),
+        ([0.5, 0.5], [1 / 3] * 3, np.full((2, 3), -np.inf), r"M must be finite"),
+        ([[0.5, 0.5]], [1 / 3] * 3, M, r"a must be one-dimensional"),
+        ([], [1 / 3] * 3, np.ones((0, 3)), r"a must not be empty"),
+    ],
+)
+def test_emd_rejects_bad_problems_naming_the_argument(a, b, cost, match):
+    with pytest.raises(ValueError, match=match):
+        otlab.emd(a, b, cost)
+
+
+@pytest.mark.parametrize("max_iter, error", [(0, ValueError), (-5, ValueError), (2.5, TypeError)])
+def test_emd_rejects_bad_max_iter(max_iter, error):
+    with pytest.raises(error, match="max_iter"):
+        otlab.emd([1.0], [1.0], [[0.0]], max_iter=max_iter)
+
+
+def test_emd_accepts_masses_equal_within_tolerance_and_rescales_b():
+    res = otlab.emd([0.5, 0.5], [1.0 + 1e-9], [[1.0], [2.0]])
+    np.testing.assert_allclose(res.b.sum(), 1.0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(res.cost, 1.5, rtol=1e-12)
