@@ -40,30 +40,21 @@ def cost_matrix(x, y, *, order: float = 1.0):
     >>> cost_matrix(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), order=2)
     array([[25.]])
     """
+    # Differences are formed explicitly (no |x|^2 + |y|^2 - 2 x.y expansion),
+    # so that nearby points keep their small distances to full precision.
     if is_torch(x):
         import torch
 
-        sq = torch.cdist(x, y, p=2.0).square() if x.shape[1] > 1 else (x - y.T).square()
-        if order == 2:
-            return sq
-        return sq.clamp_min(0).pow(order / 2)
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.shape[1] == 1:
-        sq = np.square(x - y.T)
-    else:
-        # |x|^2 + |y|^2 - 2 x.y, clipped at 0 against round-off.
-        sq = (
-            np.einsum("ij,ij->i", x, x)[:, None]
-            + np.einsum("ij,ij->i", y, y)[None, :]
-            - 2.0 * (x @ y.T)
-        )
-        np.maximum(sq, 0.0, out=sq)
+        dist = torch.cdist(x, y, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
+        return dist if order == 1 else dist.pow(order)
+    from scipy.spatial.distance import cdist
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
     if order == 2:
-        return sq
-    if order == 1:
-        return np.sqrt(sq, out=sq)
-    return np.power(sq, order / 2, out=sq)
+        return cdist(x, y, "sqeuclidean")
+    dist = cdist(x, y, "euclidean")
+    return dist if order == 1 else np.power(dist, order, out=dist)
 
 
 def pairwise_cost(x, y, *, order: float = 1.0):

@@ -4,6 +4,7 @@ import numpy as np
 import ot
 import pytest
 import scipy.stats
+from scipy.spatial.distance import cdist
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -97,7 +98,9 @@ def test_weighted_lp_equals_pot_emd2_with_euclidean_cost(pair, data):
 def test_w2_is_the_square_root_of_pot_emd2_with_squared_cost(pair):
     x, y = pair
     a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
-    ref = ot.emd2(a, b, ot.dist(x, y))  # POT's default: squared Euclidean -> W_2^2
+    # A squared Euclidean cost (POT's ot.dist default) makes emd2 return W_2^2.  The
+    # cost comes from SciPy's cdist: ot.dist's |x|^2+|y|^2-2xy expansion loses digits.
+    ref = ot.emd2(a, b, cdist(x, y, "sqeuclidean"))
     np.testing.assert_allclose(otlab.wasserstein(x, y, order=2), np.sqrt(max(ref, 0)),
                                rtol=1e-8, atol=1e-7)
 
