@@ -1,0 +1,128 @@
+"""The exact critic: LP duals extended by the c-transform."""
+
+import numpy as np
+import pytest
+import torch
+
+import otlab
+from otlab.critics import exact_critic, lipschitz_audit
+
+
+def _lines(theta, n):
+    z = (np.arange(n) + 0.5) / n
+    return np.column_stack([np.zeros(n), z]), np.column_stack([np.full(n, theta), z])
+
+
+CASES = {
+    "gaussians_2d": lambda rng: (rng.normal(size=(60, 2)), rng.normal(size=(45, 2)) + [2.0, 0.5]),
+    "gaussians_5d": lambda rng: (rng.normal(size=(80, 5)), 2 * rng.normal(size=(80, 5))),
+    "line_1d": lambda rng: (rng.normal(size=50), rng.exponential(size=70)),
+    "parallel_lines": lambda rng: _lines(0.5, 100),
+    "weighted": lambda rng: ((rng.normal(size=(30, 3)), rng.random(30)),
+                             (rng.normal(size=(20, 3)) + 1, rng.random(20))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_gap_of_exact_critic_equals_wasserstein(case):
+    x, y = CASES[case](np.random.default_rng(0))
+    critic = exact_critic(x, y)
+    w1 = otlab.wasserstein(x, y)
+    np.testing.assert_allclose(critic.gap, w1, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(critic.w1, w1, rtol=0, atol=1e-9)
+
+
+def test_gap_recomputed_from_calls_equals_w1_with_weights():
+    rng = np.random.default_rng(1)
+    x, a = rng.normal(size=(40, 2)), rng.random(40)
+    y, b = rng.normal(size=(25, 2)) + 3, rng.random(25)
+    critic = exact_critic((x, a), (y, b))
+    gap = (a / a.sum()) @ critic(x) - (b / b.sum()) @ critic(y)
+    np.testing.assert_allclose(gap, otlab.wasserstein((x, a), (y, b)), rtol=0, atol=1e-9)
+
+
+def test_parallel_lines_exact_critic_gives_theta():
+    x, y = _lines(0.5, 200)
+    np.testing.assert_allclose(exact_critic(x, y).gap, 0.5, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_exact_critic_slope_never_exceeds_one(seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(70, 3)), rng.normal(size=(60, 3)) * 0.5 + 1
+    critic = exact_critic(x, y)
+    z = rng.normal(size=(2000, 3)) * 2
+    w = np.concatenate([z[1000:], x[:30] + 1e-3 * rng.normal(size=(30, 3))])
+    z = np.concatenate([z[:1000], x[:30]])
+    slope = np.abs(critic(z) - critic(w)) / np.linalg.norm(z - w, axis=1)
+    assert slope.max() <= 1 + 1e-9
+
+
+def test_potentials_are_feasible_and_optimal_for_the_lp_dual():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(50, 2)), rng.normal(size=(40, 2)) + 1
+    critic = exact_critic(x, y)
+    phi_x, phi_y = critic.potentials
+    M = np.linalg.norm(x[:, None] - y[None], axis=-1)
+    assert (phi_x[:, None] - phi_y[None, :] - M).max() <= 1e-12
+    np.testing.assert_allclose(phi_x.mean() - phi_y.mean(), critic.lp.cost, rtol=0, atol=1e-9)
+
+
+def test_torch_critic_matches_numpy_and_has_gradient_norm_at_most_one():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(30, 2)) + [1.0, 0.0]
+    critic = exact_critic(x, y)
+    z = torch.tensor(rng.normal(size=(500, 2)) * 2, dtype=torch.float64, requires_grad=True)
+    out = critic(z)
+    np.testing.assert_allclose(out.detach().numpy(), critic(z.detach().numpy()), atol=1e-12)
+    (grad,) = torch.autograd.grad(out.sum(), z)
+    assert grad.norm(dim=1).max().item() <= 1 + 1e-9
+
+
+def test_exact_critic_accepts_torch_samples():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 1
+    critic = exact_critic(torch.tensor(x), torch.tensor(y))
+    np.testing.assert_allclose(critic.gap, otlab.wasserstein(x, y), rtol=0, atol=1e-9)
+
+
+def test_audit_of_exact_critic_reports_slopes_at_most_one():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 2
+    audit = lipschitz_audit(exact_critic(x, y), x, y, n_interpolates=256, n_pairs=512)
+    assert audit.lipschitz_bound <= 1 + 1e-9
+    assert audit.max_slope_xy > 0.5
+
+
+def test_exact_critic_rejects_samples_of_different_dimensions():
+    with pytest.raises(ValueError, match="same dimension"):
+        exact_critic(np.zeros((3, 2)), np.zeros((3, 3)))
+
+
+def test_exact_critic_rejects_non_finite_samples():
+    with pytest.raises(ValueError, match="x must be finite"):
+        exact_critic([[np.nan, 0.0]], [[0.0, 0.0]])
+
+
+def test_exact_critic_rejects_negative_weights_naming_them():
+    with pytest.raises(ValueError, match="y weights must be non-negative"):
+        exact_critic([[0.0]], ([[1.0], [2.0]], [1.0, -1.0]))
+
+
+def test_exact_critic_rejects_points_of_wrong_dimension_when_called():
+    critic = exact_critic([[0.0, 0.0]], [[1.0, 0.0]])
+    with pytest.raises(ValueError, match="z must have dimension 2"):
+        critic(np.zeros((4, 3)))
+
+
+@pytest.mark.gpu
+def test_exact_critic_on_cuda_is_differentiable_with_gradient_norm_at_most_one():
+    rng = np.random.default_rng(6)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(30, 2)) + 1
+    critic = exact_critic(torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda"))
+    z = torch.randn(300, 2, dtype=torch.float64, device="cuda", requires_grad=True)
+    out = critic(z)
+    assert out.device.type == "cuda"
+    (grad,) = torch.autograd.grad(out.sum(), z)
+    assert grad.norm(dim=1).max().item() <= 1 + 1e-9
+    np.testing.assert_allclose(critic.gap, otlab.wasserstein(x, y), rtol=0, atol=1e-9)
