@@ -1,0 +1,23 @@
+"""WGAN trainer whose critic estimate is checked against the exact POT distance.
+
+>>> from otlab.gan import TrainConfig, train
+>>> cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", iters=20000)
+>>> cfg.lr_d, cfg.betas, cfg.penalty, cfg.n_critic
+(0.0001, (0.0, 0.9), 10.0, 5)
+"""
+
+from .config import DATASETS, LOSSES, PAPER_DEFAULTS, TrainConfig
+from .data import Sampler, make_sampler, mixture_modes
+from .evaluation import BackgroundEvaluator, evaluate_samples, exact_w1, mode_metrics
+from .losses import critic_estimate, critic_loss, generator_loss
+from .models import build_models, mlp
+from .train import HISTORY_COLUMNS, NonFiniteLossError, load_history, train
+
+__all__ = [
+    "TrainConfig", "LOSSES", "DATASETS", "PAPER_DEFAULTS",
+    "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError",
+    "Sampler", "make_sampler", "mixture_modes",
+    "exact_w1", "mode_metrics", "evaluate_samples", "BackgroundEvaluator",
+    "critic_loss", "generator_loss", "critic_estimate",
+    "mlp", "build_models",
+]

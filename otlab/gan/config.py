@@ -1,0 +1,184 @@
+"""The frozen training configuration and the paper defaults of each loss."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._validation import check_choice, check_positive, check_positive_int
+
+__all__ = ["TrainConfig", "LOSSES", "DATASETS", "PAPER_DEFAULTS"]
+
+#: Training objectives: minimax GAN, non-saturating GAN, WGAN with weight
+#: clipping, gradient penalty, one-sided (Lipschitz) penalty, spectral norm.
+LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-lp", "wgan-sn")
+
+#: Data sets the trainer samples on the device.
+DATASETS = ("8gaussians", "25gaussians", "ring", "swissroll", "parallel_lines", "digits")
+
+_ADAM_GP = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.0, 0.9), "n_critic": 5}
+
+#: Per-loss defaults from the papers: WGAN (Arjovsky et al. 2017, Alg. 1:
+#: RMSProp 5e-5, c = 0.01, n_critic = 5), WGAN-GP (Gulrajani et al. 2017, Alg. 1:
+#: Adam 1e-4, betas (0, 0.9), lambda = 10, n_critic = 5), WGAN-LP (Petzka et al.
+#: 2018: as WGAN-GP with the one-sided penalty), WGAN-SN (Miyato et al. 2018 use
+#: Adam with n_dis = 5; otlab keeps WGAN-GP's Adam settings), and the GAN
+#: baselines of the WGAN-GP toy code (Adam 1e-4, betas (0.5, 0.9), one D step).
+PAPER_DEFAULTS = {
+    "gan": {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "n_critic": 1},
+    "gan-ns": {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9),
+               "n_critic": 1},
+    "wgan": {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 5, "clip": 0.01},
+    "wgan-gp": {**_ADAM_GP, "penalty": 10.0},
+    "wgan-lp": {**_ADAM_GP, "penalty": 10.0},
+    "wgan-sn": dict(_ADAM_GP),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    r"""Everything :func:`otlab.gan.train` needs, frozen.
+
+    Build it with :meth:`for_loss` to get a loss's paper defaults, then
+    override any field; :meth:`replace` returns a modified copy.
+
+    Parameters
+    ----------
+    loss : str
+        One of :data:`LOSSES`.
+    data : str
+        One of :data:`DATASETS`.
+    iters : int
+        Generator iterations; each runs ``n_critic`` critic steps first.
+    batch_size : int
+        Real and fake samples per step (256 in the WGAN-GP toy code).
+    n_critic : int
+        Critic (discriminator) steps per generator step.
+    optimizer : {"adam", "rmsprop"}
+    lr_g, lr_d : float
+        Learning rates of the generator and the critic.
+    betas : tuple of float
+        Adam's :math:`(\beta_1, \beta_2)`.
+    clip : float
+        Weight clipping bound :math:`c` (``loss="wgan"``).
+    penalty : float
+        Penalty weight :math:`\lambda` (``"wgan-gp"``, ``"wgan-lp"``).
+    hidden, depth : int
+        Width and number of hidden ReLU layers of both MLPs (3 x 512 in the
+        WGAN-GP toy code).
+    z_dim : int or None
+        Latent dimension; ``None`` gives 2 for toy data and 16 for digits.
+    seed : int
+        Seeds the torch (CPU and CUDA) and numpy generators.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    eval_every : int
+        Iterations between exact-W evaluations (0 disables them).
+    eval_samples : int
+        Real and generated samples in each evaluation (2048).
+    log_every : int
+        Iterations between loss logs and the NaN/inf check.
+    checkpoint_every : int
+        Iterations between checkpoints (0: only at the end); needs ``out``.
+    out : str or Path or None
+        Folder for ``history.jsonl``, ``history.csv``, ``checkpoint.pt`` and
+        critic snapshots.
+    resume : bool
+        Continue from ``out/checkpoint.pt`` when it exists.
+    cuda_graph : bool or None
+        Capture one generator iteration in a CUDA graph; ``None`` means "on
+        when the device is CUDA".  Ignored on the CPU.
+    emd_max_iter : int
+        Iteration cap of POT's network simplex in the evaluation.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig.for_loss("wgan", data="8gaussians", iters=100)
+    >>> cfg.optimizer, cfg.lr_d, cfg.clip, cfg.n_critic
+    ('rmsprop', 5e-05, 0.01, 5)
+    """
+
+    loss: str = "wgan-gp"
+    data: str = "8gaussians"
+    iters: int = 20_000
+    batch_size: int = 256
+    n_critic: int = 5
+    optimizer: str = "adam"
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    betas: tuple = (0.0, 0.9)
+    clip: float = 0.01
+    penalty: float = 10.0
+    hidden: int = 512
+    depth: int = 3
+    z_dim: int | None = None
+    seed: int = 0
+    device: str = "cpu"
+    eval_every: int = 500
+    eval_samples: int = 2048
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    out: str | Path | None = None
+    resume: bool = False
+    cuda_graph: bool | None = None
+    emd_max_iter: int = 100_000_000
+    progress: bool = True
+
+    def __post_init__(self):
+        check_choice(self.loss, "loss", LOSSES)
+        check_choice(self.data, "data", DATASETS)
+        check_choice(self.optimizer, "optimizer", ("adam", "rmsprop"))
+        for name in ("iters", "batch_size", "n_critic", "hidden", "depth", "eval_samples",
+                     "log_every", "emd_max_iter"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("eval_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+        if self.z_dim is not None:
+            check_positive_int(self.z_dim, "z_dim")
+        for name in ("lr_g", "lr_d", "clip"):
+            check_positive(getattr(self, name), name)
+        check_positive(self.penalty, "penalty", allow_zero=True)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1); got {self.betas!r}")
+        if not str(self.device).startswith(("cpu", "cuda")):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise TypeError(f"seed must be an integer; got {self.seed!r}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    @classmethod
+    def for_loss(cls, loss: str, *, data: str = "8gaussians", **overrides) -> "TrainConfig":
+        """Config with the paper defaults of ``loss`` (see :data:`PAPER_DEFAULTS`)."""
+        check_choice(loss, "loss", LOSSES)
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown TrainConfig fields: {', '.join(sorted(unknown))}")
+        return cls(**{**PAPER_DEFAULTS[loss], "loss": loss, "data": data, **overrides})
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def latent_dim(self) -> int:
+        """The latent dimension in use (``z_dim`` or the data's default)."""
+        if self.z_dim is not None:
+            return self.z_dim
+        return 16 if self.data == "digits" else 2
+
+    @property
+    def use_cuda_graph(self) -> bool:
+        """Whether the CUDA-graph fast path runs (only ever on a CUDA device)."""
+        on_cuda = str(self.device).startswith("cuda")
+        return on_cuda and (self.cuda_graph is None or bool(self.cuda_graph))
+
+    def to_dict(self) -> dict:
+        """Plain-dict form (for checkpoints and logs)."""
+        d = dataclasses.asdict(self)
+        d["out"] = None if self.out is None else str(self.out)
+        return d

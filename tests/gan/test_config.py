@@ -1,0 +1,52 @@
+import pytest
+
+from otlab.gan import LOSSES, TrainConfig
+
+
+def test_paper_defaults_wgan_rmsprop_clip_and_wgan_gp_adam():
+    wgan = TrainConfig.for_loss("wgan")
+    gp = TrainConfig.for_loss("wgan-gp")
+    assert (wgan.optimizer, wgan.lr_d, wgan.clip, wgan.n_critic) == ("rmsprop", 5e-5, 0.01, 5)
+    assert (gp.optimizer, gp.lr_d, gp.betas, gp.penalty, gp.n_critic) == (
+        "adam", 1e-4, (0.0, 0.9), 10.0, 5)
+    assert (gp.hidden, gp.depth, gp.batch_size) == (512, 3, 256)
+
+
+def test_overrides_win_over_paper_defaults():
+    cfg = TrainConfig.for_loss("wgan", data="25gaussians", lr_d=1e-3, n_critic=2)
+    assert (cfg.lr_d, cfg.n_critic, cfg.data) == (1e-3, 2, "25gaussians")
+
+
+def test_config_is_frozen():
+    cfg = TrainConfig()
+    with pytest.raises(AttributeError):
+        cfg.iters = 3
+
+
+def test_unknown_loss_lists_the_valid_losses():
+    with pytest.raises(ValueError, match="loss must be one of") as info:
+        TrainConfig(loss="lsgan")
+    assert all(repr(name) in str(info.value) for name in LOSSES)
+
+
+def test_unknown_data_lists_the_valid_data_sets():
+    with pytest.raises(ValueError, match="data must be one of.*'8gaussians'.*'digits'"):
+        TrainConfig.for_loss("gan", data="mnist")
+
+
+@pytest.mark.parametrize("name, value", [("lr_d", 0.0), ("lr_g", -1e-4), ("iters", 0),
+                                         ("batch_size", -3), ("n_critic", 0)])
+def test_non_positive_settings_raise_naming_the_argument(name, value):
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**{name: value})
+
+
+def test_unknown_override_is_a_type_error():
+    with pytest.raises(TypeError, match="learning_rate"):
+        TrainConfig.for_loss("wgan-gp", learning_rate=1e-3)
+
+
+def test_cuda_graph_never_used_on_cpu():
+    assert not TrainConfig(device="cpu", cuda_graph=True).use_cuda_graph
+    assert TrainConfig(device="cuda").use_cuda_graph
+    assert not TrainConfig(device="cuda", cuda_graph=False).use_cuda_graph

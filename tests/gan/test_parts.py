@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from otlab.datasets import eight_gaussians
+from otlab.gan import Sampler, critic_loss, exact_w1, generator_loss, mode_metrics, mixture_modes
+
+
+def test_exact_w1_of_a_translation_is_the_shift_length():
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    np.testing.assert_allclose(exact_w1(x, x + [3.0, 4.0]), 5.0, rtol=1e-12)
+
+
+def test_torch_sampler_matches_numpy_dataset_moments():
+    torch.manual_seed(0)
+    x = Sampler("8gaussians")(20000).numpy()
+    y = eight_gaussians(20000, seed=0)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1).mean(), np.linalg.norm(y, axis=1).mean(),
+                               atol=2e-3)
+    assert exact_w1(x[:1000], y[:1000]) < 0.2
+
+
+def test_samples_of_the_true_law_cover_all_modes_with_989_percent_within_3_sigma():
+    modes, std = mixture_modes("25gaussians")
+    torch.manual_seed(1)
+    m = mode_metrics(Sampler("25gaussians")(2048).numpy(), modes, std)
+    assert m["modes_covered"] == 25
+    # in 2-D, P(|eps| <= 3 sigma) = 1 - exp(-9/2) = 98.9 %
+    np.testing.assert_allclose(m["high_quality"], 100 * (1 - np.exp(-4.5)), atol=0.8)
+    assert m["mode_kl"] < 0.02
+
+
+def test_collapse_onto_one_mode_has_reverse_kl_log_k():
+    modes, std = mixture_modes("8gaussians")
+    m = mode_metrics(np.repeat(modes[:1], 100, axis=0), modes, std)
+    assert m["modes_covered"] == 1
+    np.testing.assert_allclose(m["mode_kl"], np.log(8))
+
+
+def test_digits_are_64d_in_minus_one_one():
+    x = Sampler("digits")(100)
+    assert tuple(x.shape) == (100, 64)
+    assert float(x.min()) >= -1.0 and float(x.max()) <= 1.0
+
+
+@pytest.mark.parametrize("loss", ["gan", "gan-ns", "wgan", "wgan-gp", "wgan-lp", "wgan-sn"])
+def test_losses_are_finite_and_give_gradients(loss):
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    real, fake = torch.randn(16, 2), torch.randn(16, 2, requires_grad=True)
+    value, est = critic_loss(loss, critic, real, fake)
+    assert torch.isfinite(value) and torch.isfinite(est)
+    g = generator_loss(loss, critic, fake)
+    (grad,) = torch.autograd.grad(g, fake)
+    assert torch.isfinite(grad).all()
+
+
+def test_gradient_penalty_of_a_unit_slope_linear_critic_is_zero():
+    lin = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[0.6, 0.8]]))
+    real, fake = torch.randn(32, 2), torch.randn(32, 2)
+    value, est = critic_loss("wgan-gp", lin, real, fake)
+    np.testing.assert_allclose(value.item(), -est.item(), atol=1e-6)

@@ -1,0 +1,113 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from otlab.gan import HISTORY_COLUMNS, NonFiniteLossError, TrainConfig, load_history, train
+from otlab.gan import losses as gan_losses
+
+torch.set_num_threads(1)
+
+SMALL = dict(hidden=32, depth=2, batch_size=64, progress=False, eval_samples=256)
+
+
+@pytest.fixture(scope="module")
+def wgan_gp_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wgan_gp")
+    cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", iters=300, eval_every=100,
+                               log_every=50, lr_d=2e-3, lr_g=2e-3, betas=(0.5, 0.9), out=out,
+                               seed=3, **{**SMALL, "hidden": 64})
+    return train(cfg), out
+
+
+def test_wgan_gp_training_lowers_the_exact_w1(wgan_gp_run):
+    history, _ = wgan_gp_run
+    w = [r["exact_w1"] for r in history if r["exact_w1"] is not None]
+    assert history[0]["iteration"] == 0 and len(w) == 4
+    assert w[-1] < 0.6 * w[0], w
+
+
+def test_history_has_the_named_columns_in_memory_and_on_disk(wgan_gp_run):
+    history, out = wgan_gp_run
+    assert all(tuple(row) == HISTORY_COLUMNS for row in history)
+    assert load_history(out / "history.jsonl") == json.loads(json.dumps(history))
+    header = (out / "history.csv").read_text().splitlines()[0].split(",")
+    assert "exact_w1" in header and "critic_estimate" in header
+    last = history[-1]
+    assert last["iteration"] == 300
+    assert last["modes_covered"] is not None and 0 <= last["modes_covered"] <= 8
+
+
+def _params(path):
+    state = torch.load(path, weights_only=False)
+    return state, [t for sd in (state["generator"], state["critic"]) for t in sd.values()]
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan"])
+def test_resume_from_half_way_ends_bitwise_where_the_uninterrupted_run_ends(tmp_path, loss):
+    common = dict(loss=loss, data="8gaussians", n_critic=2, eval_every=5, log_every=5,
+                  checkpoint_every=10, seed=7, **SMALL)
+    full = train(TrainConfig.for_loss(iters=20, out=tmp_path / "full", **common))
+    train(TrainConfig.for_loss(iters=10, out=tmp_path / "half", **common))
+    resumed = train(TrainConfig.for_loss(iters=20, out=tmp_path / "half", resume=True, **common))
+    assert resumed == full
+    s_full, p_full = _params(tmp_path / "full" / "checkpoint.pt")
+    s_half, p_half = _params(tmp_path / "half" / "checkpoint.pt")
+    assert s_full["iteration"] == s_half["iteration"] == 20
+    assert all(torch.equal(a, b) for a, b in zip(p_full, p_half))
+    assert torch.equal(s_full["rng"]["torch"], s_half["rng"]["torch"])
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
+        tmp_path, monkeypatch):
+    real_loss, calls = gan_losses.critic_loss, {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        value, est = real_loss(*args, **kwargs)
+        return (value * float("nan"), est) if calls["n"] > 2 * 12 else (value, est)
+
+    monkeypatch.setattr(gan_losses, "critic_loss", poisoned)
+    cfg = TrainConfig.for_loss("wgan-gp", iters=30, n_critic=2, eval_every=0, log_every=5,
+                               checkpoint_every=10, out=tmp_path, **SMALL)
+    with pytest.raises(NonFiniteLossError, match=r"d_loss( and g_loss)? became NaN or infinite between "
+                       r"iterations 11 and 15.*last good checkpoint \(iteration 10\)"):
+        train(cfg)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["iteration"] == 10
+    assert all(torch.isfinite(t).all() for t in state["generator"].values())
+
+
+def test_demo_runs_with_tiny_settings_and_writes_history_and_figures(tmp_path):
+    from otlab.demo import run_demo
+
+    rc = run_demo("wgan", ["--iters", "12", "--eval-every", "6", "--hidden", "16",
+                           "--batch-size", "32", "--n-critic", "1", "--eval-samples", "128",
+                           "--no-progress", "--out", str(tmp_path), "--seed", "1"])
+    assert rc == 0
+    for name in ("history.jsonl", "history.csv", "checkpoint.pt", "w_curves.png",
+                 "snapshots.png", "summary.json"):
+        assert (tmp_path / name).exists(), name
+
+
+@pytest.mark.gpu
+def test_cuda_graph_training_on_gpu_lowers_the_exact_w1_and_matches_eager_shapes(tmp_path):
+    cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", iters=600, eval_every=200,
+                               log_every=100, lr_d=1e-3, lr_g=1e-3, device="cuda",
+                               progress=False, out=tmp_path / "graph")
+    assert cfg.use_cuda_graph
+    history = train(cfg)
+    w = [r["exact_w1"] for r in history if r["exact_w1"] is not None]
+    assert np.isfinite(w).all() and w[-1] < 0.6 * w[0]
+    eager = train(cfg.replace(cuda_graph=False, iters=20, eval_every=10, out=tmp_path / "eager"))
+    assert tuple(eager[-1]) == tuple(history[-1])
+
+
+@pytest.mark.gpu
+def test_resume_on_gpu_eager_is_bitwise(tmp_path):
+    common = dict(loss="wgan-gp", n_critic=2, eval_every=5, log_every=5, checkpoint_every=10,
+                  device="cuda", cuda_graph=False, **SMALL)
+    full = train(TrainConfig.for_loss(iters=20, out=tmp_path / "a", **common))
+    train(TrainConfig.for_loss(iters=10, out=tmp_path / "b", **common))
+    assert train(TrainConfig.for_loss(iters=20, out=tmp_path / "b", resume=True, **common)) == full
