@@ -111,3 +111,28 @@ def test_resume_on_gpu_eager_is_bitwise(tmp_path):
     full = train(TrainConfig.for_loss(iters=20, out=tmp_path / "a", **common))
     train(TrainConfig.for_loss(iters=10, out=tmp_path / "b", **common))
     assert train(TrainConfig.for_loss(iters=20, out=tmp_path / "b", resume=True, **common)) == full
+
+
+def test_ctrl_c_writes_a_checkpoint_from_which_resume_matches_the_uninterrupted_run(
+        tmp_path, monkeypatch):
+    import os
+    import signal
+
+    common = dict(loss="wgan-gp", n_critic=1, eval_every=4, log_every=4, checkpoint_every=0,
+                  seed=5, **SMALL)
+    full = train(TrainConfig.for_loss(iters=16, out=tmp_path / "full", **common))
+    real_g_loss, calls = gan_losses.generator_loss, {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends
+        return real_g_loss(*args, **kwargs)
+
+    monkeypatch.setattr(gan_losses, "generator_loss", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig.for_loss(iters=16, out=tmp_path / "cut", **common))
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["iteration"] == 7
+    monkeypatch.setattr(gan_losses, "generator_loss", real_g_loss)
+    resumed = train(TrainConfig.for_loss(iters=16, out=tmp_path / "cut", resume=True, **common))
+    assert resumed == full
