@@ -19,11 +19,25 @@ def build_mlp(dim: int, hidden: tuple[int, ...], *, activation: str = "leaky_rel
               spectral: bool = False, generator=None):
     """An MLP ``R^dim -> R`` with the given hidden widths.
 
-    Parameters are initialised from ``generator`` (a ``torch.Generator``) so
-    that the network is reproducible without touching the global seed.  With
+    Parameters (PyTorch's default initialisation) are drawn from a seed taken
+    from ``generator`` (a ``torch.Generator``), so that the network is
+    reproducible without touching the global RNG.  With
     ``spectral=True`` every linear layer is wrapped in
     ``torch.nn.utils.parametrizations.spectral_norm``.
     """
+    import torch
+    import torch.nn as nn
+
+    # nn.Linear and spectral_norm draw from the global RNG: fork it and seed it
+    # from our generator (reproducible, and the caller's RNG is left alone).
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layers = _layers(dim, hidden, activation, spectral)
+    return nn.Sequential(*layers)
+
+
+def _layers(dim, hidden, activation, spectral):
     import torch
     import torch.nn as nn
     from torch.nn.utils.parametrizations import spectral_norm
@@ -32,24 +46,15 @@ def build_mlp(dim: int, hidden: tuple[int, ...], *, activation: str = "leaky_rel
     layers: list = []
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         lin = nn.Linear(n_in, n_out)
-        bound = 1.0 / n_in ** 0.5  # PyTorch's default init, drawn from our generator
-        with torch.no_grad():
-            lin.weight.copy_(torch.rand(lin.weight.shape, generator=generator) * 2 * bound - bound)
-            lin.bias.copy_(torch.rand(lin.bias.shape, generator=generator) * 2 * bound - bound)
         if spectral:
-            # spectral_norm draws its power-iteration vectors from the global
-            # RNG: fork it and seed it from our generator (reproducible, and
-            # the caller's global RNG state is left alone).
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                lin = spectral_norm(lin, n_power_iterations=1)
+            lin = spectral_norm(lin, n_power_iterations=1)
+            with torch.no_grad():
                 for _ in range(20):  # converge the estimate of sigma before training
                     _ = lin.weight
         layers.append(lin)
         if i < len(widths) - 2:
             layers.append(_activation(activation))
-    return nn.Sequential(*layers)
+    return layers
 
 
 def linear_layers(net):

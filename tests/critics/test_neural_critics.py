@@ -1,0 +1,191 @@
+"""Neural critics: each Lipschitz method against the exact W_1 on an easy case.
+
+The easy case is the parallel lines at theta = 0.5 with the same evenly spaced
+heights on both lines (exact W_1 = 0.5), 100 points per side, a small MLP and
+300 steps.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import otlab
+from otlab.critics import (LIPSCHITZ_METHODS, CriticFailedWarning, estimate_w1, exact_critic,
+                           spectral_norms)
+
+THETA, N = 0.5, 100
+SMALL = {"hidden": (32, 32), "steps": 300, "batch_size": 128, "holdout": 0.0}
+
+#: Stated tolerances on |estimate - W_1| / W_1 for the small runs above.
+TOLERANCE = {"gp": 0.10, "lp": 0.10, "sn": 0.10, "ctransform": 0.02}
+
+
+def _lines(theta=THETA, n=N):
+    z = (np.arange(n) + 0.5) / n
+    return np.column_stack([np.zeros(n), z]), np.column_stack([np.full(n, theta), z])
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.set_num_threads(1)
+    x, y = _lines()
+    return {m: estimate_w1(x, y, lipschitz=m, **SMALL) for m in LIPSCHITZ_METHODS}
+
+
+@pytest.mark.parametrize("method", sorted(TOLERANCE))
+def test_each_method_estimates_parallel_lines_distance_theta(trained, method):
+    np.testing.assert_allclose(trained[method].estimate, THETA, rtol=TOLERANCE[method])
+
+
+@pytest.mark.parametrize("method", LIPSCHITZ_METHODS)
+def test_no_critic_beats_its_largest_xy_slope_times_w1(trained, method):
+    # E_x f - E_y f = sum_ij P_ij (f(x_i) - f(y_j)) <= L_xy W_1 for *any* f,
+    # with L_xy the largest slope over all (x, y) pairs.
+    x, y = _lines()
+    res = trained[method]
+    fx, fy = res.critic(x), res.critic(y)
+    dist = np.linalg.norm(x[:, None] - y[None], axis=-1)
+    l_xy = (np.abs(fx[:, None] - fy[None, :]) / dist).max()
+    assert res.estimate <= l_xy * otlab.wasserstein(x, y) + 1e-5
+
+
+def test_ctransform_critic_never_exceeds_w1_on_training_or_new_samples(trained):
+    res = trained["ctransform"]
+    x, y = _lines()
+    assert res.estimate <= otlab.wasserstein(x, y) + 1e-5
+    rng = np.random.default_rng(0)
+    xn, yn = rng.normal(size=(50, 2)), rng.normal(size=(60, 2)) + 1
+    gap = res.critic(xn).mean() - res.critic(yn).mean()
+    assert gap <= otlab.wasserstein(xn, yn) + 1e-5
+    assert res.audit.lipschitz_bound <= 1 + 1e-5
+
+
+def test_spectral_norm_keeps_every_trained_layer_at_norm_one(trained):
+    norms = spectral_norms(trained["sn"].critic.net)
+    assert max(norms) <= 1 + 1e-2
+    assert trained["sn"].estimate <= THETA * np.prod(norms) + 1e-5
+
+
+def test_weight_clipping_keeps_every_weight_within_c(trained):
+    res = trained["clip"]
+    c = res.config.clip_value
+    assert c == 0.01
+    for p in res.critic.net.parameters():
+        assert p.abs().max().item() <= c
+    assert res.estimate > 0  # it estimates K * W_1 for a small unknown K
+
+
+def test_audit_of_gradient_penalty_critic_is_close_to_one(trained):
+    audit = trained["gp"].audit
+    assert 0.8 <= audit.max_grad_between <= 1.2
+    assert audit.max_slope <= audit.lipschitz_bound
+
+
+def test_history_logs_loss_and_estimate_every_log_step(trained):
+    h = trained["gp"].history
+    assert h["step"][-1] == SMALL["steps"]
+    assert len(h["step"]) == len(h["loss"]) == len(h["estimate"]) == 20
+    np.testing.assert_allclose(h["estimate"][-1], trained["gp"].estimate)
+
+
+def test_critic_returns_numpy_for_numpy_and_differentiable_torch_for_torch(trained):
+    critic = trained["gp"].critic
+    x, _ = _lines()
+    out_np = critic(x)
+    z = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    out_t = critic(z)
+    assert isinstance(out_np, np.ndarray) and out_np.shape == (N,)
+    assert out_t.dtype == torch.float64
+    np.testing.assert_allclose(out_t.detach().numpy(), out_np, rtol=1e-6)
+    (grad,) = torch.autograd.grad(out_t.sum(), z)
+    assert grad.shape == z.shape
+
+
+def test_holdout_estimate_is_measured_on_the_held_out_split():
+    x, y = _lines()
+    res = estimate_w1(x, y, lipschitz="ctransform", hidden=(8,), steps=30, holdout=0.25)
+    x_ho, wx_ho, y_ho, wy_ho = res.holdout_samples
+    assert len(x_ho) == len(y_ho) == 25 and len(res.train[0]) == 75
+    gap = wx_ho @ res.critic(x_ho) - wy_ho @ res.critic(y_ho)
+    np.testing.assert_allclose(res.holdout_estimate, gap, rtol=1e-6)
+    assert res.holdout_estimate <= otlab.wasserstein(x_ho, y_ho) + 1e-5
+
+
+@pytest.mark.filterwarnings("ignore::otlab.critics.CriticFailedWarning")
+def test_same_seed_gives_identical_results_and_another_seed_does_not():
+    x, y = _lines(n=40)
+    kw = {"lipschitz": "gp", "hidden": (16,), "steps": 40, "batch_size": 32, "audit": False}
+    a, b = estimate_w1(x, y, seed=3, **kw), estimate_w1(x, y, seed=3, **kw)
+    c = estimate_w1(x, y, seed=4, **kw)
+    assert a.estimate == b.estimate
+    np.testing.assert_array_equal(a.history["loss"], b.history["loss"])
+    assert a.estimate != c.estimate
+
+
+@pytest.mark.filterwarnings("ignore::otlab.critics.CriticFailedWarning")
+def test_spectral_norm_runs_are_reproducible_and_leave_global_rng_alone():
+    x, y = _lines(n=30)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    kw = {"lipschitz": "sn", "hidden": (8,), "steps": 10, "batch_size": 16, "audit": False}
+    a, b = estimate_w1(x, y, **kw), estimate_w1(x, y, **kw)
+    assert torch.rand(1).item() == before.item()
+    assert a.estimate == b.estimate
+
+
+def test_negative_estimate_warns_that_the_critic_failed():
+    # One step at a negligible learning rate leaves the random initial network;
+    # swapping x and y flips the sign of its gap, so exactly one run warns.
+    x, y = _lines(n=30)
+    kw = {"hidden": (8,), "steps": 1, "lr": 1e-12, "holdout": 0.0, "audit": False}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = estimate_w1(x, y, **kw)
+        b = estimate_w1(y, x, **kw)
+    failed = [w for w in caught if issubclass(w.category, CriticFailedWarning)]
+    assert len(failed) == 1 and "critic failed" in str(failed[0].message)
+    assert issubclass(CriticFailedWarning, UserWarning)
+    np.testing.assert_allclose(a.estimate, -b.estimate, atol=1e-6)
+
+
+def test_ctransform_estimate_is_within_five_percent_below_w1_on_shifted_gaussians():
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(80, 2)), rng.normal(size=(80, 2)) + [3.0, 0.0]
+    w1 = exact_critic(x, y).w1
+    res = estimate_w1(x, y, lipschitz="ctransform", hidden=(32, 32), steps=300, holdout=0)
+    assert 0.95 * w1 <= res.estimate <= w1 + 1e-5
+
+
+def test_unknown_lipschitz_method_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="lipschitz must be one of 'clip', 'gp', 'lp', 'sn'"):
+        estimate_w1([[0.0]], [[1.0]], lipschitz="wgan")
+
+
+@pytest.mark.parametrize("name,value", [("steps", 0), ("batch_size", -2), ("lr", 0.0),
+                                        ("lr", -1e-3), ("holdout", 1.0), ("penalty", -1.0)])
+def test_non_positive_options_raise_naming_the_argument(name, value):
+    with pytest.raises(ValueError, match=name):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], **{name: value})
+
+
+def test_samples_are_validated_like_wasserstein():
+    with pytest.raises(ValueError, match="same dimension"):
+        estimate_w1(np.zeros((3, 2)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="x must be finite"):
+        estimate_w1([[np.inf]], [[0.0]])
+    with pytest.raises(ValueError, match="y weights must be non-negative"):
+        estimate_w1([[0.0]], ([[1.0], [2.0]], [1.0, -1.0]))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", LIPSCHITZ_METHODS)
+def test_each_method_trains_on_cuda(method):
+    x, y = _lines()
+    res = estimate_w1(x, y, lipschitz=method, device="cuda", **SMALL)
+    assert next(res.critic.net.parameters()).device.type == "cuda"
+    assert isinstance(res.critic(x), np.ndarray)
+    if method in TOLERANCE:
+        np.testing.assert_allclose(res.estimate, THETA, rtol=TOLERANCE[method])
