@@ -249,7 +249,7 @@ def train(config: TrainConfig) -> list[dict]:
                             graph=graph)
     history, start = [], 0
     if cfg.resume and ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         generator.load_state_dict(state["generator"])
         critic.load_state_dict(state["critic"])
         opt_g.load_state_dict(state["opt_g"])
