@@ -1,0 +1,144 @@
+"""Matplotlib figures for the demos and reports.
+
+Every function builds and returns a :class:`matplotlib.figure.Figure` without
+touching the global pyplot state (no ``plt.show()``, no current figure), so it
+works under any backend, including ``Agg`` on a headless machine.  Save with
+``fig.savefig(path)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["sweep_figure", "gradient_norm_figure", "save_figure"]
+
+
+def _new_figure(n_panels: int, *, panel_size=(4.2, 3.4), n_cols=None):
+    from matplotlib.figure import Figure
+
+    n_cols = min(n_panels, n_cols or n_panels)
+    n_rows = -(-n_panels // n_cols)
+    fig = Figure(figsize=(panel_size[0] * n_cols, panel_size[1] * n_rows), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
+
+
+def sweep_figure(x, panels: Sequence[tuple[str, Mapping[str, Sequence[float]]]], *,
+                 xlabel: str, ylabels: Sequence[str] | None = None,
+                 hlines: Mapping[int, Mapping[str, float]] | None = None,
+                 logy: Sequence[bool] | None = None, suptitle: str | None = None,
+                 n_cols: int | None = None, markers: bool = True):
+    r"""Curves of several quantities against one swept parameter, one panel per group.
+
+    Parameters
+    ----------
+    x : array-like, shape (m,)
+        The swept parameter (e.g. :math:`\theta` or the shift).
+    panels : sequence of (title, {label: y})
+        One panel per entry; each ``y`` has shape (m,).  Non-finite values
+        (``inf`` for KL on disjoint supports) are left out of the curve.
+    xlabel : str
+        Label of the horizontal axis.
+    ylabels : sequence of str, optional
+        Label of each panel's vertical axis.
+    hlines : {panel index: {label: y}}, optional
+        Dotted horizontal reference lines (e.g. :math:`\log 2`).
+    logy : sequence of bool, optional
+        Log vertical axis per panel.
+    suptitle : str, optional
+        Figure title.
+    n_cols : int, optional
+        Panels per row (default: all in one row).
+    markers : bool, default True
+        Mark the measured points.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(-1, 1, 5)
+    >>> fig = sweep_figure(t, [("W", {"|t|": np.abs(t)})], xlabel="t")
+    >>> len(fig.axes)
+    1
+    """
+    x = np.asarray(x, dtype=float)
+    fig, axes = _new_figure(len(panels), n_cols=n_cols)
+    for i, (ax, (title, curves)) in enumerate(zip(axes, panels)):
+        for label, y in curves.items():
+            y = np.asarray(y, dtype=float)
+            y = np.where(np.isfinite(y), y, np.nan)
+            ax.plot(x, y, marker="o" if markers else None, ms=3, lw=1.5, label=label)
+        for label, value in (hlines or {}).get(i, {}).items():
+            ax.axhline(value, color="0.4", ls=":", lw=1, label=label)
+        if logy is not None and logy[i]:
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        if ylabels is not None:
+            ax.set_ylabel(ylabels[i])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def gradient_norm_figure(steps, stages: Sequence[tuple[str, Mapping[str, Sequence[float]]]], *,
+                         xlabel: str = "discriminator training steps",
+                         ylabel: str = "generator gradient norm",
+                         suptitle: str | None = None):
+    """Generator gradient norms against discriminator training, log vertical axis.
+
+    Parameters
+    ----------
+    steps : array-like, shape (m,)
+        Checkpoints (discriminator / critic steps).
+    stages : sequence of (title, {loss name: norms})
+        One panel per frozen generator stage; each ``norms`` has shape (m,).
+        The panels share their vertical axis.
+    xlabel, ylabel : str
+        Axis labels.
+    suptitle : str, optional
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = gradient_norm_figure([1, 10, 100], [("stage 0", {"-log D": [1.0, 0.1, 0.01]})])
+    >>> fig.axes[0].get_yscale()
+    'log'
+    """
+    steps = np.asarray(steps, dtype=float)
+    fig, axes = _new_figure(len(stages))
+    for ax, (title, curves) in zip(axes, stages):
+        for label, y in curves.items():
+            y = np.asarray(y, dtype=float)
+            ax.plot(steps, np.where(y > 0, y, np.nan), marker="o", ms=3, lw=1.5, label=label)
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel(ylabel)
+    ylims = [ax.get_ylim() for ax in axes]
+    for ax in axes:
+        ax.set_ylim(min(lo for lo, _ in ylims), max(hi for _, hi in ylims))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def save_figure(fig, path, *, dpi: int = 90):
+    """Save ``fig`` as a compact PNG at ``path`` and return the path."""
+    fig.savefig(path, dpi=dpi)
+    return path
