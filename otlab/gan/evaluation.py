@@ -92,17 +92,18 @@ class BackgroundEvaluator:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlab-eval")
         self._jobs: list[tuple[int, Future]] = []
 
-    def _run(self, fetch, extra):
+    def _run(self, fetch, before):
         real, fake, fields = fetch()
+        if before is not None:
+            before()
         out = evaluate_samples(real, fake, modes=self.modes, std=self.std, max_iter=self.max_iter)
         out.update(fields)
-        if extra is not None:
-            extra()
         return out
 
-    def submit(self, iteration: int, fetch, *, after=None) -> None:
-        """Queue ``fetch() -> (real, fake, extra_fields)``; ``after()`` runs in the worker too."""
-        self._jobs.append((iteration, self._pool.submit(self._run, fetch, after)))
+    def submit(self, iteration: int, fetch, *, before=None) -> None:
+        """Queue ``fetch() -> (real, fake, extra_fields)``; ``before()`` runs in the worker
+        after ``fetch`` and before the solver (e.g. to save a snapshot)."""
+        self._jobs.append((iteration, self._pool.submit(self._run, fetch, before)))
 
     def poll(self) -> list[tuple[int, dict]]:
         done = []

@@ -139,11 +139,12 @@ def _atomic_write(path: Path, write) -> None:
     os.replace(tmp, path)
 
 
-def _save_checkpoint(path, config, iteration, models, optimizers, history, device) -> None:
+def _save_checkpoint(path, config, iteration, models, optimizers, history, device,
+                     pending_evals) -> None:
     state = {"config": config.to_dict(), "iteration": iteration,
              "generator": models[0].state_dict(), "critic": models[1].state_dict(),
              "opt_g": optimizers[0].state_dict(), "opt_d": optimizers[1].state_dict(),
-             "rng": _rng_state(device), "history": history}
+             "rng": _rng_state(device), "history": history, "pending_evals": pending_evals}
     _atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
@@ -206,7 +207,8 @@ def _submit_eval(evaluator, iteration, config, generator, critic, out):
                      fake=host[0].numpy()[:512], real=real.numpy()[:512],
                      critic=snap_host.numpy(), bounds=np.array(PLOT_BOUNDS[config.data]))
 
-    evaluator.submit(iteration, fetch, after=save_snapshot)
+    evaluator.submit(iteration, fetch, before=save_snapshot)
+    return fetch
 
 
 # --------------------------------------------------------------------- train
@@ -247,7 +249,7 @@ def train(config: TrainConfig) -> list[dict]:
                             graph=graph)
     opt_d = _make_optimizer(cfg, critic.parameters(), cfg.lr_d, cuda=device.type == "cuda",
                             graph=graph)
-    history, start = [], 0
+    history, start, pending_evals = [], 0, []
     if cfg.resume and ckpt_path is not None and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         generator.load_state_dict(state["generator"])
@@ -256,6 +258,7 @@ def train(config: TrainConfig) -> list[dict]:
         opt_d.load_state_dict(state["opt_d"])
         _set_rng_state(state["rng"], device)
         history, start = state["history"], state["iteration"]
+        pending_evals = state.get("pending_evals", [])
 
     bad = torch.zeros(2, dtype=torch.bool, device=device)
     iteration = _make_iteration(cfg, sampler, generator, critic, opt_g, opt_d, bad)
@@ -266,11 +269,19 @@ def train(config: TrainConfig) -> list[dict]:
                                     std=0.0 if mix is None else mix[1],
                                     max_iter=cfg.emd_max_iter)
     rows = {row["iteration"]: row for row in history}
+    pending = {}  # iteration -> fetch() of an evaluation not yet collected
+    for k, real, fake, fields in pending_evals:  # evaluations a checkpoint did not wait for
+        pending[k] = lambda r=real, f=fake, d=fields: (r, f, d)
+        evaluator.submit(k, pending[k])
     stop = _InterruptFlag()
+
+    def submit_eval(it):
+        pending[it] = _submit_eval(evaluator, it, cfg, generator, critic, out)
 
     def collect(results):
         for it, result in results:
             rows[it].update({k: result.get(k) for k in HISTORY_COLUMNS if k in result})
+            pending.pop(it, None)
 
     def check_finite(last_good, it):
         if bool(bad.any()):  # one device -> host sync
@@ -281,12 +292,15 @@ def train(config: TrainConfig) -> list[dict]:
                 f"{which} became NaN or infinite between iterations {last_good + 1} and {it} "
                 f"(loss={cfg.loss!r}, lr_d={cfg.lr_d}, lr_g={cfg.lr_g}); training stopped{kept}")
 
-    def checkpoint(it):
-        collect(evaluator.drain())
+    def checkpoint(it, *, wait):
+        """Save; evaluations still running are saved as their inputs (no waiting for
+        POT) unless ``wait``, and resubmitted on resume."""
+        collect(evaluator.drain() if wait else evaluator.poll())
         history[:] = [rows[k] for k in sorted(rows)]
         if out is not None:
+            unfinished = [(k, *pending[k]()) for k in sorted(pending)]
             _save_checkpoint(ckpt_path, cfg, it, (generator, critic), (opt_g, opt_d),
-                             history, device)
+                             history, device, unfinished)
             _write_history(out, history)
 
     from tqdm.auto import tqdm
@@ -297,7 +311,7 @@ def train(config: TrainConfig) -> list[dict]:
     if start == 0 and cfg.eval_every > 0:  # the untrained generator: the starting exact W
         rows[0] = {k: None for k in HISTORY_COLUMNS}
         rows[0]["iteration"] = 0
-        _submit_eval(evaluator, 0, cfg, generator, critic, out)
+        submit_eval(0)
     try:
         with stop:
             for it in range(start + 1, cfg.iters + 1):
@@ -311,7 +325,7 @@ def train(config: TrainConfig) -> list[dict]:
                     rows[it].update(iteration=it, d_loss=d_loss.item(), g_loss=g_loss.item(),
                                     batch_estimate=estimate.item())
                 if evaluating:
-                    _submit_eval(evaluator, it, cfg, generator, critic, out)
+                    submit_eval(it)
                 collect(evaluator.poll())
                 if rows and (logging or evaluating):
                     shown = [r for r in rows.values() if r["exact_w1"] is not None]
@@ -320,15 +334,15 @@ def train(config: TrainConfig) -> list[dict]:
                                         critic=f"{shown[-1]['critic_estimate']:.4f}")
                 if cfg.checkpoint_every and it % cfg.checkpoint_every == 0 and it < cfg.iters:
                     check_finite(last_good, it)
-                    checkpoint(it)
+                    checkpoint(it, wait=False)
                     last_good = it
                 if stop.requested:
                     raise KeyboardInterrupt
             check_finite(last_good, cfg.iters)
-            checkpoint(cfg.iters)
+            checkpoint(cfg.iters, wait=True)
     except KeyboardInterrupt:
         check_finite(last_good, it)
-        checkpoint(it)
+        checkpoint(it, wait=False)
         if ckpt_path is not None:
             print(f"\ninterrupted: checkpoint at iteration {it} written to {ckpt_path}")
         raise

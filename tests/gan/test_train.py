@@ -136,3 +136,37 @@ def test_ctrl_c_writes_a_checkpoint_from_which_resume_matches_the_uninterrupted_
     monkeypatch.setattr(gan_losses, "generator_loss", real_g_loss)
     resumed = train(TrainConfig.for_loss(iters=16, out=tmp_path / "cut", resume=True, **common))
     assert resumed == full
+
+
+def test_resume_resubmits_evaluations_a_checkpoint_did_not_wait_for(tmp_path, monkeypatch):
+    import importlib
+    import time
+
+    from otlab.gan import evaluation
+
+    train_module = importlib.import_module("otlab.gan.train")
+    common = dict(loss="wgan-gp", n_critic=1, eval_every=5, log_every=5, checkpoint_every=10,
+                  seed=11, **SMALL)
+    full = train(TrainConfig.for_loss(iters=20, out=tmp_path / "full", **common))
+    real_eval = evaluation.evaluate_samples
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real_eval(*args, **kwargs)
+
+    class Crash(Exception):
+        pass
+
+    def crash(*args, **kwargs):  # dies right after the first checkpoint is on disk
+        raise Crash
+
+    monkeypatch.setattr(evaluation, "evaluate_samples", slow)
+    monkeypatch.setattr(train_module, "_write_history", crash)
+    cut = TrainConfig.for_loss(iters=20, out=tmp_path / "cut", **common)
+    with pytest.raises(Crash):
+        train(cut)
+    state = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    assert state["iteration"] == 10
+    assert [p[0] for p in state["pending_evals"]] != []
+    monkeypatch.undo()
+    assert train(cut.replace(resume=True)) == full
