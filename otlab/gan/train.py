@@ -111,8 +111,10 @@ class _GraphedIteration:
             torch.cuda.current_stream().wait_stream(side)
             return out
         if self.graph is None:
+            torch.cuda.synchronize()
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
+            # thread_local: the evaluation worker may wait on a CUDA event meanwhile
+            with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
                 self.outputs = self.fn()
         self.graph.replay()
         return self.outputs
@@ -283,14 +285,18 @@ def train(config: TrainConfig) -> list[dict]:
             rows[it].update({k: result.get(k) for k in HISTORY_COLUMNS if k in result})
             pending.pop(it, None)
 
+    checked = {"last": start}
+
     def check_finite(last_good, it):
         if bool(bad.any()):  # one device -> host sync
             which = " and ".join(n for n, f in zip(("d_loss", "g_loss"), bad.tolist()) if f)
             kept = (f"; the last good checkpoint (iteration {last_good}) is kept at {ckpt_path}"
                     if ckpt_path is not None and ckpt_path.exists() else "")
             raise NonFiniteLossError(
-                f"{which} became NaN or infinite between iterations {last_good + 1} and {it} "
-                f"(loss={cfg.loss!r}, lr_d={cfg.lr_d}, lr_g={cfg.lr_g}); training stopped{kept}")
+                f"{which} became NaN or infinite between iterations {checked['last'] + 1} and "
+                f"{it} (loss={cfg.loss!r}, lr_d={cfg.lr_d}, lr_g={cfg.lr_g}); training "
+                f"stopped{kept}")
+        checked["last"] = it
 
     def checkpoint(it, *, wait):
         """Save; evaluations still running are saved as their inputs (no waiting for
