@@ -40,8 +40,11 @@ def critic_estimate(critic, real, fake) -> torch.Tensor:
         return out[:n].mean() - out[n:].mean()
 
 
-def critic_loss(loss: str, critic, real, fake, *, penalty: float = 10.0):
+def critic_loss(loss: str, critic, real, fake, *, penalty: float = 10.0, alpha=None):
     """Return ``(loss, estimate)``: the critic's objective and its detached W estimate.
+
+    ``alpha`` (shape ``(n, 1)``, in [0, 1]) are the interpolation weights of the
+    penalties; drawn from :math:`U[0, 1]` when not given.
 
     >>> _ = torch.manual_seed(0)
     >>> lin = torch.nn.Linear(2, 1)
@@ -53,7 +56,8 @@ def critic_loss(loss: str, critic, real, fake, *, penalty: float = 10.0):
     n = real.shape[0]
     fake = fake.detach()
     if loss in ("wgan-gp", "wgan-lp"):
-        alpha = torch.rand(n, 1, device=real.device, dtype=real.dtype)
+        if alpha is None:
+            alpha = torch.rand(n, 1, device=real.device, dtype=real.dtype)
         interp = alpha * real + (1.0 - alpha) * fake
         stacked = torch.cat([real, fake, interp]).requires_grad_(True)
         out = critic(stacked).squeeze(-1)

@@ -68,13 +68,20 @@ def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
     d_params = list(critic.parameters())
     b, z_dim, device = config.batch_size, config.latent_dim, sampler.device
 
+    k = config.n_critic
+
     def iteration():
-        for _ in range(config.n_critic):
-            real = sampler(b)
-            with torch.no_grad():
-                fake = generator(torch.randn(b, z_dim, device=device))
-            d_loss, estimate = losses.critic_loss(config.loss, critic, real, fake,
-                                                  penalty=config.penalty)
+        # The generator is fixed during the critic steps: draw the data, the noise and
+        # the interpolation weights of all k steps at once and generate the k fake
+        # batches in one pass (fewer, larger kernels).
+        real_all = sampler(k * b).view(k, b, -1)
+        alpha_all = torch.rand(k, b, 1, device=device)
+        with torch.no_grad():
+            fake_all = generator(torch.randn(k * b, z_dim, device=device)).view(k, b, -1)
+        for step in range(k):
+            d_loss, estimate = losses.critic_loss(config.loss, critic, real_all[step],
+                                                  fake_all[step], penalty=config.penalty,
+                                                  alpha=alpha_all[step])
             _apply(opt_d, d_params, d_loss)
             if config.loss == "wgan":
                 with torch.no_grad():

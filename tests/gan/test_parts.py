@@ -62,3 +62,15 @@ def test_gradient_penalty_of_a_unit_slope_linear_critic_is_zero():
     real, fake = torch.randn(32, 2), torch.randn(32, 2)
     value, est = critic_loss("wgan-gp", lin, real, fake)
     np.testing.assert_allclose(value.item(), -est.item(), atol=1e-6)
+
+
+def test_one_batched_critic_pass_gives_the_separate_pass_gradient_penalty():
+    torch.manual_seed(2)
+    critic = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    real, fake, alpha = torch.randn(32, 2), torch.randn(32, 2), torch.rand(32, 1)
+    value, _ = critic_loss("wgan-gp", critic, real, fake, penalty=10.0, alpha=alpha)
+    interp = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(interp).sum(), interp)
+    expected = (critic(fake).mean() - critic(real).mean()
+                + 10.0 * ((grad.norm(dim=1) - 1) ** 2).mean())
+    np.testing.assert_allclose(value.item(), expected.item(), rtol=1e-5)
