@@ -62,16 +62,20 @@ LIPSCHITZ_METHODS = ("clip", "gp", "lp", "sn", "ctransform")
 
 #: Optimiser settings of the original papers, per method.
 PAPER_SETTINGS = {
-    "clip": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "penalty": 0.0, "clip_value": 0.01},
-    "gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0, "clip_value": None},
-    "lp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0, "clip_value": None},
-    "sn": {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.999), "penalty": 0.0, "clip_value": None},
+    "clip": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "penalty": 0.0,
+             "clip_value": 0.01},
+    "gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0,
+           "clip_value": None},
+    "lp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0,
+           "clip_value": None},
+    "sn": {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.999), "penalty": 0.0,
+           "clip_value": None},
     "ctransform": {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.999), "penalty": 0.0,
                    "clip_value": None},
 }
 
 #: The estimator's defaults: the papers' settings with larger learning rates, so
-#: that a few thousand steps on the CPU converge (measured in
+#: that the default 1000 steps converge on the CPU (measured in
 #: ``benchmarks/reports/critic_accuracy.md``).  ``lr=PAPER_SETTINGS[m]["lr"]``
 #: (and ``betas``) restores the papers' optimisers.
 DEFAULT_SETTINGS = {
