@@ -75,7 +75,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--n-critic", type=int, default=5)
     p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="CPU smoke settings (small MLPs)")
     p.add_argument("--out", default=None, help="report folder (default benchmarks/reports)")
     a = p.parse_args(argv)

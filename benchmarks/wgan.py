@@ -36,7 +36,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--losses", nargs="+", default=list(LOSSES))
     p.add_argument("--data", nargs="+", default=list(DATA))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true",
                    help="CPU smoke settings: 3x64 MLPs, batch 64, 300 iterations, lr 2e-3")
     p.add_argument("--out", default=None)

@@ -24,6 +24,9 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--no-cuda-graph", action="store_false", dest="cuda_graph", default=None)
     p.add_argument("--no-progress", action="store_false", dest="progress")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default: %(default)s; small MLPs gain nothing "
+                        "from more, and oversubscribed OpenMP threads are very slow)")
     types = {"batch_size": int, "n_critic": int, "hidden": int, "depth": int, "z_dim": int,
              "eval_samples": int, "log_every": int, "checkpoint_every": int, "optimizer": str}
     for name in _OVERRIDES:
@@ -36,7 +39,10 @@ def main(argv=None):
     from ..gan import TrainConfig, train
     from ..gan.figures import write_figures
 
+    import torch
+
     args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
     out = prepare_out(args.out)
     overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     config = TrainConfig.for_loss(

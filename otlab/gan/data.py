@@ -8,7 +8,8 @@ makes a training run reproducible and the samples never leave the GPU.
 
 - ``8gaussians``: radius 2, std 0.02; ``25gaussians``: grid spacing 2, std 0.05;
 - ``ring``: radius 2, uniform angle, std 0.02;
-- ``swissroll``: :math:`t = \tfrac{3\pi}{2}(1+2u)`, :math:`(t\cos t, t\sin t) + 0.25\varepsilon`, / 7.5;
+- ``swissroll``: :math:`t = \tfrac{3\pi}{2}(1+2u)`,
+  :math:`((t\cos t, t\sin t) + 0.25\varepsilon) / 7.5`;
 - ``parallel_lines``: the real line :math:`\{0\} \times [0, 1]` of the WGAN paper's Example 1;
 - ``digits``: scikit-learn's 8x8 digits, scaled from [0, 16] to [-1, 1], flattened to 64-D.
 """
