@@ -117,7 +117,12 @@ def main(argv=None):
             "configuration on the lent H100, CUDA graph path) has **not been measured**: the "
             "session that wrote this report had no GPU. Run `python benchmarks/trainer.py "
             "--device cuda` on the GPU machine to fill this in. CPU figures above are on a "
-            "shared 2-core machine and only show that the benchmark runs.")))
+            "shared 2-core machine and only show that the benchmark runs. On the CPU the "
+            "exact-W worker thread competes with training for the same cores, and the run "
+            "includes the evaluation at iteration 0 and waits for the last one (each 2048 x "
+            "2048 network simplex takes about 0.6 s here), so the eval-on row mostly measures "
+            "that work; on the GPU machine training runs on the GPU while POT uses a CPU "
+            "core.")))
     path = write_report("trainer", "WGAN-GP trainer speed: otlab vs plain PyTorch",
                         device=a.device, sections=sections, out_dir=a.out)
     print(f"wrote {path}")

@@ -94,9 +94,9 @@ def test_demo_runs_with_tiny_settings_and_writes_history_and_figures(tmp_path):
 
 @pytest.mark.gpu
 def test_cuda_graph_training_on_gpu_lowers_the_exact_w1_and_matches_eager_shapes(tmp_path):
-    cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", iters=600, eval_every=200,
-                               log_every=100, lr_d=1e-3, lr_g=1e-3, device="cuda",
-                               progress=False, out=tmp_path / "graph")
+    cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", iters=1000, eval_every=250,
+                               log_every=100, lr_d=1e-3, lr_g=1e-3, betas=(0.5, 0.9),
+                               device="cuda", progress=False, out=tmp_path / "graph")
     assert cfg.use_cuda_graph
     history = train(cfg)
     w = [r["exact_w1"] for r in history if r["exact_w1"] is not None]
