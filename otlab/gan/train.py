@@ -66,9 +66,7 @@ def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
     """Return ``iteration() -> (d_loss, g_loss, estimate)``, all 0-d device tensors."""
     g_params = list(generator.parameters())
     d_params = list(critic.parameters())
-    b, z_dim, device = config.batch_size, config.latent_dim, sampler.device
-
-    k = config.n_critic
+    b, k, z_dim, device = config.batch_size, config.n_critic, config.latent_dim, sampler.device
 
     def iteration():
         # The generator is fixed during the critic steps: draw the data, the noise and
@@ -83,6 +81,8 @@ def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
                                                   fake_all[step], penalty=config.penalty,
                                                   alpha=alpha_all[step])
             _apply(opt_d, d_params, d_loss)
+            with torch.no_grad():  # device-side flag: no host sync here
+                bad[0].logical_or_(~torch.isfinite(d_loss))
             if config.loss == "wgan":
                 with torch.no_grad():
                     torch._foreach_clamp_min_(d_params, -config.clip)
@@ -91,7 +91,6 @@ def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
         g_loss = losses.generator_loss(config.loss, critic, fake)
         _apply(opt_g, g_params, g_loss)
         with torch.no_grad():
-            bad[0].logical_or_(~torch.isfinite(d_loss))
             bad[1].logical_or_(~torch.isfinite(g_loss))
         return d_loss.detach(), g_loss.detach(), estimate
 

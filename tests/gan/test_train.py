@@ -171,3 +171,21 @@ def test_resume_resubmits_evaluations_a_checkpoint_did_not_wait_for(tmp_path, mo
     assert [p[0] for p in state["pending_evals"]] != []
     monkeypatch.undo()
     assert train(cut.replace(resume=True)) == full
+
+
+@pytest.mark.parametrize("data", ["8gaussians", "25gaussians", "ring", "swissroll",
+                                  "parallel_lines", "digits"])
+def test_every_data_set_trains_and_is_evaluated_against_the_exact_w1(data):
+    cfg = TrainConfig.for_loss("wgan-gp", data=data, iters=3, n_critic=1, eval_every=3,
+                               **{**SMALL, "eval_samples": 64})
+    last = train(cfg)[-1]
+    assert last["iteration"] == 3 and last["exact_w1"] > 0
+    assert (last["modes_covered"] is None) == (data not in ("8gaussians", "25gaussians"))
+
+
+@pytest.mark.parametrize("loss", ["gan", "gan-ns", "wgan", "wgan-lp", "wgan-sn"])
+def test_every_loss_trains_with_finite_losses(loss):
+    cfg = TrainConfig.for_loss(loss, iters=4, n_critic=2, eval_every=4, log_every=2,
+                               **{**SMALL, "eval_samples": 64})
+    history = train(cfg)
+    assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in history[1:])
