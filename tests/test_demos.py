@@ -1,0 +1,107 @@
+"""Smoke tests of the teaching demos with tiny settings: files written, facts measured."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from otlab.demo import available_demos
+
+LOG2 = math.log(2.0)
+
+
+def _rows(path):
+    return json.loads(path.read_text())
+
+
+def test_teaching_demos_are_listed():
+    assert {"parallel_lines", "manifold", "vanishing_gradients"} <= set(available_demos())
+
+
+def test_parallel_lines_w1_is_abs_theta_with_unit_slope_and_js_is_flat_log2(tmp_path, capsys):
+    from otlab.demo import parallel_lines
+
+    assert parallel_lines.main(["--n", "40", "--thetas", "5", "--out", str(tmp_path)]) == 0
+    assert "W1 exact" in capsys.readouterr().out
+    for name in ("parallel_lines.csv", "parallel_lines.json", "parallel_lines.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    rows = _rows(tmp_path / "parallel_lines.json")
+    thetas = np.array([r["theta"] for r in rows])
+    np.testing.assert_allclose(thetas, [-1, -0.5, 0, 0.5, 1])
+    col = lambda name: np.array([r[name] for r in rows], dtype=float)  # noqa: E731
+    np.testing.assert_allclose(col("W1 exact"), np.abs(thetas), atol=1e-12)
+    np.testing.assert_allclose(col("d/dθ W1 exact"), np.sign(thetas), atol=1e-12)
+    assert np.all(col("W1 exact rnd") >= np.abs(thetas) - 1e-12)
+    off = thetas != 0
+    np.testing.assert_allclose(col("JS exact")[off], LOG2)
+    np.testing.assert_allclose(col("TV exact")[off], 1.0)
+    assert np.all(np.isinf(col("KL exact")[off]))
+    np.testing.assert_allclose(col("JS exact")[~off], 0.0, atol=1e-12)
+    np.testing.assert_allclose(col("d/dθ JS exact"), 0.0, atol=1e-12)
+    np.testing.assert_allclose(col("JS hist")[off], LOG2)
+
+
+def test_parallel_lines_method_registry_takes_new_columns(tmp_path):
+    from otlab.demo import parallel_lines as pl
+
+    extra = pl.Method("double theta", "W1", lambda t, cfg: 2 * t, sample="-")
+    rows = pl.sweep([0.25], [extra], pl.Config(n=10, fd_step=1e-3))
+    np.testing.assert_allclose(rows[0]["double theta"], 0.5)
+    np.testing.assert_allclose(rows[0]["d/dθ double theta"], 2.0)
+
+
+def test_manifold_classifier_separates_shifted_lines_and_noise_restores_overlap(tmp_path, capsys):
+    from otlab.demo import manifold
+
+    argv = ["--dims", "2", "50", "--shifts", "0", "0.5", "--noises", "0.5", "--noise-dim", "2",
+            "--n", "120", "--steps", "80", "--out", str(tmp_path)]
+    assert manifold.main(argv) == 0
+    assert "JS clf" in capsys.readouterr().out
+    assert (tmp_path / "manifold.png").stat().st_size > 0
+    rows = _rows(tmp_path / "manifold.json")
+    clean = [r for r in rows if r["noise"] == 0 and r["shift"] == 0.5]
+    assert len(clean) == 2
+    for r in clean:
+        assert r["clf acc"] >= 0.95
+        assert LOG2 - 0.05 < r["JS clf"] <= LOG2
+        np.testing.assert_allclose(r["W1 exact"], 0.5, atol=0.05)
+    noisy = [r for r in rows if r["noise"] == 0.5 and r["shift"] == 0.5][0]
+    assert noisy["JS population"] < 0.2
+    assert noisy["JS clf"] < 0.3
+
+
+def test_gaussian_shift_js_is_monotone_between_zero_and_log2():
+    from otlab.demo.manifold import gaussian_shift_js
+
+    values = [gaussian_shift_js(s, 1.0) for s in (0.0, 0.5, 1.0, 2.0, 4.0, 30.0)]
+    assert np.all(np.diff(values) > 0)
+    np.testing.assert_allclose(values[0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(values[-1], LOG2, rtol=1e-6)
+    # small shifts: JS ~ s^2 / (8 sigma^2) (a quarter of the Fisher information term)
+    np.testing.assert_allclose(gaussian_shift_js(0.01, 1.0), 0.01**2 / 8, rtol=1e-3)
+
+
+def test_minimax_gradient_collapses_while_wgan_gradient_stays_order_one(tmp_path, capsys):
+    from otlab.demo import vanishing_gradients
+
+    argv = ["--thetas", "1.0", "--steps", "300", "--batch", "64", "--out", str(tmp_path)]
+    assert vanishing_gradients.main(argv) == 0
+    assert "minimax" in capsys.readouterr().out
+    assert (tmp_path / "vanishing_gradients.png").stat().st_size > 0
+    rows = _rows(tmp_path / "vanishing_gradients.json")
+    minimax = np.array([r["minimax log(1-D)"] for r in rows])
+    wgan = np.array([r["WGAN-GP critic"] for r in rows])
+    assert minimax[-1] < 1e-2 * minimax.max()
+    assert 0.3 < wgan[-1] < 3.0
+    assert rows[-1]["-log D"] > 1.0
+
+
+@pytest.mark.parametrize("name", ["parallel_lines", "manifold", "vanishing_gradients"])
+def test_demo_help_exits_cleanly(name, capsys):
+    from otlab.demo import run_demo
+
+    with pytest.raises(SystemExit) as info:
+        run_demo(name, ["--help"])
+    assert info.value.code == 0
+    assert "--out" in capsys.readouterr().out
