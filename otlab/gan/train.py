@@ -232,12 +232,32 @@ def train(config: TrainConfig) -> list[dict]:
     ``config.resume`` continues a run so that it ends bitwise where the
     uninterrupted run ends (same device).
 
+    Parameters
+    ----------
+    config : TrainConfig
+        All settings (see :meth:`TrainConfig.for_loss` for the paper defaults).
+
+    Returns
+    -------
+    history : list of dict
+        One row per logged or evaluated iteration, keys :data:`HISTORY_COLUMNS`
+        (``None`` where a row has no value).  Row 0 holds the evaluation of
+        the untrained generator.
+
     Raises
     ------
     NonFiniteLossError
         When a loss becomes NaN or infinite; the last good checkpoint is kept.
     KeyboardInterrupt
         Re-raised after writing a checkpoint at the last completed iteration.
+
+    Examples
+    --------
+    >>> cfg = TrainConfig.for_loss("wgan-gp", iters=4, hidden=8, batch_size=16,
+    ...                            eval_every=4, eval_samples=32, progress=False)
+    >>> history = train(cfg)
+    >>> [row["iteration"] for row in history], history[-1]["exact_w1"] > 0
+    ([0, 4], True)
     """
     cfg = config
     device = torch.device(cfg.device)
