@@ -172,7 +172,6 @@ def plot(records, path):
         if m != "clip":
             ends = [min(exact) * 0.9, max(exact) * 1.1]
             ax.plot(ends, ends, "k--", lw=0.8, label="estimate = exact")
-        ax.set_xscale("log")
         ax.set_xlabel("exact W1 (training split)")
         ax.set_title(m + (" (estimates K·W1)" if m == "clip" else ""))
     axes[0].set_ylabel("neural estimate")
