@@ -1,8 +1,6 @@
 r"""Two-dimensional toy distributions of the WGAN-GP paper (Gulrajani et al. 2017).
 
-Scale convention
-----------------
-The reference WGAN-GP code draws 8 Gaussians on a circle of radius 2 with
+**Scale convention.** The reference WGAN-GP code draws 8 Gaussians on a circle of radius 2 with
 standard deviation 0.02, and 25 Gaussians on the grid :math:`2\{-2,\dots,2\}^2`
 with standard deviation 0.05, and then divides the whole sample by 1.414
 (resp. 2.828).  otlab does **not** rescale afterwards: the arguments are the
