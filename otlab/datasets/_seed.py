@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_generator"]
+__all__ = ["as_generator", "check_real"]
 
 
 def as_generator(seed) -> np.random.Generator:
