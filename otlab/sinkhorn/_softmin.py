@@ -96,13 +96,21 @@ class DenseOperator:
         return float(self.C.max())
 
     # -- the soft-min pair used by the Sinkhorn loop --------------------------------------
+    def _scaled(self, eps: float):
+        """``-C / eps`` and its contiguous transpose, cached for the current ε."""
+        if getattr(self, "_eps", None) != eps:
+            self._eps = eps
+            self._neg_c = self.C / -eps
+            self._neg_ct = self._neg_c.T.contiguous()
+        return self._neg_c, self._neg_ct
+
     def softmin_rows(self, eps: float, h: torch.Tensor) -> torch.Tensor:
         """:math:`-\\varepsilon \\log \\sum_j \\exp(h_j - C_{ij}/\\varepsilon)`, shape (n,)."""
-        return -eps * torch.logsumexp(h[None, :] - self.C / eps, dim=1)
+        return -eps * torch.logsumexp(self._scaled(eps)[0] + h[None, :], dim=1)
 
     def softmin_cols(self, eps: float, h: torch.Tensor) -> torch.Tensor:
         """:math:`-\\varepsilon \\log \\sum_i \\exp(h_i - C_{ij}/\\varepsilon)`, shape (m,)."""
-        return -eps * torch.logsumexp(h[:, None] - self.C / eps, dim=0)
+        return -eps * torch.logsumexp(self._scaled(eps)[1] + h[None, :], dim=1)
 
     # -- reductions of the plan ----------------------------------------------------------
     def _log_plan(self, rows, C, eps, f, g, log_a, log_b):
