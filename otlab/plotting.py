@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["sweep_figure", "gradient_norm_figure", "save_figure"]
+__all__ = ["sweep_figure", "gradient_norm_figure", "critic_figure", "save_figure"]
 
 
 def _new_figure(n_panels: int, *, panel_size=(4.2, 3.4), n_cols=None):
@@ -135,6 +135,42 @@ def gradient_norm_figure(steps, stages: Sequence[tuple[str, Mapping[str, Sequenc
         ax.set_ylim(min(lo for lo, _ in ylims), max(hi for _, hi in ylims))
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
+    return fig
+
+
+def critic_figure(critics: Mapping[str, object], x, y, *, extent, resolution: int = 120,
+                  title: str | None = None):
+    """Side-by-side heat maps of 2-D critics ``f`` with the two samples on top.
+
+    Parameters
+    ----------
+    critics : mapping of str to callable
+        Name -> critic; each maps an (k, 2) numpy array to k values.
+    x, y : ndarray, shape (n, 2)
+        The samples the critics separate (drawn as dots).
+    extent : tuple of float
+        ``(xmin, xmax, ymin, ymax)`` of the plotted window.
+    resolution : int
+        Grid points per axis.
+    title : str, optional
+        Figure title.
+    """
+    fig, axes = _new_figure(len(critics))
+    xs = np.linspace(extent[0], extent[1], resolution)
+    ys = np.linspace(extent[2], extent[3], resolution)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    for ax, (name, critic) in zip(axes, critics.items()):
+        values = np.asarray(critic(grid), dtype=float).reshape(resolution, resolution)
+        values = values - values.mean()
+        image = ax.imshow(values, origin="lower", extent=extent, aspect="auto", cmap="coolwarm")
+        ax.contour(xs, ys, values, levels=12, colors="k", linewidths=0.4, alpha=0.5)
+        ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:blue", label="$P_0$")
+        ax.scatter(y[:, 0], y[:, 1], s=4, c="tab:orange", label="$P_\\theta$")
+        ax.set_title(name)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    axes[0].legend(loc="upper right", fontsize="small")
+    if title:
+        fig.suptitle(title)
     return fig
 
 

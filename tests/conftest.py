@@ -18,6 +18,19 @@ settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+def _limit_torch_threads() -> None:
+    """One torch thread: the many tiny tensors of the tests run faster and the same on
+    every machine (results of threaded reductions can differ in the last bits)."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+_limit_torch_threads()
+
+
 def _cuda_available() -> bool:
     try:
         import torch

@@ -40,6 +40,13 @@ def test_parallel_lines_w1_is_abs_theta_with_unit_slope_and_js_is_flat_log2(tmp_
     np.testing.assert_allclose(col("JS exact")[~off], 0.0, atol=1e-12)
     np.testing.assert_allclose(col("d/dθ JS exact"), 0.0, atol=1e-12)
     np.testing.assert_allclose(col("JS hist")[off], LOG2)
+    # The exact critic's gap is W1 and the gradient through the frozen critic is sign(theta).
+    np.testing.assert_allclose(col("W1 critic exact"), np.abs(thetas), atol=1e-9)
+    np.testing.assert_allclose(col("d/dθ W1 critic exact")[off], np.sign(thetas)[off], atol=1e-9)
+    # Sinkhorn at its defaults: within 1 % of W1 and the same slope within 1 %.
+    np.testing.assert_allclose(col("W1 sinkhorn")[off], np.abs(thetas)[off], rtol=1e-2)
+    np.testing.assert_allclose(col("d/dθ W1 sinkhorn")[off], np.sign(thetas)[off], rtol=1e-2)
+    assert (tmp_path / "parallel_lines_critics.png").stat().st_size > 0
 
 
 def test_parallel_lines_method_registry_takes_new_columns(tmp_path):

@@ -56,6 +56,7 @@ class Config:
     fd_step: float = 1e-2      #: step h of the central differences
     bin_width: float | None = None   #: histogram estimator cell side (None: its default)
     knn_k: int = 1             #: neighbour rank of the k-NN KL estimator
+    neural_lipschitz: str = "ctransform"  #: Lipschitz method of the neural critic column
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,74 @@ def _knn_kl(theta, cfg):
     return float(knn_kl(*_sample(theta, cfg, "random"), k=cfg.knn_k))
 
 
+def _w1_sinkhorn(theta, cfg):
+    return float(wasserstein(*_sample(theta, cfg, "grid"), method="sinkhorn"))
+
+
+def _w1_sinkhorn_autograd(theta, cfg):
+    import torch
+
+    x0, x1 = _sample(theta, cfg, "grid")
+    t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+    heights = torch.as_tensor(x1[:, 1])
+    x1_t = torch.stack([t.expand(len(heights)), heights], dim=1)
+    wasserstein(torch.as_tensor(x0), x1_t, method="sinkhorn").backward()
+    return float(t.grad)
+
+
+@dataclass(frozen=True)
+class _FittedCritic:
+    gap: float
+    critic: Callable
+
+
+@lru_cache(maxsize=512)
+def _exact_critic(theta, cfg):
+    """The exact critic f of (P_0, P_theta), smooth at the points of P_theta.
+
+    ``exact_critic(a, b)`` is a c-transform with its cone tips at the points of
+    ``b``, where it has no gradient; so it is built for (P_theta, P_0) and
+    negated: f = -phi with phi(z) = min_i ||z - x0_i|| - g_i.
+    """
+    from ..critics import exact_critic
+
+    x0, x1 = _sample(theta, cfg, "grid")
+    phi = exact_critic(x1, x0)
+    return _FittedCritic(gap=phi.gap, critic=lambda z: -phi(z))
+
+
+@lru_cache(maxsize=512)
+def _neural_critic(theta, cfg):
+    from ..critics import estimate_w1
+
+    return estimate_w1(*_sample(theta, cfg, "grid"), lipschitz=cfg.neural_lipschitz,
+                       seed=cfg.seed, audit=False)
+
+
+def _critic_gap(fit, attribute):
+    return lambda theta, cfg: float(getattr(fit(theta, cfg), attribute))
+
+
+def _frozen_critic_gradient(fit):
+    r""":math:`d/d\theta\,(E_{P_0} f - E_{P_\theta} f)` with the critic f held fixed.
+
+    This is the gradient a WGAN generator receives from its critic.
+    """
+
+    def grad(theta, cfg):
+        import torch
+
+        critic = fit(theta, cfg).critic
+        _, x1 = _sample(theta, cfg, "grid")
+        t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
+        heights = torch.as_tensor(x1[:, 1])
+        x1_t = torch.stack([t.expand(len(heights)), heights], dim=1)
+        (-critic(x1_t).mean()).backward()
+        return float(t.grad)
+
+    return grad
+
+
 @lru_cache(maxsize=512)
 def _classifier(theta, cfg):
     from ..estimators import classifier_js
@@ -158,6 +227,9 @@ METHODS: list[Method] = [
     Method("W1 |theta|", "W1", lambda t, cfg: abs(t), lambda t, cfg: float(np.sign(t)), "-"),
     Method("W1 exact", "W1", _w1_value("grid"), _w1_autograd("grid"), "grid"),
     Method("W1 exact rnd", "W1", _w1_value("random"), _w1_autograd("random"), "random"),
+    Method("W1 sinkhorn", "W1", _w1_sinkhorn, _w1_sinkhorn_autograd, "grid"),
+    Method("W1 critic exact", "W1", _critic_gap(_exact_critic, "gap"),
+           _frozen_critic_gradient(_exact_critic), "grid"),
     Method("JS exact", "JS", _exact_divergence("js")),
     Method("KL exact", "KL", _exact_divergence("kl")),
     Method("TV exact", "TV", _exact_divergence("tv")),
@@ -169,6 +241,10 @@ METHODS: list[Method] = [
 
 #: Columns computed only when asked for with ``--with NAME``.
 OPTIONAL_METHODS: dict[str, list[Method]] = {
+    "neural": [
+        Method("W1 critic neural", "W1", _critic_gap(_neural_critic, "estimate"),
+               _frozen_critic_gradient(_neural_critic), "grid"),
+    ],
     "classifier": [
         Method("JS clf", "JS", lambda t, cfg: float(_classifier(t, cfg).js), sample="random"),
         Method("clf acc", "acc", lambda t, cfg: float(_classifier(t, cfg).accuracy),
@@ -231,6 +307,22 @@ def _figure(rows, methods):
                         suptitle="Parallel lines (Arjovsky et al. 2017, Example 1, Figure 1)")
 
 
+def _critic_panel(theta, cfg, *, neural: bool):
+    """The exact critic (and the neural one, if asked for) at one theta."""
+    from ..plotting import critic_figure
+
+    exact = _exact_critic(theta, cfg)
+    critics = {f"exact critic (gap {exact.gap:.3f})": exact.critic}
+    if neural:
+        fit = _neural_critic(theta, cfg)
+        critics[f"neural critic, {cfg.neural_lipschitz} (gap {fit.estimate:.3f})"] = fit.critic
+    x0, x1 = _sample(theta, cfg, "grid")
+    lo, hi = min(0.0, theta) - 0.5, max(0.0, theta) + 0.5
+    return critic_figure(critics, x0, x1, extent=(lo, hi, -0.25, 1.25),
+                         title=f"critics at theta = {theta:g} "
+                               f"(W1 = {abs(theta):g})")
+
+
 def main(argv=None):
     """Run the parallel-lines sweep; see ``--help``."""
     parser = demo_parser("parallel_lines", __doc__.strip().splitlines()[0])
@@ -245,10 +337,17 @@ def main(argv=None):
                         choices=sorted(OPTIONAL_METHODS),
                         help="add optional columns (repeatable); 'classifier' trains a "
                              "discriminator per theta (slow)")
-    parser.add_argument("--no-plot", action="store_true", help="skip the figure")
+    parser.add_argument("--neural-lipschitz", default=Config.neural_lipschitz,
+                        help="Lipschitz method of the 'neural' critic column "
+                             "(default: %(default)s, the most accurate in "
+                             "benchmarks/reports/critic_accuracy.md)")
+    parser.add_argument("--critic-theta", type=float, default=0.5,
+                        help="theta of the critic panel (default: %(default)s)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
     out = prepare_out(args.out)
-    cfg = Config(n=args.n, seed=args.seed, fd_step=args.fd_step, bin_width=args.bin_width)
+    cfg = Config(n=args.n, seed=args.seed, fd_step=args.fd_step, bin_width=args.bin_width,
+                 neural_lipschitz=args.neural_lipschitz)
     methods = list(METHODS) + [m for key in args.extra for m in OPTIONAL_METHODS[key]]
     thetas = np.round(np.linspace(-1.0, 1.0, args.thetas), 10)
 
@@ -263,14 +362,18 @@ def main(argv=None):
           f"JS = log 2 = {LOG2:.4f}, KL = inf, TV = 1.")
     print("\nvalues")
     print(_format_table(rows, methods))
-    print(f"\nd/dtheta (autograd for W1 exact, central differences with h = {cfg.fd_step:g} "
-          "otherwise)")
+    print(f"\nd/dtheta (autograd for W1 exact and Sinkhorn; critics: the gradient through the "
+          f"frozen critic, as a WGAN generator gets it; central differences with "
+          f"h = {cfg.fd_step:g} otherwise)")
     print(_format_table(rows, methods, prefix="d/dθ "))
     csv_path, json_path = write_table(rows, out / "parallel_lines")
     written = [csv_path, json_path]
     if not args.no_plot:
         png = out / "parallel_lines.png"
         _figure(rows, methods).savefig(png, dpi=90)
-        written.append(png)
+        png_critics = out / "parallel_lines_critics.png"
+        _critic_panel(args.critic_theta, cfg, neural="neural" in args.extra).savefig(png_critics,
+                                                                                    dpi=90)
+        written += [png, png_critics]
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0

@@ -1,3 +1,5 @@
+"""The GAN trainer: learning, history, resume, NaN handling (torch threads: tests/conftest.py)."""
+
 import json
 
 import numpy as np
@@ -6,8 +8,6 @@ import torch
 
 from otlab.gan import HISTORY_COLUMNS, NonFiniteLossError, TrainConfig, load_history, train
 from otlab.gan import losses as gan_losses
-
-torch.set_num_threads(1)
 
 SMALL = dict(hidden=32, depth=2, batch_size=64, progress=False, eval_samples=256)
 
