@@ -96,6 +96,32 @@ class DenseOperator:
         return float(self.C.max())
 
     # -- the soft-min pair used by the Sinkhorn loop --------------------------------------
+    #: Largest |h - h_ref| for which the cached (absorbed) kernel is reused.
+    absorb_threshold = 30.0
+
+    def _lse(self, key, neg_c, eps, h):
+        r"""``log sum_j exp(h_j + neg_c[i, j])`` with an absorbed kernel (Schmitzer 2019).
+
+        The kernel :math:`K_{ij} = \exp(h^0_j + \text{neg\_c}_{ij} - r^0_i)`, with
+        :math:`r^0 = \mathrm{LSE}(h^0 + \text{neg\_c})`, has rows summing to 1 and is
+        recomputed (one exp pass) whenever ε changes or :math:`\lVert h - h^0\rVert_\infty`
+        exceeds :attr:`absorb_threshold`; in between the log-sum-exp is the matrix-vector
+        product :math:`r^0_i + \log \sum_j K_{ij} e^{h_j - h^0_j}`, exact in the log
+        domain and free of overflow.
+        """
+        cache = self.__dict__.setdefault("_cache", {})
+        ref = cache.get(key)
+        finite = torch.isfinite(h)
+        if ref is not None and ref[0] == eps:
+            diff = torch.where(finite, h - ref[1], torch.zeros_like(h))
+            if float(diff.abs().max()) <= self.absorb_threshold:
+                return ref[2] + torch.log(ref[3] @ torch.where(finite, diff.exp(), torch.zeros_like(h)))
+        logits = neg_c + h[None, :]
+        r0 = torch.logsumexp(logits, dim=1)
+        kernel = (logits - r0[:, None]).exp_()
+        cache[key] = (eps, h.clone(), r0, kernel)
+        return r0
+
     def _scaled(self, eps: float):
         """``-C / eps`` and its contiguous transpose, cached for the current ε."""
         if getattr(self, "_eps", None) != eps:
@@ -106,11 +132,11 @@ class DenseOperator:
 
     def softmin_rows(self, eps: float, h: torch.Tensor) -> torch.Tensor:
         """:math:`-\\varepsilon \\log \\sum_j \\exp(h_j - C_{ij}/\\varepsilon)`, shape (n,)."""
-        return -eps * torch.logsumexp(self._scaled(eps)[0] + h[None, :], dim=1)
+        return -eps * self._lse("rows", self._scaled(eps)[0], eps, h)
 
     def softmin_cols(self, eps: float, h: torch.Tensor) -> torch.Tensor:
         """:math:`-\\varepsilon \\log \\sum_i \\exp(h_i - C_{ij}/\\varepsilon)`, shape (m,)."""
-        return -eps * torch.logsumexp(self._scaled(eps)[1] + h[None, :], dim=1)
+        return -eps * self._lse("cols", self._scaled(eps)[1], eps, h)
 
     # -- reductions of the plan ----------------------------------------------------------
     def _log_plan(self, rows, C, eps, f, g, log_a, log_b):
