@@ -59,7 +59,7 @@ def exact_w(x, y, order, max_n=EXACT_MAX_N):
 def run_otlab(x, y, order, reg, tol, device, backend="auto"):
     import torch
 
-    from otlab.sinkhorn import sinkhorn_samples
+    from otlab.entropic import sinkhorn_samples
 
     xt = torch.as_tensor(x, device=device, dtype=torch.float64 if device == "cpu" else torch.float32)
     yt = torch.as_tensor(y, device=device, dtype=xt.dtype)
@@ -144,7 +144,7 @@ def main(argv=None):
 
     import torch
 
-    from otlab.sinkhorn import default_reg
+    from otlab.entropic import default_reg
 
     if args.device == "cpu":
         torch.set_num_threads(2)

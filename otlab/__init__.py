@@ -2,18 +2,68 @@
 
 Exact and entropic Wasserstein distances, Kantorovich critics, and the
 KL/JS/TV divergences they are compared with.
+
+The numpy-only core (exact OT, divergences) is imported eagerly; the parts
+built on torch (Sinkhorn, critics, the GAN trainer) are imported on first
+use, so ``import otlab`` stays fast.
 """
+
+import importlib
 
 from .costs import cost_matrix
 from .distance import wasserstein
+from .divergences import js, kl, tv
 from .exact import ConvergenceWarning, EMDResult, emd
 
 __version__ = "0.1.0"
 
+#: Names provided on first access: name -> module that defines it.
+_LAZY = {
+    "sinkhorn": "otlab.entropic",
+    "sinkhorn_divergence": "otlab.entropic",
+    "SinkhornResult": "otlab.entropic",
+    "exact_critic": "otlab.critics",
+    "estimate_w1": "otlab.critics",
+    "critics": None,
+    "datasets": None,
+    "entropic": None,
+    "estimators": None,
+    "gan": None,
+}
+
 __all__ = [
     "ConvergenceWarning",
     "EMDResult",
+    "SinkhornResult",
     "cost_matrix",
+    "critics",
+    "datasets",
     "emd",
+    "entropic",
+    "estimate_w1",
+    "estimators",
+    "exact_critic",
+    "gan",
+    "js",
+    "kl",
+    "sinkhorn",
+    "sinkhorn_divergence",
+    "tv",
     "wasserstein",
 ]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'otlab' has no attribute {name!r}")
+    module_name = _LAZY[name]
+    if module_name is None:
+        value = importlib.import_module(f"otlab.{name}")
+    else:
+        value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

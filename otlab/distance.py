@@ -127,7 +127,7 @@ def wasserstein(p, q, *, order: float = 1, method: str = "auto", max_iter: int |
         )
     x, wx, y, wy = _to_common_backend(x, wx, y, wy)
     if method == "sinkhorn":
-        from .sinkhorn import wasserstein_sinkhorn
+        from .entropic import wasserstein_sinkhorn
 
         return wasserstein_sinkhorn(x, wx, y, wy, order=order, max_iter=max_iter, **options)
     if options:

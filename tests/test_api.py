@@ -1,12 +1,18 @@
 """The public API: every name in ``__all__`` exists and is documented."""
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
 import otlab
 
-PUBLIC_MODULES = ["otlab", "otlab.costs", "otlab.exact", "otlab.one_d", "otlab.distance"]
+PUBLIC_MODULES = [
+    "otlab", "otlab.costs", "otlab.exact", "otlab.one_d", "otlab.distance",
+    "otlab.divergences", "otlab.estimators", "otlab.datasets", "otlab.entropic",
+    "otlab.critics", "otlab.gan", "otlab.plotting", "otlab.demo",
+]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
@@ -17,6 +23,22 @@ def test_every_name_in_all_exists_and_has_a_docstring(module_name):
         obj = getattr(module, name)
         if callable(obj):
             assert obj.__doc__, f"{module_name}.{name} has no docstring"
+
+
+def test_top_level_sinkhorn_is_the_function_not_the_package():
+    assert callable(otlab.sinkhorn)
+    assert otlab.sinkhorn.__module__.startswith("otlab.entropic")
+
+
+def test_importing_otlab_does_not_import_torch():
+    code = "import sys, otlab; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_unknown_attribute_raises_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        otlab.nonexistent  # noqa: B018
 
 
 def test_version_is_a_string():

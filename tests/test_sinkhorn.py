@@ -1,4 +1,4 @@
-"""Tests of otlab.sinkhorn: each test is named after the fact it checks."""
+"""Tests of otlab.entropic (Sinkhorn): each test is named after the fact it checks."""
 
 import numpy as np
 import ot
@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from otlab import wasserstein
 from otlab.costs import cost_matrix
 from otlab.exact import ConvergenceWarning
-from otlab.sinkhorn import (
+from otlab.entropic import (
     SinkhornResult,
     default_reg,
     epsilon_schedule,
@@ -18,7 +18,7 @@ from otlab.sinkhorn import (
     sinkhorn_divergence,
     sinkhorn_samples,
 )
-from otlab.sinkhorn._softmin import DenseOperator, TiledOperator
+from otlab.entropic._softmin import DenseOperator, TiledOperator
 
 from .strategies import sample_pairs, samples
 

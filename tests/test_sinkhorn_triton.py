@@ -17,9 +17,9 @@ SCRIPT = textwrap.dedent(
     import warnings
     import numpy as np, torch
     from numpy.testing import assert_allclose
-    from otlab.sinkhorn import sinkhorn_samples
-    from otlab.sinkhorn._softmin import DenseOperator
-    from otlab.sinkhorn._triton import TritonOperator
+    from otlab.entropic import sinkhorn_samples
+    from otlab.entropic._softmin import DenseOperator
+    from otlab.entropic._triton import TritonOperator
 
     warnings.simplefilter("ignore", RuntimeWarning)  # the interpreter evaluates log(0) in a where
     rng = np.random.default_rng(0)

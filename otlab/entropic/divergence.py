@@ -52,11 +52,11 @@ def sinkhorn_divergence(p, q, *, reg: float | None = None, order: float = 1, tol
         Samples of shape (n, d) / (m, d) (or (n,)), or ``(points, weights)``
         pairs; weights are normalised to sum 1.
     reg : float, optional
-        ε in cost units; default :func:`otlab.sinkhorn.default_reg`, :math:`0.004\, m_2^{k/2}`.
+        ε in cost units; default :func:`otlab.entropic.default_reg`, :math:`0.004\, m_2^{k/2}`.
     order : float, default 1
         The exponent ``k``.
     tol, max_iter, scaling, backend
-        As in :func:`otlab.sinkhorn.sinkhorn_samples`.
+        As in :func:`otlab.entropic.sinkhorn_samples`.
 
     Returns
     -------

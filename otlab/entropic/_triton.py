@@ -5,7 +5,7 @@ For each row block the kernel streams over column blocks of ``y``, forms
 maximum and a rescaled running sum (the online log-sum-exp), so memory is
 :math:`O(n + m)` and the :math:`n \times m` costs never reach global memory.
 
-triton is imported lazily; :func:`otlab.sinkhorn.samples.choose_backend` falls
+triton is imported lazily; :func:`otlab.entropic.samples.choose_backend` falls
 back to the tiled torch back-end when it is missing.  On CPU tensors the kernel
 runs only under the Triton interpreter (``TRITON_INTERPRET=1``), which the tests
 use to check it against the dense operator.

@@ -9,14 +9,14 @@ over the columns of a vector :math:`h` (log-weights plus scaled potential) is
     = -\varepsilon \log \sum_j \exp\big(h_j - C_{ij} / \varepsilon\big),
 
 and the same over the rows for the transposed problem.  The Sinkhorn loop
-(:mod:`otlab.sinkhorn.solver`) is written once in terms of these two maps; the
+(:mod:`otlab.entropic.solver`) is written once in terms of these two maps; the
 back-ends differ only in where :math:`C` comes from:
 
 * :class:`DenseOperator` holds the matrix (given by the user, or formed from
   points);
 * :class:`TiledOperator` recomputes blocks of :math:`C` from the points, so
   memory is :math:`O(\text{block} \times m)` instead of :math:`O(nm)`;
-* :class:`otlab.sinkhorn._triton.TritonOperator` fuses the cost and the
+* :class:`otlab.entropic._triton.TritonOperator` fuses the cost and the
   log-sum-exp in one CUDA kernel (costs never leave the registers).
 
 Besides the soft-min, an operator evaluates the few reductions of the plan

@@ -7,9 +7,9 @@ r"""Entropic optimal transport: log-domain Sinkhorn with ε-scaling, on CPU and 
 * :func:`wasserstein_sinkhorn` — the engine of
   ``otlab.wasserstein(p, q, method="sinkhorn")``.
 
-The loop is written once (:func:`otlab.sinkhorn.solver.sinkhorn_loop`) on top
+The loop is written once (:func:`otlab.entropic.solver.sinkhorn_loop`) on top
 of a soft-min operator that each back-end implements
-(:mod:`otlab.sinkhorn._softmin`, :mod:`otlab.sinkhorn._triton`).
+(:mod:`otlab.entropic._softmin`, :mod:`otlab.entropic._triton`).
 """
 
 from .divergence import sinkhorn_divergence

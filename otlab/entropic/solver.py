@@ -1,7 +1,7 @@
 r"""Log-domain Sinkhorn with ε-scaling: the loop (written once) and the result object.
 
 The loop only calls the two soft-min maps of an operator from
-:mod:`otlab.sinkhorn._softmin` (dense, tiled) or :mod:`otlab.sinkhorn._triton`
+:mod:`otlab.entropic._softmin` (dense, tiled) or :mod:`otlab.entropic._triton`
 (fused CUDA), so every back-end shares the same iterations, stopping rule and
 warnings.
 """
@@ -306,7 +306,7 @@ def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
 
     See Also
     --------
-    otlab.sinkhorn.sinkhorn_samples : the same on point clouds, without forming ``M``.
+    otlab.entropic.sinkhorn_samples : the same on point clouds, without forming ``M``.
     otlab.emd : the exact (ε = 0) problem.
 
     References

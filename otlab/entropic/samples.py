@@ -143,7 +143,7 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
                      scaling: float | None = DEFAULT_SCALING, backend: str = "auto") -> SinkhornResult:
     r"""Entropic OT between weighted point clouds, without forming the cost matrix if large.
 
-    Solves :func:`otlab.sinkhorn.sinkhorn` with :math:`M_{ij} = \lVert x_i - y_j\rVert_2^k`,
+    Solves :func:`otlab.entropic.sinkhorn` with :math:`M_{ij} = \lVert x_i - y_j\rVert_2^k`,
     where the back-end computes the costs:
 
     * ``"dense"``: the :math:`n \times m` matrix, formed once;
@@ -164,11 +164,11 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     order : float, default 2
         The exponent ``k`` of the cost.
     tol : float, default 1e-4
-        L1 marginal tolerance (looser than :func:`~otlab.sinkhorn.sinkhorn`'s
+        L1 marginal tolerance (looser than :func:`~otlab.entropic.sinkhorn`'s
         1e-6: it bounds the cost error by about ``tol * max cost``, far below
         the entropic bias).
     max_iter, scaling
-        As in :func:`otlab.sinkhorn.sinkhorn`.
+        As in :func:`otlab.entropic.sinkhorn`.
     backend : {"auto", "dense", "tiled", "triton"}, default "auto"
 
     Returns
