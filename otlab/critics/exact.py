@@ -28,36 +28,12 @@ import numpy as np
 
 from .._backend import is_torch, to_numpy
 from .._validation import as_points, split_sample
+from ..costs import cost_matrix
 from ..exact import emd
 
-__all__ = ["ExactCritic", "exact_critic", "euclidean_distances"]
+__all__ = ["ExactCritic", "exact_critic"]
 
 _CHUNK = 2048
-
-
-def euclidean_distances(z, y):
-    r"""Distances :math:`\lVert z_i - y_j\rVert_2` computed from the differences.
-
-    Unlike the :math:`|z|^2 + |y|^2 - 2 z\cdot y` expansion this is accurate to
-    round-off for nearby points, which the exact critic needs.  Works on numpy
-    arrays and on torch tensors (differentiable, gradient 0 at coincident
-    points).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> euclidean_distances(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0], [0.0, 1.0]]))
-    array([[5., 1.]])
-    """
-    if is_torch(z):
-        import torch
-
-        return torch.cdist(z, y, compute_mode="donot_use_mm_for_euclid_dist")
-    out = np.empty((z.shape[0], y.shape[0]))
-    for start in range(0, z.shape[0], _CHUNK):
-        diff = z[start:start + _CHUNK, None, :] - y[None, :, :]
-        out[start:start + _CHUNK] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-    return out
 
 
 class ExactCritic:
@@ -104,7 +80,7 @@ class ExactCritic:
                 z = z.reshape(-1, 1)
             anchors = torch.as_tensor(self.anchors, dtype=z.dtype, device=z.device)
             offsets = torch.as_tensor(self.offsets, dtype=z.dtype, device=z.device)
-            return (euclidean_distances(z, anchors) - offsets).amin(dim=1)
+            return (cost_matrix(z, anchors) - offsets).amin(dim=1)
         z = as_points(z, "z")
         if z.shape[1] != self.anchors.shape[1]:
             raise ValueError(
@@ -113,7 +89,7 @@ class ExactCritic:
         z = np.asarray(z, dtype=np.float64)
         out = np.empty(z.shape[0])
         for start in range(0, z.shape[0], _CHUNK):
-            d = euclidean_distances(z[start:start + _CHUNK], self.anchors)
+            d = cost_matrix(z[start:start + _CHUNK], self.anchors)
             out[start:start + _CHUNK] = (d - self.offsets).min(axis=1)
         return out
 
@@ -174,6 +150,6 @@ def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
             f"x and y must have the same dimension; got d={x.shape[1]} and d={y.shape[1]}"
         )
     x, wx, y, wy = (to_numpy(v) for v in (x, wx, y, wy))
-    M = euclidean_distances(x, y)
+    M = cost_matrix(x, y)
     lp = emd(wx, wy, M, max_iter=max_iter)
     return ExactCritic(y, lp.g, lp, x, wx, y, wy)
