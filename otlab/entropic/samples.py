@@ -61,7 +61,9 @@ def default_reg(x, y, order: float = 1, a=None, b=None) -> float:
     x_t, y_t = to_tensor(as_points(x, "x")), to_tensor(as_points(y, "y"))
     a_t = torch.full((x_t.shape[0],), 1.0 / x_t.shape[0], dtype=x_t.dtype) if a is None else a
     b_t = torch.full((y_t.shape[0],), 1.0 / y_t.shape[0], dtype=y_t.dtype) if b is None else b
-    a_t, b_t = a_t.to(x_t), b_t.to(x_t)
+    # The rule picks a constant: no gradient flows through it.
+    x_t, y_t = x_t.detach(), y_t.detach()
+    a_t, b_t = a_t.detach().to(x_t), b_t.detach().to(x_t)
     order = check_order(order)
     mx, my = a_t @ x_t, b_t @ y_t
     m2 = float(a_t @ (x_t * x_t).sum(1) + b_t @ (y_t * y_t).sum(1) - 2.0 * (mx @ my))
