@@ -22,6 +22,7 @@ from .solver import (
     check_options,
     envelope_terms,
     epsilon_schedule,
+    make_result,
     sinkhorn_loop,
     to_tensor,
     warn_not_converged,
@@ -206,13 +207,9 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
         grads = op.point_gradients(reg, f, g, log_a, log_b) if (x.requires_grad or y.requires_grad) else None
         term = envelope_terms(f, g, a, b, x=x, y=y, grads=grads)
         cost, objective = cost + term, objective + term
-    if use_numpy:
-        f, g, cost, objective = f.numpy(), g.numpy(), float(cost), float(objective)
-    return SinkhornResult(
-        f=f, g=g, cost=cost, objective=objective, n_iter=n_iter, marginal_error=err,
-        converged=converged, reg=reg, backend=op.name, _operator=op, _log_a=log_a,
-        _log_b=log_b, _numpy=use_numpy,
-    )
+    return make_result(op, f, g, cost, objective, n_iter=n_iter, marginal_error=err,
+                       converged=converged, reg=reg, log_a=log_a, log_b=log_b,
+                       use_numpy=use_numpy)
 
 
 def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None = None,

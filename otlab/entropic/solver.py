@@ -219,6 +219,18 @@ def to_tensor(v, *, dtype=None, device=None):
     return t.to(dtype=dtype or t.dtype, device=device or t.device)
 
 
+def make_result(op, f, g, cost, objective, *, n_iter, marginal_error, converged, reg, log_a,
+                log_b, use_numpy) -> SinkhornResult:
+    """Assemble a :class:`SinkhornResult`, as numpy and floats when the input was numpy."""
+    if use_numpy:
+        f, g, cost, objective = f.numpy(), g.numpy(), float(cost), float(objective)
+    return SinkhornResult(
+        f=f, g=g, cost=cost, objective=objective, n_iter=n_iter, marginal_error=marginal_error,
+        converged=converged, reg=reg, backend=op.name, _operator=op, _log_a=log_a,
+        _log_b=log_b, _numpy=use_numpy,
+    )
+
+
 def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None):
     """A zero-valued expression whose gradient is the envelope-theorem gradient.
 
@@ -370,10 +382,6 @@ def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
         plan = op.plan(reg, f, g, log_a, log_b) if M_t.requires_grad else None
         term = envelope_terms(f, g, a_t, b_scaled, M=M_t, plan=plan)
         cost, objective = cost + term, objective + term
-    if use_numpy:
-        f, g, cost, objective = f.numpy(), g.numpy(), float(cost), float(objective)
-    return SinkhornResult(
-        f=f, g=g, cost=cost, objective=objective, n_iter=n_iter, marginal_error=err,
-        converged=converged, reg=reg, backend=op.name, _operator=op, _log_a=log_a,
-        _log_b=log_b, _numpy=use_numpy,
-    )
+    return make_result(op, f, g, cost, objective, n_iter=n_iter, marginal_error=err,
+                       converged=converged, reg=reg, log_a=log_a, log_b=log_b,
+                       use_numpy=use_numpy)
