@@ -8,7 +8,8 @@ weights) is the optimal value of the transport LP with the Euclidean cost,
     W_1(\hat P_r, \hat P_g) = \min_{\pi \in \Pi(\frac1n 1, \frac1n 1)}
     \sum_{ij} \pi_{ij} \|x_i - y_j\|,
 
-solved by POT's network simplex (``ot.emd2``).  POT releases the GIL inside
+solved by POT's network simplex through :func:`otlab.wasserstein` (exact
+costs, validation, and a warning if the iteration cap is hit).  POT releases the GIL inside
 the solver, so a worker *thread* computes it while the training loop goes on
 (:class:`BackgroundEvaluator`).
 """
@@ -18,7 +19,8 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
-import ot
+
+from ..distance import wasserstein
 
 __all__ = ["exact_w1", "mode_metrics", "evaluate_samples", "BackgroundEvaluator"]
 
@@ -29,10 +31,8 @@ def exact_w1(x, y, *, max_iter: int = 100_000_000) -> float:
     >>> round(exact_w1(np.zeros((3, 2)), np.ones((3, 2))), 6)  # every point moves by sqrt(2)
     1.414214
     """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    M = ot.dist(x, y, metric="euclidean")
-    return float(ot.emd2([], [], M, numItermax=max_iter))
+    return float(wasserstein(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64),
+                             method="exact", max_iter=max_iter))
 
 
 def mode_metrics(samples, modes, std: float, *, min_count: int = 20) -> dict:
