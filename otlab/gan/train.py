@@ -208,12 +208,16 @@ def _submit_eval(evaluator, iteration, config, generator, critic, out):
         return real.numpy(), host[0].numpy(), {"critic_estimate": float(host[1])}
 
     def save_snapshot():
+        """Samples (and, for 2-D data, the critic on a grid) for the figures."""
+        if out is None:
+            return
+        folder = out / "snapshots"
+        folder.mkdir(exist_ok=True)
+        extra = {}
         if snap_host is not None:
-            folder = out / "snapshots"
-            folder.mkdir(exist_ok=True)
-            np.savez(folder / f"iter_{iteration:07d}.npz", iteration=iteration,
-                     fake=host[0].numpy()[:512], real=real.numpy()[:512],
-                     critic=snap_host.numpy(), bounds=np.array(PLOT_BOUNDS[config.data]))
+            extra = {"critic": snap_host.numpy(), "bounds": np.array(PLOT_BOUNDS[config.data])}
+        np.savez(folder / f"iter_{iteration:07d}.npz", iteration=iteration,
+                 fake=host[0].numpy()[:512], real=real.numpy()[:512], **extra)
 
     evaluator.submit(iteration, fetch, before=save_snapshot)
     return fetch
