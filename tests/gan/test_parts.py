@@ -74,3 +74,36 @@ def test_one_batched_critic_pass_gives_the_separate_pass_gradient_penalty():
     expected = (critic(fake).mean() - critic(real).mean()
                 + 10.0 * ((grad.norm(dim=1) - 1) ** 2).mean())
     np.testing.assert_allclose(value.item(), expected.item(), rtol=1e-5)
+
+
+class _OpaqueSequential(torch.nn.Sequential):
+    """Same network, but not recognised as a plain ReLU MLP: takes the autograd path."""
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-lp"])
+def test_written_out_input_gradient_gives_the_double_backward_penalty_and_weight_gradients(loss):
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),
+                              torch.nn.ReLU(), torch.nn.Linear(16, 1)).double()
+    opaque = _OpaqueSequential(*net)
+    real, fake = torch.randn(64, 2, dtype=torch.float64), torch.randn(64, 2, dtype=torch.float64)
+    alpha = torch.rand(64, 1, dtype=torch.float64)
+    fast, _ = critic_loss(loss, net, real, fake, alpha=alpha)
+    fast_grads = torch.autograd.grad(fast, list(net.parameters()))
+    slow, _ = critic_loss(loss, opaque, real, fake, alpha=alpha)
+    slow_grads = torch.autograd.grad(slow, list(opaque.parameters()))
+    np.testing.assert_allclose(fast.item(), slow.item(), rtol=1e-12)
+    for a, b in zip(fast_grads, slow_grads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_critics_that_are_not_plain_relu_mlps_take_the_autograd_path():
+    from otlab.gan.losses import _plain_relu_mlp
+
+    lin = torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)
+    assert _plain_relu_mlp(torch.nn.Sequential(*lin)) is not None
+    assert _plain_relu_mlp(torch.nn.Sequential(lin[0], torch.nn.Tanh(), lin[2])) is None
+    assert _plain_relu_mlp(torch.nn.Sequential(torch.nn.Linear(2, 3))) is None  # 3 outputs
+    sn = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(8, 1))
+    assert _plain_relu_mlp(torch.nn.Sequential(lin[0], lin[1], sn)) is None
+    assert _plain_relu_mlp(_OpaqueSequential(*lin)) is None
