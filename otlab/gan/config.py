@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .._validation import check_choice, check_positive, check_positive_int
 
-__all__ = ["TrainConfig", "LOSSES", "DATASETS", "PAPER_DEFAULTS"]
+__all__ = ["TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS"]
 
 #: Training objectives: minimax GAN, non-saturating GAN, WGAN with weight
 #: clipping, gradient penalty, one-sided (Lipschitz) penalty, spectral norm.
@@ -16,6 +16,10 @@ LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-lp", "wgan-sn")
 
 #: Data sets the trainer samples on the device.
 DATASETS = ("8gaussians", "25gaussians", "ring", "swissroll", "parallel_lines", "digits")
+
+#: Network architectures: ReLU MLPs for every data set, or the DCGAN-style
+#: convolutional pair for the 8x8 digits (see :mod:`otlab.gan.models`).
+ARCHS = ("mlp", "conv")
 
 _ADAM_GP = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.0, 0.9), "n_critic": 5}
 
@@ -66,7 +70,15 @@ class TrainConfig:
         Penalty weight :math:`\lambda` (``"wgan-gp"``, ``"wgan-lp"``).
     hidden, depth : int
         Width and number of hidden ReLU layers of both MLPs (3 x 512 in the
-        WGAN-GP toy code).
+        WGAN-GP toy code).  With ``arch="conv"`` the base channel count is
+        ``max(hidden // 8, 1)`` (64, 128 and 256 channels for ``hidden=512``)
+        and ``depth`` is unused: the 8x8 resolution fixes the layers.
+    arch : {"mlp", "conv"}
+        Network architecture (one of :data:`ARCHS`): ReLU MLPs, or the
+        DCGAN-style convolutional generator and critic of
+        :func:`otlab.gan.models.conv_generator` and
+        :func:`otlab.gan.models.conv_critic`.  ``"conv"`` treats each 64-D
+        row as an 8x8 image and needs ``data="digits"``.
     z_dim : int or None
         Latent dimension; ``None`` gives 2 for toy data and 16 for digits.
     seed : int
@@ -114,6 +126,7 @@ class TrainConfig:
     penalty: float = 10.0
     hidden: int = 512
     depth: int = 3
+    arch: str = "mlp"
     z_dim: int | None = None
     seed: int = 0
     device: str = "cpu"
@@ -131,6 +144,11 @@ class TrainConfig:
         check_choice(self.loss, "loss", LOSSES)
         check_choice(self.data, "data", DATASETS)
         check_choice(self.optimizer, "optimizer", ("adam", "rmsprop"))
+        check_choice(self.arch, "arch", ARCHS)
+        if self.arch == "conv" and self.data != "digits":
+            raise ValueError(
+                f"arch='conv' needs data='digits' (the convolutional models read each row "
+                f"as an 8x8 image); got data={self.data!r}, whose rows are 2-D points")
         for name in ("iters", "batch_size", "n_critic", "hidden", "depth", "eval_samples",
                      "log_every", "emd_max_iter"):
             check_positive_int(getattr(self, name), name)

@@ -50,3 +50,21 @@ def test_cuda_graph_never_used_on_cpu():
     assert not TrainConfig(device="cpu", cuda_graph=True).use_cuda_graph
     assert TrainConfig(device="cuda").use_cuda_graph
     assert not TrainConfig(device="cuda", cuda_graph=False).use_cuda_graph
+
+
+@pytest.mark.parametrize("data", ["8gaussians", "parallel_lines", "swissroll"])
+def test_conv_arch_on_2d_data_raises_naming_arch_and_the_reason(data):
+    with pytest.raises(ValueError, match=r"arch='conv' needs data='digits'.*8x8 image") as info:
+        TrainConfig.for_loss("wgan-gp", data=data, arch="conv")
+    assert repr(data) in str(info.value)
+
+
+def test_unknown_arch_lists_the_valid_archs():
+    with pytest.raises(ValueError, match=r"arch must be one of 'mlp', 'conv'; got 'resnet'"):
+        TrainConfig(data="digits", arch="resnet")
+
+
+def test_arch_defaults_to_mlp_and_conv_is_accepted_for_digits():
+    assert TrainConfig().arch == "mlp"
+    cfg = TrainConfig.for_loss("wgan-sn", data="digits", arch="conv")
+    assert (cfg.arch, cfg.to_dict()["arch"], cfg.latent_dim) == ("conv", "conv", 16)
