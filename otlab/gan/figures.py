@@ -1,7 +1,15 @@
-"""Figures of a training run: critic contours, critic estimate vs exact W, summary.
+"""Figures of a training run: snapshots, an animated GIF, critic estimate vs exact W, summary.
 
 All functions take the history (rows from :func:`otlab.gan.train`) and/or
-the run folder, and write PNG files with matplotlib's Agg backend.
+the run folder, and write files with matplotlib's Agg backend: PNG figures,
+and ``training.gif`` through :class:`matplotlib.animation.PillowWriter`.
+
+The trainer writes ``snapshots/iter_XXXXXXX.npz`` at every evaluation, with
+``iteration``, ``fake`` and ``real`` (up to 512 rows each) and, for 2-D data,
+``critic`` (the critic on a 96x96 grid) and ``bounds`` (the grid's square
+window).  A 2-D snapshot is drawn as a scatter of real and generated points
+over the critic's contour; a snapshot of images (64-D digits) as a tile of
+8x8 generated images.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["summary", "plot_snapshots", "plot_w_curves", "write_figures"]
+__all__ = ["summary", "tile_images", "plot_snapshots", "write_gif", "plot_w_curves",
+           "write_figures"]
 
 
 def _evaluated(history):
@@ -57,36 +66,189 @@ def _plt():
     return plt
 
 
-def plot_snapshots(run_dir, path=None, *, max_panels: int = 12):
-    """Grid of sample scatters over the critic's contour, one panel per evaluation."""
-    run_dir = Path(run_dir)
-    files = sorted((run_dir / "snapshots").glob("iter_*.npz"))
-    if not files:
-        return None
-    if len(files) > max_panels:
-        idx = np.unique(np.linspace(0, len(files) - 1, max_panels).round().astype(int))
-        files = [files[i] for i in idx]
-    plt = _plt()
-    cols = min(4, len(files))
-    rows = math.ceil(len(files) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
-    for ax, f in zip(axes.ravel(), files):
-        snap = np.load(f)
+def _snapshot_files(run_dir) -> list[Path]:
+    return sorted((Path(run_dir) / "snapshots").glob("iter_*.npz"))
+
+
+def _load_snapshot(path) -> dict:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _exact_w_by_iteration(history) -> dict:
+    return {int(r["iteration"]): float(r["exact_w1"]) for r in history or ()
+            if r.get("exact_w1") is not None}
+
+
+def _title(iteration: int, w_by_iter: dict) -> str:
+    w = w_by_iter.get(iteration)
+    return f"iteration {iteration}" + ("" if w is None else f", exact $W_1$ {w:.3f}")
+
+
+def tile_images(rows, *, n_rows: int = 8, n_cols: int = 8, pad: int = 1) -> np.ndarray:
+    """Arrange flattened square images into one mosaic, row by row.
+
+    Parameters
+    ----------
+    rows : array_like, shape (n, side * side)
+        Flattened images (the first ``n_rows * n_cols`` are used).
+    n_rows, n_cols : int
+        Tiles per column and per row of the mosaic.
+    pad : int
+        Pixels between neighbouring tiles.
+
+    Returns
+    -------
+    mosaic : ndarray, shape (n_rows * (side + pad) - pad, n_cols * (side + pad) - pad)
+        The images; NaN in the gaps and in tiles without an image (shown as
+        the axes' background by :meth:`matplotlib.axes.Axes.imshow`).
+
+    Examples
+    --------
+    >>> m = tile_images(np.ones((3, 64)), n_rows=2, n_cols=2)
+    >>> m.shape, int(np.nansum(m)), int(np.isnan(m).sum())  # 3 images, one empty tile
+    ((17, 17), 192, 97)
+    """
+    rows = np.asarray(rows, dtype=float)
+    if rows.ndim != 2:
+        raise ValueError(f"rows must have shape (n, side * side); got shape {rows.shape}")
+    side = math.isqrt(rows.shape[1])
+    if side * side != rows.shape[1]:
+        raise ValueError(f"rows must be flattened square images; got {rows.shape[1]} "
+                         f"columns, not a perfect square")
+    step = side + pad
+    mosaic = np.full((n_rows * step - pad, n_cols * step - pad), np.nan)
+    for k, image in enumerate(rows[:n_rows * n_cols]):
+        i, j = divmod(k, n_cols)
+        mosaic[i * step:i * step + side, j * step:j * step + side] = image.reshape(side, side)
+    return mosaic
+
+
+def _draw_images(ax, rows, title: str) -> None:
+    ax.imshow(tile_images(rows), cmap="gray", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
+
+
+def _draw_snapshot(ax, snap: dict, title: str) -> None:
+    """One evaluation: a scatter over the critic (2-D) or a tile of generated images."""
+    if snap["fake"].shape[1] != 2:
+        _draw_images(ax, snap["fake"], title)
+        return
+    if "critic" in snap:
         lo, hi = snap["bounds"]
         axis = np.linspace(lo, hi, snap["critic"].shape[0])
         ax.contourf(axis, axis, snap["critic"], levels=20, cmap="RdBu_r", alpha=0.7)
-        ax.scatter(*snap["real"].T, s=2, c="k", alpha=0.3, label="real")
-        ax.scatter(*snap["fake"].T, s=2, c="tab:orange", alpha=0.6, label="generated")
-        ax.set_title(f"iteration {int(snap['iteration'])}", fontsize=9)
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-        ax.set_aspect("equal")
+    ax.scatter(*snap["real"].T, s=2, c="k", alpha=0.3, label="real")
+    ax.scatter(*snap["fake"].T, s=2, c="tab:orange", alpha=0.6, label="generated")
+    ax.set_title(title, fontsize=9)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
+    """One panel per evaluation: samples over the critic's contour, or generated digits.
+
+    Snapshots of 2-D data show real (black) and generated (orange) points
+    over the critic's contour; snapshots of images (the 64-D digits) show
+    an 8 x 8 tile of generated 8x8 images, followed by a last panel of real
+    images for comparison.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Run folder with ``snapshots/iter_*.npz``.
+    path : str or Path, optional
+        Output PNG (default ``run_dir/snapshots.png``).
+    max_panels : int
+        At most this many panels; evaluations are subsampled evenly (first
+        and last kept).
+    history : list of dict, optional
+        Rows of :func:`otlab.gan.train`; adds the exact :math:`W_1` to the titles.
+
+    Returns
+    -------
+    Path or None
+        The PNG written, or ``None`` when the run has no snapshots.
+    """
+    files = _snapshot_files(run_dir)
+    if not files:
+        return None
+    snaps = [_load_snapshot(f) for f in files]
+    images = snaps[0]["fake"].shape[1] != 2
+    n_eval = max(1, max_panels - 1) if images else max_panels
+    if len(snaps) > n_eval:
+        idx = np.unique(np.linspace(0, len(snaps) - 1, n_eval).round().astype(int))
+        snaps = [snaps[i] for i in idx]
+    panels = len(snaps) + int(images)
+    plt = _plt()
+    cols = min(4, panels)
+    rows = math.ceil(panels / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    w_by_iter = _exact_w_by_iteration(history)
+    for ax, snap in zip(axes.ravel(), snaps):
+        _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter))
+    if images:
+        _draw_images(axes.ravel()[len(snaps)], snaps[-1]["real"], "real data")
     fig.tight_layout()
-    path = Path(path) if path else run_dir / "snapshots.png"
+    path = Path(path) if path else Path(run_dir) / "snapshots.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
+
+
+def write_gif(run_dir, path=None, *, history=None, fps: float = 4.0, size: float = 3.0,
+              dpi: int = 80):
+    """Animated GIF of training, one frame per snapshot, written with Pillow.
+
+    Each frame is drawn like a panel of :func:`plot_snapshots` (scatter over
+    the critic's contour for 2-D data, a tile of generated images for digits)
+    and the frames go through :class:`matplotlib.animation.PillowWriter`.
+    The defaults give 240 x 240 pixel frames: about 40 frames stay well under
+    2 MB.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Run folder with ``snapshots/iter_*.npz``.
+    path : str or Path, optional
+        Output GIF (default ``run_dir/training.gif``).
+    history : list of dict, optional
+        Rows of :func:`otlab.gan.train`; adds the exact :math:`W_1` to the titles.
+    fps : float
+        Frames per second.
+    size, dpi : float, int
+        Frame side in inches and resolution (pixels per inch).
+
+    Returns
+    -------
+    Path or None
+        The GIF written, or ``None`` when the run has no snapshots.
+    """
+    from matplotlib.animation import PillowWriter
+
+    files = _snapshot_files(run_dir)
+    if not files:
+        return None
+    plt = _plt()
+    path = Path(path) if path else Path(run_dir) / "training.gif"
+    w_by_iter = _exact_w_by_iteration(history)
+    fig, ax = plt.subplots(figsize=(size, size))
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9)
+    writer = PillowWriter(fps=fps)
+    try:
+        with writer.saving(fig, path, dpi):
+            for f in files:
+                snap = _load_snapshot(f)
+                ax.clear()
+                _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter))
+                writer.grab_frame()
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -111,7 +273,24 @@ def plot_w_curves(history, path, *, title: str = ""):
 
 
 def write_figures(history, run_dir, *, title: str = "") -> dict:
-    """Write ``snapshots.png``, ``w_curves.png`` and ``summary.json`` into ``run_dir``."""
+    """Write ``summary.json``, ``w_curves.png``, ``snapshots.png`` and ``training.gif``.
+
+    Parameters
+    ----------
+    history : list of dict
+        Rows of :func:`otlab.gan.train`.
+    run_dir : str or Path
+        The run folder (``TrainConfig.out``).
+    title : str
+        Prefix of the title of ``w_curves.png``.
+
+    Returns
+    -------
+    dict
+        Paths under the keys ``"summary"``, ``"w_curves"`` and, when the run
+        has snapshots, ``"snapshots"`` (:func:`plot_snapshots`) and ``"gif"``
+        (:func:`write_gif`).
+    """
     import json
 
     run_dir = Path(run_dir)
@@ -119,7 +298,8 @@ def write_figures(history, run_dir, *, title: str = "") -> dict:
     (run_dir / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
     paths = {"summary": run_dir / "summary.json",
              "w_curves": plot_w_curves(history, run_dir / "w_curves.png", title=title)}
-    snaps = plot_snapshots(run_dir)
+    snaps = plot_snapshots(run_dir, history=history)
     if snaps is not None:
         paths["snapshots"] = snaps
+        paths["gif"] = write_gif(run_dir, history=history)
     return paths

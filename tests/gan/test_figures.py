@@ -1,0 +1,140 @@
+"""Figures of a training run: snapshot panels and the animated GIF, for 2-D data and digits."""
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from otlab.gan import TrainConfig, train
+from otlab.gan.figures import plot_snapshots, tile_images, write_figures, write_gif
+
+TINY = dict(iters=6, n_critic=1, batch_size=32, eval_every=2, log_every=2, eval_samples=64,
+            progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A 2-D run (MLP on 8 Gaussians) and a digits run (conv models), 4 snapshots each."""
+    out = {}
+    for name, extra in [("2d", dict(data="8gaussians", hidden=8)),
+                        ("digits", dict(data="digits", arch="conv", hidden=16))]:
+        folder = tmp_path_factory.mktemp(name)
+        history = train(TrainConfig.for_loss("wgan-gp", out=folder, **TINY, **extra))
+        out[name] = history, folder
+    return out
+
+
+@pytest.mark.parametrize("name", ["2d", "digits"])
+def test_snapshots_have_the_critic_grid_only_for_2d_data(runs, name):
+    _, folder = runs[name]
+    files = sorted((folder / "snapshots").glob("iter_*.npz"))
+    assert [f.name for f in files] == [f"iter_{i:07d}.npz" for i in (0, 2, 4, 6)]
+    with np.load(files[-1]) as snap:
+        assert ("critic" in snap.files) == (name == "2d")
+        assert snap["fake"].shape[1] == (2 if name == "2d" else 64)
+
+
+@pytest.mark.parametrize("name", ["2d", "digits"])
+def test_plot_snapshots_draws_one_panel_per_evaluation(runs, name, tmp_path):
+    history, folder = runs[name]
+    path = plot_snapshots(folder, tmp_path / "snapshots.png", history=history)
+    # 4 evaluations (+ a real-data panel for digits) in rows of 4 panels, 3 inches at 110 dpi
+    rows = 1 if name == "2d" else 2
+    with Image.open(path) as im:
+        assert im.size == (4 * 330, rows * 330)
+
+
+def test_plot_snapshots_keeps_at_most_max_panels(runs, tmp_path):
+    history, folder = runs["digits"]
+    path = plot_snapshots(folder, tmp_path / "few.png", max_panels=3, history=history)
+    with Image.open(path) as im:  # 2 evaluations and the real-data panel
+        assert im.size == (3 * 330, 330)
+
+
+@pytest.mark.parametrize("name", ["2d", "digits"])
+def test_gif_has_one_frame_per_snapshot(runs, name, tmp_path):
+    history, folder = runs[name]
+    path = write_gif(folder, tmp_path / "training.gif", history=history, fps=5)
+    n_snapshots = len(list((folder / "snapshots").glob("iter_*.npz")))
+    with Image.open(path) as im:
+        assert (im.format, im.n_frames, im.size) == ("GIF", n_snapshots, (240, 240))
+        assert im.info["duration"] == 200
+
+
+def test_forty_frames_of_2d_training_stay_well_under_2_mb(runs, tmp_path):
+    _, folder = runs["2d"]
+    source = sorted((folder / "snapshots").glob("iter_*.npz"))
+    (tmp_path / "snapshots").mkdir()
+    for k in range(40):  # 40 evaluations, recycling the 4 real snapshots
+        with np.load(source[k % len(source)]) as snap:
+            np.savez(tmp_path / "snapshots" / f"iter_{k:07d}.npz",
+                     **{**{key: snap[key] for key in snap.files}, "iteration": k})
+    path = write_gif(tmp_path)
+    assert path == tmp_path / "training.gif"
+    with Image.open(path) as im:
+        assert im.n_frames == 40
+    assert path.stat().st_size < 1_000_000
+
+
+@pytest.mark.parametrize("name", ["2d", "digits"])
+def test_write_figures_returns_the_gif_with_the_other_figures(runs, name, tmp_path):
+    history, folder = runs[name]
+    run = tmp_path / "run"
+    shutil.copytree(folder / "snapshots", run / "snapshots")
+    paths = write_figures(history, run, title=name)
+    assert set(paths) == {"summary", "w_curves", "snapshots", "gif"}
+    assert paths["gif"] == run / "training.gif"
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
+
+
+def test_without_snapshots_there_is_no_panel_and_no_gif(tmp_path):
+    assert plot_snapshots(tmp_path) is None and write_gif(tmp_path) is None
+    paths = write_figures([{"iteration": 0, "exact_w1": 1.0, "critic_estimate": 0.5}], tmp_path)
+    assert set(paths) == {"summary", "w_curves"}
+
+
+def test_tile_images_puts_image_k_at_row_k_div_cols_and_column_k_mod_cols():
+    images = np.arange(6)[:, None] * np.ones((6, 4))  # six 2x2 images, image k filled with k
+    mosaic = tile_images(images, n_rows=2, n_cols=3, pad=1)
+    assert mosaic.shape == (2 * 3 - 1, 3 * 3 - 1)
+    for k in range(6):
+        i, j = divmod(k, 3)
+        np.testing.assert_array_equal(mosaic[3 * i:3 * i + 2, 3 * j:3 * j + 2], k)
+    assert np.isnan(mosaic[2]).all() and np.isnan(mosaic[:, 2]).all()  # the gaps
+
+
+def test_tile_images_reads_rows_in_row_major_order():
+    image = np.arange(64.0)
+    np.testing.assert_array_equal(tile_images(image[None], n_rows=1, n_cols=1),
+                                  image.reshape(8, 8))
+
+
+@pytest.mark.parametrize("rows, message", [(np.zeros((3, 10)), "perfect square"),
+                                           (np.zeros(64), r"shape \(n, side \* side\)")])
+def test_tile_images_rejects_rows_that_are_not_flattened_square_images(rows, message):
+    with pytest.raises(ValueError, match=message):
+        tile_images(rows)
+
+
+def test_demo_trains_conv_models_on_digits_and_writes_the_gif(tmp_path, capsys):
+    from otlab.demo import run_demo
+
+    rc = run_demo("wgan", ["--data", "digits", "--arch", "conv", "--iters", "4",
+                           "--eval-every", "2", "--hidden", "16", "--batch-size", "32",
+                           "--n-critic", "1", "--eval-samples", "64", "--no-progress",
+                           "--out", str(tmp_path)])
+    assert rc == 0
+    assert "training.gif" in capsys.readouterr().out
+    with Image.open(tmp_path / "training.gif") as im:
+        assert im.n_frames == 3
+
+
+def test_demo_rejects_conv_on_2d_data_naming_arch(tmp_path, capsys):
+    from otlab.demo import run_demo
+
+    with pytest.raises(SystemExit) as info:
+        run_demo("wgan", ["--data", "ring", "--arch", "conv", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert "arch='conv' needs data='digits'" in capsys.readouterr().err
+    assert not (tmp_path / "history.jsonl").exists()
