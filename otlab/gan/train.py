@@ -5,7 +5,9 @@ Losses stay on the device: a device-side flag accumulates "some loss was NaN
 or infinite" and is read (one ``.item()``) only every ``log_every``
 iterations, before every checkpoint and at the end.  On CUDA the whole
 iteration can be captured once in a CUDA graph and replayed (capturable,
-fused optimisers; real, fake and interpolated points in one critic pass).
+fused optimisers; real, fake and interpolated points in one critic pass; the
+penalty's input gradient written out for ReLU MLPs), and the objectives can
+be compiled with ``torch.compile`` (``TrainConfig.compile``).
 """
 
 from __future__ import annotations
@@ -62,11 +64,30 @@ def _apply(optimizer, params, loss) -> None:
     optimizer.step()
 
 
+def _make_objectives(config, generator, critic):
+    """``critic_objective(real, fake, alpha) -> (loss, estimate)`` and
+    ``generator_objective(z) -> loss``, compiled with ``torch.compile`` when
+    ``config.compile`` (forward and backward become a few fused kernels; the
+    random draws stay outside, so compiled and eager runs see the same numbers)."""
+
+    def critic_objective(real, fake, alpha):
+        return losses.critic_loss(config.loss, critic, real, fake, penalty=config.penalty,
+                                  alpha=alpha)
+
+    def generator_objective(z):
+        return losses.generator_loss(config.loss, critic, generator(z))
+
+    if config.compile:
+        return torch.compile(critic_objective), torch.compile(generator_objective)
+    return critic_objective, generator_objective
+
+
 def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
     """Return ``iteration() -> (d_loss, g_loss, estimate)``, all 0-d device tensors."""
     g_params = list(generator.parameters())
     d_params = list(critic.parameters())
     b, k, z_dim, device = config.batch_size, config.n_critic, config.latent_dim, sampler.device
+    critic_objective, generator_objective = _make_objectives(config, generator, critic)
 
     def iteration():
         # The generator is fixed during the critic steps: draw the data, the noise and
@@ -76,23 +97,22 @@ def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
         alpha_all = torch.rand(k, b, 1, device=device)
         with torch.no_grad():
             fake_all = generator(torch.randn(k * b, z_dim, device=device)).view(k, b, -1)
+        d_losses = []
         for step in range(k):
-            d_loss, estimate = losses.critic_loss(config.loss, critic, real_all[step],
-                                                  fake_all[step], penalty=config.penalty,
-                                                  alpha=alpha_all[step])
+            d_loss, estimate = critic_objective(real_all[step], fake_all[step], alpha_all[step])
             _apply(opt_d, d_params, d_loss)
-            with torch.no_grad():  # device-side flag: no host sync here
-                bad[0].logical_or_(~torch.isfinite(d_loss))
+            d_losses.append(d_loss.detach())
             if config.loss == "wgan":
                 with torch.no_grad():
                     torch._foreach_clamp_min_(d_params, -config.clip)
                     torch._foreach_clamp_max_(d_params, config.clip)
-        fake = generator(torch.randn(b, z_dim, device=device))
-        g_loss = losses.generator_loss(config.loss, critic, fake)
+        g_loss = generator_objective(torch.randn(b, z_dim, device=device))
         _apply(opt_g, g_params, g_loss)
-        with torch.no_grad():
+        g_loss = g_loss.detach()
+        with torch.no_grad():  # device-side flags: no host sync here
+            bad[0].logical_or_(~torch.isfinite(torch.stack(d_losses)).all())
             bad[1].logical_or_(~torch.isfinite(g_loss))
-        return d_loss.detach(), g_loss.detach(), estimate
+        return d_loss.detach(), g_loss, estimate
 
     return iteration
 

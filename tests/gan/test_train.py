@@ -189,3 +189,25 @@ def test_every_loss_trains_with_finite_losses(loss):
                                **{**SMALL, "eval_samples": 64})
     history = train(cfg)
     assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in history[1:])
+
+
+@pytest.mark.slow  # compilation: about 45 s on two cores when the inductor cache is cold
+def test_compiled_objectives_train_like_the_eager_ones():
+    common = dict(loss="wgan-gp", iters=4, n_critic=2, eval_every=0, log_every=2, seed=2,
+                  **{**SMALL, "hidden": 16})
+    eager = train(TrainConfig.for_loss(**common))
+    compiled = train(TrainConfig.for_loss(compile=True, **common))
+    assert [r["iteration"] for r in compiled] == [r["iteration"] for r in eager] == [2, 4]
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose([b["d_loss"], b["g_loss"]], [a["d_loss"], a["g_loss"]],
+                                   rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_compiled_cuda_graph_training_on_gpu_lowers_the_exact_w1(tmp_path):
+    cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", iters=1000, eval_every=250,
+                               log_every=100, lr_d=1e-3, lr_g=1e-3, betas=(0.5, 0.9),
+                               device="cuda", compile=True, progress=False)
+    assert cfg.use_cuda_graph
+    w = [r["exact_w1"] for r in train(cfg) if r["exact_w1"] is not None]
+    assert np.isfinite(w).all() and w[-1] < 0.6 * w[0]
