@@ -3,13 +3,20 @@
 Question: generator iterations per second for the WGAN-GP toy configuration
 (3x512 ReLU MLPs, batch 256, n_critic 5, 8 Gaussians) written as a plain
 PyTorch loop (separate critic passes, ``backward()``, ``zero_grad``) and run
-through :func:`otlab.gan.train` (one batched critic pass, fused/capturable
-optimisers, CUDA graph on CUDA), with the exact-W evaluation off and on.
+through :func:`otlab.gan.train` (one batched critic pass, written-out input
+gradient in the penalty, fused/capturable optimisers, CUDA graph on CUDA,
+optionally ``torch.compile``), with the exact-W evaluation off and on.
+
+Besides the time, the report counts the work launched per generator
+iteration: CUDA kernels on the GPU (from the profiler, without the CUDA graph,
+which replays the same kernels), and leaf ATen operators on the CPU.  That
+count is what bounds a launch-bound loop.
 
 Usage::
 
     python benchmarks/trainer.py --device cuda                  # the issue's GPU figures
     python benchmarks/trainer.py --device cpu --quick           # small CPU smoke run
+    python benchmarks/trainer.py --device cpu --quick --compile # ... with torch.compile too
 """
 
 from __future__ import annotations
@@ -56,6 +63,32 @@ def reference_loop(iters, *, hidden, depth, batch, n_critic, device, seed=0):
     return g_loss.item()
 
 
+def launches_per_iteration(run, device, *, short=5, long=25):
+    """Kernels (CUDA) or leaf ATen ops (CPU) per iteration of ``run(iters)``.
+
+    Profiles a short and a long run and divides the difference by the extra
+    iterations, so set-up work cancels out.
+    """
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.startswith("cuda")
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+
+    def count(iters):
+        with profile(activities=activities) as prof:
+            run(iters)
+            if cuda:
+                torch.cuda.synchronize()
+        events = prof.events()
+        if cuda:
+            return sum(1 for e in events if e.device_type == DeviceType.CUDA)
+        return sum(1 for e in events if e.name.startswith("aten::") and not e.cpu_children)
+
+    run(short)  # warm-up (and compilation)
+    return (count(long) - count(short)) / (long - short)
+
+
 def _timed(fn, device):
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -77,6 +110,10 @@ def main(argv=None):
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="CPU smoke settings (small MLPs)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time train(compile=True) (always on CUDA)")
+    p.add_argument("--no-counts", action="store_false", dest="counts",
+                   help="skip the profiler's kernel / operator counts")
     p.add_argument("--out", default=None, help="report folder (default benchmarks/reports)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -87,28 +124,47 @@ def main(argv=None):
                                 batch_size=a.batch_size, n_critic=a.n_critic, device=a.device,
                                 progress=False, checkpoint_every=0, log_every=100)
     warm = max(5, a.iters // 10)
+    cuda = a.device.startswith("cuda")
     reference_loop(warm, device=a.device, **shape)
     t_ref = _timed(lambda: reference_loop(a.iters, device=a.device, **shape), a.device)
     rows = [{"loop": "plain PyTorch reference", "exact W eval": "off",
              "generator it/s": a.iters / t_ref, "ms / it": 1e3 * t_ref / a.iters,
              "speed-up vs plain": 1.0}]
-    variants = [("otlab train()", "off", dict(eval_every=0))]
-    variants.append(("otlab train()", f"every {a.eval_every} it", dict(eval_every=a.eval_every)))
-    if a.device.startswith("cuda"):
-        variants.insert(1, ("otlab train(), no CUDA graph", "off",
-                            dict(eval_every=0, cuda_graph=False)))
+    counts = {}
+    if a.counts:
+        counts["plain PyTorch reference"] = launches_per_iteration(
+            lambda n: reference_loop(n, device=a.device, **shape), a.device)
+    eager = dict(cuda_graph=False, compile=False)
+    variants = [("otlab train()" + (", no CUDA graph" if cuda else ""), "off",
+                 dict(eval_every=0, **eager))]
+    if cuda:
+        variants.append(("otlab train(), CUDA graph", "off", dict(eval_every=0, compile=False)))
+    if cuda or a.compile:
+        variants.append(("otlab train(), compile" + (" + CUDA graph" if cuda else ""), "off",
+                         dict(eval_every=0, compile=True)))
+    best = variants[-1][2]
+    variants.append((variants[-1][0], f"every {a.eval_every} it",
+                     dict(best, eval_every=a.eval_every)))
     for name, ev, kw in variants:
         cfg = base.replace(**kw)
         train(cfg.replace(iters=warm))
         t = _timed(lambda: train(cfg.replace(iters=a.iters)), a.device)
         rows.append({"loop": name, "exact W eval": ev, "generator it/s": a.iters / t,
                      "ms / it": 1e3 * t / a.iters, "speed-up vs plain": t_ref / t})
-        print(rows[-1])
+        if a.counts and ev == "off":  # counted without the graph: it replays the same kernels
+            counts[name] = launches_per_iteration(
+                lambda n: train(cfg.replace(iters=n, cuda_graph=False)), a.device)
+        print(rows[-1], flush=True)
+    unit = "CUDA kernels" if cuda else "leaf ATen ops"
+    for row in rows:
+        row[f"{unit} / it"] = counts.get(row["loop"], float("nan"))
     label = "GPU" if a.device.startswith("cuda") else "CPU"
     setting = (f"WGAN-GP, 8 Gaussians, {a.depth}x{a.hidden} ReLU MLPs, batch {a.batch_size}, "
                f"n_critic {a.n_critic}, {a.iters} timed generator iterations after {warm} "
                f"warm-up iterations; otlab's time is the whole `train()` call (set-up, CUDA "
-               f"graph capture and the wait for the last exact-W evaluation included).")
+               f"graph capture and the wait for the last exact-W evaluation included). "
+               f"Launch counts come from the profiler on runs without the CUDA graph (a "
+               f"graph replays the same kernels); n/a where not counted.")
     sections = [(f"{label} results (measured, device {a.device})",
                  setting + "\n\n" + markdown_table(rows))]
     if label == "CPU":
