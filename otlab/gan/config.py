@@ -78,7 +78,10 @@ class TrainConfig:
         DCGAN-style convolutional generator and critic of
         :func:`otlab.gan.models.conv_generator` and
         :func:`otlab.gan.models.conv_critic`.  ``"conv"`` treats each 64-D
-        row as an 8x8 image and needs ``data="digits"``.
+        row as an 8x8 image and needs ``data="digits"``; with the gradient
+        penalties (``"wgan-gp"``, ``"wgan-lp"``) it cannot be compiled, since
+        the conv critic's penalty needs double backpropagation, which
+        ``torch.compile`` does not support.
     z_dim : int or None
         Latent dimension; ``None`` gives 2 for toy data and 16 for digits.
     seed : int
@@ -175,6 +178,11 @@ class TrainConfig:
         for name in ("resume", "compile", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if self.arch == "conv" and self.compile and self.loss in ("wgan-gp", "wgan-lp"):
+            raise ValueError(
+                f"arch='conv' with loss={self.loss!r} cannot use compile=True: the conv "
+                f"critic's gradient penalty needs double backpropagation, which torch.compile "
+                f"does not support (use compile=False, or loss='wgan-sn')")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
     @classmethod

@@ -93,7 +93,7 @@ def tile_images(rows, *, n_rows: int = 8, n_cols: int = 8, pad: int = 1) -> np.n
     rows : array_like, shape (n, side * side)
         Flattened images (the first ``n_rows * n_cols`` are used).
     n_rows, n_cols : int
-        Tiles per column and per row of the mosaic.
+        Number of rows and of columns of tiles in the mosaic.
     pad : int
         Pixels between neighbouring tiles.
 

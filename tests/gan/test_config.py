@@ -68,3 +68,12 @@ def test_arch_defaults_to_mlp_and_conv_is_accepted_for_digits():
     assert TrainConfig().arch == "mlp"
     cfg = TrainConfig.for_loss("wgan-sn", data="digits", arch="conv")
     assert (cfg.arch, cfg.to_dict()["arch"], cfg.latent_dim) == ("conv", "conv", 16)
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan-lp"])
+def test_compiling_the_conv_critic_penalty_is_refused_up_front(loss):
+    # the penalty of a conv critic is a double backward, which torch.compile rejects
+    with pytest.raises(ValueError, match=r"arch='conv'.*cannot use compile=True.*double"):
+        TrainConfig.for_loss(loss, data="digits", arch="conv", compile=True)
+    assert TrainConfig.for_loss("wgan-sn", data="digits", arch="conv", compile=True).compile
+    assert TrainConfig.for_loss(loss, data="digits", compile=True).compile  # MLP: written out
