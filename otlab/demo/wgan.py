@@ -29,6 +29,9 @@ def build_parser():
     p.add_argument("--eval-every", type=int, default=500, dest="eval_every")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--no-cuda-graph", action="store_false", dest="cuda_graph", default=None)
+    p.add_argument("--compile", action="store_true",
+                   help="compile the objectives with torch.compile (fused kernels; tens of "
+                        "seconds of compilation at the start)")
     p.add_argument("--no-progress", action="store_false", dest="progress")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default: %(default)s; small MLPs gain nothing "
@@ -55,7 +58,8 @@ def main(argv=None):
         config = TrainConfig.for_loss(
             args.loss, data=args.data, arch=args.arch, iters=args.iters, device=args.device,
             seed=args.seed, eval_every=args.eval_every, resume=args.resume,
-            cuda_graph=args.cuda_graph, progress=args.progress, out=args.out, **overrides)
+            cuda_graph=args.cuda_graph, compile=args.compile, progress=args.progress,
+            out=args.out, **overrides)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     out = prepare_out(args.out)
