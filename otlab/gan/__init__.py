@@ -6,18 +6,18 @@
 (0.0001, (0.0, 0.9), 10.0, 5)
 """
 
-from .config import DATASETS, LOSSES, PAPER_DEFAULTS, TrainConfig
+from .config import ARCHS, DATASETS, LOSSES, PAPER_DEFAULTS, TrainConfig
 from .data import Sampler, make_sampler, mixture_modes
 from .evaluation import BackgroundEvaluator, evaluate_samples, exact_w1, mode_metrics
-from .losses import critic_estimate, critic_loss, generator_loss
-from .models import build_models, mlp
+from .losses import critic_estimate, critic_loss, generator_loss, relu_mlp_input_gradient
+from .models import build_models, conv_critic, conv_generator, mlp
 from .train import HISTORY_COLUMNS, NonFiniteLossError, load_history, train
 
 __all__ = [
-    "TrainConfig", "LOSSES", "DATASETS", "PAPER_DEFAULTS",
+    "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS",
     "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError",
     "Sampler", "make_sampler", "mixture_modes",
     "exact_w1", "mode_metrics", "evaluate_samples", "BackgroundEvaluator",
-    "critic_loss", "generator_loss", "critic_estimate",
-    "mlp", "build_models",
+    "critic_loss", "generator_loss", "critic_estimate", "relu_mlp_input_gradient",
+    "mlp", "conv_generator", "conv_critic", "build_models",
 ]
