@@ -22,12 +22,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 from torch import nn
 
-from _harness import markdown_table, write_report
+from _harness import markdown_table, time_call, write_report
 from otlab.gan import TrainConfig, train
 from otlab.gan.data import Sampler
 
@@ -89,16 +88,6 @@ def launches_per_iteration(run, device, *, short=5, long=25):
     return (count(long) - count(short)) / (long - short)
 
 
-def _timed(fn, device):
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -109,6 +98,7 @@ def main(argv=None):
     p.add_argument("--n-critic", type=int, default=5)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=3, help="timed runs per loop (median)")
     p.add_argument("--quick", action="store_true", help="CPU smoke settings (small MLPs)")
     p.add_argument("--compile", action="store_true",
                    help="also time train(compile=True) (always on CUDA)")
@@ -118,7 +108,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.quick:
-        a.iters, a.hidden, a.batch_size, a.eval_every = 100, 64, 64, 50
+        a.iters, a.hidden, a.batch_size, a.eval_every = 400, 64, 64, 100
     shape = dict(hidden=a.hidden, depth=a.depth, batch=a.batch_size, n_critic=a.n_critic)
     base = TrainConfig.for_loss("wgan-gp", data="8gaussians", hidden=a.hidden, depth=a.depth,
                                 batch_size=a.batch_size, n_critic=a.n_critic, device=a.device,
@@ -126,7 +116,10 @@ def main(argv=None):
     warm = max(5, a.iters // 10)
     cuda = a.device.startswith("cuda")
     reference_loop(warm, device=a.device, **shape)
-    t_ref = _timed(lambda: reference_loop(a.iters, device=a.device, **shape), a.device)
+    def timed(fn):
+        return time_call(fn, repeat=a.repeat, warmup=0, device=a.device)[0]
+
+    t_ref = timed(lambda: reference_loop(a.iters, device=a.device, **shape))
     rows = [{"loop": "plain PyTorch reference", "exact W eval": "off",
              "generator it/s": a.iters / t_ref, "ms / it": 1e3 * t_ref / a.iters,
              "speed-up vs plain": 1.0}]
@@ -148,7 +141,7 @@ def main(argv=None):
     for name, ev, kw in variants:
         cfg = base.replace(**kw)
         train(cfg.replace(iters=warm))
-        t = _timed(lambda: train(cfg.replace(iters=a.iters)), a.device)
+        t = timed(lambda: train(cfg.replace(iters=a.iters)))
         rows.append({"loop": name, "exact W eval": ev, "generator it/s": a.iters / t,
                      "ms / it": 1e3 * t / a.iters, "speed-up vs plain": t_ref / t})
         # Counted without the graph (it replays the same kernels); on the CPU the fused
@@ -162,8 +155,8 @@ def main(argv=None):
         row[f"{unit} / it"] = counts.get(row["loop"], float("nan"))
     label = "GPU" if a.device.startswith("cuda") else "CPU"
     setting = (f"WGAN-GP, 8 Gaussians, {a.depth}x{a.hidden} ReLU MLPs, batch {a.batch_size}, "
-               f"n_critic {a.n_critic}, {a.iters} timed generator iterations after {warm} "
-               f"warm-up iterations; otlab's time is the whole `train()` call (set-up, CUDA "
+               f"n_critic {a.n_critic}; median time of {a.repeat} runs of {a.iters} generator "
+               f"iterations each, after {warm} warm-up iterations; otlab's time is the whole `train()` call (set-up, CUDA "
                f"graph capture and the wait for the last exact-W evaluation included). "
                f"Launch counts come from the profiler on runs without the CUDA graph (a "
                f"graph replays the same kernels); n/a where not counted.")
