@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from _harness import REPORTS, markdown_table, write_report
+from otlab.gan.config import PAPER_DEFAULTS
 
 LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-sn")
 DATA = ("8gaussians", "25gaussians")
@@ -72,6 +73,9 @@ def _jobs(a, settings) -> list[dict]:
         for loss in a.losses:
             for seed in a.seeds:
                 own = dict(settings)
+                if a.lr_scale is not None:
+                    paper = PAPER_DEFAULTS[loss]
+                    own.update(lr_g=paper["lr_g"] * a.lr_scale, lr_d=paper["lr_d"] * a.lr_scale)
                 if a.quick and loss == "wgan":
                     own.update(lr_g=5e-4, lr_d=5e-4)
                 jobs.append({"data": data, "loss": loss, "seed": seed, "settings": own,
@@ -120,6 +124,8 @@ def main(argv=None):
                    help="JSON-lines file of finished runs (default: <out>/wgan_runs.jsonl)")
     p.add_argument("--hidden", type=int, default=None, help="override the 512-unit MLPs")
     p.add_argument("--batch-size", type=int, default=None, help="override batch 256")
+    p.add_argument("--lr-scale", type=float, default=None,
+                   help="multiply every loss's paper learning rates by this factor")
     p.add_argument("--quick", action="store_true",
                    help="CPU smoke settings: 3x64 MLPs, batch 64, 300 iterations, lr 2e-3")
     p.add_argument("--out", type=Path, default=None, help="report folder")
@@ -158,6 +164,8 @@ def main(argv=None):
     table_rows = [{k: v for k, v in r.items() if k != "settings"} for r in rows]
     label = "GPU" if a.device.startswith("cuda") else "CPU"
     shown = {k: v for k, v in settings.items() if k not in ("iters", "eval_every", "device")}
+    if a.lr_scale is not None:
+        shown["learning rates"] = f"{a.lr_scale:g} x the paper's"
     setting = (f"{a.iters if not a.quick else 300} generator iterations, evaluation every "
                f"{settings['eval_every']}, paper defaults per loss"
                + (f" with overrides {shown}" if shown else " (3x512 MLPs, batch 256)")
