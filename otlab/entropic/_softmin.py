@@ -57,6 +57,37 @@ def power_cost(sq: torch.Tensor, order: float) -> torch.Tensor:
     return sq.pow_(order / 2)
 
 
+def _exp_shifted(logits: torch.Tensor):
+    """``(exp(logits - top), top)`` row-wise, in place, with ``top`` the row maximum.
+
+    Arguments below log(smallest normal float) are clamped to it before the
+    exponential: those entries are below 1e-307 (float64) or 1e-37 (float32)
+    times the row maximum, so no sum changes, and the CPU exponential's slow
+    path for results that underflow (several times slower, and met at every
+    small ε) is avoided.
+    """
+    top = logits.amax(dim=1)
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    floor = math.log(torch.finfo(logits.dtype).tiny)
+    return logits.sub_(top[:, None]).clamp_min_(floor).exp_(), top
+
+
+def exp_normalized_rows(logits: torch.Tensor):
+    r"""``(K, r)``: :math:`r = \mathrm{LSE}(\text{logits})` row-wise and :math:`K = e^{\text{logits} - r}`.
+
+    The rows of ``K`` sum to 1; ``logits`` is overwritten (see :func:`_exp_shifted`).
+    """
+    kernel, top = _exp_shifted(logits)
+    total = kernel.sum(dim=1)
+    return kernel.div_(total[:, None]), top + total.log()
+
+
+def logsumexp_rows(logits: torch.Tensor) -> torch.Tensor:
+    """``torch.logsumexp(logits, dim=1)``, overwriting ``logits`` (see :func:`_exp_shifted`)."""
+    shifted, top = _exp_shifted(logits)
+    return top + shifted.sum(dim=1).log()
+
+
 def _cost_gradient_weights(plan_block: torch.Tensor, sq: torch.Tensor, order: float) -> torch.Tensor:
     r"""Weights :math:`W_{ij} = P_{ij}\, k \lVert x_i - y_j\rVert^{k-2}` (0 where the distance is 0).
 
@@ -116,9 +147,7 @@ class DenseOperator:
             diff = torch.where(finite, h - ref[1], torch.zeros_like(h))
             if float(diff.abs().max()) <= self.absorb_threshold:
                 return ref[2] + torch.log(ref[3] @ torch.where(finite, diff.exp(), torch.zeros_like(h)))
-        logits = neg_c + h[None, :]
-        r0 = torch.logsumexp(logits, dim=1)
-        kernel = (logits - r0[:, None]).exp_()
+        kernel, r0 = exp_normalized_rows(neg_c + h[None, :])
         cache[key] = (eps, h.clone(), r0, kernel)
         return r0
 
@@ -227,11 +256,11 @@ class TiledOperator(DenseOperator):
         return self._blocks(self.x, self.y)
 
     def softmin_rows(self, eps, h):
-        return torch.cat([-eps * torch.logsumexp(h[None, :] - C / eps, dim=1)
+        return torch.cat([-eps * logsumexp_rows(h[None, :] - C / eps)
                           for _, C, _ in self._blocks(self.x, self.y)])
 
     def softmin_cols(self, eps, h):
-        return torch.cat([-eps * torch.logsumexp(h[None, :] - C / eps, dim=1)
+        return torch.cat([-eps * logsumexp_rows(h[None, :] - C / eps)
                           for _, C, _ in self._blocks(self.y, self.x)])
 
     def plan(self, eps, f, g, log_a, log_b):
