@@ -133,9 +133,11 @@ def test_dense_and_tiled_solvers_agree():
 
 
 def test_samples_entry_equals_matrix_entry():
+    # The two entry points start their ε-schedules differently, so their iterates differ;
+    # the costs agree to about tol * max M, hence the tight marginal tolerance.
     x, y, a, b = _problem()
-    on_points = sinkhorn_samples(x, y, a, b, reg=0.05, order=2, tol=1e-9)
-    on_matrix = sinkhorn(a, b, cost_matrix(x, y, order=2), reg=0.05, tol=1e-9)
+    on_points = sinkhorn_samples(x, y, a, b, reg=0.05, order=2, tol=1e-11)
+    on_matrix = sinkhorn(a, b, cost_matrix(x, y, order=2), reg=0.05, tol=1e-11)
     assert_allclose(on_points.cost, on_matrix.cost, rtol=1e-9)
 
 

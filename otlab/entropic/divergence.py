@@ -7,7 +7,13 @@ import torch
 from .._backend import is_torch
 from .._validation import check_order, split_sample
 from .samples import SAMPLES_TOL, _needs_grad, _solve, default_reg, prepare_samples
-from .solver import DEFAULT_SCALING, check_options, envelope_terms, warn_not_converged
+from .solver import (
+    DEFAULT_ACCELERATION,
+    DEFAULT_SCALING,
+    check_options,
+    envelope_terms,
+    warn_not_converged,
+)
 
 __all__ = ["sinkhorn_divergence"]
 
@@ -29,7 +35,7 @@ def _entropic_ot(x, a, y, b, *, symmetric=False, **options):
 
 def sinkhorn_divergence(p, q, *, reg: float | None = None, order: float = 1, tol: float = SAMPLES_TOL,
                         max_iter: int | None = None, scaling: float | None = DEFAULT_SCALING,
-                        backend: str = "auto"):
+                        backend: str = "auto", acceleration: str | None = DEFAULT_ACCELERATION):
     r"""Debiased Sinkhorn divergence between two samples.
 
     .. math::
@@ -55,8 +61,9 @@ def sinkhorn_divergence(p, q, *, reg: float | None = None, order: float = 1, tol
         ε in cost units; default :func:`otlab.entropic.default_reg`, :math:`0.004\, m_2^{k/2}`.
     order : float, default 1
         The exponent ``k``.
-    tol, max_iter, scaling, backend
-        As in :func:`otlab.entropic.sinkhorn_samples`.
+    tol, max_iter, scaling, backend, acceleration
+        As in :func:`otlab.entropic.sinkhorn_samples` (``acceleration`` applies to
+        the cross term; the symmetric terms need none).
 
     Returns
     -------
@@ -86,10 +93,10 @@ def sinkhorn_divergence(p, q, *, reg: float | None = None, order: float = 1, tol
     (x, a, y, b), use_numpy = prepare_samples(x, a, y, b)
     order = check_order(order)
     reg = default_reg(x, y, order, a, b) if reg is None else reg
-    reg, tol, max_iter, scaling = check_options(reg, tol, max_iter, scaling)
+    reg, tol, max_iter, scaling = check_options(reg, tol, max_iter, scaling, acceleration)
     options = dict(reg=reg, order=order, backend=backend, tol=tol, max_iter=max_iter,
                    scaling=scaling)
-    ot_xy = _entropic_ot(x, a, y, b, **options)
+    ot_xy = _entropic_ot(x, a, y, b, acceleration=acceleration, **options)
     ot_xx = _entropic_ot(x, a, x, a, symmetric=True, **options)
     ot_yy = _entropic_ot(y, b, y, b, symmetric=True, **options)
     value = ot_xy - 0.5 * (ot_xx + ot_yy)

@@ -17,6 +17,7 @@ from .._backend import any_torch, is_torch
 from .._validation import as_points, as_weights, check_choice, check_order, check_positive
 from ._softmin import DenseOperator, TiledOperator, diameter
 from .solver import (
+    DEFAULT_ACCELERATION,
     DEFAULT_SCALING,
     SinkhornResult,
     check_options,
@@ -125,7 +126,8 @@ def prepare_samples(x, a, y, b):
     return [to_tensor(v, dtype=dtype, device=device) for v in (x, a, y, b)], use_numpy
 
 
-def _solve(x, a, y, b, *, reg, order, backend, tol, max_iter, scaling, symmetric=False):
+def _solve(x, a, y, b, *, reg, order, backend, tol, max_iter, scaling, symmetric=False,
+           acceleration=DEFAULT_ACCELERATION):
     """Run the loop on detached data; return the operator, potentials and diagnostics."""
     with torch.no_grad():
         xd, ad, yd, bd = (v.detach() for v in (x, a, y, b))
@@ -133,7 +135,7 @@ def _solve(x, a, y, b, *, reg, order, backend, tol, max_iter, scaling, symmetric
         op = make_operator(xd, yd if not symmetric else xd, order, name)
         schedule = epsilon_schedule(max(diameter(xd, yd) ** order, reg), reg, scaling)
         f, g, n_iter, err = sinkhorn_loop(op, ad, bd, schedule, tol=tol, max_iter=max_iter,
-                                          symmetric=symmetric)
+                                          symmetric=symmetric, acceleration=acceleration)
     return op, f, g, n_iter, err
 
 
@@ -143,7 +145,8 @@ def _needs_grad(*vs) -> bool:
 
 def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: float = 2,
                      tol: float = SAMPLES_TOL, max_iter: int | None = None,
-                     scaling: float | None = DEFAULT_SCALING, backend: str = "auto") -> SinkhornResult:
+                     scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
+                     acceleration: str | None = DEFAULT_ACCELERATION) -> SinkhornResult:
     r"""Entropic OT between weighted point clouds, without forming the cost matrix if large.
 
     Solves :func:`otlab.entropic.sinkhorn` with :math:`M_{ij} = \lVert x_i - y_j\rVert_2^k`,
@@ -170,7 +173,7 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
         L1 marginal tolerance (looser than :func:`~otlab.entropic.sinkhorn`'s
         1e-6: it bounds the cost error by about ``tol * max cost``, far below
         the entropic bias).
-    max_iter, scaling
+    max_iter, scaling, acceleration
         As in :func:`otlab.entropic.sinkhorn`.
     backend : {"auto", "dense", "tiled", "triton"}, default "auto"
 
@@ -193,9 +196,9 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     (x, a, y, b), use_numpy = prepare_samples(x, a, y, b)
     order = check_order(order)
     reg = default_reg(x, y, order, a, b) if reg is None else reg
-    reg, tol, max_iter, scaling = check_options(reg, tol, max_iter, scaling)
+    reg, tol, max_iter, scaling = check_options(reg, tol, max_iter, scaling, acceleration)
     op, f, g, n_iter, err = _solve(x, a, y, b, reg=reg, order=order, backend=backend, tol=tol,
-                                   max_iter=max_iter, scaling=scaling)
+                                   max_iter=max_iter, scaling=scaling, acceleration=acceleration)
     converged = err <= tol
     if not converged:
         warn_not_converged("sinkhorn_samples", max_iter, reg, err, tol)
@@ -214,7 +217,8 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
 
 def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None = None,
                          reg: float | None = None, tol: float = SAMPLES_TOL,
-                         scaling: float | None = DEFAULT_SCALING, backend: str = "auto"):
+                         scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
+                         acceleration: str | None = DEFAULT_ACCELERATION):
     r"""Entropic estimate of :math:`W_k`: the k-th root of the entropic plan's cost.
 
     .. math::
@@ -234,7 +238,7 @@ def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None
         Weights summing to 1 (as prepared by :func:`otlab.wasserstein`).
     order : float, default 1
     max_iter : int or None
-    reg, tol, scaling, backend
+    reg, tol, scaling, backend, acceleration
         As in :func:`sinkhorn_samples`.
 
     Returns
@@ -252,7 +256,7 @@ def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None
     5.0
     """
     res = sinkhorn_samples(x, y, wx, wy, reg=reg, order=order, tol=tol, max_iter=max_iter,
-                           scaling=scaling, backend=backend)
+                           scaling=scaling, backend=backend, acceleration=acceleration)
     cost = res.cost
     if is_torch(cost):
         cost = cost.clamp_min(0)
