@@ -33,6 +33,8 @@ import torch
 
 __all__ = ["AndersonMixer", "MEMORY", "REGULARIZATION"]
 
+_TINY = float(np.finfo(np.float64).tiny)
+
 #: Number of past differences combined (m).  3 to 6 work alike; 8 and more go stale.
 MEMORY = 5
 #: Tikhonov weight λ, relative to the trace of the Gram matrix.  Below ~1e-6 the
@@ -83,19 +85,19 @@ class AndersonMixer:
 
         Returns ``f_map`` itself (the plain update) while there is no history.
         """
-        res = (f_map - f) * self.weights
+        res = (f_map - f).mul_(self.weights)
         last_map, self._last_map = self._last_map, f_map
         if last_map is None:
             self._d_res[-1] = res
             return f_map
         row = self._count % self.memory
         self._count += 1
-        self._d_map[row] = f_map - last_map
+        torch.sub(f_map, last_map, out=self._d_map[row])
         torch.sub(res, self._d_res[-1], out=self._d_res[row])
         self._d_res[-1] = res
         k = min(self._count, self.memory)
         products = (self._d_res[:k] @ self._d_res.T).cpu().double().numpy()
         gram, rhs = products[:, :k], products[:, -1]
-        gram.flat[:: k + 1] += self.regularization * gram.trace() + np.finfo(float).tiny
+        gram.flat[:: k + 1] += self.regularization * gram.trace() + _TINY
         gamma = torch.from_numpy(np.linalg.solve(gram, rhs)).to(f)
         return f_map - gamma @ self._d_map[:k]

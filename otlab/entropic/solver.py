@@ -150,14 +150,17 @@ def _row_error(a, f_old, f_new, eps):
 
 
 def _dual(a, b, f, g):
-    r"""The dual objective :math:`\langle a, f\rangle + \langle b, g\rangle` and its rounding error.
+    r"""The dual objective :math:`\langle a, f\rangle + \langle b, g\rangle`.
 
     For ``g = softmin_cols(f)`` the plan has the column marginals ``b``, so this
-    is the entropic dual :math:`D(f, g)` up to a constant.  The rounding error
-    is taken as 8 ulps of :math:`\langle a, |f|\rangle + \langle b, |g|\rangle`.
+    is the entropic dual :math:`D(f, g)` up to a constant.
     """
-    value, scale = torch.stack((a @ f + b @ g, a @ f.abs() + b @ g.abs())).tolist()
-    return value, 8.0 * torch.finfo(f.dtype).eps * scale
+    return float(a @ f + b @ g)
+
+
+def _dual_rounding(a, b, f, g):
+    r"""Rounding error of :func:`_dual`: 8 ulps of :math:`\langle a, |f|\rangle + \langle b, |g|\rangle`."""
+    return 8.0 * torch.finfo(f.dtype).eps * float(a @ f.abs() + b @ g.abs())
 
 
 def _symmetric_loop(op, a, schedule, *, tol, max_iter):
@@ -214,7 +217,8 @@ def sinkhorn_loop(op, a, b, schedule, *, tol, max_iter, symmetric=False,
         g = op.softmin_cols(eps, log_a + f / eps)
     n_iter, updates = len(schedule), 0  # column updates so far
     mixer = AndersonMixer(a, eps) if acceleration == "anderson" else None
-    dual = _dual(a, b, f, g) if mixer is not None else None
+    if mixer is not None:
+        dual, slack = _dual(a, b, f, g), _dual_rounding(a, b, f, g)
     while True:
         f_map = op.softmin_rows(eps, log_b + g / eps)
         err = _row_error(a, f, f_map, eps)
@@ -232,12 +236,13 @@ def sinkhorn_loop(op, a, b, schedule, *, tol, max_iter, symmetric=False,
         updates += 1
         if mixer is not None:
             dual_next = _dual(a, b, f_next, g_next)
-            if f_next is not f_map and not dual_next[0] >= dual[0] - dual[1]:  # NaN refused too
+            if f_next is not f_map and not dual_next >= dual - slack:  # NaN is refused too
                 mixer.reset()
                 f_next = f_map
                 g_next = op.softmin_cols(eps, log_a + f_next / eps)
                 updates += 1
                 dual_next = _dual(a, b, f_next, g_next)
+                slack = _dual_rounding(a, b, f_next, g_next)
             dual = dual_next
         f, g = f_next, g_next
 
