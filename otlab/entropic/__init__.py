@@ -9,14 +9,17 @@ r"""Entropic optimal transport: log-domain Sinkhorn with ε-scaling, on CPU and 
 
 The loop is written once (:func:`otlab.entropic.solver.sinkhorn_loop`) on top
 of a soft-min operator that each back-end implements
-(:mod:`otlab.entropic._softmin`, :mod:`otlab.entropic._triton`).
+(:mod:`otlab.entropic._softmin`, :mod:`otlab.entropic._triton`); so is its
+acceleration at the target ε, safeguarded Anderson mixing
+(:mod:`otlab.entropic._anderson`, ``acceleration=`` one of :data:`ACCELERATIONS`).
 """
 
 from .divergence import sinkhorn_divergence
 from .samples import BACKENDS, default_reg, sinkhorn_samples, wasserstein_sinkhorn
-from .solver import SinkhornResult, epsilon_schedule, sinkhorn
+from .solver import ACCELERATIONS, SinkhornResult, epsilon_schedule, sinkhorn
 
 __all__ = [
+    "ACCELERATIONS",
     "BACKENDS",
     "SinkhornResult",
     "default_reg",

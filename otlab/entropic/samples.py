@@ -37,7 +37,11 @@ BACKENDS = ("auto", "dense", "tiled", "triton")
 REG_FRACTION = 0.004
 #: Default marginal tolerance of the sample-based entry points.
 SAMPLES_TOL = 1e-4
-#: Largest n*m solved with a dense cost matrix by ``backend="auto"`` (CPU, CUDA).
+#: Largest n*m solved with a dense cost matrix by ``backend="auto"`` (CPU, CUDA).  The dense
+#: operator keeps five n×m arrays (costs, -C/ε and its transpose, two absorbed kernels):
+#: about 320 MiB at the limit (float64 on CPU, float32 on CUDA).  Below it the dense soft-min
+#: (a matrix-vector product between kernel refreshes) is the fastest; above it the tiled
+#: (CPU) or fused Triton (CUDA) operators keep memory at O(tile) or O(n + m).
 DENSE_MAX_ENTRIES = {"cpu": 1 << 23, "cuda": 1 << 24}
 
 
@@ -156,8 +160,9 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     * ``"tiled"``: blocks recomputed at each soft-min (memory :math:`O(\text{tile})`);
     * ``"triton"``: a fused CUDA kernel (costs and log-sum-exp in registers);
       falls back to ``"tiled"`` where triton is not installed;
-    * ``"auto"``: dense while :math:`nm \le 2^{23}` (CPU) or :math:`2^{24}`
-      (CUDA), then triton on CUDA, tiled otherwise.
+    * ``"auto"``: dense while :math:`nm \le 2^{23}` (CPU, e.g. n = m = 2896) or
+      :math:`2^{24}` (CUDA, n = m = 4096), about 320 MiB of dense arrays; beyond,
+      triton on CUDA (tiled if triton is missing) and tiled on CPU.
 
     Parameters
     ----------

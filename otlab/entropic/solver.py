@@ -2,8 +2,8 @@ r"""Log-domain Sinkhorn with ε-scaling: the loop (written once) and the result 
 
 The loop only calls the two soft-min maps of an operator from
 :mod:`otlab.entropic._softmin` (dense, tiled) or :mod:`otlab.entropic._triton`
-(fused CUDA), so every back-end shares the same iterations, stopping rule and
-warnings.
+(fused CUDA), so every back-end shares the same iterations, acceleration
+(:mod:`otlab.entropic._anderson`), stopping rule and warnings.
 """
 
 from __future__ import annotations

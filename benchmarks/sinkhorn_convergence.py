@@ -1,0 +1,191 @@
+"""Sinkhorn convergence: how many iterations does each acceleration need to reach the tolerance?
+
+Question: at the target ε, how many iterations (and how much time) does otlab's Sinkhorn need
+to bring the L1 marginal error below ``tol`` with each ``acceleration`` — ``None`` (plain
+Sinkhorn), ``"overrelaxation"`` (fixed ω = 1.5 on the f-update, the default before Anderson
+mixing) and ``"anderson"`` (safeguarded Anderson mixing, the default) — and does the cost stay
+as accurate against the exact W (POT network simplex through ``otlab.wasserstein``)?
+
+Cases:
+
+* a Gaussian sample and its translate by (0.3, 0), cost |x - y|^k, k = 1 (the optimal plan is
+  far from unique: the slow case) and k = 2, ε in {1e-2, 3e-3, 1e-3}, n in {500, 2000},
+  through ``otlab.entropic.sinkhorn`` on the cost matrix, tol 1e-6 (its default);
+* the ``benchmarks/sinkhorn.py`` case: two Gaussian samples N(0, I), N((1, 1), I), n = 1000,
+  d = 2, k = 1, default ε, through ``sinkhorn_samples`` with tol 1e-4 (its default);
+* parallel lines (``otlab.datasets.parallel_lines``, θ = 0.5, n = 1000, evenly spaced and
+  random heights), k = 1, default ε, ``sinkhorn_samples``, tol 1e-4.
+
+``cost`` is ⟨P, C⟩ (cost units): its relative error is against W_k^k.  One torch thread; all
+accelerations are timed in the same process on the same data.
+
+Usage::
+
+    python benchmarks/sinkhorn_convergence.py            # the full matrix (about 20 minutes)
+    python benchmarks/sinkhorn_convergence.py --quick    # n = 500 only, max_iter 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import REPORTS, markdown_table, time_call, write_report  # noqa: E402
+
+ACCELERATIONS = (None, "overrelaxation", "anderson")
+LABELS = {None: "none (plain)", "overrelaxation": "overrelaxation ω=1.5 (previous default)",
+          "anderson": "anderson (default)"}
+SHIFT = 0.3
+
+
+def translation(n, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, 2))
+    return x, x + np.array([SHIFT, 0.0])
+
+
+def cases(sizes, regs):
+    """Yield ``(name, x, y, order, reg, tol, api)``; api is "matrix" or "samples"."""
+    from otlab.datasets import parallel_lines
+    from otlab.entropic import default_reg
+    from sinkhorn import gaussian_samples
+
+    for n in sizes:
+        x, y = translation(n)
+        for order in (1, 2):
+            for reg in regs:
+                yield "translate", x, y, order, reg, 1e-6, "matrix"
+    x, y = gaussian_samples(1000, 2)
+    yield "two Gaussians", x, y, 1, default_reg(x, y, 1), 1e-4, "samples"
+    for grid in (True, False):
+        x, y = parallel_lines(0.5, 1000, grid=grid, seed=0)
+        name = "parallel lines, " + ("grid" if grid else "random")
+        yield name, x, y, 1, default_reg(x, y, 1), 1e-4, "samples"
+
+
+def solver_call(x, y, order, reg, tol, api, acceleration, max_iter):
+    import torch
+
+    import otlab
+    from otlab.entropic import sinkhorn, sinkhorn_samples
+
+    if api == "matrix":
+        M = torch.from_numpy(otlab.cost_matrix(x, y, order=order))
+        a = torch.full((len(x),), 1.0 / len(x), dtype=torch.float64)
+
+        def call():
+            return sinkhorn(a, a, M, reg, tol=tol, max_iter=max_iter, acceleration=acceleration)
+    else:
+        def call():
+            return sinkhorn_samples(x, y, reg=reg, order=order, tol=tol, max_iter=max_iter,
+                                    acceleration=acceleration)
+
+    def quiet():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return call()
+
+    return quiet
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="500,2000", help="comma-separated n of the translates")
+    parser.add_argument("--max-iter", type=int, default=20000, help="iteration cap at the target ε")
+    parser.add_argument("--quick", action="store_true", help="n = 500, ε in {1e-2}, max_iter 2000")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import otlab
+
+    torch.set_num_threads(1)
+    sizes = [500] if args.quick else [int(s) for s in args.sizes.split(",")]
+    regs = [1e-2] if args.quick else [1e-2, 3e-3, 1e-3]
+    max_iter = 2000 if args.quick else args.max_iter
+    rows = []
+    for name, x, y, order, reg, tol, api in cases(sizes, regs):
+        exact = otlab.wasserstein(x, y, order=order, method="exact") ** order
+        for acceleration in ACCELERATIONS:
+            call = solver_call(x, y, order, reg, tol, api, acceleration, max_iter)
+            seconds, res = time_call(call, repeat=3, warmup=0, budget_s=2.0)
+            cost = float(res.cost)
+            rows.append({"case": name, "n": len(x), "k": order, "eps": reg, "tol": tol,
+                         "acceleration": LABELS[acceleration], "iterations": res.n_iter,
+                         "converged": res.converged, "marginal error": res.marginal_error,
+                         "time (s)": seconds, "exact W^k": exact, "cost": cost,
+                         "rel. error": (cost - exact) / exact})
+            print(rows[-1], flush=True)
+
+    (REPORTS / "sinkhorn_convergence.json").write_text(json.dumps(rows, indent=1))
+    sections = [
+        ("Setup", f"{__doc__.split('Usage::')[0].split(chr(10), 2)[2].strip()}\n\n"
+                  f"Iteration cap at the target ε: max_iter = {max_iter} (ε-scaling steps "
+                  "come on top); a refused Anderson proposal counts as an iteration."),
+        ("Results", markdown_table(rows)),
+        ("Ratios", _ratios(rows)),
+    ]
+    path = write_report("sinkhorn_convergence", "Sinkhorn convergence: plain, over-relaxed, "
+                        "Anderson", device="cpu", sections=sections)
+    _plot(rows, REPORTS / "sinkhorn_convergence.png")
+    print(path.read_text())
+
+
+def _ratios(rows):
+    """Per case: iterations and time of the other choices over those of Anderson mixing."""
+    lines = []
+    for i in range(0, len(rows), len(ACCELERATIONS)):
+        group = {r["acceleration"]: r for r in rows[i:i + len(ACCELERATIONS)]}
+        ours = group[LABELS["anderson"]]
+        head = f"- {ours['case']}, n = {ours['n']}, k = {ours['k']}, ε = {ours['eps']:.3g}: "
+        parts = []
+        for acceleration in (None, "overrelaxation"):
+            other = group[LABELS[acceleration]]
+            bound = "≥ " if not other["converged"] else ""
+            parts.append(f"{LABELS[acceleration].split(' ')[0]} / anderson iterations "
+                         f"{bound}{other['iterations'] / ours['iterations']:.3g}, time "
+                         f"{bound}{other['time (s)'] / ours['time (s)']:.3g}")
+        lines.append(head + "; ".join(parts))
+    return ("(≥: the other choice stopped at max_iter without converging.)\n\n"
+            + "\n".join(lines))
+
+
+def _plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [rows[i:i + len(ACCELERATIONS)] for i in range(0, len(rows), len(ACCELERATIONS))]
+    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(groups)), 4))
+    width = 0.8 / len(ACCELERATIONS)
+    for j, acceleration in enumerate(ACCELERATIONS):
+        xs = [i + (j - 1) * width for i in range(len(groups))]
+        its = [g[j]["iterations"] for g in groups]
+        bars = ax.bar(xs, its, width, label=LABELS[acceleration])
+        for bar, g in zip(bars, groups):
+            if not g[j]["converged"]:
+                bar.set_hatch("//")
+    ax.set_yscale("log")
+    ax.set_ylabel("iterations to tol (hatched: not converged)")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([f"{g[0]['case']}\nn={g[0]['n']} k={g[0]['k']}\nε={g[0]['eps']:.2g}"
+                        for g in groups], fontsize=6)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"total {time.perf_counter() - start:.1f} s")
