@@ -1,0 +1,150 @@
+"""Tests of otlab.entropic.samples: Sinkhorn on samples (back-ends, types, gradients, defaults)."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+
+from otlab import wasserstein
+from otlab.costs import cost_matrix
+from otlab.entropic import (
+    default_reg,
+    sinkhorn,
+    sinkhorn_divergence,
+    sinkhorn_samples,
+)
+from otlab.entropic.samples import DENSE_MAX_ENTRIES, choose_backend
+
+from .problems import random_problem
+
+
+def test_dense_and_tiled_solvers_agree():
+    x, y, a, b = random_problem(n=40, m=30)
+    dense = sinkhorn_samples(x, y, a, b, reg=0.05, backend="dense", tol=1e-9)
+    tiled = sinkhorn_samples(x, y, a, b, reg=0.05, backend="tiled", tol=1e-9)
+    assert (dense.backend, tiled.backend) == ("dense", "tiled")
+    assert_allclose(tiled.cost, dense.cost, rtol=1e-10)
+    assert_allclose(tiled.f, dense.f, rtol=1e-8, atol=1e-10)
+    v = np.arange(30.0)
+    assert_allclose(tiled.apply(v), dense.plan @ v, rtol=1e-10)
+
+
+def test_samples_entry_equals_matrix_entry():
+    # The two entry points start their ε-schedules differently, so their iterates differ;
+    # the costs agree to about tol * max M, hence the tight marginal tolerance.
+    x, y, a, b = random_problem()
+    on_points = sinkhorn_samples(x, y, a, b, reg=0.05, order=2, tol=1e-11)
+    on_matrix = sinkhorn(a, b, cost_matrix(x, y, order=2), reg=0.05, tol=1e-11)
+    assert_allclose(on_points.cost, on_matrix.cost, rtol=1e-9)
+
+
+def test_point_gradient_matches_finite_differences():
+    x, y, a, b = random_problem(n=6, m=5)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.tensor(y, requires_grad=True)
+    res = sinkhorn_samples(xt, yt, torch.tensor(a), torch.tensor(b), reg=0.3, order=2, tol=1e-12)
+    gx, gy = torch.autograd.grad(res.objective, (xt, yt))
+
+    def objective(xx, yy):
+        return sinkhorn_samples(xx, yy, a, b, reg=0.3, order=2, tol=1e-12).objective
+
+    h, rng = 1e-6, np.random.default_rng(1)
+    for _ in range(3):
+        dx, dy = rng.normal(size=x.shape), rng.normal(size=y.shape)
+        fd = (objective(x + h * dx, y + h * dy) - objective(x - h * dx, y - h * dy)) / (2 * h)
+        assert_allclose((gx.numpy() * dx).sum() + (gy.numpy() * dy).sum(), fd, rtol=1e-5)
+
+
+def test_caller_grad_mode_is_restored():
+    x, y, a, b = random_problem(n=5, m=4)
+    xt = torch.tensor(x, requires_grad=True)
+    with torch.no_grad():
+        out = sinkhorn_samples(xt, y, reg=0.5)
+        assert not torch.is_grad_enabled()
+    assert not out.cost.requires_grad
+    assert torch.is_grad_enabled()
+    assert sinkhorn_samples(xt, y, reg=0.5).cost.requires_grad
+
+
+def test_numpy_and_torch_agree_and_types_follow_input():
+    x, y, a, b = random_problem()
+    res_np = sinkhorn_samples(x, y, a, b, reg=0.1, tol=1e-9)
+    res_t = sinkhorn_samples(torch.tensor(x), torch.tensor(y), torch.tensor(a), torch.tensor(b),
+                             reg=0.1, tol=1e-9)
+    assert isinstance(res_np.cost, float) and isinstance(res_np.f, np.ndarray)
+    assert isinstance(res_t.cost, torch.Tensor) and res_t.cost.ndim == 0
+    assert_allclose(res_t.cost.item(), res_np.cost, rtol=1e-12)
+    assert_allclose(res_t.f.numpy(), res_np.f, rtol=1e-12)
+
+
+def test_float32_works_and_stays_float32():
+    x, y, a, b = random_problem()
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    res = sinkhorn_samples(xt, yt, reg=0.1, tol=1e-4)
+    ref = sinkhorn_samples(x, y, reg=0.1, tol=1e-9)
+    assert res.f.dtype == torch.float32 and res.cost.dtype == torch.float32
+    assert_allclose(res.cost.item(), ref.cost, rtol=1e-3)
+    res_np = sinkhorn(a.astype(np.float32), b.astype(np.float32),
+                      cost_matrix(x, y).astype(np.float32), reg=0.05, tol=1e-3)
+    assert res_np.f.dtype == np.float32 and np.isfinite(res_np.f).all()
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_wasserstein_sinkhorn_within_one_percent_of_exact_at_defaults(order):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + 1.0
+    exact = wasserstein(x, y, order=order, method="exact")
+    approx = wasserstein(x, y, order=order, method="sinkhorn")
+    assert isinstance(approx, float)
+    assert exact <= approx <= 1.01 * exact
+
+
+def test_wasserstein_sinkhorn_on_tensors_is_a_differentiable_tensor():
+    x, y, _, _ = random_problem(n=20, m=20)
+    xt = torch.tensor(x, requires_grad=True)
+    w = wasserstein(xt, torch.tensor(y), order=2, method="sinkhorn", reg=0.5)
+    assert w.ndim == 0 and w.requires_grad
+    (g,) = torch.autograd.grad(w, xt)
+    assert torch.isfinite(g).all()
+
+
+def test_default_reg_scales_with_the_data():
+    x, y, _, _ = random_problem()
+    assert_allclose(default_reg(3 * x, 3 * y, order=2), 9 * default_reg(x, y, order=2), rtol=1e-12)
+    assert_allclose(default_reg(x + 5, y + 5, order=1), default_reg(x, y, order=1), rtol=1e-9)
+
+
+def test_bad_samples_raise_naming_the_argument():
+    with pytest.raises(ValueError, match="dimension"):
+        sinkhorn_samples(np.zeros((3, 2)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="x"):
+        sinkhorn_samples([[np.nan, 0.0]], [[0.0, 0.0]])
+    with pytest.raises(ValueError, match="backend"):
+        sinkhorn_samples([[0.0]], [[1.0]], backend="gpu")
+    with pytest.raises(ValueError, match="reg"):
+        sinkhorn_divergence([[0.0]], [[1.0]], reg=-2.0)
+
+
+def test_auto_backend_is_dense_up_to_the_entry_limit_then_tiled_on_cpu():
+    cpu = torch.device("cpu")
+    limit = DENSE_MAX_ENTRIES["cpu"]
+    assert choose_backend("auto", limit // 1024, 1024, cpu) == "dense"
+    assert choose_backend("auto", limit // 1024 + 1, 1024, cpu) == "tiled"
+    assert choose_backend("dense", 10**6, 10**6, cpu) == "dense"  # an explicit choice is kept
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["dense", "tiled", "triton"])
+def test_cpu_and_cuda_agree(backend):
+    x, y, a, b = random_problem(n=300, m=200, d=3)
+    cpu = sinkhorn_samples(x, y, a, b, reg=0.05, order=2, tol=1e-6)
+    res = sinkhorn_samples(torch.tensor(x, device="cuda"), torch.tensor(y, device="cuda"),
+                           torch.tensor(a, device="cuda"), torch.tensor(b, device="cuda"),
+                           reg=0.05, order=2, tol=1e-6, backend=backend)
+    assert res.cost.device.type == "cuda"
+    assert_allclose(res.cost.item(), cpu.cost, rtol=1e-6)
+    res32 = sinkhorn_samples(torch.tensor(x, device="cuda", dtype=torch.float32),
+                             torch.tensor(y, device="cuda", dtype=torch.float32),
+                             reg=0.05, order=1, tol=1e-3, backend=backend)
+    ref32 = sinkhorn_samples(x, y, reg=0.05, order=1, tol=1e-6)
+    assert_allclose(res32.cost.item(), ref32.cost, rtol=1e-3)

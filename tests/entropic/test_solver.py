@@ -1,0 +1,127 @@
+"""Tests of otlab.entropic.solver: Sinkhorn on a cost matrix (iterations, stopping, accuracy, input checks)."""
+
+import numpy as np
+import ot
+import pytest
+import torch
+from hypothesis import given
+from numpy.testing import assert_allclose
+
+from otlab.costs import cost_matrix
+from otlab.entropic import (
+    SinkhornResult,
+    epsilon_schedule,
+    sinkhorn,
+)
+from otlab.exact import ConvergenceWarning
+
+from ..strategies import sample_pairs
+from .problems import exact_cost, random_problem
+
+
+def test_sinkhorn_cost_tends_to_exact_as_reg_vanishes():
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y, order=2)
+    exact = exact_cost(a, b, M)
+    gaps = [sinkhorn(a, b, M, reg=r * M.max(), max_iter=50000).cost - exact
+            for r in (1e-1, 1e-2, 1e-3, 1e-4)]
+    assert all(g1 >= g2 - 1e-9 for g1, g2 in zip(gaps, gaps[1:])), gaps
+    assert_allclose(gaps[-1], 0.0, atol=1e-4 * exact)
+
+
+@given(sample_pairs(min_n=1, max_n=7))
+def test_sinkhorn_cost_is_at_least_exact(pair):
+    x, y = pair
+    a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
+    M = cost_matrix(x, y, order=1)
+    reg = 0.5 * max(M.max(), 1e-3)
+    res = sinkhorn(a, b, M, reg=reg, tol=1e-9, max_iter=100000)
+    assert res.cost >= exact_cost(a, b, M) - 1e-7 * max(M.max(), 1.0)
+
+
+def test_plan_marginals_within_tol():
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y, order=1)
+    res = sinkhorn(a, b, M, reg=1e-2, tol=1e-8)
+    assert res.converged
+    err = np.abs(res.plan.sum(1) - a).sum() + np.abs(res.plan.sum(0) - b).sum()
+    assert err <= 1e-8
+    assert_allclose(res.marginal_error, err, atol=1e-10)
+    assert_allclose(res.cost, (res.plan * M).sum(), rtol=1e-12)
+
+
+def test_cost_matches_pot_sinkhorn_log():
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y, order=2)
+    ours = sinkhorn(a, b, M, reg=0.05, tol=1e-10).cost
+    theirs = ot.sinkhorn2(a, b, M, 0.05, method="sinkhorn_log", stopThr=1e-12, numItermax=100000)
+    assert_allclose(ours, theirs, rtol=1e-7)
+
+
+def test_objective_is_cost_plus_entropy():
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y, order=2)
+    res = sinkhorn(a, b, M, reg=0.1, tol=1e-12)
+    P = res.plan
+    kl = (P * np.log(P / np.outer(a, b))).sum()
+    assert_allclose(res.objective, res.cost + 0.1 * kl, rtol=1e-9)
+
+
+def test_tiny_reg_gives_no_nan_nor_overflow():
+    x, y, a, b = random_problem(n=8, m=8)
+    M = cost_matrix(x, y, order=2)
+    with pytest.warns(ConvergenceWarning):  # tiny eps converges slowly, but never overflows
+        res = sinkhorn(a, b, M, reg=1e-7 * M.max(), tol=1e-12, max_iter=300)
+    assert np.isfinite(res.f).all() and np.isfinite(res.g).all() and np.isfinite(res.plan).all()
+    assert np.isfinite(res.cost) and res.cost > 0 and np.isfinite(res.marginal_error)
+
+
+def test_weight_gradient_is_the_potential_and_matches_finite_differences():
+    x, y, a, b = random_problem(n=6, m=5)
+    M = cost_matrix(x, y, order=1)
+    at = torch.tensor(a, requires_grad=True)
+    res = sinkhorn(at, torch.tensor(b), torch.tensor(M), reg=0.2, tol=1e-12)
+    (ga,) = torch.autograd.grad(res.objective, at)
+    v = np.random.default_rng(2).normal(size=6)
+    v -= v.mean()  # keep the mass, so that a + h v stays admissible
+    h = 1e-6
+    fd = (sinkhorn(a + h * v, b, M, reg=0.2, tol=1e-12).objective
+          - sinkhorn(a - h * v, b, M, reg=0.2, tol=1e-12).objective) / (2 * h)
+    assert_allclose((ga.numpy() * v).sum(), fd, rtol=1e-5)
+
+
+def test_epsilon_schedule_ends_at_reg():
+    sched = epsilon_schedule(100.0, 0.01, 0.5)
+    assert sched[-1] == 0.01 and all(e1 > e2 for e1, e2 in zip(sched, sched[1:]))
+
+
+def test_non_convergence_warns_with_the_marginal_error_and_what_to_change():
+    x, y, a, b = random_problem()
+    with pytest.warns(ConvergenceWarning, match="marginal error") as record:
+        res = sinkhorn(a, b, cost_matrix(x, y), reg=1e-3, max_iter=1, tol=1e-12)
+    assert not res.converged and res.marginal_error > 1e-12
+    assert isinstance(res, SinkhornResult)
+    message = str(record[0].message)
+    assert f"{res.marginal_error:.3g}" in message
+    assert all(word in message for word in ("max_iter", "larger reg", "looser tol"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(reg=0.0), "reg"),
+        (dict(reg=-1.0), "reg"),
+        (dict(reg=0.1, a=[0.5, np.nan]), "a"),
+        (dict(reg=0.1, b=[0.5, 0.6]), "mass"),
+        (dict(reg=0.1, M=np.ones((3, 2))), "M"),
+        (dict(reg=0.1, M=[[0.0, np.inf], [1.0, 0.0]]), "M"),
+        (dict(reg=0.1, a=[-0.5, 1.5]), "a"),
+        (dict(reg=0.1, scaling=1.5), "scaling"),
+        (dict(reg=0.1, acceleration="nesterov"), "acceleration"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(kwargs, name):
+    args = dict(a=[0.5, 0.5], b=[0.5, 0.5], M=[[0.0, 1.0], [1.0, 0.0]])
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=name):
+        sinkhorn(args.pop("a"), args.pop("b"), args.pop("M"), **args)
