@@ -86,7 +86,24 @@ DEFAULT_SETTINGS = {
 
 
 def gradient_norms(net, z, *, create_graph: bool = False):
-    """Euclidean norms of :math:`\\nabla f(z_i)` for each row of ``z``."""
+    """Euclidean norms of :math:`\\nabla f(z_i)` for each row of ``z``.
+
+    :math:`\\lVert \\nabla f(z_i) \\rVert_2` is the critic's local slope at
+    :math:`z_i`; the penalties of ``"gp"`` and ``"lp"`` push it towards 1.
+    With ``create_graph=True`` the norms can be differentiated with respect
+    to the parameters of ``net`` (double backpropagation).
+
+    Examples
+    --------
+    A linear critic :math:`f(z) = w^\\top z + b` has gradient :math:`w`
+    everywhere, so every norm is :math:`\\lVert w \\rVert = \\lVert (3, 4, 0) \\rVert = 5`:
+
+    >>> import torch
+    >>> net = torch.nn.Linear(3, 1)
+    >>> _ = net.weight.data.copy_(torch.tensor([[3.0, 4.0, 0.0]]))
+    >>> gradient_norms(net, torch.randn(4, 3))
+    tensor([5., 5., 5., 5.])
+    """
     import torch
 
     z = z.detach().requires_grad_(True)
@@ -104,7 +121,27 @@ def _interpolates(xb, yb, generator):
 
 
 def batch_c_transform(fx, xb, yb):
-    r""":math:`f^c(y_j) = \min_i (\lVert x_i - y_j\rVert - f(x_i))` over the batch."""
+    r""":math:`f^c(y_j) = \min_i (\lVert x_i - y_j\rVert - f(x_i))` over the batch.
+
+    ``fx`` holds the values :math:`f(x_i)` on the rows of ``xb``; the result
+    has one entry per row of ``yb``.  By construction
+    :math:`f(x_i) + f^c(y_j) \le \lVert x_i - y_j \rVert` for all pairs, so
+    :math:`\mathbb E_{x_b} f + \mathbb E_{y_b} f^c` never exceeds the
+    batch's :math:`W_1`.
+
+    Examples
+    --------
+    With :math:`x = ((0, 0), (3, 0))`, :math:`f(x) = (0, 1)` and
+    :math:`y = ((1, 0), (3, 4))`:
+    :math:`f^c(y_1) = \min(1 - 0, 2 - 1) = 1` and
+    :math:`f^c(y_2) = \min(5 - 0, 4 - 1) = 3`.
+
+    >>> import torch
+    >>> xb = torch.tensor([[0.0, 0.0], [3.0, 0.0]])
+    >>> yb = torch.tensor([[1.0, 0.0], [3.0, 4.0]])
+    >>> batch_c_transform(torch.tensor([0.0, 1.0]), xb, yb)
+    tensor([1., 3.])
+    """
     import torch
 
     dist = torch.cdist(yb, xb, compute_mode="donot_use_mm_for_euclid_dist")
@@ -112,10 +149,38 @@ def batch_c_transform(fx, xb, yb):
 
 
 def critic_loss(method: str, net, xb, yb, generator, *, penalty: float):
-    """Loss to *minimise* on one minibatch, and the batch estimate (a tensor).
+    r"""Loss to *minimise* on one minibatch, and the batch estimate (a tensor).
 
     ``xb`` and ``yb`` have the same number of rows (the pairing used for the
-    interpolates is the sampling order, which is random).
+    interpolates is the sampling order, which is random).  The estimate is
+    :math:`v = \mathbb E_{x_b} f - \mathbb E_{y_b} f` and the loss
+    :math:`-v + \lambda\, \mathbb E_{\hat x} (\lVert\nabla f(\hat x)\rVert - 1)^2`
+    (``"gp"``; ``"lp"`` keeps only the positive part of
+    :math:`\lVert\nabla f\rVert - 1`; the other methods have no penalty term).
+    For ``"ctransform"`` the estimate is
+    :math:`v = \mathbb E_{x_b} f + \mathbb E_{y_b} f^c` (:func:`batch_c_transform`)
+    and the loss :math:`-v`.  ``generator`` (a ``torch.Generator``) draws the
+    interpolation weights :math:`t` of :math:`\hat x = t x + (1 - t) y`.
+
+    Examples
+    --------
+    The 2-Lipschitz critic :math:`f(z) = 2 z_1` between
+    :math:`x = ((1, 0), (3, 0))` and two points at the origin
+    (:math:`W_1 = 2`): the plain estimate is :math:`(2 + 6) / 2 - 0 = 4`,
+    penalised by :math:`10\,(2 - 1)^2`; the c-transform estimate is
+    :math:`4 + \min(1 - 2, 3 - 6) = 1 \le W_1`.
+
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 1, bias=False)
+    >>> _ = net.weight.data.copy_(torch.tensor([[2.0, 0.0]]))
+    >>> xb, yb = torch.tensor([[1.0, 0.0], [3.0, 0.0]]), torch.zeros(2, 2)
+    >>> g = torch.Generator().manual_seed(0)
+    >>> loss, value = critic_loss("gp", net, xb, yb, g, penalty=10.0)
+    >>> value.item(), loss.item()
+    (4.0, 6.0)
+    >>> loss, value = critic_loss("ctransform", net, xb, yb, g, penalty=0.0)
+    >>> value.item(), loss.item()
+    (1.0, -1.0)
     """
     fx = net(xb).squeeze(-1)
     if method == "ctransform":
@@ -131,7 +196,25 @@ def critic_loss(method: str, net, xb, yb, generator, *, penalty: float):
 
 
 def project(method: str, net, *, clip_value: float | None) -> None:
-    """Weight clipping: clamp every parameter to ``[-clip_value, clip_value]``."""
+    """Weight clipping: clamp every parameter to ``[-clip_value, clip_value]``.
+
+    In place, :math:`\\theta \\leftarrow \\min(\\max(\\theta, -c), c)` with
+    :math:`c` = ``clip_value``, only when ``method == "clip"``; every other
+    method leaves ``net`` unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 1)
+    >>> _ = net.weight.data.copy_(torch.tensor([[0.5, -0.003]]))
+    >>> _ = net.bias.data.fill_(-2.0)
+    >>> project("gp", net, clip_value=0.01)  # not weight clipping: untouched
+    >>> net.weight.data
+    tensor([[ 0.5000, -0.0030]])
+    >>> project("clip", net, clip_value=0.01)
+    >>> net.weight.data, net.bias.data
+    (tensor([[ 0.0100, -0.0030]]), tensor([-0.0100]))
+    """
     if method != "clip":
         return
     import torch

@@ -72,7 +72,27 @@ def mode_metrics(samples, modes, std: float, *, min_count: int = 20) -> dict:
 
 def evaluate_samples(real, fake, *, modes=None, std: float = 0.0,
                      max_iter: int = 100_000_000) -> dict:
-    """Exact :math:`W_1` of ``real`` vs ``fake`` and, for mixtures, the mode metrics."""
+    r"""Exact :math:`W_1` of ``real`` vs ``fake`` and, for mixtures, the mode metrics.
+
+    Returns a dict with ``exact_w1`` (:func:`exact_w1`, the optimal cost
+    :math:`\min_\pi \sum_{ij} \pi_{ij} \lVert x_i - y_j \rVert`) and, when
+    ``modes`` is given, the entries of :func:`mode_metrics` for ``fake``.
+
+    Examples
+    --------
+    Translating every point by :math:`v` costs exactly :math:`\lVert v \rVert`
+    (the translation is an optimal coupling); here :math:`v = (0.1, 0)`, and
+    every shifted sample stays within :math:`3\sigma = 0.3` of its mode.
+
+    >>> modes = np.array([[0.0, 0.0], [10.0, 0.0]])
+    >>> real = np.repeat(modes, 50, axis=0)
+    >>> fake = real + [0.1, 0.0]
+    >>> r = evaluate_samples(real, fake, modes=modes, std=0.1)
+    >>> round(r["exact_w1"], 6), r["modes_covered"], r["high_quality"], r["mode_kl"]
+    (0.1, 2, 100.0, 0.0)
+    >>> list(evaluate_samples(real, fake))
+    ['exact_w1']
+    """
     result = {"exact_w1": exact_w1(real, fake, max_iter=max_iter)}
     if modes is not None:
         result.update(mode_metrics(fake, modes, std))

@@ -191,7 +191,22 @@ def _write_history(out: Path, history: list[dict]) -> None:
 
 
 def load_history(path) -> list[dict]:
-    """Read a ``history.jsonl`` written by :func:`train`."""
+    """Read a ``history.jsonl`` written by :func:`train`.
+
+    One JSON object per line, keys :data:`HISTORY_COLUMNS` (``null`` becomes
+    ``None``); the rows are exactly those :func:`train` returned.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cfg = TrainConfig.for_loss("wgan-gp", iters=2, n_critic=1, hidden=8, depth=1,
+    ...                            batch_size=16, eval_every=2, eval_samples=16, progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     history = train(cfg.replace(out=tmp))
+    ...     rows = load_history(Path(tmp) / "history.jsonl")
+    >>> rows == history, [row["iteration"] for row in rows]
+    (True, [0, 2])
+    """
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
 
 
