@@ -8,7 +8,13 @@
 
 from .config import ARCHS, DATASETS, LOSSES, PAPER_DEFAULTS, TrainConfig
 from .data import Sampler, make_sampler, mixture_modes
-from .evaluation import BackgroundEvaluator, evaluate_samples, exact_w1, mode_metrics
+from .evaluation import (
+    BackgroundEvaluator,
+    evaluate_samples,
+    exact_w1,
+    mode_metrics,
+    sampling_floor,
+)
 from .losses import critic_estimate, critic_loss, generator_loss, relu_mlp_input_gradient
 from .models import build_models, conv_critic, conv_generator, mlp
 from .train import HISTORY_COLUMNS, NonFiniteLossError, load_history, train
@@ -17,7 +23,7 @@ __all__ = [
     "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS",
     "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError",
     "Sampler", "make_sampler", "mixture_modes",
-    "exact_w1", "mode_metrics", "evaluate_samples", "BackgroundEvaluator",
+    "exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor", "BackgroundEvaluator",
     "critic_loss", "generator_loss", "critic_estimate", "relu_mlp_input_gradient",
     "mlp", "conv_generator", "conv_critic", "build_models",
 ]

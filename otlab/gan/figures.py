@@ -31,11 +31,18 @@ def _evaluated(history):
 def summary(history) -> dict:
     r"""Pearson and Spearman correlation of critic estimate with exact :math:`W_1`, final values.
 
+    The correlation is taken over the evaluations of a *trained* critic
+    (iteration > 0): at iteration 0 the critic is still its random
+    initialisation, whose output says nothing about :math:`W_1`, while the
+    untrained generator is at its farthest; that one point would otherwise
+    dominate the correlation.
+
     >>> rows = [{"iteration": i, "exact_w1": 1.0 / (i + 1), "critic_estimate": 0.5 / (i + 1),
     ...          "modes_covered": 8} for i in range(5)]
+    >>> rows[0]["critic_estimate"] = -3.0  # the untrained critic does not count
     >>> s = summary(rows)
-    >>> round(s["pearson"], 6), round(s["spearman"], 6), s["modes_covered"]
-    (1.0, 1.0, 8)
+    >>> round(s["pearson"], 6), round(s["spearman"], 6), s["modes_covered"], s["n_evaluations"]
+    (1.0, 1.0, 8, 5)
     """
     from scipy import stats
 
@@ -45,9 +52,10 @@ def summary(history) -> dict:
            "modes_covered": None, "high_quality": None}
     if not rows:
         return out
-    w = np.array([r["exact_w1"] for r in rows])
-    c = np.array([r["critic_estimate"] for r in rows])
-    if len(rows) >= 3 and np.ptp(w) > 0 and np.ptp(c) > 0:
+    trained = [r for r in rows if r["iteration"] > 0]
+    w = np.array([r["exact_w1"] for r in trained])
+    c = np.array([r["critic_estimate"] for r in trained])
+    if len(trained) >= 3 and np.ptp(w) > 0 and np.ptp(c) > 0:
         out["pearson"] = float(stats.pearsonr(c, w)[0])
         out["spearman"] = float(stats.spearmanr(c, w)[0])
     last = rows[-1]

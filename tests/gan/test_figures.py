@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from otlab.gan import TrainConfig, train
-from otlab.gan.figures import plot_snapshots, tile_images, write_figures, write_gif
+from otlab.gan.figures import plot_snapshots, summary, tile_images, write_figures, write_gif
 
 TINY = dict(iters=6, n_critic=1, batch_size=32, eval_every=2, log_every=2, eval_samples=64,
             progress=False)
@@ -138,3 +138,13 @@ def test_demo_rejects_conv_on_2d_data_naming_arch(tmp_path, capsys):
     assert info.value.code == 2
     assert "arch='conv' needs data='digits'" in capsys.readouterr().err
     assert not (tmp_path / "history.jsonl").exists()
+
+
+def test_summary_correlates_only_the_trained_critic_with_exact_w1():
+    # Iteration 0 is the untrained critic: a far-off value there must not move the correlation.
+    rows = [{"iteration": i, "exact_w1": 2.0 - 0.1 * i, "critic_estimate": 1.0 - 0.05 * i}
+            for i in range(0, 6)]
+    rows[0]["critic_estimate"] = 0.0
+    s = summary(rows)
+    assert s["pearson"] == pytest.approx(1.0) and s["spearman"] == pytest.approx(1.0)
+    assert s["n_evaluations"] == 6 and s["final_exact_w1"] == pytest.approx(1.5)

@@ -1,9 +1,18 @@
 import numpy as np
 import pytest
 import torch
+from numpy.testing import assert_array_equal
 
 from otlab.datasets import eight_gaussians
-from otlab.gan import Sampler, critic_loss, exact_w1, generator_loss, mode_metrics, mixture_modes
+from otlab.gan import (
+    Sampler,
+    critic_loss,
+    exact_w1,
+    generator_loss,
+    mixture_modes,
+    mode_metrics,
+    sampling_floor,
+)
 
 
 def test_exact_w1_of_a_translation_is_the_shift_length():
@@ -107,3 +116,16 @@ def test_critics_that_are_not_plain_relu_mlps_take_the_autograd_path():
     sn = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Linear(8, 1))
     assert _plain_relu_mlp(torch.nn.Sequential(lin[0], lin[1], sn)) is None
     assert _plain_relu_mlp(_OpaqueSequential(*lin)) is None
+
+
+def test_sampling_floor_shrinks_as_the_sample_grows_and_is_reproducible():
+    small = sampling_floor("8gaussians", 64, draws=4, seed=1)
+    large = sampling_floor("8gaussians", 1024, draws=4, seed=1)
+    assert (small > 0).all() and (large > 0).all()
+    assert large.mean() < 0.5 * small.mean()  # the empirical floor decays like n^(-1/2) here
+    assert_array_equal(sampling_floor("8gaussians", 64, draws=4, seed=1), small)
+
+
+def test_sampling_floor_rejects_empty_draws_naming_them():
+    with pytest.raises(ValueError, match="draws"):
+        sampling_floor("ring", 10, draws=0)
