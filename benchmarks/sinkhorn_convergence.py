@@ -165,7 +165,7 @@ def _plot(rows, path):
     import matplotlib.pyplot as plt
 
     groups = [rows[i:i + len(ACCELERATIONS)] for i in range(0, len(rows), len(ACCELERATIONS))]
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(groups)), 4))
+    fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(groups)), 4.6))
     width = 0.8 / len(ACCELERATIONS)
     for j, acceleration in enumerate(ACCELERATIONS):
         xs = [i + (j - 1) * width for i in range(len(groups))]
@@ -177,9 +177,14 @@ def _plot(rows, path):
     ax.set_yscale("log")
     ax.set_ylabel("iterations to tol (hatched: not converged)")
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels([f"{g[0]['case']}\nn={g[0]['n']} k={g[0]['k']}\nε={g[0]['eps']:.2g}"
-                        for g in groups], fontsize=6)
-    ax.legend(fontsize=7)
+    ax.set_xticklabels([f"{g[0]['case'].replace(', ', chr(10))}\nn={g[0]['n']}\nk={g[0]['k']}"
+                        f"\nε={g[0]['eps']:.2g}" for g in groups], fontsize=6)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=f"C{j}", label=LABELS[a]) for j, a in enumerate(ACCELERATIONS)]
+    handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="not converged"))
+    ax.legend(handles=handles, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
+              frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
