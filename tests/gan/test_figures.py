@@ -148,3 +148,29 @@ def test_summary_correlates_only_the_trained_critic_with_exact_w1():
     s = summary(rows)
     assert s["pearson"] == pytest.approx(1.0) and s["spearman"] == pytest.approx(1.0)
     assert s["n_evaluations"] == 6 and s["final_exact_w1"] == pytest.approx(1.5)
+
+
+def test_demo_quick_applies_small_settings_and_explicit_options_win(tmp_path, capsys):
+    from otlab.demo import run_demo
+
+    rc = run_demo("wgan", ["--quick", "--iters", "4", "--eval-every", "2", "--hidden", "8",
+                           "--eval-samples", "64", "--no-progress", "--out", str(tmp_path)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "note: the papers' settings" not in out
+    config = out.split("config: ")[1]
+    for setting in ("iters=4,", "eval_every=2,", "hidden=8,", "batch_size=64,", "lr_d=0.002,",
+                    "lr_g=0.002,"):
+        assert setting in config, setting
+
+
+
+def test_demo_notes_that_paper_settings_are_slow_on_the_cpu_only():
+    from otlab.demo.wgan import build_parser, slow_on_cpu
+
+    def slow(*argv):
+        return slow_on_cpu(build_parser().parse_args(list(argv)))
+
+    assert slow() and slow("--hidden", "512")
+    assert not slow("--quick") and not slow("--iters", "400") and not slow("--hidden", "128")
+    assert not slow("--device", "cuda") and not slow("--device", "cuda:1")
