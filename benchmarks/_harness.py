@@ -17,7 +17,7 @@ from pathlib import Path
 REPORTS = Path(__file__).resolve().parent / "reports"
 
 __all__ = ["REPORTS", "time_call", "machine_description", "markdown_table", "write_report",
-           "peak_cuda_memory"]
+           "peak_cuda_memory", "pyplot", "save_png", "run_timed"]
 
 
 def _synchronize(device: str | None) -> None:
@@ -126,3 +126,28 @@ def write_report(name: str, title: str, *, device: str, sections: list[tuple[str
     path = out_dir / f"{name}.md"
     path.write_text("\n".join(parts))
     return path
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg back-end (reports are files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig, path, *, dpi: int = 120) -> Path:
+    """Lay out, save ``fig`` as a PNG at ``path``, close it and return the path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return Path(path)
+
+
+def run_timed(main) -> None:
+    """Run a benchmark's ``main()`` and print its wall time."""
+    start = time.perf_counter()
+    main()
+    print(f"total {time.perf_counter() - start:.1f} s")

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import REPORTS, markdown_table, time_call, write_report  # noqa: E402
+from _harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report  # noqa: E402
 
 import otlab  # noqa: E402
 from otlab import datasets  # noqa: E402
@@ -157,11 +157,7 @@ def defaults_table(device, n=400):
 
 
 def plot(records, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(LIPSCHITZ_METHODS), figsize=(4 * len(LIPSCHITZ_METHODS), 4))
     for ax, m in zip(axes, LIPSCHITZ_METHODS):
         for case in CASES:
@@ -176,9 +172,7 @@ def plot(records, path):
         ax.set_title(m + (" (estimates K·W1)" if m == "clip" else ""))
     axes[0].set_ylabel("neural estimate")
     axes[-1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def main(argv=None):

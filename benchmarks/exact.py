@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import REPORTS, markdown_table, time_call, write_report  # noqa: E402
+from _harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report  # noqa: E402
 
 import ot  # noqa: E402
 import scipy.stats  # noqa: E402
@@ -106,11 +106,7 @@ def bench_1d(sizes, *, repeat, seed):
 
 
 def plot(rows_2d, rows_1d, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     n = [r["n"] for r in rows_2d]
     ax1.loglog(n, [r["otlab s"] for r in rows_2d], "o-", label="otlab.wasserstein")
@@ -128,8 +124,7 @@ def plot(rows_2d, rows_1d, path):
     ax2.loglog(n1, [r["scipy s (weighted)"] for r in rows_1d], "s:", label="scipy (weighted)")
     ax2.set(xlabel="n = m (1-D)", ylabel="seconds", title="W_1 on the line")
     ax2.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_png(fig, path, dpi=90)
 
 
 def main(argv=None):

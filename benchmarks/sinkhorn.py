@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -34,7 +33,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import REPORTS, markdown_table, peak_cuda_memory, time_call, write_report  # noqa: E402
+from _harness import (  # noqa: E402
+    REPORTS,
+    markdown_table,
+    peak_cuda_memory,
+    pyplot,
+    run_timed,
+    save_png,
+    time_call,
+    write_report,
+)
 
 EXACT_MAX_N = 16384  # POT emd2 (CPU network simplex) beyond this is too slow/large
 
@@ -213,11 +221,7 @@ def main(argv=None):
 
 
 def _plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ok = [r for r in rows if isinstance(r["time (s)"], float)]
     if not ok:
         return
@@ -231,12 +235,8 @@ def _plot(rows, path):
     ax2.set_ylabel("|relative error vs exact W| (%)")
     for ax in (ax1, ax2):
         ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 if __name__ == "__main__":
-    start = time.perf_counter()
-    main()
-    print(f"total {time.perf_counter() - start:.1f} s")
+    run_timed(main)

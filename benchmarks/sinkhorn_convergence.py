@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import REPORTS, markdown_table, time_call, write_report  # noqa: E402
+from _harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_call, write_report  # noqa: E402
 
 ACCELERATIONS = (None, "overrelaxation", "anderson")
 LABELS = {None: "none (plain)", "overrelaxation": "overrelaxation ω=1.5 (previous default)",
@@ -159,11 +158,7 @@ def _ratios(rows):
 
 
 def _plot(rows, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = [rows[i:i + len(ACCELERATIONS)] for i in range(0, len(rows), len(ACCELERATIONS))]
     fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(groups)), 4.6))
     width = 0.8 / len(ACCELERATIONS)
@@ -185,12 +180,8 @@ def _plot(rows, path):
     handles.append(Patch(facecolor="white", edgecolor="black", hatch="//", label="not converged"))
     ax.legend(handles=handles, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
               frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 if __name__ == "__main__":
-    start = time.perf_counter()
-    main()
-    print(f"total {time.perf_counter() - start:.1f} s")
+    run_timed(main)
