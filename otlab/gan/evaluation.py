@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from .._validation import check_positive_int
 from ..distance import wasserstein
 
 __all__ = ["exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor", "BackgroundEvaluator"]
@@ -134,8 +135,7 @@ def sampling_floor(data: str, n_samples: int, *, draws: int = 5, seed: int = 0) 
 
     from .data import make_sampler
 
-    if draws < 1 or n_samples < 1:
-        raise ValueError(f"draws and n_samples must be >= 1; got {draws} and {n_samples}")
+    draws, n_samples = check_positive_int(draws, "draws"), check_positive_int(n_samples, "n_samples")
     sampler, gen = make_sampler(data), torch.Generator().manual_seed(seed)
     return np.array([exact_w1(sampler(n_samples, generator=gen).numpy(),
                               sampler(n_samples, generator=gen).numpy()) for _ in range(draws)])
