@@ -363,18 +363,6 @@ def _split(n: int, test_size: float, rng: np.random.Generator, name: str):
     return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
-def _mlp(d: int, hidden: int):
-    import torch
-
-    return torch.nn.Sequential(
-        torch.nn.Linear(d, hidden),
-        torch.nn.ReLU(),
-        torch.nn.Linear(hidden, hidden),
-        torch.nn.ReLU(),
-        torch.nn.Linear(hidden, 1),
-    )
-
-
 def _value(net, x, y):
     """Empirical :math:`V = E_x \\log D(x) + E_y \\log(1 - D(y))` with D = sigmoid(logit)."""
     import torch.nn.functional as F
@@ -538,6 +526,8 @@ def classifier_js(
     """
     import torch
 
+    from .networks import mlp, seeded
+
     x, y = _two_samples(x, y)
     test_size = check_positive(test_size, "test_size")
     if not test_size < 1:
@@ -563,10 +553,8 @@ def classifier_js(
         ]
 
     (x_fit, x_val, x_test), (y_fit, y_val, y_test) = tensors(x, x_idx), tensors(y, y_idx)
-    devices = [x_fit.device] if x_fit.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        net = _mlp(d, hidden).to(x_fit.device)
+    with seeded(seed):
+        net = mlp(d, 1, (hidden, hidden)).to(x_fit.device)
     with torch.enable_grad():
         best_step = _train(
             net, (x_fit, y_fit), (x_val, y_val), steps=steps, lr=lr, weight_decay=weight_decay

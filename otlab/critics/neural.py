@@ -19,7 +19,6 @@ import numpy as np
 
 from .._backend import is_torch, to_numpy
 from .._validation import check_choice, check_positive, check_positive_int, split_sample
-from ._mlp import ACTIVATIONS, build_mlp, linear_layers
 from .audit import LipschitzAudit, lipschitz_audit
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, critic_loss, project
 
@@ -157,6 +156,8 @@ def _split(x, w, holdout, rng):
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
              clip_value, device, seed, holdout, log_every) -> CriticConfig:
+    from ..networks import ACTIVATIONS
+
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
     check_choice(activation, "activation", ACTIVATIONS)
     hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
@@ -181,6 +182,24 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
                                                                                  "log_every")
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                         penalty, clip_value, str(device), int(seed), holdout, log_every)
+
+
+def _build_net(cfg: CriticConfig, dim: int, generator):
+    """The MLP, initialised from a seed drawn from ``generator`` (global RNG untouched)."""
+    import torch
+
+    from ..networks import linear_layers, mlp, seeded
+
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    with seeded(seed):
+        net = mlp(dim, 1, cfg.hidden, activation=cfg.activation,
+                  spectral_norm="power" if cfg.lipschitz == "sn" else None)
+    if cfg.lipschitz == "sn":
+        with torch.no_grad():
+            for _ in range(20):  # converge the estimate of sigma before training
+                for m in linear_layers(net):
+                    _ = m.weight
+    return net
 
 
 def _make_optimizer(cfg: CriticConfig, params):
@@ -315,8 +334,7 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
 
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    net = build_mlp(xs.shape[1], cfg.hidden, activation=cfg.activation,
-                    spectral=cfg.lipschitz == "sn", generator=gen).to(dev)
+    net = _build_net(cfg, xs.shape[1], gen).to(dev)
     opt = _make_optimizer(cfg, net.parameters())
     X = torch.as_tensor(x_tr, dtype=torch.float32, device=dev)
     Y = torch.as_tensor(y_tr, dtype=torch.float32, device=dev)
@@ -373,20 +391,10 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
 
 
 def spectral_norms(net) -> list[float]:
-    r"""Exact largest singular value of each linear layer's (normalised) weight.
+    r"""Exact largest singular value of each linear layer's weight, in float64.
 
-    :math:`\sigma_{\max}(W) = \max_{\lVert v \rVert = 1} \lVert W v \rVert`, in
-    double precision, for each ``nn.Linear`` of ``net`` in order.  With
-    1-Lipschitz activations the network is
-    :math:`\prod_l \sigma_{\max}(W_l)`-Lipschitz.  For a spectrally
-    normalised layer the weight read is :math:`W / \hat\sigma` (in training
-    mode reading it runs one more power iteration), so the value shows how
-    close the power-iteration estimate :math:`\hat\sigma` is to the truth.
-
-    Returns
-    -------
-    list of float
-        One value per linear layer.
+    :func:`otlab.networks.spectral_norms`: with 1-Lipschitz activations the
+    network is :math:`\prod_l \sigma_{\max}(W_l)`-Lipschitz.
 
     Examples
     --------
@@ -396,12 +404,7 @@ def spectral_norms(net) -> list[float]:
     >>> _ = net[2].weight.data.copy_(torch.tensor([[0.6, 0.8]]))
     >>> [round(s, 6) for s in spectral_norms(net)]  # max(|3|, |-2|) and |(0.6, 0.8)|
     [3.0, 1.0]
-    >>> sn = build_mlp(2, (16, 16), spectral=True, generator=torch.Generator().manual_seed(0))
-    >>> [round(s, 3) for s in spectral_norms(sn)]
-    [1.0, 1.0, 1.0]
     """
-    import torch
+    from ..networks import spectral_norms as _spectral_norms
 
-    with torch.no_grad():
-        return [float(torch.linalg.matrix_norm(m.weight.double(), ord=2))
-                for m in linear_layers(net)]
+    return _spectral_norms(net)
