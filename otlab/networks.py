@@ -55,7 +55,7 @@ def _activation(name: str) -> nn.Module:
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int], *, activation: str = "relu",
         spectral_norm: str | None = None, out_activation: nn.Module | None = None
         ) -> nn.Sequential:
-    r"""A multilayer perceptron ``in_dim -> hidden[0] -> ... -> hidden[-1] -> out_dim``.
+    r"""A multilayer perceptron from ``in_dim`` inputs to ``out_dim`` outputs, hidden widths ``hidden``.
 
     .. math:: x \mapsto W_L\, a(\cdots a(W_1 x + b_1) \cdots) + b_L
 

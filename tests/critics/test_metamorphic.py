@@ -100,8 +100,12 @@ def test_translating_both_samples_leaves_the_neural_estimate_unchanged(method, p
     base, moved = _neural(x, y, method), _neural(x + offset, y + offset, method)
     np.testing.assert_allclose(moved.estimate, base.estimate, rtol=NEURAL_RTOL,
                                atol=NEURAL_RTOL * np.ptp(np.concatenate([x, y])))
-    np.testing.assert_allclose(moved.critic(x + offset), base.critic(x), rtol=NEURAL_RTOL,
-                               atol=NEURAL_RTOL * (1 + np.abs(base.critic(x)).max()))
+    # A critic is defined up to a constant (its output bias gets no gradient, and
+    # Adam turns round-off into steps of size lr): compare values up to their mean.
+    moved_values, base_values = moved.critic(x + offset), base.critic(x)
+    np.testing.assert_allclose(moved_values - moved_values.mean(),
+                               base_values - base_values.mean(), rtol=NEURAL_RTOL,
+                               atol=NEURAL_RTOL * (1 + np.abs(base_values).max()))
 
 
 @pytest.mark.parametrize("method", ["gp", "sn", "ctransform"])
