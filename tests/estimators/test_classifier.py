@@ -101,10 +101,10 @@ def test_classifier_js_rejects_samples_too_small_to_split():
 
 
 def test_classifier_js_reports_a_standard_error_of_the_held_out_value():
-    # 1200 test points per class: the standard error is of order 0.01.
+    # 600 test points per class: the standard error is of order 0.01.
     rng = np.random.default_rng(15)
-    res = classifier_js(rng.normal(0.0, 1.0, 4000), rng.normal(1.5, 1.0, 4000))
-    assert 0.002 < res.std_error < 0.03
+    res = classifier_js(rng.normal(0.0, 1.0, 2000), rng.normal(1.5, 1.0, 2000), steps=100)
+    assert 0.003 < res.std_error < 0.04
 
 
 @pytest.mark.parametrize("transform", [lambda z: z + 1e8, lambda z: 1e-300 * z,
