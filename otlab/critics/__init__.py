@@ -10,8 +10,8 @@ against that reference (:func:`lipschitz_audit`).
 from .audit import LipschitzAudit, lipschitz_audit
 from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
-from .neural import (CriticConfig, CriticFailedWarning, CriticResult, NeuralCritic, estimate_w1,
-                     spectral_norms)
+from .neural import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticDivergedError, CriticFailedWarning,
+                     CriticResult, NeuralCritic, estimate_w1, spectral_norms)
 
 __all__ = [
     "exact_critic",
@@ -21,10 +21,12 @@ __all__ = [
     "CriticConfig",
     "NeuralCritic",
     "CriticFailedWarning",
+    "CriticDivergedError",
     "lipschitz_audit",
     "LipschitzAudit",
     "spectral_norms",
     "LIPSCHITZ_METHODS",
     "PAPER_SETTINGS",
     "DEFAULT_SETTINGS",
+    "EXACT_SN_MAX_WIDTH",
 ]

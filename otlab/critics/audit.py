@@ -69,6 +69,21 @@ def _max_grad(critic, z, chunk=4096) -> float:
     return best
 
 
+def _in_dtype(critic, dtype, device):
+    """A copy of a neural critic (or module) that computes in ``dtype``; others as they are."""
+    import copy
+
+    import torch
+
+    from ._function import NeuralCritic
+
+    if isinstance(critic, NeuralCritic) and critic.dtype != dtype:
+        return critic.to(dtype)
+    if isinstance(critic, torch.nn.Module):
+        return copy.deepcopy(critic).to(device=device, dtype=dtype)
+    return critic
+
+
 def _max_slope(fa, fb, a, b) -> float:
     dist = np.linalg.norm(a - b, axis=1)
     keep = dist > 1e-12
@@ -94,8 +109,11 @@ def lipschitz_audit(critic, x, y, *, n_interpolates: int = 2048, n_pairs: int = 
     seed : int
         Seed of the random interpolates and pairs.
     device, dtype
-        Where and in which dtype the critic is evaluated (dtype defaults to
-        float64 on the CPU, float32 elsewhere).
+        Where and in which dtype the critic is evaluated (default float64:
+        slopes between nearby points are differences of nearly equal values,
+        which float32 round-off would inflate).  A :class:`NeuralCritic` or a
+        ``torch.nn.Module`` is evaluated through a copy converted to
+        ``dtype``.
 
     Returns
     -------
@@ -114,8 +132,8 @@ def lipschitz_audit(critic, x, y, *, n_interpolates: int = 2048, n_pairs: int = 
 
     x = np.asarray(to_numpy(x)).reshape(len(x), -1)
     y = np.asarray(to_numpy(y)).reshape(len(y), -1)
-    if dtype is None:
-        dtype = torch.float64 if str(device) == "cpu" else torch.float32
+    dtype = torch.float64 if dtype is None else dtype
+    critic = _in_dtype(critic, dtype, device)
     rng = np.random.default_rng(seed)
     both = np.concatenate([x, y])
 

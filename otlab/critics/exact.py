@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import is_torch, to_numpy
+from .._standardise import standardise
 from .._validation import as_points, split_sample
 from ..costs import cost_matrix
 from ..exact import emd
@@ -39,7 +40,11 @@ _CHUNK = 2048
 class ExactCritic:
     r"""The optimal 1-Lipschitz critic between two samples (see :func:`exact_critic`).
 
-    Calling it evaluates :math:`\varphi(z) = \min_j (\lVert z - y_j\rVert - g_j)`.
+    Calling it evaluates :math:`\varphi(z) = \min_j (\lVert z - y_j\rVert - g_j)`,
+    computed as :math:`s \min_j (\lVert (z - c)/s - v_j\rVert - g_j / s)` on
+    the standardised points :math:`v_j = (y_j - c)/s` (one centre :math:`c`
+    and scale :math:`s` for both samples), so offsets far larger than the
+    data's spread and extreme scales lose no precision.
 
     Attributes
     ----------
@@ -53,19 +58,32 @@ class ExactCritic:
         optimal dual potentials for the KR form: ``(phi(x), -phi(y))`` is
         feasible and optimal for the LP dual.
     lp : EMDResult
-        The LP solution (plan, raw duals ``f, g`` and certificate).
+        The LP solution on the *standardised* samples (plan, raw duals
+        ``f, g`` and certificate): its ``cost`` times ``scale`` is ``w1``.
+    center, scale : ndarray, float
+        :math:`c` and :math:`s`.
     anchors, offsets : ndarray
-        The points :math:`y_j` and the values :math:`g_j` of the c-transform.
+        The points :math:`y_j` and the values :math:`g_j` of the c-transform,
+        in the data's units.
     """
 
-    def __init__(self, anchors: np.ndarray, offsets: np.ndarray, lp, x, wx, y, wy):
-        self.anchors = anchors
-        self.offsets = offsets
+    def __init__(self, anchors: np.ndarray, offsets: np.ndarray, lp, x, wx, y, wy, *,
+                 center=0.0, scale: float = 1.0):
+        self._anchors, self._offsets = anchors, offsets  # standardised
+        self.center, self.scale = np.asarray(center, dtype=np.float64), float(scale)
         self.lp = lp
-        self.w1 = float(lp.cost)
+        self.w1 = float(lp.cost) * self.scale
         phi_x, phi_y = self(x), self(y)
         self.potentials = (phi_x, phi_y)
         self.gap = float(wx @ phi_x - wy @ phi_y)
+
+    @property
+    def anchors(self) -> np.ndarray:
+        return self._anchors * self.scale + self.center
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self._offsets * self.scale
 
     def __call__(self, z):
         """Evaluate the critic at points ``z`` of shape (k, d) or (k,) for d = 1.
@@ -78,30 +96,35 @@ class ExactCritic:
 
             if z.ndim == 1:
                 z = z.reshape(-1, 1)
-            anchors = torch.as_tensor(self.anchors, dtype=z.dtype, device=z.device)
-            offsets = torch.as_tensor(self.offsets, dtype=z.dtype, device=z.device)
-            return (cost_matrix(z, anchors) - offsets).amin(dim=1)
+            center = torch.as_tensor(self.center, dtype=torch.float64, device=z.device)
+            u = ((z.to(torch.float64) - center) / self.scale).to(z.dtype)
+            anchors = torch.as_tensor(self._anchors, dtype=z.dtype, device=z.device)
+            offsets = torch.as_tensor(self._offsets, dtype=z.dtype, device=z.device)
+            out = (cost_matrix(u, anchors) - offsets).amin(dim=1)
+            return (out.to(torch.float64) * self.scale).to(z.dtype)
         z = as_points(z, "z")
-        if z.shape[1] != self.anchors.shape[1]:
+        if z.shape[1] != self._anchors.shape[1]:
             raise ValueError(
-                f"z must have dimension {self.anchors.shape[1]}; got d={z.shape[1]}"
+                f"z must have dimension {self._anchors.shape[1]}; got d={z.shape[1]}"
             )
-        z = np.asarray(z, dtype=np.float64)
-        out = np.empty(z.shape[0])
-        for start in range(0, z.shape[0], _CHUNK):
-            d = cost_matrix(z[start:start + _CHUNK], self.anchors)
-            out[start:start + _CHUNK] = (d - self.offsets).min(axis=1)
-        return out
+        u = (np.asarray(z, dtype=np.float64) - self.center) / self.scale
+        out = np.empty(u.shape[0])
+        for start in range(0, u.shape[0], _CHUNK):
+            d = cost_matrix(u[start:start + _CHUNK], self._anchors)
+            out[start:start + _CHUNK] = (d - self._offsets).min(axis=1)
+        return out * self.scale
 
     def __repr__(self) -> str:
-        return f"ExactCritic(w1={self.w1:.6g}, n_anchors={self.anchors.shape[0]})"
+        return f"ExactCritic(w1={self.w1:.6g}, n_anchors={self._anchors.shape[0]})"
 
 
 def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
     r"""The optimal Kantorovich critic for :math:`W_1` between two samples.
 
     Solves the W_1 linear programme with :func:`otlab.emd` on the Euclidean
-    cost and extends the dual potential to the whole space by the c-transform
+    cost between the standardised samples :math:`(z - c)/s` (one centre and
+    scale for both, so the answer is exact at any offset and scale) and
+    extends the dual potential to the whole space by the c-transform
 
     .. math:: \varphi(z) = \min_j \big(\lVert z - y_j\rVert - g_j\big),
 
@@ -150,6 +173,11 @@ def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
             f"x and y must have the same dimension; got d={x.shape[1]} and d={y.shape[1]}"
         )
     x, wx, y, wy = (to_numpy(v) for v in (x, wx, y, wy))
-    M = cost_matrix(x, y)
-    lp = emd(wx, wy, M, max_iter=max_iter)
-    return ExactCritic(y, lp.g, lp, x, wx, y, wy)
+    (u, v), center, scale = standardise(x, y, radius=True)
+    lp = _solve_w1(u, wx, v, wy, max_iter=max_iter)
+    return ExactCritic(v, lp.g, lp, x, wx, y, wy, center=center, scale=scale)
+
+
+def _solve_w1(u, a, v, b, *, max_iter):
+    """The W_1 linear programme between standardised samples: the one place the LP is called."""
+    return emd(a, b, cost_matrix(u, v), max_iter=max_iter)

@@ -1,10 +1,25 @@
-r"""The five ways of keeping a neural critic (close to) 1-Lipschitz.
+r"""The ways of keeping a Kantorovich critic (close to) 1-Lipschitz: one home for critics and GANs.
 
 Each method is a loss on a minibatch ``(x_b, y_b)`` plus, for weight
 clipping, a projection after every optimiser step.  The Kantorovich–Rubinstein
 objective maximised by every method except ``"ctransform"`` is
 
 .. math:: \mathbb E_{x_b} f - \mathbb E_{y_b} f .
+
+The neural critics (:func:`otlab.critics.estimate_w1`) and the WGAN trainer
+(:mod:`otlab.gan`) share the methods, their papers' settings
+(:data:`PAPER_SETTINGS`) and one implementation of the losses
+(:func:`kantorovich_loss`).  The trainer names them after the GAN they define:
+
+=================  ==============  =============================================
+critic method      GAN loss        constraint
+=================  ==============  =============================================
+``"clip"``         ``"wgan"``      weight clipping
+``"gp"``           ``"wgan-gp"``   two-sided gradient penalty
+``"lp"``           ``"wgan-lp"``   one-sided gradient penalty
+``"sn"``           ``"wgan-sn"``   spectral normalisation
+``"ctransform"``   —               c-transform over the sample
+=================  ==============  =============================================
 
 ``"clip"``
     Weight clipping (Arjovsky et al., 2017): every parameter is clamped to
@@ -23,7 +38,10 @@ objective maximised by every method except ``"ctransform"`` is
 ``"sn"``
     Spectral normalisation (Miyato et al., 2018) of every linear layer; with
     1-Lipschitz activations the network is 1-Lipschitz (the product of the
-    layers' norms, usually a loose bound).
+    layers' norms, usually a loose bound).  The critics divide each weight by
+    its exact largest singular value
+    (:class:`otlab.networks.ExactSpectralNorm`); the GAN trainer uses the
+    paper's one power iteration per step.
 ``"ctransform"``
     The batch c-transform critic (Mallasto et al., 2019): maximise
     :math:`\mathbb E_{x_b} f + \mathbb E_{y_b} f^c` with
@@ -32,9 +50,9 @@ objective maximised by every method except ``"ctransform"`` is
     :math:`\varphi(z) = -f^c(z) = \max_i (f(x_i) - \lVert z - x_i\rVert)` over
     all training points, exactly 1-Lipschitz.
 
-Only ``"sn"`` (up to the power-iteration error) and ``"ctransform"``
-(exactly) give an estimate that can never exceed :math:`W_1`; the penalties
-are soft constraints.  For *any* critic, though,
+Only ``"sn"`` and ``"ctransform"`` give an estimate that can never exceed
+:math:`W_1` (up to float round-off); the penalties are soft constraints.  For
+*any* critic, though,
 :math:`\mathbb E_x f - \mathbb E_y f = \sum_{ij} P_{ij} (f(x_i) - f(y_j)) \le
 L_{xy} W_1` where :math:`L_{xy}` is the largest slope between an x and a y
 point (:class:`otlab.critics.LipschitzAudit`).
@@ -54,24 +72,34 @@ Wasserstein metric? arXiv:1910.03875.
 
 from __future__ import annotations
 
-__all__ = ["LIPSCHITZ_METHODS", "PAPER_SETTINGS", "DEFAULT_SETTINGS", "critic_loss",
-           "project", "gradient_norms", "batch_c_transform"]
+__all__ = ["LIPSCHITZ_METHODS", "GAN_LOSSES", "PAPER_SETTINGS", "DEFAULT_SETTINGS",
+           "GAN_DEVIATIONS", "method_of", "gan_paper_defaults", "kantorovich_loss",
+           "critic_loss", "project", "gradient_norms", "input_gradients",
+           "relu_mlp_input_gradient", "batch_c_transform"]
 
 #: Names accepted by ``estimate_w1(lipschitz=...)``.
 LIPSCHITZ_METHODS = ("clip", "gp", "lp", "sn", "ctransform")
 
-#: Optimiser settings of the original papers, per method.
+#: The Wasserstein GAN loss of :mod:`otlab.gan` that each method defines.
+GAN_LOSSES = {"clip": "wgan", "gp": "wgan-gp", "lp": "wgan-lp", "sn": "wgan-sn"}
+
+_ADAM_GP = {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0,
+            "clip_value": None, "n_critic": 5}
+
+#: The original papers' settings, per method: the critic's optimiser (``lr``,
+#: Adam's ``betas``), the penalty weight λ, the clipping bound c and
+#: ``n_critic``, the critic steps per generator step of their GAN training
+#: (Arjovsky et al. 2017, Alg. 1; Gulrajani et al. 2017, Alg. 1; Petzka et al.
+#: 2018, as WGAN-GP; Miyato et al. 2018).
 PAPER_SETTINGS = {
     "clip": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "penalty": 0.0,
-             "clip_value": 0.01},
-    "gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0,
-           "clip_value": None},
-    "lp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "penalty": 10.0,
-           "clip_value": None},
+             "clip_value": 0.01, "n_critic": 5},
+    "gp": dict(_ADAM_GP),
+    "lp": dict(_ADAM_GP),
     "sn": {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.999), "penalty": 0.0,
-           "clip_value": None},
+           "clip_value": None, "n_critic": 5},
     "ctransform": {"optimizer": "adam", "lr": 1e-4, "betas": (0.5, 0.999), "penalty": 0.0,
-                   "clip_value": None},
+                   "clip_value": None, "n_critic": None},
 }
 
 #: The estimator's defaults: the papers' settings with larger learning rates, so
@@ -83,6 +111,57 @@ DEFAULT_SETTINGS = {
                          "ctransform": 1e-3}[name]}
     for name, cfg in PAPER_SETTINGS.items()
 }
+
+#: Where the GAN trainer departs from :data:`PAPER_SETTINGS`: WGAN-SN keeps
+#: WGAN-GP's Adam betas (0, 0.9).
+GAN_DEVIATIONS = {"sn": {"betas": (0.0, 0.9)}}
+
+
+def method_of(name: str) -> str:
+    """The method called ``name`` in either vocabulary: ``"gp"`` or ``"wgan-gp"`` give ``"gp"``.
+
+    Examples
+    --------
+    >>> method_of("wgan-gp"), method_of("sn"), method_of("wgan")
+    ('gp', 'sn', 'clip')
+    """
+    if name in LIPSCHITZ_METHODS:
+        return name
+    for method, loss in GAN_LOSSES.items():
+        if name == loss:
+            return method
+    names = ", ".join(repr(n) for n in (*LIPSCHITZ_METHODS, *GAN_LOSSES.values()))
+    raise ValueError(f"unknown Lipschitz method {name!r}; expected one of {names}")
+
+
+def gan_paper_defaults(loss: str) -> dict:
+    """The :class:`otlab.gan.TrainConfig` fields of a Wasserstein GAN loss, from :data:`PAPER_SETTINGS`.
+
+    The critic's learning rate is used for both networks (as in the papers'
+    algorithms), :data:`GAN_DEVIATIONS` applied; keys the method does not use
+    (``betas`` of RMSProp, ``penalty`` and ``clip`` when zero or unset) are left out.
+
+    Examples
+    --------
+    >>> gan_paper_defaults("wgan")
+    {'optimizer': 'rmsprop', 'lr_g': 5e-05, 'lr_d': 5e-05, 'n_critic': 5, 'clip': 0.01}
+    >>> gan_paper_defaults("wgan-gp")["betas"], gan_paper_defaults("wgan-gp")["penalty"]
+    ((0.0, 0.9), 10.0)
+    """
+    method = method_of(loss)
+    if method not in GAN_LOSSES:
+        raise ValueError(f"{loss!r} has no GAN loss; expected one of "
+                         f"{', '.join(repr(v) for v in GAN_LOSSES.values())}")
+    paper = {**PAPER_SETTINGS[method], **GAN_DEVIATIONS.get(method, {})}
+    out = {"optimizer": paper["optimizer"], "lr_g": paper["lr"], "lr_d": paper["lr"]}
+    if paper["betas"] is not None:
+        out["betas"] = paper["betas"]
+    out["n_critic"] = paper["n_critic"]
+    if paper["penalty"]:
+        out["penalty"] = paper["penalty"]
+    if paper["clip_value"] is not None:
+        out["clip"] = paper["clip_value"]
+    return out
 
 
 def gradient_norms(net, z, *, create_graph: bool = False):
@@ -113,11 +192,165 @@ def gradient_norms(net, z, *, create_graph: bool = False):
     return grad.norm(dim=1)
 
 
-def _interpolates(xb, yb, generator):
+def _plain_relu_mlp(critic):
+    """The ``Linear`` layers of a ``Linear, ReLU, ..., Linear(., 1)`` Sequential, else ``None``.
+
+    Parametrised layers (spectral norm) and subclasses are left to autograd.
+    """
+    from torch import nn
+
+    if type(critic) is not nn.Sequential or len(critic) % 2 == 0:
+        return None
+    modules = list(critic)
+    linears, relus = modules[0::2], modules[1::2]
+    plain = (all(type(m) is nn.Linear and not nn.utils.parametrize.is_parametrized(m)
+                 for m in linears)
+             and all(type(m) is nn.ReLU for m in relus) and linears[-1].out_features == 1)
+    return linears if plain else None
+
+
+def relu_mlp_input_gradient(layers, x, *, start: int = 0):
+    r"""Outputs of a ReLU MLP on all rows of ``x`` and input gradients of rows ``start:``.
+
+    With :math:`h_0 = x`, :math:`h_l = \mathrm{relu}(W_l h_{l-1} + b_l)` and
+    :math:`D(x) = W_L h_{L-1} + b_L` (one output),
+    :math:`\nabla_x D = W_1^\top (m_1 \odot \cdots W_{L-1}^\top(m_{L-1} \odot W_L^\top))`
+    with the masks :math:`m_l = \mathbb{1}[W_l h_{l-1} + b_l > 0]` (the convention of
+    autograd's ReLU backward).  The result is differentiable in the weights with
+    first-order autograd: no ``create_graph`` double backward.
+
+    Parameters
+    ----------
+    layers : sequence of torch.nn.Linear
+        The affine layers; a ReLU follows every one but the last, which has one output.
+    x : Tensor, shape (n, d)
+    start : int
+        First row whose input gradient is wanted.
+
+    Returns
+    -------
+    out : Tensor, shape (n,)
+    grad : Tensor, shape (n - start, d)
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    >>> x = torch.randn(5, 2, requires_grad=True)
+    >>> out, grad = relu_mlp_input_gradient([net[0], net[2]], x)
+    >>> (expected,) = torch.autograd.grad(net(x).sum(), x)
+    >>> torch.allclose(grad, expected), torch.allclose(out, net(x).squeeze(-1))
+    (True, True)
+    """
+    import torch
+    import torch.nn.functional as F
+
+    h, masks = x, []
+    for layer in layers[:-1]:
+        pre = F.linear(h, layer.weight, layer.bias)
+        masks.append((pre[start:] > 0).to(pre.dtype))
+        h = torch.relu(pre)
+    out = F.linear(h, layers[-1].weight, layers[-1].bias).squeeze(-1)
+    grad = layers[-1].weight  # (1, H): broadcasts over the rows in the first product
+    for layer, mask in zip(reversed(layers[:-1]), reversed(masks)):
+        grad = (grad * mask) @ layer.weight
+    return out, grad
+
+
+def input_gradients(critic, z, *, start: int = 0):
+    r"""Outputs :math:`f(z_i)` of all rows and input gradients :math:`\nabla f(z_i)` of rows ``start:``.
+
+    For a plain ReLU MLP (an ``nn.Sequential`` of ``Linear`` and ``ReLU``
+    layers ending in a ``Linear`` with one output) the gradient is written out
+    (:func:`relu_mlp_input_gradient`): a first-order expression whose
+    derivative with respect to the weights is what double backpropagation
+    computes (the masks are piecewise constant, :math:`\mathrm{relu}'' = 0`),
+    in fewer, larger kernels and with a graph that ``torch.compile`` handles.
+    Any other critic (convolutional, spectrally normalised, leaky ReLU,
+    custom) takes the double-backpropagation path (``create_graph=True``).
+    Either way the gradients are differentiable in the critic's parameters.
+
+    An MLP treats rows independently, so one pass over stacked real, fake and
+    interpolated rows gives each row's own gradient.
+
+    Examples
+    --------
+    >>> import torch
+    >>> lin = torch.nn.Linear(2, 1, bias=False)
+    >>> _ = lin.weight.data.copy_(torch.tensor([[3.0, 4.0]]))
+    >>> out, grad = input_gradients(lin, torch.tensor([[1.0, 0.0], [0.0, 1.0]]), start=1)
+    >>> out.tolist(), grad.tolist()
+    ([3.0, 4.0], [[3.0, 4.0]])
+    """
     import torch
 
-    t = torch.rand((xb.shape[0], 1), generator=generator).to(device=xb.device, dtype=xb.dtype)
-    return t * xb + (1 - t) * yb
+    layers = _plain_relu_mlp(critic)
+    if layers is not None:
+        return relu_mlp_input_gradient(layers, z, start=start)
+    z.requires_grad_(True)
+    out = critic(z).squeeze(-1)
+    grad = torch.autograd.grad(out[start:].sum(), z, create_graph=True)[0][start:]
+    return out, grad
+
+
+def kantorovich_loss(method: str, critic, real, fake, *, penalty: float = 0.0, alpha=None):
+    r"""``(loss, estimate)``: the critic's loss to minimise and its detached :math:`W_1` estimate.
+
+    With :math:`f` = ``critic`` on the rows of ``real`` (:math:`x`) and ``fake``
+    (:math:`y`), the estimate is :math:`v = \mathbb E_x f - \mathbb E_y f` and
+    the loss
+
+    .. math::
+
+        -v + \lambda\, \mathbb E_{\hat x} (\lVert\nabla f(\hat x)\rVert - 1)^2,
+        \qquad \hat x = \alpha x + (1 - \alpha) y
+
+    for ``"gp"`` (``"wgan-gp"``); ``"lp"`` keeps only the positive part of
+    :math:`\lVert\nabla f\rVert - 1`; ``"clip"`` and ``"sn"`` have no penalty
+    (their constraint is in the network or the projection).  Method names of
+    either vocabulary are accepted (:func:`method_of`).  ``alpha`` (shape
+    ``(n, 1)``) defaults to draws from :math:`U[0, 1]` by torch's global
+    generator.  Real, fake and interpolated rows go through the critic in one
+    pass (:func:`input_gradients`); ``fake`` is detached.
+
+    Examples
+    --------
+    The 2-Lipschitz critic :math:`f(z) = 2 z_1` between
+    :math:`x = ((1, 0), (3, 0))` and two points at the origin: the estimate is
+    :math:`(2 + 6) / 2 - 0 = 4`, penalised by :math:`10\,(2 - 1)^2`:
+
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 1, bias=False)
+    >>> _ = net.weight.data.copy_(torch.tensor([[2.0, 0.0]]))
+    >>> real, fake = torch.tensor([[1.0, 0.0], [3.0, 0.0]]), torch.zeros(2, 2)
+    >>> [t.item() for t in kantorovich_loss("gp", net, real, fake, penalty=10.0)]
+    [6.0, 4.0]
+    >>> [t.item() for t in kantorovich_loss("wgan-sn", net, real, fake)]
+    [-4.0, 4.0]
+    """
+    import torch
+
+    method = method_of(method)
+    if method == "ctransform":
+        raise ValueError("kantorovich_loss has no 'ctransform' form; use critic_loss")
+    n = real.shape[0]
+    fake = fake.detach()
+    if method in ("gp", "lp"):
+        if alpha is None:
+            alpha = torch.rand(n, 1, device=real.device, dtype=real.dtype)
+        interp = alpha * real + (1.0 - alpha) * fake
+        out, grad = input_gradients(critic, torch.cat([real, fake, interp]), start=2 * n)
+        excess = grad.norm(dim=1) - 1.0
+        if method == "lp":
+            excess = excess.clamp(min=0.0)
+        d_real, d_fake = out[:n], out[n:2 * n]
+        loss = d_fake.mean() - d_real.mean() + penalty * excess.pow(2).mean()
+    else:
+        out = critic(torch.cat([real, fake])).squeeze(-1)
+        d_real, d_fake = out[:n], out[n:]
+        loss = d_fake.mean() - d_real.mean()
+    return loss, (d_real.mean() - d_fake.mean()).detach()
 
 
 def batch_c_transform(fx, xb, yb):
@@ -149,18 +382,15 @@ def batch_c_transform(fx, xb, yb):
 
 
 def critic_loss(method: str, net, xb, yb, generator, *, penalty: float):
-    r"""Loss to *minimise* on one minibatch, and the batch estimate (a tensor).
+    r"""Loss to *minimise* on one minibatch of :func:`otlab.critics.estimate_w1`, and the estimate.
 
     ``xb`` and ``yb`` have the same number of rows (the pairing used for the
-    interpolates is the sampling order, which is random).  The estimate is
-    :math:`v = \mathbb E_{x_b} f - \mathbb E_{y_b} f` and the loss
-    :math:`-v + \lambda\, \mathbb E_{\hat x} (\lVert\nabla f(\hat x)\rVert - 1)^2`
-    (``"gp"``; ``"lp"`` keeps only the positive part of
-    :math:`\lVert\nabla f\rVert - 1`; the other methods have no penalty term).
-    For ``"ctransform"`` the estimate is
-    :math:`v = \mathbb E_{x_b} f + \mathbb E_{y_b} f^c` (:func:`batch_c_transform`)
-    and the loss :math:`-v`.  ``generator`` (a ``torch.Generator``) draws the
-    interpolation weights :math:`t` of :math:`\hat x = t x + (1 - t) y`.
+    interpolates is the sampling order, which is random).  Every method but
+    ``"ctransform"`` is :func:`kantorovich_loss`, with the interpolation
+    weights :math:`t` of :math:`\hat x = t x + (1 - t) y` drawn from
+    ``generator`` (a ``torch.Generator``).  For ``"ctransform"`` the estimate
+    is :math:`v = \mathbb E_{x_b} f + \mathbb E_{y_b} f^c`
+    (:func:`batch_c_transform`) and the loss :math:`-v`.
 
     Examples
     --------
@@ -182,25 +412,26 @@ def critic_loss(method: str, net, xb, yb, generator, *, penalty: float):
     >>> value.item(), loss.item()
     (1.0, -1.0)
     """
-    fx = net(xb).squeeze(-1)
+    import torch
+
     if method == "ctransform":
+        fx = net(xb).squeeze(-1)
         value = fx.mean() + batch_c_transform(fx, xb, yb).mean()
-        return -value, value
-    value = fx.mean() - net(yb).squeeze(-1).mean()
-    loss = -value
-    if method in ("gp", "lp") and penalty > 0:
-        norms = gradient_norms(net, _interpolates(xb, yb, generator), create_graph=True)
-        excess = norms - 1 if method == "gp" else (norms - 1).clamp_min(0)
-        loss = loss + penalty * excess.square().mean()
-    return loss, value
+        return -value, value.detach()
+    alpha = None
+    if method in ("gp", "lp"):
+        alpha = torch.rand((xb.shape[0], 1), generator=generator).to(device=xb.device,
+                                                                       dtype=xb.dtype)
+    return kantorovich_loss(method, net, xb, yb, penalty=penalty, alpha=alpha)
 
 
 def project(method: str, net, *, clip_value: float | None) -> None:
     """Weight clipping: clamp every parameter to ``[-clip_value, clip_value]``.
 
     In place, :math:`\\theta \\leftarrow \\min(\\max(\\theta, -c), c)` with
-    :math:`c` = ``clip_value``, only when ``method == "clip"``; every other
-    method leaves ``net`` unchanged.
+    :math:`c` = ``clip_value`` (:func:`otlab.networks.clip_weights_`), only
+    when ``method`` is ``"clip"`` (or ``"wgan"``); every other method leaves
+    ``net`` unchanged.
 
     Examples
     --------
@@ -215,10 +446,8 @@ def project(method: str, net, *, clip_value: float | None) -> None:
     >>> net.weight.data, net.bias.data
     (tensor([[ 0.0100, -0.0030]]), tensor([-0.0100]))
     """
-    if method != "clip":
+    if method_of(method) != "clip":
         return
-    import torch
+    from ..networks import clip_weights_
 
-    with torch.no_grad():
-        for p in net.parameters():
-            p.clamp_(-clip_value, clip_value)
+    clip_weights_(net.parameters(), clip_value)

@@ -17,18 +17,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._backend import is_torch, to_numpy
+from .._backend import to_numpy
+from .._standardise import standardise
 from .._validation import check_choice, check_positive, check_positive_int, split_sample
-from ._mlp import ACTIVATIONS, build_mlp, linear_layers
+from ._function import NeuralCritic, _forward
 from .audit import LipschitzAudit, lipschitz_audit
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, critic_loss, project
 
-__all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning", "estimate_w1",
-           "spectral_norms"]
+__all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
+           "CriticDivergedError", "estimate_w1", "spectral_norms", "EXACT_SN_MAX_WIDTH"]
+
+#: Widest hidden layer for which ``"sn"`` divides by the exact spectral norm at
+#: every step (one SVD per layer and step); wider networks use one power
+#: iteration per step and the exact norm once, at the end of training.
+EXACT_SN_MAX_WIDTH = 256
+
+#: Methods whose constraint is unchanged when the critic is negated (the
+#: penalties see the same gradient norms, clipping and spectral norms the same
+#: weights), so a critic with a negative gap can be replaced by its negation.
+_SYMMETRIC = ("clip", "gp", "lp", "sn")
+
+#: A critic whose values on the training points spread over less than this
+#: fraction of their size (or of the unit data scale) is constant: collapsed.
+_COLLAPSE_SPREAD = 1e-6
+
+#: A critic with a larger gradient norm at a sample point has escaped its
+#: Lipschitz constraint: its estimate can exceed W_1 by that factor.
+_MAX_SLOPE = 2.0
 
 
 class CriticFailedWarning(UserWarning):
-    """A trained critic's estimate is negative: the constant 0 would do better."""
+    """A trained critic failed: its estimate is negative, or it is constant on the samples."""
+
+
+class CriticDivergedError(FloatingPointError):
+    """Training a neural critic produced a NaN or infinite loss: there is no estimate."""
 
 
 @dataclass(frozen=True)
@@ -49,63 +72,7 @@ class CriticConfig:
     seed: int
     holdout: float
     log_every: int
-
-
-def _forward(net, anchors, z):
-    """The network, or its c-transform over ``anchors`` when given."""
-    import torch
-
-    out = net(z).squeeze(-1)
-    if anchors is None:
-        return out
-    f_anchor = net(anchors).squeeze(-1)
-    dist = torch.cdist(z, anchors, compute_mode="donot_use_mm_for_euclid_dist")
-    return (f_anchor[None, :] - dist).amax(dim=1)
-
-
-class NeuralCritic:
-    r"""A trained critic as a function: numpy in, numpy out; torch in, torch out.
-
-    For ``"ctransform"`` the function is the c-transform of the network over
-    the training points, :math:`\varphi(z) = \max_i (f(x_i) - \lVert z -
-    x_i\rVert)`; otherwise it is the network itself.
-
-    Attributes
-    ----------
-    net : torch.nn.Module
-        The MLP (in eval mode, parameters frozen).
-    anchors : Tensor or None
-        The training x points of the c-transform (``"ctransform"`` only).
-    """
-
-    def __init__(self, net, anchors=None):
-        self.net = net.eval()
-        for p in net.parameters():
-            p.requires_grad_(False)
-        self.anchors = anchors
-        first = next(net.parameters())
-        self.dtype, self.device = first.dtype, first.device
-
-    def _torch_eval(self, z):
-        return _forward(self.net, self.anchors, z)
-
-    def __call__(self, z):
-        """Evaluate the critic at points ``z`` of shape (k, d) (or (k,) when d = 1)."""
-        import torch
-
-        if is_torch(z):
-            zz = z.reshape(-1, 1) if z.ndim == 1 else z
-            out = self._torch_eval(zz.to(device=self.device, dtype=self.dtype))
-            return out.to(device=z.device, dtype=z.dtype if z.is_floating_point() else out.dtype)
-        z = np.asarray(z, dtype=np.float64)
-        z = z.reshape(-1, 1) if z.ndim == 1 else z
-        with torch.no_grad():
-            out = self._torch_eval(torch.as_tensor(z, dtype=self.dtype, device=self.device))
-        return to_numpy(out)
-
-    def __repr__(self) -> str:
-        kind = "c-transform of " if self.anchors is not None else ""
-        return f"NeuralCritic({kind}{self.net!r})"
+    fix_sign: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,18 +86,25 @@ class CriticResult:
     holdout_estimate : float
         The same on the held-out samples (NaN when ``holdout=0``).
     critic : NeuralCritic
-        The trained critic.
+        The trained critic, in the data's units.
     history : dict of ndarray
-        ``step``, ``loss`` (the minibatch loss) and ``estimate`` (on the
-        training samples) at every logging step.
+        ``step``, ``loss`` (the minibatch loss, in standardised units) and
+        ``estimate`` (on the training samples, in the data's units) at every
+        logging step.
     audit : LipschitzAudit or None
-        Gradient norms and slopes of the trained critic (None with ``audit=False``).
+        Gradient norms and slopes of the trained critic, in float64 (None
+        with ``audit=False``).
     config : CriticConfig
         The settings used, defaults resolved.
     train, holdout_samples : tuple
         ``(x, wx, y, wy)`` numpy arrays of the training and held-out splits.
     seconds : float
         Wall time of the training loop.
+    flips : tuple of int
+        Logging steps at which the critic's training gap was negative and its
+        output layer was negated (see Notes of :func:`estimate_w1`).
+    status : {"ok", "collapsed", "not_lipschitz", "negative"}
+        ``"ok"``, or why a :class:`CriticFailedWarning` was raised.
     """
 
     estimate: float
@@ -142,6 +116,15 @@ class CriticResult:
     train: tuple = field(repr=False)
     holdout_samples: tuple = field(repr=False)
     seconds: float = 0.0
+    flips: tuple = ()
+    status: str = "ok"
+
+
+def _canonical(x, w):
+    """Rows sorted lexicographically (then by weight): the estimate depends on the
+    empirical measure, not on the order of the rows."""
+    order = np.lexsort((w, *x.T[::-1]))
+    return x[order], w[order]
 
 
 def _split(x, w, holdout, rng):
@@ -156,7 +139,9 @@ def _split(x, w, holdout, rng):
 
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
-             clip_value, device, seed, holdout, log_every) -> CriticConfig:
+             clip_value, device, seed, holdout, log_every, fix_sign) -> CriticConfig:
+    from ..networks import ACTIVATIONS
+
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
     check_choice(activation, "activation", ACTIVATIONS)
     hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
@@ -179,8 +164,25 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         raise TypeError(f"seed must be an integer; got {seed!r}")
     log_every = max(1, steps // 20) if log_every is None else check_positive_int(log_every,
                                                                                  "log_every")
+    if not isinstance(fix_sign, bool):
+        raise TypeError(f"fix_sign must be True or False; got {fix_sign!r}")
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
-                        penalty, clip_value, str(device), int(seed), holdout, log_every)
+                        penalty, clip_value, str(device), int(seed), holdout, log_every,
+                        fix_sign)
+
+
+def _build_net(cfg: CriticConfig, dim: int, generator):
+    """The MLP, initialised from a seed drawn from ``generator`` (global RNG untouched)."""
+    import torch
+
+    from ..networks import mlp, seeded
+
+    spectral = None
+    if cfg.lipschitz == "sn":
+        spectral = "exact" if max(cfg.hidden, default=0) <= EXACT_SN_MAX_WIDTH else "power"
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    with seeded(seed):
+        return mlp(dim, 1, cfg.hidden, activation=cfg.activation, spectral_norm=spectral)
 
 
 def _make_optimizer(cfg: CriticConfig, params):
@@ -191,13 +193,73 @@ def _make_optimizer(cfg: CriticConfig, params):
     return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas or (0.9, 0.999))
 
 
-def _gap(critic_fn, x, wx, y, wy) -> float:
+def _negate_output(net, optimizer) -> None:
+    """Replace the critic f by -f: negate the last layer and its optimiser momentum."""
     import torch
 
-    if x.shape[0] == 0 or y.shape[0] == 0:
-        return float("nan")
+    from ..networks import linear_layers
+
     with torch.no_grad():
-        return float(wx @ to_numpy(critic_fn(x)) - wy @ to_numpy(critic_fn(y)))
+        for p in linear_layers(net)[-1].parameters():  # a parametrised weight: its raw tensor
+            p.neg_()
+            state = optimizer.state.get(p, {})
+            for key in ("exp_avg", "momentum_buffer"):
+                if key in state:
+                    state[key].neg_()
+
+
+def _gap(values_x, wx, values_y, wy) -> float:
+    return float(wx @ to_numpy(values_x) - wy @ to_numpy(values_y))
+
+
+def _diverged(cfg: CriticConfig, first: int, last: int) -> CriticDivergedError:
+    default = DEFAULT_SETTINGS[cfg.lipschitz]["lr"]
+    return CriticDivergedError(
+        f"training the {cfg.lipschitz!r} critic diverged: the loss became NaN or infinite "
+        f"between steps {first} and {last} (lr={cfg.lr:g}); there is no estimate. Lower lr "
+        f"(default {default:g})."
+    )
+
+
+def _train(cfg: CriticConfig, net, data, generator):
+    """The optimisation loop on standardised tensors; returns ``(history, flips)``.
+
+    ``data = (X, px, wx, Y, py, wy)``: points, sampling weights (torch) and
+    weights (numpy) of both samples.  At every logging step the training gap
+    is measured; for the symmetric methods a negative gap negates the critic.
+    """
+    import torch
+
+    X, px, wx, Y, py, wy = data
+    anchors = X if cfg.lipschitz == "ctransform" else None
+    opt = _make_optimizer(cfg, net.parameters())
+    project(cfg.lipschitz, net, clip_value=cfg.clip_value)
+    history = {"step": [], "loss": [], "estimate": []}
+    flips, bad, checked = [], torch.zeros((), dtype=torch.bool, device=X.device), 0
+    for step in range(1, cfg.steps + 1):
+        ix = torch.multinomial(px, cfg.batch_size, replacement=True, generator=generator)
+        iy = torch.multinomial(py, cfg.batch_size, replacement=True, generator=generator)
+        loss, _ = critic_loss(cfg.lipschitz, net, X[ix.to(X.device)], Y[iy.to(X.device)],
+                              generator, penalty=cfg.penalty)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        project(cfg.lipschitz, net, clip_value=cfg.clip_value)
+        bad |= ~torch.isfinite(loss.detach())
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            with torch.no_grad():
+                gap = _gap(_forward(net, anchors, X), wx, _forward(net, anchors, Y), wy)
+            if bool(bad) or not np.isfinite(gap):
+                raise _diverged(cfg, checked + 1, step)
+            checked = step
+            if gap < 0 and cfg.fix_sign and cfg.lipschitz in _SYMMETRIC:
+                _negate_output(net, opt)
+                flips.append(step)
+                gap = -gap
+            history["step"].append(step)
+            history["loss"].append(loss.item())
+            history["estimate"].append(gap)
+    return history, flips
 
 
 def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str = "leaky_relu",
@@ -205,7 +267,7 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
                 optimizer: str | None = None, betas=None, penalty: float | None = None,
                 clip_value: float | None = None, device="cpu", seed: int = 0,
                 holdout: float = 0.2, log_every: int | None = None,
-                audit: bool = True) -> CriticResult:
+                audit: bool = True, fix_sign: bool = True) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
     .. math::
@@ -253,11 +315,16 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
         Steps between history entries; default ``steps // 20``.
     audit : bool, default True
         Run :func:`lipschitz_audit` on the trained critic.
+    fix_sign : bool, default True
+        Negate the critic whenever its training gap is negative (Notes);
+        ``False`` trains the plain objective, whose ``"gp"`` runs can end
+        near :math:`-W_1`.
 
     Returns
     -------
     CriticResult
-        ``estimate``, ``holdout_estimate``, ``critic``, ``history``, ``audit``.
+        ``estimate``, ``holdout_estimate``, ``critic``, ``history``, ``audit``,
+        ``flips``, ``status``.
 
     Raises
     ------
@@ -265,21 +332,66 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
         Invalid samples (as :func:`otlab.wasserstein`), an unknown
         ``lipschitz`` (the message lists the valid names), non-positive
         ``steps``, ``batch_size`` or ``lr``.
+    CriticDivergedError
+        When the loss becomes NaN or infinite (too large a learning rate):
+        there is no estimate to return.
 
     Warns
     -----
     CriticFailedWarning
-        When the final estimate is negative: the critic failed (f = 0 scores 0).
+        When the critic is constant on the training points (it collapsed:
+        its estimate, about 0, says nothing about W_1; ``status="collapsed"``),
+        when its gradient norm exceeds 2 at a sample point (the constraint
+        failed and the estimate can exceed W_1 by that factor;
+        ``status="not_lipschitz"``), or when the final ``"ctransform"``
+        estimate is negative (the constant 0 would do better;
+        ``status="negative"``).
 
     Notes
     -----
+    **Units.**  The network is trained on standardised points
+    :math:`u = (z - c)/s`, with :math:`c` the pooled mean and :math:`s` the
+    RMS distance to it of the training points (:class:`NeuralCritic`), and
+    the critic returned is
+    :math:`f(z) = s\, g((z - c)/s)`, which has the Lipschitz constant of
+    :math:`g`.  So the estimate moves with translations and scales of the
+    data exactly as :math:`W_1` does (offsets of 1e8, scales from 1e-150 to
+    1e150), the learning rates and λ mean the same on any data, and the rows
+    are put in a canonical (lexicographic) order first, so the estimate does
+    not depend on their order.
+
+    **Sign.**  Negating a critic leaves every gradient norm, weight and
+    spectral norm unchanged and flips the sign of
+    :math:`\mathbb E_x f - \mathbb E_y f`.  The two-sided penalty of
+    ``"gp"`` has a spurious local maximum on the wrong side: for a critic of
+    slope :math:`w` along :math:`x - y` the objective is
+    :math:`w \Delta - \lambda (|w| - 1)^2`, maximal at
+    :math:`w = 1 + \Delta/2\lambda` but also, locally, at
+    :math:`w = -(1 - \Delta/2\lambda)`, and the slope cannot pass through 0
+    without paying the penalty.  In 1-D about 4 runs in 10 started on the wrong
+    side and ended near :math:`-W_1`.  So for ``"clip"``, ``"gp"``, ``"lp"``
+    and ``"sn"``, whenever the training gap is negative at a logging step
+    (and after the last step) the output layer is negated (with its Adam
+    momentum) and training goes on; ``flips`` lists those steps.
+
+    **Failures.**  A NaN or infinite loss raises
+    :class:`CriticDivergedError`; a critic constant on the training points,
+    or steeper than 2 at one of them, warns (:class:`CriticFailedWarning`).
+
+    **Spectral normalisation.**  ``"sn"`` divides every weight by its exact
+    largest singular value at every step when no hidden layer is wider than
+    :data:`EXACT_SN_MAX_WIDTH` (otherwise by one power-iteration estimate per
+    step), and before evaluation every weight is divided by its exact norm
+    computed in float64 (:func:`otlab.networks.freeze_spectral_norm`): the
+    returned critic is 1-Lipschitz up to float round-off, so its estimate never
+    exceeds W_1.
+
     The network trains in float32 on ``device``; estimates are accumulated
     in float64.  The defaults (:data:`DEFAULT_SETTINGS`) use learning rates 10x
-    the papers' (:data:`PAPER_SETTINGS`) so that 1000 CPU steps converge; on
-    the parallel lines at θ = 0.5 (n = 400 per side) every method but
-    ``"clip"`` lands within about 6 % of W_1 in a few seconds (measured in
-    ``benchmarks/reports/critic_accuracy.md``).  ``"clip"`` estimates
-    :math:`K \cdot W_1` with K of order 1e-3 and is not an estimate of W_1.
+    the papers' (:data:`PAPER_SETTINGS`) so that 1000 CPU steps converge
+    (measured in ``benchmarks/reports/critic_accuracy.md``).  ``"clip"``
+    estimates :math:`K \cdot W_1` with a small unknown K and is not an
+    estimate of W_1.
 
     References
     ----------
@@ -302,7 +414,7 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
     import torch
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
-                   penalty, clip_value, device, seed, holdout, log_every)
+                   penalty, clip_value, device, seed, holdout, log_every, fix_sign)
     xs, wx = split_sample(x, "x")
     ys, wy = split_sample(y, "y")
     if xs.shape[1] != ys.shape[1]:
@@ -310,98 +422,108 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
             f"x and y must have the same dimension; got d={xs.shape[1]} and d={ys.shape[1]}"
         )
     rng = np.random.default_rng(cfg.seed)
-    (x_tr, wx_tr), (x_ho, wx_ho) = _split(to_numpy(xs), to_numpy(wx), cfg.holdout, rng)
-    (y_tr, wy_tr), (y_ho, wy_ho) = _split(to_numpy(ys), to_numpy(wy), cfg.holdout, rng)
+    (x_tr, wx_tr), (x_ho, wx_ho) = _split(*_canonical(to_numpy(xs), to_numpy(wx)), cfg.holdout, rng)
+    (y_tr, wy_tr), (y_ho, wy_ho) = _split(*_canonical(to_numpy(ys), to_numpy(wy)), cfg.holdout, rng)
+    (u_x, u_y), center, scale = standardise(x_tr, y_tr, radius=True)
 
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    net = build_mlp(xs.shape[1], cfg.hidden, activation=cfg.activation,
-                    spectral=cfg.lipschitz == "sn", generator=gen).to(dev)
-    opt = _make_optimizer(cfg, net.parameters())
-    X = torch.as_tensor(x_tr, dtype=torch.float32, device=dev)
-    Y = torch.as_tensor(y_tr, dtype=torch.float32, device=dev)
-    px = torch.as_tensor(wx_tr, dtype=torch.float32)
-    py = torch.as_tensor(wy_tr, dtype=torch.float32)
-    project(cfg.lipschitz, net, clip_value=cfg.clip_value)
-
-    def current_estimate():
-        anchors = X if cfg.lipschitz == "ctransform" else None
-        return _gap(lambda z: _forward(net, anchors, z), X, wx_tr, Y, wy_tr)
-
-    history = {"step": [], "loss": [], "estimate": []}
+    net = _build_net(cfg, xs.shape[1], gen).to(dev)
+    X = torch.as_tensor(u_x, dtype=torch.float32, device=dev)
+    Y = torch.as_tensor(u_y, dtype=torch.float32, device=dev)
+    data = (X, torch.as_tensor(wx_tr, dtype=torch.float32), wx_tr,
+            Y, torch.as_tensor(wy_tr, dtype=torch.float32), wy_tr)
     start = time.perf_counter()
-    for step in range(1, cfg.steps + 1):
-        ix = torch.multinomial(px, cfg.batch_size, replacement=True, generator=gen).to(dev)
-        iy = torch.multinomial(py, cfg.batch_size, replacement=True, generator=gen).to(dev)
-        loss, _ = critic_loss(cfg.lipschitz, net, X[ix], Y[iy], gen, penalty=cfg.penalty)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        project(cfg.lipschitz, net, clip_value=cfg.clip_value)
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            history["step"].append(step)
-            history["loss"].append(loss.item())
-            with torch.no_grad():
-                history["estimate"].append(current_estimate() if step < cfg.steps else np.nan)
+    history, flips = _train(cfg, net, data, gen)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - start
 
-    critic = NeuralCritic(net, X if cfg.lipschitz == "ctransform" else None)
-    est = _gap(critic._torch_eval, X, wx_tr, Y, wy_tr)
+    if cfg.lipschitz == "sn":
+        from ..networks import freeze_spectral_norm
+
+        freeze_spectral_norm(net)
+    critic = NeuralCritic(net, X if cfg.lipschitz == "ctransform" else None, center=center,
+                          scale=scale)
+    with torch.no_grad():
+        fx, fy = to_numpy(critic.standardised(X)), to_numpy(critic.standardised(Y))
+    est = scale * float(wx_tr @ fx - wy_tr @ fy)
+    if not np.isfinite(est):
+        raise _diverged(cfg, 1, cfg.steps)
+    history["estimate"] = [scale * g for g in history["estimate"]]
     history["estimate"][-1] = est
     ho_est = float("nan")
     if x_ho.shape[0] and y_ho.shape[0]:
-        ho_est = _gap(critic._torch_eval, torch.as_tensor(x_ho, dtype=torch.float32, device=dev),
-                      wx_ho, torch.as_tensor(y_ho, dtype=torch.float32, device=dev), wy_ho)
-    if est < 0:
-        warnings.warn(
-            f"the trained {cfg.lipschitz!r} critic's estimate is negative ({est:.4g}): the "
-            "critic failed (the constant 0 would score 0). Try more steps or another lr.",
-            CriticFailedWarning, stacklevel=2,
-        )
+        ho_est = float(wx_ho @ critic(x_ho) - wy_ho @ critic(y_ho))
+    slope = 1.0 if cfg.lipschitz == "ctransform" else _max_gradient(net, X, Y)
+    status = _status(cfg, est, np.concatenate([fx, fy]), slope)
     report = None
     if audit:
         report = lipschitz_audit(critic, x_tr, y_tr, seed=cfg.seed, device=dev,
-                                 dtype=torch.float32)
+                                 dtype=torch.float64)
     return CriticResult(
         estimate=est, holdout_estimate=ho_est, critic=critic,
         history={k: np.asarray(v, dtype=float) for k, v in history.items()}, audit=report,
         config=cfg, train=(x_tr, wx_tr, y_tr, wy_tr), holdout_samples=(x_ho, wx_ho, y_ho, wy_ho),
-        seconds=seconds,
+        seconds=seconds, flips=tuple(flips), status=status,
     )
 
 
+def _max_gradient(net, X, Y) -> float:
+    """Largest gradient norm of the network at the (standardised) training points."""
+    import torch
+
+    from .lipschitz import gradient_norms
+
+    return float(gradient_norms(net, torch.cat([X, Y])).max())
+
+
+def _status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: float) -> str:
+    """``"collapsed"``, ``"not_lipschitz"``, ``"negative"`` (each with a warning) or ``"ok"``."""
+    size = max(1.0, float(np.abs(values).max()))
+    spread = float(values.max() - values.min())
+    if not spread > _COLLAPSE_SPREAD * size:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic is constant on the training points (its "
+            f"values spread over {spread:.3g} in standardised units): it collapsed and its "
+            f"estimate ({estimate:.4g}) says nothing about W_1. Try a smaller lr "
+            f"(lr={cfg.lr:g}).", CriticFailedWarning, stacklevel=3,
+        )
+        return "collapsed"
+    if not slope <= _MAX_SLOPE:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic has gradient norm {slope:.3g} at a sample "
+            f"point: its Lipschitz constraint failed and its estimate ({estimate:.4g}) can "
+            f"exceed W_1 by that factor. Try a smaller lr (lr={cfg.lr:g}).",
+            CriticFailedWarning, stacklevel=3,
+        )
+        return "not_lipschitz"
+    if estimate < 0:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic's estimate is negative ({estimate:.4g}): the "
+            "critic failed (the constant 0 would score 0). Try more steps or another lr.",
+            CriticFailedWarning, stacklevel=3,
+        )
+        return "negative"
+    return "ok"
+
+
 def spectral_norms(net) -> list[float]:
-    r"""Exact largest singular value of each linear layer's (normalised) weight.
+    r"""Exact largest singular value of each linear layer's weight, in float64.
 
-    :math:`\sigma_{\max}(W) = \max_{\lVert v \rVert = 1} \lVert W v \rVert`, in
-    double precision, for each ``nn.Linear`` of ``net`` in order.  With
-    1-Lipschitz activations the network is
-    :math:`\prod_l \sigma_{\max}(W_l)`-Lipschitz.  For a spectrally
-    normalised layer the weight read is :math:`W / \hat\sigma` (in training
-    mode reading it runs one more power iteration), so the value shows how
-    close the power-iteration estimate :math:`\hat\sigma` is to the truth.
-
-    Returns
-    -------
-    list of float
-        One value per linear layer.
+    :func:`otlab.networks.spectral_norms`: with 1-Lipschitz activations the
+    network is :math:`\prod_l \sigma_{\max}(W_l)`-Lipschitz.  The critic of
+    an ``"sn"`` run (``result.critic.net``) holds plain weights divided by
+    their exact norms, so every value is at most one.
 
     Examples
     --------
-    >>> import torch
-    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
-    >>> _ = net[0].weight.data.copy_(torch.tensor([[3.0, 0.0], [0.0, -2.0]]))
-    >>> _ = net[2].weight.data.copy_(torch.tensor([[0.6, 0.8]]))
-    >>> [round(s, 6) for s in spectral_norms(net)]  # max(|3|, |-2|) and |(0.6, 0.8)|
-    [3.0, 1.0]
-    >>> sn = build_mlp(2, (16, 16), spectral=True, generator=torch.Generator().manual_seed(0))
-    >>> [round(s, 3) for s in spectral_norms(sn)]
-    [1.0, 1.0, 1.0]
+    >>> import numpy as np
+    >>> x = np.linspace(0, 1, 40)[:, None]
+    >>> res = estimate_w1(x, x + 1, lipschitz="sn", steps=20, hidden=(16, 16), audit=False)
+    >>> max(spectral_norms(res.critic.net)) <= 1
+    True
     """
-    import torch
+    from ..networks import spectral_norms as _spectral_norms
 
-    with torch.no_grad():
-        return [float(torch.linalg.matrix_norm(m.weight.double(), ord=2))
-                for m in linear_layers(net)]
+    return _spectral_norms(net)

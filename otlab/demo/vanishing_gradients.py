@@ -51,13 +51,9 @@ def checkpoints(steps: int) -> list[int]:
 
 
 def _mlp(hidden: int):
-    import torch
+    from ..networks import mlp
 
-    return torch.nn.Sequential(
-        torch.nn.Linear(2, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, 1),
-    ).double()
+    return mlp(2, 1, (hidden, hidden)).double()
 
 
 def _generator_grad_norm(loss_fn, a, c, z) -> float:
@@ -90,11 +86,11 @@ def run_stage(theta: float, *, steps: int, batch: int = 256, hidden: int = 64, l
     import torch
     import torch.nn.functional as F
 
+    from ..networks import seeded
+
     gen = torch.Generator().manual_seed(seed)
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)                       # initialisation of both networks
-    disc, critic = _mlp(hidden), _mlp(hidden)
-    torch.random.set_rng_state(torch_state)
+    with seeded(seed):                            # initialisation of both networks
+        disc, critic = _mlp(hidden), _mlp(hidden)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9))
     opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
     a = torch.tensor([0.0, 1.0], dtype=torch.float64)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._validation import check_choice, check_positive, check_positive_int
+from ..critics.lipschitz import gan_paper_defaults
 
 __all__ = ["TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS"]
 
@@ -21,22 +22,17 @@ DATASETS = ("8gaussians", "25gaussians", "ring", "swissroll", "parallel_lines", 
 #: convolutional pair for the 8x8 digits (see :mod:`otlab.gan.models`).
 ARCHS = ("mlp", "conv")
 
-_ADAM_GP = {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.0, 0.9), "n_critic": 5}
-
-#: Per-loss defaults from the papers: WGAN (Arjovsky et al. 2017, Alg. 1:
-#: RMSProp 5e-5, c = 0.01, n_critic = 5), WGAN-GP (Gulrajani et al. 2017, Alg. 1:
-#: Adam 1e-4, betas (0, 0.9), lambda = 10, n_critic = 5), WGAN-LP (Petzka et al.
-#: 2018: as WGAN-GP with the one-sided penalty), WGAN-SN (Miyato et al. 2018 use
-#: Adam with n_dis = 5; otlab keeps WGAN-GP's Adam settings), and the GAN
-#: baselines of the WGAN-GP toy code (Adam 1e-4, betas (0.5, 0.9), one D step).
+#: Per-loss defaults from the papers.  The Wasserstein losses come from their
+#: Lipschitz method's entry in :data:`otlab.critics.lipschitz.PAPER_SETTINGS`
+#: (WGAN: RMSProp 5e-5, c = 0.01; WGAN-GP and WGAN-LP: Adam 1e-4, betas (0, 0.9),
+#: lambda = 10; WGAN-SN: Adam 1e-4 with WGAN-GP's betas; n_critic = 5), and the
+#: GAN baselines are those of the WGAN-GP toy code (Adam 1e-4, betas (0.5, 0.9),
+#: one D step).
 PAPER_DEFAULTS = {
     "gan": {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "n_critic": 1},
     "gan-ns": {"optimizer": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9),
                "n_critic": 1},
-    "wgan": {"optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 5, "clip": 0.01},
-    "wgan-gp": {**_ADAM_GP, "penalty": 10.0},
-    "wgan-lp": {**_ADAM_GP, "penalty": 10.0},
-    "wgan-sn": dict(_ADAM_GP),
+    **{loss: gan_paper_defaults(loss) for loss in ("wgan", "wgan-gp", "wgan-lp", "wgan-sn")},
 }
 
 

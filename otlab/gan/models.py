@@ -38,6 +38,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import networks
+
 __all__ = ["mlp", "conv_generator", "conv_critic", "conv_width", "build_models", "IMAGE_SHAPE"]
 
 #: ``(channels, height, width)`` of the images the convolutional models handle.
@@ -46,31 +48,20 @@ IMAGE_SHAPE = (1, 8, 8)
 _IMAGE_DIM = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
 
 
-def _spectral_norm(layers: list[nn.Module]) -> list[nn.Module]:
-    """Spectrally normalise every linear and convolutional layer of ``layers``."""
-    sn = nn.utils.parametrizations.spectral_norm
-    kinds = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
-    return [sn(m) if isinstance(m, kinds) else m for m in layers]
-
-
 def mlp(in_dim: int, out_dim: int, *, hidden: int = 512, depth: int = 3,
         spectral_norm: bool = False, out_activation: nn.Module | None = None) -> nn.Sequential:
     """``depth`` hidden ReLU layers of width ``hidden``, then a linear output.
+
+    :func:`otlab.networks.mlp` with ``depth`` equal widths; ``spectral_norm``
+    applies one power iteration per call (:func:`otlab.networks.spectral_normalise`).
 
     >>> net = mlp(2, 1, hidden=8, depth=2)
     >>> net(torch.zeros(5, 2)).shape
     torch.Size([5, 1])
     """
-    dims = [in_dim] + [hidden] * depth
-    layers: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.append(nn.Linear(dims[-1], out_dim))
-    if spectral_norm:
-        layers = _spectral_norm(layers)
-    if out_activation is not None:
-        layers.append(out_activation)
-    return nn.Sequential(*layers)
+    return networks.mlp(in_dim, out_dim, [hidden] * depth, activation="relu",
+                        spectral_norm="power" if spectral_norm else None,
+                        out_activation=out_activation)
 
 
 def conv_width(hidden: int) -> int:
@@ -144,7 +135,7 @@ def conv_critic(*, width: int = 64, spectral_norm: bool = False) -> nn.Sequentia
         nn.Linear(2 * c * 2 * 2, 1),
     ]
     if spectral_norm:
-        layers = _spectral_norm(layers)
+        layers = networks.spectral_normalise(layers, method="power")
     return nn.Sequential(*layers)
 
 

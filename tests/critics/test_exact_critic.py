@@ -65,7 +65,8 @@ def test_potentials_are_feasible_and_optimal_for_the_lp_dual():
     phi_x, phi_y = critic.potentials
     M = np.linalg.norm(x[:, None] - y[None], axis=-1)
     assert (phi_x[:, None] - phi_y[None, :] - M).max() <= 1e-12
-    np.testing.assert_allclose(phi_x.mean() - phi_y.mean(), critic.lp.cost, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(phi_x.mean() - phi_y.mean(), critic.lp.cost * critic.scale,
+                               rtol=0, atol=1e-9)
 
 
 def test_torch_critic_matches_numpy_and_has_gradient_norm_at_most_one():

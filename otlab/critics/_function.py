@@ -1,0 +1,93 @@
+"""A trained neural critic as a function of the data (numpy or torch, in the data's units)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .._backend import is_torch, to_numpy
+
+__all__ = ["NeuralCritic"]
+
+
+def _forward(net, anchors, u):
+    """The network on standardised points ``u``, or its c-transform over ``anchors``."""
+    import torch
+
+    out = net(u).squeeze(-1)
+    if anchors is None:
+        return out
+    f_anchor = net(anchors).squeeze(-1)
+    dist = torch.cdist(u, anchors, compute_mode="donot_use_mm_for_euclid_dist")
+    return (f_anchor[None, :] - dist).amax(dim=1)
+
+
+class NeuralCritic:
+    r"""A trained critic as a function: numpy in, numpy out; torch in, torch out.
+
+    The network :math:`g` was trained on standardised points
+    :math:`u = (z - c) / s` (the pooled mean :math:`c` of both samples and
+    the RMS distance :math:`s` to it, :mod:`otlab._standardise`), and the
+    critic in the data's units is
+
+    .. math:: f(z) = s\, g\big((z - c) / s\big),
+
+    with the same Lipschitz constant as :math:`g`.  For ``"ctransform"``
+    :math:`g` is the c-transform of the network over the standardised training
+    points, :math:`g(u) = \max_i (h(u_i) - \lVert u - u_i\rVert)`.  The
+    standardisation is done in float64 before the network's dtype, so offsets
+    far larger than the data's spread cost no precision.
+
+    Attributes
+    ----------
+    net : torch.nn.Module
+        The MLP (in eval mode, parameters frozen).
+    anchors : Tensor or None
+        The standardised training x points of the c-transform (``"ctransform"`` only).
+    center : ndarray of shape (d,)
+        :math:`c`.
+    scale : float
+        :math:`s`.
+    """
+
+    def __init__(self, net, anchors=None, *, center, scale: float):
+        self.net = net.eval()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        self.anchors = anchors
+        first = next(net.parameters())
+        self.dtype, self.device = first.dtype, first.device
+        self.center = np.asarray(center, dtype=np.float64)
+        self.scale = float(scale)
+
+    def to(self, dtype) -> "NeuralCritic":
+        """A copy whose network (and anchors) compute in ``dtype`` (e.g. ``torch.float64``)."""
+        net = copy.deepcopy(self.net).to(dtype=dtype)
+        anchors = None if self.anchors is None else self.anchors.to(dtype=dtype)
+        return NeuralCritic(net, anchors, center=self.center, scale=self.scale)
+
+    def standardised(self, u):
+        """:math:`g(u)` on standardised points (a tensor of the network's dtype and device)."""
+        return _forward(self.net, self.anchors, u)
+
+    def __call__(self, z):
+        """Evaluate the critic at points ``z`` of shape (k, d) (or (k,) when d = 1)."""
+        import torch
+
+        if is_torch(z):
+            zz = z.reshape(-1, 1) if z.ndim == 1 else z
+            center = torch.as_tensor(self.center, dtype=torch.float64, device=zz.device)
+            u = ((zz.to(torch.float64) - center) / self.scale).to(self.device, self.dtype)
+            out = self.standardised(u).to(torch.float64) * self.scale
+            return out.to(device=z.device, dtype=z.dtype if z.is_floating_point() else out.dtype)
+        z = np.asarray(z, dtype=np.float64)
+        z = z.reshape(-1, 1) if z.ndim == 1 else z
+        u = (z - self.center) / self.scale
+        with torch.no_grad():
+            out = self.standardised(torch.as_tensor(u, dtype=self.dtype, device=self.device))
+        return to_numpy(out) * self.scale
+
+    def __repr__(self) -> str:
+        kind = "c-transform of " if self.anchors is not None else ""
+        return f"NeuralCritic({kind}{self.net!r}, scale={self.scale:.6g})"

@@ -1,0 +1,129 @@
+"""Critics under translation, scaling and permutation of the data (metamorphic properties).
+
+W_1 is invariant under a common translation, equivariant under scaling
+(W_1(cx, cy) = c W_1(x, y), c > 0) and a function of the empirical measures
+only; the exact critic and every neural critic must follow, at offsets up to
+1e8 and scales from 1e-150 to 1e150.  The neural runs are tiny (a dozen points,
+a few steps): the properties hold for any training length.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from otlab.critics import CriticFailedWarning, estimate_w1, exact_critic
+
+#: Coordinates on a grid of 1/16: x + offset is then exact in float64 for every
+#: offset below 1e8, so the translated problem holds the same points (finer
+#: detail cannot survive a translation by 1e8 in any float64 code).
+coordinates = st.integers(-160, 160).map(lambda k: k / 16)
+offsets = st.floats(-1e8, 1e8, allow_nan=False, allow_infinity=False)
+exponents = st.integers(-150, 150)
+
+#: Neural estimates train in float32: a translation moves the standardised
+#: inputs by float64 round-off, which can change the last float32 bit of a few
+#: of them, so the estimates agree to this relative tolerance, not bitwise.
+NEURAL_RTOL = 1e-4
+
+TINY = {"hidden": (8,), "steps": 10, "batch_size": 16, "holdout": 0.0, "audit": False}
+
+
+@st.composite
+def cloud_pairs(draw, max_n=10):
+    """Two clouds of the same dimension whose points are not all equal."""
+    d = draw(st.integers(1, 3))
+    x = draw(arrays(np.float64, (draw(st.integers(4, max_n)), d), elements=coordinates))
+    y = draw(arrays(np.float64, (draw(st.integers(4, max_n)), d), elements=coordinates))
+    assume(np.ptp(np.concatenate([x, y]), axis=0).max() > 0)
+    return x, y
+
+
+def _neural(x, y, method):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)
+        return estimate_w1(x, y, lipschitz=method, **TINY)
+
+
+# --------------------------------------------------------------------------- exact critic
+
+
+@settings(max_examples=30, deadline=None)
+@given(cloud_pairs(), offsets)
+def test_translating_both_samples_leaves_exact_critic_w1_unchanged(pair, offset):
+    x, y = pair
+    base, moved = exact_critic(x, y), exact_critic(x + offset, y + offset)
+    tol = 1e-6 * (1 + base.w1)  # offset * eps64 relative to the spread
+    np.testing.assert_allclose(moved.w1, base.w1, rtol=0, atol=tol)
+    np.testing.assert_allclose(moved.gap, base.gap, rtol=0, atol=tol)
+    np.testing.assert_allclose(moved(x + offset), base(x), rtol=0, atol=tol)
+
+
+@settings(max_examples=30, deadline=None)
+@given(cloud_pairs(), exponents)
+def test_scaling_both_samples_scales_exact_critic_w1_and_values(pair, exponent):
+    x, y = pair
+    c = 10.0**exponent
+    base, scaled = exact_critic(x, y), exact_critic(c * x, c * y)
+    np.testing.assert_allclose(scaled.w1, c * base.w1, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(scaled.gap, c * base.gap, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(scaled(c * y), c * base(y), rtol=0,
+                               atol=1e-10 * c * (1 + np.abs(base(y)).max()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(cloud_pairs(), st.randoms(use_true_random=False))
+def test_permuting_the_rows_leaves_exact_critic_w1_unchanged(pair, random):
+    x, y = pair
+    px, py = random.sample(range(len(x)), len(x)), random.sample(range(len(y)), len(y))
+    np.testing.assert_allclose(exact_critic(x[px], y[py]).w1, exact_critic(x, y).w1,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_exact_critic_is_exact_at_scale_1e_minus_300_and_offset_1e8():
+    x, y = np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 3.0], [1.0, 3.0]])
+    np.testing.assert_allclose(exact_critic(1e-300 * x, 1e-300 * y).w1, 3e-300, rtol=1e-12)
+    np.testing.assert_allclose(exact_critic(x + 1e8, y + 1e8).w1, 3.0, rtol=1e-7)
+
+
+# --------------------------------------------------------------------------- neural critics
+
+
+@pytest.mark.parametrize("method", ["gp", "sn", "ctransform"])
+@settings(max_examples=6, deadline=None)
+@given(pair=cloud_pairs(), offset=offsets)
+def test_translating_both_samples_leaves_the_neural_estimate_unchanged(method, pair, offset):
+    x, y = pair
+    base, moved = _neural(x, y, method), _neural(x + offset, y + offset, method)
+    np.testing.assert_allclose(moved.estimate, base.estimate, rtol=NEURAL_RTOL,
+                               atol=NEURAL_RTOL * np.ptp(np.concatenate([x, y])))
+    # A critic is defined up to a constant (its output bias gets no gradient, and
+    # Adam turns round-off into steps of size lr): compare values up to their mean.
+    moved_values, base_values = moved.critic(x + offset), base.critic(x)
+    np.testing.assert_allclose(moved_values - moved_values.mean(),
+                               base_values - base_values.mean(), rtol=NEURAL_RTOL,
+                               atol=NEURAL_RTOL * (1 + np.abs(base_values).max()))
+
+
+@pytest.mark.parametrize("method", ["gp", "sn", "ctransform"])
+@settings(max_examples=6, deadline=None)
+@given(pair=cloud_pairs(), exponent=exponents)
+def test_scaling_both_samples_scales_the_neural_estimate(method, pair, exponent):
+    x, y = pair
+    c = 10.0**exponent
+    base, scaled = _neural(x, y, method), _neural(c * x, c * y, method)
+    np.testing.assert_allclose(scaled.estimate, c * base.estimate, rtol=NEURAL_RTOL,
+                               atol=NEURAL_RTOL * c * np.ptp(np.concatenate([x, y])))
+    assert scaled.critic.scale == pytest.approx(c * base.critic.scale, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["clip", "lp", "sn", "ctransform"])
+@settings(max_examples=5, deadline=None)
+@given(pair=cloud_pairs(), random=st.randoms(use_true_random=False))
+def test_permuting_the_rows_leaves_the_neural_estimate_unchanged(method, pair, random):
+    x, y = pair
+    px, py = random.sample(range(len(x)), len(x)), random.sample(range(len(y)), len(y))
+    assert _neural(x[px], y[py], method).estimate == _neural(x, y, method).estimate
