@@ -56,7 +56,7 @@ def test_resume_from_half_way_ends_bitwise_where_the_uninterrupted_run_ends(tmp_
     s_half, p_half = _params(tmp_path / "half" / "checkpoint.pt")
     assert s_full["iteration"] == s_half["iteration"] == 20
     assert all(torch.equal(a, b) for a, b in zip(p_full, p_half))
-    assert torch.equal(s_full["rng"]["torch"], s_half["rng"]["torch"])
+    assert torch.equal(s_full["rng"][0]["torch"], s_half["rng"][0]["torch"])
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
@@ -145,7 +145,7 @@ def test_resume_resubmits_evaluations_a_checkpoint_did_not_wait_for(tmp_path, mo
 
     from otlab.gan import evaluation
 
-    train_module = importlib.import_module("otlab.gan.train")
+    record_module = importlib.import_module("otlab.gan.record")
     common = dict(loss="wgan-gp", n_critic=1, eval_every=5, log_every=5, checkpoint_every=10,
                   seed=11, **SMALL)
     full = train(TrainConfig.for_loss(iters=20, out=tmp_path / "full", **common))
@@ -162,7 +162,7 @@ def test_resume_resubmits_evaluations_a_checkpoint_did_not_wait_for(tmp_path, mo
         raise Crash
 
     monkeypatch.setattr(evaluation, "evaluate_samples", slow)
-    monkeypatch.setattr(train_module, "_write_history", crash)
+    monkeypatch.setattr(record_module, "write_history", crash)
     cut = TrainConfig.for_loss(iters=20, out=tmp_path / "cut", **common)
     with pytest.raises(Crash):
         train(cut)
