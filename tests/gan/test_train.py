@@ -211,3 +211,135 @@ def test_compiled_cuda_graph_training_on_gpu_lowers_the_exact_w1(tmp_path):
     assert cfg.use_cuda_graph
     w = [r["exact_w1"] for r in train(cfg) if r["exact_w1"] is not None]
     assert np.isfinite(w).all() and w[-1] < 0.6 * w[0]
+
+
+# ------------------------------------------------------------ resume that cannot be fooled
+RESUME = dict(loss="wgan-gp", n_critic=1, eval_every=4, log_every=4, checkpoint_every=4,
+              seed=3, **{**SMALL, "eval_samples": 64})
+
+
+@pytest.fixture
+def run_of_8(tmp_path):
+    """A finished 8-iteration run in ``tmp_path`` and its history."""
+    return TrainConfig.for_loss(iters=8, out=tmp_path, **RESUME), train(
+        TrainConfig.for_loss(iters=8, out=tmp_path, **RESUME))
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"loss": "gan"}, ["loss"]),
+    ({"data": "ring"}, ["data"]),
+    ({"hidden": 16}, ["hidden"]),
+    ({"lr_d": 1e-3, "seed": 4}, ["lr_d", "seed"]),
+])
+def test_resume_with_other_settings_is_refused_naming_every_differing_key(run_of_8, changes,
+                                                                          named):
+    from otlab.gan import CheckpointError
+
+    cfg, _ = run_of_8
+    before = (cfg.out / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="different run") as info:
+        train(cfg.replace(resume=True, iters=12, **changes))
+    message = str(info.value)
+    assert "\n" not in message and str(cfg.out / "checkpoint.pt") in message
+    differing = message.split("differing settings:")[1]
+    assert all(f"{key} (" in differing for key in named)
+    assert differing.count(" now)") == len(named)  # nothing else is blamed
+    assert (cfg.out / "checkpoint.pt").read_bytes() == before  # untouched
+
+
+def test_only_the_budget_and_the_reporting_may_change_on_resume(run_of_8):
+    cfg, history = run_of_8
+    longer = train(cfg.replace(resume=True, iters=12, progress=True))
+    assert longer[:len(history)] == history and longer[-1]["iteration"] == 12
+
+
+def test_a_budget_below_the_checkpoint_iteration_is_refused_and_nothing_is_written(run_of_8):
+    from otlab.gan import CheckpointError
+
+    cfg, history = run_of_8
+    before = (cfg.out / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=r"iters=4 is below the iteration of checkpoint "
+                                              r".*\(8\); resume with iters >= 8"):
+        train(cfg.replace(resume=True, iters=4))
+    assert (cfg.out / "checkpoint.pt").read_bytes() == before
+    assert load_history(cfg.out / "history.jsonl") == history
+
+
+def test_resuming_a_finished_run_returns_its_history_without_training(run_of_8):
+    cfg, history = run_of_8
+    assert train(cfg.replace(resume=True)) == history
+    assert torch.load(cfg.out / "checkpoint.pt", weights_only=True)["iteration"] == 8
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not a checkpoint"])
+def test_an_unreadable_checkpoint_gives_one_line_naming_the_file(run_of_8, damage):
+    from otlab.gan import CheckpointError
+
+    cfg, _ = run_of_8
+    path = cfg.out / "checkpoint.pt"
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "truncated": data[:len(data) // 2],
+                      "not a checkpoint": b"hello"}[damage])
+    with pytest.raises(CheckpointError) as info:
+        train(cfg.replace(resume=True, iters=12))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"cannot read checkpoint {path} (")
+
+
+def test_a_checkpoint_without_the_format_version_is_refused(run_of_8):
+    from otlab.gan import CheckpointError
+
+    cfg, _ = run_of_8
+    path = cfg.out / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    del state["format"]
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"has format None, this otlab reads format 2"):
+        train(cfg.replace(resume=True, iters=12))
+
+
+def test_a_failed_checkpoint_write_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    cfg = TrainConfig.for_loss(iters=8, out=tmp_path, **RESUME)
+    real_save, calls = torch.save, {"n": 0}
+
+    def dies_half_way(obj, fh, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the checkpoint of iteration 8
+            fh.write(b"partial")
+            raise OSError("disk full")
+        return real_save(obj, fh, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", dies_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        train(cfg)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["iteration"] == 4
+    assert train(cfg.replace(resume=True))[-1]["iteration"] == 8
+
+
+def test_repeated_ctrl_c_inside_an_iteration_still_checkpoints_a_completed_iteration(
+        tmp_path, monkeypatch):
+    import os
+    import signal
+    import time
+
+    common = dict(RESUME, checkpoint_every=0)
+    full = train(TrainConfig.for_loss(iters=12, out=tmp_path / "full", **common))
+    real_g_loss, calls = gan_losses.generator_loss, {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:  # between the critic step and the generator step of iteration 6
+            for _ in range(3):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.005)
+        return real_g_loss(*args, **kwargs)
+
+    monkeypatch.setattr(gan_losses, "generator_loss", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig.for_loss(iters=12, out=tmp_path / "cut", **common))
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["iteration"] == 6
+    assert not (tmp_path / "cut" / "checkpoint.pt.tmp").exists()
+    resumed = train(TrainConfig.for_loss(iters=12, out=tmp_path / "cut", resume=True, **common))
+    assert resumed == full
