@@ -47,6 +47,9 @@ QUICK = {"iters": 2000, "eval_every": 100, "eval_samples": 1024, "hidden": 64,
 #: Loss trained next to ``--loss`` with the same budget when ``--quick`` is given.
 QUICK_COMPARE = "gan"
 
+#: Settings the compared loss takes from its own paper setup unless given explicitly.
+_LOSS_SPECIFIC = ("n_critic", "optimizer", "clip", "penalty")
+
 _OVERRIDES = {  # option -> (type, metavar, help)
     "batch_size": (positive_int, "N", "real and fake samples per step"),
     "n_critic": (positive_int, "K", "critic steps per generator step"),
@@ -88,6 +91,15 @@ def _default_text(name: str) -> str:
     return f"(default: {paper}{quick})"
 
 
+def _quick_help() -> str:
+    q = QUICK
+    return (f"small CPU run (about a minute): {q['iters']} iterations, 3x{q['hidden']} MLPs, "
+            f"batch {q['batch_size']}, critic/generator learning rates {q['lr_d']:g}/"
+            f"{q['lr_g']:g}, Adam betas {_format(q['betas'])}, an evaluation of "
+            f"{q.get('eval_samples', 2048)} samples every {q['eval_every']} iterations, and the "
+            f"minimax GAN trained next to it; options given explicitly still win (default: off)")
+
+
 def build_parser():
     from ..gan.config import ARCHS, DATASETS, LOSSES
 
@@ -101,14 +113,11 @@ def build_parser():
                         "(spectral norm) (default: %(default)s)")
     p.add_argument("--arch", default="mlp", choices=ARCHS,
                    help="network architecture; conv needs --data digits (default: %(default)s)")
-    p.add_argument("--quick", action="store_true",
-                   help="small CPU run (about a minute): 2000 iterations, 3x64 MLPs, batch "
-                        "128, critic/generator learning rates 1e-3/3e-4, Adam betas (0.5, 0.9), "
-                        "an evaluation of 1024 samples every 100 iterations, and the minimax "
-                        "GAN trained next to it; options given explicitly still win")
+    p.add_argument("--quick", action="store_true", help=_quick_help())
     p.add_argument("--compare", default=None, choices=("none", *LOSSES),
-                   help="also train this loss with the same settings and budget, and draw "
-                        "both runs side by side (default: gan with --quick, none otherwise)")
+                   help="also train this loss with the same networks, batch, learning rates and "
+                        "iterations (its own n_critic, optimiser and clipping unless given), and "
+                        "draw both runs side by side (default: gan with --quick, none otherwise)")
     p.add_argument("--iters", type=positive_int, default=None,
                    help="generator iterations (default: 20000, the papers'; 2000 with --quick)")
     p.add_argument("--eval-every", type=non_negative_int, default=None, dest="eval_every",
@@ -178,7 +187,7 @@ def _check_device(parser, device: str) -> None:
 
 def _configs(parser, args):
     """The TrainConfig of ``--loss`` and, when compared, of the other loss (same budget)."""
-    from ..gan import TrainConfig
+    from ..gan import PAPER_DEFAULTS, TrainConfig
 
     presets = (QUICK, FULL) if args.quick else (FULL,)
     for preset in presets:  # explicit options win
@@ -194,8 +203,12 @@ def _configs(parser, args):
     try:
         primary = TrainConfig.for_loss(args.loss, out=args.out, **common)
         other = None
-        if compare not in ("none", args.loss):  # the same settings and budget, another loss
-            other = primary.replace(loss=compare, out=args.out / f"compare-{compare}")
+        if compare not in ("none", args.loss):
+            # the same networks, batch, learning rates and iterations; what defines the other
+            # loss's training (its critic steps, optimiser, clipping) from its paper setup
+            own = {k: v for k, v in PAPER_DEFAULTS[compare].items()
+                   if k in _LOSS_SPECIFIC and k not in overrides}
+            other = primary.replace(loss=compare, out=args.out / f"compare-{compare}", **own)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     return primary, other
