@@ -56,7 +56,8 @@ _OVERRIDES = {  # option -> (type, metavar, help)
     "lr_g": (positive_float, "LR", "generator learning rate"),
     "lr_d": (positive_float, "LR", "critic learning rate"),
     "betas": (non_negative_float, "B", "Adam's beta1 and beta2 (two numbers in [0, 1))"),
-    "optimizer": (str, "NAME", "adam or rmsprop"),
+    "optimizer": (str, None, "adam or rmsprop"),
+    "lr_decay": (str, None, "learning-rate schedule: none, or linear decay to 0 over the run"),
     "clip": (positive_float, "C", "weight-clipping bound of --loss wgan"),
     "penalty": (non_negative_float, "LAMBDA", "gradient-penalty weight of wgan-gp/wgan-lp"),
     "hidden": (positive_int, "H", "hidden width of both MLPs (conv: 8 x base channels)"),
@@ -101,7 +102,7 @@ def _quick_help() -> str:
 
 
 def build_parser():
-    from ..gan.config import ARCHS, DATASETS, LOSSES
+    from ..gan.config import ARCHS, DATASETS, LOSSES, LR_DECAYS
 
     p = demo_parser("wgan", HELP)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -138,13 +139,13 @@ def build_parser():
                         "seconds of compilation at the start (default: off)")
     p.add_argument("--no-progress", action="store_false", dest="progress",
                    help="no progress bar (default: a bar)")
+    choices = {"optimizer": ("adam", "rmsprop"), "lr_decay": LR_DECAYS}
     for name, (kind, metavar, text) in _OVERRIDES.items():
         extra = {"nargs": 2} if name == "betas" else {}
-        if name == "optimizer":
-            extra = {"choices": ("adam", "rmsprop")}
+        if name in choices:
+            extra = {"choices": choices[name]}
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
-                       metavar=None if name == "optimizer" else metavar,
-                       help=f"{text} {_default_text(name)}", **extra)
+                       metavar=metavar, help=f"{text} {_default_text(name)}", **extra)
     return p
 
 
@@ -227,24 +228,32 @@ def _train(parser, config):
         parser.exit(130, f"{parser.prog}: interrupted; --resume continues the run\n")
 
 
-def _report(label, history, floor):
+def _report(loss, history, floor):
+    """Print one run's summary line and return :func:`otlab.gan.figures.summary`."""
     from ..gan.figures import correlation_text, summary
+    from ..gan.losses import WASSERSTEIN_LOSSES
 
     s = summary(history)
     first = next((r["exact_w1"] for r in history if r["exact_w1"] is not None), None)
     later = [r["critic_estimate"] for r in history
              if r["iteration"] > 0 and r["critic_estimate"] is not None]
-    modes = "" if s["modes_covered"] is None else (
-        f", modes covered {s['modes_covered']}, {s['high_quality']:.1f} % of the generated "
-        f"samples within 3 sigma of a mode")
     start = "" if first is None else f"exact W1 {first:.4f} at the start, "
-    sign = "" if not later else (
-        f"; critic estimate > 0 at every evaluation after iteration 0" if min(later) > 0 else
-        f"; critic estimate <= 0 at {sum(v <= 0 for v in later)} of {len(later)} evaluations "
-        f"after iteration 0")
-    print(f"{label}: {start}final exact W1 {s['final_exact_w1']:.4f} (two real sets: "
-          f"{floor:.4f}), critic estimate {s['final_critic_estimate']:.4f}{sign}; "
-          f"{correlation_text(s)} over the trained critic's evaluations{modes}")
+    modes = "" if s["modes_covered"] is None else (
+        f"; modes covered {s['modes_covered']}, {s['high_quality']:.1f} % of the generated "
+        f"samples within 3 sigma of a mode")
+    if loss in WASSERSTEIN_LOSSES:
+        sign = "" if not later else (
+            "; > 0 at every evaluation after iteration 0" if min(later) > 0 else
+            f"; <= 0 at {sum(v <= 0 for v in later)} of {len(later)} evaluations after "
+            f"iteration 0")
+        critic = (f"critic estimate {s['final_critic_estimate']:.4f}{sign}; "
+                  f"{correlation_text(s)} with the exact W1 over the trained critic's "
+                  f"evaluations")
+    else:
+        critic = (f"discriminator logit gap E D(x) - E D(G(z)) {s['final_critic_estimate']:.4f} "
+                  f"(a score, not a distance)")
+    print(f"{loss}: {start}final exact W1 {s['final_exact_w1']:.4f} (two sets of real "
+          f"samples: {floor:.4f}); {critic}{modes}")
     return s
 
 

@@ -6,7 +6,7 @@
 (0.0001, (0.0, 0.9), 10.0, 5)
 """
 
-from .config import ARCHS, DATASETS, LOSSES, PAPER_DEFAULTS, TrainConfig
+from .config import ARCHS, DATASETS, LOSSES, LR_DECAYS, PAPER_DEFAULTS, TrainConfig
 from .data import Sampler, make_sampler, mixture_modes
 from .evaluation import (
     BackgroundEvaluator,
@@ -22,7 +22,7 @@ from .record import CheckpointError, RunRecord
 from .train import HISTORY_COLUMNS, NonFiniteLossError, Replica, load_history, train
 
 __all__ = [
-    "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS",
+    "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS", "PAPER_DEFAULTS",
     "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError", "CheckpointError",
     "Replica", "Family", "UnconditionalGAN", "Evaluation", "RunRecord",
     "Sampler", "make_sampler", "mixture_modes",

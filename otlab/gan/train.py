@@ -87,6 +87,11 @@ def _make_optimizer(config, params, lr, *, cuda: bool, graph: bool):
     return torch.optim.RMSprop(params, lr=lr, **kwargs)
 
 
+def _scale_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 class _Iteration:
     """One iteration; ``__call__() -> (d_loss, g_loss, estimate)``, 0-d device tensors.
 
@@ -269,6 +274,9 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
                    disable=not cfg.progress or replica.rank != 0)
         with bar, _DeferredInterrupt() as interrupt:
             for it in range(start + 1, cfg.iters + 1):
+                if cfg.lr_decay != "none":
+                    _scale_lr(opt_g, cfg.lr_g * cfg.lr_scale(it))
+                    _scale_lr(opt_d, cfg.lr_d * cfg.lr_scale(it))
                 d_loss, g_loss, estimate = step()
                 last = it == cfg.iters
                 evaluating = cfg.eval_every > 0 and (it % cfg.eval_every == 0 or last)

@@ -351,3 +351,30 @@ def test_repeated_ctrl_c_inside_an_iteration_still_checkpoints_a_completed_itera
     assert not (tmp_path / "cut" / "checkpoint.pt.tmp").exists()
     resumed = train(TrainConfig.for_loss(iters=12, out=tmp_path / "cut", resume=True, **common))
     assert resumed == full
+
+
+def test_the_progress_bar_ends_on_the_final_evaluation(capsys):
+    cfg = TrainConfig.for_loss("wgan-gp", iters=6, n_critic=1, eval_every=3, log_every=3,
+                               **{**SMALL, "eval_samples": 64, "progress": True})
+    last = train(cfg)[-1]
+    bar = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert f"exact_w1={last['exact_w1']:.4f} @ 6" in bar
+    assert f"critic={last['critic_estimate']:.4f}" in bar
+
+
+def test_a_run_with_linear_decay_cut_after_a_checkpoint_resumes_bitwise(tmp_path, monkeypatch):
+    import importlib
+
+    record_module = importlib.import_module("otlab.gan.record")
+    cfg = TrainConfig.for_loss("wgan-gp", iters=12, n_critic=1, eval_every=0, log_every=3,
+                               checkpoint_every=6, seed=2, lr_decay="linear", **SMALL)
+    full = train(cfg.replace(out=tmp_path / "full"))
+
+    def crash(*args, **kwargs):  # dies right after the checkpoint of iteration 6
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(record_module, "write_history", crash)
+    with pytest.raises(RuntimeError, match="power cut"):
+        train(cfg.replace(out=tmp_path / "cut"))
+    monkeypatch.undo()
+    assert train(cfg.replace(out=tmp_path / "cut", resume=True)) == full
