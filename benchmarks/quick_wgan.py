@@ -56,6 +56,7 @@ CANDIDATES = {
     "ttur-b256": _wgan_gp(iters=2000, batch_size=256, lr_d=1e-3, lr_g=3e-4),
     # the minimax GAN with the same networks, batch, learning rates and iterations
     "gan-ttur": {**_wgan_gp(iters=2000, batch_size=128, lr_d=1e-3, lr_g=3e-4), "loss": "gan"},
+    "gan-b256": {**_wgan_gp(iters=2000, batch_size=256, lr_d=1e-3, lr_g=3e-4), "loss": "gan"},
 }
 
 def run(name: str, seed: int) -> dict:

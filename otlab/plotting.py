@@ -195,11 +195,13 @@ def critic_figure(critics: Mapping[str, object], x, y, *, extent, resolution: in
         ax.contour(xs, ys, values, levels=12, colors="k", linewidths=0.4, alpha=0.5)
         ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:blue", label="$P_0$")
         ax.scatter(y[:, 0], y[:, 1], s=4, c="tab:orange", label="$P_\\theta$")
-        ax.set_title(name)
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("first coordinate")
+        ax.set_ylabel("second coordinate")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="critic value $f$ minus its mean")
     axes[0].legend(loc="upper right", fontsize="small")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -329,7 +329,7 @@ def _critic_panel(theta, cfg, *, neural: bool):
         critics[f"neural critic, {cfg.neural_lipschitz} (gap {fit.estimate:.3f})"] = fit.critic
     x0, x1 = _sample(theta, cfg, "grid")
     lo, hi = min(0.0, theta) - 0.5, max(0.0, theta) + 0.5
-    more = "" if neural else "; --with neural adds a trained neural critic"
+    more = "" if neural else "\n(exact critic only; --with neural adds a trained one)"
     return critic_figure(critics, x0, x1, extent=(lo, hi, -0.25, 1.25),
                          title=f"critics at theta = {theta:g} (W1 = {abs(theta):g}){more}")
 

@@ -41,8 +41,8 @@ FULL = {"iters": 20_000, "eval_every": 500}
 
 #: ``--quick``: the settings picked by ``benchmarks/quick_wgan.py`` (8 Gaussians, five
 #: seeds; ``benchmarks/reports/quick_wgan.md``); options given explicitly still win.
-QUICK = {"iters": 2000, "eval_every": 100, "eval_samples": 1024, "hidden": 64,
-         "batch_size": 128, "lr_d": 1e-3, "lr_g": 3e-4, "betas": (0.5, 0.9)}
+QUICK = {"iters": 2000, "eval_every": 200, "hidden": 64, "batch_size": 256, "lr_d": 1e-3,
+         "lr_g": 3e-4, "betas": (0.5, 0.9)}
 
 #: Loss trained next to ``--loss`` with the same budget when ``--quick`` is given.
 QUICK_COMPARE = "gan"

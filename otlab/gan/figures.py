@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["summary", "correlation_text", "tile_images", "plot_snapshots", "write_gif",
+__all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots", "write_gif",
            "plot_w_curves", "plot_comparison", "write_figures"]
 
 
@@ -218,7 +218,7 @@ def _panel_count(n: int, *, max_cols: int = 4) -> tuple[int, int]:
     return best
 
 
-def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
+def snapshot_figure(run_dir, *, max_panels: int = 12, history=None):
     """One panel per evaluation: samples over the critic's contour, or generated digits.
 
     Snapshots of 2-D data show real (black) and generated (orange) points
@@ -232,8 +232,6 @@ def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
     ----------
     run_dir : str or Path
         Run folder with ``snapshots/iter_*.npz``.
-    path : str or Path, optional
-        Output PNG (default ``run_dir/snapshots.png``).
     max_panels : int
         At most this many panels.
     history : list of dict, optional
@@ -241,8 +239,9 @@ def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
 
     Returns
     -------
-    Path or None
-        The PNG written, or ``None`` when the run has no snapshots.
+    matplotlib.figure.Figure or None
+        The figure (``None`` when the run has no snapshots); its first
+        ``panels`` axes are the panels, in reading order.
     """
     files = _snapshot_files(run_dir)
     if not files:
@@ -254,10 +253,11 @@ def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
     if len(snaps) > n_eval:
         idx = np.unique(np.linspace(0, len(snaps) - 1, n_eval).round().astype(int))
         snaps = [snaps[i] for i in idx]
-    plt = _plt()
+    from matplotlib.figure import Figure
+
     rows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + 0.8, 2.9 * rows + 0.5),
-                             squeeze=False, layout="constrained")
+    fig = Figure(figsize=(2.9 * cols + 0.8, 2.9 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     w_by_iter = _exact_w_by_iteration(history)
     norm = _critic_norm(snaps)
     contours = None
@@ -266,8 +266,6 @@ def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
         drawn = _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter), norm=norm,
                                labels=labels)
         contours = contours or drawn
-    for ax in axes.ravel()[len(snaps) + int(images):]:
-        ax.set_axis_off()
     if images:
         _draw_images(axes.ravel()[len(snaps)], snaps[-1]["real"], "real data")
     else:
@@ -276,9 +274,19 @@ def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
     if contours is not None:
         fig.colorbar(contours, ax=axes.ravel().tolist(), shrink=0.8,
                      label="critic $D(x)$ minus its median on the window")
+    return fig
+
+
+def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
+    """Write :func:`snapshot_figure` to ``path`` (default ``run_dir/snapshots.png``).
+
+    Returns the path, or ``None`` when the run has no snapshots.
+    """
+    fig = snapshot_figure(run_dir, max_panels=max_panels, history=history)
+    if fig is None:
+        return None
     path = Path(path) if path else Path(run_dir) / "snapshots.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
