@@ -44,7 +44,8 @@ def _wgan_gp(**changes) -> dict:
 #: Candidate settings (overrides of the paper defaults of their loss), in the order tried.
 CANDIDATES = {
     # the former --quick preset (equal learning rates 2e-3, betas (0, 0.9))
-    "old-quick": _wgan_gp(iters=400, batch_size=64, lr_d=2e-3, lr_g=2e-3, betas=(0.0, 0.9)),
+    "old-quick": _wgan_gp(iters=400, batch_size=64, lr_d=2e-3, lr_g=2e-3, betas=(0.0, 0.9),
+                          eval_every=100),
     "equal-1e-3": _wgan_gp(iters=2000, batch_size=128, lr_d=1e-3, lr_g=1e-3),
     "ttur": _wgan_gp(iters=2000, batch_size=128, lr_d=1e-3, lr_g=3e-4),
     "ttur3-nc5": _wgan_gp(iters=1500, batch_size=64, lr_d=3e-3, lr_g=1e-3),
@@ -114,14 +115,19 @@ def report() -> Path:
         "`benchmarks/reports/quick_wgan_runs.jsonl`.",
         "",
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores shared with other work "
-        f"(load average at the start of each run in the `load` column), one torch thread per "
-        f"run, one run at a time",
+        f"(load average at the start of each run in the `load` column: 3 to 20, so the wall "
+        f"times say little), one torch thread per run, one or two runs at a time",
         f"- torch {next(iter(rows.values()))['torch']}",
         f"- evaluation every 100 iterations (every {_EVAL['eval_every']} from the candidates "
         f"with 2048 evaluation samples on), the eval-samples column gives the real and "
         f"generated samples per evaluation; Pearson/Spearman over iteration > 0; modes "
         f"covered at the last evaluation; CPU s is the process time of one run (training and "
         f"the evaluation thread), wall s its wall time on the shared machine",
+        "",
+        "Chosen for `python -m otlab.demo wgan --quick`: `ttur-b256` for WGAN-GP and, with "
+        "the same networks, batch, learning rates and iterations, `gan-b256` for the minimax "
+        "GAN it is compared with (see docs/guide/wgan.rst). `-` marks a value the first "
+        "runs did not record.",
         "",
         "## Per candidate (all seeds)",
         "",
@@ -139,7 +145,7 @@ def report() -> Path:
             f"{_fmt(min(r['min_critic_estimate'] for r in group))} | "
             f"{_fmt(min(r['pearson'] for r in group))} | "
             f"{_fmt(max(r['final_exact_w1'] for r in group))} | "
-            f"{_fmt(max(r.get('cpu_s', r['time_s']) for r in group))} |")
+            f"{_fmt(max((r['cpu_s'] for r in group if 'cpu_s' in r), default=None))} |")
     lines += ["", "## Every run", "",
               "| candidate | seed | modes | % high quality | first W1 | final W1 | final critic | "
               "min critic | Pearson | Spearman | CPU s | wall s | load |",

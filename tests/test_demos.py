@@ -238,3 +238,15 @@ def test_wgan_compare_trains_both_losses_and_writes_strict_json(capsys, tmp_path
     _rows(tmp_path / "summary.json")
     assert (tmp_path / "comparison.png").stat().st_size > 0
     assert (tmp_path / "compare-gan" / "history.jsonl").exists()
+
+
+def test_wgan_says_why_a_short_run_at_the_papers_rates_barely_moves(capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    argv = ["--iters", "2", "--hidden", "8", "--depth", "1", "--batch-size", "16",
+            "--eval-every", "0", "--no-progress", "--out", str(tmp_path)]
+    assert run_demo("wgan", argv) == 0
+    assert "needs about 20000 iterations; in 2 the generator barely moves" in (
+        capsys.readouterr().out.replace("\n", " "))
+    assert run_demo("wgan", [*argv, "--quick", "--compare", "none"]) == 0
+    assert "barely moves" not in capsys.readouterr().out

@@ -234,6 +234,9 @@ def _report(loss, history, floor):
     from ..gan.losses import WASSERSTEIN_LOSSES
 
     s = summary(history)
+    if s["n_evaluations"] == 0:
+        print(f"{loss}: no evaluation of the exact W1 (--eval-every 0)")
+        return s
     first = next((r["exact_w1"] for r in history if r["exact_w1"] is not None), None)
     later = [r["critic_estimate"] for r in history
              if r["iteration"] > 0 and r["critic_estimate"] is not None]
