@@ -2,7 +2,7 @@
 
 ``--quick`` is the CPU version of the story: WGAN-GP on 8 Gaussians with
 small networks, where the critic's estimate tracks the exact distance and
-every mode is covered, next to the minimax GAN trained with the same budget,
+(nearly) every mode is covered, next to the minimax GAN trained with the same budget,
 which collapses onto a few modes (``--compare``).  ``--data digits --arch
 conv`` trains the DCGAN-style convolutional pair on the 8x8 digits.
 """
@@ -30,9 +30,10 @@ Train a GAN or WGAN on a toy data set and check, while it trains, the critic's
 estimate E D(x) - E D(G(z)) against the exact W_1 between real and generated
 samples (POT's network simplex, in a background thread).
 
---quick is a CPU run of about a minute: WGAN-GP on 8 Gaussians with 3x64 MLPs,
-whose critic estimate tracks the exact W_1 and which covers every mode, next to
-the minimax GAN with the same budget, which collapses onto a few modes. Without
+--quick is a CPU run (about 100 s of CPU time): WGAN-GP on 8 Gaussians with 3x64
+MLPs, whose critic estimate tracks the exact W_1 and which covers (nearly) every
+mode, next to the minimax GAN with the same budget, which collapses onto a few
+modes. Without
 --quick the papers' settings are used (3x512 MLPs, 20000 iterations: a GPU run).
 """
 
@@ -94,7 +95,7 @@ def _default_text(name: str) -> str:
 
 def _quick_help() -> str:
     q = QUICK
-    return (f"small CPU run (about a minute): {q['iters']} iterations, 3x{q['hidden']} MLPs, "
+    return (f"small CPU run (about 100 s of CPU time): {q['iters']} iterations, 3x{q['hidden']} MLPs, "
             f"batch {q['batch_size']}, critic/generator learning rates {q['lr_d']:g}/"
             f"{q['lr_g']:g}, Adam betas {_format(q['betas'])}, an evaluation of "
             f"{q.get('eval_samples', 2048)} samples every {q['eval_every']} iterations, and the "
@@ -135,8 +136,8 @@ def build_parser():
                    help="on CUDA, run eagerly instead of replaying a CUDA graph (default: "
                         "graph on CUDA)")
     p.add_argument("--compile", action="store_true",
-                   help="compile the losses with torch.compile: fused kernels, tens of "
-                        "seconds of compilation at the start (default: off)")
+                   help="compile the losses with torch.compile: fused kernels, after a "
+                        "compilation at the start (default: off)")
     p.add_argument("--no-progress", action="store_false", dest="progress",
                    help="no progress bar (default: a bar)")
     choices = {"optimizer": ("adam", "rmsprop"), "lr_decay": LR_DECAYS}
