@@ -178,7 +178,8 @@ def main(argv=None):
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps({k: row[k] for k in ("candidate", "seed", "modes_covered",
                                                    "min_critic_estimate", "pearson",
-                                                   "final_exact_w1", "time_s", "cpu_s")}), flush=True)
+                                                   "final_exact_w1", "time_s", "cpu_s")}),
+                  flush=True)
 
 
 if __name__ == "__main__":

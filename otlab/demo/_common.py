@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .._json import strict_json
 
-__all__ = ["demo_parser", "prepare_out", "write_table", "positive_int", "int_at_least", "non_negative_int",
-           "positive_float", "non_negative_float", "finite_float"]
+__all__ = ["demo_parser", "prepare_out", "write_table", "positive_int", "int_at_least",
+           "non_negative_int", "positive_float", "non_negative_float", "finite_float"]
 
 
 def _number(kind, text: str, what: str, ok) -> float:

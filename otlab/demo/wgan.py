@@ -95,7 +95,8 @@ def _default_text(name: str) -> str:
 
 def _quick_help() -> str:
     q = QUICK
-    return (f"small CPU run (about 100 s of CPU time): {q['iters']} iterations, 3x{q['hidden']} MLPs, "
+    return (f"small CPU run (about 100 s of CPU time): {q['iters']} iterations, "
+            f"3x{q['hidden']} MLPs, "
             f"batch {q['batch_size']}, critic/generator learning rates {q['lr_d']:g}/"
             f"{q['lr_g']:g}, Adam betas {_format(q['betas'])}, an evaluation of "
             f"{q.get('eval_samples', 2048)} samples every {q['eval_every']} iterations, and the "

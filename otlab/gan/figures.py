@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots", "write_gif",
-           "plot_w_curves", "plot_comparison", "write_figures"]
+__all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots",
+           "write_gif", "plot_w_curves", "plot_comparison", "write_figures"]
 
 
 def _evaluated(history):

@@ -102,8 +102,8 @@ def _comparable(value):
 def check_resumable(state: dict, config, path) -> None:
     """Refuse a checkpoint of another run, or one past the iteration budget ``config.iters``."""
     saved, now = state["config"], config.to_dict()
-    differing = [k for k in sorted(set(saved) | set(now))
-                 if k not in RESUMABLE_CHANGES and _comparable(saved.get(k)) != _comparable(now.get(k))]
+    differing = [k for k in sorted(set(saved) | set(now)) if k not in RESUMABLE_CHANGES
+                 and _comparable(saved.get(k)) != _comparable(now.get(k))]
     if differing:
         pairs = ", ".join(f"{k} ({saved.get(k)!r} in the checkpoint, {now.get(k)!r} now)"
                           for k in differing)
