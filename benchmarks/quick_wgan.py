@@ -124,6 +124,8 @@ def report() -> Path:
         f"covered at the last evaluation; CPU s is the process time of one run (training and "
         f"the evaluation thread), wall s its wall time on the shared machine",
         "",
+        "Settings are overrides of each loss's paper defaults (`n_critic` 5 for wgan-gp, 1 for "
+        "the minimax gan; Adam; penalty 10). "
         "Chosen for `python -m otlab.demo wgan --quick`: `ttur-b256` for WGAN-GP and, with "
         "the same networks, batch, learning rates and iterations, `gan-b256` for the minimax "
         "GAN it is compared with (see docs/guide/wgan.rst). `-` marks a value the first "
