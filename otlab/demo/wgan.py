@@ -30,7 +30,7 @@ Train a GAN or WGAN on a toy data set and check, while it trains, the critic's
 estimate E D(x) - E D(G(z)) against the exact W_1 between real and generated
 samples (POT's network simplex, in a background thread).
 
---quick is a CPU run (about 100 s of CPU time): WGAN-GP on 8 Gaussians with 3x64
+--quick is a CPU run (about 110 s of CPU time): WGAN-GP on 8 Gaussians with 3x64
 MLPs, whose critic estimate tracks the exact W_1 and which covers (nearly) every
 mode, next to the minimax GAN with the same budget, which collapses onto a few
 modes. Without
@@ -95,7 +95,7 @@ def _default_text(name: str) -> str:
 
 def _quick_help() -> str:
     q = QUICK
-    return (f"small CPU run (about 100 s of CPU time): {q['iters']} iterations, "
+    return (f"small CPU run (about 110 s of CPU time): {q['iters']} iterations, "
             f"3x{q['hidden']} MLPs, "
             f"batch {q['batch_size']}, critic/generator learning rates {q['lr_d']:g}/"
             f"{q['lr_g']:g}, Adam betas {_format(q['betas'])}, an evaluation of "
