@@ -5,7 +5,7 @@ torch, lists) with finite, non-negative entries and a positive total mass.
 Each is normalised to sum 1, like the weights of :func:`otlab.wasserstein`,
 so ``kl([1, 1], [2, 2])`` is 0.  The results are Python floats.
 
-Conventions (see ``DESIGN.md``): natural logarithm; :math:`0 \log 0 = 0`;
+Conventions (the documentation's "Conventions" page): natural logarithm; :math:`0 \log 0 = 0`;
 :math:`\mathrm{KL}(P\,\|\,Q) = +\infty` when :math:`P` puts mass where
 :math:`Q` has none; the Jensen–Shannon divergence carries the factor
 :math:`\tfrac12`, so :math:`0 \le \mathrm{JS} \le \log 2`, with

@@ -27,11 +27,28 @@ def _new_figure(n_panels: int, *, panel_size=(4.2, 3.4), n_cols=None):
     return fig, axes[:n_panels]
 
 
+def _plot_curve(ax, x, y, *, label, markers: bool, jump_at, style: dict):
+    """One curve; with ``jump_at`` the pieces left and right of it are drawn apart and the
+    value at ``jump_at`` as a lone marker (a discontinuity, not a steep line)."""
+    y = np.asarray(y, dtype=float)
+    y = np.where(np.isfinite(y), y, np.nan)
+    style = {"marker": "o" if markers else None, "ms": 3, "lw": 1.5, **style}
+    if jump_at is None or not np.any(x == jump_at):
+        ax.plot(x, y, label=label, **style)
+        return
+    left, right, at = x < jump_at, x > jump_at, x == jump_at
+    line = ax.plot(x[left], y[left], label=label, **style)[0]
+    style["color"] = line.get_color()
+    ax.plot(x[right], y[right], **style)
+    ax.plot(x[at], y[at], ls="none", marker="o", ms=5, color=style["color"])
+
+
 def sweep_figure(x, panels: Sequence[tuple[str, Mapping[str, Sequence[float]]]], *,
                  xlabel: str, ylabels: Sequence[str] | None = None,
                  hlines: Mapping[int, Mapping[str, float]] | None = None,
                  logy: Sequence[bool] | None = None, suptitle: str | None = None,
-                 n_cols: int | None = None, markers: bool = True):
+                 n_cols: int | None = None, markers: bool = True,
+                 jumps: Mapping[int, float] | None = None, symlog_x: float | None = None):
     r"""Curves of several quantities against one swept parameter, one panel per group.
 
     Parameters
@@ -39,8 +56,10 @@ def sweep_figure(x, panels: Sequence[tuple[str, Mapping[str, Sequence[float]]]],
     x : array-like, shape (m,)
         The swept parameter (e.g. :math:`\theta` or the shift).
     panels : sequence of (title, {label: y})
-        One panel per entry; each ``y`` has shape (m,).  Non-finite values
-        (``inf`` for KL on disjoint supports) are left out of the curve.
+        One panel per entry; each ``y`` has shape (m,), or is a pair
+        ``(y, style)`` with a dict of matplotlib line properties (``color``,
+        ``ls``, ...).  Non-finite values (``inf`` for KL on disjoint
+        supports) are left out of the curve.
     xlabel : str
         Label of the horizontal axis.
     ylabels : sequence of str, optional
@@ -55,6 +74,13 @@ def sweep_figure(x, panels: Sequence[tuple[str, Mapping[str, Sequence[float]]]],
         Panels per row (default: all in one row).
     markers : bool, default True
         Mark the measured points.
+    jumps : {panel index: x0}, optional
+        Panels whose curves jump at ``x0``: the points left and right of it
+        are joined separately and the value at ``x0`` is a lone dot, so no
+        line pretends the jump is a steep slope.
+    symlog_x : float, optional
+        A symmetric-log horizontal axis, linear within ``(-symlog_x, symlog_x)``
+        (for sweeps that include 0 and crowd near it).
 
     Returns
     -------
@@ -64,21 +90,24 @@ def sweep_figure(x, panels: Sequence[tuple[str, Mapping[str, Sequence[float]]]],
     --------
     >>> import numpy as np
     >>> t = np.linspace(-1, 1, 5)
-    >>> fig = sweep_figure(t, [("W", {"|t|": np.abs(t)})], xlabel="t")
-    >>> len(fig.axes)
-    1
+    >>> fig = sweep_figure(t, [("W", {"|t|": np.abs(t)})], xlabel="t", ylabels=["W"])
+    >>> len(fig.axes), fig.axes[0].get_ylabel()
+    (1, 'W')
     """
     x = np.asarray(x, dtype=float)
     fig, axes = _new_figure(len(panels), n_cols=n_cols)
     for i, (ax, (title, curves)) in enumerate(zip(axes, panels)):
         for label, y in curves.items():
-            y = np.asarray(y, dtype=float)
-            y = np.where(np.isfinite(y), y, np.nan)
-            ax.plot(x, y, marker="o" if markers else None, ms=3, lw=1.5, label=label)
+            y, style = y if isinstance(y, tuple) else (y, {})
+            _plot_curve(ax, x, y, label=label, markers=markers,
+                        jump_at=(jumps or {}).get(i), style=style)
         for label, value in (hlines or {}).get(i, {}).items():
             ax.axhline(value, color="0.4", ls=":", lw=1, label=label)
         if logy is not None and logy[i]:
             ax.set_yscale("log")
+        if symlog_x is not None:
+            ax.set_xscale("symlog", linthresh=symlog_x)
+            ax.set_xlim(x.min(), x.max() * 1.2 if x.max() > 0 else None)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         if ylabels is not None:
@@ -166,11 +195,13 @@ def critic_figure(critics: Mapping[str, object], x, y, *, extent, resolution: in
         ax.contour(xs, ys, values, levels=12, colors="k", linewidths=0.4, alpha=0.5)
         ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:blue", label="$P_0$")
         ax.scatter(y[:, 0], y[:, 1], s=4, c="tab:orange", label="$P_\\theta$")
-        ax.set_title(name)
-        fig.colorbar(image, ax=ax, shrink=0.8)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("first coordinate")
+        ax.set_ylabel("second coordinate")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="critic value $f$ minus its mean")
     axes[0].legend(loc="upper right", fontsize="small")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

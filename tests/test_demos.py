@@ -1,5 +1,6 @@
 """Smoke tests of the teaching demos with tiny settings: files written, facts measured."""
 
+import csv
 import json
 import math
 
@@ -11,8 +12,13 @@ from otlab.demo import available_demos
 LOG2 = math.log(2.0)
 
 
+def _strict(constant):
+    raise ValueError(f"not JSON: {constant}")
+
+
 def _rows(path):
-    return json.loads(path.read_text())
+    """The rows of a demo's JSON table; NaN/Infinity (not JSON) fail the test."""
+    return json.loads(path.read_text(), parse_constant=_strict)
 
 
 def test_teaching_demos_are_listed():
@@ -23,13 +29,16 @@ def test_parallel_lines_w1_is_abs_theta_with_unit_slope_and_js_is_flat_log2(tmp_
     from otlab.demo import parallel_lines
 
     assert parallel_lines.main(["--n", "40", "--thetas", "5", "--out", str(tmp_path)]) == 0
-    assert "W1 exact" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "W1 exact" in out
     for name in ("parallel_lines.csv", "parallel_lines.json", "parallel_lines.png"):
         assert (tmp_path / name).stat().st_size > 0
     rows = _rows(tmp_path / "parallel_lines.json")
     thetas = np.array([r["theta"] for r in rows])
     np.testing.assert_allclose(thetas, [-1, -0.5, 0, 0.5, 1])
-    col = lambda name: np.array([r[name] for r in rows], dtype=float)  # noqa: E731
+    # the JSON writes inf and nan as null: read them back from the CSV
+    col = lambda name: np.array(  # noqa: E731
+        [float(r[name]) for r in csv.DictReader((tmp_path / "parallel_lines.csv").open())])
     np.testing.assert_allclose(col("W1 exact"), np.abs(thetas), atol=1e-12)
     np.testing.assert_allclose(col("d/dθ W1 exact"), np.sign(thetas), atol=1e-12)
     assert np.all(col("W1 exact rnd") >= np.abs(thetas) - 1e-12)
@@ -37,6 +46,8 @@ def test_parallel_lines_w1_is_abs_theta_with_unit_slope_and_js_is_flat_log2(tmp_
     np.testing.assert_allclose(col("JS exact")[off], LOG2)
     np.testing.assert_allclose(col("TV exact")[off], 1.0)
     assert np.all(np.isinf(col("KL exact")[off]))
+    assert all(r["KL exact"] is None for r, o in zip(rows, off) if o)  # JSON null
+    assert "JSON table writes both as null" in out
     np.testing.assert_allclose(col("JS exact")[~off], 0.0, atol=1e-12)
     np.testing.assert_allclose(col("d/dθ JS exact"), 0.0, atol=1e-12)
     np.testing.assert_allclose(col("JS hist")[off], LOG2)
@@ -112,3 +123,130 @@ def test_demo_help_exits_cleanly(name, capsys):
         run_demo(name, ["--help"])
     assert info.value.code == 0
     assert "--out" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ command-line checks
+BAD_OPTIONS = [
+    ("parallel_lines", ["--n", "0"], "--n: must be an integer >= 2"),
+    ("parallel_lines", ["--thetas", "0"], "--thetas: must be an integer >= 2"),
+    ("parallel_lines", ["--fd-step", "0"], "--fd-step: must be a finite number > 0"),
+    ("parallel_lines", ["--critic-theta", "inf"], "--critic-theta: must be a finite number"),
+    ("manifold", ["--steps", "0"], "--steps: must be an integer >= 1"),
+    ("manifold", ["--noises", "-1"], "--noises: must be a finite number >= 0"),
+    ("manifold", ["--dims", "1"], "--dims: must be an integer >= 2"),
+    ("vanishing_gradients", ["--batch", "0"], "--batch: must be an integer >= 1"),
+    ("vanishing_gradients", ["--thetas", "nan"], "--thetas: must be a finite number"),
+    ("wgan", ["--threads", "0"], "--threads: must be an integer >= 1"),
+    ("wgan", ["--iters", "-5"], "--iters: must be an integer >= 1"),
+    ("wgan", ["--lr-d", "nan"], "--lr-d: must be a finite number > 0"),
+    ("wgan", ["--betas", "0.5", "1.0"], "betas must be two numbers in [0, 1)"),
+    ("wgan", ["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
+]
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    return err[-1]
+
+
+@pytest.mark.parametrize("demo, argv, message", BAD_OPTIONS)
+def test_bad_options_end_in_one_argparse_error_line_and_exit_2(demo, argv, message, capsys,
+                                                              tmp_path):
+    from otlab.demo import run_demo
+
+    with pytest.raises(SystemExit) as info:
+        run_demo(demo, [*argv, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    line = _error_line(capsys)
+    assert line.startswith(f"python -m otlab.demo {demo}: error:") and message in line
+    assert not any(tmp_path.iterdir())  # nothing ran
+
+
+@pytest.mark.parametrize("demo", ["parallel_lines", "manifold", "vanishing_gradients", "wgan"])
+def test_an_unwritable_out_folder_is_reported_in_one_line(demo, capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as info:
+        run_demo(demo, ["--out", str(blocker / "sub")])
+    assert info.value.code == 2
+    assert f"--out {blocker / 'sub'}: cannot write there" in _error_line(capsys)
+
+
+def test_wgan_on_cuda_without_cuda_is_one_line(capsys, tmp_path):
+    import torch
+
+    from otlab.demo import run_demo
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(SystemExit) as info:
+        run_demo("wgan", ["--device", "cuda", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert "--device cuda: CUDA is not available" in _error_line(capsys)
+
+
+def test_wgan_help_gives_every_option_a_text_with_its_default_and_no_rst(capsys):
+    from otlab.demo.wgan import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:  # every option documents itself
+        if action.dest != "help":
+            assert action.help and "default" in action.help, action.dest
+    text = parser.format_help()
+    assert "``" not in text and ":math:" not in text
+    assert "0.0001 for gan" in text  # the paper value itself, not "the paper default"
+
+
+TINY_WGAN = ["--iters", "4", "--eval-every", "2", "--hidden", "8", "--depth", "1",
+             "--batch-size", "16", "--n-critic", "1", "--eval-samples", "64", "--no-progress"]
+
+
+def test_wgan_resume_with_another_width_is_refused_in_one_line(capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    assert run_demo("wgan", [*TINY_WGAN, "--out", str(tmp_path)]) == 0
+    argv = [*TINY_WGAN, "--out", str(tmp_path), "--resume", "--hidden", "32", "--iters", "8"]
+    with pytest.raises(SystemExit) as info:
+        run_demo("wgan", argv)
+    assert info.value.code == 2
+    line = _error_line(capsys)
+    assert "is from a different run; differing settings: hidden (8 in the checkpoint, 32 now)" \
+        in line
+
+
+def test_wgan_resume_of_an_empty_checkpoint_names_the_file(capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(SystemExit) as info:
+        run_demo("wgan", [*TINY_WGAN, "--out", str(tmp_path), "--resume"])
+    assert info.value.code == 2
+    assert f"cannot read checkpoint {tmp_path / 'checkpoint.pt'}" in _error_line(capsys)
+
+
+def test_wgan_compare_trains_both_losses_and_writes_strict_json(capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    assert run_demo("wgan", [*TINY_WGAN, "--compare", "gan", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("final exact W1") == 2
+    rows = _rows(tmp_path / "summary_table.json")
+    assert [r["loss"] for r in rows] == ["wgan-gp", "gan"]
+    assert all("high_quality_percent" in r for r in rows)
+    _rows(tmp_path / "summary.json")
+    assert (tmp_path / "comparison.png").stat().st_size > 0
+    assert (tmp_path / "compare-gan" / "history.jsonl").exists()
+
+
+def test_wgan_says_why_a_short_run_at_the_papers_rates_barely_moves(capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    argv = ["--iters", "2", "--hidden", "8", "--depth", "1", "--batch-size", "16",
+            "--eval-every", "0", "--no-progress", "--out", str(tmp_path)]
+    assert run_demo("wgan", argv) == 0
+    assert "needs about 20000 iterations; in 2 the generator barely moves" in (
+        capsys.readouterr().out.replace("\n", " "))
+    assert run_demo("wgan", [*argv, "--quick", "--compare", "none"]) == 0
+    assert "barely moves" not in capsys.readouterr().out

@@ -30,7 +30,14 @@ import numpy as np
 
 from ..datasets import manifold_pair
 from ..distance import wasserstein
-from ._common import demo_parser, prepare_out, write_table
+from ._common import (
+    demo_parser,
+    int_at_least,
+    non_negative_float,
+    positive_int,
+    prepare_out,
+    write_table,
+)
 
 __all__ = ["gaussian_shift_js", "measure", "main"]
 
@@ -105,33 +112,49 @@ def _figure(rows, dims, noises, noise_dim, shifts):
         ("$W_1$ (exact, empirical), no noise", {f"D={d}": pick("W1 exact", d, 0.0) for d in dims}),
         ("classifier JS estimate, no noise", {f"D={d}": pick("JS clf", d, 0.0) for d in dims}),
         ("classifier held-out accuracy, no noise", {f"D={d}": pick("clf acc", d, 0.0) for d in dims}),
-        (f"JS with instance noise, D={noise_dim}",
-         {**{f"clf $\\sigma$={s:g}": pick("JS clf", noise_dim, s) for s in noises},
-          **{f"exact $\\sigma$={s:g}": pick("JS population", noise_dim, s) for s in noises}}),
+        (f"JS with instance noise, D={noise_dim}", _noise_curves(pick, noises, noise_dim)),
     ]
-    return sweep_figure(shifts, panels, xlabel="shift $s$ (distance between the supports)",
+    positive = [s for s in shifts if s > 0]
+    return sweep_figure(shifts, panels, xlabel="shift $s$ between the supports (symlog axis)",
+                        ylabels=["$W_1$ (same units as $s$)", "JS (nats)",
+                                 "held-out accuracy", "JS (nats)"],
                         hlines={1: {"log 2": LOG2}, 3: {"log 2": LOG2}}, n_cols=2,
+                        symlog_x=min(positive) if positive else None,
                         suptitle="Segment and its shifted copy, randomly rotated into $R^D$")
+
+
+def _noise_curves(pick, noises, noise_dim):
+    """Classifier (solid, dots) and exact (dashed) JS of each sigma, in one colour per sigma."""
+    curves = {}
+    for k, sigma in enumerate(s for s in noises if s > 0):
+        colour = f"C{k}"
+        curves[f"classifier, $\\sigma$={sigma:g}"] = (
+            pick("JS clf", noise_dim, sigma), {"color": colour})
+        curves[f"exact, $\\sigma$={sigma:g}"] = (
+            pick("JS population", noise_dim, sigma), {"color": colour, "ls": "--",
+                                                      "marker": None})
+    return curves
 
 
 def main(argv=None):
     """Run the manifold experiment; see ``--help``."""
     parser = demo_parser("manifold", __doc__.strip().splitlines()[0])
-    parser.add_argument("--dims", type=int, nargs="+", default=[2, 10, 100, 1000],
-                        help="ambient dimensions D (default: %(default)s)")
-    parser.add_argument("--shifts", type=float, nargs="+",
+    parser.add_argument("--dims", type=int_at_least(2), nargs="+", default=[2, 10, 100, 1000],
+                        help="ambient dimensions D, each >= 2 (default: %(default)s)")
+    parser.add_argument("--shifts", type=non_negative_float, nargs="+",
                         default=[0.0, 0.02, 0.05, 0.1, 0.3, 1.0],
                         help="distances between the supports (default: %(default)s)")
-    parser.add_argument("--noises", type=float, nargs="+", default=[0.2, 0.05],
+    parser.add_argument("--noises", type=non_negative_float, nargs="+", default=[0.2, 0.05],
                         help="instance-noise sigmas, besides 0 (default: %(default)s)")
-    parser.add_argument("--noise-dim", type=int, default=10,
+    parser.add_argument("--noise-dim", type=int_at_least(2), default=10,
                         help="D of the instance-noise sweep (default: %(default)s)")
-    parser.add_argument("--n", type=int, default=200, help="points per sample (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=150,
+    parser.add_argument("--n", type=int_at_least(10), default=200,
+                        help="points per sample (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=150,
                         help="classifier training steps (default: %(default)s)")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
     args = parser.parse_args(argv)
-    out = prepare_out(args.out)
+    out = prepare_out(args.out, parser)
     noises = sorted({float(s) for s in args.noises} | {0.0}, reverse=True)
     settings = [(d, 0.0) for d in args.dims]
     if args.noise_dim not in args.dims:

@@ -40,7 +40,14 @@ import numpy as np
 
 from ..datasets import parallel_lines
 from ..distance import wasserstein
-from ._common import demo_parser, prepare_out, write_table
+from ._common import (
+    demo_parser,
+    finite_float,
+    int_at_least,
+    positive_float,
+    prepare_out,
+    write_table,
+)
 
 __all__ = ["Config", "Method", "METHODS", "OPTIONAL_METHODS", "sweep", "main"]
 
@@ -302,8 +309,12 @@ def _figure(rows, methods):
         ("Jensen-Shannon divergence $JS(P_0, P_\\theta)$", curves("JS")),
         ("derivative with respect to $\\theta$", grads),
     ]
-    return sweep_figure(thetas, panels, xlabel="$\\theta$",
-                        hlines={1: {"log 2": LOG2}},
+    # JS jumps from log 2 to 0 at theta = 0 and the derivatives of |theta| from -1 to 1:
+    # those panels show the jump, not a line through it.
+    return sweep_figure(thetas, panels, xlabel="$\\theta$ (horizontal offset of the line)",
+                        ylabels=["$W_1$ (same units as $\\theta$)", "JS (nats)",
+                                 "$d/d\\theta$ of the quantity"],
+                        hlines={1: {"log 2": LOG2}}, jumps={1: 0.0, 2: 0.0},
                         suptitle="Parallel lines (Arjovsky et al. 2017, Example 1, Figure 1)")
 
 
@@ -318,34 +329,41 @@ def _critic_panel(theta, cfg, *, neural: bool):
         critics[f"neural critic, {cfg.neural_lipschitz} (gap {fit.estimate:.3f})"] = fit.critic
     x0, x1 = _sample(theta, cfg, "grid")
     lo, hi = min(0.0, theta) - 0.5, max(0.0, theta) + 0.5
+    more = "" if neural else "\n(exact critic only; --with neural adds a trained one)"
     return critic_figure(critics, x0, x1, extent=(lo, hi, -0.25, 1.25),
-                         title=f"critics at theta = {theta:g} "
-                               f"(W1 = {abs(theta):g})")
+                         title=f"critics at theta = {theta:g} (W1 = {abs(theta):g}){more}")
 
 
 def main(argv=None):
     """Run the parallel-lines sweep; see ``--help``."""
+    from ..critics import LIPSCHITZ_METHODS
+
     parser = demo_parser("parallel_lines", __doc__.strip().splitlines()[0])
-    parser.add_argument("--n", type=int, default=Config.n, help="points per line (default: %(default)s)")
-    parser.add_argument("--thetas", type=int, default=21,
-                        help="number of theta values evenly spaced in [-1, 1] (default: %(default)s)")
-    parser.add_argument("--fd-step", type=float, default=Config.fd_step,
+    parser.add_argument("--n", type=int_at_least(2), default=Config.n,
+                        help="points per line (default: %(default)s)")
+    parser.add_argument("--thetas", type=int_at_least(2), default=21,
+                        help="number of theta values evenly spaced in [-1, 1] "
+                             "(default: %(default)s)")
+    parser.add_argument("--fd-step", type=positive_float, default=Config.fd_step,
                         help="finite-difference step (default: %(default)s)")
-    parser.add_argument("--bin-width", type=float, default=None,
+    parser.add_argument("--bin-width", type=positive_float, default=None,
                         help="cell side of the histogram estimator (default: its own rule)")
     parser.add_argument("--with", dest="extra", action="append", default=[],
                         choices=sorted(OPTIONAL_METHODS),
-                        help="add optional columns (repeatable); 'classifier' trains a "
-                             "discriminator per theta (slow)")
+                        help="add optional columns (repeatable): 'neural' trains a neural "
+                             "critic per theta and adds it to the critic figure, which "
+                             "otherwise shows the exact critic only; 'classifier' trains a "
+                             "discriminator per theta (slow) (default: none)")
     parser.add_argument("--neural-lipschitz", default=Config.neural_lipschitz,
+                        choices=LIPSCHITZ_METHODS,
                         help="Lipschitz method of the 'neural' critic column "
                              "(default: %(default)s, the most accurate in "
                              "benchmarks/reports/critic_accuracy.md)")
-    parser.add_argument("--critic-theta", type=float, default=0.5,
-                        help="theta of the critic panel (default: %(default)s)")
+    parser.add_argument("--critic-theta", type=finite_float, default=0.5,
+                        help="theta of the critic figure (default: %(default)s)")
     parser.add_argument("--no-plot", action="store_true", help="skip the figures")
     args = parser.parse_args(argv)
-    out = prepare_out(args.out)
+    out = prepare_out(args.out, parser)
     cfg = Config(n=args.n, seed=args.seed, fd_step=args.fd_step, bin_width=args.bin_width,
                  neural_lipschitz=args.neural_lipschitz)
     methods = list(METHODS) + [m for key in args.extra for m in OPTIONAL_METHODS[key]]
@@ -366,6 +384,8 @@ def main(argv=None):
           f"frozen critic, as a WGAN generator gets it; central differences with "
           f"h = {cfg.fd_step:g} otherwise)")
     print(_format_table(rows, methods, prefix="d/dθ "))
+    print("\n(inf: KL of disjoint supports; nan: a derivative of inf, inf - inf. The JSON "
+          "table writes both as null, the CSV as inf/nan.)")
     csv_path, json_path = write_table(rows, out / "parallel_lines")
     written = [csv_path, json_path]
     if not args.no_plot:

@@ -29,7 +29,7 @@ import time
 
 import numpy as np
 
-from ._common import demo_parser, prepare_out, write_table
+from ._common import demo_parser, finite_float, positive_int, prepare_out, write_table
 
 __all__ = ["checkpoints", "run_stage", "main"]
 
@@ -129,15 +129,16 @@ def run_stage(theta: float, *, steps: int, batch: int = 256, hidden: int = 64, l
 def main(argv=None):
     """Run the vanishing-gradient experiment; see ``--help``."""
     parser = demo_parser("vanishing_gradients", __doc__.strip().splitlines()[0])
-    parser.add_argument("--thetas", type=float, nargs="+", default=[1.0, 0.3, 0.1],
+    parser.add_argument("--thetas", type=finite_float, nargs="+", default=[1.0, 0.3, 0.1],
                         help="generator stages: distance of the generated segment to the data "
                              "(default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=600,
+    parser.add_argument("--steps", type=positive_int, default=600,
                         help="discriminator / critic training steps (default: %(default)s)")
-    parser.add_argument("--batch", type=int, default=128, help="batch size (default: %(default)s)")
+    parser.add_argument("--batch", type=positive_int, default=128,
+                        help="batch size (default: %(default)s)")
     parser.add_argument("--no-plot", action="store_true", help="skip the figure")
     args = parser.parse_args(argv)
-    out = prepare_out(args.out)
+    out = prepare_out(args.out, parser)
 
     import torch
 

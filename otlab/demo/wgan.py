@@ -1,58 +1,153 @@
 """Train a GAN/WGAN on toy data and check the critic against the exact W_1 (POT).
 
-``--data digits --arch conv`` trains the DCGAN-style convolutional pair on the
-8x8 digits; the run folder gets ``training.gif``, one frame per evaluation.
+``--quick`` is the CPU version of the story: WGAN-GP on 8 Gaussians with
+small networks, where the critic's estimate tracks the exact distance and
+(nearly) every mode is covered, next to the minimax GAN trained with the same budget,
+which collapses onto a few modes (``--compare``).  ``--data digits --arch
+conv`` trains the DCGAN-style convolutional pair on the 8x8 digits.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import sys
 
-from ._common import demo_parser, prepare_out, write_table
+from ._common import (
+    demo_parser,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    prepare_out,
+    write_table,
+)
 
-__all__ = ["main", "build_parser", "slow_on_cpu", "QUICK"]
+__all__ = ["main", "build_parser", "slow_on_cpu", "QUICK", "FULL"]
+
+HELP = """\
+Train a GAN or WGAN on a toy data set and check, while it trains, the critic's
+estimate E D(x) - E D(G(z)) against the exact W_1 between real and generated
+samples (POT's network simplex, in a background thread).
+
+--quick is a CPU run (about 110 s of CPU time): WGAN-GP on 8 Gaussians with 3x64
+MLPs, whose critic estimate tracks the exact W_1 and which covers (nearly) every
+mode, next to the minimax GAN with the same budget, which collapses onto a few
+modes. Without
+--quick the papers' settings are used (3x512 MLPs, 20000 iterations: a GPU run).
+"""
 
 #: Run length and evaluation interval when neither they nor ``--quick`` are given.
 FULL = {"iters": 20_000, "eval_every": 500}
-#: ``--quick``: a small run for the CPU (15 s on one thread, measured on 8 Gaussians with
-#: wgan-gp); options given explicitly still win.
-QUICK = {"iters": 400, "eval_every": 100, "hidden": 64, "batch_size": 64, "lr_d": 2e-3,
-         "lr_g": 2e-3}
 
-_OVERRIDES = ("batch_size", "n_critic", "lr_g", "lr_d", "clip", "penalty", "hidden", "depth",
-              "z_dim", "eval_samples", "log_every", "checkpoint_every", "optimizer")
+#: ``--quick``: the settings picked by ``benchmarks/quick_wgan.py`` (8 Gaussians, five
+#: seeds; ``benchmarks/reports/quick_wgan.md``); options given explicitly still win.
+QUICK = {"iters": 2000, "eval_every": 200, "hidden": 64, "batch_size": 256, "lr_d": 1e-3,
+         "lr_g": 3e-4, "betas": (0.5, 0.9)}
+
+#: Loss trained next to ``--loss`` with the same budget when ``--quick`` is given.
+QUICK_COMPARE = "gan"
+
+#: Settings the compared loss takes from its own paper setup unless given explicitly.
+_LOSS_SPECIFIC = ("n_critic", "optimizer", "clip", "penalty")
+
+_OVERRIDES = {  # option -> (type, metavar, help)
+    "batch_size": (positive_int, "N", "real and fake samples per step"),
+    "n_critic": (positive_int, "K", "critic steps per generator step"),
+    "lr_g": (positive_float, "LR", "generator learning rate"),
+    "lr_d": (positive_float, "LR", "critic learning rate"),
+    "betas": (non_negative_float, "B", "Adam's beta1 and beta2 (two numbers in [0, 1))"),
+    "optimizer": (str, None, "adam or rmsprop"),
+    "lr_decay": (str, None, "learning-rate schedule: none, or linear decay to 0 over the run"),
+    "clip": (positive_float, "C", "weight-clipping bound of --loss wgan"),
+    "penalty": (non_negative_float, "LAMBDA", "gradient-penalty weight of wgan-gp/wgan-lp"),
+    "hidden": (positive_int, "H", "hidden width of both MLPs (conv: 8 x base channels)"),
+    "depth": (positive_int, "L", "hidden layers of both MLPs"),
+    "z_dim": (positive_int, "D", "latent dimension"),
+    "eval_samples": (positive_int, "N", "real and generated samples per evaluation"),
+    "log_every": (positive_int, "N", "iterations between loss logs and NaN checks"),
+    "checkpoint_every": (non_negative_int, "N", "iterations between checkpoints (0: at the end)"),
+}
+
+
+def _format(value) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in value) + ")" if isinstance(value, tuple) else (
+        f"{value:g}" if isinstance(value, float) else str(value))
+
+
+def _default_text(name: str) -> str:
+    """What an override defaults to: the paper value per loss, and the --quick value."""
+    from ..gan.config import LOSSES, PAPER_DEFAULTS, TrainConfig
+
+    values: dict[str, list[str]] = {}
+    for loss in LOSSES:
+        cfg = TrainConfig.for_loss(loss)
+        values.setdefault(_format(getattr(cfg, name)), []).append(loss)
+    if name == "z_dim":
+        paper = "2, 16 for digits"
+    elif len(values) == 1 or all(name not in PAPER_DEFAULTS[loss] for loss in LOSSES):
+        paper = next(iter(values))
+    else:
+        paper = "; ".join(f"{v} for {', '.join(losses)}" for v, losses in values.items())
+    quick = f"; --quick: {_format(QUICK[name])}" if name in QUICK else ""
+    return f"(default: {paper}{quick})"
+
+
+def _quick_help() -> str:
+    q = QUICK
+    return (f"small CPU run (about 110 s of CPU time): {q['iters']} iterations, "
+            f"3x{q['hidden']} MLPs, "
+            f"batch {q['batch_size']}, critic/generator learning rates {q['lr_d']:g}/"
+            f"{q['lr_g']:g}, Adam betas {_format(q['betas'])}, an evaluation of "
+            f"{q.get('eval_samples', 2048)} samples every {q['eval_every']} iterations, and the "
+            f"minimax GAN trained next to it; options given explicitly still win (default: off)")
 
 
 def build_parser():
-    from ..gan.config import ARCHS, DATASETS, LOSSES
+    from ..gan.config import ARCHS, DATASETS, LOSSES, LR_DECAYS
 
-    p = demo_parser("wgan", __doc__.strip())
-    p.add_argument("--data", default="8gaussians", choices=DATASETS)
-    p.add_argument("--loss", default="wgan-gp", choices=LOSSES)
+    p = demo_parser("wgan", HELP)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--data", default="8gaussians", choices=DATASETS,
+                   help="data set (default: %(default)s)")
+    p.add_argument("--loss", default="wgan-gp", choices=LOSSES,
+                   help="gan (minimax), gan-ns (non-saturating), wgan (weight clipping), "
+                        "wgan-gp (gradient penalty), wgan-lp (one-sided penalty), wgan-sn "
+                        "(spectral norm) (default: %(default)s)")
     p.add_argument("--arch", default="mlp", choices=ARCHS,
                    help="network architecture; conv needs --data digits (default: %(default)s)")
-    p.add_argument("--iters", type=int, default=None,
-                   help="generator iterations (default: 20000, the papers'; 400 with --quick)")
-    p.add_argument("--quick", action="store_true",
-                   help="small CPU settings: 400 iterations, 3x64 MLPs, batch 64, learning "
-                        "rates 2e-3, evaluation every 100; explicit options still win")
+    p.add_argument("--quick", action="store_true", help=_quick_help())
+    p.add_argument("--compare", default=None, choices=("none", *LOSSES),
+                   help="also train this loss with the same networks, batch, learning rates and "
+                        "iterations (its own n_critic, optimiser and clipping unless given), and "
+                        "draw both runs side by side (default: gan with --quick, none otherwise)")
+    p.add_argument("--iters", type=positive_int, default=None,
+                   help="generator iterations (default: 20000, the papers'; 2000 with --quick)")
+    p.add_argument("--eval-every", type=non_negative_int, default=None, dest="eval_every",
+                   help="iterations between exact-W evaluations, 0 for none (default: 500; "
+                        "100 with --quick)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--eval-every", type=int, default=None, dest="eval_every",
-                   help="iterations between exact-W evaluations (default: 500; 100 with --quick)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--no-cuda-graph", action="store_false", dest="cuda_graph", default=None)
-    p.add_argument("--compile", action="store_true",
-                   help="compile the objectives with torch.compile (fused kernels; tens of "
-                        "seconds of compilation at the start)")
-    p.add_argument("--no-progress", action="store_false", dest="progress")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default: %(default)s; small MLPs gain nothing "
                         "from more, and oversubscribed OpenMP threads are very slow)")
-    types = {"batch_size": int, "n_critic": int, "hidden": int, "depth": int, "z_dim": int,
-             "eval_samples": int, "log_every": int, "checkpoint_every": int, "optimizer": str}
-    for name in _OVERRIDES:
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=types.get(name, float),
-                       default=None, help="override the paper default")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.pt; the settings must be those of the "
+                        "checkpoint, except --iters (default: off)")
+    p.add_argument("--no-cuda-graph", action="store_false", dest="cuda_graph", default=None,
+                   help="on CUDA, run eagerly instead of replaying a CUDA graph (default: "
+                        "graph on CUDA)")
+    p.add_argument("--compile", action="store_true",
+                   help="compile the losses with torch.compile: fused kernels, after a "
+                        "compilation at the start (default: off)")
+    p.add_argument("--no-progress", action="store_false", dest="progress",
+                   help="no progress bar (default: a bar)")
+    choices = {"optimizer": ("adam", "rmsprop"), "lr_decay": LR_DECAYS}
+    for name, (kind, metavar, text) in _OVERRIDES.items():
+        extra = {"nargs": 2} if name == "betas" else {}
+        if name in choices:
+            extra = {"choices": choices[name]}
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
+                       metavar=metavar, help=f"{text} {_default_text(name)}", **extra)
     return p
 
 
@@ -71,49 +166,142 @@ def slow_on_cpu(args) -> bool:
             and (args.hidden is None or args.hidden >= 256))
 
 
+def short_with_paper_rates(args) -> bool:
+    """Whether ``args`` ask for far fewer iterations than the papers' learning rates need.
+
+    >>> short_with_paper_rates(build_parser().parse_args(["--iters", "400"]))
+    True
+    >>> short_with_paper_rates(build_parser().parse_args(["--iters", "400", "--quick"]))
+    False
+    """
+    return (not args.quick and args.iters is not None and args.iters < 5000
+            and args.lr_g is None and args.lr_d is None)
+
+
+def _check_device(parser, device: str) -> None:
+    import torch
+
+    if not str(device).startswith(("cpu", "cuda")):
+        parser.error(f"--device must be cpu, cuda or cuda:N; got {device!r}")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {device}: CUDA is not available on this machine "
+                     f"(torch {torch.__version__}); use --device cpu")
+
+
+def _configs(parser, args):
+    """The TrainConfig of ``--loss`` and, when compared, of the other loss (same budget)."""
+    from ..gan import PAPER_DEFAULTS, TrainConfig
+
+    presets = (QUICK, FULL) if args.quick else (FULL,)
+    for preset in presets:  # explicit options win
+        for name, value in preset.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+    overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
+    compare = args.compare or (QUICK_COMPARE if args.quick else "none")
+    common = dict(data=args.data, arch=args.arch, iters=args.iters, device=args.device,
+                  seed=args.seed, eval_every=args.eval_every, resume=args.resume,
+                  cuda_graph=args.cuda_graph, compile=args.compile, progress=args.progress,
+                  **overrides)
+    try:
+        primary = TrainConfig.for_loss(args.loss, out=args.out, **common)
+        other = None
+        if compare not in ("none", args.loss):
+            # the same networks, batch, learning rates and iterations; what defines the other
+            # loss's training (its critic steps, optimiser, clipping) from its paper setup
+            own = {k: v for k, v in PAPER_DEFAULTS[compare].items()
+                   if k in _LOSS_SPECIFIC and k not in overrides}
+            other = primary.replace(loss=compare, out=args.out / f"compare-{compare}", **own)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    return primary, other
+
+
+def _train(parser, config):
+    from ..gan import CheckpointError, NonFiniteLossError, train
+
+    try:
+        return train(config)
+    except CheckpointError as exc:
+        parser.error(str(exc))
+    except NonFiniteLossError as exc:
+        parser.exit(1, f"{parser.prog}: training stopped: {exc}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{parser.prog}: interrupted; --resume continues the run\n")
+
+
+def _report(loss, history, floor):
+    """Print one run's summary line and return :func:`otlab.gan.figures.summary`."""
+    from ..gan.figures import correlation_text, summary
+    from ..gan.losses import WASSERSTEIN_LOSSES
+
+    s = summary(history)
+    if s["n_evaluations"] == 0:
+        print(f"{loss}: no evaluation of the exact W1 (--eval-every 0)")
+        return s
+    first = next((r["exact_w1"] for r in history if r["exact_w1"] is not None), None)
+    later = [r["critic_estimate"] for r in history
+             if r["iteration"] > 0 and r["critic_estimate"] is not None]
+    start = "" if first is None else f"exact W1 {first:.4f} at the start, "
+    modes = "" if s["modes_covered"] is None else (
+        f"; modes covered {s['modes_covered']}, {s['high_quality']:.1f} % of the generated "
+        f"samples within 3 sigma of a mode")
+    if loss in WASSERSTEIN_LOSSES:
+        sign = "" if not later else (
+            "; > 0 at every evaluation after iteration 0" if min(later) > 0 else
+            f"; <= 0 at {sum(v <= 0 for v in later)} of {len(later)} evaluations after "
+            f"iteration 0")
+        critic = (f"critic estimate {s['final_critic_estimate']:.4f}{sign}; "
+                  f"{correlation_text(s)} with the exact W1 over the trained critic's "
+                  f"evaluations")
+    else:
+        critic = (f"discriminator logit gap E D(x) - E D(G(z)) {s['final_critic_estimate']:.4f} "
+                  f"(a score, not a distance)")
+    print(f"{loss}: {start}final exact W1 {s['final_exact_w1']:.4f} (two sets of real "
+          f"samples: {floor:.4f}); {critic}{modes}")
+    return s
+
+
 def main(argv=None):
-    from ..gan import TrainConfig, train
-    from ..gan.figures import write_figures
+    from ..gan.evaluation import sampling_floor
+    from ..gan.figures import plot_comparison, write_figures
 
     import torch
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _check_device(parser, args.device)
+    config, other = _configs(parser, args)
+    out = prepare_out(args.out, parser)
+    if other is not None:
+        prepare_out(other.out, parser)
     torch.set_num_threads(args.threads)
-    for preset in (QUICK, FULL) if args.quick else (FULL,):  # explicit options win
-        for name, value in preset.items():
-            if getattr(args, name) is None:
-                setattr(args, name, value)
-    overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     if slow_on_cpu(args):
         print("note: the papers' settings (3x512 MLPs) cost about 0.3 s per iteration on one "
               "CPU thread; --quick runs a small version, --device cuda the full one")
-    try:
-        config = TrainConfig.for_loss(
-            args.loss, data=args.data, arch=args.arch, iters=args.iters, device=args.device,
-            seed=args.seed, eval_every=args.eval_every, resume=args.resume,
-            cuda_graph=args.cuda_graph, compile=args.compile, progress=args.progress,
-            out=args.out, **overrides)
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
-    out = prepare_out(args.out)
-    history = train(config)
-    arch = "" if args.arch == "mlp" else f" ({args.arch})"
-    paths = write_figures(history, out, title=f"{args.loss} on {args.data}{arch}")
-    from ..gan.evaluation import sampling_floor
-    from ..gan.figures import summary
-
-    s = summary(history)
+    if short_with_paper_rates(args):
+        print(f"note: with the papers' learning rates ({config.lr_d:g} for the critic) WGAN "
+              f"training needs about 20000 iterations; in {config.iters} the generator barely "
+              f"moves and the exact W1 stays near its start. --quick uses larger learning "
+              f"rates and smaller networks that make the point in 2000 iterations")
+    runs = {config.loss: (config, _train(parser, config))}
+    if other is not None:
+        runs[other.loss] = (other, _train(parser, other))
     floor = sampling_floor(args.data, config.eval_samples, draws=3, seed=args.seed).mean()
-    write_table([{"loss": args.loss, "data": args.data, "arch": args.arch, "iters": args.iters,
-                  **s, "real_vs_real_w1": floor}],
-                out / "summary_table")
-    first = next((r["exact_w1"] for r in history if r["exact_w1"] is not None), float("nan"))
-    print(f"exact W1 {first:.4f} at the start, final exact W1 {s['final_exact_w1']:.4f} "
-          f"(two sets of {config.eval_samples} real samples: {floor:.4f}), "
-          f"critic estimate {s['final_critic_estimate']:.4f}, Pearson {s['pearson']:.3f}, "
-          f"Spearman {s['spearman']:.3f} (trained critic, iteration > 0), "
-          f"modes covered {s['modes_covered']}")
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    rows, written = [], []
+    arch = "" if args.arch == "mlp" else f" ({args.arch})"
+    for loss, (cfg, history) in runs.items():
+        paths = write_figures(history, cfg.out, title=f"{loss} on {args.data}{arch}")
+        written += paths.values()
+        s = _report(loss, history, floor)
+        s["high_quality_percent"] = s.pop("high_quality")
+        rows.append({"loss": loss, "data": args.data, "arch": args.arch, "iters": cfg.iters,
+                     **s, "real_vs_real_w1": float(floor)})
+    if other is not None:
+        written.append(plot_comparison({loss: (h, cfg.out) for loss, (cfg, h) in runs.items()},
+                                       out / "comparison.png", floor=float(floor)))
+    written += write_table(rows, out / "summary_table")
+    print("wrote " + ", ".join(str(p) for p in written))
     print("config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
+    sys.stdout.flush()
     return 0

@@ -6,7 +6,7 @@
 (0.0001, (0.0, 0.9), 10.0, 5)
 """
 
-from .config import ARCHS, DATASETS, LOSSES, PAPER_DEFAULTS, TrainConfig
+from .config import ARCHS, DATASETS, LOSSES, LR_DECAYS, PAPER_DEFAULTS, TrainConfig
 from .data import Sampler, make_sampler, mixture_modes
 from .evaluation import (
     BackgroundEvaluator,
@@ -17,11 +17,14 @@ from .evaluation import (
 )
 from .losses import critic_estimate, critic_loss, generator_loss, relu_mlp_input_gradient
 from .models import build_models, conv_critic, conv_generator, mlp
-from .train import HISTORY_COLUMNS, NonFiniteLossError, load_history, train
+from .family import Evaluation, Family, UnconditionalGAN
+from .record import CheckpointError, RunRecord
+from .train import HISTORY_COLUMNS, NonFiniteLossError, Replica, load_history, train
 
 __all__ = [
-    "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS",
-    "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError",
+    "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS", "PAPER_DEFAULTS",
+    "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError", "CheckpointError",
+    "Replica", "Family", "UnconditionalGAN", "Evaluation", "RunRecord",
     "Sampler", "make_sampler", "mixture_modes",
     "exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor", "BackgroundEvaluator",
     "critic_loss", "generator_loss", "critic_estimate", "relu_mlp_input_gradient",

@@ -9,7 +9,7 @@ from pathlib import Path
 from .._validation import check_choice, check_positive, check_positive_int
 from ..critics.lipschitz import gan_paper_defaults
 
-__all__ = ["TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS"]
+__all__ = ["TrainConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS", "PAPER_DEFAULTS"]
 
 #: Training objectives: minimax GAN, non-saturating GAN, WGAN with weight
 #: clipping, gradient penalty, one-sided (Lipschitz) penalty, spectral norm.
@@ -17,6 +17,9 @@ LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-lp", "wgan-sn")
 
 #: Data sets the trainer samples on the device.
 DATASETS = ("8gaussians", "25gaussians", "ring", "swissroll", "parallel_lines", "digits")
+
+#: Learning-rate schedules: constant, or linear decay to 0 over the run.
+LR_DECAYS = ("none", "linear")
 
 #: Network architectures: ReLU MLPs for every data set, or the DCGAN-style
 #: convolutional pair for the 8x8 digits (see :mod:`otlab.gan.models`).
@@ -104,6 +107,12 @@ class TrainConfig:
         Compile the critic and generator objectives (forward and backward)
         with ``torch.compile``: fewer, fused kernels per step, at the price of
         a compilation of tens of seconds at the start (off by default).
+    lr_decay : {"none", "linear"}
+        ``"linear"`` scales both learning rates by :math:`1 - (t - 1)/T` at
+        iteration :math:`t` of :math:`T` = ``iters`` (the WGAN-GP paper's code
+        for CIFAR-10 decays them so); a function of the iteration alone, so
+        resume needs no extra state (but a new ``iters`` changes the schedule).
+        Not with the CUDA graph, which fixes the learning rates when captured.
     emd_max_iter : int
         Iteration cap of POT's network simplex in the evaluation.
     progress : bool
@@ -141,6 +150,7 @@ class TrainConfig:
     resume: bool = False
     cuda_graph: bool | None = None
     compile: bool = False
+    lr_decay: str = "none"
     emd_max_iter: int = 100_000_000
     progress: bool = True
 
@@ -149,6 +159,11 @@ class TrainConfig:
         check_choice(self.data, "data", DATASETS)
         check_choice(self.optimizer, "optimizer", ("adam", "rmsprop"))
         check_choice(self.arch, "arch", ARCHS)
+        check_choice(self.lr_decay, "lr_decay", LR_DECAYS)
+        if self.lr_decay != "none" and self.use_cuda_graph:
+            raise ValueError(
+                f"lr_decay={self.lr_decay!r} needs cuda_graph=False on CUDA (a captured graph "
+                f"keeps the learning rates it was captured with)")
         if self.arch == "conv" and self.data != "digits":
             raise ValueError(
                 f"arch='conv' needs data='digits' (the convolutional models read each row "
@@ -189,6 +204,17 @@ class TrainConfig:
         if unknown:
             raise TypeError(f"unknown TrainConfig fields: {', '.join(sorted(unknown))}")
         return cls(**{**PAPER_DEFAULTS[loss], "loss": loss, "data": data, **overrides})
+
+    def lr_scale(self, iteration: int) -> float:
+        """Factor of both learning rates at ``iteration`` (1, 2, ..., ``iters``).
+
+        >>> cfg = TrainConfig(iters=4, lr_decay="linear")
+        >>> [cfg.lr_scale(t) for t in (1, 2, 3, 4)]
+        [1.0, 0.75, 0.5, 0.25]
+        """
+        if self.lr_decay == "linear":
+            return 1.0 - (iteration - 1) / self.iters
+        return 1.0
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with ``changes`` applied (and validated)."""

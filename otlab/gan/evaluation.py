@@ -142,15 +142,22 @@ def sampling_floor(data: str, n_samples: int, *, draws: int = 5, seed: int = 0) 
 
 
 class BackgroundEvaluator:
-    """Run :func:`evaluate_samples` in a worker thread, one job at a time, in order.
+    """Run the evaluation measures in a worker thread, one job at a time, in order.
 
-    ``submit`` takes host arrays (or a callable returning them, which runs in
-    the worker, e.g. after waiting for a CUDA event); ``poll`` returns the
-    finished ``(iteration, result)`` pairs without blocking; ``drain`` waits.
+    ``metrics(real, fake) -> dict`` is what runs there (by default
+    :func:`evaluate_samples` with ``modes``, ``std`` and ``max_iter``).
+    ``submit`` takes a callable returning ``(real, fake, extra_fields)`` as
+    host arrays, which runs in the worker (e.g. after waiting for a CUDA
+    event); ``poll`` returns the finished ``(iteration, result)`` pairs
+    without blocking; ``drain`` waits.
     """
 
-    def __init__(self, *, modes=None, std: float = 0.0, max_iter: int = 100_000_000):
-        self.modes, self.std, self.max_iter = modes, std, max_iter
+    def __init__(self, *, modes=None, std: float = 0.0, max_iter: int = 100_000_000,
+                 metrics=None):
+        if metrics is None:
+            def metrics(real, fake):
+                return evaluate_samples(real, fake, modes=modes, std=std, max_iter=max_iter)
+        self._metrics = metrics
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlab-eval")
         self._jobs: list[tuple[int, Future]] = []
 
@@ -158,7 +165,7 @@ class BackgroundEvaluator:
         real, fake, fields = fetch()
         if before is not None:
             before()
-        out = evaluate_samples(real, fake, modes=self.modes, std=self.std, max_iter=self.max_iter)
+        out = dict(self._metrics(real, fake))
         out.update(fields)
         return out
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["summary", "tile_images", "plot_snapshots", "write_gif", "plot_w_curves",
-           "write_figures"]
+__all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots",
+           "write_gif", "plot_w_curves", "plot_comparison", "write_figures"]
 
 
 def _evaluated(history):
@@ -35,7 +35,10 @@ def summary(history) -> dict:
     (iteration > 0): at iteration 0 the critic is still its random
     initialisation, whose output says nothing about :math:`W_1`, while the
     untrained generator is at its farthest; that one point would otherwise
-    dominate the correlation.
+    dominate the correlation.  When it cannot be computed (fewer than three
+    such evaluations, or a constant curve) the correlations are NaN and
+    ``correlation_note`` says why (otherwise it is ``None``).
+    ``high_quality`` is a percentage.
 
     >>> rows = [{"iteration": i, "exact_w1": 1.0 / (i + 1), "critic_estimate": 0.5 / (i + 1),
     ...          "modes_covered": 8} for i in range(5)]
@@ -43,26 +46,46 @@ def summary(history) -> dict:
     >>> s = summary(rows)
     >>> round(s["pearson"], 6), round(s["spearman"], 6), s["modes_covered"], s["n_evaluations"]
     (1.0, 1.0, 8, 5)
+    >>> summary(rows[:3])["correlation_note"]
+    'needs at least 3 evaluations after iteration 0; the run has 2'
     """
     from scipy import stats
 
     rows = _evaluated(history)
     out = {"n_evaluations": len(rows), "pearson": math.nan, "spearman": math.nan,
-           "final_exact_w1": math.nan, "final_critic_estimate": math.nan,
-           "modes_covered": None, "high_quality": None}
-    if not rows:
-        return out
+           "correlation_note": None, "final_exact_w1": math.nan,
+           "final_critic_estimate": math.nan, "modes_covered": None, "high_quality": None}
     trained = [r for r in rows if r["iteration"] > 0]
     w = np.array([r["exact_w1"] for r in trained])
     c = np.array([r["critic_estimate"] for r in trained])
-    if len(trained) >= 3 and np.ptp(w) > 0 and np.ptp(c) > 0:
+    if len(trained) < 3:
+        out["correlation_note"] = (f"needs at least 3 evaluations after iteration 0; the run "
+                                   f"has {len(trained)}")
+    elif np.ptp(w) == 0 or np.ptp(c) == 0:
+        which = "exact W1" if np.ptp(w) == 0 else "critic estimate"
+        out["correlation_note"] = f"the {which} is constant over the evaluations"
+    else:
         out["pearson"] = float(stats.pearsonr(c, w)[0])
         out["spearman"] = float(stats.spearmanr(c, w)[0])
+    if not rows:
+        return out
     last = rows[-1]
     out.update(final_exact_w1=float(last["exact_w1"]),
                final_critic_estimate=float(last["critic_estimate"]),
                modes_covered=last.get("modes_covered"), high_quality=last.get("high_quality"))
     return out
+
+
+def correlation_text(s: dict) -> str:
+    """``"Pearson 0.97, Spearman 0.95"``, or why there is no correlation.
+
+    >>> correlation_text({"pearson": float("nan"), "spearman": float("nan"),
+    ...                   "correlation_note": "needs at least 3 evaluations"})
+    'Pearson/Spearman not computed (needs at least 3 evaluations)'
+    """
+    if s.get("correlation_note"):
+        return f"Pearson/Spearman not computed ({s['correlation_note']})"
+    return f"Pearson {s['pearson']:.3f}, Spearman {s['spearman']:.3f}"
 
 
 def _plt():
@@ -138,74 +161,132 @@ def _draw_images(ax, rows, title: str) -> None:
     ax.set_axis_off()
 
 
-def _draw_snapshot(ax, snap: dict, title: str) -> None:
-    """One evaluation: a scatter over the critic (2-D) or a tile of generated images."""
+def _centred_critic(snap: dict):
+    """The critic grid minus its median (a critic is defined up to a constant)."""
+    return snap["critic"] - np.median(snap["critic"])
+
+
+def _critic_norm(snaps):
+    """One symmetric colour scale for the centred critics of ``snaps`` (or None)."""
+    from matplotlib.colors import Normalize
+
+    grids = [np.abs(_centred_critic(s)) for s in snaps if "critic" in s]
+    if not grids:
+        return None
+    lim = max(float(np.percentile(g, 99)) for g in grids) or 1.0
+    return Normalize(-lim, lim)
+
+
+def _draw_snapshot(ax, snap: dict, title: str, *, norm=None, labels=(True, True)):
+    """One evaluation: a scatter over the critic (2-D) or a tile of generated images.
+
+    Returns the critic's contour set (for a colour bar), or ``None``.
+    """
     if snap["fake"].shape[1] != 2:
         _draw_images(ax, snap["fake"], title)
-        return
+        return None
+    contours = None
     if "critic" in snap:
         lo, hi = snap["bounds"]
         axis = np.linspace(lo, hi, snap["critic"].shape[0])
-        ax.contourf(axis, axis, snap["critic"], levels=20, cmap="RdBu_r", alpha=0.7)
+        levels = 20 if norm is None else np.linspace(norm.vmin, norm.vmax, 21)
+        contours = ax.contourf(axis, axis, _centred_critic(snap), levels=levels, cmap="RdBu_r",
+                               alpha=0.7, norm=norm, extend="neither" if norm is None else "both")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-    ax.scatter(*snap["real"].T, s=2, c="k", alpha=0.3, label="real")
-    ax.scatter(*snap["fake"].T, s=2, c="tab:orange", alpha=0.6, label="generated")
+    ax.scatter(*snap["real"].T, s=2, c="k", alpha=0.4, label="real")
+    ax.scatter(*snap["fake"].T, s=2, c="tab:orange", alpha=0.7, label="generated")
     ax.set_title(title, fontsize=9)
     ax.set_aspect("equal")
-    ax.set_axis_off()
+    ax.tick_params(labelsize=7)
+    if labels[0]:
+        ax.set_xlabel("$x_1$", fontsize=8)
+    if labels[1]:
+        ax.set_ylabel("$x_2$", fontsize=8)
+    return contours
 
 
-def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
+def _panel_count(n: int, *, max_cols: int = 4) -> tuple[int, int]:
+    """``(panels, columns)``: at most ``n`` panels that fill whole rows of <= ``max_cols``.
+
+    >>> _panel_count(5), _panel_count(7), _panel_count(12), _panel_count(2)
+    ((5, 5), (6, 3), (12, 4), (2, 2))
+    """
+    if n <= max_cols + 1:
+        return n, n
+    best = max(((n - n % c, c) for c in range(max_cols, 2, -1)), key=lambda pc: pc)
+    return best
+
+
+def snapshot_figure(run_dir, *, max_panels: int = 12, history=None):
     """One panel per evaluation: samples over the critic's contour, or generated digits.
 
     Snapshots of 2-D data show real (black) and generated (orange) points
-    over the critic's contour; snapshots of images (the 64-D digits) show
+    over the critic's contour (centred to median 0, one colour scale and
+    colour bar for all panels); snapshots of images (the 64-D digits) show
     an 8 x 8 tile of generated 8x8 images, followed by a last panel of real
-    images for comparison.
+    images for comparison.  The panels fill whole rows: evaluations are
+    subsampled evenly (first and last kept).
 
     Parameters
     ----------
     run_dir : str or Path
         Run folder with ``snapshots/iter_*.npz``.
-    path : str or Path, optional
-        Output PNG (default ``run_dir/snapshots.png``).
     max_panels : int
-        At most this many panels; evaluations are subsampled evenly (first
-        and last kept).
+        At most this many panels.
     history : list of dict, optional
         Rows of :func:`otlab.gan.train`; adds the exact :math:`W_1` to the titles.
 
     Returns
     -------
-    Path or None
-        The PNG written, or ``None`` when the run has no snapshots.
+    matplotlib.figure.Figure or None
+        The figure (``None`` when the run has no snapshots); its first
+        ``panels`` axes are the panels, in reading order.
     """
     files = _snapshot_files(run_dir)
     if not files:
         return None
     snaps = [_load_snapshot(f) for f in files]
     images = snaps[0]["fake"].shape[1] != 2
-    n_eval = max(1, max_panels - 1) if images else max_panels
+    panels, cols = _panel_count(min(len(snaps) + int(images), max_panels))
+    n_eval = panels - int(images)
     if len(snaps) > n_eval:
         idx = np.unique(np.linspace(0, len(snaps) - 1, n_eval).round().astype(int))
         snaps = [snaps[i] for i in idx]
-    panels = len(snaps) + int(images)
-    plt = _plt()
-    cols = min(4, panels)
+    from matplotlib.figure import Figure
+
     rows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.set_axis_off()
+    fig = Figure(figsize=(2.9 * cols + 0.8, 2.9 * rows + 0.5), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     w_by_iter = _exact_w_by_iteration(history)
-    for ax, snap in zip(axes.ravel(), snaps):
-        _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter))
+    norm = _critic_norm(snaps)
+    contours = None
+    for k, (ax, snap) in enumerate(zip(axes.ravel(), snaps)):
+        labels = (k // cols == rows - 1, k % cols == 0)
+        drawn = _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter), norm=norm,
+                               labels=labels)
+        contours = contours or drawn
     if images:
         _draw_images(axes.ravel()[len(snaps)], snaps[-1]["real"], "real data")
-    fig.tight_layout()
+    else:
+        handles = axes.ravel()[0].get_legend_handles_labels()
+        fig.legend(*handles, loc="outside lower center", ncols=2, markerscale=4, fontsize=8)
+    if contours is not None:
+        fig.colorbar(contours, ax=axes.ravel().tolist(), shrink=0.8,
+                     label="critic $D(x)$ minus its median on the window")
+    return fig
+
+
+def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
+    """Write :func:`snapshot_figure` to ``path`` (default ``run_dir/snapshots.png``).
+
+    Returns the path, or ``None`` when the run has no snapshots.
+    """
+    fig = snapshot_figure(run_dir, max_panels=max_panels, history=history)
+    if fig is None:
+        return None
     path = Path(path) if path else Path(run_dir) / "snapshots.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -268,14 +349,17 @@ def write_gif(run_dir, path=None, *, history=None, fps: float = 4.0, size: float
     path = Path(path) if path else Path(run_dir) / "training.gif"
     w_by_iter = _exact_w_by_iteration(history)
     fig, ax = plt.subplots(figsize=(size, size))
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.08, top=0.9)
     writer = PillowWriter(fps=fps)
     try:
         with writer.saving(fig, path, dpi):
             for f in files:
                 snap = _load_snapshot(f)
                 ax.clear()
-                _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter))
+                _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter),
+                               labels=(False, False))
+                if snap["fake"].shape[1] == 2:
+                    ax.legend(loc="upper right", fontsize=6, markerscale=3)
                 writer.grab_frame()
     finally:
         plt.close(fig)
@@ -307,12 +391,65 @@ def plot_w_curves(history, path, *, title: str = ""):
     ax.plot(it, [r["exact_w1"] for r in rows], "o-", ms=3, label="exact $W_1$ (POT)")
     ax.plot(it, [r["critic_estimate"] for r in rows], "s-", ms=3,
             label=r"critic $\mathbb{E}D(x)-\mathbb{E}D(G(z))$")
-    s = summary(history)
-    ax.set_title(f"{title}  Pearson {s['pearson']:.3f}, Spearman {s['spearman']:.3f}",
-                 fontsize=9)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_title(f"{title}  {correlation_text(summary(history))}", fontsize=9)
     ax.set_xlabel("generator iteration")
+    ax.set_ylabel("$W_1$ and its estimate (data units)")
     ax.legend(fontsize=8)
     fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_comparison(runs: dict, path, *, floor: float | None = None):
+    r"""Runs side by side: each one's last snapshot, then their exact :math:`W_1` curves.
+
+    Parameters
+    ----------
+    runs : dict
+        Label (the loss) -> ``(history, run_dir)`` of a run of :func:`otlab.gan.train`
+        with snapshots (2-D data).
+    path : str or Path
+        Output PNG.
+    floor : float, optional
+        Exact :math:`W_1` between two sets of real samples, drawn as a dotted line.
+
+    Returns
+    -------
+    Path
+        ``path``.  The critic estimate is drawn for the Wasserstein losses only
+        (a GAN discriminator's score is not a distance).
+    """
+    from .losses import WASSERSTEIN_LOSSES
+
+    plt = _plt()
+    n = len(runs)
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.3 * n + 4.6, 3.6), layout="constrained",
+                             gridspec_kw={"width_ratios": [1] * n + [1.5]})
+    for k, (ax, (label, (history, run_dir))) in enumerate(zip(axes, runs.items())):
+        files = _snapshot_files(run_dir)
+        snap = _load_snapshot(files[-1])
+        s = summary(history)
+        modes = "" if s["modes_covered"] is None else f", {s['modes_covered']} modes covered"
+        _draw_snapshot(ax, snap, f"{label}, iteration {int(snap['iteration'])}{modes}",
+                       labels=(True, k == 0))
+    axes[0].legend(loc="upper right", fontsize=7, markerscale=3)
+    curves = axes[-1]
+    for k, (label, (history, _)) in enumerate(runs.items()):
+        rows = _evaluated(history)
+        it = [r["iteration"] for r in rows]
+        curves.plot(it, [r["exact_w1"] for r in rows], "o-", ms=3, color=f"C{k}",
+                    label=f"{label}: exact $W_1$")
+        if label in WASSERSTEIN_LOSSES:
+            curves.plot(it, [r["critic_estimate"] for r in rows], "s--", ms=3, color=f"C{k}",
+                        alpha=0.7, label=f"{label}: critic estimate")
+    if floor is not None:
+        curves.axhline(floor, color="0.4", ls=":", lw=1, label="two sets of real samples")
+    curves.set_xlabel("generator iteration")
+    curves.set_ylabel("$W_1$ (data units)")
+    curves.set_title("exact $W_1$ to the data, same budget", fontsize=9)
+    curves.legend(fontsize=7)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
@@ -337,11 +474,12 @@ def write_figures(history, run_dir, *, title: str = "") -> dict:
         has snapshots, ``"snapshots"`` (:func:`plot_snapshots`) and ``"gif"``
         (:func:`write_gif`).
     """
-    import json
+    from .._json import strict_json
 
     run_dir = Path(run_dir)
     s = summary(history)
-    (run_dir / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
+    s["high_quality_percent"] = s.pop("high_quality")
+    (run_dir / "summary.json").write_text(strict_json(s, indent=1) + "\n")
     paths = {"summary": run_dir / "summary.json",
              "w_curves": plot_w_curves(history, run_dir / "w_curves.png", title=title)}
     snaps = plot_snapshots(run_dir, history=history)

@@ -1,48 +1,78 @@
 """The training loop: one readable function, :func:`train`.
 
 One *iteration* is ``n_critic`` critic steps followed by one generator step.
-Losses stay on the device: a device-side flag accumulates "some loss was NaN
-or infinite" and is read (one ``.item()``) only every ``log_every``
-iterations, before every checkpoint and at the end.  On CUDA the whole
-iteration can be captured once in a CUDA graph and replayed (capturable,
-fused optimisers; real, fake and interpolated points in one critic pass; the
-penalty's input gradient written out for ReLU MLPs), and the objectives can
-be compiled with ``torch.compile`` (``TrainConfig.compile``).
+:func:`train` is that loop and nothing else; the rest lives in three objects:
+
+- the **family** (:class:`otlab.gan.family.Family`; by default
+  :class:`~otlab.gan.family.UnconditionalGAN`) builds the models, draws the
+  batches, computes the losses and says what an evaluation measures.  A
+  conditional GAN, InfoGAN or pix2pix plugs in its own family and reuses
+  this loop;
+- the **record** (:class:`otlab.gan.record.RunRecord`) keeps the history
+  rows, the evaluations running in the worker thread and the checkpoints;
+- the **replica** (:class:`Replica`) is this process's part in a
+  data-parallel run.  Alone, it does nothing.  A ``torch.distributed``
+  wrapper subclasses it to all-reduce the gradients between backward and
+  optimiser step, OR the NaN flags and the stop request over the processes,
+  and gather the RNG states for the checkpoint; only rank 0 evaluates, shows
+  progress and writes files, and ranks > 0 draw their own batches.
+
+Seeds are explicit (``torch.manual_seed(config.seed)`` and numpy's before the
+models are built); losses stay on the device: a device-side flag accumulates
+"some loss was NaN or infinite" and is read (one ``.item()``, like the logged
+losses) only every ``log_every`` iterations, before every checkpoint and at
+the end.  Checkpoints are plain dicts written between iterations, so they
+always hold a completed iteration: Ctrl-C (SIGINT, however often it comes)
+only asks the loop to stop at the next iteration boundary.
+
+On CUDA the whole iteration can be captured once in a CUDA graph and replayed
+(capturable, fused optimisers; real, fake and interpolated points in one
+critic pass; the penalty's input gradient written out for ReLU MLPs), and the
+losses can be compiled with ``torch.compile`` (``TrainConfig.compile``).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
 import signal
 import threading
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import losses
 from .config import TrainConfig
-from .data import Sampler, make_sampler, mixture_modes
-from .evaluation import BackgroundEvaluator
-from .models import build_models
+from .family import HISTORY_COLUMNS, PLOT_BOUNDS, UnconditionalGAN
+from .record import CheckpointError, RunRecord, load_history
 
-__all__ = ["train", "NonFiniteLossError", "HISTORY_COLUMNS", "load_history", "PLOT_BOUNDS"]
-
-#: Columns of the history (``None`` where a row has no value, e.g. no evaluation).
-HISTORY_COLUMNS = ("iteration", "d_loss", "g_loss", "batch_estimate", "exact_w1",
-                   "critic_estimate", "modes_covered", "high_quality", "mode_kl")
-
-#: Square plotting window ``(low, high)`` of each 2-D data set (for critic contours).
-PLOT_BOUNDS = {"8gaussians": (-3.0, 3.0), "25gaussians": (-5.5, 5.5), "ring": (-3.0, 3.0),
-               "swissroll": (-2.2, 2.2), "parallel_lines": (-1.5, 1.5)}
+__all__ = ["train", "Replica", "NonFiniteLossError", "CheckpointError", "HISTORY_COLUMNS",
+           "load_history", "PLOT_BOUNDS"]
 
 _CUDA_GRAPH_WARMUP = 3  # eager iterations on a side stream before capture
 
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; training stopped."""
+
+
+class Replica:
+    """This process's part in a data-parallel run; the default is a run alone.
+
+    A ``torch.distributed`` wrapper overrides the three hooks (all are
+    collective: every rank calls them at the same point of the loop).
+    """
+
+    rank = 0
+    world_size = 1
+
+    def reduce_gradients(self, grads: list[torch.Tensor]) -> None:
+        """Average ``grads`` in place over the replicas (alone: nothing to do)."""
+
+    def any(self, flags: torch.Tensor) -> torch.Tensor:
+        """Element-wise OR of boolean ``flags`` over the replicas."""
+        return flags
+
+    def gather(self, obj) -> list:
+        """``obj`` of every rank, in rank order."""
+        return [obj]
 
 
 # --------------------------------------------------------------------- steps
@@ -57,64 +87,53 @@ def _make_optimizer(config, params, lr, *, cuda: bool, graph: bool):
     return torch.optim.RMSprop(params, lr=lr, **kwargs)
 
 
-def _apply(optimizer, params, loss) -> None:
-    """Gradient step: ``torch.autograd.grad`` writes fresh ``.grad`` (graph-safe)."""
-    for p, g in zip(params, torch.autograd.grad(loss, params)):
-        p.grad = g
-    optimizer.step()
+def _scale_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
-def _make_objectives(config, generator, critic):
-    """``critic_objective(real, fake, alpha) -> (loss, estimate)`` and
-    ``generator_objective(z) -> loss``, compiled with ``torch.compile`` when
-    ``config.compile`` (forward and backward become a few fused kernels; the
-    random draws stay outside, so compiled and eager runs see the same numbers)."""
+class _Iteration:
+    """One iteration; ``__call__() -> (d_loss, g_loss, estimate)``, 0-d device tensors.
 
-    def critic_objective(real, fake, alpha):
-        return losses.critic_loss(config.loss, critic, real, fake, penalty=config.penalty,
-                                  alpha=alpha)
+    The family draws the batches of all critic steps at once (the generator
+    is fixed meanwhile).  Gradients come from ``torch.autograd.grad``, which
+    writes fresh ``.grad`` tensors (safe inside a CUDA graph), and pass
+    through ``replica.reduce_gradients`` before the optimiser step.
+    """
 
-    def generator_objective(z):
-        return losses.generator_loss(config.loss, critic, generator(z))
+    def __init__(self, config, family, models, optimizers, replica, bad):
+        self.config, self.family, self.replica, self.bad = config, family, replica, bad
+        self.generator, self.critic = models
+        self.opt_g, self.opt_d = optimizers
+        self.g_params, self.d_params = family.parameter_groups(*models)
+        critic_loss = lambda *batch: family.critic_loss(self.critic, *batch)  # noqa: E731
+        generator_loss = lambda *batch: family.generator_loss(  # noqa: E731
+            self.generator, self.critic, *batch)
+        if config.compile:  # random draws stay outside: compiled runs see the same numbers
+            critic_loss, generator_loss = torch.compile(critic_loss), torch.compile(generator_loss)
+        self.critic_loss, self.generator_loss = critic_loss, generator_loss
 
-    if config.compile:
-        return torch.compile(critic_objective), torch.compile(generator_objective)
-    return critic_objective, generator_objective
+    def _step(self, optimizer, params, loss) -> None:
+        grads = list(torch.autograd.grad(loss, params))
+        self.replica.reduce_gradients(grads)
+        for p, g in zip(params, grads):
+            p.grad = g
+        optimizer.step()
 
-
-def _make_iteration(config, sampler, generator, critic, opt_g, opt_d, bad):
-    """Return ``iteration() -> (d_loss, g_loss, estimate)``, all 0-d device tensors."""
-    g_params = list(generator.parameters())
-    d_params = list(critic.parameters())
-    b, k, z_dim, device = config.batch_size, config.n_critic, config.latent_dim, sampler.device
-    critic_objective, generator_objective = _make_objectives(config, generator, critic)
-
-    def iteration():
-        # The generator is fixed during the critic steps: draw the data, the noise and
-        # the interpolation weights of all k steps at once and generate the k fake
-        # batches in one pass (fewer, larger kernels).
-        real_all = sampler(k * b).view(k, b, -1)
-        alpha_all = torch.rand(k, b, 1, device=device)
-        with torch.no_grad():
-            fake_all = generator(torch.randn(k * b, z_dim, device=device)).view(k, b, -1)
+    def __call__(self):
         d_losses = []
-        for step in range(k):
-            d_loss, estimate = critic_objective(real_all[step], fake_all[step], alpha_all[step])
-            _apply(opt_d, d_params, d_loss)
+        for batch in self.family.critic_batches(self.generator, self.config.n_critic):
+            d_loss, estimate = self.critic_loss(*batch)
+            self._step(self.opt_d, self.d_params, d_loss)
+            self.family.constrain_critic(self.critic)
             d_losses.append(d_loss.detach())
-            if config.loss == "wgan":
-                with torch.no_grad():
-                    torch._foreach_clamp_min_(d_params, -config.clip)
-                    torch._foreach_clamp_max_(d_params, config.clip)
-        g_loss = generator_objective(torch.randn(b, z_dim, device=device))
-        _apply(opt_g, g_params, g_loss)
+        g_loss = self.generator_loss(*self.family.generator_batch())
+        self._step(self.opt_g, self.g_params, g_loss)
         g_loss = g_loss.detach()
         with torch.no_grad():  # device-side flags: no host sync here
-            bad[0].logical_or_(~torch.isfinite(torch.stack(d_losses)).all())
-            bad[1].logical_or_(~torch.isfinite(g_loss))
-        return d_loss.detach(), g_loss, estimate
-
-    return iteration
+            self.bad[0].logical_or_(~torch.isfinite(torch.stack(d_losses)).all())
+            self.bad[1].logical_or_(~torch.isfinite(g_loss))
+        return d_losses[-1], g_loss, estimate
 
 
 class _GraphedIteration:
@@ -146,121 +165,36 @@ class _GraphedIteration:
         return self.outputs
 
 
-# ---------------------------------------------------------------- checkpoint
-def _rng_state(device) -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
+def _check_finite(bad, replica, since: int, iteration: int, config, record) -> int:
+    """Raise :class:`NonFiniteLossError` if a loss went non-finite after ``since``;
+    return ``iteration`` (the new "checked up to")."""
+    flags = replica.any(bad).tolist()  # one device -> host sync
+    if any(flags):
+        which = " and ".join(n for n, f in zip(("d_loss", "g_loss"), flags) if f)
+        kept = ("" if record.saved_iteration is None or not record.writes_files else
+                f"; the last good checkpoint (iteration {record.saved_iteration}) is kept at "
+                f"{record.path}")
+        raise NonFiniteLossError(
+            f"{which} became NaN or infinite between iterations {since + 1} and {iteration} "
+            f"(loss={config.loss!r}, lr_d={config.lr_d}, lr_g={config.lr_g}); training "
+            f"stopped{kept}")
+    return iteration
 
 
-def _set_rng_state(state: dict, device) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def _save_checkpoint(path, config, iteration, models, optimizers, history, device,
-                     pending_evals) -> None:
-    state = {"config": config.to_dict(), "iteration": iteration,
-             "generator": models[0].state_dict(), "critic": models[1].state_dict(),
-             "opt_g": optimizers[0].state_dict(), "opt_d": optimizers[1].state_dict(),
-             "rng": _rng_state(device), "history": history, "pending_evals": pending_evals}
-    _atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def _write_history(out: Path, history: list[dict]) -> None:
-    def jsonl(tmp):
-        tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
-
-    def table(tmp):
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=HISTORY_COLUMNS)
-            writer.writeheader()
-            writer.writerows(history)
-
-    _atomic_write(out / "history.jsonl", jsonl)
-    _atomic_write(out / "history.csv", table)
-
-
-def load_history(path) -> list[dict]:
-    """Read a ``history.jsonl`` written by :func:`train`.
-
-    One JSON object per line, keys :data:`HISTORY_COLUMNS` (``null`` becomes
-    ``None``); the rows are exactly those :func:`train` returned.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> cfg = TrainConfig.for_loss("wgan-gp", iters=2, n_critic=1, hidden=8, depth=1,
-    ...                            batch_size=16, eval_every=2, eval_samples=16, progress=False)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     history = train(cfg.replace(out=tmp))
-    ...     rows = load_history(Path(tmp) / "history.jsonl")
-    >>> rows == history, [row["iteration"] for row in rows]
-    (True, [0, 2])
-    """
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
-
-
-# ---------------------------------------------------------------- evaluation
-def _submit_eval(evaluator, iteration, config, generator, critic, out):
-    """Sample the evaluation sets from their own seeded CPU generator (the training
-    RNG streams are untouched), run the critic on the device, copy to the host
-    without blocking and hand the exact-W job to the worker thread."""
-    n, cpu_gen = config.eval_samples, torch.Generator().manual_seed(config.seed * 7919 + iteration)
-    device = next(generator.parameters()).device
-    real = make_sampler(config.data)(n, generator=cpu_gen)
-    z = torch.randn(n, config.latent_dim, generator=cpu_gen)
-    critic.eval()  # no spectral-norm power iteration during evaluation
-    with torch.no_grad():
-        fake = generator(z.to(device))
-        estimate = losses.critic_estimate(critic, real.to(device), fake)
-        snap = None
-        if out is not None and config.data in PLOT_BOUNDS:
-            lo, hi = PLOT_BOUNDS[config.data]
-            axis = torch.linspace(lo, hi, 96, device=device)
-            grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), dim=-1).reshape(-1, 2)
-            snap = critic(grid).reshape(96, 96)
-    critic.train()
-    host = [t.to("cpu", non_blocking=True) for t in (fake, estimate)]
-    snap_host = None if snap is None else snap.to("cpu", non_blocking=True)
-    event = None
-    if device.type == "cuda":
-        event = torch.cuda.Event()
-        event.record()
-
-    def fetch():
-        if event is not None:
-            event.synchronize()
-        return real.numpy(), host[0].numpy(), {"critic_estimate": float(host[1])}
-
-    def save_snapshot():
-        """Samples (and, for 2-D data, the critic on a grid) for the figures."""
-        if out is None:
-            return
-        folder = out / "snapshots"
-        folder.mkdir(exist_ok=True)
-        extra = {}
-        if snap_host is not None:
-            extra = {"critic": snap_host.numpy(), "bounds": np.array(PLOT_BOUNDS[config.data])}
-        np.savez(folder / f"iter_{iteration:07d}.npz", iteration=iteration,
-                 fake=host[0].numpy()[:512], real=real.numpy()[:512], **extra)
-
-    evaluator.submit(iteration, fetch, before=save_snapshot)
-    return fetch
+def _progress_values(record, d_loss: float | None) -> dict:
+    """The bar's postfix: the last logged critic loss and the latest evaluation."""
+    values = {} if d_loss is None else {"d_loss": f"{d_loss:.3g}"}
+    row = record.latest("exact_w1")
+    if row is not None:
+        values["exact_w1"] = f"{row['exact_w1']:.4f} @ {row['iteration']}"
+        if row.get("critic_estimate") is not None:
+            values["critic"] = f"{row['critic_estimate']:.4f}"
+    return values
 
 
 # --------------------------------------------------------------------- train
-def train(config: TrainConfig) -> list[dict]:
-    """Train a GAN/WGAN on toy data and return the history (a list of row dicts).
+def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -> list[dict]:
+    """Train a GAN/WGAN and return the history (a list of row dicts).
 
     Every ``log_every`` iterations a row gets the last losses; every
     ``eval_every`` iterations the exact :math:`W_1` between ``eval_samples``
@@ -275,6 +209,11 @@ def train(config: TrainConfig) -> list[dict]:
     ----------
     config : TrainConfig
         All settings (see :meth:`TrainConfig.for_loss` for the paper defaults).
+    family : otlab.gan.family.Family, optional
+        Models, batches, losses and evaluation (default:
+        :class:`~otlab.gan.family.UnconditionalGAN` of ``config``).
+    replica : Replica, optional
+        This process's part in a data-parallel run (default: alone).
 
     Returns
     -------
@@ -285,6 +224,10 @@ def train(config: TrainConfig) -> list[dict]:
 
     Raises
     ------
+    CheckpointError
+        On resume: the checkpoint cannot be read, is of another format, was
+        written by a run with other settings (the message names them; only
+        ``iters`` may change), or is past ``config.iters``.
     NonFiniteLossError
         When a loss becomes NaN or infinite; the last good checkpoint is kept.
     KeyboardInterrupt
@@ -298,141 +241,84 @@ def train(config: TrainConfig) -> list[dict]:
     >>> [row["iteration"] for row in history], history[-1]["exact_w1"] > 0
     ([0, 4], True)
     """
-    cfg = config
+    cfg, replica = config, replica or Replica()
     device = torch.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {cfg.device!r} requested but CUDA is not available")
-    graph = cfg.use_cuda_graph
-    out = None if cfg.out is None else Path(cfg.out)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = None if out is None else out / "checkpoint.pt"
-
-    torch.manual_seed(cfg.seed)  # seeds CPU and every CUDA device
+    torch.manual_seed(cfg.seed)  # seeds CPU and every CUDA device: same models on every rank
     np.random.seed(cfg.seed)
-    sampler = Sampler(cfg.data, device=device)
-    generator, critic = build_models(cfg, sampler.dim, device=device)
-    opt_g = _make_optimizer(cfg, generator.parameters(), cfg.lr_g, cuda=device.type == "cuda",
-                            graph=graph)
-    opt_d = _make_optimizer(cfg, critic.parameters(), cfg.lr_d, cuda=device.type == "cuda",
-                            graph=graph)
-    history, start, pending_evals = [], 0, []
-    if cfg.resume and ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        generator.load_state_dict(state["generator"])
-        critic.load_state_dict(state["critic"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        _set_rng_state(state["rng"], device)
-        history, start = state["history"], state["iteration"]
-        pending_evals = state.get("pending_evals", [])
-
+    family = family or UnconditionalGAN(cfg, device)
+    generator, critic = family.build_models()
+    if replica.rank:  # other ranks draw other batches
+        torch.manual_seed(cfg.seed * 1_000_003 + replica.rank)
+    g_params, d_params = family.parameter_groups(generator, critic)
+    cuda, graph = device.type == "cuda", cfg.use_cuda_graph
+    opt_g = _make_optimizer(cfg, g_params, cfg.lr_g, cuda=cuda, graph=graph)
+    opt_d = _make_optimizer(cfg, d_params, cfg.lr_d, cuda=cuda, graph=graph)
+    parts = {"generator": generator, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
+    record = RunRecord(cfg, family, device, rank=replica.rank, world_size=replica.world_size)
     bad = torch.zeros(2, dtype=torch.bool, device=device)
-    iteration = _make_iteration(cfg, sampler, generator, critic, opt_g, opt_d, bad)
+    step = _Iteration(cfg, family, (generator, critic), (opt_g, opt_d), replica, bad)
     if graph:
-        iteration = _GraphedIteration(iteration)
-    mix = mixture_modes(cfg.data)
-    evaluator = BackgroundEvaluator(modes=None if mix is None else mix[0],
-                                    std=0.0 if mix is None else mix[1],
-                                    max_iter=cfg.emd_max_iter)
-    rows = {row["iteration"]: row for row in history}
-    pending = {}  # iteration -> fetch() of an evaluation not yet collected
-    for k, real, fake, fields in pending_evals:  # evaluations a checkpoint did not wait for
-        pending[k] = lambda r=real, f=fake, d=fields: (r, f, d)
-        evaluator.submit(k, pending[k])
-    stop = _InterruptFlag()
-
-    def submit_eval(it):
-        pending[it] = _submit_eval(evaluator, it, cfg, generator, critic, out)
-
-    def collect(results):
-        for it, result in results:
-            rows[it].update({k: result.get(k) for k in HISTORY_COLUMNS if k in result})
-            pending.pop(it, None)
-
-    checked = {"last": start}
-
-    def check_finite(last_good, it):
-        if bool(bad.any()):  # one device -> host sync
-            which = " and ".join(n for n, f in zip(("d_loss", "g_loss"), bad.tolist()) if f)
-            kept = (f"; the last good checkpoint (iteration {last_good}) is kept at {ckpt_path}"
-                    if ckpt_path is not None and ckpt_path.exists() else "")
-            raise NonFiniteLossError(
-                f"{which} became NaN or infinite between iterations {checked['last'] + 1} and "
-                f"{it} (loss={cfg.loss!r}, lr_d={cfg.lr_d}, lr_g={cfg.lr_g}); training "
-                f"stopped{kept}")
-        checked["last"] = it
-
-    def checkpoint(it, *, wait):
-        """Save; evaluations still running are saved as their inputs (no waiting for
-        POT) unless ``wait``, and resubmitted on resume."""
-        collect(evaluator.drain() if wait else evaluator.poll())
-        history[:] = [rows[k] for k in sorted(rows)]
-        if out is not None:
-            unfinished = [(k, *pending[k]()) for k in sorted(pending)]
-            _save_checkpoint(ckpt_path, cfg, it, (generator, critic), (opt_g, opt_d),
-                             history, device, unfinished)
-            _write_history(out, history)
+        step = _GraphedIteration(step)
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.iters, initial=start, disable=not cfg.progress, desc=cfg.loss,
-               dynamic_ncols=True)
-    last_good, it = start, start
-    if start == 0 and cfg.eval_every > 0:  # the untrained generator: the starting exact W
-        rows[0] = {k: None for k in HISTORY_COLUMNS}
-        rows[0]["iteration"] = 0
-        submit_eval(0)
     try:
-        with stop:
+        start = checked = it = record.resume(parts)
+        if start == 0 and cfg.eval_every > 0 and record.evaluates:  # the untrained generator
+            record.submit(0, family.evaluate(generator, critic, 0))
+        if start == cfg.iters and start > 0:  # nothing left to train: finish the evaluations
+            record.save(start, parts, replica.gather(record.rng_state()), wait=True)
+        bar = tqdm(total=cfg.iters, initial=start, desc=cfg.loss, dynamic_ncols=True,
+                   disable=not cfg.progress or replica.rank != 0)
+        with bar, _DeferredInterrupt() as interrupt:
             for it in range(start + 1, cfg.iters + 1):
-                d_loss, g_loss, estimate = iteration()
+                if cfg.lr_decay != "none":
+                    _scale_lr(opt_g, cfg.lr_g * cfg.lr_scale(it))
+                    _scale_lr(opt_d, cfg.lr_d * cfg.lr_scale(it))
+                d_loss, g_loss, estimate = step()
+                last = it == cfg.iters
+                evaluating = cfg.eval_every > 0 and (it % cfg.eval_every == 0 or last)
+                if it % cfg.log_every == 0 or evaluating or last:
+                    checked = _check_finite(bad, replica, checked, it, cfg, record)
+                    record.log(it, d_loss=d_loss.item(), g_loss=g_loss.item(),
+                               batch_estimate=estimate.item())
+                    bar.set_postfix(_progress_values(record, record.rows[it]["d_loss"]),
+                                    refresh=False)
+                if evaluating and record.evaluates:
+                    record.submit(it, family.evaluate(generator, critic, it))
+                record.collect()
                 bar.update(1)
-                logging = it % cfg.log_every == 0 or it == cfg.iters
-                evaluating = cfg.eval_every > 0 and (it % cfg.eval_every == 0 or it == cfg.iters)
-                if logging or evaluating:
-                    check_finite(last_good, it)
-                    rows[it] = {k: None for k in HISTORY_COLUMNS}
-                    rows[it].update(iteration=it, d_loss=d_loss.item(), g_loss=g_loss.item(),
-                                    batch_estimate=estimate.item())
-                if evaluating:
-                    submit_eval(it)
-                collect(evaluator.poll())
-                if rows and (logging or evaluating):
-                    shown = [r for r in rows.values() if r["exact_w1"] is not None]
-                    if shown:
-                        bar.set_postfix(exact_w1=f"{shown[-1]['exact_w1']:.4f}",
-                                        critic=f"{shown[-1]['critic_estimate']:.4f}")
-                if cfg.checkpoint_every and it % cfg.checkpoint_every == 0 and it < cfg.iters:
-                    check_finite(last_good, it)
-                    checkpoint(it, wait=False)
-                    last_good = it
-                if stop.requested:
-                    raise KeyboardInterrupt
-            check_finite(last_good, cfg.iters)
-            checkpoint(cfg.iters, wait=True)
-    except KeyboardInterrupt:
-        check_finite(last_good, it)
-        checkpoint(it, wait=False)
-        if ckpt_path is not None:
-            print(f"\ninterrupted: checkpoint at iteration {it} written to {ckpt_path}")
-        raise
+                stop = interrupt.requested if replica.world_size == 1 else bool(
+                    replica.any(torch.tensor([interrupt.requested])).item())
+                if stop or last or (cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
+                    checked = _check_finite(bad, replica, checked, it, cfg, record)
+                    record.save(it, parts, replica.gather(record.rng_state()), wait=last)
+                if stop:
+                    break
+            bar.set_postfix(_progress_values(record, None))  # the final evaluation's values
+        if interrupt.requested:
+            if record.writes_files:
+                print(f"\ninterrupted: checkpoint at iteration {it} written to {record.path}")
+            raise KeyboardInterrupt
     finally:
-        bar.close()
-        evaluator.close()
-    return history
+        record.close()
+    return record.history
 
 
-class _InterruptFlag:
-    """Turn Ctrl-C into a flag the loop reads between iterations (main thread only),
-    so the checkpoint always holds a completed iteration."""
+class _DeferredInterrupt:
+    """Turn every Ctrl-C (SIGINT) into a flag the loop reads between iterations.
+
+    The handler never raises, so neither an iteration nor a checkpoint write
+    is ever cut in half, however many signals arrive; only the main thread
+    can install it (elsewhere SIGINT is not delivered to the loop anyway).
+    """
 
     def __init__(self):
         self.requested, self._previous = False, None
 
     def _handler(self, signum, frame):
-        if self.requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
         self.requested = True
 
     def __enter__(self):

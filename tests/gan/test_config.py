@@ -77,3 +77,20 @@ def test_compiling_the_conv_critic_penalty_is_refused_up_front(loss):
         TrainConfig.for_loss(loss, data="digits", arch="conv", compile=True)
     assert TrainConfig.for_loss("wgan-sn", data="digits", arch="conv", compile=True).compile
     assert TrainConfig.for_loss(loss, data="digits", compile=True).compile  # MLP: written out
+
+
+def test_linear_decay_scales_both_rates_to_zero_over_the_budget():
+    cfg = TrainConfig(iters=10, lr_decay="linear")
+    assert cfg.lr_scale(1) == 1.0 and cfg.lr_scale(10) == pytest.approx(0.1)
+    assert TrainConfig(iters=10).lr_scale(10) == 1.0
+
+
+def test_linear_decay_with_a_cuda_graph_is_refused_naming_both():
+    with pytest.raises(ValueError, match=r"lr_decay='linear' needs cuda_graph=False"):
+        TrainConfig(device="cuda", lr_decay="linear")
+    assert TrainConfig(device="cuda", cuda_graph=False, lr_decay="linear").lr_decay == "linear"
+
+
+def test_unknown_lr_decay_lists_the_choices():
+    with pytest.raises(ValueError, match="lr_decay must be one of 'none', 'linear'"):
+        TrainConfig(lr_decay="cosine")

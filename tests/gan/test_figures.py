@@ -7,7 +7,14 @@ import pytest
 from PIL import Image
 
 from otlab.gan import TrainConfig, train
-from otlab.gan.figures import plot_snapshots, summary, tile_images, write_figures, write_gif
+from otlab.gan.figures import (
+    plot_snapshots,
+    snapshot_figure,
+    summary,
+    tile_images,
+    write_figures,
+    write_gif,
+)
 
 TINY = dict(iters=6, n_critic=1, batch_size=32, eval_every=2, log_every=2, eval_samples=64,
             progress=False)
@@ -35,21 +42,29 @@ def test_snapshots_have_the_critic_grid_only_for_2d_data(runs, name):
         assert snap["fake"].shape[1] == (2 if name == "2d" else 64)
 
 
+def _panels(fig):
+    """(rows, cols) of the panel grid and how many panels show something."""
+    grid = fig.axes[0].get_subplotspec().get_gridspec().get_geometry()
+    shown = [ax for ax in fig.axes[:grid[0] * grid[1]] if ax.has_data()]
+    return grid, len(shown)
+
+
 @pytest.mark.parametrize("name", ["2d", "digits"])
 def test_plot_snapshots_draws_one_panel_per_evaluation(runs, name, tmp_path):
     history, folder = runs[name]
-    path = plot_snapshots(folder, tmp_path / "snapshots.png", history=history)
-    # 4 evaluations (+ a real-data panel for digits) in rows of 4 panels, 3 inches at 110 dpi
-    rows = 1 if name == "2d" else 2
-    with Image.open(path) as im:
-        assert im.size == (4 * 330, rows * 330)
+    assert plot_snapshots(folder, tmp_path / "snapshots.png", history=history).exists()
+    fig = snapshot_figure(folder, history=history)
+    # 4 evaluations (+ a real-data panel for digits) in one full row, no blank cell
+    panels = 4 if name == "2d" else 5
+    assert _panels(fig) == ((1, panels), panels)
+    if name == "2d":  # axes, a legend and one colour bar for the critic
+        assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel()
+        assert fig.legends and len(fig.axes) == panels + 1
 
 
-def test_plot_snapshots_keeps_at_most_max_panels(runs, tmp_path):
+def test_plot_snapshots_fills_whole_rows_and_keeps_at_most_max_panels(runs):
     history, folder = runs["digits"]
-    path = plot_snapshots(folder, tmp_path / "few.png", max_panels=3, history=history)
-    with Image.open(path) as im:  # 2 evaluations and the real-data panel
-        assert im.size == (3 * 330, 330)
+    assert _panels(snapshot_figure(folder, max_panels=3, history=history)) == ((1, 3), 3)
 
 
 @pytest.mark.parametrize("name", ["2d", "digits"])
@@ -159,10 +174,13 @@ def test_demo_quick_applies_small_settings_and_explicit_options_win(tmp_path, ca
     out = capsys.readouterr().out
     assert "note: the papers' settings" not in out
     config = out.split("config: ")[1]
-    for setting in ("iters=4,", "eval_every=2,", "hidden=8,", "batch_size=64,", "lr_d=0.002,",
-                    "lr_g=0.002,"):
-        assert setting in config, setting
+    from otlab.demo.wgan import QUICK
 
+    for setting in ("iters=4,", "eval_every=2,", "hidden=8,", "eval_samples=64,",
+                    f"batch_size={QUICK['batch_size']},", f"lr_d={QUICK['lr_d']},",
+                    f"lr_g={QUICK['lr_g']},", f"betas={QUICK['betas']},"):
+        assert setting in config, setting
+    assert "gan: exact W1" in out  # the minimax GAN trained next to it
 
 
 def test_demo_notes_that_paper_settings_are_slow_on_the_cpu_only():

@@ -1,0 +1,323 @@
+"""The bookkeeping of a training run: history rows, evaluations in flight, checkpoints.
+
+:class:`RunRecord` keeps what :func:`otlab.gan.train` learns besides the
+weights: one row per logged or evaluated iteration, the evaluations still
+running in the worker thread, and the checkpoint.  A checkpoint is a plain
+dict saved with :func:`torch.save` and read back with ``weights_only=True``
+(tensors, numbers, strings, lists and dicts only):
+
+``format``
+    :data:`CHECKPOINT_FORMAT`; another value is refused.
+``config``
+    :meth:`TrainConfig.to_dict` of the run.  Resuming with a configuration
+    that differs in anything but :data:`RESUMABLE_CHANGES` is refused, and so
+    is an ``iters`` below the checkpoint's iteration.
+``iteration``
+    The last *completed* iteration (checkpoints are only written between
+    iterations).
+``generator``, ``critic``, ``opt_g``, ``opt_d``
+    ``state_dict()`` of the models and optimisers.
+``rng``
+    One entry per process of the run: the torch (CPU, and CUDA when used) and
+    numpy generator states.
+``history``
+    The rows so far; ``pending_evals`` the inputs of evaluations not yet
+    finished, resubmitted on resume.
+
+Files are written atomically (a temporary file, flushed to disk, then
+``os.replace``), and only by the process that writes files (rank 0 of a
+data-parallel run).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._json import strict_json
+from .evaluation import BackgroundEvaluator
+
+__all__ = ["RunRecord", "CheckpointError", "CHECKPOINT_FORMAT", "RESUMABLE_CHANGES",
+           "load_history", "read_checkpoint"]
+
+#: Version of the checkpoint layout; bump it when the layout changes.
+CHECKPOINT_FORMAT = 2
+
+#: Configuration fields that may differ between a checkpoint and the run resuming it:
+#: the iteration budget, and where and how the run reports (not what it computes).
+RESUMABLE_CHANGES = ("iters", "out", "resume", "progress")
+
+_SNAPSHOT_ROWS = 512
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be resumed: unreadable, another format, or another run."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    reason = text[0] if text else ""
+    return f"{type(exc).__name__}: {reason[:160]}" if reason else type(exc).__name__
+
+
+def read_checkpoint(path) -> dict:
+    """Load a checkpoint written by :func:`otlab.gan.train`; :class:`CheckpointError` if unusable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     empty = Path(tmp) / "checkpoint.pt"
+    ...     _ = empty.write_bytes(b"")
+    ...     read_checkpoint(empty)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    otlab.gan.record.CheckpointError: cannot read checkpoint .../checkpoint.pt (EOFError...
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to read means the same to the user
+        raise CheckpointError(
+            f"cannot read checkpoint {path} ({_first_line(exc)}): it is empty, truncated or not "
+            f"an otlab checkpoint; delete it or train into another folder") from None
+    version = state.get("format") if isinstance(state, dict) else None
+    if version != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"checkpoint {path} has format {version!r}, this otlab reads format "
+            f"{CHECKPOINT_FORMAT}; train into another folder")
+    return state
+
+
+def _comparable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def check_resumable(state: dict, config, path) -> None:
+    """Refuse a checkpoint of another run, or one past the iteration budget ``config.iters``."""
+    saved, now = state["config"], config.to_dict()
+    differing = [k for k in sorted(set(saved) | set(now)) if k not in RESUMABLE_CHANGES
+                 and _comparable(saved.get(k)) != _comparable(now.get(k))]
+    if differing:
+        pairs = ", ".join(f"{k} ({saved.get(k)!r} in the checkpoint, {now.get(k)!r} now)"
+                          for k in differing)
+        raise CheckpointError(
+            f"checkpoint {path} is from a different run; differing settings: {pairs}. "
+            f"Resume with the checkpoint's settings (only iters may change) or train into "
+            f"another folder")
+    if config.iters < state["iteration"]:
+        raise CheckpointError(
+            f"iters={config.iters} is below the iteration of checkpoint {path} "
+            f"({state['iteration']}); resume with iters >= {state['iteration']}")
+
+
+def _rng_state(device) -> dict:
+    np_state = np.random.get_state()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)),
+                       *np_state[2:]]}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _atomic_write(path: Path, data: bytes | None = None, *, save=None) -> None:
+    """Write ``data`` (or call ``save(file)``) to a temporary file, sync, then rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        if save is not None:
+            save(fh)
+        else:
+            fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_history(out: Path, history: list[dict], columns) -> None:
+    """``history.jsonl`` (strict JSON, ``null`` for missing or non-finite) and ``history.csv``."""
+    _atomic_write(out / "history.jsonl",
+                  "".join(strict_json(row) + "\n" for row in history).encode())
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(history)
+    _atomic_write(out / "history.csv", text.getvalue().encode())
+
+
+def load_history(path) -> list[dict]:
+    """Read a ``history.jsonl`` written by :func:`otlab.gan.train`.
+
+    One JSON object per line, keys :data:`otlab.gan.HISTORY_COLUMNS`
+    (``null`` becomes ``None``); the rows are exactly those
+    :func:`otlab.gan.train` returned.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from otlab.gan import TrainConfig, train
+    >>> cfg = TrainConfig.for_loss("wgan-gp", iters=2, n_critic=1, hidden=8, depth=1,
+    ...                            batch_size=16, eval_every=2, eval_samples=16, progress=False)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     history = train(cfg.replace(out=tmp))
+    ...     rows = load_history(Path(tmp) / "history.jsonl")
+    >>> rows == history, [row["iteration"] for row in rows]
+    (True, [0, 2])
+    """
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
+
+
+class RunRecord:
+    """History rows, evaluations in flight and checkpoints of one run of :func:`train`.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    family : otlab.gan.family.Family
+        Gives the history columns and the measures run in the worker thread.
+    device : torch.device
+    rank, world_size : int
+        This process in a data-parallel run; only rank 0 evaluates and writes files.
+    """
+
+    def __init__(self, config, family, device, *, rank: int = 0, world_size: int = 1):
+        self.config, self.family, self.device = config, family, device
+        self.rank, self.world_size = rank, world_size
+        self.columns = tuple(family.columns)
+        self.path = None if config.out is None else Path(config.out) / "checkpoint.pt"
+        self.writes_files = rank == 0 and self.path is not None
+        if self.writes_files:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.evaluates = rank == 0
+        self.rows: dict[int, dict] = {}
+        self.saved_iteration: int | None = None
+        self._pending: dict[int, object] = {}  # iteration -> fetch() of a running evaluation
+        self._evaluator = BackgroundEvaluator(metrics=family.metrics)
+
+    # ------------------------------------------------------------- rows
+    def log(self, iteration: int, **values) -> None:
+        """Start (or update) the row of ``iteration`` with ``values``."""
+        row = self.rows.setdefault(iteration, dict.fromkeys(self.columns))
+        row.update(iteration=iteration, **values)
+
+    @property
+    def history(self) -> list[dict]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+    def latest(self, column: str):
+        """The most recent row whose ``column`` has a value (or ``None``)."""
+        done = [k for k, row in self.rows.items() if row.get(column) is not None]
+        return self.rows[max(done)] if done else None
+
+    # ------------------------------------------------------ evaluations
+    def submit(self, iteration: int, evaluation) -> None:
+        """Copy an :class:`~otlab.gan.family.Evaluation` to the host without blocking and
+        hand it to the worker thread (which also saves the snapshot for the figures)."""
+        if not self.evaluates:
+            return
+        self.log(iteration)
+        host = {name: t.to("cpu", non_blocking=True)
+                for name, t in {"real": evaluation.real, "fake": evaluation.fake,
+                                **evaluation.fields}.items()}
+        snap = {k: t.to("cpu", non_blocking=True) for k, t in evaluation.snapshot.items()}
+        event = None
+        if evaluation.fake.device.type == "cuda":
+            event = torch.cuda.Event()
+            event.record()
+        fields = list(evaluation.fields)
+
+        def fetch():
+            if event is not None:
+                event.synchronize()
+            return (host["real"].numpy(), host["fake"].numpy(),
+                    {k: float(host[k]) for k in fields})
+
+        def save_snapshot():
+            if not self.writes_files:
+                return
+            folder = self.path.parent / "snapshots"
+            folder.mkdir(exist_ok=True)
+            np.savez(folder / f"iter_{iteration:07d}.npz", iteration=iteration,
+                     fake=host["fake"].numpy()[:_SNAPSHOT_ROWS],
+                     real=host["real"].numpy()[:_SNAPSHOT_ROWS],
+                     **{k: v.numpy() for k, v in snap.items()})
+
+        self._pending[iteration] = fetch
+        self._evaluator.submit(iteration, fetch, before=save_snapshot)
+
+    def collect(self, *, wait: bool = False) -> None:
+        """Move finished evaluations into their rows (all of them with ``wait``)."""
+        done = self._evaluator.drain() if wait else self._evaluator.poll()
+        for iteration, result in done:
+            self.rows[iteration].update({k: v for k, v in result.items() if k in self.columns})
+            self._pending.pop(iteration, None)
+
+    # ------------------------------------------------------ checkpoints
+    def resume(self, parts: dict) -> int:
+        """Restore ``parts`` (name -> object with ``load_state_dict``), the RNG streams,
+        the rows and the unfinished evaluations; return the iteration to continue from."""
+        if not (self.config.resume and self.path is not None and self.path.exists()):
+            return 0
+        state = read_checkpoint(self.path)
+        check_resumable(state, self.config, self.path)
+        if len(state["rng"]) != self.world_size:
+            raise CheckpointError(
+                f"checkpoint {self.path} was written by {len(state['rng'])} processes; this run "
+                f"has {self.world_size}")
+        try:
+            for name, part in parts.items():
+                part.load_state_dict(state[name])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {self.path} does not fit the models "
+                                  f"({_first_line(exc)})") from None
+        _set_rng_state(state["rng"][self.rank], self.device)
+        self.rows = {row["iteration"]: dict(row) for row in state["history"]}
+        for iteration, real, fake, fields in state["pending_evals"]:
+            if self.evaluates:
+                fetch = (lambda r=real.numpy(), f=fake.numpy(), d=fields: (r, f, d))
+                self._pending[iteration] = fetch
+                self._evaluator.submit(iteration, fetch)
+        self.saved_iteration = state["iteration"]
+        return state["iteration"]
+
+    def save(self, iteration: int, parts: dict, rng: list, *, wait: bool) -> None:
+        """Write the checkpoint of the completed ``iteration`` and the history files.
+
+        Evaluations still running are saved as their inputs (no waiting for
+        the solver) unless ``wait``; ``rng`` holds every process's RNG state.
+        """
+        self.collect(wait=wait)
+        if not self.writes_files:
+            return
+        unfinished = []
+        for k in sorted(self._pending):
+            real, fake, fields = self._pending[k]()
+            unfinished.append([k, torch.from_numpy(real), torch.from_numpy(fake), fields])
+        state = {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
+                 "iteration": iteration, "rng": rng, "history": self.history,
+                 "pending_evals": unfinished,
+                 **{name: part.state_dict() for name, part in parts.items()}}
+        _atomic_write(self.path, save=lambda fh: torch.save(state, fh))
+        write_history(self.path.parent, self.history, self.columns)
+        self.saved_iteration = iteration
+
+    def rng_state(self) -> dict:
+        """This process's RNG states, as a checkpoint stores them."""
+        return _rng_state(self.device)
+
+    def close(self) -> None:
+        self._evaluator.close()
