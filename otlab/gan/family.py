@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .. import networks
 from . import losses
 from .data import Sampler, make_sampler, mixture_modes
 from .evaluation import evaluate_samples
@@ -159,9 +160,7 @@ class UnconditionalGAN(Family):
 
     def constrain_critic(self, critic):
         if self.config.loss == "wgan":
-            with torch.no_grad():
-                for p in critic.parameters():
-                    p.clamp_(-self.config.clip, self.config.clip)
+            networks.clip_weights_(critic.parameters(), self.config.clip)
 
     def generator_batch(self):
         return (torch.randn(self.config.batch_size, self.config.latent_dim, device=self.device),)
