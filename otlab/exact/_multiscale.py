@@ -80,6 +80,24 @@ def _keys(rows, cols, m):
     return rows.astype(np.int64) * m + cols
 
 
+def _sorted_unique(keys):
+    """Sorted distinct keys (a sort and a mask: much faster than hashing for ~10^6 int64)."""
+    keys = np.sort(keys)
+    if keys.size:
+        keep = np.empty(keys.shape[0], dtype=bool)
+        keep[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+        keys = keys[keep]
+    return keys
+
+
+def _missing(keys, sorted_keys):
+    """Distinct entries of ``keys`` absent from the sorted array ``sorted_keys``."""
+    keys = _sorted_unique(keys)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(sorted_keys.shape[0] - 1, 0))
+    return keys[sorted_keys[pos] != keys] if sorted_keys.size else keys
+
+
 def _expand_blocks(lx: Leaves, ly: Leaves, leaf_rows, leaf_cols, m):
     """Keys of all point pairs in the leaf pairs ``(leaf_rows[k], leaf_cols[k])``."""
     na, nb = lx.sizes[leaf_rows], ly.sizes[leaf_cols]
@@ -97,7 +115,7 @@ def _monotone_keys(x, a, y, b, m):
     ox, oy = np.argsort(x[:, 0], kind="stable"), np.argsort(y[:, 0], kind="stable")
     ca, cb = np.cumsum(a[ox]), np.cumsum(b[oy])
     cb[-1] = ca[-1] = max(ca[-1], cb[-1])
-    cuts = np.union1d(ca, cb)
+    cuts = _sorted_unique(np.concatenate([ca, cb]))
     i = np.minimum(np.searchsorted(ca, cuts, side="left"), ox.shape[0] - 1)
     j = np.minimum(np.searchsorted(cb, cuts, side="left"), oy.shape[0] - 1)
     # every segment [cut_{t-1}, cut_t] lies in one row interval and one column interval
@@ -129,21 +147,38 @@ def _neighbours(points, k):
 
 
 def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
+    """Sorted keys of the local candidates, and of those plus the monotone coupling."""
     m = y.shape[0]
     lx, ly = Leaves(x, opts.coarse_leaf), Leaves(y, opts.coarse_leaf)
     cx, ca = lx.weighted_centres(x, a)
     cy, cb = ly.weighted_centres(y, b)
     coarse = solve_points(cx, ca, cy, cb, opts, level=level + 1).plan
-    keys = [_expand_blocks(lx, ly, coarse.rows, coarse.cols, m),
-            _monotone_keys(x, a, y, b, m)]
+    keys = [_expand_blocks(lx, ly, coarse.rows, coarse.cols, m)]
     if opts.knn:
         keys.append(_knn_keys(x, y, opts.knn, m))
-    return np.unique(np.concatenate(keys))
+    local = _sorted_unique(np.concatenate(keys))
+    return local, _sorted_unique(np.concatenate([local, _monotone_keys(x, a, y, b, m)]))
 
 
 def _report(opts, **fields):
     if opts.report is not None:
         opts.report(fields)
+
+
+def _warm_start(x, a, y, b, keys, order):
+    """Potentials tight on OR-Tools' optimal flow over the local candidates, or None.
+
+    The long pairs of the monotone coupling are left out: they slow cost
+    scaling down by half and are rarely used.  If the local pairs admit no
+    feasible flow, POT starts cold.
+    """
+    m = y.shape[0]
+    rows, cols = keys // m, keys % m
+    costs = pair_costs(x, y, rows, cols, order)
+    support = ortools_flow(a, b, rows, cols, costs)
+    if support is None:
+        return None
+    return tight_potentials(x.shape[0], m, rows[support], cols[support], costs[support])
 
 
 def _solve_dense_level(x, a, y, b, opts: SolverOptions) -> Solution:
@@ -159,15 +194,12 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     if small or min(n, m) <= opts.coarse_leaf:
         return _solve_dense_level(x, a, y, b, opts)
     start = time.perf_counter()
-    keys = _initial_candidates(x, a, y, b, opts, level)
+    local, keys = _initial_candidates(x, a, y, b, opts, level)
     scan_x, scan_y = Leaves(x, opts.scan_leaf), Leaves(y, opts.scan_leaf)
     near_x, near_y = _neighbours(x, opts.knn), _neighbours(y, opts.knn)
-    warm = None
+    warm = _warm_start(x, a, y, b, local, opts.order)
     rows, cols = keys // m, keys % m
     costs = pair_costs(x, y, rows, cols, opts.order)
-    support = ortools_flow(a, b, rows, cols, costs)
-    if support is not None:
-        warm = tight_potentials(n, m, rows[support], cols[support], costs[support])
     for round_ in range(1, opts.max_rounds + 1):
         plan = solve_restricted(a, b, rows, cols, costs, max_iter=opts.max_iter, warm=warm)
         if plan.code != OPTIMAL:
@@ -177,14 +209,14 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
         scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.order, tol=tol,
                            top_k=opts.top_k)
-        new = np.setdiff1d(_keys(scan.rows, scan.cols, m), keys)
+        new = _missing(_keys(scan.rows, scan.cols, m), keys)
         _report(opts, level=level, n=n, m=m, round=round_, pairs=keys.shape[0],
                 violations=scan.n_violations, max_violation=scan.max_excess, tol=tol,
                 cost=plan.cost, seconds=time.perf_counter() - start)
         if new.size == 0:
             return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=keys.shape[0],
                             converged=True)
-        keys = np.union1d(keys, np.concatenate([new, _partner_keys(plan, near_x, near_y, m)]))
+        keys = _sorted_unique(np.concatenate([keys, new, _partner_keys(plan, near_x, near_y, m)]))
         rows, cols = keys // m, keys % m
         costs = pair_costs(x, y, rows, cols, opts.order)
         warm = (plan.f, plan.g)

@@ -1,0 +1,225 @@
+"""How far does exact OT scale: otlab's sparse and dense solvers, POT and Sinkhorn, time and memory.
+
+Each case (method, n = m, dimension d, order k) runs in a fresh Python process
+so that its peak resident memory (``ru_maxrss``) is its own; the imports and
+a tiny warm-up solve run before the clock starts.  Data: two independent
+uniform samples of the unit cube, seeded by (n, d).  Methods:
+
+* ``sparse`` -- ``otlab.emd_points(x, y, order=k, solver="sparse")``
+* ``dense``  -- ``otlab.emd_points(x, y, order=k, solver="dense")``
+* ``pot``    -- ``ot.emd2(a, b, ot.dist(x, y, metric=...) ** ...)``: the direct POT
+  route, cost matrix included
+* ``sinkhorn`` -- GeomLoss ``SamplesLoss("sinkhorn", debias=False)`` with the
+  largest blur in (3e-3, 1e-3, 3e-4) whose value is within 1 % of the
+  exact one (the time of that run is reported).
+
+Writes ``benchmarks/reports/exact_scale.md`` and ``exact_scale.png``.
+``python benchmarks/exact_scale.py --help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import REPORTS, markdown_table, pyplot, save_png, write_report  # noqa: E402
+
+BLURS = (3e-3, 1e-3, 3e-4)
+
+
+def _data(n, d, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng([seed, n, d])
+    return rng.random((n, d)), rng.random((n, d))
+
+
+def _rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _solve(method, x, y, order, exact):
+    import numpy as np
+
+    if method in ("sparse", "dense"):
+        import otlab
+
+        res = otlab.emd_points(x, y, order=order, solver=method)
+        return {"value": res.cost, "converged": res.converged, "rounds": res.rounds,
+                "pairs": res.n_pairs, "dual_violation": res.dual_violation}
+    if method == "pot":
+        import ot
+
+        n = x.shape[0]
+        a = np.full(n, 1 / n)
+        cost = ot.dist(x, y, metric="euclidean") if order == 1 else ot.dist(x, y) ** (order / 2)
+        return {"value": float(ot.emd2(a, a, cost, numItermax=10**10))}
+    return _sinkhorn(x, y, order, exact)
+
+
+def _sinkhorn(x, y, order, exact):
+    import torch
+    from geomloss import SamplesLoss
+
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    scale = 1.0 if order == 1 else 2.0  # GeomLoss's p = 2 cost is |x - y|^2 / 2
+    out = {}
+    for blur in BLURS:
+        loss = SamplesLoss("sinkhorn", p=int(order), blur=blur, scaling=0.9, debias=False,
+                           backend="tensorized")
+        start = time.perf_counter()
+        value = scale * float(loss(xt, yt))
+        out = {"value": value, "blur": blur, "seconds": time.perf_counter() - start}
+        if exact and abs(value - exact) <= 0.01 * exact:
+            break
+    return out
+
+
+def run_case(method, n, d, order, exact):
+    """Child process: warm up, solve once, print a JSON line."""
+    import numpy as np
+
+    x, y = _data(n, d)
+    _solve(method, *_data(50, d, seed=1), order, None)  # imports and warm-up
+    base = _rss_mib()
+    start = time.perf_counter()
+    out = _solve(method, x, y, order, exact)
+    out.setdefault("seconds", time.perf_counter() - start)
+    out.update(method=method, n=n, d=d, order=order, rss_mib=_rss_mib(), base_rss_mib=base)
+    print(json.dumps({k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}))
+
+
+def spawn(method, n, d, order, exact, timeout):
+    cmd = [sys.executable, __file__, "--case", method, str(n), str(d), str(order),
+           str(exact or 0.0)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"method": method, "n": n, "d": d, "order": order, "seconds": float("nan"),
+                "note": f"stopped after {timeout} s"}
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"method": method, "n": n, "d": d, "order": order, "seconds": float("nan"),
+                "note": (done.stderr.strip().splitlines() or ["failed"])[-1][:120]}
+    return json.loads(lines[-1])
+
+
+def _load():
+    return os.getloadavg()[0]
+
+
+def sweep(plan, timeout, log):
+    rows = []
+    for n, d, order, methods in plan:
+        exact = None
+        for method in methods:
+            load = _load()
+            row = spawn(method, n, d, order, exact, timeout)
+            row["load"] = load
+            if method == "sparse" and row.get("converged"):
+                exact = row["value"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+    return rows
+
+
+def _table(rows):
+    by_case = {}
+    for r in rows:
+        by_case.setdefault((r["n"], r["d"], r["order"]), {})[r["method"]] = r
+    out = []
+    for (n, d, order), case in by_case.items():
+        sp, pot = case.get("sparse", {}), case.get("pot", {})
+        ref = sp.get("value")
+        row = {"n": n, "d": d, "k": int(order), "load": max(r.get("load", 0) for r in case.values())}
+        for name in ("sparse", "dense", "pot", "sinkhorn"):
+            r = case.get(name)
+            row[f"{name} s"] = r["seconds"] if r else float("nan")
+            row[f"{name} MiB"] = r.get("rss_mib", float("nan")) if r else float("nan")
+        row["POT/sparse"] = (pot.get("seconds", float("nan")) / sp["seconds"]
+                             if sp.get("seconds") else float("nan"))
+        rel = [abs(case[k]["value"] - ref) / ref for k in ("dense", "pot")
+               if ref and k in case and "value" in case[k]]
+        row["max rel diff"] = max(rel) if rel else float("nan")
+        sk = case.get("sinkhorn", {})
+        row["sinkhorn err"] = (abs(sk["value"] - ref) / ref if ref and "value" in sk
+                               else float("nan"))
+        row["sparse rounds"] = sp.get("rounds", "")
+        out.append(row)
+    return out
+
+
+def plot(rows, path):
+    plt = pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"sparse": "o-", "dense": "s--", "pot": "^:", "sinkhorn": "x-."}
+    labels = {"sparse": "otlab sparse (emd_points)", "dense": "otlab dense",
+              "pot": "POT emd2 + ot.dist", "sinkhorn": "GeomLoss Sinkhorn (1 %)"}
+    for method, style in styles.items():
+        pts = sorted((r["n"], r["seconds"], r.get("rss_mib", float("nan"))) for r in rows
+                     if r["method"] == method and r["d"] == 2 and r["order"] == 1
+                     and r["seconds"] == r["seconds"])
+        if pts:
+            n, t, mem = zip(*pts)
+            ax1.loglog(n, t, style, label=labels[method])
+            ax2.loglog(n, [m / 1024 for m in mem], style, label=labels[method])
+    ax1.set(xlabel="n = m (2-D uniform, W_1)", ylabel="wall time (s)", title="time")
+    ax2.set(xlabel="n = m (2-D uniform, W_1)", ylabel="peak RSS (GiB)",
+            title="peak resident memory (fresh process)")
+    for ax in (ax1, ax2):
+        ax.legend(fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    save_png(fig, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
+    parser.add_argument("--large", type=int, nargs="*", default=[20_000, 100_000],
+                        help="sizes run with the sparse solver only")
+    parser.add_argument("--sinkhorn-max", type=int, default=4000,
+                        help="largest n for the Sinkhorn peer (dense GeomLoss kernel)")
+    parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--from-log", type=Path, help="rebuild the report from a JSON-lines log")
+    parser.add_argument("--out", type=Path, default=REPORTS)
+    args = parser.parse_args(argv)
+    if args.case:
+        method, n, d, order, exact = args.case
+        run_case(method, int(n), int(d), float(order), float(exact) or None)
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = args.out / "exact_scale.jsonl"
+    if args.from_log:
+        rows = [json.loads(ln) for ln in args.from_log.read_text().splitlines() if ln]
+    else:
+        plan = [(n, 2, 1.0, ["sparse", "dense", "pot"] + (["sinkhorn"] if n <= args.sinkhorn_max
+                                                           else [])) for n in args.sizes]
+        plan += [(n, 2, 2.0, ["sparse", "pot"]) for n in (4000,)]
+        plan += [(4000, d, k, ["sparse", "pot"]) for d in (3, 10) for k in (1.0, 2.0)]
+        plan += [(n, 2, k, ["sparse"]) for n in args.large for k in (1.0, 2.0)]
+        plan += [(20_000, d, 1.0, ["sparse"]) for d in (3, 10)]
+        with open(log_path, "w") as log:
+            rows = sweep(plan, args.timeout, log)
+    table = _table(rows)
+    plot(rows, args.out / "exact_scale.png")
+    path = write_report(
+        "exact_scale", "Exact OT at scale: sparse vs dense vs POT vs Sinkhorn", device="cpu",
+        sections=[("Cases", markdown_table(table)),
+                  ("Figure", "![time and memory vs n](exact_scale.png)")],
+        out_dir=args.out)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
