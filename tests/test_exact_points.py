@@ -210,3 +210,16 @@ def test_bad_input_is_named(kwargs, message):
 def test_dimension_mismatch_is_named():
     with pytest.raises(ValueError, match="same dimension; got d=2 and d=3"):
         emd_points(np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+def test_the_answer_does_not_depend_on_the_or_tools_warm_start(monkeypatch):
+    import otlab.exact._multiscale as multiscale
+
+    rng = np.random.default_rng(13)
+    x, y = rng.random((2500, 2)), rng.random((2000, 2))
+    a = rng.random(2500)
+    warm = emd_points(x, y, a, order=2, solver="sparse")
+    monkeypatch.setattr(multiscale, "ortools_flow", lambda *args: None)
+    cold = emd_points(x, y, a, order=2, solver="sparse")
+    np.testing.assert_allclose(warm.cost, cold.cost, rtol=1e-12)
+    assert warm.converged and cold.converged
