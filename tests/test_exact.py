@@ -37,7 +37,10 @@ def _linprog_value(a, b, M):
 def test_lp_value_equals_scipy_linprog_highs(problem):
     a, b, M = problem
     res = otlab.emd(a, b, M)
-    np.testing.assert_allclose(res.cost, _linprog_value(a, b, M), rtol=1e-7, atol=1e-9)
+    # HiGHS stops when no reduced cost is below -1e-7 (its dual feasibility tolerance), so its
+    # value may exceed the optimum by up to 1e-7 per unit of mass moved
+    np.testing.assert_allclose(res.cost, _linprog_value(a, b, M), rtol=1e-7,
+                               atol=1e-7 * a.sum() + 1e-9)
 
 
 @given(problems())

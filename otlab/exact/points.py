@@ -97,6 +97,10 @@ class PointsEMDResult:
         Pairs in the last restricted problem (``n * m`` for dense).
     dual_violation, duality_gap, marginal_error : float
         The certificate, in data units (see :meth:`certificate`).
+    scale, unit_cost : float
+        The data were centred and divided by ``scale`` (a power of two);
+        ``unit_cost`` is :math:`W_k^k` of the scaled data, so
+        ``cost = unit_cost * scale**order``.
     """
 
     plan: object
@@ -114,14 +118,12 @@ class PointsEMDResult:
     duality_gap: float
     marginal_error: float
     scale: float = 1.0
+    unit_cost: float = float("nan")
 
     @property
     def distance(self) -> float:
-        """:math:`W_k`, the k-th root of :attr:`cost` (computed without overflow)."""
-        unit = max(self.cost / self.scale ** self.order, 0.0) if np.isfinite(self.cost) else None
-        if unit is None:
-            return float("inf")
-        return self.scale * unit ** (1.0 / self.order)
+        """:math:`W_k`, the k-th root of :attr:`cost`, computed without overflow."""
+        return self.scale * max(self.unit_cost, 0.0) ** (1.0 / self.order)
 
     @property
     def feasible(self) -> bool:
@@ -371,7 +373,7 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
         solver=solver, rounds=sol.rounds, n_pairs=sol.n_pairs,
         dual_violation=violation * factor,
         duality_gap=(plan.cost - p.wx @ fu - p.wy @ gu) * factor,
-        marginal_error=marginal, scale=nf.scale)
+        marginal_error=marginal, scale=nf.scale, unit_cost=plan.cost)
     if not result.converged:
         warnings.warn(_not_exact_message(result), ConvergenceWarning, stacklevel=2)
     return result
