@@ -181,7 +181,7 @@ def test_progress_prints_one_line_per_round(capsys):
 
 
 def test_auto_solver_choice_follows_size_and_memory():
-    assert choose_exact_solver(500, 500) == "dense"
+    assert choose_exact_solver(300, 300) == "dense"
     assert choose_exact_solver(20_000, 20_000) == "sparse"
     assert choose_exact_solver(1000, 1000, available=1000) == "sparse"
 

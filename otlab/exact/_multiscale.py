@@ -56,7 +56,7 @@ class SolverOptions:
     order: float
     max_iter: int
     max_rounds: int = 100
-    dense_pairs: int = 1_500_000
+    dense_pairs: int = 160_000  # below this a level is solved densely: faster there
     coarse_leaf: int = 8
     scan_leaf: int = 32
     knn: int = 8
