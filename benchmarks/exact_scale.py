@@ -217,7 +217,11 @@ def main(argv=None):
     parser.add_argument("--sinkhorn-max", type=int, default=4000,
                         help="largest n for the Sinkhorn peer (dense GeomLoss kernel)")
     parser.add_argument("--timeout", type=int, default=1800)
-    parser.add_argument("--from-log", type=Path, help="rebuild the report from a JSON-lines log")
+    parser.add_argument("--from-log", type=Path, nargs="+",
+                        help="rebuild the report from JSON-lines logs instead of running")
+    parser.add_argument("--only", nargs="+", metavar="N:D:K",
+                        help="run only these sparse cases (e.g. 100000:2:1), log to --log")
+    parser.add_argument("--log", type=Path, help="JSON-lines log (default: next to the report)")
     parser.add_argument("--out", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     if args.case:
@@ -225,9 +229,15 @@ def main(argv=None):
         run_case(method, int(n), int(d), float(order), float(exact) or None)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    log_path = args.out / "exact_scale.jsonl"
+    log_path = args.log or args.out / "exact_scale.jsonl"
     if args.from_log:
-        rows = [json.loads(ln) for ln in args.from_log.read_text().splitlines() if ln]
+        rows = [json.loads(ln) for path in args.from_log for ln in path.read_text().splitlines()
+                if ln]
+    elif args.only:
+        cases = [tuple(float(v) for v in c.split(":")) for c in args.only]
+        with open(log_path, "w") as log:
+            sweep([(int(n), int(d), k, ["sparse"]) for n, d, k in cases], args.timeout, log)
+        return
     else:
         plan = [(n, 2, 1.0, ["sparse", "dense", "pot"] + (["sinkhorn"] if n <= args.sinkhorn_max
                                                            else [])) for n in args.sizes]

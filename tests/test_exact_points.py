@@ -131,16 +131,18 @@ def test_very_unbalanced_weights():
     _assert_certified(res, value_scale=2)
 
 
-@pytest.mark.parametrize("order", [1.0, 2.0])
-def test_translated_copy_costs_the_shift_at_a_size_no_dense_solver_holds(order):
-    # 25 000 x 25 000 would need 25 GiB densely; the sparse solver certifies it.
-    x = np.random.default_rng(8).random((25_000, 2))
+@pytest.mark.slow
+@pytest.mark.parametrize("order, n", [(2.0, 20_000), (1.0, 12_000)])
+def test_translated_copy_costs_the_shift_at_sizes_the_dense_solver_cannot_hold(order, n):
+    # densely 20 000 x 20 000 needs 16 GiB, 12 000 x 12 000 needs 6 GiB; W_1 = W_2 = |shift|
+    x = np.random.default_rng(8).random((n, 2))
     shift = np.array([0.3, -0.4])
     res = emd_points(x, x + shift, order=order, solver="sparse")
     np.testing.assert_allclose(res.distance, 0.5, rtol=1e-12)
     _assert_certified(res, value_scale=1)
 
 
+@pytest.mark.slow
 def test_affine_map_with_a_symmetric_positive_definite_matrix_is_the_optimal_w2_map():
     rng = np.random.default_rng(9)
     x = rng.normal(size=(6000, 3))
@@ -223,3 +225,13 @@ def test_the_answer_does_not_depend_on_the_or_tools_warm_start(monkeypatch):
     cold = emd_points(x, y, a, order=2, solver="sparse")
     np.testing.assert_allclose(warm.cost, cold.cost, rtol=1e-12)
     assert warm.converged and cold.converged
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0, 3.0])
+def test_ten_dimensional_weighted_clouds_of_different_sizes_match_pot(order):
+    rng = np.random.default_rng(14)
+    x, y = rng.normal(size=(700, 10)), rng.normal(size=(500, 10)) * 1.5
+    a, b = rng.random(700), rng.random(500)
+    res = emd_points(x, y, a, b, order=order, solver="sparse")
+    np.testing.assert_allclose(res.cost, _pot_value(x, y, a, b, order), rtol=1e-9)
+    _assert_certified(res, value_scale=res.cost)
