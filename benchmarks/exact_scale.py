@@ -51,7 +51,8 @@ def _solve(method, x, y, order, exact):
     if method in ("sparse", "dense"):
         import otlab
 
-        res = otlab.emd_points(x, y, order=order, solver=method)
+        res = otlab.emd_points(x, y, order=order, solver=method,
+                               progress=bool(os.environ.get("EXACT_SCALE_PROGRESS")))
         return {"value": res.cost, "converged": res.converged, "rounds": res.rounds,
                 "pairs": res.n_pairs, "dual_violation": res.dual_violation}
     if method == "pot":
@@ -89,9 +90,10 @@ def run_case(method, n, d, order, exact):
     x, y = _data(n, d)
     _solve(method, *_data(50, d, seed=1), order, None)  # imports and warm-up
     base = _rss_mib()
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     out = _solve(method, x, y, order, exact)
     out.setdefault("seconds", time.perf_counter() - start)
+    out["cpu_s"] = time.process_time() - cpu
     out.update(method=method, n=n, d=d, order=order, rss_mib=_rss_mib(), base_rss_mib=base)
     print(json.dumps({k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}))
 
@@ -101,14 +103,15 @@ def spawn(method, n, d, order, exact, timeout):
            str(exact or 0.0)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, env=env,
+                              stderr=None if env.get("EXACT_SCALE_PROGRESS") else subprocess.PIPE)
     except subprocess.TimeoutExpired:
         return {"method": method, "n": n, "d": d, "order": order, "seconds": float("nan"),
                 "note": f"stopped after {timeout} s"}
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         return {"method": method, "n": n, "d": d, "order": order, "seconds": float("nan"),
-                "note": (done.stderr.strip().splitlines() or ["failed"])[-1][:120]}
+                "note": ((done.stderr or "").strip().splitlines() or ["failed"])[-1][:120]}
     return json.loads(lines[-1])
 
 
@@ -146,6 +149,7 @@ def _table(rows):
             r = case.get(name)
             row[f"{name} s"] = r["seconds"] if r else float("nan")
             row[f"{name} MiB"] = r.get("rss_mib", float("nan")) if r else float("nan")
+        row["sparse cpu s"] = sp.get("cpu_s", float("nan"))
         row["POT/sparse"] = (pot.get("seconds", float("nan")) / sp["seconds"]
                              if sp.get("seconds") else float("nan"))
         rel = [abs(case[k]["value"] - ref) / ref for k in ("dense", "pot")
@@ -159,29 +163,31 @@ def _table(rows):
     return out
 
 
-TARGETS = [  # (n, what, check(case) -> (value, met))
-    (4000, "POT emd2 / otlab sparse >= 2, same value to 1e-9",
-     lambda c: (c["POT/sparse"], c["POT/sparse"] >= 2 and c["max rel diff"] <= 1e-9)),
-    (8000, "POT emd2 / otlab sparse >= 4",
-     lambda c: (c["POT/sparse"], c["POT/sparse"] >= 4)),
-    (20_000, "otlab sparse <= 60 s and peak RSS <= 2 GiB",
-     lambda c: (c["sparse s"], c["sparse s"] <= 60 and c["sparse MiB"] <= 2048)),
-    (100_000, "otlab sparse <= 15 min and peak RSS <= 4 GiB",
-     lambda c: (c["sparse s"], c["sparse s"] <= 900 and c["sparse MiB"] <= 4096)),
+TARGETS = [  # (n, what, measure(case) -> seconds, ok(case, seconds) -> bool)
+    (4000, "POT emd2 / otlab sparse >= 2, same value to 1e-9", "POT/sparse",
+     lambda c, t: c["POT/sparse"] >= 2 and c["max rel diff"] <= 1e-9),
+    (8000, "POT emd2 / otlab sparse >= 4", "POT/sparse", lambda c, t: c["POT/sparse"] >= 4),
+    (20_000, "otlab sparse <= 60 s and peak RSS <= 2 GiB", "sparse s",
+     lambda c, t: t <= 60 and c["sparse MiB"] <= 2048),
+    (100_000, "otlab sparse <= 15 min and peak RSS <= 4 GiB", "sparse s",
+     lambda c, t: t <= 900 and c["sparse MiB"] <= 4096),
 ]
 
 
 def _summary(table):
+    """One line per target: measured value, met or missed, in wall and in CPU time."""
     lines = []
-    for n, what, check in TARGETS:
+    for n, what, key, ok in TARGETS:
         case = next((c for c in table if c["n"] == n and c["d"] == 2 and c["k"] == 1), None)
         if case is None:
             lines.append(f"- n = {n}: not run")
             continue
-        value, met = check(case)
-        lines.append(f"- n = {n} (2-D, W_1): {what}: {value:.3g} -> "
-                     f"{'met' if met else 'MISSED'} (sparse {case['sparse s']:.1f} s, "
-                     f"{case['sparse MiB']:.0f} MiB peak, load {case['load']:.1f})")
+        verdict = "met" if ok(case, case["sparse s"]) else "MISSED in wall time"
+        if key == "sparse s" and verdict != "met" and ok(case, case["sparse cpu s"]):
+            verdict += f" (met in CPU time, {case['sparse cpu s']:.0f} s)"
+        lines.append(f"- n = {n} (2-D, W_1): {what}: {case[key]:.3g} -> {verdict}; sparse "
+                     f"{case['sparse s']:.1f} s wall, {case['sparse cpu s']:.1f} s CPU, "
+                     f"{case['sparse MiB']:.0f} MiB peak RSS, load {case['load']:.1f}")
     return "\n".join(lines) + "\n"
 
 
@@ -254,7 +260,9 @@ def main(argv=None):
         sections=[("Targets (issue 12)", _summary(table)),
                   ("Cases", "Times in seconds, peak RSS in MiB of a fresh process (its "
                    "imports, about 350 MiB with torch, included); `load` is the 1-minute load "
-                   "average when the case started (2 cores).  `POT/sparse` is the speed-up "
+                   "average when the case started (2 cores); `sparse cpu s` is the CPU time of the sparse "
+                   "solve (user + system), which the other processes on the machine do not "
+                   "inflate.  `POT/sparse` is the speed-up "
                    "of otlab's sparse solver over `ot.emd2`; `max rel diff` compares the "
                    "dense and POT values with the sparse one; `sinkhorn err` is the relative "
                    "error of the Sinkhorn value reported.\n\n" + markdown_table(table)),
