@@ -179,7 +179,11 @@ NOTES = """\
 - Sinkhorn: GeomLoss with `debias=False` and blur down to 3e-4 stayed 5 to 11 % below the exact
   W_1 at n = 1000 and 2000; at n = 4000 the run was stopped by hand after 15 min.  It never
   reached the 1 % target in this sweep.
-- A case that shows "stopped after N s" hit the per-case time limit at that load.
+- A case that shows "stopped after N s" hit the per-case time limit at that load.  Two more
+  runs at n = 10^5 were stopped at the limit and are not in the table: W_1 again (to record its
+  CPU time; 1800 s at load 18) and W_2 (load 15 to 20; its progress log showed the coarse
+  levels done after 116 s and the first finest-level round after 1027 s, 1.49e6 candidate
+  pairs, 168 246 violations left, when the session had to end).
 """
 
 
