@@ -13,7 +13,7 @@ import importlib
 from .costs import cost_matrix
 from .distance import wasserstein
 from .divergences import js, kl, tv
-from .exact import ConvergenceWarning, EMDResult, emd
+from .exact import ConvergenceWarning, EMDResult, PointsEMDResult, choose_exact_solver, emd, emd_points
 
 __version__ = "0.1.0"
 
@@ -34,11 +34,14 @@ _LAZY = {
 __all__ = [
     "ConvergenceWarning",
     "EMDResult",
+    "PointsEMDResult",
     "SinkhornResult",
+    "choose_exact_solver",
     "cost_matrix",
     "critics",
     "datasets",
     "emd",
+    "emd_points",
     "entropic",
     "estimate_w1",
     "estimators",

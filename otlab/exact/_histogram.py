@@ -14,13 +14,21 @@ from functools import cached_property
 
 import numpy as np
 
-from ._backend import to_numpy
-from ._validation import as_cost_matrix, as_histogram, check_positive_int, check_same_mass
+from .._backend import to_numpy
+from .._validation import as_cost_matrix, as_histogram, check_positive_int, check_same_mass
+from ._memory import check_dense_memory
 
 __all__ = ["emd", "EMDResult", "ConvergenceWarning", "default_max_iter"]
 
 #: Relative tolerance on the difference of total masses accepted by :func:`emd`.
 MASS_RTOL = 1e-6
+#: A plan whose L1 marginal error is at most this times the total mass is called feasible.
+FEASIBILITY_RTOL = 1e-9
+#: What to use when the dense problem does not fit in memory.
+DENSE_ALTERNATIVE = (
+    "For point clouds use otlab.emd_points(x, y, a, b), the sparse exact solver whose "
+    "memory grows like n + m, or an entropic approximation (otlab.sinkhorn)."
+)
 
 
 class ConvergenceWarning(UserWarning):
@@ -58,7 +66,8 @@ class EMDResult:
         :math:`\langle a, f\rangle = \langle b, g\rangle`, with
         :math:`f_i + g_j \le M_{ij}` and :math:`\langle a, f\rangle + \langle b, g\rangle = \text{cost}`.
     converged : bool
-        False when the network simplex hit ``max_iter`` before optimality.
+        False when the network simplex hit ``max_iter`` before optimality;
+        then see :attr:`feasible`.
     max_iter : int
         The iteration cap the solver ran with.
     a, b, M : ndarray
@@ -92,10 +101,20 @@ class EMDResult:
 
     @cached_property
     def marginal_error(self) -> float:
-        """Largest absolute deviation of the plan's marginals from ``a`` and ``b``."""
-        row = np.abs(self.plan.sum(axis=1) - self.a).max()
-        col = np.abs(self.plan.sum(axis=0) - self.b).max()
-        return float(max(row, col))
+        r"""L1 deviation of the plan's marginals, :math:`\lVert P1 - a\rVert_1 + \lVert P^\top 1 - b\rVert_1`.
+
+        The same measure as ``SinkhornResult.marginal_error``.
+        """
+        return _marginal_l1(self.plan, self.a, self.b)
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the plan meets its marginals (L1 error at most ``1e-9`` of the mass).
+
+        A feasible plan's cost is an upper bound on the optimal cost; an
+        infeasible plan's cost is no bound at all.
+        """
+        return self.marginal_error <= FEASIBILITY_RTOL * float(self.a.sum())
 
     def certificate(self) -> dict:
         """The optimality certificate: dual violation, duality gap, marginal error.
@@ -142,6 +161,10 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     ------
     ValueError
         On invalid histograms or cost matrix (see :mod:`otlab._validation`).
+    MemoryError
+        Before solving, when the dense solver would need more memory than the
+        process may use (about 34 bytes per pair beyond ``M``); the message
+        says how much and what to use instead.
     RuntimeError
         If the solver reports the problem infeasible or unbounded (which
         valid input cannot be).
@@ -150,7 +173,9 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     -----
     ConvergenceWarning
         When ``max_iter`` pivots were not enough; the result then has
-        ``converged=False`` and a non-zero certificate.
+        ``converged=False``.  The warning says what is true of the plan
+        returned: feasible (its cost is an upper bound on the optimum) or
+        infeasible (it moves only part of the mass; its cost is no bound).
 
     References
     ----------
@@ -176,6 +201,9 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
 
     a = to_numpy(as_histogram(a, "a"))
     b = to_numpy(as_histogram(b, "b"))
+    ready = isinstance(M, np.ndarray) and M.dtype == np.float64 and M.flags.c_contiguous
+    check_dense_memory(a.shape[0], b.shape[0], with_cost_matrix=not ready,
+                       alternative=DENSE_ALTERNATIVE)
     M = np.ascontiguousarray(to_numpy(as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")))
     check_same_mass(a, b, rtol=mass_rtol)
     b = b * (a.sum() / b.sum())
@@ -190,14 +218,7 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     if code in (0, 2):
         raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
     converged = code == 1
-    if not converged:
-        warnings.warn(
-            f"emd stopped after max_iter={max_iter} pivots before reaching optimality; "
-            "the plan is feasible but its cost may be too high. Increase max_iter.",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return EMDResult(
+    result = EMDResult(
         plan=plan,
         cost=float(log["cost"]),
         f=np.asarray(log["u"], dtype=np.float64),
@@ -207,4 +228,31 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
         a=a,
         b=b,
         M=M,
+    )
+    if not converged:
+        warnings.warn(_unconverged_message(result), ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def _marginal_l1(plan, a, b) -> float:
+    """``||P 1 - a||_1 + ||P^T 1 - b||_1`` for a dense array or a scipy.sparse plan."""
+    rows = np.asarray(plan.sum(axis=1)).ravel()
+    cols = np.asarray(plan.sum(axis=0)).ravel()
+    return float(np.abs(rows - a).sum() + np.abs(cols - b).sum())
+
+
+def _unconverged_message(res: EMDResult) -> str:
+    """What is true of a plan returned after ``max_iter`` pivots."""
+    head = f"emd stopped after max_iter={res.max_iter} pivots before reaching optimality; "
+    if res.feasible:
+        return head + (
+            f"the plan is feasible (marginal error {res.marginal_error:.3g}) but may not be "
+            f"optimal: its cost {res.cost:.6g} is an upper bound on the optimal cost. "
+            "Increase max_iter."
+        )
+    moved = float(res.plan.sum())
+    return head + (
+        f"the plan is NOT feasible: it moves mass {moved:.6g} of {float(res.a.sum()):.6g} "
+        f"(L1 marginal error {res.marginal_error:.3g}), so its cost {res.cost:.6g} is "
+        "neither the optimal cost nor a bound on it. Increase max_iter."
     )

@@ -1,0 +1,32 @@
+"""Exact discrete optimal transport: the linear programme, its certificate, and its scale.
+
+* :func:`emd` solves the LP on histograms and a cost matrix (POT's network
+  simplex) and returns an :class:`EMDResult` with plan, potentials and an
+  optimality certificate.
+* :func:`emd_points` solves it between point clouds, densely or with a sparse
+  coarse-to-fine column generation whose memory grows like n + m, and
+  certifies the answer over all n x m pairs (:class:`PointsEMDResult`).
+* :func:`choose_exact_solver` says which of the two is faster for a size.
+* :func:`exact_power` is :math:`W_k^k` between samples, numpy or torch, with
+  the envelope-theorem gradient for tensors.
+"""
+
+from ._histogram import ConvergenceWarning, EMDResult, default_max_iter, emd
+from ._memory import available_memory_bytes, dense_memory_bytes
+from .points import SOLVERS, PointsEMDResult, choose_exact_solver, emd_points, max_dual_violation
+from .power import exact_power
+
+__all__ = [
+    "emd",
+    "EMDResult",
+    "ConvergenceWarning",
+    "default_max_iter",
+    "emd_points",
+    "PointsEMDResult",
+    "choose_exact_solver",
+    "exact_power",
+    "max_dual_violation",
+    "dense_memory_bytes",
+    "available_memory_bytes",
+    "SOLVERS",
+]

@@ -1,0 +1,224 @@
+r"""Coarse-to-fine column generation for exact OT between point clouds.
+
+One level (Schmitzer 2016, with the shielding neighbourhoods replaced by a
+full dual check):
+
+1. *Coarse problem.*  Both clouds are cut into the leaves of a balanced k-d
+   tree (about ``coarse_leaf`` points each); the leaves' weighted centroids and
+   masses form an OT problem ``coarse_leaf`` times smaller, solved by the same
+   method (recursively, down to a dense problem).
+2. *Candidate pairs.*  Every pair of points whose leaves exchange mass in the
+   coarse plan, the ``knn`` nearest neighbours of each point in the other
+   cloud, and the monotone coupling along the first coordinate (which alone
+   makes the restricted problem feasible for any weights).
+3. *Restricted LP.*  Solved exactly by POT's network simplex on the candidate
+   pairs (:mod:`._restricted`), giving a plan and potentials :math:`(f, g)`.
+4. *Pricing.*  Every one of the :math:`nm` pairs is checked for a violated
+   dual constraint :math:`f_i + g_j > c_{ij} + \tau` (:mod:`._scan`).  The most
+   violated pairs of each row and the neighbours of each point's current
+   partners join the candidates, and step 3 is re-run warm-started from the
+   potentials; when no pair is violated the plan is optimal for the full
+   problem.
+
+Tolerance :math:`\tau`.  POT's simplex stops when no reduced cost is below
+:math:`-2.2\cdot10^{-15}` times the magnitude of the potentials involved, and
+its potentials carry the round-off of all the pivots that updated them.  The
+largest excess :math:`\eta` that the returned potentials show on the
+candidate pairs (pairs the solver has certified) measures that round-off, and
+:math:`\tau = \max(4\eta, 10^{-13} c_{\max})`.  A pair outside the candidates
+violated by less than :math:`\tau` could lower the cost by at most
+:math:`\tau` times the mass: the reported ``dual_violation`` keeps that bound
+(:math:`W^* \ge \langle a, f\rangle + \langle b, g\rangle - \text{violation}`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._geometry import Leaves, pair_costs, tile_costs
+from ._restricted import (OPTIMAL, Restricted, ortools_flow, solve_dense, solve_restricted,
+                          tight_potentials)
+from ._scan import ScanResult, scan_excess
+
+__all__ = ["SolverOptions", "Solution", "solve_points"]
+
+#: Floor of the pricing tolerance, relative to the largest candidate cost.
+TOL_FLOOR = 1e-13
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Settings of the coarse-to-fine solver (see the module docstring)."""
+
+    order: float
+    max_iter: int
+    max_rounds: int = 100
+    dense_pairs: int = 160_000  # below this a level is solved densely: faster there
+    coarse_leaf: int = 8
+    scan_leaf: int = 32
+    knn: int = 8
+    top_k: int = 5
+    sparse_top: bool = False  # solve the finest level sparsely whatever its size
+    report: object = None  # callable(dict) or None
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Plan and potentials of the full problem, and how they were found."""
+
+    plan: Restricted
+    scan: ScanResult | None
+    rounds: int
+    n_pairs: int
+    converged: bool
+
+
+def _keys(rows, cols, m):
+    return rows.astype(np.int64) * m + cols
+
+
+def _sorted_unique(keys):
+    """Sorted distinct keys (a sort and a mask: much faster than hashing for ~10^6 int64)."""
+    keys = np.sort(keys)
+    if keys.size:
+        keep = np.empty(keys.shape[0], dtype=bool)
+        keep[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+        keys = keys[keep]
+    return keys
+
+
+def _missing(keys, sorted_keys):
+    """Distinct entries of ``keys`` absent from the sorted array ``sorted_keys``."""
+    keys = _sorted_unique(keys)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(sorted_keys.shape[0] - 1, 0))
+    return keys[sorted_keys[pos] != keys] if sorted_keys.size else keys
+
+
+def _expand_blocks(lx: Leaves, ly: Leaves, leaf_rows, leaf_cols, m):
+    """Keys of all point pairs in the leaf pairs ``(leaf_rows[k], leaf_cols[k])``."""
+    na, nb = lx.sizes[leaf_rows], ly.sizes[leaf_cols]
+    sizes = na * nb
+    block = np.repeat(np.arange(sizes.shape[0]), sizes)
+    local = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    ia, jb = local // nb[block], local % nb[block]
+    rows = lx.perm[lx.start[leaf_rows[block]] + ia]
+    cols = ly.perm[ly.start[leaf_cols[block]] + jb]
+    return _keys(rows, cols, m)
+
+
+def _monotone_keys(x, a, y, b, m):
+    """Support of the north-west-corner coupling along the first coordinate (feasible)."""
+    ox, oy = np.argsort(x[:, 0], kind="stable"), np.argsort(y[:, 0], kind="stable")
+    ca, cb = np.cumsum(a[ox]), np.cumsum(b[oy])
+    cb[-1] = ca[-1] = max(ca[-1], cb[-1])
+    cuts = _sorted_unique(np.concatenate([ca, cb]))
+    i = np.minimum(np.searchsorted(ca, cuts, side="left"), ox.shape[0] - 1)
+    j = np.minimum(np.searchsorted(cb, cuts, side="left"), oy.shape[0] - 1)
+    # every segment [cut_{t-1}, cut_t] lies in one row interval and one column interval
+    return _keys(ox[i], oy[j], m)
+
+
+def _knn_keys(x, y, k, m):
+    from scipy.spatial import cKDTree
+
+    n = x.shape[0]
+    kx, ky = min(k, m), min(k, n)
+    to_y = cKDTree(y).query(x, kx)[1].reshape(n, kx)
+    to_x = cKDTree(x).query(y, ky)[1].reshape(m, ky)
+    return np.concatenate([(np.arange(n)[:, None] * m + to_y).ravel(),
+                           (to_x * m + np.arange(m)[:, None]).ravel()])
+
+
+def _partner_keys(plan: Restricted, near_x, near_y, m):
+    """Pairs joining each point to the neighbours of its current partners."""
+    return np.concatenate([(plan.rows[:, None] * m + near_y[plan.cols]).ravel(),
+                           (near_x[plan.rows] * m + plan.cols[:, None]).ravel()])
+
+
+def _neighbours(points, k):
+    from scipy.spatial import cKDTree
+
+    k = min(k + 1, points.shape[0])
+    return cKDTree(points).query(points, k)[1].reshape(points.shape[0], k)
+
+
+def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
+    """Sorted keys of the local candidates, and of those plus the monotone coupling."""
+    m = y.shape[0]
+    lx, ly = Leaves(x, opts.coarse_leaf), Leaves(y, opts.coarse_leaf)
+    cx, ca = lx.weighted_centres(x, a)
+    cy, cb = ly.weighted_centres(y, b)
+    coarse = solve_points(cx, ca, cy, cb, opts, level=level + 1).plan
+    keys = [_expand_blocks(lx, ly, coarse.rows, coarse.cols, m)]
+    if opts.knn:
+        keys.append(_knn_keys(x, y, opts.knn, m))
+    local = _sorted_unique(np.concatenate(keys))
+    return local, _sorted_unique(np.concatenate([local, _monotone_keys(x, a, y, b, m)]))
+
+
+def _report(opts, **fields):
+    if opts.report is not None:
+        opts.report(fields)
+
+
+def _warm_start(x, a, y, b, keys, order):
+    """Potentials tight on OR-Tools' optimal flow over the local candidates, or None.
+
+    The long pairs of the monotone coupling are left out: they slow cost
+    scaling down by half and are rarely used.  If the local pairs admit no
+    feasible flow, POT starts cold.
+    """
+    m = y.shape[0]
+    rows, cols = keys // m, keys % m
+    costs = pair_costs(x, y, rows, cols, order)
+    support = ortools_flow(a, b, rows, cols, costs)
+    if support is None:
+        return None
+    return tight_potentials(x.shape[0], m, rows[support], cols[support], costs[support])
+
+
+def _solve_dense_level(x, a, y, b, opts: SolverOptions) -> Solution:
+    plan = solve_dense(a, b, tile_costs(x, y, opts.order), max_iter=opts.max_iter)
+    return Solution(plan=plan, scan=None, rounds=1, n_pairs=x.shape[0] * y.shape[0],
+                    converged=plan.code == OPTIMAL)
+
+
+def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution:
+    """Exact OT between weighted clouds (distinct points, positive weights summing alike)."""
+    n, m = x.shape[0], y.shape[0]
+    small = n * m <= opts.dense_pairs and not (opts.sparse_top and level == 0)
+    if small or min(n, m) <= opts.coarse_leaf:
+        return _solve_dense_level(x, a, y, b, opts)
+    start = time.perf_counter()
+    local, keys = _initial_candidates(x, a, y, b, opts, level)
+    scan_x, scan_y = Leaves(x, opts.scan_leaf), Leaves(y, opts.scan_leaf)
+    near_x, near_y = _neighbours(x, opts.knn), _neighbours(y, opts.knn)
+    warm = _warm_start(x, a, y, b, local, opts.order)
+    rows, cols = keys // m, keys % m
+    costs = pair_costs(x, y, rows, cols, opts.order)
+    for round_ in range(1, opts.max_rounds + 1):
+        plan = solve_restricted(a, b, rows, cols, costs, max_iter=opts.max_iter, warm=warm)
+        if plan.code != OPTIMAL:
+            return Solution(plan=plan, scan=None, rounds=round_, n_pairs=keys.shape[0],
+                            converged=False)
+        eta = max(0.0, float(np.max(plan.f[rows] + plan.g[cols] - costs)))
+        tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
+        scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.order, tol=tol,
+                           top_k=opts.top_k)
+        new = _missing(_keys(scan.rows, scan.cols, m), keys)
+        _report(opts, level=level, n=n, m=m, round=round_, pairs=keys.shape[0],
+                violations=scan.n_violations, max_violation=scan.max_excess, tol=tol,
+                cost=plan.cost, seconds=time.perf_counter() - start)
+        if new.size == 0:
+            return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=keys.shape[0],
+                            converged=True)
+        keys = _sorted_unique(np.concatenate([keys, new, _partner_keys(plan, near_x, near_y, m)]))
+        rows, cols = keys // m, keys % m
+        costs = pair_costs(x, y, rows, cols, opts.order)
+        warm = (plan.f, plan.g)
+    return Solution(plan=plan, scan=scan, rounds=opts.max_rounds, n_pairs=keys.shape[0],
+                    converged=False)

@@ -1,0 +1,237 @@
+"""Exact OT between point clouds: the sparse and dense solvers against POT and known answers."""
+
+import numpy as np
+import ot
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from otlab.exact import (ConvergenceWarning, choose_exact_solver, emd_points,
+                         max_dual_violation)
+
+
+def _pot_value(x, y, a, b, order):
+    diff = x[:, None, :] - y[None, :, :]
+    cost = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)) ** order
+    return ot.emd2(a / a.sum(), b / b.sum(), cost, numItermax=10**8)
+
+
+def _assert_certified(res, *, value_scale):
+    """The certificate holds: feasible plan, no violated pair, no duality gap."""
+    assert res.converged
+    assert res.marginal_error <= 1e-12
+    assert res.dual_violation <= 1e-8 * value_scale  # the simplex potentials' round-off
+    assert abs(res.duality_gap) <= 1e-9 * value_scale
+    np.testing.assert_allclose(res.plan.sum(), 1.0, rtol=1e-12)
+
+
+@st.composite
+def clouds(draw, *, min_n=1, max_n=40):
+    """Two weighted clouds, with repeated points, zero weights, ties and d from 1 to 4."""
+    d = draw(st.integers(1, 4))
+    n, m = draw(st.integers(min_n, max_n)), draw(st.integers(min_n, max_n))
+    grid = draw(st.booleans())  # integer grids make ties and duplicates
+    elements = (st.integers(-3, 3).map(float) if grid else
+                st.floats(-10, 10, allow_nan=False, width=64))
+    x = draw(arrays(np.float64, (n, d), elements=elements))
+    y = draw(arrays(np.float64, (m, d), elements=elements))
+    w = st.one_of(st.just(0.0), st.floats(1e-6, 5.0))
+    a = draw(arrays(np.float64, (n,), elements=w).filter(lambda v: v.sum() > 0))
+    b = draw(arrays(np.float64, (m,), elements=w).filter(lambda v: v.sum() > 0))
+    return x, y, a, b
+
+
+@given(clouds(), st.sampled_from([1.0, 2.0, 1.5]), st.sampled_from(["sparse", "dense"]))
+def test_value_equals_pot_and_the_certificate_holds(problem, order, solver):
+    x, y, a, b = problem
+    res = emd_points(x, y, a, b, order=order, solver=solver)
+    expected = _pot_value(x, y, a, b, order)
+    np.testing.assert_allclose(res.cost, expected, rtol=1e-9, atol=1e-12 * (1 + expected))
+    _assert_certified(res, value_scale=1 + np.abs(np.concatenate([x, y])).max() ** order)
+    np.testing.assert_allclose(res.plan.sum(axis=1), res.a, atol=1e-12)
+    np.testing.assert_allclose(res.plan.sum(axis=0), res.b, atol=1e-12)
+    assert res.plan.min() >= 0
+
+
+@given(clouds(min_n=10, max_n=60), st.sampled_from([1.0, 2.0]))
+def test_sparse_and_dense_solvers_agree(problem, order):
+    x, y, a, b = problem
+    sparse = emd_points(x, y, a, b, order=order, solver="sparse")
+    dense = emd_points(x, y, a, b, order=order, solver="dense")
+    np.testing.assert_allclose(sparse.cost, dense.cost, rtol=1e-9, atol=1e-12)
+
+
+@given(st.floats(-1e8, 1e8), st.sampled_from([1e-150, 1e-20, 1.0, 1e20, 1e150]),
+       st.sampled_from([1.0, 2.0]))
+def test_value_is_translation_invariant_and_scale_equivariant(offset, scale, order):
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(250, 2)) + [0.5, 0.0]
+    a, b = rng.random(300), rng.random(250)
+    reference = emd_points(x, y, a, b, order=order, solver="sparse").distance
+    moved = emd_points(x * scale + offset * scale, y * scale + offset * scale, a, b,
+                       order=order, solver="sparse")
+    # float64 holds the moved data to about 1e-16 * (|offset| + spread) absolute
+    np.testing.assert_allclose(moved.distance / scale, reference,
+                               rtol=1e-9 + 1e-14 * abs(offset))
+    assert moved.converged
+
+
+def test_single_points_cost_their_distance():
+    res = emd_points([[0.0, 0.0]], [[3.0, 4.0]], order=2, solver="sparse")
+    assert res.cost == 25.0 and res.distance == 5.0 and res.converged
+    res = emd_points([[1.0]], [[0.0], [2.0], [4.0]], [1.0], [1, 1, 2], solver="sparse")
+    np.testing.assert_allclose(res.cost, 0.25 + 0.25 + 1.5, rtol=1e-15)
+
+
+def test_duplicated_points_split_their_mass_in_proportion():
+    x = np.array([[0.0], [0.0], [0.0], [5.0]])
+    y = np.array([[1.0], [4.0]])
+    res = emd_points(x, y, [0.1, 0.2, 0.2, 0.5], [0.5, 0.5], solver="sparse")
+    np.testing.assert_allclose(res.cost, 0.5 * 1 + 0.5 * 1, rtol=1e-14)
+    np.testing.assert_allclose(res.plan.toarray()[:3, 0], [0.1, 0.2, 0.2], rtol=1e-14)
+    np.testing.assert_allclose(res.f[:3], res.f[0])
+    _assert_certified(res, value_scale=25)
+
+
+def test_identical_clouds_cost_zero_with_the_identity_plan():
+    x = np.random.default_rng(3).normal(size=(2000, 3))
+    res = emd_points(x, x, order=1, solver="sparse")
+    assert res.cost == 0.0
+    np.testing.assert_allclose(res.plan.diagonal(), 1 / 2000, rtol=1e-12)
+
+
+def test_collinear_points_match_the_one_dimensional_closed_form():
+    rng = np.random.default_rng(4)
+    t, s = rng.random(1500), rng.random(1700) + 0.2
+    direction = np.array([3.0, -4.0, 12.0]) / 13.0
+    res = emd_points(t[:, None] * direction, s[:, None] * direction, solver="sparse")
+    expected = ot.wasserstein_1d(t, s, p=1)
+    np.testing.assert_allclose(res.cost, expected, rtol=1e-10)
+    _assert_certified(res, value_scale=2)
+
+
+def test_clusters_far_apart_pay_the_gap():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1200, 2)) * 1e-3
+    y = np.concatenate([rng.normal(size=(600, 2)) * 1e-3 + [1e6, 0.0],
+                        rng.normal(size=(600, 2)) * 1e-3 - [1e6, 0.0]])
+    res = emd_points(x, y, solver="sparse")
+    np.testing.assert_allclose(res.cost, 1e6, rtol=1e-8)
+    assert res.converged
+
+
+def test_very_unbalanced_weights():
+    rng = np.random.default_rng(6)
+    x, y = rng.random((800, 2)), rng.random((900, 2))
+    a = np.where(rng.random(800) < 0.5, 1e-12, 1.0)
+    b = np.geomspace(1e-15, 1.0, 900)
+    res = emd_points(x, y, a, b, solver="sparse")
+    np.testing.assert_allclose(res.cost, _pot_value(x, y, a, b, 1), rtol=1e-9)
+    _assert_certified(res, value_scale=2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order, n", [(2.0, 20_000), (1.0, 12_000)])
+def test_translated_copy_costs_the_shift_at_sizes_the_dense_solver_cannot_hold(order, n):
+    # densely 20 000 x 20 000 needs 16 GiB, 12 000 x 12 000 needs 6 GiB; W_1 = W_2 = |shift|
+    x = np.random.default_rng(8).random((n, 2))
+    shift = np.array([0.3, -0.4])
+    res = emd_points(x, x + shift, order=order, solver="sparse")
+    np.testing.assert_allclose(res.distance, 0.5, rtol=1e-12)
+    _assert_certified(res, value_scale=1)
+
+
+@pytest.mark.slow
+def test_affine_map_with_a_symmetric_positive_definite_matrix_is_the_optimal_w2_map():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(6000, 3))
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    A = q @ np.diag([0.5, 1.0, 2.0]) @ q.T
+    y = x @ A.T + np.array([1.0, -2.0, 0.5])
+    res = emd_points(x, y, order=2, solver="sparse")
+    np.testing.assert_allclose(res.cost, np.mean(np.sum((y - x) ** 2, axis=1)), rtol=1e-10)
+    _assert_certified(res, value_scale=100)
+
+
+def test_a_perturbed_dual_fails_the_certificate():
+    rng = np.random.default_rng(10)
+    x, y = rng.random((3000, 2)), rng.random((2500, 2))
+    res = emd_points(x, y, solver="sparse")
+    assert max_dual_violation(x, y, res.f, res.g) <= 1e-10
+    f = res.f.copy()
+    f[123] += 1e-4  # now some pair (123, j) with f_123 + g_j = c tight is violated by 1e-4
+    np.testing.assert_allclose(max_dual_violation(x, y, f, res.g), 1e-4, rtol=1e-6)
+
+
+def test_too_few_rounds_warn_and_report_a_feasible_upper_bound():
+    rng = np.random.default_rng(11)
+    x, y = rng.random((3000, 2)), rng.random((3000, 2)) + [0.2, 0.0]
+    exact = emd_points(x, y, solver="sparse")
+    with pytest.warns(ConvergenceWarning, match="plan is feasible, so its cost"):
+        res = emd_points(x, y, solver="sparse", max_rounds=1)
+    assert not res.converged and res.feasible
+    assert res.cost >= exact.cost - 1e-12
+    assert res.dual_violation > 1e-9
+
+
+def test_progress_prints_one_line_per_round(capsys):
+    rng = np.random.default_rng(12)
+    emd_points(rng.random((1500, 2)), rng.random((1500, 2)), solver="sparse", progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and all("violations" in line and "pairs" in line for line in lines)
+
+
+def test_auto_solver_choice_follows_size_and_memory():
+    assert choose_exact_solver(300, 300) == "dense"
+    assert choose_exact_solver(20_000, 20_000) == "sparse"
+    assert choose_exact_solver(1000, 1000, available=1000) == "sparse"
+
+
+def test_dense_solver_refuses_a_problem_that_does_not_fit(monkeypatch):
+    import otlab.exact._memory as memory
+
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 10**6)
+    x = np.zeros((1000, 2))
+    with pytest.raises(MemoryError, match=r"needs about 0\.04 GiB .*solver='sparse'"):
+        emd_points(x, x, solver="dense")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"solver": "simplex"}, "solver must be one of"),
+    ({"order": 0.5}, "order must be finite and >= 1"),
+    ({"a": [1.0, -1.0]}, "a must be non-negative"),
+    ({"b": [1.0]}, "b must have one weight per point"),
+    ({"max_iter": 0}, "max_iter must be >= 1"),
+])
+def test_bad_input_is_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        emd_points([[0.0], [1.0]], [[0.0], [1.0]], **kwargs)
+
+
+def test_dimension_mismatch_is_named():
+    with pytest.raises(ValueError, match="same dimension; got d=2 and d=3"):
+        emd_points(np.zeros((2, 2)), np.zeros((2, 3)))
+
+
+def test_the_answer_does_not_depend_on_the_or_tools_warm_start(monkeypatch):
+    import otlab.exact._multiscale as multiscale
+
+    rng = np.random.default_rng(13)
+    x, y = rng.random((2500, 2)), rng.random((2000, 2))
+    a = rng.random(2500)
+    warm = emd_points(x, y, a, order=2, solver="sparse")
+    monkeypatch.setattr(multiscale, "ortools_flow", lambda *args: None)
+    cold = emd_points(x, y, a, order=2, solver="sparse")
+    np.testing.assert_allclose(warm.cost, cold.cost, rtol=1e-12)
+    assert warm.converged and cold.converged
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0, 3.0])
+def test_ten_dimensional_weighted_clouds_of_different_sizes_match_pot(order):
+    rng = np.random.default_rng(14)
+    x, y = rng.normal(size=(700, 10)), rng.normal(size=(500, 10)) * 1.5
+    a, b = rng.random(700), rng.random(500)
+    res = emd_points(x, y, a, b, order=order, solver="sparse")
+    np.testing.assert_allclose(res.cost, _pot_value(x, y, a, b, order), rtol=1e-9)
+    _assert_certified(res, value_scale=res.cost)
