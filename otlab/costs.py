@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import is_torch, working_dtype
+from ._validation import as_float_array
 
 __all__ = ["cost_matrix", "pairwise_cost", "Frame", "common_frame", "distances", "power_cost",
            "power_mean", "mean_squared_distance", "power_of_two_at_least", "scale_by_power"]
@@ -144,20 +145,24 @@ def distances(x, y):
 
     numpy input goes to SciPy's ``cdist``, tensors to ``torch.cdist`` with
     ``compute_mode="donot_use_mm_for_euclid_dist"``: both sum squared
-    coordinate differences, so each distance is exact to a few ulps of itself.
-    Call it on coordinates of order 1 (see :func:`common_frame`): squares of
-    coordinates below 1e-154 or above 1e154 under- or overflow.
+    coordinate differences, so each distance is exact to a few ulps of itself;
+    in one dimension the distance is the absolute difference itself.  Call it
+    on coordinates of order 1 (see :func:`common_frame`): squared differences
+    below 1e-308 underflow, so in two or more dimensions distances below 1e-154
+    times the cloud's extent come out as 0.
     """
     if is_torch(x):
         import torch
 
         dtype = working_dtype(x.dtype)
-        dist = torch.cdist(x.to(dtype), y.to(dtype), p=2.0,
-                           compute_mode="donot_use_mm_for_euclid_dist")
-        return dist
+        x, y = x.to(dtype), y.to(dtype)
+        if x.shape[1] == 1:
+            return (x - y.T).abs()
+        return torch.cdist(x, y, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
     from scipy.spatial.distance import cdist
 
-    return cdist(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), "euclidean")
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return np.abs(x - y.T) if x.shape[1] == 1 else cdist(x, y, "euclidean")
 
 
 def power_cost(dist, order: float):
@@ -202,9 +207,9 @@ def cost_matrix(x, y, *, order: float = 1.0):
     >>> cost_matrix(np.array([[1e-160, 0.0]]), np.array([[4e-160, 4e-160]]))  # no underflow
     array([[5.e-160]])
     """
+    x, y = as_float_array(x, "x"), as_float_array(y, "y")  # real numbers only
     if not is_torch(x):
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     frame = common_frame(x, y, centre=False)
     dist = distances(frame.local(x), frame.local(y)) * frame.scale
     out = power_cost(dist, order)

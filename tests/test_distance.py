@@ -5,7 +5,7 @@ import ot
 import pytest
 import scipy.stats
 from scipy.spatial.distance import cdist
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import otlab

@@ -212,13 +212,20 @@ def test_half_precision_samples_are_solved_in_float32_and_returned_in_their_dtyp
 
 
 def test_tiled_with_and_without_cached_kernels_equals_dense():
+    from otlab.entropic.samples import PointProblem, solve
+    from otlab.entropic.solver import SinkhornOptions
+    from otlab.sample import Sample
+
     x, y, a, b = random_problem(n=50, m=35, d=3)
-    dense = sinkhorn_samples(x, y, a, b, reg=0.02, order=1, backend="dense", tol=1e-9)
+    problem = PointProblem.build(Sample(x, a), Sample(y, b), 1)
+    eps, options = problem.local_reg(0.02), SinkhornOptions(tol=1e-9)
+    _, f_dense, g_dense, n_dense, _ = solve(problem, eps, "dense", options)
     for available in (1 << 30, 0):  # room for the kernels, and none
-        res = sinkhorn_samples(x, y, a, b, reg=0.02, order=1, backend="tiled", tol=1e-9)
-        op = make_operator(torch.tensor(x), torch.tensor(y), 1, "tiled", available=available)
-        assert (op.kernels is None) == (available == 0)
-        assert_allclose(res.cost, dense.cost, rtol=1e-10)
+        op, f, g, n_iter, _ = solve(problem, eps, "tiled", options, available=available)
+        assert op.name == "tiled" and (op.kernels is None) == (available == 0)
+        assert n_iter == n_dense
+        assert_allclose(f, f_dense, rtol=1e-10, atol=1e-12)
+        assert_allclose(g, g_dense, rtol=1e-10, atol=1e-12)
 
 
 def test_transport_of_samples_is_exact_at_every_representable_cost_scale():
