@@ -319,32 +319,38 @@ class DenseOperator(_PlanReductions):
 
 
 class TiledOperator(_PlanReductions):
-    """Soft-min on costs recomputed block by block from the points (never all n×m costs in memory).
+    """Soft-min on costs recomputed block by block from the points, keeping what fits.
 
     Parameters
     ----------
     x, y : Tensor, shapes (n, d) and (m, d)
         Points in the local frame (:func:`otlab.costs.common_frame`).
     order : float
-        Cost exponent ``k`` in :math:`\\lVert x - y\\rVert^k`.
+        Cost exponent ``k`` in :math:`\lVert x - y\rVert^k`.
     tile_entries : int
         Cost entries per block; blocks have ``max(1, tile_entries // m)`` rows.
-    cache_kernels : bool
-        Keep the two absorbed kernels (two :math:`n \\times m` arrays, in
-        blocks): each soft-min is then a matrix-vector product, as in the dense
-        operator, and the costs are recomputed only when a kernel is.  Without
-        them every soft-min recomputes the costs and an exponential per entry.
+    keep : {None, "kernels", "all"}
+        What is kept between soft-mins, by the memory there is
+        (:func:`otlab.entropic.samples.make_operator` decides): ``"kernels"``
+        keeps the two absorbed kernels (two :math:`n \times m` arrays, in
+        blocks), so each soft-min is a matrix-vector product as in the dense
+        operator and the costs are recomputed only when a kernel is;
+        ``"all"`` keeps the cost blocks too, once computed (the dense
+        operator's memory, three arrays); ``None`` keeps nothing, and every
+        soft-min recomputes the costs and an exponential per entry.
     """
 
     name = "tiled"
+    KEEP = (None, "kernels", "all")
 
-    def __init__(self, x, y, order: float, *, tile_entries: int = TILE_ENTRIES,
-                 cache_kernels: bool = False):
+    def __init__(self, x, y, order: float, *, tile_entries: int = TILE_ENTRIES, keep=None):
+        if keep not in self.KEEP:
+            raise ValueError(f"keep must be one of {self.KEEP}; got {keep!r}")
         self.x, self.y, self.order = x, y, float(order)
         self.shape = (x.shape[0], y.shape[0])
         self.tile_entries = int(tile_entries)
-        self.kernels = (_AbsorbedKernels(self._blocks, self.shape, x.dtype)
-                        if cache_kernels else None)
+        self._kept_costs = [] if keep == "all" else None
+        self.kernels = _AbsorbedKernels(self._blocks, self.shape, x.dtype) if keep else None
 
     def _cost_blocks(self, a_pts, b_pts):
         step = _row_step(b_pts.shape[0], self.tile_entries)
@@ -353,7 +359,11 @@ class TiledOperator(_PlanReductions):
             yield rows, power_cost(distances(a_pts[rows], b_pts), self.order)
 
     def _blocks(self):
-        return self._cost_blocks(self.x, self.y)
+        if self._kept_costs is None:
+            return self._cost_blocks(self.x, self.y)
+        if not self._kept_costs:
+            self._kept_costs.extend(self._cost_blocks(self.x, self.y))
+        return iter(self._kept_costs)
 
     def cost_scale(self) -> float:
         """The bounding-box bound on every cost (no pass over the pairs)."""

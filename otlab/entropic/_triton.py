@@ -87,7 +87,7 @@ class TritonOperator(TiledOperator):
     block_n = 64
 
     def __init__(self, x, y, order: float, **kwargs):
-        super().__init__(x.contiguous(), y.contiguous(), order, cache_kernels=False, **kwargs)
+        super().__init__(x.contiguous(), y.contiguous(), order, keep=None, **kwargs)
 
     def _softmin(self, a_pts, b_pts, eps, h):
         out = torch.empty(a_pts.shape[0], dtype=a_pts.dtype, device=a_pts.device)

@@ -172,7 +172,7 @@ def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order
     """
     order = check_order(order)
     problem = PointProblem.build(as_sample(p, "p", weights=a, weights_name="a"),
-                                 as_sample(q, "q", weights=b, weights_name="b"), order)
+                                 as_sample(q, "q", weights=b, weights_name="b"), order, ("p", "q"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration)
     eps = problem.local_reg(reg)

@@ -121,16 +121,22 @@ def _budget(device, available) -> float:
 
 
 def make_operator(x, y, order, backend, *, available: int | None = None):
-    """The soft-min operator of the named back-end on (local) points ``x``, ``y``."""
+    """The soft-min operator of the named back-end on (local) points ``x``, ``y``.
+
+    The tiled operator keeps, within :data:`MEMORY_FRACTION` of the available
+    memory, its costs and kernels (three n×m arrays), else its two kernels,
+    else nothing (see :class:`~otlab.entropic._softmin.TiledOperator`).
+    """
     if backend == "dense":
         return DenseOperator.from_points(x, y, order)
     if backend == "triton":
         from ._triton import TritonOperator
 
         return TritonOperator(x, y, order)
-    n, m = x.shape[0], y.shape[0]
-    fits = _bytes(n, m, x.dtype, 2) <= _budget(x.device, available)
-    return TiledOperator(x, y, order, cache_kernels=fits)
+    n, m, budget = x.shape[0], y.shape[0], _budget(x.device, available)
+    keep = next((keep for keep, arrays in (("all", 3), ("kernels", 2))
+                 if _bytes(n, m, x.dtype, arrays) <= budget), None)
+    return TiledOperator(x, y, order, keep=keep)
 
 
 @dataclass(frozen=True)
@@ -152,9 +158,10 @@ class PointProblem:
     out: Output
 
     @classmethod
-    def build(cls, sp: Sample, sq: Sample, order: float) -> "PointProblem":
+    def build(cls, sp: Sample, sq: Sample, order: float, names=("x", "y")) -> "PointProblem":
         if sp.dim != sq.dim:
-            raise ValueError(f"x and y must have the same dimension; got d={sp.dim} and d={sq.dim}")
+            raise ValueError(f"{names[0]} and {names[1]} must have the same dimension; "
+                             f"got d={sp.dim} and d={sq.dim}")
         parts = (sp.points, sp.probabilities, sq.points, sq.probabilities)
         ref = next((v for v in parts if isinstance(v, torch.Tensor)), None)
         if ref is not None:
@@ -381,7 +388,7 @@ def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: in
     """
     order = check_order(order)
     problem = PointProblem.build(as_sample(p, "p", weights=a, weights_name="a"),
-                                 as_sample(q, "q", weights=b, weights_name="b"), order)
+                                 as_sample(q, "q", weights=b, weights_name="b"), order, ("p", "q"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration)
     cost, *_ = _entropic(problem, reg, backend, options, "wasserstein(method='sinkhorn')")

@@ -27,7 +27,7 @@ def _translated_sample(n=500, shift=0.3, seed=0):
     return x, x + np.array([shift, 0.0])
 
 
-# Measured: 737 and 1424 iterations (ε-scaling included); plain Sinkhorn is still at a
+# Measured: 735 and 1531 iterations (ε-scaling included); plain Sinkhorn is still at a
 # marginal error of ~1e-5 after 20000 (benchmarks/reports/sinkhorn_convergence.md).
 @pytest.mark.parametrize("reg, budget", [(1e-2, 1500), (3e-3, 3000)])
 def test_w1_between_a_sample_and_its_translate_converges_within_budget(reg, budget):

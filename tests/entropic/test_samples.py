@@ -141,10 +141,14 @@ def test_auto_backend_is_dense_while_three_arrays_fit_the_memory_budget_then_til
     assert choose_backend("dense", 10**6, 10**6, cpu) == "dense"  # an explicit choice is kept
 
 
-def test_tiled_operator_keeps_its_kernels_only_when_they_fit_the_budget():
+def test_tiled_operator_keeps_what_fits_the_memory_budget():
     x = torch.zeros((100, 2), dtype=torch.float64)
-    assert make_operator(x, x, 1, "tiled", available=1 << 30).kernels is not None
-    assert make_operator(x, x, 1, "tiled", available=100 * 100 * 8).kernels is None
+    one_array = 100 * 100 * 8 / MEMORY_FRACTION  # one 100 x 100 float64 array, over the share
+    kept = {arrays: make_operator(x, x, 1, "tiled", available=int(arrays * one_array))
+            for arrays in (3, 2, 1)}
+    assert kept[3].kernels is not None and kept[3]._kept_costs is not None
+    assert kept[2].kernels is not None and kept[2]._kept_costs is None
+    assert kept[1].kernels is None and kept[1]._kept_costs is None
 
 
 @pytest.mark.gpu
@@ -220,9 +224,11 @@ def test_tiled_with_and_without_cached_kernels_equals_dense():
     problem = PointProblem.build(Sample(x, a), Sample(y, b), 1)
     eps, options = problem.local_reg(0.02), SinkhornOptions(tol=1e-9)
     _, f_dense, g_dense, n_dense, _ = solve(problem, eps, "dense", options)
-    for available in (1 << 30, 0):  # room for the kernels, and none
-        op, f, g, n_iter, _ = solve(problem, eps, "tiled", options, available=available)
-        assert op.name == "tiled" and (op.kernels is None) == (available == 0)
+    one_array = 50 * 35 * 8 / MEMORY_FRACTION  # one 50 x 35 float64 array, over the share
+    for arrays in (3, 2, 0):  # room for costs and kernels, for the kernels, for nothing
+        op, f, g, n_iter, _ = solve(problem, eps, "tiled", options,
+                                    available=int(arrays * one_array))
+        assert op.name == "tiled" and (op.kernels is None) == (arrays == 0)
         assert n_iter == n_dense
         assert_allclose(f, f_dense, rtol=1e-10, atol=1e-12)
         assert_allclose(g, g_dense, rtol=1e-10, atol=1e-12)

@@ -42,7 +42,8 @@ def test_cached_and_streamed_tiled_softmins_equal_the_dense_one_across_blocks(or
     x, y, _, _ = random_problem(n=23, m=17, d=2)
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
     dense = DenseOperator.from_points(x_t, y_t, order)
-    cached = TiledOperator(x_t, y_t, order, tile_entries=40, cache_kernels=True)
+    cached = TiledOperator(x_t, y_t, order, tile_entries=40, keep="kernels")
+    everything = TiledOperator(x_t, y_t, order, tile_entries=40, keep="all")
     streamed = TiledOperator(x_t, y_t, order, tile_entries=40)
     gen = torch.Generator().manual_seed(0)
     for eps in (1.0, 0.01):
@@ -50,7 +51,7 @@ def test_cached_and_streamed_tiled_softmins_equal_the_dense_one_across_blocks(or
         h_row = torch.randn(23, dtype=torch.float64, generator=gen)
         want_rows = -eps * torch.logsumexp(h_col[None, :] - dense.C / eps, dim=1)
         want_cols = -eps * torch.logsumexp(h_row[:, None] - dense.C / eps, dim=0)
-        for op in (dense, cached, streamed):
+        for op in (dense, cached, everything, streamed):
             assert_allclose(op.softmin_rows(eps, h_col), want_rows, rtol=1e-12, atol=1e-14)
             assert_allclose(op.softmin_cols(eps, h_row), want_cols, rtol=1e-12, atol=1e-14)
 
