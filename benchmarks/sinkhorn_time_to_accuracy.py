@@ -104,22 +104,30 @@ def main(argv=None):
     for n in (int(s) for s in args.sizes.split(",")):
         x, y = gaussian_samples(n, 2)
         exact_s, exact = _timed(lambda: otlab.wasserstein(x, y))
-        best = {}
         for run in (otlab_runs, geomloss_runs):
             for row in run(x, y, exact):
                 row = {"n": n, **row, "rel. error": (row["W"] - exact) / exact}
                 row["within 1 %"] = abs(row["rel. error"]) <= ACCURACY
                 rows.append(row)
                 print(row, flush=True)
-                if row["within 1 %"]:
-                    lib = row["library"]
-                    best[lib] = min(best.get(lib, float("inf")), row["time (s)"])
-        summary.append({"n": n, "exact W_1": exact, "exact LP (s)": exact_s,
-                        "otlab, fastest within 1 % (s)": best.get("otlab", float("nan")),
-                        "GeomLoss, fastest within 1 % (s)": best.get("GeomLoss", float("nan")),
-                        "GeomLoss / otlab": best.get("GeomLoss", float("nan"))
-                        / best.get("otlab", float("nan"))})
-    load_after = os.getloadavg()[0]
+        summary.append(summarize(n, exact, exact_s, rows))
+        write(rows, summary, load_before)  # after every n: a long sweep stopped early still reports
+
+
+def summarize(n, exact, exact_s, rows):
+    """The fastest run within 1 % per library at this n."""
+    best = {}
+    for row in rows:
+        if row["n"] == n and row["within 1 %"]:
+            best[row["library"]] = min(best.get(row["library"], float("inf")), row["time (s)"])
+    nan = float("nan")
+    return {"n": n, "exact W_1": exact, "exact LP (s)": exact_s,
+            "otlab, fastest within 1 % (s)": best.get("otlab", nan),
+            "GeomLoss, fastest within 1 % (s)": best.get("GeomLoss", nan),
+            "GeomLoss / otlab": best.get("GeomLoss", nan) / best.get("otlab", nan)}
+
+
+def write(rows, summary, load_before):
     sections = [
         ("Setup", "Two 2-D Gaussian samples N(0, I) and N((1, 1), I), n = m, uniform weights, "
                   "exact W_1 from the LP (POT network simplex, via `otlab.wasserstein`). "
@@ -129,9 +137,10 @@ def main(argv=None):
                   "backend='tensorized')` in float32 over blur 0.01 and 0.005, scaling 0.5 to 0.95 "
                   "(larger scalings tried only until one is within 1 %), debias False and True. "
                   "One torch thread, one run per setting after a warm-up. "
-                  f"Load average (1 min) {load_before:.1f} before and {load_after:.1f} after "
-                  "on a 2-core machine shared with other jobs: absolute times are inflated and "
-                  "noisy; both libraries ran interleaved under the same load."),
+                  f"Load average (1 min) {load_before:.1f} at the start and "
+                  f"{os.getloadavg()[0]:.1f} at the last write, on a 2-core machine shared with "
+                  "other jobs: absolute times are inflated and noisy; both libraries ran "
+                  "interleaved under the same load."),
         ("Time to 1 % of the exact W_1", markdown_table(summary)),
         ("Every run", markdown_table(rows)),
     ]
@@ -139,7 +148,7 @@ def main(argv=None):
                         "Time to 1 % of the exact W_1 on the CPU: otlab vs GeomLoss",
                         device="cpu", sections=sections)
     _plot(summary, REPORTS / "sinkhorn_time_to_accuracy.png")
-    print(path.read_text())
+    print(path.read_text(), flush=True)
 
 
 def _plot(summary, path):

@@ -1,4 +1,4 @@
-r"""Log-domain Sinkhorn with ε-scaling: the loop (written once), its options and the result object.
+r"""Log-domain Sinkhorn with ε-scaling: the loop (written once), its options and the honest status.
 
 The loop only calls the two soft-min maps of an operator
 (:class:`otlab.entropic._softmin.SoftminOperator`: dense, tiled or fused
