@@ -319,7 +319,7 @@ class DenseOperator(_PlanReductions):
 
 
 class TiledOperator(_PlanReductions):
-    """Soft-min on costs recomputed block by block from the points, keeping what fits.
+    r"""Soft-min on costs recomputed block by block from the points, keeping what fits.
 
     Parameters
     ----------
