@@ -14,6 +14,7 @@ from .costs import cost_matrix
 from .distance import wasserstein
 from .divergences import js, kl, tv
 from .exact import ConvergenceWarning, EMDResult, PointsEMDResult, choose_exact_solver, emd, emd_points
+from .sample import Sample
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "ConvergenceWarning",
     "EMDResult",
     "PointsEMDResult",
+    "Sample",
     "SinkhornResult",
     "choose_exact_solver",
     "cost_matrix",
