@@ -15,7 +15,8 @@ __all__ = ["TrainConfig", "LOSSES", "DATASETS", "ARCHS", "PAPER_DEFAULTS"]
 LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-lp", "wgan-sn")
 
 #: Data sets the trainer samples on the device.
-DATASETS = ("8gaussians", "25gaussians", "ring", "swissroll", "parallel_lines", "digits")
+DATASETS = ("8gaussians", "25gaussians", "25gaussians-ref", "ring", "swissroll", "parallel_lines",
+            "digits")
 
 #: Network architectures: ReLU MLPs for every data set, or the DCGAN-style
 #: convolutional pair for the 8x8 digits (see :mod:`otlab.gan.models`).
