@@ -41,6 +41,8 @@ import concurrent.futures as cf
 import json
 import multiprocessing
 import os
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -239,8 +241,11 @@ def _run_table(rows, *, with_settings: bool = False) -> str:
     return markdown_table(table)
 
 
-def plot_runs(rows, losses, path: Path) -> Path | None:
-    """Exact W_1 and critic estimate, modes covered over training, and final samples."""
+def plot_runs(rows, losses, path: Path, *, floors: dict | None = None) -> Path | None:
+    """Exact W_1 and critic estimate, modes covered over training, and final samples.
+
+    ``floors`` maps a data set to its sampling floor (mean exact W_1 between real sets),
+    drawn as a dotted line under the W_1 curves."""
     from otlab.gan.data import mixture_modes
 
     losses = [loss for loss in losses if any(r["loss"] == loss and r.get("curve") for r in rows)]
@@ -260,6 +265,9 @@ def plot_runs(rows, losses, path: Path) -> Path | None:
             ax_w.plot(c[:, 0], c[:, 1], "-", color=col, label=f"exact W1, seed {r['seed']}")
             ax_w.plot(c[1:, 0], c[1:, 2], "--", color=col, label=f"critic est., seed {r['seed']}")
             ax_m.plot(c[:, 0], c[:, 3], "-o", ms=3, color=col, label=f"seed {r['seed']}")
+        floor = (floors or {}).get(sel[0]["data"])
+        if floor is not None:
+            ax_w.axhline(floor, color="grey", lw=0.8, ls=":", label="sampling floor")
         ax_w.set_yscale("symlog", linthresh=0.01)
         ax_w.set(title=loss, xlabel="generator iteration",
                  ylabel="exact W1 (solid), critic estimate (dashed)\n(data units, symlog)")
@@ -282,8 +290,8 @@ def plot_runs(rows, losses, path: Path) -> Path | None:
         span = np.abs(modes).max() * 1.6
         ax_s.set(xlim=(-span, span), ylim=(-span, span), aspect="equal",
                  xlabel="x1 (data units)", ylabel="x2 (data units)",
-                 title=f"final samples: {first['modes covered']} modes (otlab), "
-                       f"{first.get('VEEGAN modes', '?')} (VEEGAN)")
+                 title=f"final samples: modes {first['modes covered']} (otlab rule),\n"
+                       f"{first.get('VEEGAN modes', '?')} (VEEGAN rule)")
         ax_s.legend(fontsize=6, loc="upper right")
     return save_png(fig, path)
 
@@ -298,7 +306,8 @@ def _gpu_note() -> tuple[str, str]:
         "papers' full training."))
 
 
-def _floors(data_sets, n_eval) -> str:
+def _floors(data_sets, n_eval) -> list[dict]:
+    """Sampling floor of each data set: exact W_1 between 5 pairs of real sets."""
     from otlab.gan.evaluation import sampling_floor
 
     floors = []
@@ -306,6 +315,10 @@ def _floors(data_sets, n_eval) -> str:
         w = sampling_floor(data, n_eval, draws=5, seed=0)
         floors.append({"data": data, "samples per set": n_eval, "mean W1": float(w.mean()),
                        "min": float(w.min()), "max": float(w.max())})
+    return floors
+
+
+def _floor_text(floors: list[dict]) -> str:
     return ("Exact W_1 between two independent sets of *real* samples (5 pairs): what a "
             "generator that samples the data law itself would score on average, the floor "
             "for the final exact W1 above.\n\n" + markdown_table(floors))
@@ -339,14 +352,16 @@ def build_report(a, settings, wanted, results: Path, out: Path) -> Path:
     sections.append((f"{label} results, mean over seeds (measured)",
                      setting + " " + complete + " Correlations are over the evaluations of "
                      "the trained critic (iteration > 0).\n\n" + markdown_table(_means(rows))))
-    png = plot_runs(rows, a.losses, out / f"{a.report}.png")
+    n_eval = settings.get("eval_samples", TrainConfig.eval_samples)
+    floors = _floors(a.data, n_eval)
+    png = plot_runs(rows, a.losses, out / f"{a.report}.png",
+                    floors={f["data"]: f["mean W1"] for f in floors})
     if png is not None:
         sections.append(("Curves and samples (measured)", (
             f"![curves]({png.name})\n\nTop: exact W_1 (solid) and the critic's estimate "
             "(dashed) at each evaluation; middle: modes covered (otlab's rule); bottom: "
             "256 samples of the final generator of the lowest seed.\n")))
-    n_eval = settings.get("eval_samples", TrainConfig.eval_samples)
-    sections += [("Sampling floor (measured)", _floors(a.data, n_eval)),
+    sections += [("Sampling floor (measured)", _floor_text(floors)),
                  (f"{label} results, every run (measured)", _run_table(rows))]
     if a.all_runs:
         note = ("settings given on top of each loss's paper defaults (`device` and "
@@ -361,8 +376,7 @@ def build_report(a, settings, wanted, results: Path, out: Path) -> Path:
     if label == "CPU" and a.report == "wgan":
         sections.insert(0, _gpu_note())
     return write_report(a.report, a.title, device=a.device, sections=sections, out_dir=out,
-                        script="benchmarks/wgan.py" + (
-                            "" if a.report == "wgan" else f" --report {a.report}"))
+                        script=" ".join(["benchmarks/wgan.py", *map(shlex.quote, a.argv)]))
 
 
 def _parser():
@@ -405,7 +419,9 @@ def _parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     a = _parser().parse_args(argv)
+    a.argv = [arg for arg in argv if arg != "--report-only"]
     out = a.out or REPORTS
     out.mkdir(parents=True, exist_ok=True)
     results = a.results or out / ("wgan_runs.jsonl" if a.report == "wgan"
