@@ -9,6 +9,7 @@ from otlab import wasserstein
 from otlab.datasets import (
     MANIFOLDS,
     MIXTURE_DEFAULTS,
+    REFERENCE_DIVISOR,
     eight_gaussians,
     gaussian_mixture_modes,
     manifold_pair,
@@ -130,6 +131,37 @@ def test_twenty_five_gaussians_modes_are_the_scaled_grid():
     modes = gaussian_mixture_modes("25gaussians", scale=0.5)
     assert len({tuple(m) for m in modes.round(9)}) == 25
     np.testing.assert_allclose(np.unique(modes[:, 0]), 0.5 * np.arange(-2, 3))
+
+
+def test_reference_grid_is_the_default_grid_divided_by_2_828():
+    ref, default = MIXTURE_DEFAULTS["25gaussians-ref"], MIXTURE_DEFAULTS["25gaussians"]
+    assert REFERENCE_DIVISOR["25gaussians"] == 2.828
+    modes = gaussian_mixture_modes("25gaussians-ref")
+    np.testing.assert_allclose(modes, gaussian_mixture_modes("25gaussians") / 2.828, rtol=1e-15)
+    np.testing.assert_allclose([ref["scale"], ref["std"]], [2 / 2.828, 0.05 / 2.828], rtol=1e-15)
+    np.testing.assert_allclose(ref["std"] / ref["scale"], default["std"] / default["scale"])
+    assert len({tuple(m) for m in modes.round(12)}) == 25
+    gaps = np.linalg.norm(modes[:, None] - modes[None], axis=-1)[~np.eye(25, dtype=bool)]
+    np.testing.assert_allclose(gaps.min(), 2 / 2.828, rtol=1e-14)
+    np.testing.assert_allclose(np.unique(modes[:, 1]), np.arange(-2, 3) * 2 / 2.828, rtol=1e-14)
+
+
+def test_reference_scale_samples_have_the_reference_std_and_nearest_mode():
+    ref = MIXTURE_DEFAULTS["25gaussians-ref"]
+    x, labels = twenty_five_gaussians(50000, spacing=ref["scale"], std=ref["std"], seed=2,
+                                      return_labels=True)
+    modes = gaussian_mixture_modes("25gaussians-ref")
+    np.testing.assert_allclose((x - modes[labels]).std(0), ref["std"], rtol=0.02)
+    nearest = np.argmin(np.linalg.norm(x[:, None] - modes[None], axis=-1), axis=1)
+    np.testing.assert_array_equal(nearest, labels)
+    assert np.bincount(labels, minlength=25).min() > 0.9 * len(x) / 25
+
+
+@given(scale=st.floats(1e-150, 1e150), name=st.sampled_from(sorted(MIXTURE_DEFAULTS)))
+def test_mixture_modes_scale_linearly_with_the_scale(scale, name):
+    unit = gaussian_mixture_modes(name, scale=1.0)
+    np.testing.assert_allclose(gaussian_mixture_modes(name, scale=scale), scale * unit,
+                               rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("name,sampler,key", [

@@ -8,6 +8,7 @@ from .lines import parallel_lines
 from .manifolds import MANIFOLDS, manifold_pair, random_rotation
 from .mixtures import (
     MIXTURE_DEFAULTS,
+    REFERENCE_DIVISOR,
     eight_gaussians,
     gaussian_mixture_modes,
     ring,
@@ -18,6 +19,7 @@ from .mixtures import (
 __all__ = [
     "MANIFOLDS",
     "MIXTURE_DEFAULTS",
+    "REFERENCE_DIVISOR",
     "eight_gaussians",
     "gaussian_mixture_modes",
     "manifold_pair",

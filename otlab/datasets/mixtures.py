@@ -3,15 +3,18 @@ r"""Two-dimensional toy distributions of the WGAN-GP paper (Gulrajani et al. 201
 **Scale convention.** The reference WGAN-GP code draws 8 Gaussians on a circle of radius 2 with
 standard deviation 0.02, and 25 Gaussians on the grid :math:`2\{-2,\dots,2\}^2`
 with standard deviation 0.05, and then divides the whole sample by 1.414
-(resp. 2.828).  otlab does **not** rescale afterwards: the arguments are the
-final geometry of the sample.  The defaults are the reference code's data
+(resp. 2.828, :data:`REFERENCE_DIVISOR`).  otlab does **not** rescale afterwards: the
+arguments are the final geometry of the sample.  The defaults are the reference code's data
 before its division, so modes and widths are as above (radius 2, grid spacing
 2).  The reference scale is ``eight_gaussians(n, radius=2 / 1.414,
 std=0.02 / 1.414)`` and ``twenty_five_gaussians(n, spacing=2 / 2.828,
-std=0.05 / 2.828)``.  :func:`gaussian_mixture_modes` with the same ``scale``
-(the radius, resp. the spacing) returns exactly the means the samplers use,
-and :data:`MIXTURE_DEFAULTS` their default scale and standard deviation, so
-mode-coverage metrics stay consistent with the samples.
+std=0.05 / 2.828)``; the named mixture ``"25gaussians-ref"`` is the latter
+(grid spacing :math:`2/2.828 \approx 0.707`, standard deviation
+:math:`0.05/2.828 \approx 0.0177`), the data the reference code trains on.
+:func:`gaussian_mixture_modes` with the same ``scale`` (the radius, resp. the
+spacing) returns exactly the means the samplers use, and
+:data:`MIXTURE_DEFAULTS` the default scale and standard deviation of each named
+mixture, so mode-coverage metrics stay consistent with the samples.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from ._seed import as_generator
 
 __all__ = [
     "MIXTURE_DEFAULTS",
+    "REFERENCE_DIVISOR",
     "gaussian_mixture_modes",
     "eight_gaussians",
     "twenty_five_gaussians",
@@ -32,11 +36,21 @@ __all__ = [
     "swiss_roll",
 ]
 
-#: Default ``scale`` (radius or grid spacing) and ``std`` of each named mixture.
+#: The number the reference WGAN-GP toy code divides its whole sample by, per mixture.
+REFERENCE_DIVISOR = MappingProxyType({"8gaussians": 1.414, "25gaussians": 2.828})
+
+#: Default ``scale`` (radius or grid spacing) and ``std`` of each named mixture;
+#: ``"25gaussians-ref"`` is ``"25gaussians"`` divided by ``REFERENCE_DIVISOR["25gaussians"]``.
 MIXTURE_DEFAULTS = MappingProxyType({
     "8gaussians": MappingProxyType({"scale": 2.0, "std": 0.02}),
     "25gaussians": MappingProxyType({"scale": 2.0, "std": 0.05}),
+    "25gaussians-ref": MappingProxyType({"scale": 2.0 / REFERENCE_DIVISOR["25gaussians"],
+                                         "std": 0.05 / REFERENCE_DIVISOR["25gaussians"]}),
 })
+
+#: Layout of the means of each named mixture: on a circle or on the 5 x 5 grid.
+_LAYOUT = MappingProxyType({"8gaussians": "circle", "25gaussians": "grid",
+                            "25gaussians-ref": "grid"})
 
 
 def gaussian_mixture_modes(name, *, scale=None):
@@ -45,16 +59,17 @@ def gaussian_mixture_modes(name, *, scale=None):
     - ``"8gaussians"``: :math:`r(\cos\phi_k, \sin\phi_k)` with
       ``phi = np.linspace(0, 2*pi, 8, endpoint=False)`` (with the endpoint
       the first and last angles coincide and only 7 modes are distinct);
-    - ``"25gaussians"``: :math:`s\,(i, j)` for :math:`i, j \in \{-2, \dots, 2\}`,
-      ordered with ``i`` major.
+    - ``"25gaussians"``, ``"25gaussians-ref"``: :math:`s\,(i, j)` for
+      :math:`i, j \in \{-2, \dots, 2\}`, ordered with ``i`` major.
 
     Parameters
     ----------
-    name : {"8gaussians", "25gaussians"}
+    name : {"8gaussians", "25gaussians", "25gaussians-ref"}
         The mixture.
     scale : float, optional
         Radius :math:`r` (8 Gaussians) or grid spacing :math:`s` (25
-        Gaussians); default ``MIXTURE_DEFAULTS[name]["scale"]`` = 2.
+        Gaussians); default ``MIXTURE_DEFAULTS[name]["scale"]`` (2, or
+        :math:`2/2.828` for ``"25gaussians-ref"``).
 
     Returns
     -------
@@ -68,10 +83,14 @@ def gaussian_mixture_modes(name, *, scale=None):
            [0.   , 1.   ]])
     >>> gaussian_mixture_modes("25gaussians").shape
     (25, 2)
+    >>> gaussian_mixture_modes("25gaussians-ref")[[0, 1, 24]].round(4)
+    array([[-1.4144, -1.4144],
+           [-1.4144, -0.7072],
+           [ 1.4144,  1.4144]])
     """
     check_choice(name, "name", tuple(MIXTURE_DEFAULTS))
     scale = MIXTURE_DEFAULTS[name]["scale"] if scale is None else check_positive(scale, "scale")
-    if name == "8gaussians":
+    if _LAYOUT[name] == "circle":
         phi = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
         return scale * np.column_stack([np.cos(phi), np.sin(phi)])
     grid = np.arange(-2, 3, dtype=np.float64)
@@ -136,9 +155,11 @@ def twenty_five_gaussians(n, *, spacing=2.0, std=0.05, seed=None, return_labels=
     n : int
         Number of points.
     spacing : float, default 2.0
-        Grid spacing :math:`s` (the WGAN-GP data before its division by 2.828).
+        Grid spacing :math:`s` (the WGAN-GP data before its division by 2.828;
+        ``2 / 2.828`` gives the reference scale, ``"25gaussians-ref"``).
     std : float, default 0.05
-        Standard deviation of each component.
+        Standard deviation of each component (``0.05 / 2.828`` at the
+        reference scale).
     seed : None, int or numpy.random.Generator, optional
         Randomness.
     return_labels : bool, default False

@@ -16,7 +16,8 @@ __all__ = ["TrainConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS", "PAPER_DEF
 LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-lp", "wgan-sn")
 
 #: Data sets the trainer samples on the device.
-DATASETS = ("8gaussians", "25gaussians", "ring", "swissroll", "parallel_lines", "digits")
+DATASETS = ("8gaussians", "25gaussians", "25gaussians-ref", "ring", "swissroll", "parallel_lines",
+            "digits")
 
 #: Learning-rate schedules: constant, or linear decay to 0 over the run.
 LR_DECAYS = ("none", "linear")

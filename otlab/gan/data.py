@@ -7,6 +7,9 @@ but uses torch's default generator of the device, so one ``torch.manual_seed``
 makes a training run reproducible and the samples never leave the GPU.
 
 - ``8gaussians``: radius 2, std 0.02; ``25gaussians``: grid spacing 2, std 0.05;
+- ``25gaussians-ref``: the same grid at the WGAN-GP reference code's scale
+  (divided by 2.828: spacing :math:`2/2.828 \approx 0.707`, std :math:`0.05/2.828
+  \approx 0.0177`);
 - ``ring``: radius 2, uniform angle, std 0.02;
 - ``swissroll``: :math:`t = \tfrac{3\pi}{2}(1+2u)`,
   :math:`((t\cos t, t\sin t) + 0.25\varepsilon) / 7.5`;
@@ -50,6 +53,9 @@ def mixture_modes(name: str):
     >>> modes, std = mixture_modes("8gaussians")
     >>> modes.shape, std
     ((8, 2), 0.02)
+    >>> modes, std = mixture_modes("25gaussians-ref")
+    >>> modes.shape, round(std, 4), round(float(modes[1, 1] - modes[0, 1]), 4)
+    ((25, 2), 0.0177, 0.7072)
     >>> mixture_modes("ring") is None
     True
     """
