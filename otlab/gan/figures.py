@@ -318,7 +318,7 @@ def plot_w_curves(history, path, *, title: str = ""):
     return Path(path)
 
 
-def write_figures(history, run_dir, *, title: str = "") -> dict:
+def write_figures(history, run_dir, *, title: str = "", world_size: int = 1) -> dict:
     """Write ``summary.json``, ``w_curves.png``, ``snapshots.png`` and ``training.gif``.
 
     Parameters
@@ -329,6 +329,8 @@ def write_figures(history, run_dir, *, title: str = "") -> dict:
         The run folder (``TrainConfig.out``).
     title : str
         Prefix of the title of ``w_curves.png``.
+    world_size : int
+        Processes that trained the run (data parallel), recorded in ``summary.json``.
 
     Returns
     -------
@@ -340,7 +342,7 @@ def write_figures(history, run_dir, *, title: str = "") -> dict:
     import json
 
     run_dir = Path(run_dir)
-    s = summary(history)
+    s = {**summary(history), "world_size": world_size}
     (run_dir / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
     paths = {"summary": run_dir / "summary.json",
              "w_curves": plot_w_curves(history, run_dir / "w_curves.png", title=title)}
