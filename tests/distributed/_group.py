@@ -4,8 +4,8 @@ Spawning a process that imports torch takes seconds here, so one group runs
 several checks: :func:`run_checks` starts ``world_size`` processes
 (``torch.multiprocessing``, start method ``spawn``), joins them over a
 :class:`torch.distributed.FileStore` in a temporary folder (no port to pick,
-so no race for one), and calls each named function of a module in turn as
-``check(rank, world_size, folder)``.  Every rank records ``None`` or the
+so no race for one), and calls each check ``"module:function"`` in turn as
+``function(rank, world_size, folder)``.  Every rank records ``None`` or the
 traceback of each check; a check that raises on one rank makes the others
 fail at their next collective after ``collective_timeout`` seconds rather
 than hang, and the whole group is killed after ``timeout`` seconds.
@@ -24,7 +24,7 @@ from pathlib import Path
 __all__ = ["run_checks", "failures"]
 
 
-def _worker(rank, world_size, folder, module_name, names, collective_timeout):
+def _worker(rank, world_size, folder, checks, backend, collective_timeout):
     import torch
     import torch.distributed as dist
 
@@ -32,27 +32,32 @@ def _worker(rank, world_size, folder, module_name, names, collective_timeout):
 
     torch.set_num_threads(1)
     warnings.simplefilter("error", ConvergenceWarning)  # as in the test configuration
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
     folder = Path(folder)
     store = dist.FileStore(str(folder / "store"), world_size)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size,
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world_size,
                             timeout=datetime.timedelta(seconds=collective_timeout))
-    module = importlib.import_module(module_name)
-    results = {}
+    results, seconds = {}, {}
     try:
-        for name in names:
+        for name in checks:
+            module_name, function = name.split(":")
+            start = time.perf_counter()
             try:
-                getattr(module, name)(rank, world_size, folder)
+                getattr(importlib.import_module(module_name), function)(rank, world_size, folder)
                 results[name] = None
             except Exception:  # noqa: BLE001 - reported to the parent test
                 results[name] = traceback.format_exc()
+            seconds[name] = time.perf_counter() - start
             (folder / f"rank{rank}.json").write_text(json.dumps(results))
+            (folder / f"seconds{rank}.json").write_text(json.dumps(seconds))
     finally:
         dist.destroy_process_group()
 
 
-def run_checks(world_size: int, module_name: str, names, folder, *, timeout: float = 300,
+def run_checks(world_size: int, names, folder, *, backend: str = "gloo", timeout: float = 300,
                collective_timeout: float = 60) -> dict:
-    """Run ``module_name.<name>(rank, world_size, folder)`` for each name on every rank.
+    """Run each check ``"module:function"`` of ``names`` on every rank, in order.
 
     Returns ``{name: [None or traceback for each rank]}``; a check a rank never
     reached (the group was killed or crashed first) reads ``"not run"``.
@@ -62,7 +67,7 @@ def run_checks(world_size: int, module_name: str, names, folder, *, timeout: flo
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     context = mp.start_processes(
-        _worker, args=(world_size, str(folder), module_name, list(names), collective_timeout),
+        _worker, args=(world_size, str(folder), list(names), backend, collective_timeout),
         nprocs=world_size, join=False, start_method="spawn")
     deadline = time.monotonic() + timeout
     crashed = None

@@ -9,36 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from ._group import failures, run_checks
-
-CHECKS = [
-    "hooks_average_gradients_and_or_flags",
-    "averaged_gradient_is_the_gradient_on_the_global_batch",
-    "rank0_writes_and_replicas_stay_identical",
-    "resume_with_the_same_world_size_ends_where_the_uninterrupted_run_ends",
-    "resume_with_another_world_size_warns_and_continues",
-    "a_refused_checkpoint_raises_on_every_rank",
-]
+from ._group import failures
+from ._checklist import TRAINER, TRAINER_CHECKS
 
 
-@pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("trainer_world2")
-    return run_checks(2, "tests.distributed._trainer_checks", CHECKS, folder), folder
+@pytest.mark.parametrize("check", TRAINER_CHECKS)
+def test_data_parallel_trainer_on_two_gloo_ranks(world2, check):
+    assert failures(world2[0], f"{TRAINER}:{check}") == ""
 
 
-@pytest.mark.parametrize("check", CHECKS)
-def test_data_parallel_trainer_on_two_gloo_ranks(two_ranks, check):
-    results, _ = two_ranks
-    assert failures(results, check) == ""
-
-
-def test_one_process_resumes_a_two_process_checkpoint_and_says_what_it_does(two_ranks, tmp_path):
+def test_one_process_resumes_a_two_process_checkpoint_and_says_what_it_does(world2, tmp_path):
     from otlab.gan import TrainConfig, train
 
     from ._trainer_checks import TINY
 
-    _, folder = two_ranks
+    _, folder = world2
     shutil.copytree(folder / "run", tmp_path / "run")
     cfg = TrainConfig.for_loss("wgan-gp", out=tmp_path / "run", iters=8, eval_every=3,
                                checkpoint_every=3, resume=True, **TINY)
