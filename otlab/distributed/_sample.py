@@ -140,14 +140,14 @@ def _gather_one(shards, points, weights, sizes, dtype, weight_name):
     ref = next((v for v in (points, weights) if is_torch(v)), None)
     device = ref.device if ref is not None else torch.device("cpu")
     points = to_tensor(points, dtype=dtype, device=device)
-    all_points = shards.cat(points.detach(), sizes)
+    all_points = shards.cat(points.detach(), sizes, "points")
     n = sum(sizes)
     if weights is None:
         all_weights = torch.full((n,), 1.0 / n, dtype=dtype, device=device)
         mass = all_weights.new_ones(())
     else:
         weights = to_tensor(weights, dtype=dtype, device=device)
-        raw = shards.cat(weights.detach(), sizes)
+        raw = shards.cat(weights.detach(), sizes, "weights")
         mass = raw.sum()
         if not float(mass) > 0:
             raise ValueError(f"{weight_name} must have a positive sum over all ranks; got sum "

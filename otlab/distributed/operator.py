@@ -70,7 +70,7 @@ class ShardedOperator:
     # -- the soft-min pair used by the Sinkhorn loop -------------------------------------
     def softmin_rows(self, eps: float, h: torch.Tensor) -> torch.Tensor:
         """All ``n`` row soft-mins: this rank's rows locally, then gathered."""
-        return self.shards.cat(self.local.softmin_rows(eps, h), self.row_sizes)
+        return self.shards.cat(self.local.softmin_rows(eps, h), self.row_sizes, "rows")
 
     def softmin_cols(self, eps: float, h: torch.Tensor) -> torch.Tensor:
         """All ``m`` column soft-mins from every rank's log-sum-exp over its rows."""

@@ -19,4 +19,5 @@ SOLVER_CHECKS = [
     "float32_and_tiled_blocks_agree_with_one_process",
     "every_rank_raises_when_one_rank_gets_bad_input",
     "every_rank_warns_when_the_budget_runs_out",
+    "ranks_out_of_step_raise_instead_of_mixing_data",
 ]

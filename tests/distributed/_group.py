@@ -46,7 +46,9 @@ def _worker(rank, world_size, folder, checks, backend, collective_timeout):
             try:
                 getattr(importlib.import_module(module_name), function)(rank, world_size, folder)
                 results[name] = None
-            except Exception:  # noqa: BLE001 - reported to the parent test
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:  # noqa: BLE001 - reported to the parent test (pytest.fail too)
                 results[name] = traceback.format_exc()
             seconds[name] = time.perf_counter() - start
             (folder / f"rank{rank}.json").write_text(json.dumps(results))

@@ -162,3 +162,13 @@ def every_rank_warns_when_the_budget_runs_out(rank, world_size, folder):
     assert not res.converged and res.marginal_error > 1e-14
     assert [w.category for w in caught] == [ConvergenceWarning]
     assert "sharded_sinkhorn did not converge within max_iter=2" in str(caught[0].message)
+
+
+def ranks_out_of_step_raise_instead_of_mixing_data(rank, world_size, folder):
+    from otlab.distributed._shards import OutOfStepError, Shards
+
+    shards = Shards()
+    kind = "rows" if rank == 0 else "cols"  # rank 0 went on iterating, the others stopped
+    with pytest.raises(OutOfStepError, match=r"out of step: one all_gather met different "
+                                             r"collectives \(rank 0: rows, rank 1: cols"):
+        shards.stack(torch.zeros(3), kind)
