@@ -169,7 +169,8 @@ def _setups(a):
     return [(1, 1), (1, 2), (a.nproc, 1)]  # (processes, threads per process)
 
 
-def sinkhorn_rows(a):
+def sinkhorn_rows(a, partial: Path):
+    """The Sinkhorn rows; each is also written to ``partial`` as soon as it is measured."""
     rows = []
     for backend in a.backends:
         for n in a.sizes:
@@ -192,6 +193,7 @@ def sinkhorn_rows(a):
                     "cost": slowest["cost"], "load (1-min avg) before/after": "%.1f / %.1f"
                     % out["load"]})
                 print(rows[-1], flush=True)
+                partial.write_text(json.dumps({"sinkhorn": rows}, indent=1))
     return rows
 
 
@@ -259,7 +261,7 @@ def main(argv=None):
         a.sizes, a.backends, a.train_iters, a.repeat = [512, 1024], ["auto"], 30, 1
     out_dir = Path(a.out) if a.out else REPORTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    sink = sinkhorn_rows(a)
+    sink = sinkhorn_rows(a, out_dir / "distributed.json")
     train = trainer_rows(a)
     (out_dir / "distributed.json").write_text(json.dumps({"sinkhorn": sink, "trainer": train},
                                                          indent=1))
