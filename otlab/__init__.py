@@ -14,6 +14,7 @@ from .costs import cost_matrix
 from .distance import wasserstein
 from .divergences import js, kl, tv
 from .exact import ConvergenceWarning, EMDResult, emd
+from .sample import Sample
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ _LAZY = {
 __all__ = [
     "ConvergenceWarning",
     "EMDResult",
+    "Sample",
     "SinkhornResult",
     "cost_matrix",
     "critics",

@@ -1,8 +1,10 @@
 """Tiny numpy/torch helpers: recognise tensors, move data between the two.
 
 The rule everywhere in otlab: results follow the input. numpy (or list) in,
-numpy or Python floats out; torch in, torch out on the input's device.
-torch is imported lazily so that numpy-only users never pay for it.
+numpy or Python floats out; torch in, torch out on the input's device and in
+the input's dtype.  Half-precision tensors (float16, bfloat16) are computed in
+float32 (:func:`working_dtype`) and the results cast back.  torch is imported
+lazily so that numpy-only users never pay for it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["is_torch", "to_numpy", "any_torch", "reference_tensor"]
+__all__ = ["is_torch", "to_numpy", "any_torch", "reference_tensor", "working_dtype"]
 
 
 def is_torch(x) -> bool:
@@ -33,8 +35,23 @@ def reference_tensor(*xs):
     return None
 
 
+def working_dtype(dtype):
+    """The torch dtype computations run in: float32 for float16 and bfloat16, else ``dtype``.
+
+    Half-precision arithmetic cannot hold a cost matrix or a log-sum-exp to a
+    useful accuracy (bfloat16 has 8 significant bits), so otlab computes in
+    float32 and returns results in the input's dtype.
+    """
+    import torch
+
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 def to_numpy(x, dtype=np.float64) -> np.ndarray:
-    """Detach a tensor (any device) or convert an array-like to numpy."""
+    """Detach a tensor (any device, any float dtype) or convert an array-like to numpy."""
     if is_torch(x):
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if x.is_floating_point() and x.dtype != working_dtype(x.dtype):
+            x = x.float()  # numpy has no bfloat16
+        x = x.numpy()
     return np.asarray(x, dtype=dtype)

@@ -28,6 +28,7 @@ __all__ = [
     "check_order",
     "check_choice",
     "split_sample",
+    "safe_total",
 ]
 
 
@@ -44,6 +45,8 @@ def as_float_array(x, name: str):
     if is_torch(x):
         import torch
 
+        if torch.is_complex(x):
+            raise TypeError(f"{name} must hold real numbers; got a tensor of dtype {x.dtype}")
         if not torch.is_floating_point(x):
             x = x.to(torch.get_default_dtype())
         return x
@@ -104,14 +107,32 @@ def _scalar(value) -> float:
     return float(value.detach()) if is_torch(value) else float(value)
 
 
+def safe_total(w) -> float:
+    """``sum(w)`` of non-negative finite weights, as a float, without overflow to inf.
+
+    The sum is formed on ``w / max(w)`` and scaled back, so weights near the
+    largest float (``[1e308, 1e308]``) give ``inf`` only when the true total
+    exceeds the float range, and never a spurious 0 or NaN.
+    """
+    top = _scalar(w.max())
+    if not top > 0:
+        return 0.0
+    return _scalar((w / top).sum()) * top
+
+
 def _check_nonnegative_mass(w, name: str) -> None:
     _check_finite(w, name)
     w_min = _scalar(w.min())
     if w_min < 0:
         raise ValueError(f"{name} must be non-negative; got min {w_min:g}")
-    total = _scalar(w.sum())
-    if not total > 0:
-        raise ValueError(f"{name} must have a positive sum; got sum {total:g}")
+    if not _scalar(w.max()) > 0:
+        raise ValueError(f"{name} must have a positive sum; got sum {_scalar(w.sum()):g}")
+
+
+def normalized(w):
+    """``w / sum(w)`` for validated weights, without overflow (see :func:`safe_total`)."""
+    w = w / w.max()
+    return w / w.sum()
 
 
 def as_histogram(a, name: str, *, normalize: bool = False):
@@ -123,7 +144,7 @@ def as_histogram(a, name: str, *, normalize: bool = False):
         raise ValueError(f"{name} must not be empty")
     _check_nonnegative_mass(a, name)
     if normalize:
-        a = a / a.sum()
+        a = normalized(a)
     return a
 
 
@@ -142,13 +163,15 @@ def as_weights(w, n: int, name: str, *, like=None):
     w = as_histogram(w, name)
     if w.shape[0] != n:
         raise ValueError(f"{name} must have one weight per point: expected {n}, got {w.shape[0]}")
-    return w / w.sum()
+    return normalized(w)
 
 
 def check_same_mass(a, b, *, rtol: float = 1e-6, names=("a", "b")) -> None:
     """Raise if the total masses of ``a`` and ``b`` differ by more than ``rtol``."""
-    sa, sb = _scalar(a.sum()), _scalar(b.sum())
+    top = max(_scalar(a.max()), _scalar(b.max()))
+    sa, sb = _scalar((a / top).sum()), _scalar((b / top).sum())  # no overflow near 1e308
     if abs(sa - sb) > rtol * max(sa, sb):
+        sa, sb = sa * top, sb * top
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same total mass (relative tolerance "
             f"{rtol:g}); got {sa:.10g} and {sb:.10g}"
@@ -205,23 +228,17 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def split_sample(p, name: str):
-    """Read a sample argument: points, or a ``(points, weights)`` pair.
+def split_sample(p, name: str, weights=None, weights_name: str | None = None):
+    """Read a sample argument: points (an array-like or tensor) or an :class:`otlab.Sample`.
 
     Returns ``(points, weights)`` with points of shape ``(n, d)`` and weights
-    normalised to sum 1 (uniform when not given).
+    normalised to sum 1 (uniform when not given).  ``weights`` passes the
+    weights separately (the ``a=`` / ``b=`` keywords of the public functions);
+    giving them both there and in a :class:`~otlab.Sample` is an error.
+    Tuples are read as array-likes of points, as :func:`numpy.asarray` does
+    (see :func:`otlab.sample.as_sample`).
     """
-    if isinstance(p, tuple):
-        if len(p) != 2:
-            raise ValueError(
-                f"{name} must be points or a (points, weights) pair; got a tuple of length {len(p)}"
-            )
-        x = as_points(p[0], f"{name} points")
-        w = as_weights(p[1], x.shape[0], f"{name} weights", like=x)
-        if is_torch(x) and not is_torch(w):
-            import torch
+    from .sample import as_sample
 
-            w = torch.as_tensor(w, dtype=x.dtype, device=x.device)
-        return x, w
-    x = as_points(p, name)
-    return x, as_weights(None, x.shape[0], f"{name} weights", like=x)
+    sample = as_sample(p, name, weights=weights, weights_name=weights_name)
+    return sample.points, sample.probabilities

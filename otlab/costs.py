@@ -1,24 +1,183 @@
-"""Ground costs and pairwise cost matrices.
+r"""Ground costs: the one place where distances between points are computed.
 
 otlab's ground metric is Euclidean: the cost of order ``k`` between points
-``x`` and ``y`` is :math:`c_k(x, y) = \\lVert x - y \\rVert_2^k`, so that
-:math:`W_k^k = \\min_P \\langle P, C_k \\rangle`.  (POT's ``ot.dist`` defaults
+``x`` and ``y`` is :math:`c_k(x, y) = \lVert x - y \rVert_2^k`, so that
+:math:`W_k^k = \min_P \langle P, C_k \rangle`.  (POT's ``ot.dist`` defaults
 to the *squared* Euclidean distance; otlab never does.)
+
+Every solver — the exact LP, the 1-D closed form, the dense, tiled and Triton
+Sinkhorn back-ends and the default ε — computes its costs the same way, so that
+they are exact where the data are:
+
+* **in a common frame** (:func:`common_frame`): both clouds are translated by
+  a common centre and divided by a common power of two ``s`` (an exact
+  operation), so coordinates are of order 1 whatever their offset (1e8) or
+  magnitude (1e-300, 1e300).  Squares then neither underflow nor overflow, and
+  results are scaled back by ``s`` (or :math:`s^k` for costs) at the end:
+  :math:`W(cx, cy) = |c|\, W(x, y)` holds to round-off.
+* **by differences** (:func:`distances`): :math:`\lVert x_i - y_j\rVert` is
+  formed from the coordinate differences, never as
+  :math:`\sqrt{|x|^2 + |y|^2 - 2 x \cdot y}`, whose cancellation loses every
+  digit of the distance between nearby points far from the origin (points
+  1e-5 apart near 1e4 get 0).
+* **moments about the mean** (:func:`mean_squared_distance`): the mean
+  squared distance between two samples is ``Var(x) + Var(y) + |mean x - mean y|^2``,
+  with variances about each sample's own mean.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-from ._backend import is_torch
+from ._backend import is_torch, working_dtype
 
-__all__ = ["cost_matrix", "pairwise_cost"]
+__all__ = ["cost_matrix", "pairwise_cost", "Frame", "common_frame", "distances", "power_cost",
+           "power_mean", "mean_squared_distance", "power_of_two_at_least", "scale_by_power"]
+
+
+def power_of_two_at_least(r: float) -> float:
+    """The smallest power of two >= ``r`` (1 for ``r == 0``; 2**1023 at the top of the range).
+
+    >>> power_of_two_at_least(3.0), power_of_two_at_least(4.0), power_of_two_at_least(1e-300) < 2e-300
+    (4.0, 4.0, True)
+    """
+    r = float(r)
+    if not r > 0:
+        return 1.0
+    mantissa, exponent = math.frexp(r)  # r = mantissa * 2**exponent, mantissa in [0.5, 1)
+    if mantissa == 0.5:
+        exponent -= 1
+    return math.ldexp(1.0, min(exponent, 1023))
+
+
+def scale_by_power(value, scale: float, order: float):
+    r"""``value * scale**order`` for a power of two ``scale``, without forming ``scale**order``.
+
+    Costs computed in a frame of scale :math:`s` are in units of :math:`s^k`;
+    :math:`s^k` alone may overflow (:math:`s = 2^{600}`, :math:`k = 2`) where
+    the product does not.  Exact for integer orders (a change of exponent).
+    Works on floats, numpy arrays and tensors.
+
+    >>> scale_by_power(3.0, 2.0**-300, 2) == 3.0 * 2.0**-600
+    True
+    >>> scale_by_power(2.0**-1000, 2.0**600, 2) == 2.0**200  # (2**600)**2 alone overflows
+    True
+    """
+    exponent = (math.frexp(scale)[1] - 1) * order
+    whole = math.floor(exponent)
+    if exponent != whole:
+        value = value * 2.0 ** (exponent - whole)
+    if is_torch(value):
+        import torch
+
+        return torch.ldexp(value, torch.tensor(whole, device=value.device))
+    with np.errstate(over="ignore", under="ignore"):  # out of range is inf or 0: the true value
+        out = np.ldexp(value, whole)
+    return float(out) if isinstance(value, float) else out
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A common translation and power-of-two scale: ``local(z) = (z - centre) / scale``.
+
+    Attributes
+    ----------
+    centre : ndarray, Tensor or None
+        Subtracted from every point (``None``: no translation).
+    scale : float
+        A power of two, so dividing by it is exact (barring underflow of
+        coordinates more than 1e-308 times smaller than the cloud).
+    """
+
+    centre: object
+    scale: float
+
+    def local(self, z):
+        """Coordinates of the points ``z`` (n, d) in this frame."""
+        if self.centre is not None:
+            z = z - self.centre
+        return z / self.scale
+
+
+def common_frame(x, y, *, centre: bool = True) -> Frame:
+    r"""The frame in which both clouds have coordinates in :math:`[-1, 1]`.
+
+    The centre is the midpoint of the bounding box of both clouds and the
+    scale the smallest power of two at least half its largest side, both
+    computed without overflow (the sides are formed as ``hi/2 - lo/2``).
+
+    Parameters
+    ----------
+    x, y : ndarray or Tensor, shapes (n, d) and (m, d)
+        Validated, finite points.
+    centre : bool, default True
+        Translate as well as scale.  The exact path does not translate: its
+        differences are already translation-exact, and scaling alone keeps
+        them so.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frame = common_frame(np.array([[1e8, 0.0]]), np.array([[1e8 + 3.0, 4.0]]))
+    >>> frame.scale, frame.local(np.array([[1e8 + 3.0, 4.0]])).tolist()
+    (2.0, [[0.75, 1.0]])
+    """
+    if is_torch(x):
+        import torch
+
+        xd, yd = x.detach(), y.detach()
+        lo = torch.minimum(xd.amin(0), yd.amin(0))
+        hi = torch.maximum(xd.amax(0), yd.amax(0))
+    else:
+        lo = np.minimum(x.min(0), y.min(0))
+        hi = np.maximum(x.max(0), y.max(0))
+    half_side = float((hi / 2 - lo / 2).max())
+    return Frame(centre=(lo / 2 + hi / 2) if centre else None,
+                 scale=power_of_two_at_least(half_side))
+
+
+def distances(x, y):
+    r"""Euclidean distances :math:`D_{ij} = \lVert x_i - y_j\rVert_2` formed from differences.
+
+    numpy input goes to SciPy's ``cdist``, tensors to ``torch.cdist`` with
+    ``compute_mode="donot_use_mm_for_euclid_dist"``: both sum squared
+    coordinate differences, so each distance is exact to a few ulps of itself.
+    Call it on coordinates of order 1 (see :func:`common_frame`): squares of
+    coordinates below 1e-154 or above 1e154 under- or overflow.
+    """
+    if is_torch(x):
+        import torch
+
+        dtype = working_dtype(x.dtype)
+        dist = torch.cdist(x.to(dtype), y.to(dtype), p=2.0,
+                           compute_mode="donot_use_mm_for_euclid_dist")
+        return dist
+    from scipy.spatial.distance import cdist
+
+    return cdist(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), "euclidean")
+
+
+def power_cost(dist, order: float):
+    r""":math:`D^k`, in place for ``k != 1`` (numpy or torch)."""
+    if order == 1:
+        return dist
+    if is_torch(dist):
+        return dist.square_() if order == 2 else dist.pow_(order)
+    return np.power(dist, order, out=dist)
 
 
 def cost_matrix(x, y, *, order: float = 1.0):
     r"""Dense matrix of Euclidean ground costs raised to ``order``.
 
     .. math:: M_{ij} = \lVert x_i - y_j \rVert_2^{k}
+
+    Distances are formed from coordinate differences in a power-of-two frame
+    (see the module notes), so they are exact to round-off for points at any
+    offset and any scale; :math:`M` itself over- or underflows only where the
+    true costs lie outside the float range.
 
     Parameters
     ----------
@@ -30,7 +189,8 @@ def cost_matrix(x, y, *, order: float = 1.0):
     Returns
     -------
     M : ndarray or Tensor, shape (n, m)
-        Same kind, dtype and device as ``x``.
+        Same kind, dtype and device as ``x`` (half-precision tensors are
+        computed in float32 and rounded once at the end).
 
     Examples
     --------
@@ -39,29 +199,76 @@ def cost_matrix(x, y, *, order: float = 1.0):
     array([[5.]])
     >>> cost_matrix(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), order=2)
     array([[25.]])
+    >>> cost_matrix(np.array([[1e-160, 0.0]]), np.array([[4e-160, 4e-160]]))  # no underflow
+    array([[5.e-160]])
     """
-    # Differences are formed explicitly (no |x|^2 + |y|^2 - 2 x.y expansion),
-    # so that nearby points keep their small distances to full precision.
-    if is_torch(x):
-        import torch
+    if not is_torch(x):
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+    frame = common_frame(x, y, centre=False)
+    dist = distances(frame.local(x), frame.local(y)) * frame.scale
+    out = power_cost(dist, order)
+    return out.to(x.dtype) if is_torch(x) else out
 
-        dist = torch.cdist(x, y, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
-        return dist if order == 1 else dist.pow(order)
-    from scipy.spatial.distance import cdist
 
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if order == 2:
-        return cdist(x, y, "sqeuclidean")
-    dist = cdist(x, y, "euclidean")
-    return dist if order == 1 else np.power(dist, order, out=dist)
+def mean_squared_distance(x, a, y, b) -> float:
+    r""":math:`\sum_{ij} a_i b_j \lVert x_i - y_j\rVert^2` from centred moments, in :math:`O((n+m)d)`.
+
+    .. math::
+
+        m_2 = \operatorname{Var}_a(x) + \operatorname{Var}_b(y)
+        + \lVert \bar x - \bar y \rVert^2,
+        \qquad \operatorname{Var}_a(x) = \sum_i a_i \lVert x_i - \bar x\rVert^2 ,
+
+    with the variances about each sample's own mean (two passes), so a common
+    offset of the data does not cancel the digits of the spread.  ``a`` and
+    ``b`` sum to 1; call it on coordinates of order 1 (:func:`common_frame`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.full(2, 0.5)
+    >>> mean_squared_distance(np.array([[1e8], [1e8 + 2.0]]), w, np.array([[1e8], [1e8]]), w)
+    2.0
+    """
+    mx, my = a @ x, b @ y
+    var_x = a @ ((x - mx) ** 2).sum(1)
+    var_y = b @ ((y - my) ** 2).sum(1)
+    return float(var_x + var_y + ((mx - my) ** 2).sum())
+
+
+def power_mean(weights, dist, order: float):
+    r""":math:`\big(\sum_t w_t\, d_t^k\big)^{1/k}` without under- or overflow, for any order.
+
+    The distances are divided by a power of two :math:`u` at least the
+    largest one carrying mass, so the sum lies in :math:`[w_{t^*} 2^{-k}, 1]`
+    and :math:`u\,(\sum_t w_t (d_t/u)^k)^{1/k}` is finite for ``order=500``
+    as for ``order=1``.  Differentiable for tensors (``u`` is a constant).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(power_mean(np.array([0.5, 0.5]), np.array([10.0, 10.0]), 500))  # 10**500 overflows
+    10.0
+    """
+    if is_torch(dist):
+        with_mass = dist.detach()[weights.detach() > 0]
+        top = float(with_mass.abs().max()) if with_mass.numel() else 0.0
+    else:
+        with_mass = np.abs(dist[weights > 0])
+        top = float(with_mass.max()) if with_mass.size else 0.0
+    unit = power_of_two_at_least(top)
+    scaled = abs(dist / unit)
+    total = (weights * (scaled if order == 1 else scaled ** order)).sum()
+    return unit * (total if order == 1 else total ** (1.0 / order))
 
 
 def pairwise_cost(x, y, *, order: float = 1.0):
     r"""Costs :math:`\lVert x_i - y_i \rVert^k` between matched rows of ``x`` and ``y``.
 
     Differentiable for torch inputs, with gradient 0 where ``x_i = y_i``
-    (where the norm itself is not differentiable).
+    (where the norm itself is not differentiable).  Call it on coordinates of
+    order 1 (:func:`common_frame`) when they may be extreme.
 
     Examples
     --------

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import is_torch
+from .costs import common_frame, power_mean
 
-__all__ = ["wasserstein_1d_power"]
+__all__ = ["wasserstein_1d", "quantile_coupling"]
 
 
 def _ops(x):
@@ -28,8 +29,8 @@ def _ops(x):
     return np, np.concatenate, np.sort, lambda v: np.argsort(v, kind="stable")
 
 
-def wasserstein_1d_power(x, wx, y, wy, *, order: float = 1.0, uniform: bool = False):
-    r"""Return :math:`W_k^k` between two weighted samples on the real line.
+def quantile_coupling(x, wx, y, wy, *, uniform: bool = False):
+    r"""The monotone coupling as segments: ``(lengths, gaps)`` with :math:`W_k^k = \sum_t l_t |g_t|^k`.
 
     Parameters
     ----------
@@ -37,27 +38,22 @@ def wasserstein_1d_power(x, wx, y, wy, *, order: float = 1.0, uniform: bool = Fa
         Points (validated, finite).
     wx, wy : ndarray or Tensor, shapes (n,) and (m,)
         Weights summing to 1.
-    order : float, default 1
-        The exponent ``k >= 1``.
     uniform : bool, default False
         Promise that both weight vectors are uniform; with ``n == m`` this
-        takes the sort-and-match fast path.
-
-    Returns
-    -------
-    float or Tensor
-        :math:`W_k^k` (note: the k-th power).
+        takes the sort-and-match path (``n`` segments of length ``1/n``).
 
     Examples
     --------
     >>> import numpy as np
-    >>> w = np.full(3, 1 / 3)
-    >>> float(wasserstein_1d_power(np.array([0., 1., 2.]), w, np.array([3., 2., 1.]), w, order=2))
-    1.0
+    >>> w = np.full(2, 0.5)
+    >>> lengths, gaps = quantile_coupling(np.array([0.0, 1.0]), w, np.array([3.0, 2.0]), w,
+    ...                                   uniform=True)
+    >>> lengths.tolist(), gaps.tolist()
+    ([0.5, 0.5], [-2.0, -2.0])
     """
     xp, cat, sort, argsort = _ops(x)
     if uniform and x.shape[0] == y.shape[0]:
-        return xp.mean(xp.abs(sort(x) - sort(y)) ** order)
+        return xp.full_like(x, 1.0 / x.shape[0]), sort(x) - sort(y)
     ix, iy = argsort(x), argsort(y)
     xs, ys = x[ix], y[iy]
     cx, cy = xp.cumsum(wx[ix], 0), xp.cumsum(wy[iy], 0)
@@ -75,4 +71,38 @@ def wasserstein_1d_power(x, wx, y, wy, *, order: float = 1.0, uniform: bool = Fa
         mid = levels - lengths / 2
         i = np.minimum(np.searchsorted(cx, mid), x.shape[0] - 1)
         j = np.minimum(np.searchsorted(cy, mid), y.shape[0] - 1)
-    return (lengths * xp.abs(xs[i] - ys[j]) ** order).sum()
+    return lengths, xs[i] - ys[j]
+
+
+def wasserstein_1d(x, wx, y, wy, *, order: float = 1.0, uniform: bool = False):
+    r"""Return :math:`W_k` (the root) between two weighted samples on the real line.
+
+    The points are first divided by a common power of two (exact), and the
+    k-th root is taken by :func:`otlab.costs.power_mean`, so coordinates near
+    1e-300 or 1e300, weights near 1e308 (normalised before) and orders like
+    500 neither under- nor overflow.
+
+    Parameters
+    ----------
+    x, wx, y, wy, uniform
+        The samples and their weights, as in :func:`quantile_coupling`.
+    order : float, default 1
+        The exponent ``k >= 1``.
+
+    Returns
+    -------
+    float or Tensor
+        :math:`W_k`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = np.full(3, 1 / 3)
+    >>> float(wasserstein_1d(np.array([0., 1., 2.]), w, np.array([3., 2., 1.]), w, order=2))
+    1.0
+    >>> float(wasserstein_1d(np.array([0.0]), np.ones(1), np.array([10.0]), np.ones(1), order=500))
+    10.0
+    """
+    frame = common_frame(x[:, None], y[:, None], centre=False)
+    lengths, gaps = quantile_coupling(x / frame.scale, wx, y / frame.scale, wy, uniform=uniform)
+    return power_mean(lengths, gaps, order) * frame.scale

@@ -52,10 +52,10 @@ def test_gradient_in_the_weights_matches_finite_differences(dim):
     x, y = _rand((5, dim), 4), _rand((4, dim), 5) * 2
     wx = torch.tensor([0.1, 0.3, 0.2, 0.25, 0.15], dtype=torch.float64, requires_grad=True)
     wy = torch.full((4,), 0.25, dtype=torch.float64)
-    otlab.wasserstein((x, wx), (y, wy), order=2).backward()
+    otlab.wasserstein(x, y, a=wx, b=wy, order=2).backward()
 
     def value(w):
-        return float(otlab.wasserstein((x.numpy(), w.detach().numpy()), (y.numpy(), wy.numpy()),
+        return float(otlab.wasserstein(x.numpy(), y.numpy(), a=w.detach().numpy(), b=wy.numpy(),
                                        order=2))
 
     np.testing.assert_allclose(wx.grad.numpy(), _finite_difference(value, wx.detach()).numpy(),
@@ -79,7 +79,7 @@ def test_float32_tensors_give_a_float32_result():
 
 
 def test_tensor_weights_with_numpy_points_use_the_tensor_backend():
-    value = otlab.wasserstein((np.array([0.0, 1.0]), torch.tensor([0.5, 0.5])), np.array([0.0]))
+    value = otlab.wasserstein(np.array([0.0, 1.0]), np.array([0.0]), a=torch.tensor([0.5, 0.5]))
     assert isinstance(value, torch.Tensor)
     np.testing.assert_allclose(value.item(), 0.5, rtol=1e-6)
 

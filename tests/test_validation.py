@@ -12,21 +12,37 @@ Y = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
 
 
 @pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(a=[1.0, -0.5]), r"a must be non-negative; got min -0.5"),
+        (dict(a=[1.0, np.nan]), r"a must be finite"),
+        (dict(a=[1.0, np.inf]), r"a must be finite"),
+        (dict(a=[0.0, 0.0]), r"a must have a positive sum; got sum 0"),
+        (dict(a=[1.0, 2.0, 3.0]), r"a must have one weight per point: expected 2, got 3"),
+        (dict(b=[1.0]), r"b must have one weight per point: expected 3, got 1"),
+    ],
+)
+def test_wasserstein_rejects_bad_weights_naming_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        otlab.wasserstein(X, Y, **kwargs)
+
+
+def test_sample_rejects_bad_weights_naming_them():
+    with pytest.raises(ValueError, match=r"weights must be non-negative; got min -1"):
+        otlab.Sample(X, weights=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r"p is a weighted Sample and a were also given"):
+        otlab.wasserstein(otlab.Sample(X, [1.0, 1.0]), Y, a=[1.0, 1.0])
+
+
+@pytest.mark.parametrize(
     "p, q, match",
     [
-        ((X, [1.0, -0.5]), Y, r"p weights must be non-negative; got min -0.5"),
-        ((X, [1.0, np.nan]), Y, r"p weights must be finite"),
-        ((X, [1.0, np.inf]), Y, r"p weights must be finite"),
-        ((X, [0.0, 0.0]), Y, r"p weights must have a positive sum; got sum 0"),
-        ((X, [1.0, 2.0, 3.0]), Y, r"p weights must have one weight per point: expected 2, got 3"),
-        (X, (Y, [1.0]), r"q weights must have one weight per point: expected 3, got 1"),
         (np.array([[0.0, np.nan]]), Y, r"p must be finite; got 1 NaN or infinite"),
         (X, np.array([[np.inf, 0.0]]), r"q must be finite"),
         (np.zeros((0, 2)), Y, r"p must contain at least one point"),
         ([], Y, r"p must contain at least one point"),
         (X, np.zeros((3, 3)), r"same dimension; got d=2 and d=3"),
         (np.zeros((2, 2, 2)), Y, r"p must have shape \(n,\) or \(n, d\)"),
-        ((X, [1.0, 1.0], "extra"), Y, r"p must be points or a \(points, weights\) pair"),
         ([[0.0, 1.0], [2.0]], Y, r"p must be a rectangular array-like"),
     ],
 )

@@ -110,9 +110,9 @@ def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
 
     Parameters
     ----------
-    x, y : array-like or tuple
+    x, y : array-like, Tensor or Sample
         Samples as for :func:`otlab.wasserstein`: arrays of shape (n, d) or
-        (n,), numpy or torch, or ``(points, weights)`` pairs.
+        (n,), numpy or torch, or :class:`otlab.Sample` objects with weights.
     max_iter : int, optional
         Network-simplex pivot cap (see :func:`otlab.emd`).
 

@@ -216,10 +216,10 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
 
     Parameters
     ----------
-    x, y : array-like or tuple
+    x, y : array-like, Tensor or Sample
         Samples as for :func:`otlab.wasserstein`: (n, d) arrays (numpy or
-        torch) or ``(points, weights)`` pairs; minibatches are drawn with
-        replacement according to the weights.
+        torch) or :class:`otlab.Sample` objects with weights; minibatches are
+        drawn with replacement according to the weights.
     lipschitz : {"gp", "lp", "sn", "clip", "ctransform"}, default "gp"
         How the critic is kept 1-Lipschitz (:mod:`otlab.critics.lipschitz`).
         ``"clip"`` estimates :math:`K \cdot W_1` for an unknown K.

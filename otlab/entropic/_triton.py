@@ -5,8 +5,12 @@ For each row block the kernel streams over column blocks of ``y``, forms
 maximum and a rescaled running sum (the online log-sum-exp), so memory is
 :math:`O(n + m)` and the :math:`n \times m` costs never reach global memory.
 
-triton is imported lazily; :func:`otlab.entropic.samples.choose_backend` falls
-back to the tiled torch back-end when it is missing.  On CPU tensors the kernel
+The points it receives are in the local frame of :mod:`otlab.costs` (coordinates
+of order 1), and the costs are formed from coordinate differences, as in every
+other back-end, so the fused kernel agrees with the dense and tiled ones at any
+offset and scale.  triton is imported lazily;
+:func:`otlab.entropic.samples.choose_backend` falls back to the tiled torch
+back-end when it is missing.  On CPU tensors the kernel
 runs only under the Triton interpreter (``TRITON_INTERPRET=1``), which the tests
 use to check it against the dense operator.
 """
@@ -73,9 +77,9 @@ def _kernel():
 class TritonOperator(TiledOperator):
     """Soft-min by the fused Triton kernel; plan reductions as in :class:`TiledOperator`.
 
-    Only the two soft-min maps, called at every iteration, are fused; the
-    one-off passes (transport cost, gradients, :math:`P v`) reuse the tiled
-    torch code.
+    Only the two soft-min maps, called at every iteration, are fused (and
+    stream: no kernel is cached); the one-off passes (plan sums, gradients,
+    :math:`P v`) reuse the tiled torch code.
     """
 
     name = "triton"
@@ -83,7 +87,7 @@ class TritonOperator(TiledOperator):
     block_n = 64
 
     def __init__(self, x, y, order: float, **kwargs):
-        super().__init__(x.contiguous(), y.contiguous(), order, **kwargs)
+        super().__init__(x.contiguous(), y.contiguous(), order, cache_kernels=False, **kwargs)
 
     def _softmin(self, a_pts, b_pts, eps, h):
         out = torch.empty(a_pts.shape[0], dtype=a_pts.dtype, device=a_pts.device)

@@ -1,35 +1,43 @@
-r"""Sinkhorn on point clouds: back-end choice, default ε, and ``wasserstein(method="sinkhorn")``.
+r"""Sinkhorn on point clouds: the frame, back-end choice, default ε, and ``wasserstein(method="sinkhorn")``.
 
-The cost is :math:`c(x, y) = \lVert x - y\rVert_2^k` (``order = k``), computed
-by the chosen back-end: a dense matrix, tiles recomputed on the fly (CPU or
-GPU, memory :math:`O(\text{tile})`), or a fused Triton kernel on CUDA.
+The cost is :math:`c(x, y) = \lVert x - y\rVert_2^k` (``order = k``).  Both
+clouds are first moved to a common frame (:func:`otlab.costs.common_frame`:
+translated by a common centre, divided by a power of two ``s``), where the
+back-end — a dense matrix, tiles recomputed on the fly, or a fused Triton
+kernel — forms the costs from coordinate differences.  The solver runs there,
+with :math:`\varepsilon / s^k`, and costs, potentials and ε are scaled back by
+:math:`s^k` (and :math:`W_k` by :math:`s`) at the end, so every result is
+exactly translation-invariant and scale-equivariant up to round-off.
 """
 
 from __future__ import annotations
 
-import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .._backend import any_torch, is_torch
-from .._validation import as_points, as_weights, check_choice, check_order, check_positive
-from ._softmin import DenseOperator, TiledOperator, diameter
+from .._backend import any_torch, working_dtype
+from .._validation import check_choice, check_order, check_positive
+from ..costs import Frame, common_frame, mean_squared_distance, scale_by_power
+from ..sample import Sample, as_sample
+from ._softmin import DenseOperator, TiledOperator
 from .solver import (
-    DEFAULT_ACCELERATION,
     DEFAULT_SCALING,
+    Output,
+    SinkhornOptions,
     SinkhornResult,
-    check_options,
+    _Solution,
+    check_resolution,
     envelope_terms,
     epsilon_schedule,
-    make_result,
+    finish,
     sinkhorn_loop,
-    to_tensor,
-    warn_not_converged,
 )
 
-__all__ = ["sinkhorn_samples", "wasserstein_sinkhorn", "default_reg", "BACKENDS", "REG_FRACTION"]
+__all__ = ["sinkhorn_samples", "wasserstein_sinkhorn", "default_reg", "choose_backend",
+           "available_memory", "BACKENDS", "REG_FRACTION", "MEMORY_FRACTION"]
 
 #: Back-ends accepted by :func:`sinkhorn_samples`.
 BACKENDS = ("auto", "dense", "tiled", "triton")
@@ -37,43 +45,30 @@ BACKENDS = ("auto", "dense", "tiled", "triton")
 REG_FRACTION = 0.004
 #: Default marginal tolerance of the sample-based entry points.
 SAMPLES_TOL = 1e-4
-#: Largest n*m solved with a dense cost matrix by ``backend="auto"`` (CPU, CUDA).  The dense
-#: operator keeps five n×m arrays (costs, -C/ε and its transpose, two absorbed kernels):
-#: about 320 MiB at the limit (float64 on CPU, float32 on CUDA).  Below it the dense soft-min
-#: (a matrix-vector product between kernel refreshes) is the fastest; above it the tiled
-#: (CPU) or fused Triton (CUDA) operators keep memory at O(tile) or O(n + m).
-DENSE_MAX_ENTRIES = {"cpu": 1 << 23, "cuda": 1 << 24}
+#: Share of the available memory (host RAM, or free GPU memory) that ``backend="auto"``
+#: lets the dense operator (costs and two kernels) or the tiled operator's kernels use.
+MEMORY_FRACTION = 0.25
 
 
-def default_reg(x, y, order: float = 1, a=None, b=None) -> float:
-    r"""Default ε for samples: :math:`\varepsilon = 0.004\, m_2^{k/2}`.
+def available_memory(device) -> int:
+    """Bytes available on ``device``: free GPU memory, or the host's ``MemAvailable``.
 
-    :math:`m_2 = \sum_{ij} a_i b_j \lVert x_i - y_j\rVert^2` is the mean
-    squared distance between the two samples (computed from their first two
-    moments in :math:`O((n + m) d)`), so ε scales like the cost and is
-    invariant to a common translation.  The entropic plan's cost exceeds the
-    exact one by about :math:`d\varepsilon/2`; with this rule :math:`W_1`
-    and :math:`W_2` of samples of a few thousand points are within 1 % of the
-    exact values unless the distance is tiny compared with the spread of the
-    data (where no fixed relative ε can be accurate).  ε-scaling keeps the
-    small ε cheap.  Identical one-point samples get :math:`\varepsilon = 1`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> default_reg(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), order=1)
-    0.02
+    Falls back to the free physical pages reported by ``os.sysconf`` where
+    ``/proc/meminfo`` does not exist, and to 1 GiB where neither is known.
     """
-    x_t, y_t = to_tensor(as_points(x, "x")), to_tensor(as_points(y, "y"))
-    a_t = torch.full((x_t.shape[0],), 1.0 / x_t.shape[0], dtype=x_t.dtype) if a is None else a
-    b_t = torch.full((y_t.shape[0],), 1.0 / y_t.shape[0], dtype=y_t.dtype) if b is None else b
-    # The rule picks a constant: no gradient flows through it.
-    x_t, y_t = x_t.detach(), y_t.detach()
-    a_t, b_t = a_t.detach().to(x_t), b_t.detach().to(x_t)
-    order = check_order(order)
-    mx, my = a_t @ x_t, b_t @ y_t
-    m2 = float(a_t @ (x_t * x_t).sum(1) + b_t @ (y_t * y_t).sum(1) - 2.0 * (mx @ my))
-    return REG_FRACTION * m2 ** (order / 2) if m2 > 0 else 1.0
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 30
 
 
 def _triton_usable(device) -> bool:
@@ -86,87 +81,214 @@ def _triton_usable(device) -> bool:
     return True
 
 
-def choose_backend(backend: str, n: int, m: int, device) -> str:
-    """Resolve ``"auto"``: dense up to :data:`DENSE_MAX_ENTRIES`, then Triton on CUDA, else tiled.
+def choose_backend(backend: str, n: int, m: int, device, dtype=torch.float64, *,
+                   available: int | None = None) -> str:
+    r"""Resolve ``backend`` for an n×m problem, by the memory it would need.
 
-    ``"triton"`` falls back to ``"tiled"`` when triton is not importable.
+    ``"auto"`` is ``"dense"`` when its three :math:`n \times m` arrays (costs
+    and the two absorbed kernels) fit in :data:`MEMORY_FRACTION` of the
+    available memory (:func:`available_memory`, or ``available`` bytes), else
+    ``"triton"`` on CUDA when triton is installed, else ``"tiled"`` (which
+    keeps its two kernels when they fit the same budget, see
+    :func:`make_operator`).  ``"triton"`` falls back to ``"tiled"`` when triton
+    is not importable; an explicit ``"dense"`` or ``"tiled"`` is kept.
+
+    Examples
+    --------
+    >>> import torch
+    >>> cpu = torch.device("cpu")
+    >>> choose_backend("auto", 1000, 1000, cpu, available=8 << 30)
+    'dense'
+    >>> choose_backend("auto", 10**5, 10**5, cpu, available=8 << 30)
+    'tiled'
     """
     check_choice(backend, "backend", BACKENDS)
     if backend == "triton":
         return "triton" if _triton_usable(device) else "tiled"
     if backend != "auto":
         return backend
-    kind = "cuda" if device.type == "cuda" else "cpu"
-    if n * m <= DENSE_MAX_ENTRIES[kind]:
+    if _bytes(n, m, dtype, 3) <= _budget(device, available):
         return "dense"
-    return "triton" if kind == "cuda" and _triton_usable(device) else "tiled"
+    return "triton" if device.type == "cuda" and _triton_usable(device) else "tiled"
 
 
-def make_operator(x, y, order, backend):
-    """The soft-min operator of the named back-end on points ``x``, ``y``."""
+def _bytes(n, m, dtype, arrays) -> int:
+    return arrays * n * m * (torch.finfo(dtype).bits // 8)
+
+
+def _budget(device, available) -> float:
+    return MEMORY_FRACTION * (available_memory(device) if available is None else available)
+
+
+def make_operator(x, y, order, backend, *, available: int | None = None):
+    """The soft-min operator of the named back-end on (local) points ``x``, ``y``."""
     if backend == "dense":
         return DenseOperator.from_points(x, y, order)
     if backend == "triton":
         from ._triton import TritonOperator
 
         return TritonOperator(x, y, order)
-    return TiledOperator(x, y, order)
+    n, m = x.shape[0], y.shape[0]
+    fits = _bytes(n, m, x.dtype, 2) <= _budget(x.device, available)
+    return TiledOperator(x, y, order, cache_kernels=fits)
 
 
-def prepare_samples(x, a, y, b):
-    """Validate points and weights; return tensors on one device and dtype, and numpy-ness."""
-    use_numpy = not any_torch(x, a, y, b)
-    x = as_points(x, "x")
-    y = as_points(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must have the same dimension; got d={x.shape[1]} and d={y.shape[1]}")
-    a = as_weights(a, x.shape[0], "a", like=x)
-    b = as_weights(b, y.shape[0], "b", like=y)
-    ref = next((v for v in (x, y, a, b) if is_torch(v)), None)
-    if ref is not None:
-        dtype, device = ref.dtype, ref.device
-    else:
-        dtype, device = (torch.float32 if x.dtype == np.float32 else torch.float64), torch.device("cpu")
-    return [to_tensor(v, dtype=dtype, device=device) for v in (x, a, y, b)], use_numpy
+@dataclass(frozen=True)
+class PointProblem:
+    """Two validated samples as tensors in one working dtype and device, and their common frame.
+
+    ``xl``, ``yl`` are the local coordinates (differentiable in the inputs);
+    ``out`` converts local results back to the caller's units and kind.
+    """
+
+    x: torch.Tensor
+    a: torch.Tensor
+    y: torch.Tensor
+    b: torch.Tensor
+    xl: torch.Tensor
+    yl: torch.Tensor
+    frame: Frame
+    order: float
+    out: Output
+
+    @classmethod
+    def build(cls, sp: Sample, sq: Sample, order: float) -> "PointProblem":
+        if sp.dim != sq.dim:
+            raise ValueError(f"x and y must have the same dimension; got d={sp.dim} and d={sq.dim}")
+        parts = (sp.points, sp.probabilities, sq.points, sq.probabilities)
+        ref = next((v for v in parts if isinstance(v, torch.Tensor)), None)
+        if ref is not None:
+            dtype, device = ref.dtype, ref.device
+        else:
+            dtype = torch.float32 if sp.points.dtype == np.float32 else torch.float64
+            device = torch.device("cpu")
+        work = working_dtype(dtype)
+        x, a, y, b = (torch.as_tensor(v).to(dtype=work, device=device) for v in parts)
+        frame = common_frame(x, y)
+        out = Output(numpy=not any_torch(*parts), dtype=dtype, scale=frame.scale, order=order)
+        return cls(x, a, y, b, frame.local(x), frame.local(y), frame, order, out)
+
+    def local_reg(self, reg) -> float:
+        """``reg`` in the frame's cost units (default rule for ``None``), validated."""
+        if reg is None:
+            return _default_reg_local(self.xl.detach(), self.a.detach(), self.yl.detach(),
+                                      self.b.detach(), self.order)
+        return scale_by_power(check_positive(reg, "reg"), self.frame.scale, -self.order)
+
+    def input_reg(self, eps: float) -> float:
+        return float(scale_by_power(eps, self.frame.scale, self.order))
 
 
-def _solve(x, a, y, b, *, reg, order, backend, tol, max_iter, scaling, symmetric=False,
-           acceleration=DEFAULT_ACCELERATION):
-    """Run the loop on detached data; return the operator, potentials and diagnostics."""
+def _default_reg_local(x, a, y, b, order) -> float:
+    m2 = mean_squared_distance(x, a, y, b)
+    return REG_FRACTION * m2 ** (order / 2) if m2 > 0 else 1.0
+
+
+def default_reg(x, y, order: float = 1, a=None, b=None) -> float:
+    r"""Default ε for samples: :math:`\varepsilon = 0.004\, m_2^{k/2}`.
+
+    :math:`m_2 = \sum_{ij} a_i b_j \lVert x_i - y_j\rVert^2` is the mean
+    squared distance between the two samples, computed from centred moments
+    in the common frame (:func:`otlab.costs.mean_squared_distance`) in
+    :math:`O((n + m) d)`, so ε scales like the cost and is invariant to a
+    common translation of any size.  The entropic plan's cost exceeds the
+    exact one by about :math:`d\varepsilon/2`; with this rule :math:`W_1`
+    and :math:`W_2` of samples of a few thousand points are within 1 % of the
+    exact values unless the distance is tiny compared with the spread of the
+    data (where no fixed relative ε can be accurate).  ε-scaling keeps the
+    small ε cheap.  Samples whose points all coincide get :math:`\varepsilon = 1`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> default_reg(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0]]), order=1)
+    0.02
+    >>> default_reg(np.array([1e8, 1e8 + 2.0]), np.array([1e8, 1e8]), order=2)  # m_2 = 2
+    0.008
+    """
+    order = check_order(order)
+    p = PointProblem.build(as_sample(x, "x", weights=a, weights_name="a"),
+                           as_sample(y, "y", weights=b, weights_name="b"), order)
+    m2 = mean_squared_distance(p.xl.detach(), p.a.detach(), p.yl.detach(), p.b.detach())
+    return p.input_reg(REG_FRACTION * m2 ** (order / 2)) if m2 > 0 else 1.0
+
+
+def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOptions, *,
+          symmetric: bool = False, available: int | None = None, cost_scale: float | None = None):
+    """Run the loop in the local frame on detached data; return ``(op, f, g, n_iter, err)``.
+
+    ``cost_scale`` is the cost scale against which ``eps`` is checked
+    (:func:`~otlab.entropic.solver.check_resolution`), by default the
+    operator's; the divergence passes that of the cross term for all three.
+    """
     with torch.no_grad():
-        xd, ad, yd, bd = (v.detach() for v in (x, a, y, b))
-        name = choose_backend(backend, xd.shape[0], yd.shape[0], xd.device)
-        op = make_operator(xd, yd if not symmetric else xd, order, name)
-        schedule = epsilon_schedule(max(diameter(xd, yd) ** order, reg), reg, scaling)
-        f, g, n_iter, err = sinkhorn_loop(op, ad, bd, schedule, tol=tol, max_iter=max_iter,
-                                          symmetric=symmetric, acceleration=acceleration)
+        x, a = problem.xl.detach(), problem.a.detach()
+        y, b = (x, a) if symmetric else (problem.yl.detach(), problem.b.detach())
+        name = choose_backend(backend, x.shape[0], y.shape[0], x.device, x.dtype,
+                              available=available)
+        op = make_operator(x, y, problem.order, name, available=available)
+        scale = op.cost_scale()
+        check_resolution(eps, scale if cost_scale is None else cost_scale, x.dtype,
+                         reg=problem.input_reg(eps), cost_unit=problem.input_reg)
+        schedule = epsilon_schedule(max(scale, eps), eps, options.scaling)
+        f, g, n_iter, err = sinkhorn_loop(op, a, b, schedule, options, symmetric=symmetric)
     return op, f, g, n_iter, err
 
 
-def _needs_grad(*vs) -> bool:
+def needs_grad(*vs) -> bool:
     return torch.is_grad_enabled() and any(v.requires_grad for v in vs)
+
+
+def gradient_term(problem: PointProblem, op, eps, f, g, *, symmetric=False):
+    """The envelope-theorem term (zero-valued) of ⟨a, f⟩ + ⟨b, g⟩ in the local frame, or 0."""
+    p = problem
+    y, b, yl = (p.x, p.a, p.xl) if symmetric else (p.y, p.b, p.yl)
+    if not needs_grad(p.x, p.a, y, b):
+        return 0.0
+    grads = None
+    if p.x.requires_grad or y.requires_grad:
+        grads = op.point_gradients(eps, f, g, p.a.detach().log(), b.detach().log())
+    return envelope_terms(f, g, p.a, b, x=p.xl, y=yl, grads=grads)
+
+
+def _entropic(problem, reg, backend, options, name):
+    """Solve, measure the plan, attach gradients: the shared body of the two entry points."""
+    eps = problem.local_reg(reg)
+    op, f, g, n_iter, err = solve(problem, eps, backend, options)
+    with torch.no_grad():
+        a, b = problem.a.detach(), problem.b.detach()
+        cost, err, converged = finish(op, a, b, f, g, eps, err, options, name=name,
+                                      reg=problem.input_reg(eps), out=problem.out)
+        objective = (a * f).sum() + (b * g).sum()
+    term = gradient_term(problem, op, eps, f, g)
+    solution = _Solution(op, f, g, eps, a.log(), b.log(), problem.out)
+    return cost + term, objective + term, n_iter, err, converged, eps, solution
 
 
 def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: float = 2,
                      tol: float = SAMPLES_TOL, max_iter: int | None = None,
                      scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
-                     acceleration: str | None = DEFAULT_ACCELERATION) -> SinkhornResult:
+                     acceleration="anderson") -> SinkhornResult:
     r"""Entropic OT between weighted point clouds, without forming the cost matrix if large.
 
     Solves :func:`otlab.entropic.sinkhorn` with :math:`M_{ij} = \lVert x_i - y_j\rVert_2^k`,
-    where the back-end computes the costs:
+    in a common frame (see the module notes), where the back-end computes the
+    costs from coordinate differences:
 
-    * ``"dense"``: the :math:`n \times m` matrix, formed once;
-    * ``"tiled"``: blocks recomputed at each soft-min (memory :math:`O(\text{tile})`);
+    * ``"dense"``: the :math:`n \times m` matrix, formed once, and two absorbed
+      kernels (three :math:`n \times m` arrays);
+    * ``"tiled"``: row blocks of costs recomputed when needed; the two kernels
+      are kept (in blocks) when they fit the memory budget, so each soft-min
+      is a matrix-vector product as for ``"dense"``, and otherwise every
+      soft-min streams an exponential per entry;
     * ``"triton"``: a fused CUDA kernel (costs and log-sum-exp in registers);
       falls back to ``"tiled"`` where triton is not installed;
-    * ``"auto"``: dense while :math:`nm \le 2^{23}` (CPU, e.g. n = m = 2896) or
-      :math:`2^{24}` (CUDA, n = m = 4096), about 320 MiB of dense arrays; beyond,
-      triton on CUDA (tiled if triton is missing) and tiled on CPU.
+    * ``"auto"``: dense when its arrays fit in a quarter of the available
+      memory (:func:`choose_backend`); beyond, triton on CUDA, else tiled.
 
     Parameters
     ----------
-    x, y : array-like or Tensor, shapes (n, d) and (m, d)
+    x, y : array-like, Tensor or Sample, shapes (n, d) and (m, d)
         The points (1-D input is read as points on the line).
     a, b : array-like or Tensor, optional
         Weights, normalised to sum 1; uniform by default.
@@ -198,32 +320,25 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     >>> round(res.cost, 6)  # every point moves by 2: cost 2^2
     4.0
     """
-    (x, a, y, b), use_numpy = prepare_samples(x, a, y, b)
     order = check_order(order)
-    reg = default_reg(x, y, order, a, b) if reg is None else reg
-    reg, tol, max_iter, scaling = check_options(reg, tol, max_iter, scaling, acceleration)
-    op, f, g, n_iter, err = _solve(x, a, y, b, reg=reg, order=order, backend=backend, tol=tol,
-                                   max_iter=max_iter, scaling=scaling, acceleration=acceleration)
-    converged = err <= tol
-    if not converged:
-        warn_not_converged("sinkhorn_samples", max_iter, reg, err, tol)
-    with torch.no_grad():
-        log_a, log_b = a.detach().log(), b.detach().log()
-        cost = op.transport_cost(reg, f, g, log_a, log_b)
-        objective = (a.detach() * f).sum() + (b.detach() * g).sum()
-    if _needs_grad(x, a, y, b):
-        grads = op.point_gradients(reg, f, g, log_a, log_b) if (x.requires_grad or y.requires_grad) else None
-        term = envelope_terms(f, g, a, b, x=x, y=y, grads=grads)
-        cost, objective = cost + term, objective + term
-    return make_result(op, f, g, cost, objective, n_iter=n_iter, marginal_error=err,
-                       converged=converged, reg=reg, log_a=log_a, log_b=log_b,
-                       use_numpy=use_numpy)
+    problem = PointProblem.build(as_sample(x, "x", weights=a, weights_name="a"),
+                                 as_sample(y, "y", weights=b, weights_name="b"), order)
+    options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
+                                    acceleration=acceleration)
+    cost, objective, n_iter, err, converged, eps, solution = _entropic(
+        problem, reg, backend, options, "sinkhorn_samples")
+    out = problem.out
+    return SinkhornResult(
+        f=out.cost(solution.f), g=out.cost(solution.g), cost=out.cost(cost),
+        objective=out.cost(objective), n_iter=n_iter, marginal_error=err, converged=converged,
+        reg=problem.input_reg(eps), backend=solution.op.name, _solution=solution,
+    )
 
 
-def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None = None,
+def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: int | None = None,
                          reg: float | None = None, tol: float = SAMPLES_TOL,
                          scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
-                         acceleration: str | None = DEFAULT_ACCELERATION):
+                         acceleration="anderson"):
     r"""Entropic estimate of :math:`W_k`: the k-th root of the entropic plan's cost.
 
     .. math::
@@ -234,13 +349,16 @@ def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None
     where :math:`P_\varepsilon` solves the entropic problem.  This is what
     ``otlab.wasserstein(p, q, method="sinkhorn", ...)`` returns; with the
     default ε (:func:`default_reg`) it is within 1 % of the exact :math:`W_1`
-    and :math:`W_2` on samples of a few thousand points.
+    and :math:`W_2` on samples of a few thousand points.  The root is taken
+    in the common frame and scaled back by its power of two, so the value is
+    finite wherever :math:`W_k` is, even when :math:`W_k^k` is not.
 
     Parameters
     ----------
-    x, y : ndarray or Tensor, shapes (n, d) and (m, d)
-    wx, wy : ndarray or Tensor
-        Weights summing to 1 (as prepared by :func:`otlab.wasserstein`).
+    p, q : array-like, Tensor or Sample
+        The samples, as in :func:`otlab.wasserstein`.
+    a, b : array-like or Tensor, optional
+        Their weights (normalised to sum 1; uniform by default).
     order : float, default 1
     max_iter : int or None
     reg, tol, scaling, backend, acceleration
@@ -249,22 +367,24 @@ def wasserstein_sinkhorn(x, wx, y, wy, *, order: float = 1, max_iter: int | None
     Returns
     -------
     float or Tensor
-        A float for numpy input; a 0-dim tensor on the input's device for torch
-        input, whose gradient is that of :math:`\mathrm{OT}_\varepsilon^{1/k}`
-        (envelope theorem; it tends to :math:`\nabla W_k` as ε → 0).
+        A float for numpy input; a 0-dim tensor on the input's device and in
+        its dtype for torch input, whose gradient is that of
+        :math:`\mathrm{OT}_\varepsilon^{1/k}` (envelope theorem; it tends to
+        :math:`\nabla W_k` as ε → 0).
 
     Examples
     --------
     >>> import numpy as np
     >>> x = np.zeros((3, 2))
-    >>> round(wasserstein_sinkhorn(x, np.full(3, 1/3), x + [3.0, 4.0], np.full(3, 1/3)), 6)
+    >>> round(wasserstein_sinkhorn(x, x + [3.0, 4.0]), 6)
     5.0
     """
-    res = sinkhorn_samples(x, y, wx, wy, reg=reg, order=order, tol=tol, max_iter=max_iter,
-                           scaling=scaling, backend=backend, acceleration=acceleration)
-    cost = res.cost
-    if is_torch(cost):
-        cost = cost.clamp_min(0)
-        return cost if order == 1 else cost ** (1.0 / order)
-    cost = max(cost, 0.0)
-    return cost if order == 1 else cost ** (1.0 / order)
+    order = check_order(order)
+    problem = PointProblem.build(as_sample(p, "p", weights=a, weights_name="a"),
+                                 as_sample(q, "q", weights=b, weights_name="b"), order)
+    options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
+                                    acceleration=acceleration)
+    cost, *_ = _entropic(problem, reg, backend, options, "wasserstein(method='sinkhorn')")
+    cost = cost.clamp_min(0)
+    value = (cost if order == 1 else cost ** (1.0 / order)) * problem.frame.scale
+    return float(value) if problem.out.numpy else value.to(problem.out.dtype)

@@ -18,8 +18,8 @@ CASES = {
     "gaussians_5d": lambda rng: (rng.normal(size=(80, 5)), 2 * rng.normal(size=(80, 5))),
     "line_1d": lambda rng: (rng.normal(size=50), rng.exponential(size=70)),
     "parallel_lines": lambda rng: _lines(0.5, 100),
-    "weighted": lambda rng: ((rng.normal(size=(30, 3)), rng.random(30)),
-                             (rng.normal(size=(20, 3)) + 1, rng.random(20))),
+    "weighted": lambda rng: (otlab.Sample(rng.normal(size=(30, 3)), rng.random(30)),
+                             otlab.Sample(rng.normal(size=(20, 3)) + 1, rng.random(20))),
 }
 
 
@@ -36,9 +36,9 @@ def test_gap_recomputed_from_calls_equals_w1_with_weights():
     rng = np.random.default_rng(1)
     x, a = rng.normal(size=(40, 2)), rng.random(40)
     y, b = rng.normal(size=(25, 2)) + 3, rng.random(25)
-    critic = exact_critic((x, a), (y, b))
+    critic = exact_critic(otlab.Sample(x, a), otlab.Sample(y, b))
     gap = (a / a.sum()) @ critic(x) - (b / b.sum()) @ critic(y)
-    np.testing.assert_allclose(gap, otlab.wasserstein((x, a), (y, b)), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(gap, otlab.wasserstein(x, y, a=a, b=b), rtol=0, atol=1e-9)
 
 
 def test_parallel_lines_exact_critic_gives_theta():
@@ -105,8 +105,8 @@ def test_exact_critic_rejects_non_finite_samples():
 
 
 def test_exact_critic_rejects_negative_weights_naming_them():
-    with pytest.raises(ValueError, match="y weights must be non-negative"):
-        exact_critic([[0.0]], ([[1.0], [2.0]], [1.0, -1.0]))
+    with pytest.raises(ValueError, match="weights must be non-negative"):
+        exact_critic([[0.0]], otlab.Sample([[1.0], [2.0]], [1.0, -1.0]))
 
 
 def test_exact_critic_rejects_points_of_wrong_dimension_when_called():

@@ -176,8 +176,8 @@ def test_samples_are_validated_like_wasserstein():
         estimate_w1(np.zeros((3, 2)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="x must be finite"):
         estimate_w1([[np.inf]], [[0.0]])
-    with pytest.raises(ValueError, match="y weights must be non-negative"):
-        estimate_w1([[0.0]], ([[1.0], [2.0]], [1.0, -1.0]))
+    with pytest.raises(ValueError, match="weights must be non-negative"):
+        estimate_w1([[0.0]], otlab.Sample([[1.0], [2.0]], [1.0, -1.0]))
 
 
 @pytest.mark.gpu

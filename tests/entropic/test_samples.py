@@ -13,7 +13,7 @@ from otlab.entropic import (
     sinkhorn_divergence,
     sinkhorn_samples,
 )
-from otlab.entropic.samples import DENSE_MAX_ENTRIES, choose_backend
+from otlab.entropic.samples import MEMORY_FRACTION, choose_backend, make_operator
 
 from .problems import random_problem
 
@@ -99,6 +99,13 @@ def test_wasserstein_sinkhorn_within_one_percent_of_exact_at_defaults(order):
     assert exact <= approx <= 1.01 * exact
 
 
+def test_wasserstein_sinkhorn_takes_weights_by_keyword():
+    x, y, a, b = random_problem()
+    res = sinkhorn_samples(x, y, a, b, order=1, tol=1e-9)
+    w = wasserstein(x, y, a=a, b=b, method="sinkhorn", tol=1e-9)
+    assert_allclose(w, res.cost, rtol=1e-12)
+
+
 def test_wasserstein_sinkhorn_on_tensors_is_a_differentiable_tensor():
     x, y, _, _ = random_problem(n=20, m=20)
     xt = torch.tensor(x, requires_grad=True)
@@ -125,12 +132,19 @@ def test_bad_samples_raise_naming_the_argument():
         sinkhorn_divergence([[0.0]], [[1.0]], reg=-2.0)
 
 
-def test_auto_backend_is_dense_up_to_the_entry_limit_then_tiled_on_cpu():
+def test_auto_backend_is_dense_while_three_arrays_fit_the_memory_budget_then_tiled_on_cpu():
     cpu = torch.device("cpu")
-    limit = DENSE_MAX_ENTRIES["cpu"]
-    assert choose_backend("auto", limit // 1024, 1024, cpu) == "dense"
-    assert choose_backend("auto", limit // 1024 + 1, 1024, cpu) == "tiled"
+    available = 1 << 30
+    n = int((MEMORY_FRACTION * available / (3 * 8)) ** 0.5)  # float64: three n x n arrays
+    assert choose_backend("auto", n, n, cpu, available=available) == "dense"
+    assert choose_backend("auto", n + 1, n + 1, cpu, available=available) == "tiled"
     assert choose_backend("dense", 10**6, 10**6, cpu) == "dense"  # an explicit choice is kept
+
+
+def test_tiled_operator_keeps_its_kernels_only_when_they_fit_the_budget():
+    x = torch.zeros((100, 2), dtype=torch.float64)
+    assert make_operator(x, x, 1, "tiled", available=1 << 30).kernels is not None
+    assert make_operator(x, x, 1, "tiled", available=100 * 100 * 8).kernels is None
 
 
 @pytest.mark.gpu
@@ -148,3 +162,70 @@ def test_cpu_and_cuda_agree(backend):
                              reg=0.05, order=1, tol=1e-3, backend=backend)
     ref32 = sinkhorn_samples(x, y, reg=0.05, order=1, tol=1e-6)
     assert_allclose(res32.cost.item(), ref32.cost, rtol=1e-3)
+
+
+def _clouds(n=100, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 2)) * 0.1, rng.normal(size=(n, 2)) * 0.1 + [0.05, 0.0]
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e7])
+def test_sinkhorn_w1_at_a_large_offset_equals_the_value_at_zero(offset):
+    x, y = _clouds()
+    exact = wasserstein(x, y)
+    for reg in (0.01, None):
+        ref = wasserstein(x, y, method="sinkhorn", reg=reg)
+        moved = wasserstein(x + offset, y + offset, method="sinkhorn", reg=reg)
+        assert_allclose(moved, ref, rtol=1e-6)
+        assert exact <= moved <= (1.15 if reg else 1.01) * exact
+
+
+@pytest.mark.parametrize("offset", [100.0, 1000.0])
+def test_float32_sinkhorn_at_an_offset_keeps_its_accuracy(offset):
+    x, y = _clouds()
+    exact = wasserstein(x, y)
+    xt, yt = (torch.tensor(v + offset, dtype=torch.float32) for v in (x, y))
+    w = wasserstein(xt, yt, method="sinkhorn", tol=1e-3)
+    assert w.dtype == torch.float32
+    assert_allclose(w.item(), wasserstein(x, y, method="sinkhorn"), rtol=2e-3)
+    assert 0.99 * exact <= w.item() <= 1.02 * exact
+
+
+def test_default_reg_is_translation_invariant_in_one_dimension_at_1e8():
+    rng = np.random.default_rng(1)
+    u, v = rng.normal(size=200) * 0.1, rng.normal(size=200) * 0.1 + 0.02
+    assert_allclose(default_reg(u + 1e8, v + 1e8), default_reg(u, v), rtol=1e-7)
+    exact = wasserstein(u, v)
+    assert exact <= wasserstein(u + 1e8, v + 1e8, method="sinkhorn") <= 1.01 * exact
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_samples_are_solved_in_float32_and_returned_in_their_dtype(dtype):
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=dtype)
+    y = torch.tensor([[3.0, 4.0], [4.0, 4.0]], dtype=dtype)
+    res = sinkhorn_samples(x, y, order=1)
+    assert res.cost.dtype == dtype and res.f.dtype == dtype
+    assert res.cost.item() == pytest.approx(5.0, rel=1e-3)
+    for method in ("exact", "sinkhorn"):
+        w = wasserstein(x, y, method=method)
+        assert w.dtype == dtype and w.item() == pytest.approx(5.0, rel=1e-3)
+
+
+def test_tiled_with_and_without_cached_kernels_equals_dense():
+    x, y, a, b = random_problem(n=50, m=35, d=3)
+    dense = sinkhorn_samples(x, y, a, b, reg=0.02, order=1, backend="dense", tol=1e-9)
+    for available in (1 << 30, 0):  # room for the kernels, and none
+        res = sinkhorn_samples(x, y, a, b, reg=0.02, order=1, backend="tiled", tol=1e-9)
+        op = make_operator(torch.tensor(x), torch.tensor(y), 1, "tiled", available=available)
+        assert (op.kernels is None) == (available == 0)
+        assert_allclose(res.cost, dense.cost, rtol=1e-10)
+
+
+def test_transport_of_samples_is_exact_at_every_representable_cost_scale():
+    x, y = _clouds(n=20)
+    ref = sinkhorn_samples(x, y, order=2, reg=1e-3, tol=1e-9)
+    for c in (1e-150, 1e-80, 1e150):  # costs and reg scale as c^2: from 1e-300 to 1e300
+        res = sinkhorn_samples(c * x, c * y, order=2, reg=1e-3 * c**2, tol=1e-9)
+        assert res.converged
+        assert_allclose(res.cost / c**2, ref.cost, rtol=1e-8)
+        assert_allclose(res.f / c**2, ref.f, rtol=1e-6, atol=1e-9 * np.abs(ref.f).max())

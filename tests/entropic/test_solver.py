@@ -34,9 +34,9 @@ def test_sinkhorn_cost_is_at_least_exact(pair):
     x, y = pair
     a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
     M = cost_matrix(x, y, order=1)
-    reg = 0.5 * max(M.max(), 1e-3)
+    reg = 0.5 * (M.max() if M.max() > 0 else 1.0)
     res = sinkhorn(a, b, M, reg=reg, tol=1e-9, max_iter=100000)
-    assert res.cost >= exact_cost(a, b, M) - 1e-7 * max(M.max(), 1.0)
+    assert res.cost >= exact_cost(a, b, M) - 1e-7 * M.max()
 
 
 def test_plan_marginals_within_tol():
@@ -125,3 +125,66 @@ def test_bad_input_raises_naming_the_argument(kwargs, name):
     args.update(kwargs)
     with pytest.raises(ValueError, match=name):
         sinkhorn(args.pop("a"), args.pop("b"), args.pop("M"), **args)
+
+
+@pytest.mark.parametrize("reg", [1e-20, 1e-16])
+def test_reg_below_the_float64_resolution_of_the_costs_is_refused_saying_why(reg):
+    x, y, a, b = random_problem(n=20, m=20)
+    M = cost_matrix(x, y)
+    with pytest.raises(ValueError, match=r"below what float64 resolves .* Use reg >= .* otlab.emd"):
+        sinkhorn(a, b, M, reg=reg)
+
+
+def test_reg_so_large_that_the_kernel_is_one_is_refused_saying_why():
+    x, y, a, b = random_problem(n=20, m=20)
+    with pytest.raises(ValueError, match=r"too large for float64 .* independent coupling"):
+        sinkhorn(a, b, cost_matrix(x, y), reg=1e20)
+
+
+def test_smallest_accepted_reg_gives_an_honest_status():
+    x, y, a, b = random_problem(n=20, m=20)
+    M = cost_matrix(x, y)
+    reg = 1e-13 * M.max()  # resolved, but far too small to converge in max_iter
+    with pytest.warns(ConvergenceWarning, match="misses its marginals"):
+        res = sinkhorn(a, b, M, reg=reg, max_iter=50)
+    assert not res.converged and np.isfinite(res.cost)
+    err = np.abs(res.plan.sum(1) - a).sum() + np.abs(res.plan.sum(0) - b).sum()
+    assert_allclose(res.marginal_error, err, rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1.0, 1e150, 1e300])
+def test_cost_matrices_at_extreme_scales_give_the_scaled_solution(scale):
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y)
+    ref = sinkhorn(a, b, M, reg=0.05, tol=1e-10)
+    res = sinkhorn(a, b, M * scale, reg=0.05 * scale, tol=1e-10)
+    assert res.converged
+    assert_allclose(res.cost / scale, ref.cost, rtol=1e-12)
+    assert_allclose(res.f / scale, ref.f, rtol=1e-10, atol=1e-12)
+
+
+def test_anderson_memory_is_set_from_sinkhorn():
+    from otlab.entropic import Anderson
+
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y, order=1)
+    short = sinkhorn(a, b, M, reg=0.01, tol=1e-9, acceleration=Anderson(memory=1))
+    long = sinkhorn(a, b, M, reg=0.01, tol=1e-9, acceleration=Anderson(memory=8))
+    assert short.converged and long.converged and short.n_iter != long.n_iter
+    assert_allclose(short.cost, long.cost, rtol=1e-8)
+    with pytest.raises(ValueError, match="memory must be >= 1"):
+        Anderson(memory=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_is_solved_in_float32_and_returned_in_its_dtype(dtype):
+    M = torch.tensor([[5.0, 6.0], [4.0, 5.0]], dtype=dtype)
+    a = torch.tensor([0.5, 0.5], dtype=dtype)
+    res = sinkhorn(a, a, M, reg=0.05, tol=1e-5)
+    assert res.cost.dtype == dtype and res.f.dtype == dtype and res.plan.dtype == dtype
+    assert res.converged and res.cost.item() == pytest.approx(5.0, rel=1e-2)
+
+
+def test_complex_cost_matrix_is_rejected():
+    with pytest.raises(TypeError, match="M must hold real numbers"):
+        sinkhorn([1.0], [1.0], torch.tensor([[1j]]), reg=0.1)
