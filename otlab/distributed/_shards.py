@@ -21,7 +21,7 @@ import torch.distributed as dist
 __all__ = ["Shards", "OutOfStepError", "KINDS"]
 
 #: What a gather may carry; the index travels with the data and must agree on every rank.
-KINDS = ("points", "weights", "rows", "cols", "total")
+KINDS = ("points", "weights", "rows", "cols", "total", "plan")
 
 
 class OutOfStepError(RuntimeError):
@@ -106,11 +106,3 @@ class Shards:
     def total(self, local: torch.Tensor) -> torch.Tensor:
         """The sum over the ranks of ``local``, in rank order (the same bits on every rank)."""
         return self.stack(local, "total").sum(dim=0)
-
-    def all_reduce_sum(self, local: torch.Tensor) -> torch.Tensor:
-        """The sum over the ranks with ``all_reduce`` (for results each rank only slices)."""
-        out = local.to(self.device, copy=True)
-        start = time.perf_counter()
-        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=self.group)
-        self.seconds += time.perf_counter() - start
-        return out.to(local.device)

@@ -13,13 +13,15 @@ weights).  The problem solved is the one on all the points,
 with :math:`x`, :math:`y`, :math:`a`, :math:`b` the concatenations of every
 rank's rows in rank order, and the weights normalised by their global sums.
 Each rank holds the point clouds (:math:`O((n + m) d)` numbers) and its block
-of the cost matrix (:math:`O(n_r m)` dense, or a tile); no rank holds the
-global cost matrix or plan.  The Sinkhorn loop is the single-process one,
-:func:`otlab.entropic.solver.sinkhorn_loop`, run on every rank over
-:class:`~otlab.distributed.operator.ShardedOperator`, so ε-scaling,
-Anderson acceleration, the stopping rule and the warnings are the same, and
-so is the fixed point: the results equal those of
-:func:`otlab.entropic.sinkhorn_samples` and
+of the cost matrix (dense, or recomputed in tiles); no rank holds the global
+cost matrix or plan.  Everything else is the single-process solver's: the
+common frame, the default ε, the Sinkhorn loop
+(:func:`otlab.entropic.solver.sinkhorn_loop`: ε-scaling, acceleration,
+stopping rule), the final check of the returned plan and its warnings, the
+envelope gradients and the divergence's logic, run on every rank over
+:class:`~otlab.distributed.operator.ShardedOperator`
+(:class:`~otlab.distributed.problem.ShardedPointProblem`).  The results equal
+those of :func:`otlab.entropic.sinkhorn_samples` and
 :func:`otlab.entropic.sinkhorn_divergence` on one process, up to rounding.
 """
 
@@ -27,22 +29,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
-from .._validation import check_order
-from ..entropic._softmin import diameter
-from ..entropic.samples import SAMPLES_TOL, default_reg
-from ..entropic.solver import (
-    DEFAULT_ACCELERATION,
-    DEFAULT_SCALING,
-    check_options,
-    epsilon_schedule,
-    sinkhorn_loop,
-    warn_not_converged,
-)
-from ._sample import gather_samples
+from ..entropic.divergence import divergence
+from ..entropic.samples import SAMPLES_TOL, _entropic
+from ..entropic.solver import DEFAULT_SCALING, SinkhornOptions
 from ._shards import Shards
-from .operator import ShardedOperator
+from .problem import build_problem
 
 __all__ = ["sharded_sinkhorn", "sharded_sinkhorn_divergence", "ShardedSinkhornResult"]
 
@@ -88,60 +79,22 @@ class ShardedSinkhornResult:
     communication_seconds: float
 
 
-def _options(reg, order, tol, max_iter, scaling, backend, acceleration):
-    return {"reg": reg, "order": order, "tol": tol, "max_iter": max_iter, "scaling": scaling,
-            "backend": backend, "acceleration": acceleration}
-
-
-def _prepare(shards, specs, raw_options):
-    """Validate on every rank together; return the samples, the options and the output kind."""
-    samples, grads, use_numpy = gather_samples(shards, specs, raw_options)
-    opts = dict(raw_options)
-    opts["order"] = check_order(opts["order"])
-    x, y = samples[0], samples[1]
-    if opts["reg"] is None:  # the same rule and the same numbers as on one process
-        opts["reg"] = default_reg(x.all_points, y.all_points, opts["order"], x.all_weights,
-                                  y.all_weights)
-    opts["reg"], opts["tol"], opts["max_iter"], opts["scaling"] = check_options(
-        opts["reg"], opts["tol"], opts["max_iter"], opts["scaling"], opts["acceleration"])
-    return samples, grads, opts, use_numpy
-
-
-def _solve(shards, p, q, opts, *, symmetric=False):
-    """Run the shared loop on the sharded operator of ``p`` (rows) against ``q`` (columns)."""
-    with torch.no_grad():
-        op = ShardedOperator(p.points.detach(), q.all_points, opts["order"], opts["backend"],
-                             shards, p.sizes, q.rows)
-        eps = opts["reg"]
-        top = max(diameter(p.all_points, q.all_points) ** opts["order"], eps)
-        schedule = epsilon_schedule(top, eps, opts["scaling"])
-        f, g, n_iter, err = sinkhorn_loop(op, p.all_weights, q.all_weights, schedule,
-                                          tol=opts["tol"], max_iter=opts["max_iter"],
-                                          symmetric=symmetric, acceleration=opts["acceleration"])
-    return op, f, g, n_iter, err
-
-
-def _envelope(op, p, q, f, g, opts, point_grads: bool):
-    """This rank's zero-valued term carrying the gradients of the global objective.
-
-    ``point_grads`` says whether *any* rank needs point gradients: their
-    computation is a collective, made by every rank or by none.
-    """
-    term = p.weight_term(f) + q.weight_term(g) if torch.is_grad_enabled() else 0.0
-    if point_grads:
-        eps = opts["reg"]
-        with torch.no_grad():
-            gx, gy = op.point_gradients(eps, f, g, p.all_weights.log(), q.all_weights.log())
-        for points, grad in ((p.points, gx), (q.points, gy)):
-            if torch.is_grad_enabled() and points.requires_grad:
-                term = term + (grad * (points - points.detach())).sum()
-    return term
+def _prepare(group, x_local, a_local, y_local, b_local, reg, order, tol, max_iter, scaling,
+             backend, acceleration):
+    """The shards, the problem (checked on every rank together) and the validated options."""
+    shards = Shards(group)
+    raw = {"reg": reg, "order": order, "tol": tol, "max_iter": max_iter, "scaling": scaling,
+           "backend": backend, "acceleration": repr(acceleration)}
+    problem = build_problem(shards, x_local, a_local, y_local, b_local, order, raw)
+    options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
+                                    acceleration=acceleration)
+    return shards, problem, options
 
 
 def sharded_sinkhorn(x_local, y_local, *, reg: float | None = None, order: float = 1,
                      a_local=None, b_local=None, tol: float = SAMPLES_TOL,
                      max_iter: int | None = None, scaling: float | None = DEFAULT_SCALING,
-                     backend: str = "auto", acceleration: str | None = DEFAULT_ACCELERATION,
+                     backend: str = "auto", acceleration="anderson",
                      group=None) -> ShardedSinkhornResult:
     r"""Entropic OT between point clouds whose rows are spread over the ranks of a process group.
 
@@ -186,13 +139,15 @@ def sharded_sinkhorn(x_local, y_local, *, reg: float | None = None, order: float
         in, numpy and floats out.  For torch input with ``requires_grad``,
         ``cost`` and ``objective`` carry this rank's gradients (envelope
         theorem, as in the single-process solver): ``backward()`` on each
-        rank fills its own points' and weights' ``.grad``.
+        rank fills its own points' and weights' ``.grad``, which are that
+        rank's rows of the single-process gradients.
 
     Raises
     ------
     ValueError
         On every rank, when any rank's input is invalid (the message names
-        the ranks) or the options, dtypes or dimensions differ between ranks.
+        the ranks), or the options, dtypes or dimensions differ between
+        ranks, or ``reg`` is outside what the dtype resolves.
     RuntimeError
         Without an initialised process group.
 
@@ -212,43 +167,24 @@ def sharded_sinkhorn(x_local, y_local, *, reg: float | None = None, order: float
     (4.0, True)
     >>> dist.destroy_process_group()
     """
-    shards = Shards(group)
-    specs = [(x_local, a_local, "x_local", "a_local"), (y_local, b_local, "y_local", "b_local")]
-    options = _options(reg, order, tol, max_iter, scaling, backend, acceleration)
-    (x, y), grads, opts, use_numpy = _prepare(shards, specs, options)
-    op, f, g, n_iter, err = _solve(shards, x, y, opts)
-    converged = err <= opts["tol"]
-    if not converged:
-        warn_not_converged("sharded_sinkhorn", opts["max_iter"], opts["reg"], err, opts["tol"])
-    eps = opts["reg"]
-    with torch.no_grad():
-        cost = op.transport_cost(eps, f, g, x.all_weights.log(), y.all_weights.log())
-        objective = x.all_weights @ f + y.all_weights @ g
-    term = _envelope(op, x, y, f, g, opts, grads)
-    cost, objective = cost + term, objective + term
-    f_local, g_local = f[x.rows], g[y.rows]
-    if use_numpy:
-        f_local, g_local = f_local.cpu().numpy(), g_local.cpu().numpy()
-        cost, objective = float(cost), float(objective)
+    shards, problem, options = _prepare(group, x_local, a_local, y_local, b_local, reg, order,
+                                        tol, max_iter, scaling, backend, acceleration)
+    cost, objective, n_iter, err, converged, eps, solution = _entropic(
+        problem, reg, backend, options, "sharded_sinkhorn")
+    out, rows, cols = problem.out, problem.x_rows, problem.y_rows
     return ShardedSinkhornResult(
-        f=f_local, g=g_local, cost=cost, objective=objective, n_iter=n_iter,
-        marginal_error=err, converged=converged, reg=eps, backend=op.name, rows=x.rows,
-        cols=y.rows, world_size=shards.world_size, communication_seconds=shards.seconds)
-
-
-def _entropic_ot(shards, p, q, opts, grads, *, symmetric=False):
-    op, f, g, n_iter, err = _solve(shards, p, q, opts, symmetric=symmetric)
-    if err > opts["tol"]:
-        warn_not_converged("sharded_sinkhorn_divergence", opts["max_iter"], opts["reg"], err,
-                           opts["tol"], stacklevel=4)
-    return p.all_weights @ f + q.all_weights @ g + _envelope(op, p, q, f, g, opts, grads)
+        f=out.cost(solution.f[rows]), rows=rows, g=out.cost(solution.g[cols]), cols=cols,
+        cost=out.cost(cost), objective=out.cost(objective), converged=converged,
+        marginal_error=err, n_iter=n_iter, reg=problem.input_reg(eps),
+        backend=solution.op.name, world_size=shards.world_size,
+        communication_seconds=shards.seconds)
 
 
 def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
                                 order: float = 1, a_local=None, b_local=None,
                                 tol: float = SAMPLES_TOL, max_iter: int | None = None,
                                 scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
-                                acceleration: str | None = DEFAULT_ACCELERATION, group=None):
+                                acceleration="anderson", group=None):
     r"""The debiased Sinkhorn divergence of two point clouds spread over the ranks.
 
     .. math::
@@ -257,10 +193,15 @@ def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
         - \tfrac12 \mathrm{OT}_\varepsilon(\alpha, \alpha)
         - \tfrac12 \mathrm{OT}_\varepsilon(\beta, \beta),
 
-    as :func:`otlab.entropic.sinkhorn_divergence` on the global sample, each
-    of the three problems solved as in :func:`sharded_sinkhorn` (the
+    as :func:`otlab.entropic.sinkhorn_divergence` on the global sample (the
+    same value: :math:`\ge 0`, exactly 0 for the same points and weights),
+    each of the three problems solved as in :func:`sharded_sinkhorn`, the
     symmetric ones with the rows of :math:`\alpha`, resp. :math:`\beta`,
-    spread over the ranks).  A collective, with the same parameters.
+    spread over the ranks.  A collective, with the parameters of
+    :func:`sharded_sinkhorn`.  (Beyond
+    :math:`\varepsilon = \text{ulp}^{-1/3} \max C`, where the single-process
+    function switches to its large-ε expansion, every rank evaluates that
+    expansion on all the points, streamed in tiles.)
 
     Returns
     -------
@@ -274,16 +215,10 @@ def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
     >>> import torch.distributed as dist
     >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     >>> x = [[0.0, 0.0], [1.0, 0.0]]
-    >>> abs(sharded_sinkhorn_divergence(x, x)) < 1e-6
-    True
+    >>> sharded_sinkhorn_divergence(x, x)
+    0.0
     >>> dist.destroy_process_group()
     """
-    shards = Shards(group)
-    specs = [(x_local, a_local, "x_local", "a_local"), (y_local, b_local, "y_local", "b_local")]
-    options = _options(reg, order, tol, max_iter, scaling, backend, acceleration)
-    (x, y), grads, opts, use_numpy = _prepare(shards, specs, options)
-    ot_xy = _entropic_ot(shards, x, y, opts, grads)
-    ot_xx = _entropic_ot(shards, x, x, opts, grads, symmetric=True)
-    ot_yy = _entropic_ot(shards, y, y, opts, grads, symmetric=True)
-    value = ot_xy - 0.5 * (ot_xx + ot_yy)
-    return float(value) if use_numpy else value
+    _, problem, options = _prepare(group, x_local, a_local, y_local, b_local, reg, order, tol,
+                                   max_iter, scaling, backend, acceleration)
+    return divergence(problem, reg, backend, options)

@@ -20,4 +20,6 @@ SOLVER_CHECKS = [
     "every_rank_raises_when_one_rank_gets_bad_input",
     "every_rank_warns_when_the_budget_runs_out",
     "ranks_out_of_step_raise_instead_of_mixing_data",
+    "same_sample_gives_exactly_zero_and_offsets_change_nothing",
+    "large_eps_expansion_agrees_with_one_process",
 ]

@@ -18,7 +18,7 @@ from otlab.distributed import sharded_sinkhorn, sharded_sinkhorn_divergence
 from otlab.entropic import sinkhorn, sinkhorn_divergence, sinkhorn_samples
 from otlab.exact import ConvergenceWarning
 
-TIGHT = 1e-13  # both solvers at the fixed point: the results agree to rounding
+TIGHT = 1e-12  # both solvers at the fixed point (the measured L1 error bottoms out near 1e-13)
 RTOL = 1e-10
 
 #: Rows of x and of y held by each rank, by world size: unequal shards, a rank with one point.
@@ -92,7 +92,7 @@ def divergence_equals_one_process_with_gradients(rank, world_size, folder):
     value = sharded_sinkhorn_divergence(xt, yt, a_local=at, b_local=bt, order=1, tol=TIGHT)
     value.backward()
     xs, ys, as_, bs = (torch.tensor(v, requires_grad=True) for v in (x, y, a, b))
-    one = sinkhorn_divergence((xs, as_), (ys, bs), order=1, tol=TIGHT)
+    one = sinkhorn_divergence(xs, ys, a=as_, b=bs, order=1, tol=TIGHT)
     one.backward()
     assert _same_everywhere(value.item())
     np.testing.assert_allclose(value.item(), one.item(), rtol=RTOL)
@@ -125,12 +125,12 @@ def float32_and_tiled_blocks_agree_with_one_process(rank, world_size, folder):
     sx, sy = SPLITS[world_size]
     x, y, _, _ = _data(world_size)
     x32, y32 = (torch.tensor(_mine(v, s, rank), dtype=torch.float32) for v, s in ((x, sx), (y, sy)))
-    res = sharded_sinkhorn(x32, y32, order=2, tol=1e-4, backend="tiled")
+    res = sharded_sinkhorn(x32, y32, order=2, tol=1e-3, backend="tiled")
     one = sinkhorn_samples(torch.tensor(x, dtype=torch.float32),
-                           torch.tensor(y, dtype=torch.float32), order=2, tol=1e-4)
+                           torch.tensor(y, dtype=torch.float32), order=2, tol=1e-3)
     assert res.f.dtype == torch.float32 and res.backend == "sharded-tiled"
     assert _same_everywhere(float(res.cost))
-    np.testing.assert_allclose(float(res.cost), float(one.cost), rtol=1e-4)
+    np.testing.assert_allclose(float(res.cost), float(one.cost), rtol=1e-3)  # both within tol
 
 
 def every_rank_raises_when_one_rank_gets_bad_input(rank, world_size, folder):
@@ -172,3 +172,30 @@ def ranks_out_of_step_raise_instead_of_mixing_data(rank, world_size, folder):
     with pytest.raises(OutOfStepError, match=r"out of step: one all_gather met different "
                                              r"collectives \(rank 0: rows, rank 1: cols"):
         shards.stack(torch.zeros(3), kind)
+
+
+def same_sample_gives_exactly_zero_and_offsets_change_nothing(rank, world_size, folder):
+    sx, sy = SPLITS[world_size]
+    x, y, a, b = _data(world_size, weighted=True)
+    xm, am = _mine(x, sx, rank), _mine(a, sx, rank)
+    assert sharded_sinkhorn_divergence(xm, xm, a_local=am, b_local=am) == 0.0
+    shift = np.array([1e8, -3e8])  # the common frame makes the solvers translation-exact
+    base = sharded_sinkhorn(xm, _mine(y, sy, rank), order=2, tol=TIGHT)
+    moved = sharded_sinkhorn(xm + shift, _mine(y, sy, rank) + shift, order=2, tol=TIGHT)
+    np.testing.assert_allclose(moved.cost, base.cost, rtol=1e-7)  # inputs rounded to ~1.5e-8
+    one = sinkhorn_samples(x + shift, y + shift, order=2, tol=TIGHT)
+    np.testing.assert_allclose(moved.cost, one.cost, rtol=RTOL)
+
+
+def large_eps_expansion_agrees_with_one_process(rank, world_size, folder):
+    sx, sy = SPLITS[world_size]
+    x, y, _, _ = _data(world_size)
+    xt = torch.tensor(_mine(x, sx, rank), requires_grad=True)
+    value = sharded_sinkhorn_divergence(xt, _mine(y, sy, rank), reg=1e9)  # the MMD end
+    value.backward()
+    xs = torch.tensor(x, requires_grad=True)
+    one = sinkhorn_divergence(xs, y, reg=1e9)
+    one.backward()
+    np.testing.assert_allclose(value.item(), one.item(), rtol=RTOL)
+    np.testing.assert_allclose(xt.grad.numpy(), _mine(xs.grad.numpy(), sx, rank), rtol=1e-9,
+                               atol=1e-12 * abs(xs.grad.numpy()).max())
