@@ -13,9 +13,10 @@ collectives (waiting for the other rank included).
   work); the time per iteration is the solve's wall time over its
   iteration count.  One process runs :func:`otlab.entropic.sinkhorn_samples`,
   two run :func:`otlab.distributed.sharded_sinkhorn` with half the rows
-  each.  ``backend="auto"`` (tiled beyond 2^23 cost entries per block) and
-  ``"dense"``.  Memory: the growth of each process's peak resident set
-  during the solves.
+  each.  ``backend="auto"`` (dense when its three n x m arrays fit in a
+  quarter of the available memory: every size here) and ``"tiled"`` (costs
+  recomputed in row blocks, the two absorbed kernels kept when they fit).
+  Memory: the growth of each process's peak resident set during the solves.
 * Trainer: WGAN-GP on 8 Gaussians, 3x128 MLPs, n_critic 5, no evaluation;
   two processes with the same per-rank batch (global batch doubled) and with
   half the batch each (the same global batch).
@@ -245,7 +246,7 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--nproc", type=int, default=2, help="processes of the distributed rows")
     p.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
-    p.add_argument("--backends", nargs="+", default=["auto", "dense"])
+    p.add_argument("--backends", nargs="+", default=["auto", "tiled"])
     p.add_argument("--sinkhorn-iters", type=int, default=10,
                    help="iteration budget at the target eps (default: %(default)s)")
     p.add_argument("--train-iters", type=int, default=200)
