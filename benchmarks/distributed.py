@@ -89,7 +89,7 @@ def _sinkhorn_worker(args, rank, world_size):
     solve(x[:256], y[:256])  # warm-up: code paths, thread pools
     base = _current_rss_mib()
     runs = []
-    for _ in range(args.repeat):
+    for _ in range(1 if args.memory else args.repeat):
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -146,7 +146,13 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def launch(kind: str, world_size: int, threads: int, options: dict, a) -> dict:
+#: For the memory runs: every allocation of 128 KiB or more is its own mapping, returned to
+#: the system when freed, so the peak resident set follows what the code holds rather than
+#: how glibc's heap happened to fragment (which varied by 2x between equivalent runs).
+MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
+def launch(kind: str, world_size: int, threads: int, options: dict, a, env=None) -> dict:
     """Run one configuration in fresh processes; return the ranks' results and the load."""
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result"
@@ -158,7 +164,7 @@ def launch(kind: str, world_size: int, threads: int, options: dict, a) -> dict:
                        "--nproc_per_node", str(world_size), *command]
         else:
             command = [sys.executable, *command]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), **(env or {})}
         load_before = _load()
         subprocess.run(command, check=True, env=env, timeout=3600)
         ranks = [json.loads(Path(f"{result}.rank{r}.json").read_text())
@@ -177,8 +183,10 @@ def sinkhorn_rows(a, partial: Path):
         for n in a.sizes:
             ref = None
             for world, threads in _setups(a):
-                out = launch("sinkhorn", world, threads, {"points": n, "backend": backend,
-                             "sinkhorn_iters": a.sinkhorn_iters}, a)
+                options = {"points": n, "backend": backend, "sinkhorn_iters": a.sinkhorn_iters}
+                out = launch("sinkhorn", world, threads, options, a)
+                memory = launch("sinkhorn", world, threads, {**options, "memory": 1}, a,
+                                env=MEMORY_ENV)
                 slowest = max(out["ranks"], key=lambda r: r["seconds"])
                 per_iter = slowest["seconds"] / slowest["n_iter"]
                 ref = per_iter if ref is None else ref
@@ -190,7 +198,7 @@ def sinkhorn_rows(a, partial: Path):
                     "communication share": max(r["communication_seconds"] / r["seconds"]
                                                for r in out["ranks"]),
                     "peak memory growth per process (MiB)": max(
-                        r["peak_rss_growth_mib"] for r in out["ranks"]),
+                        r["peak_rss_growth_mib"] for r in memory["ranks"]),
                     "cost": slowest["cost"], "load (1-min avg) before/after": "%.1f / %.1f"
                     % out["load"]})
                 print(rows[-1], flush=True)
@@ -252,7 +260,10 @@ def main(argv=None):
     p.add_argument("--train-iters", type=int, default=200)
     p.add_argument("--batch", type=int, default=256, help="trainer batch of one process")
     p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--repeat", type=int, default=2, help="timed solves per configuration")
+    p.add_argument("--repeat", type=int, default=1, help="timed solves per configuration")
+    p.add_argument("--memory", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--from-json", default=None,
+                   help="only write the report and figure again from this distributed.json")
     p.add_argument("--quick", action="store_true", help="small smoke settings")
     p.add_argument("--out", default=None, help="report folder (default benchmarks/reports)")
     a = p.parse_args(argv)
@@ -262,12 +273,54 @@ def main(argv=None):
         a.sizes, a.backends, a.train_iters, a.repeat = [512, 1024], ["auto"], 30, 1
     out_dir = Path(a.out) if a.out else REPORTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    sink = sinkhorn_rows(a, out_dir / "distributed.json")
-    train = trainer_rows(a)
-    (out_dir / "distributed.json").write_text(json.dumps({"sinkhorn": sink, "trainer": train},
-                                                         indent=1))
+    if a.from_json:
+        saved = json.loads(Path(a.from_json).read_text())
+        sink, train = saved["sinkhorn"], saved["trainer"]
+    else:
+        sink = sinkhorn_rows(a, out_dir / "distributed.json")
+        train = trainer_rows(a)
+        (out_dir / "distributed.json").write_text(
+            json.dumps({"sinkhorn": sink, "trainer": train}, indent=1))
     png = figure(sink, out_dir / "distributed.png")
     report(a, sink, train, png, out_dir)
+
+
+def _row(rows, **keys):
+    return next((r for r in rows if all(r[k] == v for k, v in keys.items())), None)
+
+
+def answer(a, sink, train) -> str:
+    """The measured answers, as ratios of rows measured in the same run."""
+    lines = []
+    for backend in sorted({r["backend"] for r in sink}):
+        for n in sorted({r["n"] for r in sink if r["backend"] == backend}):
+            one, two_threads, many = (_row(sink, n=n, backend=backend, processes=p,
+                                           **{"threads each": t})
+                                      for p, t in _setups(a))
+            if None in (one, two_threads, many):
+                continue
+            lines.append(
+                f"- n = {n}, backend {backend}: {a.nproc} processes take "
+                f"{many['ms / iteration'] / one['ms / iteration']:.2f}x the time per iteration "
+                f"of one process on one thread and "
+                f"{many['ms / iteration'] / two_threads['ms / iteration']:.2f}x that of one "
+                f"process on {2} threads; communication {100 * many['communication share']:.0f} % "
+                f"of a rank's time; peak memory per process "
+                f"{many['peak memory growth per process (MiB)']:.0f} MiB against "
+                f"{one['peak memory growth per process (MiB)']:.0f} MiB "
+                f"({many['peak memory growth per process (MiB)'] / one['peak memory growth per process (MiB)']:.2f}x); "
+                f"costs agree to {abs(many['cost'] / one['cost'] - 1):.0e} (relative).")
+    one = _row(train, processes=1, **{"threads each": 1})
+    for row in train:
+        if row["processes"] > 1 and one is not None:
+            lines.append(
+                f"- trainer, {row['processes']} processes x batch {row['batch per process']} "
+                f"(global batch {row['global batch']}): {row['iterations / s']:.2f} iterations/s "
+                f"against {one['iterations / s']:.2f} for one process on one thread (batch "
+                f"{one['batch per process']}), {row['iterations / s'] / one['iterations / s']:.2f}x; "
+                f"the gradient all-reduce (waiting included) "
+                f"{100 * row['communication share']:.0f} % of a rank's time.")
+    return "\n".join(lines)
 
 
 def report(a, sink, train, png, out_dir):
@@ -280,10 +333,14 @@ def report(a, sink, train, png, out_dir):
         f"per iteration = median solve time (of {a.repeat}) / iterations, slowest rank. "
         f"'communication share' is the time a rank spent in collectives (waiting for the "
         f"other rank included) over its solve time. 'peak memory growth' is the rise of the "
-        f"process's peak resident set during the solves (fresh processes per row). Trainer: "
+        f"process's peak resident set during one solve, measured in a separate run of fresh "
+        f"processes with MALLOC_MMAP_THRESHOLD_=131072 (large blocks mapped and unmapped, so "
+        f"the figure follows what the solver holds, not how glibc's heap fragmented; with the "
+        f"default the same solve varied up to 2x). The machine's other users (the load column) "
+        f"share its 2 cores: the rows with 2 threads or 2 processes compete with them. Trainer: "
         f"WGAN-GP, 8 Gaussians, 3x128 MLPs, n_critic 5, {a.train_iters} iterations, no "
         f"evaluation; communication share = time in the gradient all-reduce.")
-    sections = [("Setup", setup),
+    sections = [("Setup", setup), ("Answer", answer(a, sink, train)),
                 ("Sinkhorn: time per iteration and memory per process", markdown_table(sink)),
                 ("Trainer: iterations per second", markdown_table(train)),
                 ("Figure", f"![time per iteration]({png.name})")]
