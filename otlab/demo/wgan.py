@@ -5,6 +5,8 @@ small networks, where the critic's estimate tracks the exact distance and
 (nearly) every mode is covered, next to the minimax GAN trained with the same budget,
 which collapses onto a few modes (``--compare``).  ``--data digits --arch
 conv`` trains the DCGAN-style convolutional pair on the 8x8 digits.
+``torchrun --nproc_per_node N -m otlab.demo wgan ...`` trains data-parallel on
+``N`` processes (``--batch-size`` points each); rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -217,11 +219,23 @@ def _configs(parser, args):
     return primary, other
 
 
-def _train(parser, config):
+def _notes(args, config) -> None:
+    """Print what the options will cost or fail to show, before training starts."""
+    if slow_on_cpu(args):
+        print("note: the papers' settings (3x512 MLPs) cost about 0.3 s per iteration on one "
+              "CPU thread; --quick runs a small version, --device cuda the full one")
+    if short_with_paper_rates(args):
+        print(f"note: with the papers' learning rates ({config.lr_d:g} for the critic) WGAN "
+              f"training needs about 20000 iterations; in {config.iters} the generator barely "
+              f"moves and the exact W1 stays near its start. --quick uses larger learning "
+              f"rates and smaller networks that make the point in 2000 iterations")
+
+
+def _train(parser, config, replica):
     from ..gan import CheckpointError, NonFiniteLossError, train
 
     try:
-        return train(config)
+        return train(config, replica=replica)
     except CheckpointError as exc:
         parser.error(str(exc))
     except NonFiniteLossError as exc:
@@ -263,6 +277,7 @@ def _report(loss, history, floor):
 
 
 def main(argv=None):
+    from ..distributed.launch import process_group
     from ..gan.evaluation import sampling_floor
     from ..gan.figures import plot_comparison, write_figures
 
@@ -276,31 +291,32 @@ def main(argv=None):
     if other is not None:
         prepare_out(other.out, parser)
     torch.set_num_threads(args.threads)
-    if slow_on_cpu(args):
-        print("note: the papers' settings (3x512 MLPs) cost about 0.3 s per iteration on one "
-              "CPU thread; --quick runs a small version, --device cuda the full one")
-    if short_with_paper_rates(args):
-        print(f"note: with the papers' learning rates ({config.lr_d:g} for the critic) WGAN "
-              f"training needs about 20000 iterations; in {config.iters} the generator barely "
-              f"moves and the exact W1 stays near its start. --quick uses larger learning "
-              f"rates and smaller networks that make the point in 2000 iterations")
-    runs = {config.loss: (config, _train(parser, config))}
-    if other is not None:
-        runs[other.loss] = (other, _train(parser, other))
+    with process_group(config.device) as replica:  # torchrun: data parallel
+        if replica.rank == 0:
+            _notes(args, config)
+        runs = {config.loss: (config, _train(parser, config, replica))}
+        if other is not None:
+            runs[other.loss] = (other, _train(parser, other, replica))
+    if replica.rank != 0:  # rank 0 alone writes files and prints
+        return 0
     floor = sampling_floor(args.data, config.eval_samples, draws=3, seed=args.seed).mean()
     rows, written = [], []
     arch = "" if args.arch == "mlp" else f" ({args.arch})"
     for loss, (cfg, history) in runs.items():
-        paths = write_figures(history, cfg.out, title=f"{loss} on {args.data}{arch}")
+        paths = write_figures(history, cfg.out, title=f"{loss} on {args.data}{arch}",
+                              world_size=replica.world_size)
         written += paths.values()
         s = _report(loss, history, floor)
         s["high_quality_percent"] = s.pop("high_quality")
         rows.append({"loss": loss, "data": args.data, "arch": args.arch, "iters": cfg.iters,
-                     **s, "real_vs_real_w1": float(floor)})
+                     "world_size": replica.world_size, **s, "real_vs_real_w1": float(floor)})
     if other is not None:
         written.append(plot_comparison({loss: (h, cfg.out) for loss, (cfg, h) in runs.items()},
                                        out / "comparison.png", floor=float(floor)))
     written += write_table(rows, out / "summary_table")
+    if replica.world_size > 1:
+        print(f"data parallel: {replica.world_size} processes x batch {config.batch_size} = "
+              f"{replica.world_size * config.batch_size} points per step")
     print("wrote " + ", ".join(str(p) for p in written))
     print("config: " + ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(config).items()))
     sys.stdout.flush()

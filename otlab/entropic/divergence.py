@@ -3,7 +3,6 @@ r"""The debiased Sinkhorn divergence :math:`S_\varepsilon` (Feydy et al. 2019)."
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 
 import torch
 
@@ -83,8 +82,7 @@ def _same_measure(problem) -> bool:
 
 def _swapped(problem):
     """The same problem with the roles of the two samples exchanged (same frame)."""
-    return replace(problem, x=problem.y, a=problem.b, y=problem.x, b=problem.a,
-                   xl=problem.yl, yl=problem.xl)
+    return problem.swapped()
 
 
 def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order: float = 1,
@@ -175,12 +173,18 @@ def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order
                                  as_sample(q, "q", weights=b, weights_name="b"), order, ("p", "q"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration)
+    return divergence(problem, reg, backend, options)
+
+
+def divergence(problem, reg, backend: str, options: SinkhornOptions):
+    """:math:`S_\varepsilon` of a built problem (the body of :func:`sinkhorn_divergence`,
+    shared with :func:`otlab.distributed.sharded_sinkhorn_divergence`)."""
     eps = problem.local_reg(reg)
     if _same_measure(problem):
         zero = sum((v * 0).sum() for v in (problem.x, problem.a, problem.y, problem.b))
         return problem.out.cost(zero)
     ulp = torch.finfo(problem.xl.dtype).eps
-    scale = cost_bound(problem.xl.detach(), problem.yl.detach(), order)
+    scale = cost_bound(problem.xl.detach(), problem.yl.detach(), problem.order)
     if eps > ulp ** (-1 / 3) * scale:
         value = _large_eps_divergence(problem, eps)
         bound = 64 * ulp * scale

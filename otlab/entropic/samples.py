@@ -13,7 +13,7 @@ exactly translation-invariant and scale-equivariant up to round-off.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -185,6 +185,19 @@ class PointProblem:
     def input_reg(self, eps: float) -> float:
         return float(scale_by_power(eps, self.frame.scale, self.order))
 
+    def operator(self, x, y, backend: str, *, available: int | None = None):
+        """The soft-min operator on local points ``x``, ``y`` (``y is x``: a symmetric term).
+
+        A problem spread over processes (:mod:`otlab.distributed`) overrides it.
+        """
+        name = choose_backend(backend, x.shape[0], y.shape[0], x.device, x.dtype,
+                              available=available)
+        return make_operator(x, y, self.order, name, available=available)
+
+    def swapped(self) -> "PointProblem":
+        """The same problem with the roles of the two samples exchanged (same frame)."""
+        return replace(self, x=self.y, a=self.b, y=self.x, b=self.a, xl=self.yl, yl=self.xl)
+
 
 def _default_reg_local(x, a, y, b, order) -> float:
     m2 = mean_squared_distance(x, a, y, b)
@@ -231,9 +244,7 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
     with torch.no_grad():
         x, a = problem.xl.detach(), problem.a.detach()
         y, b = (x, a) if symmetric else (problem.yl.detach(), problem.b.detach())
-        name = choose_backend(backend, x.shape[0], y.shape[0], x.device, x.dtype,
-                              available=available)
-        op = make_operator(x, y, problem.order, name, available=available)
+        op = problem.operator(x, y, backend, available=available)
         scale = op.cost_scale()
         check_resolution(eps, scale if cost_scale is None else cost_scale, x.dtype,
                          reg=problem.input_reg(eps), cost_unit=problem.input_reg)

@@ -455,7 +455,7 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None):
     return Path(path)
 
 
-def write_figures(history, run_dir, *, title: str = "") -> dict:
+def write_figures(history, run_dir, *, title: str = "", world_size: int = 1) -> dict:
     """Write ``summary.json``, ``w_curves.png``, ``snapshots.png`` and ``training.gif``.
 
     Parameters
@@ -466,6 +466,8 @@ def write_figures(history, run_dir, *, title: str = "") -> dict:
         The run folder (``TrainConfig.out``).
     title : str
         Prefix of the title of ``w_curves.png``.
+    world_size : int
+        Processes that trained the run (data parallel), recorded in ``summary.json``.
 
     Returns
     -------
@@ -477,7 +479,7 @@ def write_figures(history, run_dir, *, title: str = "") -> dict:
     from .._json import strict_json
 
     run_dir = Path(run_dir)
-    s = summary(history)
+    s = {**summary(history), "world_size": world_size}
     s["high_quality_percent"] = s.pop("high_quality")
     (run_dir / "summary.json").write_text(strict_json(s, indent=1) + "\n")
     paths = {"summary": run_dir / "summary.json",

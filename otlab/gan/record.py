@@ -35,6 +35,7 @@ import csv
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,24 @@ def check_resumable(state: dict, config, path) -> None:
             f"({state['iteration']}); resume with iters >= {state['iteration']}")
 
 
+def world_size_change(saved: int, now: int, path, batch_size: int) -> str:
+    """What resuming a checkpoint of ``saved`` processes with ``now`` processes does."""
+    def ranks(lo, hi):
+        return f"rank {lo}" if lo == hi else f"ranks {lo}-{hi}"
+
+    streams = f"{ranks(0, min(saved, now) - 1)} continue their random streams"
+    if now > saved:
+        streams += f", {ranks(saved, now - 1)} start new ones seeded from (seed, rank, iteration)"
+    else:
+        streams += f"; the streams of {ranks(now, saved - 1)} are dropped"
+    return (f"checkpoint {path} was written by {saved} processes and this run has {now}: "
+            f"the models, optimiser states and history are restored and {streams}. The "
+            f"effective batch changes from {saved * batch_size} to {now * batch_size} points "
+            f"per step (batch_size={batch_size} per process; learning rates unchanged), so "
+            f"the run goes on but will not end where an uninterrupted {saved}-process run "
+            f"ends; resume with {saved} processes for that")
+
+
 def _rng_state(device) -> dict:
     np_state = np.random.get_state()
     state = {"torch": torch.get_rng_state(),
@@ -192,11 +211,17 @@ class RunRecord:
     device : torch.device
     rank, world_size : int
         This process in a data-parallel run; only rank 0 evaluates and writes files.
+    gather : callable, optional
+        ``gather(obj)`` -> every rank's ``obj`` in rank order (a collective,
+        :meth:`otlab.gan.Replica.gather`); on resume rank 0 reads the
+        checkpoint and shares it this way, so other ranks need not see its file.
     """
 
-    def __init__(self, config, family, device, *, rank: int = 0, world_size: int = 1):
+    def __init__(self, config, family, device, *, rank: int = 0, world_size: int = 1,
+                 gather=None):
         self.config, self.family, self.device = config, family, device
         self.rank, self.world_size = rank, world_size
+        self._gather = gather or (lambda obj: [obj])
         self.columns = tuple(family.columns)
         self.path = None if config.out is None else Path(config.out) / "checkpoint.pt"
         self.writes_files = rank == 0 and self.path is not None
@@ -270,21 +295,24 @@ class RunRecord:
     def resume(self, parts: dict) -> int:
         """Restore ``parts`` (name -> object with ``load_state_dict``), the RNG streams,
         the rows and the unfinished evaluations; return the iteration to continue from."""
-        if not (self.config.resume and self.path is not None and self.path.exists()):
+        state = self._read_on_rank0()
+        if state is None:
             return 0
-        state = read_checkpoint(self.path)
-        check_resumable(state, self.config, self.path)
-        if len(state["rng"]) != self.world_size:
-            raise CheckpointError(
-                f"checkpoint {self.path} was written by {len(state['rng'])} processes; this run "
-                f"has {self.world_size}")
+        if len(state["rng"]) != self.world_size and self.rank == 0:
+            warnings.warn(world_size_change(len(state["rng"]), self.world_size, self.path,
+                                            self.config.batch_size), stacklevel=3)
         try:
             for name, part in parts.items():
                 part.load_state_dict(state[name])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {self.path} does not fit the models "
                                   f"({_first_line(exc)})") from None
-        _set_rng_state(state["rng"][self.rank], self.device)
+        if self.rank < len(state["rng"]):
+            _set_rng_state(state["rng"][self.rank], self.device)
+        else:  # a rank the checkpoint has no stream for starts a new one
+            seed = np.random.SeedSequence([self.config.seed, self.rank, state["iteration"]])
+            torch.manual_seed(int(seed.generate_state(1, np.uint64)[0] >> 1))
+            np.random.seed(seed.generate_state(1)[0])
         self.rows = {row["iteration"]: dict(row) for row in state["history"]}
         for iteration, real, fake, fields in state["pending_evals"]:
             if self.evaluates:
@@ -293,6 +321,29 @@ class RunRecord:
                 self._evaluator.submit(iteration, fetch)
         self.saved_iteration = state["iteration"]
         return state["iteration"]
+
+    def _read_on_rank0(self):
+        """The checkpoint to resume from, or ``None``: rank 0 reads and checks it, every
+        rank gets it (or rank 0's :class:`CheckpointError`, raised on every rank)."""
+        def read():
+            if not (self.config.resume and self.path is not None and self.path.exists()):
+                return None
+            state = read_checkpoint(self.path)
+            check_resumable(state, self.config, self.path)
+            return state
+
+        if self.world_size == 1:
+            return read()
+        payload = None, None
+        if self.rank == 0:
+            try:
+                payload = read(), None
+            except CheckpointError as exc:
+                payload = None, str(exc)
+        state, error = self._gather(payload)[0]
+        if error is not None:
+            raise CheckpointError(error)
+        return state
 
     def save(self, iteration: int, parts: dict, rng: list, *, wait: bool) -> None:
         """Write the checkpoint of the completed ``iteration`` and the history files.

@@ -213,7 +213,9 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
         Models, batches, losses and evaluation (default:
         :class:`~otlab.gan.family.UnconditionalGAN` of ``config``).
     replica : Replica, optional
-        This process's part in a data-parallel run (default: alone).
+        This process's part in a data-parallel run (default: an
+        :class:`otlab.distributed.DistributedReplica` inside an initialised
+        ``torch.distributed`` process group, else alone).
 
     Returns
     -------
@@ -241,7 +243,11 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
     >>> [row["iteration"] for row in history], history[-1]["exact_w1"] > 0
     ([0, 4], True)
     """
-    cfg, replica = config, replica or Replica()
+    cfg = config
+    if replica is None:  # data-parallel inside an initialised torch.distributed group
+        from ..distributed.replica import current_replica
+
+        replica = current_replica()
     device = torch.device(cfg.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {cfg.device!r} requested but CUDA is not available")
@@ -252,11 +258,13 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
     if replica.rank:  # other ranks draw other batches
         torch.manual_seed(cfg.seed * 1_000_003 + replica.rank)
     g_params, d_params = family.parameter_groups(generator, critic)
-    cuda, graph = device.type == "cuda", cfg.use_cuda_graph
+    # collectives are not captured in CUDA graphs: data-parallel runs replay no graph
+    cuda, graph = device.type == "cuda", cfg.use_cuda_graph and replica.world_size == 1
     opt_g = _make_optimizer(cfg, g_params, cfg.lr_g, cuda=cuda, graph=graph)
     opt_d = _make_optimizer(cfg, d_params, cfg.lr_d, cuda=cuda, graph=graph)
     parts = {"generator": generator, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
-    record = RunRecord(cfg, family, device, rank=replica.rank, world_size=replica.world_size)
+    record = RunRecord(cfg, family, device, rank=replica.rank, world_size=replica.world_size,
+                       gather=replica.gather)
     bad = torch.zeros(2, dtype=torch.bool, device=device)
     step = _Iteration(cfg, family, (generator, critic), (opt_g, opt_d), replica, bad)
     if graph:
