@@ -62,8 +62,8 @@ __all__ = ["CGANConfig", "CONDITIONINGS", "ConditionalGAN", "ConditionalGenerato
 CONDITIONINGS = ("concat", "projection", "none")
 
 _BASE_COLUMNS = ("iteration", "d_loss", "g_loss", "batch_estimate", "exact_w1",
-                 "critic_estimate", "mean_class_w1", "classes_generated", "classes_covered",
-                 "label_accuracy")
+                 "critic_estimate", "mean_class_w1", "mean_generated_class_w1",
+                 "classes_generated", "classes_covered", "label_accuracy")
 
 
 @dataclass(frozen=True)
@@ -253,8 +253,8 @@ class ConditionalGAN(Family):
     :math:`W_1` of all points and :func:`~otlab.gan.class_metrics.class_report`.
 
     History columns: those of the trainer's loop and evaluation, then
-    ``mean_class_w1``, ``classes_generated``, ``classes_covered``,
-    ``label_accuracy`` and ``w1_class_0`` ... ``w1_class_{K-1}``.
+    ``mean_class_w1``, ``mean_generated_class_w1``, ``classes_generated``,
+    ``classes_covered``, ``label_accuracy`` and ``w1_class_0`` ... ``w1_class_{K-1}``.
     """
 
     constrain_critic = UnconditionalGAN.constrain_critic  # weight clipping for loss="wgan"

@@ -136,8 +136,8 @@ class LabelledSampler:
         self.n_classes = n_classes(name)
         if name == "digits":
             pixels, labels = digits_dataset()
-            self._points = torch.as_tensor(pixels, device=self.device)
-            self._labels = torch.as_tensor(labels, device=self.device)
+            self._points = torch.tensor(pixels, device=self.device)  # a copy: the cache is read-only
+            self._labels = torch.tensor(labels, device=self.device)
             self._std = None
         else:
             modes, std = mixture_modes(name)
