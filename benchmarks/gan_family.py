@@ -117,28 +117,32 @@ def _read(path: Path) -> list[dict]:
 
 
 def run_grid(jobs, *, n_jobs: int, results: Path, budget_s: float | None) -> None:
-    """Run ``jobs`` (``n_jobs`` at a time), appending each row to ``results``."""
+    """Run ``jobs`` (``n_jobs`` at a time), appending each row to ``results`` as it finishes.
+
+    With ``budget_s`` a job that has not started within that many seconds is skipped.
+    """
     from otlab._json import strict_json
 
-    start, todo = time.perf_counter(), list(jobs)
+    deadline = None if budget_s is None else time.time() + budget_s
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-        running = set()
-        while todo or running:
-            while todo and len(running) < n_jobs and (
-                    budget_s is None or time.perf_counter() - start < budget_s):
-                running.add(pool.submit(run_one, todo.pop(0)))
-            if not running:
-                break
-            finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                row = fut.result()
-                with open(results, "a") as fh:
-                    fh.write(strict_json(row) + "\n")
-                print(row["case"], row["run"], row["seed"], f"{row['cpu s']:.0f} s CPU",
-                      flush=True)
-    if todo:
-        print(f"time budget reached: {len(todo)} runs not started", flush=True)
+        futures = [pool.submit(_run_before, job, deadline) for job in jobs]
+        skipped = 0
+        for fut in cf.as_completed(futures):
+            row = fut.result()
+            if row is None:
+                skipped += 1
+                continue
+            with open(results, "a") as fh:
+                fh.write(strict_json(row) + "\n")
+            print(row["case"], row["run"], row["seed"], f"{row['cpu s']:.0f} s CPU", flush=True)
+    if skipped:
+        print(f"time budget reached: {skipped} runs not started", flush=True)
+
+
+def _run_before(job: dict, deadline: float | None):
+    """:func:`run_one`, or ``None`` when ``deadline`` (a ``time.time()``) has passed."""
+    return None if deadline is not None and time.time() > deadline else run_one(job)
 
 
 # ------------------------------------------------------------------ report
@@ -281,8 +285,11 @@ def report(rows, out: Path, *, quick: bool) -> Path:
              for c, s in CASES.items()])
         + ("\n**Smoke settings (--quick): not the measurement.**\n" if quick else ""))))
     by_case = {c: [r for r in rows if r["case"] == c] for c in CASES}
-    cg = [row for c, s in CASES.items() if s["kind"] == "cgan" and by_case[c]
-          for row in _cgan_rows(c, by_case[c])]
+
+    def table(kind, make_rows):
+        return markdown_table([row for c, spec in CASES.items() if spec["kind"] == kind
+                               and by_case[c] for row in make_rows(c, by_case[c])])
+
     sections.append(("cGAN vs the unconditional GAN (measured)", (
         "Mean ± standard deviation over seeds, then the value of each seed. *Per-class W1*: "
         "exact W_1 between the real points of a class and the points generated for it (cGAN: "
@@ -291,23 +298,20 @@ def report(rows, out: Path, *, quick: bool) -> Path:
         "never generated; the mean over the classes generated is then given too. *Covered*: "
         "at least 20 generated points of the class on target (for mixtures within 3 sigma of "
         "the mode). *Real vs real*: the mean per-class W1 between two independent real sets "
-        "of the same size, what a perfect generator scores.\n\n" + markdown_table(cg))))
-    info = [row for c, s in CASES.items() if s["kind"] == "infogan" and by_case[c]
-            for row in _infogan_rows(c, by_case[c])]
+        "of the same size, what a perfect generator scores.\n\n" + table("cgan", _cgan_rows))))
     sections.append(("InfoGAN: exact mutual information vs the bound (measured)", (
         "On points generated with every code value equally often: *exact I(code; class)* "
         "from the table of (code value, class) counts; *bound L_I* = log K - cross-entropy "
         "of the Q head on the same points. Both are lower bounds of I(code; G(z, code)) <= "
         "log K, and neither need be below the other: L_I reads the code from the whole "
         "point, I(code; class) only through its class. *Owned*: share of the classes with "
-        "at least 20 points of which 90 % carry one code value.\n\n" + markdown_table(info))))
-    p2p = [row for c, s in CASES.items() if s["kind"] == "pix2pix" and by_case[c]
-           for row in _pix2pix_rows(c, by_case[c])]
+        "at least 20 points of which 90 % carry one code value.\n\n"
+        + table("infogan", _infogan_rows))))
     sections.append(("pix2pix ablation on held-out pairs (measured)", (
         "Task: the lower half of each 8x8 digit erased; 360 held-out pairs (20 %, stratified, "
         "the same for every run). L1 and PSNR with pixels on [0, 1]; exact W1 between the "
         "360 generated images and the 360 real targets (64-D, the pairing ignored).\n\n"
-        + markdown_table(p2p))))
+        + table("pix2pix", _pix2pix_rows))))
     every = [{"case": r["case"], "run": r["run"], "seed": r["seed"],
               **{k: r["final"].get(k) for k in ("exact_w1", "mean_class_w1",
                                                  "label_accuracy", "mutual_information",

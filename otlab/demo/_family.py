@@ -9,7 +9,8 @@ from pathlib import Path
 from .._json import strict_json
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
-           "add_training_options", "apply_presets", "training_overrides",
+           "add_model_options", "add_training_options", "parse", "configure",
+           "training_overrides",
            "write_summary", "non_finite_keys"]
 
 # Options every family demo has; each maps to the TrainConfig field of the same name.
@@ -35,6 +36,20 @@ non_negative_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _typed(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
 non_negative_float = _typed(float, lambda v: math.isfinite(v) and v >= 0,
                             "a finite number >= 0")
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, data: str, loss: str,
+                      arch: str) -> None:
+    """``--data`` (a labelled data set), ``--loss`` and ``--arch``, with these help texts."""
+    from ..gan.config import ARCHS, LOSSES
+    from ..gan.labelled import LABELLED_DATASETS
+
+    parser.add_argument("--data", default="8gaussians", choices=LABELLED_DATASETS,
+                        help=f"{data} (default: %(default)s)")
+    parser.add_argument("--loss", default="gan-ns", choices=LOSSES,
+                        help=f"{loss} (default: %(default)s)")
+    parser.add_argument("--arch", default="mlp", choices=ARCHS,
+                        help=f"{arch} (default: %(default)s)")
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: dict,
@@ -77,12 +92,26 @@ def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: 
                    help="hide the progress bars (default: shown)")
 
 
-def apply_presets(args, *, quick: dict, full: dict) -> None:
-    """Fill the options left out from ``quick`` (with ``--quick``) and ``full``."""
+def parse(parser: argparse.ArgumentParser, argv, *, quick: dict, full: dict):
+    """Parse ``argv``, set the torch threads and fill the options left out from ``quick``
+    (with ``--quick``) and ``full``."""
+    import torch
+
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     for preset in (quick, full) if args.quick else (full,):
         for name, value in preset.items():
             if getattr(args, name, None) is None:
                 setattr(args, name, value)
+    return args
+
+
+def configure(parser: argparse.ArgumentParser, make):
+    """``make()``, the run configurations; a setting they refuse exits 2 with its message."""
+    try:
+        return make()
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
 
 
 def training_overrides(args) -> dict:

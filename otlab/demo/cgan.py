@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import demo_parser, prepare_out
-from ._family import add_training_options, apply_presets, training_overrides, write_summary
+from ._family import add_model_options, add_training_options, configure, parse, training_overrides, write_summary
 
 __all__ = ["main", "build_parser", "QUICK", "FULL", "RUNS"]
 
@@ -30,28 +30,18 @@ RUNS = {"cgan": None, "unconditional": "none"}
 
 
 def build_parser():
-    from ..gan.config import ARCHS, LOSSES
-    from ..gan.labelled import LABELLED_DATASETS
-
     p = demo_parser("cgan", __doc__.strip().splitlines()[0])
-    p.add_argument("--data", default="8gaussians", choices=LABELLED_DATASETS,
-                   help="labelled data: mixtures labelled by mode, or the 8x8 digits "
-                        "(default: %(default)s)")
-    p.add_argument("--loss", default="gan-ns", choices=LOSSES,
-                   help="training objective of both runs (default: %(default)s)")
+    add_model_options(p, data="labelled data: mixtures labelled by mode, or the 8x8 digits",
+                      loss="training objective of both runs",
+                      arch="networks: MLPs, or the convolutional pair (digits, projection only)")
     p.add_argument("--conditioning", default="concat", choices=("concat", "projection"),
                    help="how the critic sees the class: one-hot label appended to its input, "
                         "or a projection critic (default: %(default)s)")
-    p.add_argument("--arch", default="mlp", choices=ARCHS,
-                   help="networks: MLPs, or the convolutional pair (digits, projection "
-                        "only) (default: %(default)s)")
     add_training_options(p, quick=QUICK, full=FULL)
     return p
 
 
 def main(argv=None):
-    import torch
-
     from ..gan import train
     from ..gan.class_metrics import class_sampling_floor
     from ..gan.conditional import CGANConfig
@@ -60,17 +50,12 @@ def main(argv=None):
     from ..plotting import save_figure
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    apply_presets(args, quick=QUICK, full=FULL)
+    args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
-    try:
-        configs = {name: CGANConfig.for_loss(
-            args.loss, data=args.data, arch=args.arch, out=out / name,
-            conditioning=cond or args.conditioning, **training_overrides(args))
-            for name, cond in RUNS.items()}
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+    configs = configure(parser, lambda: {name: CGANConfig.for_loss(
+        args.loss, data=args.data, arch=args.arch, out=out / name,
+        conditioning=cond or args.conditioning, **training_overrides(args))
+        for name, cond in RUNS.items()})
     prepare_out(out)
     histories = {name: train(cfg) for name, cfg in configs.items()}
     k, cfg = n_classes(args.data), configs["cgan"]

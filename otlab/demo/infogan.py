@@ -16,10 +16,12 @@ import math
 
 from ._common import demo_parser, prepare_out
 from ._family import (
+    add_model_options,
     add_training_options,
-    apply_presets,
+    configure,
     non_negative_float,
     non_negative_int,
+    parse,
     positive_int,
     training_overrides,
     write_summary,
@@ -36,18 +38,10 @@ FULL = {"iters": 10_000, "eval_every": 500}
 
 
 def build_parser():
-    from ..gan.config import ARCHS, LOSSES
-    from ..gan.labelled import LABELLED_DATASETS
-
     p = demo_parser("infogan", __doc__.strip().splitlines()[0])
-    p.add_argument("--data", default="8gaussians", choices=LABELLED_DATASETS,
-                   help="labelled data (the labels are only used to measure) "
-                        "(default: %(default)s)")
-    p.add_argument("--loss", default="gan-ns", choices=LOSSES,
-                   help="training objective (default: %(default)s, as in the InfoGAN paper)")
-    p.add_argument("--arch", default="mlp", choices=ARCHS,
-                   help="networks: MLPs, or the convolutional pair (digits) "
-                        "(default: %(default)s)")
+    add_model_options(p, data="labelled data (the labels are only used to measure)",
+                      loss="training objective (gan-ns as in the InfoGAN paper)",
+                      arch="networks: MLPs, or the convolutional pair (digits)")
     p.add_argument("--codes", type=positive_int, default=None,
                    help="K, the values of the categorical code (default: the number of "
                         "classes of --data)")
@@ -64,25 +58,18 @@ def build_parser():
 
 
 def main(argv=None):
-    import torch
-
     from ..gan import train
     from ..gan.family_figures import plot_codes
     from ..gan.infogan import InfoGANConfig
     from ..plotting import save_figure
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    apply_presets(args, quick=QUICK, full=FULL)
+    args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
-    try:
-        cfg = InfoGANConfig.for_loss(
-            args.loss, data=args.data, arch=args.arch, out=out / "run", n_codes=args.codes,
-            n_continuous=args.continuous, info_weight=args.info_weight,
-            continuous_weight=args.continuous_weight, **training_overrides(args))
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+    cfg = configure(parser, lambda: InfoGANConfig.for_loss(
+        args.loss, data=args.data, arch=args.arch, out=out / "run", n_codes=args.codes,
+        n_continuous=args.continuous, info_weight=args.info_weight,
+        continuous_weight=args.continuous_weight, **training_overrides(args)))
     prepare_out(out)
     history = train(cfg)
     png = save_figure(plot_codes(out / "run", args.data, history), out / "infogan.png", dpi=110)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from ._common import demo_parser, prepare_out
 from ._family import (
     add_training_options,
-    apply_presets,
+    configure,
     non_negative_float,
+    parse,
     training_overrides,
     write_summary,
 )
@@ -65,29 +66,29 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    import torch
+def _configs(args) -> dict:
+    from ..gan.pix2pix import VARIANTS, Pix2PixConfig
 
+    configs = {}
+    for name in args.variants:
+        weights = {k: (args.l1_weight if k == "l1_weight" and v else v)
+                   for k, v in VARIANTS[name].items()}
+        configs[name] = Pix2PixConfig.for_variant(
+            name, **weights, task=args.task, loss=args.loss, dropout=args.dropout,
+            out=args.out / name, **training_overrides(args))
+    return configs
+
+
+def main(argv=None):
     from ..gan import train
     from ..gan.family_figures import plot_translations
-    from ..gan.pix2pix import VARIANTS, Pix2PixConfig, paired_digits, reference_scores
+    from ..gan.pix2pix import paired_digits, reference_scores
     from ..plotting import save_figure
 
     parser = build_parser()
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    apply_presets(args, quick=QUICK, full=FULL)
+    args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
-    try:
-        configs = {}
-        for name in args.variants:
-            weights = {k: (args.l1_weight if k == "l1_weight" and v else v)
-                       for k, v in VARIANTS[name].items()}
-            configs[name] = Pix2PixConfig.for_variant(
-                name, **weights, task=args.task, loss=args.loss, dropout=args.dropout,
-                out=out / name, **training_overrides(args))
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+    configs = configure(parser, lambda: _configs(args))
     prepare_out(out)
     histories = {name: train(cfg) for name, cfg in configs.items()}
     runs = {name: {"out": out / name, "history": h} for name, h in histories.items()}

@@ -55,8 +55,9 @@ from .family import Evaluation, Family, UnconditionalGAN
 from .labelled import LABELLED_DATASETS, LabelledSampler
 from .models import conv_critic, conv_generator, conv_width, mlp
 
-__all__ = ["CGANConfig", "CONDITIONINGS", "ConditionalGAN", "ConditionalGenerator",
-           "ConditionalCritic", "build_conditional_models", "with_labels", "split_labels"]
+__all__ = ["CGANConfig", "CONDITIONINGS", "ConditionalGAN", "LabelledFamily",
+           "ConditionalGenerator", "ConditionalCritic", "build_conditional_models",
+           "with_labels", "split_labels"]
 
 #: How the class reaches the networks (``"none"``: the unconditional baseline).
 CONDITIONINGS = ("concat", "projection", "none")
@@ -237,7 +238,23 @@ def build_conditional_models(config: CGANConfig, data_dim: int, *, device="cpu")
     return generator.to(device), critic.to(device)
 
 
-class ConditionalGAN(Family):
+class LabelledFamily(Family):
+    """What the families on labelled data share: the configuration check, the samplers
+    (on the device for training, on the CPU for evaluation) and weight clipping."""
+
+    config_class = TrainConfig
+    constrain_critic = UnconditionalGAN.constrain_critic  # weight clipping for loss="wgan"
+
+    def __init__(self, config, device="cpu"):
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"config must be an instance of {self.config_class.__name__}; "
+                            f"got {type(config).__name__}")
+        self.config, self.device = config, torch.device(device)
+        self.sampler = LabelledSampler(config.data, device=self.device)
+        self._eval_sampler = LabelledSampler(config.data)
+
+
+class ConditionalGAN(LabelledFamily):
     r"""The family of :class:`CGANConfig`: class-conditional batches, losses and per-class measures.
 
     A critic step draws real pairs :math:`(x, y)` and generates
@@ -257,14 +274,10 @@ class ConditionalGAN(Family):
     ``classes_covered``, ``label_accuracy`` and ``w1_class_0`` ... ``w1_class_{K-1}``.
     """
 
-    constrain_critic = UnconditionalGAN.constrain_critic  # weight clipping for loss="wgan"
+    config_class = CGANConfig
 
     def __init__(self, config: CGANConfig, device="cpu"):
-        if not isinstance(config, CGANConfig):
-            raise TypeError(f"config must be a CGANConfig; got {type(config).__name__}")
-        self.config, self.device = config, torch.device(device)
-        self.sampler = LabelledSampler(config.data, device=self.device)
-        self._eval_sampler = LabelledSampler(config.data)
+        super().__init__(config, device)
         self.n_classes = self.sampler.n_classes
         self.columns = _BASE_COLUMNS + tuple(f"w1_class_{k}" for k in range(self.n_classes))
 

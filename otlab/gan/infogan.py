@@ -53,11 +53,11 @@ from torch import nn
 from .._validation import check_choice, check_positive, check_positive_int
 from . import losses
 from .class_metrics import code_report
-from .conditional import ConditionalGenerator, split_labels, with_labels
+from .conditional import ConditionalGenerator, LabelledFamily, split_labels, with_labels
 from .config import TrainConfig
 from .evaluation import exact_w1
-from .family import Evaluation, Family, UnconditionalGAN
-from .labelled import LABELLED_DATASETS, LabelledSampler, n_classes
+from .family import Evaluation
+from .labelled import LABELLED_DATASETS, n_classes
 from .models import conv_critic, conv_generator, conv_width, mlp
 
 __all__ = ["InfoGANConfig", "InfoGAN", "InfoCritic", "build_info_models", "info_terms"]
@@ -198,7 +198,7 @@ def build_info_models(config: InfoGANConfig, data_dim: int, *, device="cpu"):
             InfoCritic(base, k, n).to(device))
 
 
-class InfoGAN(Family):
+class InfoGAN(LabelledFamily):
     """The family of :class:`InfoGANConfig`: codes in the batches, the information term in
     both objectives, and the code's mutual information and :math:`W_1` in the evaluation.
 
@@ -208,14 +208,10 @@ class InfoGAN(Family):
     ``mean_code_w1``, ``classes_covered`` and ``w1_code_0`` ... ``w1_code_{K-1}``.
     """
 
-    constrain_critic = UnconditionalGAN.constrain_critic  # weight clipping for loss="wgan"
+    config_class = InfoGANConfig
 
     def __init__(self, config: InfoGANConfig, device="cpu"):
-        if not isinstance(config, InfoGANConfig):
-            raise TypeError(f"config must be an InfoGANConfig; got {type(config).__name__}")
-        self.config, self.device = config, torch.device(device)
-        self.sampler = LabelledSampler(config.data, device=self.device)
-        self._eval_sampler = LabelledSampler(config.data)
+        super().__init__(config, device)
         self.k, self.n_cont = config.codes, config.n_continuous
         bounds = ("mi_lower_bound",) + (("continuous_lower_bound",) if self.n_cont else ())
         self.columns = (("iteration", "d_loss", "g_loss", "batch_estimate", "exact_w1",

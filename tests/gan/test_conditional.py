@@ -104,7 +104,7 @@ def test_settings_without_a_meaning_are_refused_naming_them(changes, message):
 def test_the_family_refuses_a_plain_train_config():
     from otlab.gan import TrainConfig
 
-    with pytest.raises(TypeError, match="config must be a CGANConfig; got TrainConfig"):
+    with pytest.raises(TypeError, match="config must be an instance of CGANConfig; got TrainConfig"):
         ConditionalGAN(TrainConfig())
 
 
