@@ -74,7 +74,8 @@ def test_cgan_demo_writes_per_class_w1_for_both_runs_as_strict_json(tmp_path, ca
     for run in ("cgan", "unconditional"):
         assert len(summary["per_class_exact_w1"][run]) == 8
     assert summary["label_accuracy"]["unconditional"] is None  # NaN written as null
-    assert "null for" in out and "label_accuracy.unconditional" in out
+    assert ("summary.json: label_accuracy.unconditional is null (an unconditional run has no "
+            "labels)") in out
     assert (tmp_path / "cgan.png").stat().st_size > 0
     assert (tmp_path / "unconditional" / "history.jsonl").exists()
     assert run_demo("cgan", argv + ["--resume"]) == 0  # nothing left to train: same numbers
@@ -105,6 +106,7 @@ def test_pix2pix_demo_writes_the_ablation_by_variant(tmp_path):
 def test_summary_json_writes_non_finite_numbers_as_null_and_says_why(tmp_path, capsys):
     from otlab.demo._family import write_summary
 
-    write_summary(tmp_path, {"a": [1.0, math.inf], "b": {"c": math.nan}}, why="a reason")
+    write_summary(tmp_path, {"a": [1.0, math.inf], "b": {"c": math.nan}}, why={"a": "a reason"})
     assert _strict(tmp_path / "summary.json") == {"a": [1.0, None], "b": {"c": None}}
-    assert capsys.readouterr().out.strip() == "summary.json: null for a[1], b.c (a reason)"
+    assert capsys.readouterr().out.splitlines() == [
+        "summary.json: a[1] is null (a reason)", "summary.json: b.c is null (not a finite number)"]

@@ -137,15 +137,15 @@ def non_finite_keys(value, prefix: str = "") -> list[str]:
     return []
 
 
-def write_summary(out: Path, summary: dict, *, why: str) -> Path:
+def write_summary(out: Path, summary: dict, *, why: dict) -> Path:
     """Write ``out/summary.json`` as strict JSON (non-finite numbers become ``null``).
 
-    Prints one line naming each value written as ``null`` and ``why`` such a
-    value is not a number.
+    Prints one line per value written as ``null``, with the reason ``why``
+    gives for its top-level key (``why[key]``).
     """
     path = Path(out) / "summary.json"
-    missing = non_finite_keys(summary)
     path.write_text(strict_json(summary, indent=1) + "\n")
-    if missing:
-        print(f"summary.json: null for {', '.join(missing)} ({why})")
+    for key in non_finite_keys(summary):
+        top = key.split(".")[0].split("[")[0]
+        print(f"summary.json: {key} is null ({why.get(top, 'not a finite number')})")
     return path

@@ -80,9 +80,10 @@ def main(argv=None):
                "label_accuracy": by_run["label_accuracy"],
                "exact_w1": by_run["exact_w1"],
                "mean_class_real_vs_real_w1": floor}
-    path = write_summary(out, summary, why="a class the run never generated has no per-class "
-                                           "W1, so neither has the mean over all classes; an "
-                                           "unconditional run has no label accuracy")
+    never = "no point of the class was generated, so it has no W1"
+    path = write_summary(out, summary, why={
+        "per_class_exact_w1": never, "mean_class_exact_w1": never + " and the mean over all "
+        "classes is undefined", "label_accuracy": "an unconditional run has no labels"})
     for name in RUNS:
         acc = by_run["label_accuracy"][name]
         acc = "" if acc is None or not np.isfinite(acc) else f", label accuracy {acc:.3f}"

@@ -86,8 +86,9 @@ def main(argv=None):
                "exact_w1": last["exact_w1"], "classes_covered": last["classes_covered"]}
     if cfg.n_continuous:
         summary["continuous_lower_bound"] = last["continuous_lower_bound"]
-    path = write_summary(out, summary, why="a code value left without a class (more code "
-                                           "values than classes) has no W1")
+    path = write_summary(out, summary, why={
+        "per_code_exact_w1": "a code value left without a class (more code values than "
+                             "classes) has no W1"})
     print(f"mutual information of code and class (exact, from counts) "
           f"{summary['mutual_information']:.4f} nats, variational bound L_I "
           f"{summary['mi_lower_bound']:.4f}, log K {math.log(k):.4f}")

@@ -101,7 +101,7 @@ def main(argv=None):
                **{key: {name: h[-1][key] for name, h in histories.items()}
                   for key in ("l1", "psnr", "exact_w1", "critic_estimate")},
                "input": reference["input"], "real_vs_real_w1": reference["real_vs_real_w1"]}
-    path = write_summary(out, summary, why="identical images have an infinite PSNR")
+    path = write_summary(out, summary, why={"psnr": "identical images: the PSNR is infinite"})
     for name in histories:
         print(f"{name:8s} held-out L1 {summary['l1'][name]:.4f}, PSNR "
               f"{summary['psnr'][name]:.2f} dB, exact W1 generated vs real "
