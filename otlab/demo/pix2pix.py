@@ -100,15 +100,17 @@ def main(argv=None):
                "l1_weight": args.l1_weight, "held_out_pairs": len(paired_digits(args.task)["test"][1]),
                **{key: {name: h[-1][key] for name, h in histories.items()}
                   for key in ("l1", "psnr", "exact_w1", "critic_estimate")},
+               "unpaired_exact_w1": {name: h[-1]["unpaired_w1"] for name, h in histories.items()},
                "input": reference["input"], "real_vs_real_w1": reference["real_vs_real_w1"]}
     path = write_summary(out, summary, why={"psnr": "identical images: the PSNR is infinite"})
     for name in histories:
         print(f"{name:8s} held-out L1 {summary['l1'][name]:.4f}, PSNR "
-              f"{summary['psnr'][name]:.2f} dB, exact W1 generated vs real "
-              f"{summary['exact_w1'][name]:.4f}")
+              f"{summary['psnr'][name]:.2f} dB, exact W1 to the targets "
+              f"{summary['exact_w1'][name]:.4f}, to as many training digits "
+              f"{summary['unpaired_exact_w1'][name]:.4f}")
     inp = reference["input"]
     print(f"the degraded inputs themselves: L1 {inp['l1']:.4f}, PSNR {inp['psnr']:.2f} dB, "
-          f"exact W1 {inp['exact_w1']:.4f}; 360 real training digits vs the held-out "
-          f"targets: exact W1 {reference['real_vs_real_w1']:.4f}")
+          f"exact W1 {inp['exact_w1']:.4f} and {inp['unpaired_w1']:.4f}; real training digits "
+          f"vs the held-out targets: exact W1 {reference['real_vs_real_w1']:.4f}")
     print(f"wrote {png}, {path}")
     return 0

@@ -194,7 +194,12 @@ def plot_translations(runs: Mapping[str, Mapping], *, reference: Mapping | None 
               ("exact_w1", "exact $W_1$ (64-D images)", "exact $W_1$, generated vs real set")]
     for ax, (key, unit, title) in zip(axes[1:], panels):
         values = [runs[n]["history"][-1][key] for n in names]
-        ax.bar(names, [np.nan if v is None else v for v in values], color=_colours(len(names)))
+        ax.bar(names, [np.nan if v is None else v for v in values], color=_colours(len(names)),
+               label="to the held-out targets" if key == "exact_w1" else None)
+        if key == "exact_w1":
+            unpaired = [runs[n]["history"][-1]["unpaired_w1"] for n in names]
+            ax.scatter(names, unpaired, marker="D", c="k", s=18, zorder=3,
+                       label="to as many training digits")
         if reference is not None:
             ax.axhline(reference["input"][key], color="k", ls=":", lw=1,
                        label="degraded input itself")

@@ -8,6 +8,8 @@ from torch import nn
 
 from otlab.gan import CheckpointError, train
 from otlab.gan.conditional import CGANConfig, ConditionalGAN, split_labels, with_labels
+from otlab.gan.infogan import InfoGANConfig
+from otlab.gan.pix2pix import Pix2PixConfig
 
 TINY = dict(hidden=16, depth=1, batch_size=32, eval_samples=64, progress=False)
 
@@ -155,3 +157,17 @@ def test_a_short_run_learns_to_put_each_label_on_its_own_mode():
     first, last = (r for r in train(cfg) if r["exact_w1"] is not None)
     assert first["label_accuracy"] < 0.3 and last["label_accuracy"] > 0.9
     assert last["mean_class_w1"] < 0.25 * first["mean_class_w1"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("config", [
+    CGANConfig.for_loss("wgan-gp", data="25gaussians", conditioning="projection"),
+    InfoGANConfig.for_loss("gan-ns", data="digits", n_continuous=1),
+    Pix2PixConfig.for_variant("cgan+l1"),
+], ids=["cgan", "infogan", "pix2pix"])
+def test_every_family_trains_in_a_cuda_graph_with_finite_measures(config):
+    cfg = config.replace(device="cuda", iters=12, eval_every=6, log_every=6, **TINY)
+    assert cfg.use_cuda_graph
+    history = train(cfg)
+    assert [r["iteration"] for r in history] == [0, 6, 12]
+    assert all(np.isfinite(history[-1][k]) for k in ("d_loss", "g_loss", "exact_w1"))
