@@ -234,6 +234,17 @@ class TrainConfig:
         on_cuda = str(self.device).startswith("cuda")
         return on_cuda and (self.cuda_graph is None or bool(self.cuda_graph))
 
+    def default_family(self, device="cpu"):
+        """The model family :func:`otlab.gan.train` uses when it is given none.
+
+        :class:`~otlab.gan.family.UnconditionalGAN`; a configuration class of
+        another family (e.g. :class:`otlab.gan.conditional.CGANConfig`)
+        returns its own, so that its settings are never silently ignored.
+        """
+        from .family import UnconditionalGAN
+
+        return UnconditionalGAN(self, device)
+
     def to_dict(self) -> dict:
         """Plain-dict form (for checkpoints and logs)."""
         d = dataclasses.asdict(self)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .family import HISTORY_COLUMNS, PLOT_BOUNDS, UnconditionalGAN
+from .family import HISTORY_COLUMNS, PLOT_BOUNDS
 from .record import CheckpointError, RunRecord, load_history
 
 __all__ = ["train", "Replica", "NonFiniteLossError", "CheckpointError", "HISTORY_COLUMNS",
@@ -211,7 +211,9 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
         All settings (see :meth:`TrainConfig.for_loss` for the paper defaults).
     family : otlab.gan.family.Family, optional
         Models, batches, losses and evaluation (default:
-        :class:`~otlab.gan.family.UnconditionalGAN` of ``config``).
+        ``config.default_family(device)``: :class:`~otlab.gan.family.UnconditionalGAN`
+        for a :class:`TrainConfig`, the family of a subclass such as
+        :class:`~otlab.gan.conditional.CGANConfig`).
     replica : Replica, optional
         This process's part in a data-parallel run (default: an
         :class:`otlab.distributed.DistributedReplica` inside an initialised
@@ -253,7 +255,7 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
         raise RuntimeError(f"device {cfg.device!r} requested but CUDA is not available")
     torch.manual_seed(cfg.seed)  # seeds CPU and every CUDA device: same models on every rank
     np.random.seed(cfg.seed)
-    family = family or UnconditionalGAN(cfg, device)
+    family = family or cfg.default_family(device)
     generator, critic = family.build_models()
     if replica.rank:  # other ranks draw other batches
         torch.manual_seed(cfg.seed * 1_000_003 + replica.rank)

@@ -1,0 +1,151 @@
+"""Pieces the cgan, infogan and pix2pix demos share: options, presets, runs, summary.json."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from .._json import strict_json
+
+__all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
+           "add_model_options", "add_training_options", "parse", "configure",
+           "training_overrides",
+           "write_summary", "non_finite_keys"]
+
+# Options every family demo has; each maps to the TrainConfig field of the same name.
+_TRAINING = ("iters", "batch_size", "n_critic", "hidden", "depth", "z_dim", "eval_every",
+             "eval_samples", "lr_g", "lr_d", "penalty")
+
+
+def _typed(convert, test, wanted: str):
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}; got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}; got {text!r}")
+        return value
+    parse.__name__ = wanted
+    return parse
+
+
+positive_int = _typed(int, lambda v: v >= 1, "an integer >= 1")
+non_negative_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _typed(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+non_negative_float = _typed(float, lambda v: math.isfinite(v) and v >= 0,
+                            "a finite number >= 0")
+
+
+def add_model_options(parser: argparse.ArgumentParser, *, data: str, loss: str,
+                      arch: str) -> None:
+    """``--data`` (a labelled data set), ``--loss`` and ``--arch``, with these help texts."""
+    from ..gan.config import ARCHS, LOSSES
+    from ..gan.labelled import LABELLED_DATASETS
+
+    parser.add_argument("--data", default="8gaussians", choices=LABELLED_DATASETS,
+                        help=f"{data} (default: %(default)s)")
+    parser.add_argument("--loss", default="gan-ns", choices=LOSSES,
+                        help=f"{loss} (default: %(default)s)")
+    parser.add_argument("--arch", default="mlp", choices=ARCHS,
+                        help=f"{arch} (default: %(default)s)")
+
+
+def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: dict,
+                         exclude=()) -> None:
+    """The training options of the family demos, with help texts naming both presets.
+
+    An option left out takes its value from ``quick`` with ``--quick``, else
+    from ``full``, else from the configuration's paper defaults.  Options in
+    ``exclude`` (settings the model does not use) are not offered.
+    """
+    def default(name: str) -> str:
+        parts = [f"{full[name]}" if name in full else "the paper default"]
+        if name in quick:
+            parts.append(f"{quick[name]} with --quick")
+        return "; ".join(parts)
+
+    p = parser
+    p.add_argument("--quick", action="store_true",
+                   help="small CPU settings (" + ", ".join(f"{k}={v}" for k, v in quick.items())
+                        + "); options given explicitly still win")
+    helps = {"iters": "generator iterations", "batch_size": "samples per step",
+             "n_critic": "critic steps per generator step",
+             "hidden": "width of the hidden layers (convolutional models: 8 x base channels)",
+             "depth": "hidden layers of the MLPs", "z_dim": "dimension of the noise z",
+             "eval_every": "iterations between exact-W evaluations",
+             "eval_samples": "real and generated samples per evaluation",
+             "lr_g": "generator learning rate", "lr_d": "critic learning rate",
+             "penalty": "gradient-penalty weight lambda (wgan-gp, wgan-lp)"}
+    types = {"lr_g": positive_float, "lr_d": positive_float, "penalty": non_negative_float}
+    for name in (n for n in _TRAINING if n not in exclude):
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=types.get(name, positive_int),
+                       default=None, help=f"{helps[name]} (default: {default(name)})")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch CPU threads (default: %(default)s; small networks gain nothing "
+                        "from more)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue each run from its checkpoint in OUT (default: start afresh)")
+    p.add_argument("--no-progress", action="store_false", dest="progress",
+                   help="hide the progress bars (default: shown)")
+
+
+def parse(parser: argparse.ArgumentParser, argv, *, quick: dict, full: dict):
+    """Parse ``argv``, set the torch threads and fill the options left out from ``quick``
+    (with ``--quick``) and ``full``."""
+    import torch
+
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    for preset in (quick, full) if args.quick else (full,):
+        for name, value in preset.items():
+            if getattr(args, name, None) is None:
+                setattr(args, name, value)
+    return args
+
+
+def configure(parser: argparse.ArgumentParser, make):
+    """``make()``, the run configurations; a setting they refuse exits 2 with its message."""
+    try:
+        return make()
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+
+
+def training_overrides(args) -> dict:
+    """The TrainConfig fields the command line sets (options left at ``None`` are omitted)."""
+    fields = {k: getattr(args, k) for k in _TRAINING if getattr(args, k, None) is not None}
+    return {**fields, "seed": args.seed, "device": args.device, "resume": args.resume,
+            "progress": args.progress}
+
+
+def non_finite_keys(value, prefix: str = "") -> list[str]:
+    """Dotted paths of the non-finite floats in nested dicts and lists.
+
+    >>> non_finite_keys({"a": {"b": [1.0, float("nan")]}, "c": float("inf")})
+    ['a.b[1]', 'c']
+    """
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in non_finite_keys(v, f"{prefix}{k}.")]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value)
+                for p in non_finite_keys(v, f"{prefix.rstrip('.')}[{i}].")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [prefix.rstrip(".")]
+    return []
+
+
+def write_summary(out: Path, summary: dict, *, why: dict) -> Path:
+    """Write ``out/summary.json`` as strict JSON (non-finite numbers become ``null``).
+
+    Prints one line per value written as ``null``, with the reason ``why``
+    gives for its top-level key (``why[key]``).
+    """
+    path = Path(out) / "summary.json"
+    path.write_text(strict_json(summary, indent=1) + "\n")
+    for key in non_finite_keys(summary):
+        top = key.split(".")[0].split("[")[0]
+        print(f"summary.json: {key} is null ({why.get(top, 'not a finite number')})")
+    return path
