@@ -21,6 +21,7 @@ starting new runs after that many seconds.
 Usage::
 
     python benchmarks/gan_family.py --seeds 0 1 2 --jobs 2      # the report (CPU, ~40 min CPU)
+    python benchmarks/gan_family.py --report-only                 # rebuild from recorded runs
     python benchmarks/gan_family.py --quick --out /tmp/gf         # smoke run of the script
 """
 
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import functools
 import json
 import math
 import multiprocessing
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,7 +48,7 @@ _DIGITS = {"hidden": 256, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e
            "eval_samples": 1000}
 
 #: Every case: the model family, its data and loss, the runs compared and their settings
-#: (the same for every run of a case: the same budget).
+#: (the same for every run of a case: the same budget); ``seeds`` replaces ``--seeds``.
 CASES = {
     "cgan 8gaussians gan-ns": {"kind": "cgan", "data": "8gaussians", "loss": "gan-ns",
                                "runs": ["concat", "none"],
@@ -65,6 +68,9 @@ CASES = {
     "infogan digits wgan-gp": {"kind": "infogan", "data": "digits", "loss": "wgan-gp",
                                "runs": ["K=10"],
                                "settings": {**_DIGITS, "iters": 1200, "eval_every": 300}},
+    "infogan digits wgan-gp 4000": {"kind": "infogan", "data": "digits", "loss": "wgan-gp",
+                                    "runs": ["K=10"], "seeds": [0],
+                                    "settings": {**_DIGITS, "iters": 4000, "eval_every": 500}},
     "pix2pix digits inpaint": {"kind": "pix2pix", "data": "digits", "loss": "gan-ns",
                                "runs": ["l1", "cgan", "cgan+l1"],
                                "settings": {"hidden": 128, "lr_g": 1e-3, "lr_d": 1e-3,
@@ -145,6 +151,143 @@ def _run_before(job: dict, deadline: float | None):
     return None if deadline is not None and time.time() > deadline else run_one(job)
 
 
+# ------------------------------------------------------------------ findings
+def _mean(values) -> float:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _by_seed(rows, run, key) -> dict:
+    return {r["seed"]: r["final"].get(key) for r in rows if r["run"] == run}
+
+
+def _cgan_findings(case, rows) -> list[str]:
+    key, over = "mean_class_w1", ""
+    if any(r["final"].get(key) is None for r in rows):  # a class never generated
+        key, over = "mean_generated_class_w1", " (over the classes generated)"
+    cond, unc = (_by_seed(rows, run, key) for run in ("concat", "none"))
+    seeds = sorted(set(cond) & set(unc))
+    if not seeds:
+        return []
+    lower = sum(1 for k in seeds if cond[k] is not None and unc[k] is not None
+                and cond[k] < unc[k])
+    cov = {run: _mean(_values([r for r in rows if r["run"] == run], "classes_covered"))
+           for run in ("concat", "none")}
+    above = all(v is not None and v > _floor(case) for v in [*cond.values(), *unc.values()])
+    return [f"*{case}*: mean per-class W1{over} {_mean(cond.values()):.3f} for the cGAN against "
+            f"{_mean(unc.values()):.3f} for the unconditional GAN, lower for the cGAN in "
+            f"{lower} of {len(seeds)} seeds; classes covered {cov['concat']:.1f} against "
+            f"{cov['none']:.1f}; " + ("every run stays above" if above else "not every run "
+                                       "stays above") + f" the real-vs-real {_floor(case):.3f}."]
+
+
+def _infogan_findings(case, rows) -> list[str]:
+    k = sum(1 for key in rows[0]["final"] if key.startswith("w1_code_"))
+    info, bound = _mean(_values(rows, "mutual_information")), _mean(_values(rows, "mi_lower_bound"))
+    owned = _mean(_values(rows, "modes_owned_fraction"))
+    text = (f"*{case}* ({len(rows)} seed{'s' * (len(rows) > 1)}): exact I(code; class) "
+            f"{info:.3f} nats against the bound L_I {bound:.3f} (log K = {math.log(k):.3f}); "
+            f"classes owned by one code value {owned:.2f}. ")
+    if bound - info > 0.5:
+        text += ("The Q head reads the code back from the generated points far better than "
+                 "the class does: the code is written into the points, but mostly not as "
+                 "the class, so InfoGAN did *not* discover the classes here.")
+    elif owned == 0:
+        text += "No class has a code value of its own."
+    elif owned < 1:
+        text += "Not every class has a code value of its own in every seed."
+    else:
+        text += "Every class has a code value of its own in every seed."
+    return [text]
+
+
+def _base_case(case: str) -> str | None:
+    """For an InfoGAN case with its own seeds (a longer run), the case it extends."""
+    spec = CASES[case]
+    if spec["kind"] != "infogan" or "seeds" not in spec:
+        return None
+    return next((c for c, other in CASES.items() if c != case and "seeds" not in other
+                 and (other["kind"], other["data"], other["loss"])
+                 == (spec["kind"], spec["data"], spec["loss"])), None)
+
+
+def _longer_run_findings(case, rows, base, base_rows) -> list[str]:
+    """The same InfoGAN case trained longer (``case``) against ``base``, on the shared seeds."""
+    seeds = sorted({r["seed"] for r in rows} & {r["seed"] for r in base_rows})
+    if not seeds:
+        return []
+    pick = {name: {key: _mean(_values([r for r in sel if r["seed"] in seeds], key))
+                   for key in ("mutual_information", "mi_lower_bound", "modes_owned_fraction")}
+            for name, sel in (("base", base_rows), ("long", rows))}
+    its = {name: CASES[c]["settings"]["iters"] for name, c in (("base", base), ("long", case))}
+    return [f"*{case}* against *{base}* (seed {', '.join(map(str, seeds))}: "
+            f"{its['long']} iterations against {its['base']}): exact I(code; class) "
+            f"{pick['base']['mutual_information']:.3f} -> {pick['long']['mutual_information']:.3f}"
+            f", L_I {pick['base']['mi_lower_bound']:.3f} -> {pick['long']['mi_lower_bound']:.3f}"
+            f", classes owned {pick['base']['modes_owned_fraction']:.2f} -> "
+            f"{pick['long']['modes_owned_fraction']:.2f}."]
+
+
+def _pix2pix_findings(case, rows) -> list[str]:
+    keys = {"l1": ("L1", "{:.4f}", -1), "psnr": ("PSNR", "{:.2f} dB", 1),
+            "exact_w1": ("exact W1 to the targets", "{:.3f}", -1)}
+    m = {run: {key: _mean(_values([r for r in rows if r["run"] == run], key)) for key in keys}
+         for run in CASES[case]["runs"]}
+    if not all(math.isfinite(v) for run in m.values() for v in run.values()):
+        return []
+    sd = {run: {key: float(np.std([v for v in _values([r for r in rows if r["run"] == run], key)
+                                   if v is not None])) for key in keys} for run in m}
+    out = []
+    worse = [name for key, (name, _, sign) in keys.items()
+             if sign * (m["cgan"][key] - m["l1"][key]) < 0]
+    out.append(f"*{case}*: the cGAN alone is worse than L1 alone on "
+               + (", ".join(worse) if worse else "none of the scores") + " ("
+               + "; ".join(f"{name} {fmt.format(m['cgan'][key])} against "
+                           f"{fmt.format(m['l1'][key])}" for key, (name, fmt, _) in keys.items())
+               + ").")
+    close = [name for key, (name, _, _) in keys.items()
+             if abs(m["cgan+l1"][key] - m["l1"][key]) <= sd["cgan+l1"][key] + sd["l1"][key]]
+    ref = _reference(CASES[case]["settings"]["task"])
+    unpaired = {run: _mean(_values([r for r in rows if r["run"] == run], "unpaired_w1"))
+                for run in m}
+    below = [run for run in m if m[run]["exact_w1"] < ref["real_vs_real_w1"]]
+    if below:
+        out.append(f"The exact W1 to the targets of {', '.join(below)} is below the "
+                   f"{ref['real_vs_real_w1']:.3f} of real digits against the targets: outputs "
+                   "close to their own targets are close as a set too, sharp or not. Against "
+                   "as many training digits (no output's own target among them): " + ", ".join(
+                       f"{run} {unpaired[run]:.3f}" for run in m)
+                   + f"; the real targets score {ref['real_vs_real_w1']:.3f} against them.")
+    out.append("Adding the cGAN term to L1 (cgan+l1 against l1): "
+               + "; ".join(f"{name} {fmt.format(m['cgan+l1'][key])} against "
+                           f"{fmt.format(m['l1'][key])}" for key, (name, fmt, _) in keys.items())
+               + (". On " + ", ".join(close) + " the two means differ by less than the sum of "
+                  "their standard deviations over seeds: no measurable gain from the "
+                  "adversarial term at this budget." if close else "."))
+    return out
+
+
+def findings(by_case: dict, missing: list[dict]) -> str:
+    """The measured answers in words; every number is one of the report's tables."""
+    makers = {"cgan": _cgan_findings, "infogan": _infogan_findings,
+              "pix2pix": _pix2pix_findings}
+    lines = []
+    for case, rows in by_case.items():
+        base = _base_case(case)
+        if rows:
+            lines += makers[CASES[case]["kind"]](case, rows)
+        if rows and base and by_case[base]:
+            lines += _longer_run_findings(case, rows, base, by_case[base])
+    if missing:
+        lines.append("Not run (wanted, not in the results file): " + "; ".join(
+            f"{j['case']} {j['run']} seed {j['seed']}" for j in missing) + ".")
+    counts = sorted({len({r["seed"] for r in rows}) for rows in by_case.values() if rows})
+    seeds = f"{counts[0]}" + (f" to {counts[-1]}" if counts[-1] > counts[0] else "")
+    lines.append("These are short CPU trainings with the settings above, not converged "
+                 f"models; with {seeds} seeds per case the spreads are rough.")
+    return "\n".join("- " + line for line in lines)
+
+
 # ------------------------------------------------------------------ report
 def _values(rows, key):
     return [r["final"].get(key) for r in rows]
@@ -164,12 +307,25 @@ def _stat(values, fmt="{:.3f}") -> str:
     return f"{mean} ± {sd} ({shown}{note})"
 
 
-def _cgan_rows(case, rows):
+@functools.lru_cache(maxsize=None)
+def _floor(case: str) -> float:
+    """Mean per-class exact W_1 between two real sets of the case's evaluation size."""
     from otlab.gan.class_metrics import class_sampling_floor
 
     spec = CASES[case]
-    n_eval = spec["settings"].get("eval_samples", 2048)
-    floor = class_sampling_floor(spec["data"], n_eval, seed=0)
+    return class_sampling_floor(spec["data"], spec["settings"].get("eval_samples", 2048), seed=0)
+
+
+@functools.lru_cache(maxsize=None)
+def _reference(task: str) -> dict:
+    from otlab.gan.pix2pix import reference_scores
+
+    return reference_scores(task)
+
+
+def _cgan_rows(case, rows):
+    spec = CASES[case]
+    floor = _floor(case)
     out = []
     for run in spec["runs"]:
         sel = [r for r in rows if r["run"] == run]
@@ -203,10 +359,8 @@ def _infogan_rows(case, rows):
 
 
 def _pix2pix_rows(case, rows):
-    from otlab.gan.pix2pix import reference_scores
-
     spec = CASES[case]
-    ref = reference_scores(spec["settings"]["task"])
+    ref = _reference(spec["settings"]["task"])
     out = []
     for run in spec["runs"]:
         sel = [r for r in rows if r["run"] == run]
@@ -228,83 +382,136 @@ def _pix2pix_rows(case, rows):
     return out
 
 
+def _n_classes(data: str) -> int:
+    from otlab.gan.labelled import n_classes
+
+    return n_classes(data)
+
+
+def _bars(ax, groups, ylabel, title, *, log=False):
+    """One bar per group at the mean of its finite values, one black dot per seed.
+
+    ``groups``: ``(tick label, values, colour, hatch)``.  Returns the legend
+    handles of the dots and of the bar mean.
+    """
+    from matplotlib.lines import Line2D
+
+    for i, (_, values, colour, hatch) in enumerate(groups):
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        ax.bar(i, np.mean(finite) if finite else np.nan, color=colour, alpha=0.7, hatch=hatch,
+               edgecolor="white" if hatch else None)
+        ax.plot([i] * len(finite), finite, "k.", ms=5, zorder=3)
+    ax.set_xticks(range(len(groups)), [g[0] for g in groups], rotation=30, ha="right",
+                  fontsize=8)
+    finite = [v for g in groups for v in g[1] if v is not None and math.isfinite(v) and v > 0]
+    if log and finite:
+        ax.set_yscale("log")
+    elif finite:
+        ax.set_ylim(0, 1.35 * max(finite))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title if finite else title + " (no runs recorded)", fontsize=9)
+    return [Line2D([], [], color="k", marker=".", ls="", label="one seed (bar: mean)")]
+
+
+def _patch(colour, label, hatch=None):
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=colour, alpha=0.7, hatch=hatch, edgecolor="white", label=label)
+
+
 def _figure(rows, path: Path) -> Path:
     """Bars of the three questions (mean over seeds, one dot per seed)."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    from matplotlib.lines import Line2D
 
-    def bars(ax, groups, ylabel, title):
-        for i, (label, values) in enumerate(groups):
-            finite = [v for v in values if v is not None and math.isfinite(v)]
-            ax.bar(i, np.mean(finite) if finite else np.nan, color=f"C{i % 10}", alpha=0.6)
-            ax.plot([i] * len(finite), finite, "k.", ms=5)
-        ax.set_xticks(range(len(groups)), [g[0] for g in groups], rotation=30, ha="right",
-                      fontsize=7)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=9)
-
-    cg = []
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2))
+    cg, floors = [], []
     for case, spec in CASES.items():
         if spec["kind"] != "cgan":
             continue
         for run in spec["runs"]:
             sel = [r for r in rows if r["case"] == case and r["run"] == run]
-            name = case.replace("cgan ", "") + (" cGAN" if run != "none" else " uncond.")
-            cg.append((name, _values(sel, "mean_generated_class_w1")))
-    bars(axes[0], cg, "mean per-class exact $W_1$ (classes generated)",
-         "cGAN vs unconditional GAN, same budget (log scale)")
-    axes[0].set_yscale("log")
+            name = case.replace("cgan ", "") + (", cGAN" if run != "none" else ", uncond.")
+            cg.append((name, _values(sel, "mean_generated_class_w1"),
+                       "C0" if run != "none" else "C1", None))
+            floors.append(_floor(case) if sel else np.nan)
+    handles = _bars(axes[0], cg, "mean per-class exact $W_1$ (data units; log scale)",
+                    "cGAN vs unconditional GAN, same budget", log=True)
+    axes[0].plot(range(len(floors)), floors, "k_", ms=14, mew=1.5)
+    axes[0].legend(handles=[_patch("C0", "cGAN (concat)"), _patch("C1", "unconditional"),
+                            *handles, Line2D([], [], color="k", marker="_", ls="", ms=10,
+                                             label="real vs real, per class")],
+                   fontsize=7, loc="upper left")
     info = []
     for case, spec in CASES.items():
         if spec["kind"] == "infogan":
             sel = [r for r in rows if r["case"] == case]
-            info += [(case.split()[1] + " exact I", _values(sel, "mutual_information")),
-                     (case.split()[1] + " bound $L_I$", _values(sel, "mi_lower_bound"))]
-    bars(axes[1], info, "nats", "InfoGAN: exact I(code; class) vs the bound $L_I$")
-    for case, spec in CASES.items():
-        if spec["kind"] == "infogan":
-            k = 8 if "8gaussians" in case else 10
-            axes[1].axhline(math.log(k), color="k", ls=":", lw=0.8)
-    axes[1].text(0.02, 0.97, "dotted: log K", transform=axes[1].transAxes, fontsize=7,
-                 va="top")
-    names = {"exact_w1": "to targets", "unpaired_w1": "to training digits"}
-    p2p = [(f"{r}, {names[key]}", _values([x for x in rows if x["case"].startswith("pix2pix")
-                                           and x["run"] == r], key))
-           for key in names for r in CASES["pix2pix digits inpaint"]["runs"]]
-    bars(axes[2], p2p, "exact $W_1$ of the 360 generated images",
-         "pix2pix ablation, held-out inputs")
+            name = f"{spec['data']}, {spec['settings']['iters']} it."
+            info += [(name + ": exact I", _values(sel, "mutual_information"), "C0", None),
+                     (name + ": $L_I$", _values(sel, "mi_lower_bound"), "C1", None)]
+    handles = _bars(axes[1], info, "mutual information (nats)",
+                    "InfoGAN: exact I(code; class) vs the bound $L_I$")
+    handles = [_patch("C0", "exact I(code; class), from counts"),
+               _patch("C1", "variational bound $L_I$"), *handles]
+    for k, style in ((8, ":"), (10, "--")):
+        if any(CASES[c]["kind"] == "infogan" and _n_classes(CASES[c]["data"]) == k
+               for c in CASES):
+            handles.append(axes[1].axhline(math.log(k), color="k", ls=style, lw=0.8,
+                                           label=f"log K, K = {k}"))
+    axes[1].legend(handles=handles, fontsize=7, loc="upper left", ncol=2)
+    names = {"exact_w1": ("to targets", None), "unpaired_w1": ("to training digits", "//")}
+    runs = CASES["pix2pix digits inpaint"]["runs"]
+    p2p = [(f"{r}, {names[key][0]}",
+            _values([x for x in rows if x["case"].startswith("pix2pix") and x["run"] == r], key),
+            f"C{i}", names[key][1]) for key in names for i, r in enumerate(runs)]
+    handles = _bars(axes[2], p2p, "exact $W_1$ between 360-image sets (pixels on [-1, 1])",
+                    "pix2pix ablation, 360 held-out inputs")
+    handles = [*(_patch(f"C{i}", r) for i, r in enumerate(runs)),
+               _patch("0.5", "against training digits", "//"), *handles]
+    if any(x["case"].startswith("pix2pix") for x in rows):
+        ref = _reference(CASES["pix2pix digits inpaint"]["settings"]["task"])
+        handles.append(axes[2].axhline(ref["real_vs_real_w1"], color="k", ls="--", lw=0.8,
+                                       label="real targets vs training digits"))
+    axes[2].legend(handles=handles, fontsize=7, loc="upper left", ncol=2)
     return save_png(fig, path)
 
 
-def report(rows, out: Path, *, quick: bool) -> Path:
+def report(rows, out: Path, *, quick: bool, missing=(), command: str = "") -> Path:
     sections = []
     loads = [x for r in rows for x in r["load"]]
     cpu = sum(r["cpu s"] for r in rows)
     sections.append(("Setting", (
-        "CPU (one torch thread per run), shared with other work: the 1-minute load average "
+        (f"This file: `{command}` (from the results file; a run not in it is trained "
+         "first unless `--report-only`).\n\n" if command else "")
+        + "CPU (one torch thread per run), shared with other work: the 1-minute load average "
         f"seen at the start and end of the runs ranged from {min(loads):.1f} to "
         f"{max(loads):.1f} on 2 cores, so wall times say little; the runs took {cpu / 60:.0f} "
         "min of CPU time in all. Each case trains every compared run with the same settings "
         "(the same budget); the numbers are those of the last evaluation. Settings per case "
         "(everything else: the paper defaults of the loss; pix2pix: Adam betas (0.5, 0.999), "
         "lambda = 100):\n\n" + markdown_table(
-            [{"case": c, "runs": ", ".join(s["runs"]), "settings": json.dumps(s["settings"])}
-             for c, s in CASES.items()])
+            [{"case": c, "runs": ", ".join(s["runs"]),
+              "seeds": ", ".join(str(k) for k in sorted({r["seed"] for r in rows
+                                                          if r["case"] == c})) or "-",
+              "settings": json.dumps(s["settings"])} for c, s in CASES.items()])
         + ("\n**Smoke settings (--quick): not the measurement.**\n" if quick else ""))))
     by_case = {c: [r for r in rows if r["case"] == c] for c in CASES}
+    sections.append(("Findings", findings(by_case, list(missing))))
 
     def table(kind, make_rows):
         return markdown_table([row for c, spec in CASES.items() if spec["kind"] == kind
                                and by_case[c] for row in make_rows(c, by_case[c])])
 
     sections.append(("cGAN vs the unconditional GAN (measured)", (
-        "Mean ± standard deviation over seeds, then the value of each seed. *Per-class W1*: "
-        "exact W_1 between the real points of a class and the points generated for it (cGAN: "
-        "for its label; unconditional: the points its generator puts in the class, by nearest "
-        "mode or a 3-NN digit classifier). The mean over all classes is n/a when a class was "
-        "never generated; the mean over the classes generated is then given too. *Covered*: "
-        "at least 20 generated points of the class on target (for mixtures within 3 sigma of "
-        "the mode). *Real vs real*: the mean per-class W1 between two independent real sets "
+        "Mean ± standard deviation over seeds, then the value of each seed. W1 is Euclidean, "
+        "in the mixtures' own units and, for the digits, between 64-D points with pixels on "
+        "[-1, 1]. *Per-class W1*: exact W_1 between the real points of a class and the "
+        "points generated for it (cGAN: for its label; unconditional: the points its "
+        "generator puts in the class, by nearest mode or a 3-NN digit classifier). The mean "
+        "over all classes is n/a when a class was never generated; the mean over the classes "
+        "generated is then given too. *Covered*: at least 20 generated points of the class on "
+        "target (for mixtures within 3 sigma of the mode). *Real vs real*: the mean per-class "
+        "W1 between two independent real sets "
         "of the same size, what a perfect generator scores.\n\n" + table("cgan", _cgan_rows))))
     sections.append(("InfoGAN: exact mutual information vs the bound (measured)", (
         "On points generated with every code value equally often: *exact I(code; class)* "
@@ -316,16 +523,19 @@ def report(rows, out: Path, *, quick: bool) -> Path:
         + table("infogan", _infogan_rows))))
     sections.append(("pix2pix ablation on held-out pairs (measured)", (
         "Task: the lower half of each 8x8 digit erased; 360 held-out pairs (20 %, stratified, "
-        "the same for every run). L1 and PSNR with pixels on [0, 1]; exact W1 between the "
-        "360 generated images and the 360 real targets (64-D, the pairing ignored), and "
-        "between the generated images and 360 real *training* digits (none of them the "
-        "target of an output).\n\n"
+        "the same for every run). L1 and PSNR with pixels on [0, 1]; exact W1 (Euclidean, "
+        "pixels on [-1, 1] as in training) between the 360 generated images and the 360 "
+        "real targets (64-D, the pairing ignored), and between the generated images and 360 "
+        "real *training* digits (none of them the target of an output).\n\n"
         + table("pix2pix", _pix2pix_rows))))
     every = [{"case": r["case"], "run": r["run"], "seed": r["seed"],
               **{k: r["final"].get(k) for k in ("exact_w1", "mean_class_w1",
                                                  "label_accuracy", "mutual_information",
                                                  "mi_lower_bound", "l1", "psnr")},
-              "cpu s": r["cpu s"]} for r in rows]
+              "cpu s": r["cpu s"]}
+             for r in sorted(rows, key=lambda r: (list(CASES).index(r["case"]),
+                                                  CASES[r["case"]]["runs"].index(r["run"]),
+                                                  r["seed"]))]
     every = [{k: ("-" if v is None else v) for k, v in r.items()} for r in every]
     sections.append(("Every run (measured)", markdown_table(every)))
     png = _figure(rows, out / "gan_family.png")
@@ -346,31 +556,40 @@ def main(argv=None):
                    help="JSON-lines file of finished runs (default: <out>/gan_family_runs.jsonl)")
     p.add_argument("--runs-dir", type=Path, default=None,
                    help="folder for the run folders (default: a temporary folder)")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: rebuild the report from the runs already recorded "
+                        "(wanted runs not recorded are listed in it)")
     p.add_argument("--quick", action="store_true", help="smoke settings: 20 iterations, width 16")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: reports/)")
     a = p.parse_args(argv)
     out = a.out or REPORTS
     out.mkdir(parents=True, exist_ok=True)
     results = a.results or out / "gan_family_runs.jsonl"
-    runs_dir = a.runs_dir or Path(tempfile.mkdtemp(prefix="gan_family_"))
     if a.quick:
         for spec in CASES.values():
             spec["settings"] = {**spec["settings"], **_QUICK}
     jobs = [{"case": case, "kind": spec["kind"], "data": spec["data"], "loss": spec["loss"],
-             "run": run, "seed": seed, "settings": spec["settings"],
-             "out": str(runs_dir / f"{case}-{run}-{seed}".replace(" ", "_"))}
-            for case in a.cases for seed in a.seeds for run in CASES[case]["runs"]
-            for spec in [CASES[case]]]
+             "run": run, "seed": seed, "settings": spec["settings"]}
+            for case in a.cases for spec in [CASES[case]]
+            for seed in spec.get("seeds", a.seeds) for run in spec["runs"]]
     have = {_key(r) for r in _read(results)}
     todo = [j for j in jobs if _key(j) not in have]
-    print(f"{len(jobs)} runs wanted, {len(jobs) - len(todo)} already in {results}; run folders "
-          f"in {runs_dir}", flush=True)
-    if todo:
+    print(f"{len(jobs)} runs wanted, {len(jobs) - len(todo)} already in {results}", flush=True)
+    if todo and not a.report_only:
+        runs_dir = a.runs_dir or Path(tempfile.mkdtemp(prefix="gan_family_"))
+        print(f"training {len(todo)}; run folders in {runs_dir}", flush=True)
+        for job in todo:
+            job["out"] = str(runs_dir / f"{job['case']}-{job['run']}-{job['seed']}"
+                             .replace(" ", "_"))
         run_grid(todo, n_jobs=a.jobs, results=results, budget_s=a.time_budget)
     wanted = {_key(j) for j in jobs}
     rows = [r for r in _read(results) if _key(r) in wanted]
+    have = {_key(r) for r in rows}
+    missing = [j for j in jobs if _key(j) not in have]
+    command = " ".join(["python", "benchmarks/gan_family.py", *(argv if argv is not None
+                                                                 else sys.argv[1:])])
     if rows:
-        print(f"wrote {report(rows, out, quick=a.quick)}")
+        print(f"wrote {report(rows, out, quick=a.quick, missing=missing, command=command)}")
 
 
 if __name__ == "__main__":

@@ -76,8 +76,8 @@ def _draw_points(ax, data: str, real, fake, labels, k: int, what: str, title: st
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal")
-        ax.set_xlabel("$x_1$")
-        ax.set_ylabel("$x_2$")
+        ax.set_xlabel("$x_1$ (data units)")
+        ax.set_ylabel("$x_2$ (data units)")
         ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
                   markerscale=2)
     else:
@@ -123,9 +123,12 @@ def plot_conditional(runs: Mapping[str, Mapping], data: str):
         axes[-1].bar(np.arange(k) + (i - (len(runs) - 1) / 2) * width, w1, width, label=name)
     ax = axes[-1]
     ax.set_xlabel("class")
-    ax.set_ylabel("exact $W_1$ (real vs generated, per class)")
+    ax.set_ylabel("exact $W_1$, real vs generated ("
+                  + ("pixels on [-1, 1])" if data == "digits" else "data units)"))
     ax.set_title("per-class exact $W_1$ (no bar: class not generated)", fontsize=8)
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, 1.3 * max((b.get_height() for b in ax.patches
+                               if np.isfinite(b.get_height())), default=1.0))
+    ax.legend(fontsize=7, loc="upper right", ncol=2)
     return fig
 
 
@@ -156,7 +159,7 @@ def plot_codes(out, data: str, history):
             label="variational bound $L_I$")
     ax.axhline(np.log(k), color="k", lw=0.8, ls=":", label=f"$\\log K$ = {np.log(k):.3f}")
     ax.set_xlabel("generator iteration")
-    ax.set_ylabel("nats")
+    ax.set_ylabel("mutual information (nats)")
     ax.set_title("mutual information of the code", fontsize=8)
     ax.legend(fontsize=7)
     return fig
@@ -191,7 +194,8 @@ def plot_translations(runs: Mapping[str, Mapping], *, reference: Mapping | None 
                       fontsize=8)
     panels = [("l1", "mean |error| (pixels in [0, 1])", "held-out L1 (lower is better)"),
               ("psnr", "PSNR (dB)", "held-out PSNR (higher is better)"),
-              ("exact_w1", "exact $W_1$ (64-D images)", "exact $W_1$, generated vs real set")]
+              ("exact_w1", "exact $W_1$ (64-D, pixels in [-1, 1])",
+               "exact $W_1$, generated vs real set")]
     for ax, (key, unit, title) in zip(axes[1:], panels):
         values = [runs[n]["history"][-1][key] for n in names]
         ax.bar(names, [np.nan if v is None else v for v in values], color=_colours(len(names)),
@@ -206,7 +210,7 @@ def plot_translations(runs: Mapping[str, Mapping], *, reference: Mapping | None 
             if key == "exact_w1":
                 ax.axhline(reference["real_vs_real_w1"], color="0.4", ls="--", lw=1,
                            label="real digits vs targets")
-            ax.legend(fontsize=6, loc="lower right")
+            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1))
         ax.set_ylabel(unit)
         ax.set_title(title, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
