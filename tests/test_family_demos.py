@@ -48,11 +48,11 @@ def test_help_exits_cleanly(name, capsys):
 
 
 @pytest.mark.parametrize("name, argv, message", [
-    ("cgan", ["--iters", "0"], "argument --iters: expected an integer >= 1; got '0'"),
+    ("cgan", ["--iters", "0"], "argument --iters: must be an integer >= 1; got '0'"),
     ("cgan", ["--data", "ring"], "argument --data: invalid choice: 'ring'"),
     ("cgan", ["--arch", "conv"], "arch='conv' needs data='digits'"),
     ("infogan", ["--codes", "1"], "n_codes must be >= 2"),
-    ("infogan", ["--lr-d", "-1"], "argument --lr-d: expected a finite number > 0; got '-1'"),
+    ("infogan", ["--lr-d", "-1"], "argument --lr-d: must be a finite number > 0; got '-1'"),
     ("pix2pix", ["--variants", "l1,l2"], "argument --variants: expected a comma-separated list"),
     ("pix2pix", ["--dropout", "1.5"], r"dropout must be in \[0, 1\)"),
 ])

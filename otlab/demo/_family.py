@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from .._json import strict_json
+from ._common import non_negative_float, non_negative_int, positive_float, positive_int
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
            "add_model_options", "add_training_options", "parse", "configure",
@@ -16,26 +17,6 @@ __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_f
 # Options every family demo has; each maps to the TrainConfig field of the same name.
 _TRAINING = ("iters", "batch_size", "n_critic", "hidden", "depth", "z_dim", "eval_every",
              "eval_samples", "lr_g", "lr_d", "penalty")
-
-
-def _typed(convert, test, wanted: str):
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {wanted}; got {text!r}") from None
-        if not test(value):
-            raise argparse.ArgumentTypeError(f"expected {wanted}; got {text!r}")
-        return value
-    parse.__name__ = wanted
-    return parse
-
-
-positive_int = _typed(int, lambda v: v >= 1, "an integer >= 1")
-non_negative_int = _typed(int, lambda v: v >= 0, "an integer >= 0")
-positive_float = _typed(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
-non_negative_float = _typed(float, lambda v: math.isfinite(v) and v >= 0,
-                            "a finite number >= 0")
 
 
 def add_model_options(parser: argparse.ArgumentParser, *, data: str, loss: str,
