@@ -214,22 +214,23 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     units = _mass_units(a)
     a_unit, b_unit = a / units[0] / units[1], b / units[0] / units[1]
     b_unit = b_unit * (a_unit.sum() / b_unit.sum())
+    cost_unit = _cost_unit(M)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # POT's result warnings are replaced by ours below
-        plan, log = _pot_emd(a_unit, b_unit, M, numItermax=max_iter, log=True,
-                             check_marginals=False)
+        plan, log = _pot_emd(a_unit, b_unit, M if cost_unit == 1.0 else M / cost_unit,
+                             numItermax=max_iter, log=True, check_marginals=False)
     code = int(log["result_code"])
     if code in (0, 2):
         raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
     converged = code == 1
     with np.errstate(over="ignore"):  # a cost beyond the float range is inf: the true value
-        cost = float(log["cost"]) * units[1] * units[0]
+        cost = float(log["cost"]) * cost_unit * units[1] * units[0]
     result = EMDResult(
         plan=plan * units[1] * units[0],
         cost=cost,
-        f=np.asarray(log["u"], dtype=np.float64),
-        g=np.asarray(log["v"], dtype=np.float64),
+        f=np.asarray(log["u"], dtype=np.float64) * cost_unit,
+        g=np.asarray(log["v"], dtype=np.float64) * cost_unit,
         converged=converged,
         max_iter=max_iter,
         a=a,
@@ -239,6 +240,20 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     if not converged:
         warnings.warn(_unconverged_message(result), ConvergenceWarning, stacklevel=2)
     return result
+
+
+def _cost_unit(M: np.ndarray) -> float:
+    """1, or for a cost matrix whose entries are all below 1, a power of two above the largest.
+
+    POT's network simplex tells reduced costs apart only down to a fixed
+    absolute size: on costs of order 1e-10 its optimum was off by 1e-6, on
+    costs of order 1e-20 and below by a factor of two, reported as optimal.
+    Such a matrix is solved in units of this power of two (exact), with costs
+    of order 1, and cost and potentials are multiplied back.  Large costs are
+    resolved well and are left alone (no copy of ``M``).
+    """
+    top = float(np.abs(M).max()) if M.size else 0.0
+    return power_of_two_at_least(top) if 0.0 < top < 1.0 else 1.0
 
 
 def _mass_units(a) -> tuple[float, float]:
