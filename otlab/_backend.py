@@ -13,7 +13,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["is_torch", "to_numpy", "any_torch", "reference_tensor", "working_dtype"]
+__all__ = ["is_torch", "to_numpy", "any_torch", "reference_tensor", "working_dtype",
+           "common_backend", "result_like"]
 
 
 def is_torch(x) -> bool:
@@ -55,3 +56,29 @@ def to_numpy(x, dtype=np.float64) -> np.ndarray:
             x = x.float()  # numpy has no bfloat16
         x = x.numpy()
     return np.asarray(x, dtype=dtype)
+
+
+def common_backend(*xs):
+    """All numpy, or all tensors on the first tensor's device and in its (floating) dtype."""
+    ref = reference_tensor(*xs)
+    if ref is None:
+        return xs
+    import torch
+
+    dtype = ref.dtype if torch.is_floating_point(ref) else torch.get_default_dtype()
+    return tuple(torch.as_tensor(v, dtype=dtype, device=ref.device) for v in xs)
+
+
+def result_like(value, like):
+    """A scalar result following ``like``: a Python float, or a 0-dim tensor on its device and dtype.
+
+    >>> result_like(np.float64(0.5), np.zeros(3))
+    0.5
+    """
+    if not is_torch(like):
+        return float(value)
+    import torch
+
+    if not is_torch(value):
+        value = torch.tensor(value, dtype=torch.float64, device=like.device)
+    return value.to(like.dtype)

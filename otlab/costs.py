@@ -36,7 +36,8 @@ from ._backend import is_torch, working_dtype
 from ._validation import as_float_array
 
 __all__ = ["cost_matrix", "pairwise_cost", "Frame", "common_frame", "distances", "power_cost",
-           "power_mean", "mean_squared_distance", "power_of_two_at_least", "scale_by_power"]
+           "PowerCost", "power_sum", "power_mean", "mean_squared_distance",
+           "power_of_two_at_least", "scale_by_power"]
 
 
 def power_of_two_at_least(r: float) -> float:
@@ -55,19 +56,27 @@ def power_of_two_at_least(r: float) -> float:
 
 
 def scale_by_power(value, scale: float, order: float):
-    r"""``value * scale**order`` for a power of two ``scale``, without forming ``scale**order``.
+    r"""``value * scale**order`` without forming ``scale**order``.
 
     Costs computed in a frame of scale :math:`s` are in units of :math:`s^k`;
     :math:`s^k` alone may overflow (:math:`s = 2^{600}`, :math:`k = 2`) where
-    the product does not.  Exact for integer orders (a change of exponent).
-    Works on floats, numpy arrays and tensors.
+    the product does not.  For a power of two ``scale`` this is a change of
+    exponent, exact for integer orders; any other positive scale is written
+    :math:`s = \rho\, 2^e` with :math:`\rho \in (1/2, 1]`, and ``value`` is
+    multiplied by :math:`\rho^k \ge 2^{-k}` first.  Works on floats, numpy
+    arrays and tensors.
 
     >>> scale_by_power(3.0, 2.0**-300, 2) == 3.0 * 2.0**-600
     True
     >>> scale_by_power(2.0**-1000, 2.0**600, 2) == 2.0**200  # (2**600)**2 alone overflows
     True
+    >>> scale_by_power(2.0**-1000, 3 * 2.0**600, 2) == 9 * 2.0**200
+    True
     """
-    exponent = (math.frexp(scale)[1] - 1) * order
+    top = power_of_two_at_least(scale)
+    if scale != top:
+        value = value * (scale / top) ** order
+    exponent = (math.frexp(top)[1] - 1) * order
     whole = math.floor(exponent)
     if exponent != whole:
         value = value * 2.0 ** (exponent - whole)
@@ -242,19 +251,20 @@ def mean_squared_distance(x, a, y, b) -> float:
     return float(var_x + var_y + ((mx - my) ** 2).sum())
 
 
-def power_mean(weights, dist, order: float):
-    r""":math:`\big(\sum_t w_t\, d_t^k\big)^{1/k}` without under- or overflow, for any order.
+def power_sum(weights, dist, order: float):
+    r"""``(total, u)`` with :math:`\sum_t w_t d_t^k = u^k\, \text{total}`, both in range.
 
-    The distances are divided by a power of two :math:`u` at least the
-    largest one carrying mass, so the sum lies in :math:`[w_{t^*} 2^{-k}, 1]`
-    and :math:`u\,(\sum_t w_t (d_t/u)^k)^{1/k}` is finite for ``order=500``
-    as for ``order=1``.  Differentiable for tensors (``u`` is a constant).
+    :math:`u` is a power of two at least the largest distance carrying mass,
+    so ``total`` lies in :math:`[w_{t^*} 2^{-k}, \sum_t w_t]` for ``order=500``
+    as for ``order=1``; :func:`scale_by_power` turns it into
+    :math:`\sum_t w_t d_t^k` where that is representable.  Differentiable for
+    tensors (``u`` is a constant).
 
     Examples
     --------
     >>> import numpy as np
-    >>> float(power_mean(np.array([0.5, 0.5]), np.array([10.0, 10.0]), 500))  # 10**500 overflows
-    10.0
+    >>> power_sum(np.array([0.5, 0.5]), np.array([3.0, 1.0]), 2)  # (9 + 1) / 2 = 4**2 * 0.3125
+    (0.3125, 4.0)
     """
     if is_torch(dist):
         with_mass = dist.detach()[weights.detach() > 0]
@@ -265,7 +275,92 @@ def power_mean(weights, dist, order: float):
     unit = power_of_two_at_least(top)
     scaled = abs(dist / unit)
     total = (weights * (scaled if order == 1 else scaled ** order)).sum()
+    return (total if is_torch(total) else float(total)), unit
+
+
+def power_mean(weights, dist, order: float):
+    r""":math:`\big(\sum_t w_t\, d_t^k\big)^{1/k}` without under- or overflow, for any order.
+
+    :math:`u \cdot \text{total}^{1/k}` with ``total, u`` from :func:`power_sum`:
+    finite for ``order=500`` as for ``order=1``.  Differentiable for tensors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(power_mean(np.array([0.5, 0.5]), np.array([10.0, 10.0]), 500))  # 10**500 overflows
+    10.0
+    """
+    total, unit = power_sum(weights, dist, order)
     return unit * (total if order == 1 else total ** (1.0 / order))
+
+
+@dataclass(frozen=True)
+class PowerCost:
+    r"""The ground cost on numpy arrays, in a length unit and clipped.
+
+    .. math:: c(x, y) = \min\big((\lVert x - y\rVert / u)^k,\ \text{clip}\big)
+
+    The one evaluation of costs between numpy point sets (dense tiles, listed
+    pairs, matched rows) for the exact solvers: squared distances from
+    coordinate differences (SciPy's ``cdist`` or an ``einsum`` of the
+    differences), then the power :math:`k/2`, skipped for :math:`k = 2`.
+    Call it on coordinates of order 1 (:func:`common_frame`).
+
+    Attributes
+    ----------
+    order : float
+        The exponent ``k``.
+    unit : float, default 1
+        Length unit :math:`u` of the costs: large orders use one near the
+        distances that matter, so that their k-th powers stay in range.
+    clip : float, default inf
+        Costs above ``clip`` count as ``clip``; a finite clip keeps the
+        k-th powers of long distances finite, and a transport plan that does
+        not use a clipped pair is optimal for the unclipped costs too.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> PowerCost(2).tile(np.array([[0.0, 0.0]]), np.array([[3.0, 4.0], [1.0, 0.0]]))
+    array([[25.,  1.]])
+    >>> PowerCost(1, unit=0.5, clip=4.0).tile(np.array([[0.0]]), np.array([[1.0], [3.0]]))
+    array([[2., 4.]])
+    """
+
+    order: float
+    unit: float = 1.0
+    clip: float = math.inf
+
+    def of_squared(self, sq: np.ndarray) -> np.ndarray:
+        """Costs from squared distances (a float64 array, overwritten)."""
+        if self.unit == 1.0 and self.order in (1.0, 2.0) and self.clip == math.inf:
+            return np.sqrt(sq, out=sq) if self.order == 1.0 else sq  # the fast common case
+        with np.errstate(over="ignore", under="ignore"):  # beyond the range: inf, then clip
+            if self.unit != 1.0:
+                sq /= self.unit
+                sq /= self.unit  # not by unit**2, which may underflow
+            out = np.power(sq, self.order / 2, out=sq) if self.order != 2.0 else sq
+            return np.minimum(out, self.clip, out=out) if self.clip < math.inf else out
+
+    def tile(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Dense block of costs between the rows of ``x`` (n, d) and ``y`` (m, d)."""
+        from scipy.spatial.distance import cdist
+
+        return self.of_squared(cdist(x, y, "sqeuclidean"))
+
+    def matched(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Costs between matched rows ``x[t]`` and ``y[t]``."""
+        diff = x - y
+        return self.of_squared(np.einsum("ij,ij->i", diff, diff))
+
+    def pairs(self, x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray, *,
+              chunk: int = 1 << 20) -> np.ndarray:
+        """Costs of the listed pairs ``(x[rows[t]], y[cols[t]])``, a chunk at a time."""
+        out = np.empty(rows.shape[0])
+        for start in range(0, rows.shape[0], chunk):
+            stop = start + chunk
+            out[start:stop] = self.matched(x[rows[start:stop]], y[cols[start:stop]])
+        return out
 
 
 def pairwise_cost(x, y, *, order: float = 1.0):
@@ -281,13 +376,11 @@ def pairwise_cost(x, y, *, order: float = 1.0):
     >>> pairwise_cost(np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([[3.0, 4.0], [1.0, 1.0]]))
     array([5., 0.])
     """
-    diff = x - y
-    if is_torch(diff):
-        import torch
+    if not (is_torch(x) or is_torch(y)):
+        return PowerCost(order).matched(x, y)
+    import torch
 
-        sq = diff.square().sum(dim=1)
-        positive = sq > 0
-        safe = torch.where(positive, sq, torch.ones_like(sq))
-        return torch.where(positive, safe.pow(order / 2), torch.zeros_like(sq))
-    sq = np.einsum("ij,ij->i", diff, diff)
-    return np.power(sq, order / 2)
+    sq = (x - y).square().sum(dim=1)
+    positive = sq > 0
+    safe = torch.where(positive, sq, torch.ones_like(sq))
+    return torch.where(positive, safe.pow(order / 2), torch.zeros_like(sq))

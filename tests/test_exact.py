@@ -33,6 +33,21 @@ def _linprog_value(a, b, M):
     return res.fun
 
 
+@pytest.mark.parametrize("exponent", [-300, -100, -55, -20, -10, -5, 5, 100, 300])
+def test_scaling_the_costs_scales_the_lp_value_and_potentials(exponent):
+    # POT's simplex alone does not resolve costs below about 1e-10 (it returned twice the
+    # optimum at 1e-20, as converged); emd solves such matrices in units of their largest entry.
+    rng = np.random.default_rng(0)
+    M = otlab.cost_matrix(rng.normal(size=(30, 2)), rng.normal(size=(25, 2)))
+    a, b = rng.random(30), rng.random(25)
+    a, b = a / a.sum(), b / b.sum()
+    base, scaled = otlab.emd(a, b, M), otlab.emd(a, b, M * 10.0**exponent)
+    np.testing.assert_allclose(scaled.cost, base.cost * 10.0**exponent, rtol=1e-12)
+    np.testing.assert_allclose(scaled.plan, base.plan, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scaled.certificate()["dual_violation"], 0.0, rtol=0,
+                               atol=1e-12 * 10.0**exponent)
+
+
 @given(problems())
 def test_lp_value_equals_scipy_linprog_highs(problem):
     a, b, M = problem

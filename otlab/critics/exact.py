@@ -9,8 +9,8 @@ For :math:`W_1` the Kantorovich–Rubinstein duality reads
 
 Between two discrete samples the supremum is attained, and an optimal
 :math:`\varphi` is built from the dual potentials :math:`(f, g)` of the LP
-(:func:`otlab.emd`, with :math:`f_i + g_j \le \lVert x_i - y_j\rVert`) by the
-c-transform
+(:func:`otlab.emd_points`, with :math:`f_i + g_j \le \lVert x_i - y_j\rVert`
+on every pair) by the c-transform
 
 .. math:: \varphi(z) = \min_j \big(\lVert z - y_j \rVert - g_j\big).
 
@@ -20,6 +20,12 @@ space; :math:`\varphi(x_i) \ge f_i` (dual feasibility) and
 :math:`\langle a, \varphi(x)\rangle - \langle b, \varphi(y)\rangle \ge
 \langle a, f\rangle + \langle b, g\rangle = W_1`, and the reverse inequality
 is Kantorovich–Rubinstein: the gap equals :math:`W_1` exactly.
+
+Neither the LP nor the critic forms the :math:`n \times m` cost matrix: the
+LP is solved densely or by the sparse solver as size and memory allow, and
+:math:`\varphi` is evaluated by the pruned c-transform of
+:mod:`otlab.exact.duals`, so the critic of two samples of :math:`10^5` points
+costs memory of order :math:`n + m`.
 """
 
 from __future__ import annotations
@@ -27,14 +33,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import is_torch, to_numpy
-from .._standardise import standardise
-from .._validation import as_points, split_sample
-from ..costs import cost_matrix
-from ..exact import emd
+from .._validation import as_points
+from ..costs import PowerCost, pairwise_cost
+from ..exact import emd_points
+from ..exact.duals import local_c_transform
+from ..sample import as_sample
 
 __all__ = ["ExactCritic", "exact_critic"]
-
-_CHUNK = 2048
 
 
 class ExactCritic:
@@ -42,9 +47,12 @@ class ExactCritic:
 
     Calling it evaluates :math:`\varphi(z) = \min_j (\lVert z - y_j\rVert - g_j)`,
     computed as :math:`s \min_j (\lVert (z - c)/s - v_j\rVert - g_j / s)` on
-    the standardised points :math:`v_j = (y_j - c)/s` (one centre :math:`c`
-    and scale :math:`s` for both samples), so offsets far larger than the
-    data's spread and extreme scales lose no precision.
+    the points :math:`v_j = (y_j - c)/s` of the LP's frame (centre :math:`c`,
+    power-of-two scale :math:`s`, shared by both samples), so offsets far
+    larger than the data's spread and extreme scales lose no precision.  Only
+    the blocks of anchors that a bound on their k-d boxes cannot rule out are
+    visited (:func:`otlab.exact.c_transform`), never all :math:`k \times m`
+    pairs at once.
 
     Attributes
     ----------
@@ -57,9 +65,9 @@ class ExactCritic:
         ``(phi(x), phi(y))``: the critic's values on both samples.  They are
         optimal dual potentials for the KR form: ``(phi(x), -phi(y))`` is
         feasible and optimal for the LP dual.
-    lp : EMDResult
-        The LP solution on the *standardised* samples (plan, raw duals
-        ``f, g`` and certificate): its ``cost`` times ``scale`` is ``w1``.
+    lp : PointsEMDResult
+        The LP solution of :func:`otlab.emd_points`, in data units: sparse
+        plan, potentials ``f, g``, certificate; its ``cost`` is ``w1``.
     center, scale : ndarray, float
         :math:`c` and :math:`s`.
     anchors, offsets : ndarray
@@ -67,64 +75,59 @@ class ExactCritic:
         in the data's units.
     """
 
-    def __init__(self, anchors: np.ndarray, offsets: np.ndarray, lp, x, wx, y, wy, *,
-                 center=0.0, scale: float = 1.0):
-        self._anchors, self._offsets = anchors, offsets  # standardised
-        self.center, self.scale = np.asarray(center, dtype=np.float64), float(scale)
+    def __init__(self, lp, x, y):
         self.lp = lp
-        self.w1 = float(lp.cost) * self.scale
+        self.center = np.asarray(lp.frame.centre, dtype=np.float64)
+        self.scale = float(lp.frame.scale)
+        self.anchors, self.offsets = y, lp.g
+        self._anchors = lp.frame.local(y)
+        self._offsets = lp.unit_g * lp.unit  # g / s: the LP's potentials are in units of s * unit
+        self.w1 = float(lp.distance)
         phi_x, phi_y = self(x), self(y)
         self.potentials = (phi_x, phi_y)
-        self.gap = float(wx @ phi_x - wy @ phi_y)
+        self.gap = float(lp.a @ phi_x - lp.b @ phi_y)
 
-    @property
-    def anchors(self) -> np.ndarray:
-        return self._anchors * self.scale + self.center
-
-    @property
-    def offsets(self) -> np.ndarray:
-        return self._offsets * self.scale
+    def _local(self, u: np.ndarray, *, argmin: bool = False):
+        return local_c_transform(u, self._anchors, self._offsets, PowerCost(1), argmin=argmin)
 
     def __call__(self, z):
-        """Evaluate the critic at points ``z`` of shape (k, d) or (k,) for d = 1.
+        r"""Evaluate the critic at points ``z`` of shape (k, d) or (k,) for d = 1.
 
         numpy (or list) in, numpy out of shape (k,); a torch tensor in, a
-        differentiable tensor out on the same device and dtype.
+        differentiable tensor out on the same device and dtype (its gradient
+        is that of the active term :math:`\lVert z - y_{j^*}\rVert`, a unit
+        vector).
         """
-        if is_torch(z):
-            import torch
-
-            if z.ndim == 1:
-                z = z.reshape(-1, 1)
-            center = torch.as_tensor(self.center, dtype=torch.float64, device=z.device)
-            u = ((z.to(torch.float64) - center) / self.scale).to(z.dtype)
-            anchors = torch.as_tensor(self._anchors, dtype=z.dtype, device=z.device)
-            offsets = torch.as_tensor(self._offsets, dtype=z.dtype, device=z.device)
-            out = (cost_matrix(u, anchors) - offsets).amin(dim=1)
-            return (out.to(torch.float64) * self.scale).to(z.dtype)
         z = as_points(z, "z")
         if z.shape[1] != self._anchors.shape[1]:
             raise ValueError(
                 f"z must have dimension {self._anchors.shape[1]}; got d={z.shape[1]}"
             )
-        u = (np.asarray(z, dtype=np.float64) - self.center) / self.scale
-        out = np.empty(u.shape[0])
-        for start in range(0, u.shape[0], _CHUNK):
-            d = cost_matrix(u[start:start + _CHUNK], self._anchors)
-            out[start:start + _CHUNK] = (d - self._offsets).min(axis=1)
-        return out * self.scale
+        u = (to_numpy(z) - self.center) / self.scale
+        if not is_torch(z):
+            return self._local(u) * self.scale
+        import torch
+
+        _, nearest = self._local(u, argmin=True)
+        f64, device = torch.float64, z.device
+        centre = torch.as_tensor(self.center, dtype=f64, device=device)
+        anchors = torch.as_tensor(self._anchors[nearest], dtype=f64, device=device)
+        offsets = torch.as_tensor(self._offsets[nearest], dtype=f64, device=device)
+        out = pairwise_cost((z.to(f64) - centre) / self.scale, anchors) - offsets
+        return (out * self.scale).to(z.dtype)
 
     def __repr__(self) -> str:
         return f"ExactCritic(w1={self.w1:.6g}, n_anchors={self._anchors.shape[0]})"
 
 
-def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
+def exact_critic(x, y, *, a=None, b=None, max_iter: int | None = None,
+                 solver: str = "auto") -> ExactCritic:
     r"""The optimal Kantorovich critic for :math:`W_1` between two samples.
 
-    Solves the W_1 linear programme with :func:`otlab.emd` on the Euclidean
-    cost between the standardised samples :math:`(z - c)/s` (one centre and
-    scale for both, so the answer is exact at any offset and scale) and
-    extends the dual potential to the whole space by the c-transform
+    Solves the W_1 linear programme with :func:`otlab.emd_points` (dense for
+    small samples, the certified sparse solver for large ones, in a frame
+    where offsets and scales cost no accuracy) and extends the dual potential
+    to the whole space by the c-transform
 
     .. math:: \varphi(z) = \min_j \big(\lVert z - y_j\rVert - g_j\big),
 
@@ -136,8 +139,13 @@ def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
     x, y : array-like, Tensor or Sample
         Samples as for :func:`otlab.wasserstein`: arrays of shape (n, d) or
         (n,), numpy or torch, or :class:`otlab.Sample` objects with weights.
+    a, b : array-like or Tensor, optional
+        Weights of ``x`` and ``y`` (non-negative, normalised to sum 1), as for
+        :func:`otlab.wasserstein`; uniform when omitted.
     max_iter : int, optional
-        Network-simplex pivot cap (see :func:`otlab.emd`).
+        Network-simplex pivot cap per solve (see :func:`otlab.emd_points`).
+    solver : {"auto", "dense", "sparse"}, default "auto"
+        As for :func:`otlab.emd_points`.
 
     Returns
     -------
@@ -166,18 +174,9 @@ def exact_critic(x, y, *, max_iter: int | None = None) -> ExactCritic:
     >>> critic([[0.0], [1.0], [2.0]]) - critic([[2.0]])
     array([2., 1., 0.])
     """
-    x, wx = split_sample(x, "x")
-    y, wy = split_sample(y, "y")
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"x and y must have the same dimension; got d={x.shape[1]} and d={y.shape[1]}"
-        )
-    x, wx, y, wy = (to_numpy(v) for v in (x, wx, y, wy))
-    (u, v), center, scale = standardise(x, y, radius=True)
-    lp = _solve_w1(u, wx, v, wy, max_iter=max_iter)
-    return ExactCritic(v, lp.g, lp, x, wx, y, wy, center=center, scale=scale)
-
-
-def _solve_w1(u, a, v, b, *, max_iter):
-    """The W_1 linear programme between standardised samples: the one place the LP is called."""
-    return emd(a, b, cost_matrix(u, v), max_iter=max_iter)
+    sx = as_sample(x, "x", weights=a, weights_name="a")
+    sy = as_sample(y, "y", weights=b, weights_name="b")
+    if sx.dim != sy.dim:
+        raise ValueError(f"x and y must have the same dimension; got d={sx.dim} and d={sy.dim}")
+    lp = emd_points(sx, sy, order=1, solver=solver, max_iter=max_iter)
+    return ExactCritic(lp, to_numpy(sx.points), to_numpy(sy.points))

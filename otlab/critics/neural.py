@@ -262,11 +262,11 @@ def _train(cfg: CriticConfig, net, data, generator):
     return history, flips
 
 
-def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str = "leaky_relu",
-                steps: int = 1000, batch_size: int = 256, lr: float | None = None,
-                optimizer: str | None = None, betas=None, penalty: float | None = None,
-                clip_value: float | None = None, device="cpu", seed: int = 0,
-                holdout: float = 0.2, log_every: int | None = None,
+def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "gp", hidden=(64, 64),
+                activation: str = "leaky_relu", steps: int = 1000, batch_size: int = 256,
+                lr: float | None = None, optimizer: str | None = None, betas=None,
+                penalty: float | None = None, clip_value: float | None = None, device="cpu",
+                seed: int = 0, holdout: float = 0.2, log_every: int | None = None,
                 audit: bool = True, fix_sign: bool = True) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
@@ -282,6 +282,9 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
         Samples as for :func:`otlab.wasserstein`: (n, d) arrays (numpy or
         torch) or :class:`otlab.Sample` objects with weights; minibatches are
         drawn with replacement according to the weights.
+    a, b : array-like or Tensor, optional
+        Weights of ``x`` and ``y`` (non-negative, normalised to sum 1), as for
+        :func:`otlab.wasserstein`; uniform when omitted.
     lipschitz : {"gp", "lp", "sn", "clip", "ctransform"}, default "gp"
         How the critic is kept 1-Lipschitz (:mod:`otlab.critics.lipschitz`).
         ``"clip"`` estimates :math:`K \cdot W_1` for an unknown K.
@@ -415,8 +418,8 @@ def estimate_w1(x, y, *, lipschitz: str = "gp", hidden=(64, 64), activation: str
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                    penalty, clip_value, device, seed, holdout, log_every, fix_sign)
-    xs, wx = split_sample(x, "x")
-    ys, wy = split_sample(y, "y")
+    xs, wx = split_sample(x, "x", a, "a")
+    ys, wy = split_sample(y, "y", b, "b")
     if xs.shape[1] != ys.shape[1]:
         raise ValueError(
             f"x and y must have the same dimension; got d={xs.shape[1]} and d={ys.shape[1]}"

@@ -7,14 +7,18 @@
   coarse-to-fine column generation whose memory grows like n + m, and
   certifies the answer over all n x m pairs (:class:`PointsEMDResult`).
 * :func:`choose_exact_solver` says which of the two is faster for a size.
-* :func:`exact_power` is :math:`W_k^k` between samples, numpy or torch, with
-  the envelope-theorem gradient for tensors.
+* :func:`wasserstein_exact` is :math:`W_k` between samples, numpy or torch,
+  with the envelope-theorem gradient for tensors: the exact path of
+  :func:`otlab.wasserstein`.
+* :func:`c_transform` and :func:`max_dual_violation` extend and check dual
+  potentials over all pairs in memory that grows like n + m.
 """
 
 from ._histogram import ConvergenceWarning, EMDResult, default_max_iter, emd
 from ._memory import available_memory_bytes, dense_memory_bytes
-from .points import SOLVERS, PointsEMDResult, choose_exact_solver, emd_points, max_dual_violation
-from .power import exact_power
+from .duals import c_transform, max_dual_violation
+from .points import SOLVERS, PointsEMDResult, choose_exact_solver, emd_points
+from .samples import wasserstein_exact
 
 __all__ = [
     "emd",
@@ -24,7 +28,8 @@ __all__ = [
     "emd_points",
     "PointsEMDResult",
     "choose_exact_solver",
-    "exact_power",
+    "wasserstein_exact",
+    "c_transform",
     "max_dual_violation",
     "dense_memory_bytes",
     "available_memory_bytes",

@@ -1,62 +1,27 @@
-r"""Point-cloud geometry for the sparse exact solver: normal form, costs, leaf boxes.
+r"""What the sparse exact solver adds to the shared geometry: duplicates, leaves, box gaps.
 
-Normal form.  :math:`W_k` is translation invariant and scale equivariant, so
-the solver works on :math:`x' = (x - c)/s`, :math:`y' = (y - c)/s`, with
-:math:`c` the centre of the common bounding box and :math:`s` a power of two
-near its half-width: the scaling is exact in binary floating point, the
-centred coordinates lie in :math:`[-1, 1]^d`, and the costs
-:math:`\lVert x' - y' \rVert^k` are formed from differences, never as
-:math:`|x|^2 + |y|^2 - 2 x \cdot y`.  Costs, potentials and bounds scale back
-by :math:`s^k`.  Data at offset :math:`10^8` or at scale :math:`10^{\pm 150}`
-therefore reach the LP as well-conditioned numbers.
+The frame (a common centre and power-of-two scale) and the costs, formed from
+coordinate differences, come from :mod:`otlab.costs` (:func:`~otlab.costs.common_frame`,
+:class:`~otlab.costs.PowerCost`), as for every other solver.  This module
+holds what only the sparse solver needs:
 
-Duplicates.  Points that coincide are merged (their weights added): any split
-of the merged point's plan row in proportion to the weights is optimal, and
-the copies share its potential.  Points of zero weight are left out of the LP
-and get their potential from the c-transform afterwards.
+* Duplicates.  Points that coincide are merged (their weights added): any
+  split of the merged point's plan row in proportion to the weights is
+  optimal, and the copies share its potential.  Points of zero weight are
+  left out of the LP and get their potential from the c-transform afterwards.
+* Leaves.  A partition of each cloud into the leaves of a balanced k-d tree,
+  with their bounding boxes.
+* Box gaps.  Lower bounds on the cost between two boxes, which let the dual
+  check skip whole blocks of pairs.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["NormalForm", "normal_form", "merge_duplicates", "pair_costs", "tile_costs", "Leaves"]
+from ..costs import PowerCost
 
-
-@dataclass(frozen=True)
-class NormalForm:
-    """Centred, power-of-two-scaled copies of two point clouds."""
-
-    x: np.ndarray
-    y: np.ndarray
-    centre: np.ndarray
-    scale: float
-
-    def cost_factor(self, order: float) -> float:
-        """:math:`s^k`: multiply a normal-form cost by it to get the cost in data units."""
-        try:
-            return math.pow(self.scale, order)
-        except OverflowError:
-            return math.inf
-
-
-def normal_form(x: np.ndarray, y: np.ndarray) -> NormalForm:
-    """Centre both clouds on their common bounding box and scale by a power of two.
-
-    >>> nf = normal_form(np.array([[1e8 + 1.0]]), np.array([[1e8 + 3.0]]))
-    >>> nf.x.ravel(), nf.y.ravel(), nf.scale
-    (array([-0.5]), array([0.5]), 2.0)
-    """
-    lo = np.minimum(x.min(axis=0), y.min(axis=0))
-    hi = np.maximum(x.max(axis=0), y.max(axis=0))
-    centre = lo + (hi - lo) / 2  # no overflow for coordinates near the float64 limit
-    xc, yc = x - centre, y - centre
-    half_width = max(float(np.abs(xc).max()), float(np.abs(yc).max()))
-    scale = 1.0 if half_width == 0 or not np.isfinite(half_width) else 2.0 ** math.frexp(half_width)[1]
-    return NormalForm(x=xc / scale, y=yc / scale, centre=centre, scale=scale)
+__all__ = ["merge_duplicates", "Leaves", "box_gaps"]
 
 
 def merge_duplicates(x: np.ndarray, w: np.ndarray):
@@ -72,31 +37,6 @@ def merge_duplicates(x: np.ndarray, w: np.ndarray):
     unique, inverse = np.unique(x, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     return unique, np.bincount(inverse, weights=w, minlength=unique.shape[0]), inverse
-
-
-def _power(sq: np.ndarray, order: float) -> np.ndarray:
-    if order == 2:
-        return sq
-    out = np.sqrt(sq, out=sq)
-    return out if order == 1 else np.power(out, order, out=out)
-
-
-def pair_costs(x: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray,
-               order: float, *, chunk: int = 1 << 20) -> np.ndarray:
-    r"""Costs :math:`\lVert x_{r} - y_{c} \rVert^k` of the listed pairs, from differences."""
-    out = np.empty(rows.shape[0])
-    for start in range(0, rows.shape[0], chunk):
-        r, c = rows[start:start + chunk], cols[start:start + chunk]
-        diff = x[r] - y[c]
-        out[start:start + chunk] = _power(np.einsum("ij,ij->i", diff, diff), order)
-    return out
-
-
-def tile_costs(x: np.ndarray, y: np.ndarray, order: float) -> np.ndarray:
-    """Dense cost tile between two small blocks of points, from differences."""
-    from scipy.spatial.distance import cdist
-
-    return _power(cdist(x, y, "sqeuclidean"), order)
 
 
 class Leaves:
@@ -148,8 +88,8 @@ class Leaves:
         return np.where(mass[:, None] > 0, weighted / safe, mean), mass
 
 
-def box_gaps(lo_a, hi_a, lo_b, hi_b, order: float) -> np.ndarray:
-    r"""Lower bounds :math:`\min \lVert u - v \rVert^k` over boxes ``a`` (rows) and ``b`` (columns)."""
+def box_gaps(lo_a, hi_a, lo_b, hi_b, cost: PowerCost) -> np.ndarray:
+    r"""Lower bounds :math:`\min c(u, v)` over boxes ``a`` (rows) and ``b`` (columns)."""
     gap = np.maximum(lo_b[None] - hi_a[:, None], lo_a[:, None] - hi_b[None])
     np.maximum(gap, 0.0, out=gap)
-    return _power(np.einsum("abd,abd->ab", gap, gap), order)
+    return cost.of_squared(np.einsum("abd,abd->ab", gap, gap))

@@ -15,10 +15,12 @@ from functools import cached_property
 import numpy as np
 
 from .._backend import to_numpy
-from .._validation import as_cost_matrix, as_histogram, check_positive_int, check_same_mass
+from .._validation import (as_cost_matrix, as_histogram, check_positive_int, check_same_mass,
+                           safe_total)
+from ..costs import power_of_two_at_least
 from ._memory import check_dense_memory
 
-__all__ = ["emd", "EMDResult", "ConvergenceWarning", "default_max_iter"]
+__all__ = ["emd", "EMDResult", "ConvergenceWarning", "default_max_iter", "marginal_l1"]
 
 #: Relative tolerance on the difference of total masses accepted by :func:`emd`.
 MASS_RTOL = 1e-6
@@ -105,7 +107,7 @@ class EMDResult:
 
         The same measure as ``SinkhornResult.marginal_error``.
         """
-        return _marginal_l1(self.plan, self.a, self.b)
+        return marginal_l1(self.plan, self.a, self.b)
 
     @property
     def feasible(self) -> bool:
@@ -114,7 +116,7 @@ class EMDResult:
         A feasible plan's cost is an upper bound on the optimal cost; an
         infeasible plan's cost is no bound at all.
         """
-        return self.marginal_error <= FEASIBILITY_RTOL * float(self.a.sum())
+        return self.marginal_error <= FEASIBILITY_RTOL * safe_total(self.a)
 
     def certificate(self) -> dict:
         """The optimality certificate: dual violation, duality gap, marginal error.
@@ -206,27 +208,33 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
                        alternative=DENSE_ALTERNATIVE)
     M = np.ascontiguousarray(to_numpy(as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")))
     check_same_mass(a, b, rtol=mass_rtol)
-    b = b * (a.sum() / b.sum())
     if max_iter is None:
         max_iter = default_max_iter(a.shape[0], b.shape[0])
     max_iter = check_positive_int(max_iter, "max_iter")
+    units = _mass_units(a)
+    a_unit, b_unit = a / units[0] / units[1], b / units[0] / units[1]
+    b_unit = b_unit * (a_unit.sum() / b_unit.sum())
+    cost_unit = _cost_unit(M)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # POT's result warnings are replaced by ours below
-        plan, log = _pot_emd(a, b, M, numItermax=max_iter, log=True, check_marginals=False)
+        plan, log = _pot_emd(a_unit, b_unit, M if cost_unit == 1.0 else M / cost_unit,
+                             numItermax=max_iter, log=True, check_marginals=False)
     code = int(log["result_code"])
     if code in (0, 2):
         raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
     converged = code == 1
+    with np.errstate(over="ignore"):  # a cost beyond the float range is inf: the true value
+        cost = float(log["cost"]) * cost_unit * units[1] * units[0]
     result = EMDResult(
-        plan=plan,
-        cost=float(log["cost"]),
-        f=np.asarray(log["u"], dtype=np.float64),
-        g=np.asarray(log["v"], dtype=np.float64),
+        plan=plan * units[1] * units[0],
+        cost=cost,
+        f=np.asarray(log["u"], dtype=np.float64) * cost_unit,
+        g=np.asarray(log["v"], dtype=np.float64) * cost_unit,
         converged=converged,
         max_iter=max_iter,
         a=a,
-        b=b,
+        b=b_unit * units[1] * units[0],
         M=M,
     )
     if not converged:
@@ -234,7 +242,34 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     return result
 
 
-def _marginal_l1(plan, a, b) -> float:
+def _cost_unit(M: np.ndarray) -> float:
+    """1, or for a cost matrix whose entries are all below 1, a power of two above the largest.
+
+    POT's network simplex tells reduced costs apart only down to a fixed
+    absolute size: on costs of order 1e-10 its optimum was off by 1e-6, on
+    costs of order 1e-20 and below by a factor of two, reported as optimal.
+    Such a matrix is solved in units of this power of two (exact), with costs
+    of order 1, and cost and potentials are multiplied back.  Large costs are
+    resolved well and are left alone (no copy of ``M``).
+    """
+    top = float(np.abs(M).max()) if M.size else 0.0
+    return power_of_two_at_least(top) if 0.0 < top < 1.0 else 1.0
+
+
+def _mass_units(a) -> tuple[float, float]:
+    """Two powers of two whose product is about the mass of ``a``, computed without overflow.
+
+    POT's network simplex needs histograms of moderate mass: it reports a
+    feasible problem infeasible from a total mass of about 1e15 on and crashes
+    below about 1e-200.  Dividing by these powers of two (exact) gives a
+    histogram of mass in (1/2, 1]; plan and cost are multiplied back
+    (potentials do not depend on the mass).
+    """
+    top = power_of_two_at_least(float(a.max()))
+    return top, power_of_two_at_least(float((a / top).sum()))
+
+
+def marginal_l1(plan, a, b) -> float:
     """``||P 1 - a||_1 + ||P^T 1 - b||_1`` for a dense array or a scipy.sparse plan."""
     rows = np.asarray(plan.sum(axis=1)).ravel()
     cols = np.asarray(plan.sum(axis=0)).ravel()
@@ -250,9 +285,9 @@ def _unconverged_message(res: EMDResult) -> str:
             f"optimal: its cost {res.cost:.6g} is an upper bound on the optimal cost. "
             "Increase max_iter."
         )
-    moved = float(res.plan.sum())
+    moved = safe_total(res.plan)
     return head + (
-        f"the plan is NOT feasible: it moves mass {moved:.6g} of {float(res.a.sum()):.6g} "
+        f"the plan is NOT feasible: it moves mass {moved:.6g} of {safe_total(res.a):.6g} "
         f"(L1 marginal error {res.marginal_error:.3g}), so its cost {res.cost:.6g} is "
         "neither the optimal cost nor a bound on it. Increase max_iter."
     )

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._geometry import Leaves, pair_costs, tile_costs
+from ..costs import PowerCost
+from ._geometry import Leaves
 from ._restricted import (OPTIMAL, Restricted, ortools_flow, solve_dense, solve_restricted,
                           tight_potentials)
 from ._scan import ScanResult, scan_excess
@@ -53,7 +54,7 @@ TOL_FLOOR = 1e-13
 class SolverOptions:
     """Settings of the coarse-to-fine solver (see the module docstring)."""
 
-    order: float
+    cost: PowerCost
     max_iter: int
     max_rounds: int = 100
     dense_pairs: int = 160_000  # below this a level is solved densely: faster there
@@ -74,6 +75,7 @@ class Solution:
     rounds: int
     n_pairs: int
     converged: bool
+    max_cost: float  # the largest cost the last LP was given
 
 
 def _keys(rows, cols, m):
@@ -165,7 +167,7 @@ def _report(opts, **fields):
         opts.report(fields)
 
 
-def _warm_start(x, a, y, b, keys, order):
+def _warm_start(x, a, y, b, keys, cost: PowerCost):
     """Potentials tight on OR-Tools' optimal flow over the local candidates, or None.
 
     The long pairs of the monotone coupling are left out: they slow cost
@@ -174,7 +176,7 @@ def _warm_start(x, a, y, b, keys, order):
     """
     m = y.shape[0]
     rows, cols = keys // m, keys % m
-    costs = pair_costs(x, y, rows, cols, order)
+    costs = cost.pairs(x, y, rows, cols)
     support = ortools_flow(a, b, rows, cols, costs)
     if support is None:
         return None
@@ -182,9 +184,10 @@ def _warm_start(x, a, y, b, keys, order):
 
 
 def _solve_dense_level(x, a, y, b, opts: SolverOptions) -> Solution:
-    plan = solve_dense(a, b, tile_costs(x, y, opts.order), max_iter=opts.max_iter)
+    costs = opts.cost.tile(x, y)
+    plan = solve_dense(a, b, costs, max_iter=opts.max_iter)
     return Solution(plan=plan, scan=None, rounds=1, n_pairs=x.shape[0] * y.shape[0],
-                    converged=plan.code == OPTIMAL)
+                    converged=plan.code == OPTIMAL, max_cost=float(costs.max()))
 
 
 def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution:
@@ -197,17 +200,17 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     local, keys = _initial_candidates(x, a, y, b, opts, level)
     scan_x, scan_y = Leaves(x, opts.scan_leaf), Leaves(y, opts.scan_leaf)
     near_x, near_y = _neighbours(x, opts.knn), _neighbours(y, opts.knn)
-    warm = _warm_start(x, a, y, b, local, opts.order)
+    warm = _warm_start(x, a, y, b, local, opts.cost)
     rows, cols = keys // m, keys % m
-    costs = pair_costs(x, y, rows, cols, opts.order)
+    costs = opts.cost.pairs(x, y, rows, cols)
     for round_ in range(1, opts.max_rounds + 1):
         plan = solve_restricted(a, b, rows, cols, costs, max_iter=opts.max_iter, warm=warm)
         if plan.code != OPTIMAL:
             return Solution(plan=plan, scan=None, rounds=round_, n_pairs=keys.shape[0],
-                            converged=False)
+                            converged=False, max_cost=float(costs.max()))
         eta = max(0.0, float(np.max(plan.f[rows] + plan.g[cols] - costs)))
         tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
-        scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.order, tol=tol,
+        scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.cost, tol=tol,
                            top_k=opts.top_k)
         new = _missing(_keys(scan.rows, scan.cols, m), keys)
         _report(opts, level=level, n=n, m=m, round=round_, pairs=keys.shape[0],
@@ -215,10 +218,10 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
                 cost=plan.cost, seconds=time.perf_counter() - start)
         if new.size == 0:
             return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=keys.shape[0],
-                            converged=True)
+                            converged=True, max_cost=float(costs.max()))
         keys = _sorted_unique(np.concatenate([keys, new, _partner_keys(plan, near_x, near_y, m)]))
         rows, cols = keys // m, keys % m
-        costs = pair_costs(x, y, rows, cols, opts.order)
+        costs = opts.cost.pairs(x, y, rows, cols)
         warm = (plan.f, plan.g)
     return Solution(plan=plan, scan=scan, rounds=opts.max_rounds, n_pairs=keys.shape[0],
-                    converged=False)
+                    converged=False, max_cost=float(costs.max()))

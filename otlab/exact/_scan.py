@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._geometry import Leaves, box_gaps, tile_costs
+from ..costs import PowerCost
+from ._geometry import Leaves, box_gaps
 
 __all__ = ["ScanResult", "scan_excess"]
 
@@ -74,7 +75,7 @@ def _top_violators(excess, rows, cols, tol, top_k):
     return rows[bad_rows[keep_r]], cols[top[keep_r, keep_k]]
 
 
-def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, order: float, *,
+def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
                 tol: float, top_k: int = 5) -> ScanResult:
     """Scan every pair ``(i, j)`` for a positive excess ``f_i + g_j - c(x_i, y_j)``.
 
@@ -91,7 +92,7 @@ def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, order: float, *,
     for first in range(0, leaves_x.count, chunk):
         block = np.arange(first, min(first + chunk, leaves_x.count))
         bound = max_f[block, None] + max_g[None, :] - box_gaps(
-            leaves_x.lo[block], leaves_x.hi[block], leaves_y.lo, leaves_y.hi, order)
+            leaves_x.lo[block], leaves_x.hi[block], leaves_y.lo, leaves_y.hi, cost)
         for k, leaf in enumerate(block):
             near = np.nonzero(bound[k] > 0)[0]
             if near.size == 0:
@@ -101,7 +102,7 @@ def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, order: float, *,
             step = max(1, TILE_PAIRS // rows.shape[0])
             for start in range(0, cols_all.shape[0], step):
                 cols = cols_all[start:start + step]
-                excess = f[rows, None] + g[None, cols] - tile_costs(x[rows], y[cols], order)
+                excess = f[rows, None] + g[None, cols] - cost.tile(x[rows], y[cols])
                 n_eval += excess.size
                 row_max[rows] = np.maximum(row_max[rows], excess.max(axis=1))
                 n_bad += int(np.count_nonzero(excess > tol))

@@ -13,27 +13,45 @@ network simplex).  Either way the answer is certified over the *full*
 problem: primal feasibility (L1 marginal error), dual feasibility
 :math:`f_i + g_j \le c_{ij}` checked on every pair, tile by tile in
 :math:`O(n + m)` memory (:mod:`otlab.exact._scan`), and the duality gap.
+
+Numerics.  Both solvers work in the common frame of :mod:`otlab.costs`
+(centre and power-of-two scale: coordinates in :math:`[-1, 1]^d`), with
+costs formed from coordinate differences by :class:`otlab.costs.PowerCost`.
+The network simplex compares costs to about :math:`10^{-14}` of the largest
+one it is given, so when the plan's cost lies far below that (large orders,
+or nearly equal samples at order 2 and more) the LP is solved again with the
+costs in units :math:`u` of the longest distance the plan uses, clipped at
+:data:`CLIP` (:func:`_solve_resolved`).  A plan
+that uses no clipped pair is optimal for the unclipped costs too, and the
+certificate is checked on the costs the LP was given.  :math:`W_k` itself is
+taken from the plan's distances by :func:`otlab.costs.power_sum`, so
+``order=500`` or coordinates near :math:`10^{-300}` give finite, exact values.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .._backend import to_numpy
-from .._validation import as_points, as_weights, check_choice, check_order, check_positive_int
-from ._geometry import Leaves, merge_duplicates, normal_form
-from ._histogram import FEASIBILITY_RTOL, ConvergenceWarning, default_max_iter
+from .._validation import check_choice, check_order, check_positive_int
+from .._warnings import external_stacklevel
+from ..costs import Frame, PowerCost, common_frame, power_of_two_at_least, power_sum, scale_by_power
+from ..sample import as_sample
+from ._geometry import Leaves, merge_duplicates
+from ._histogram import FEASIBILITY_RTOL, ConvergenceWarning, default_max_iter, marginal_l1
 from ._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
 from ._multiscale import SolverOptions, solve_points
 from ._restricted import Restricted
 from ._scan import scan_excess
+from .duals import SCAN_LEAF, local_c_transform
 
-__all__ = ["emd_points", "PointsEMDResult", "choose_exact_solver", "max_dual_violation",
-           "SOLVERS", "DENSE_SPEED_LIMIT"]
+__all__ = ["emd_points", "PointsEMDResult", "choose_exact_solver", "SOLVERS",
+           "DENSE_SPEED_LIMIT", "RESOLVED", "CLIP"]
 
 #: Values accepted by ``solver``.
 SOLVERS = ("auto", "dense", "sparse")
@@ -41,6 +59,17 @@ SOLVERS = ("auto", "dense", "sparse")
 #: faster from about 400 x 400 points on (2-D, W_1; docs/guide/exact.rst).
 DENSE_SPEED_LIMIT = 160_000
 _SPARSE_HINT = "Use solver='sparse' (memory O(n + m)) or solver='auto'."
+#: A plan whose LP cost is below this share of the largest cost the LP was given is not
+#: resolved by the network simplex: it is solved again in finer units.
+RESOLVED = 1e-6
+#: In finer units, costs are clipped at this many times the plan's longest pair's cost
+#: (raised by this factor again while a plan uses a clipped pair).
+CLIP = 1e4
+#: Solves of one problem at most (the first and its re-solves in finer units).
+MAX_SOLVES = 8
+#: Orders whose costs in the frame could exceed 2**SAFE_EXPONENT start in units of the
+#: frame's diameter, where no cost exceeds 1.
+SAFE_EXPONENT = 256
 
 
 def choose_exact_solver(n: int, m: int, d: int = 2, order: float = 1, *,
@@ -80,7 +109,11 @@ class PointsEMDResult:
         The optimal plan (at most :math:`n + m - 1` non-zeros).
     cost : float
         :math:`W_k^k = \sum_{ij} P_{ij} \lVert x_i - y_j\rVert^k` in data
-        units (``inf`` only if it overflows float64; :attr:`distance` does not).
+        units (``inf`` or 0 only where :math:`W_k^k` itself is out of the
+        float range; :attr:`distance` never is).
+    distance : float
+        :math:`W_k`, the k-th root of ``cost``, taken from the plan's
+        distances without under- or overflow (:func:`otlab.costs.power_sum`).
     f, g : ndarray, shapes (n,) and (m,)
         Dual potentials, :math:`f_i + g_j \le \lVert x_i - y_j \rVert^k` for
         *all* pairs, centred so that :math:`\langle a, f\rangle = \langle b, g\rangle`.
@@ -99,14 +132,21 @@ class PointsEMDResult:
         Pairs in the last restricted problem (``n * m`` for dense).
     dual_violation, duality_gap, marginal_error : float
         The certificate, in data units (see :meth:`certificate`).
-    scale, unit_cost : float
-        The data were centred and divided by ``scale`` (a power of two);
-        ``unit_cost`` is :math:`W_k^k` of the scaled data, so
-        ``cost = unit_cost * scale**order``.
+    frame : otlab.costs.Frame
+        The solver's coordinates :math:`x' = (x - c)/s`: centre :math:`c` and
+        power-of-two scale :math:`s`.
+    unit : float
+        The length unit :math:`u` of the LP's costs in the frame: 1, except
+        where the LP was solved again in finer units (module notes).
+    unit_cost, unit_f, unit_g : float and ndarray
+        The LP's optimum and potentials in units of :attr:`scale` to the
+        power k: ``cost`` is ``unit_cost * scale**order`` where both are
+        representable, and likewise ``f`` and ``g``.
     """
 
     plan: object
     cost: float
+    distance: float
     f: np.ndarray
     g: np.ndarray
     converged: bool
@@ -119,13 +159,16 @@ class PointsEMDResult:
     dual_violation: float
     duality_gap: float
     marginal_error: float
-    scale: float = 1.0
-    unit_cost: float = float("nan")
+    frame: Frame
+    unit: float
+    unit_cost: float
+    unit_f: np.ndarray
+    unit_g: np.ndarray
 
     @property
-    def distance(self) -> float:
-        """:math:`W_k`, the k-th root of :attr:`cost`, computed without overflow."""
-        return self.scale * max(self.unit_cost, 0.0) ** (1.0 / self.order)
+    def scale(self) -> float:
+        """The LP's unit of length in data units: the frame's scale times :attr:`unit`."""
+        return self.frame.scale * self.unit
 
     @property
     def feasible(self) -> bool:
@@ -156,9 +199,9 @@ def _print_progress(fields: dict) -> None:
 
 @dataclass(frozen=True)
 class _Problem:
-    """The problem in normal form, reduced to distinct points of positive weight."""
+    """The problem in the frame, reduced to distinct points."""
 
-    x: np.ndarray  # distinct points (normal form)
+    x: np.ndarray  # distinct points (frame coordinates)
     y: np.ndarray
     wx: np.ndarray  # their weights (some may be 0)
     wy: np.ndarray
@@ -166,46 +209,68 @@ class _Problem:
     inv_y: np.ndarray
 
 
-def _reduce(x, a, y, b) -> tuple[_Problem, object]:
-    nf = normal_form(x, y)
-    ux, wx, inv_x = merge_duplicates(nf.x, a)
-    uy, wy, inv_y = merge_duplicates(nf.y, b)
-    return _Problem(ux, uy, wx, wy, inv_x, inv_y), nf
+def _reduce(x, a, y, b) -> _Problem:
+    ux, wx, inv_x = merge_duplicates(x, a)
+    uy, wy, inv_y = merge_duplicates(y, b)
+    return _Problem(ux, uy, wx, wy, inv_x, inv_y)
 
 
-def _c_transform(points, others, pot_others, order):
-    """:math:`\\min_j c(p_i, q_j) - h_j` for each point, by a pruned scan."""
-    from scipy.spatial import cKDTree
-
-    if points.shape[0] == 0:
-        return np.empty(0)
-    near = cKDTree(others).query(points, 1)[1]
-    diff = points - others[near]
-    upper = np.einsum("ij,ij->i", diff, diff) ** (order / 2) - pot_others[near]
-    guess = upper + 1e-9 * (1.0 + np.abs(upper))  # keeps the nearest point's block unpruned
-    scan = scan_excess(points, others, guess, pot_others, Leaves(points, 32),
-                       Leaves(others, 32), order, tol=np.inf)
-    return guess - scan.row_max
-
-
-def _solve_reduced(p: _Problem, order, solver, max_iter, max_rounds, report):
+def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, report):
     """Solve on the positive-weight points; potentials of zero-weight points by c-transform."""
     px, py = p.wx > 0, p.wy > 0
     xs, ys = p.x[px], p.y[py]
     a, b = p.wx[px] / p.wx[px].sum(), p.wy[py] / p.wy[py].sum()
     dense_pairs = xs.shape[0] * ys.shape[0] if solver == "dense" else 0
-    opts = SolverOptions(order=order, max_iter=max_iter, max_rounds=max_rounds, report=report,
+    opts = SolverOptions(cost=cost, max_iter=max_iter, max_rounds=max_rounds, report=report,
                          dense_pairs=max(dense_pairs, SolverOptions.dense_pairs),
                          sparse_top=solver == "sparse")
     sol = solve_points(xs, a, ys, b, opts)
     f, g = np.empty(p.x.shape[0]), np.empty(p.y.shape[0])
     f[px], g[py] = sol.plan.f, sol.plan.g
-    f[~px] = _c_transform(p.x[~px], ys, sol.plan.g, order)
-    g[~py] = _c_transform(p.y[~py], p.x, f, order)
+    f[~px] = local_c_transform(p.x[~px], ys, sol.plan.g, cost)
+    g[~py] = local_c_transform(p.y[~py], p.x, f, cost)
     ix, iy = np.nonzero(px)[0], np.nonzero(py)[0]
-    plan = Restricted(rows=ix[sol.plan.rows], cols=iy[sol.plan.cols], flows=sol.plan.flows,
-                      cost=sol.plan.cost, f=f, g=g, code=sol.plan.code)
+    keep = sol.plan.flows > 0
+    plan = Restricted(rows=ix[sol.plan.rows[keep]], cols=iy[sol.plan.cols[keep]],
+                      flows=sol.plan.flows[keep], cost=sol.plan.cost, f=f, g=g,
+                      code=sol.plan.code)
     return plan, sol
+
+
+def _first_unit(order: float, dim: int) -> float:
+    """1, or where costs in the frame could overflow, a power of two beyond its diameter."""
+    diameter = 2.0 * math.sqrt(dim)  # of the box [-1, 1]^d
+    return 1.0 if order * math.log2(diameter) <= SAFE_EXPONENT else power_of_two_at_least(diameter)
+
+
+def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report):
+    r"""The LP, solved again in finer units until the plan's cost is resolved.
+
+    The network simplex resolves costs to about :math:`10^{-14}` of the
+    largest one it is given.  When the plan's cost is below :data:`RESOLVED`
+    of that, the costs are put in units :math:`u` of the longest distance the
+    plan uses and clipped at :data:`CLIP` (a plan costing at most 1 puts at
+    most :math:`1/\text{CLIP}` of its mass there), and the LP is solved
+    again; while a plan uses a clipped pair, the clip is raised.  Returns
+    ``(plan, solution, cost, clipped)``; ``clipped`` says that the last plan
+    still uses a clipped pair, so that it is not certified for the true costs.
+    """
+    cost = PowerCost(order, unit=_first_unit(order, p.x.shape[1]))
+    for _ in range(MAX_SOLVES):
+        plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report)
+        clipped = cost.clip < math.inf and bool(
+            (cost.pairs(p.x, p.y, plan.rows, plan.cols) >= cost.clip).any())
+        if not sol.converged:
+            break
+        if clipped:
+            cost = replace(cost, clip=cost.clip * CLIP)
+            continue
+        used = float(PowerCost(1).pairs(p.x, p.y, plan.rows, plan.cols).max(initial=0.0))
+        resolved = plan.cost >= RESOLVED * sol.max_cost and (sol.max_cost > 0 or used == 0)
+        if resolved or not 0 < used < cost.unit:
+            break
+        cost = PowerCost(order, unit=used, clip=CLIP)
+    return plan, sol, cost, clipped
 
 
 def _split_rows(rows, cols, flows, inverse, weights, n_unique):
@@ -231,28 +296,27 @@ def _expand_plan(plan: Restricted, p: _Problem, a, b):
     return csr_array((v, (r, c)), shape=(a.shape[0], b.shape[0]))
 
 
-def _marginal_l1(plan, a, b) -> float:
-    return float(np.abs(plan.sum(axis=1) - a).sum() + np.abs(plan.sum(axis=0) - b).sum())
-
-
 def _validate(x, y, a, b, order, solver, max_iter):
     order = check_order(order)
     check_choice(solver, "solver", SOLVERS)
-    x = np.asarray(to_numpy(as_points(x, "x")), dtype=np.float64)
-    y = np.asarray(to_numpy(as_points(y, "y")), dtype=np.float64)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"x and y must have the same dimension; got d={x.shape[1]} and d={y.shape[1]}")
-    a = to_numpy(as_weights(a, x.shape[0], "a"))
-    b = to_numpy(as_weights(b, y.shape[0], "b"))
+    sx = as_sample(x, "x", weights=a, weights_name="a")
+    sy = as_sample(y, "y", weights=b, weights_name="b")
+    if sx.dim != sy.dim:
+        raise ValueError(f"x and y must have the same dimension; got d={sx.dim} and d={sy.dim}")
     if max_iter is None:
-        max_iter = default_max_iter(x.shape[0], y.shape[0])
-    return x, y, a, b, order, check_positive_int(max_iter, "max_iter")
+        max_iter = default_max_iter(sx.n, sy.n)
+    a, b = to_numpy(sx.probabilities), to_numpy(sy.probabilities)
+    # weights normalised in float32 (or less) sum to 1 only to their precision: again in float64
+    return (to_numpy(sx.points), a / a.sum(), to_numpy(sy.points), b / b.sum(), order,
+            check_positive_int(max_iter, "max_iter"))
 
 
-def _not_exact_message(res: PointsEMDResult) -> str:
+def _not_exact_message(res: PointsEMDResult, clipped: bool) -> str:
     head = (f"emd_points ({res.solver}) did not certify optimality: dual violation "
             f"{res.dual_violation:.3g}, duality gap {res.duality_gap:.3g}; ")
+    if clipped:
+        head += (f"the plan uses pairs whose cost was capped after {MAX_SOLVES} solves in finer "
+                 "units (a very large order?); ")
     if res.feasible:
         return head + (f"the plan is feasible, so its cost {res.cost:.6g} is an upper bound on "
                        "W_k^k. Increase max_iter or max_rounds.")
@@ -281,9 +345,10 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
 
     Parameters
     ----------
-    x : array-like, shape (n, d) or (n,)
-        Source points (numpy, torch or lists; computed in float64).
-    y : array-like, shape (m, d) or (m,)
+    x : array-like, Tensor or Sample, shape (n, d) or (n,)
+        Source points (numpy, torch, lists, or an :class:`otlab.Sample` with
+        its weights; computed in float64).
+    y : array-like, Tensor or Sample, shape (m, d) or (m,)
         Target points.
     a, b : array-like, optional
         Non-negative weights, normalised to sum 1; uniform when omitted.
@@ -321,11 +386,14 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
 
     Notes
     -----
-    The solver works on centred, power-of-two-scaled data with costs formed
-    from differences, so offsets such as :math:`10^8` and scales from
-    :math:`10^{-150}` to :math:`10^{150}` lose no accuracy; coinciding points
-    are merged and zero weights left out of the LP (their potentials come
-    from the c-transform).  ``dual_violation`` is the largest
+    Both solvers work in the common frame of :mod:`otlab.costs` (centre and
+    power-of-two scale) with costs formed from differences, so offsets such as
+    :math:`10^8` and coordinates from :math:`10^{-300}` to :math:`10^{300}`
+    lose no accuracy; when the plan's cost lies below what the network simplex
+    resolves (``order=500``, nearly equal samples) the LP is solved again in
+    units of the plan's longest distance (module notes).  Coinciding points
+    are merged and zero weights left out of the LP (their potentials come from
+    the c-transform).  ``dual_violation`` is the largest
     :math:`f_i + g_j - c_{ij}` over all :math:`nm` pairs, of the order of the
     simplex's round-off; :attr:`PointsEMDResult.error_bound` turns it into a
     certified bound on the error of ``cost``.
@@ -349,63 +417,47 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
            [0., 1., 0.],
            [0., 0., 1.]])
     """
-    x, y, a, b, order, max_iter = _validate(x, y, a, b, order, solver, max_iter)
+    x, a, y, b, order, max_iter = _validate(x, y, a, b, order, solver, max_iter)
     n, m = x.shape[0], y.shape[0]
     if solver == "auto":
         solver = choose_exact_solver(n, m, x.shape[1], order)
     if solver == "dense":
         check_dense_memory(n, m, with_cost_matrix=True, alternative=_SPARSE_HINT)
-    p, nf = _reduce(x, a, y, b)
-    plan, sol = _solve_reduced(p, order, solver, max_iter, max_rounds,
-                               _print_progress if progress else None)
+    frame = common_frame(x, y)
+    p = _reduce(frame.local(x), a, frame.local(y), b)
+    plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds,
+                                               _print_progress if progress else None)
+    result = _result(plan, sol, cost, clipped, p, frame, a, b, solver)
+    if not result.converged:
+        warnings.warn(_not_exact_message(result, clipped), ConvergenceWarning,
+                      stacklevel=external_stacklevel())
+    return result
+
+
+def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame: Frame, a, b,
+            solver) -> PointsEMDResult:
+    """Centre the potentials, complete the certificate, and put everything in data units."""
     fu, gu = plan.f, plan.g
     shift = (p.wy @ gu - p.wx @ fu) / 2  # centre: <a, f> = <b, g>
     fu, gu = fu + shift, gu - shift
     if sol.scan is not None and p.wx.all() and p.wy.all():
         violation = sol.scan.max_excess
     else:  # dense solve, or potentials completed by the c-transform: scan everything
-        violation = scan_excess(p.x, p.y, fu, gu, Leaves(p.x, 32), Leaves(p.y, 32), order,
-                                tol=np.inf).max_excess
+        violation = scan_excess(p.x, p.y, fu, gu, Leaves(p.x, SCAN_LEAF), Leaves(p.y, SCAN_LEAF),
+                                cost, tol=np.inf).max_excess
     plan_csr = _expand_plan(plan, p, a, b)
-    factor = nf.cost_factor(order)
-    marginal = _marginal_l1(plan_csr, a, b)
-    result = PointsEMDResult(
-        plan=plan_csr, cost=plan.cost * factor, f=fu[p.inv_x] * factor, g=gu[p.inv_y] * factor,
-        converged=bool(sol.converged and marginal <= FEASIBILITY_RTOL), order=order, a=a, b=b,
-        solver=solver, rounds=sol.rounds, n_pairs=sol.n_pairs,
-        dual_violation=violation * factor,
-        duality_gap=(plan.cost - p.wx @ fu - p.wy @ gu) * factor,
-        marginal_error=marginal, scale=nf.scale, unit_cost=plan.cost)
-    if not result.converged:
-        warnings.warn(_not_exact_message(result), ConvergenceWarning, stacklevel=2)
-    return result
-
-
-def max_dual_violation(x, y, f, g, *, order: float = 1) -> float:
-    r"""Largest violation :math:`\max(0, \max_{ij} f_i + g_j - \lVert x_i - y_j\rVert^k)`.
-
-    Checks candidate potentials against *every* pair, tile by tile in
-    :math:`O(n + m)` memory (the check behind
-    :attr:`PointsEMDResult.dual_violation`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x, y = np.array([[0.0], [1.0]]), np.array([[0.0], [2.0]])
-    >>> max_dual_violation(x, y, np.array([0.0, 0.0]), np.array([0.0, 1.0]))
-    0.0
-    >>> max_dual_violation(x, y, np.array([0.5, 0.0]), np.array([0.0, 1.0]))
-    0.5
-    """
-    order = check_order(order)
-    x = np.asarray(to_numpy(as_points(x, "x")), dtype=np.float64)
-    y = np.asarray(to_numpy(as_points(y, "y")), dtype=np.float64)
-    f, g = to_numpy(f).reshape(-1), to_numpy(g).reshape(-1)
-    if f.shape[0] != x.shape[0] or g.shape[0] != y.shape[0]:
-        raise ValueError(f"f and g must have one value per point: expected {x.shape[0]} and "
-                         f"{y.shape[0]}, got {f.shape[0]} and {g.shape[0]}")
-    nf = normal_form(x, y)
-    factor = nf.cost_factor(order)
-    scan = scan_excess(nf.x, nf.y, f / factor, g / factor, Leaves(nf.x, 32), Leaves(nf.y, 32),
-                       order, tol=np.inf)
-    return scan.max_excess * factor
+    marginal = marginal_l1(plan_csr, a, b)
+    total, top = power_sum(plan.flows, PowerCost(1).pairs(p.x, p.y, plan.rows, plan.cols),
+                           cost.order)
+    scale = frame.scale * cost.unit
+    return PointsEMDResult(
+        plan=plan_csr, cost=scale_by_power(total, top * frame.scale, cost.order),
+        distance=top * total ** (1.0 / cost.order) * frame.scale,
+        f=scale_by_power(fu[p.inv_x], scale, cost.order),
+        g=scale_by_power(gu[p.inv_y], scale, cost.order),
+        converged=bool(sol.converged and not clipped and marginal <= FEASIBILITY_RTOL),
+        order=cost.order, a=a, b=b, solver=solver, rounds=sol.rounds, n_pairs=sol.n_pairs,
+        dual_violation=scale_by_power(violation, scale, cost.order),
+        duality_gap=scale_by_power(plan.cost - p.wx @ fu - p.wy @ gu, scale, cost.order),
+        marginal_error=marginal, frame=frame, unit=cost.unit, unit_cost=plan.cost,
+        unit_f=fu[p.inv_x], unit_g=gu[p.inv_y])

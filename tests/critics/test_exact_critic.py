@@ -13,6 +13,10 @@ def _lines(theta, n):
     return np.column_stack([np.zeros(n), z]), np.column_stack([np.full(n, theta), z])
 
 
+def _max_slope(critic, z, w):
+    return float((np.abs(critic(z) - critic(w)) / np.linalg.norm(z - w, axis=1)).max())
+
+
 CASES = {
     "gaussians_2d": lambda rng: (rng.normal(size=(60, 2)), rng.normal(size=(45, 2)) + [2.0, 0.5]),
     "gaussians_5d": lambda rng: (rng.normal(size=(80, 5)), 2 * rng.normal(size=(80, 5))),
@@ -41,6 +45,39 @@ def test_gap_recomputed_from_calls_equals_w1_with_weights():
     np.testing.assert_allclose(gap, otlab.wasserstein(x, y, a=a, b=b), rtol=0, atol=1e-9)
 
 
+def test_weights_by_keyword_equal_weights_carried_by_samples():
+    rng = np.random.default_rng(7)
+    x, a = rng.normal(size=(30, 2)), rng.random(30)
+    y, b = rng.normal(size=(20, 2)) + 1, rng.random(20)
+    by_keyword = exact_critic(x, y, a=a, b=b)
+    by_sample = exact_critic(otlab.Sample(x, a), otlab.Sample(y, b))
+    np.testing.assert_allclose(by_keyword.w1, by_sample.w1, rtol=1e-14)
+    np.testing.assert_allclose(by_keyword.w1, otlab.wasserstein(x, y, a=a, b=b), rtol=1e-12)
+    z = rng.normal(size=(50, 2))
+    np.testing.assert_allclose(by_keyword(z), by_sample(z), rtol=0, atol=1e-12)
+
+
+def test_sparse_and_dense_solvers_give_the_same_critic_gap():
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(300, 2)), rng.normal(size=(250, 2)) + [1.0, 0.0]
+    dense, sparse = exact_critic(x, y, solver="dense"), exact_critic(x, y, solver="sparse")
+    assert sparse.lp.solver == "sparse"
+    np.testing.assert_allclose(sparse.w1, dense.w1, rtol=1e-10)
+    np.testing.assert_allclose(sparse.gap, sparse.w1, rtol=0, atol=1e-9)
+    z, w = rng.normal(size=(2, 2000, 2)) * 2  # the potentials need not be unique: check slopes
+    assert _max_slope(sparse, z, w) <= 1 + 1e-9
+
+
+def test_torch_critic_picks_the_minimising_anchor():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(60, 3)), rng.normal(size=(70, 3)) + 0.5
+    critic = exact_critic(x, y)
+    z = rng.normal(size=(400, 3)) * 3
+    brute = (np.linalg.norm(z[:, None] - y[None], axis=-1) - critic.offsets).min(axis=1)
+    np.testing.assert_allclose(critic(z), brute, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(critic(torch.tensor(z)).numpy(), brute, rtol=0, atol=1e-12)
+
+
 def test_parallel_lines_exact_critic_gives_theta():
     x, y = _lines(0.5, 200)
     np.testing.assert_allclose(exact_critic(x, y).gap, 0.5, rtol=0, atol=1e-9)
@@ -54,8 +91,7 @@ def test_exact_critic_slope_never_exceeds_one(seed):
     z = rng.normal(size=(2000, 3)) * 2
     w = np.concatenate([z[1000:], x[:30] + 1e-3 * rng.normal(size=(30, 3))])
     z = np.concatenate([z[:1000], x[:30]])
-    slope = np.abs(critic(z) - critic(w)) / np.linalg.norm(z - w, axis=1)
-    assert slope.max() <= 1 + 1e-9
+    assert _max_slope(critic, z, w) <= 1 + 1e-9
 
 
 def test_potentials_are_feasible_and_optimal_for_the_lp_dual():
@@ -65,8 +101,7 @@ def test_potentials_are_feasible_and_optimal_for_the_lp_dual():
     phi_x, phi_y = critic.potentials
     M = np.linalg.norm(x[:, None] - y[None], axis=-1)
     assert (phi_x[:, None] - phi_y[None, :] - M).max() <= 1e-12
-    np.testing.assert_allclose(phi_x.mean() - phi_y.mean(), critic.lp.cost * critic.scale,
-                               rtol=0, atol=1e-9)
+    np.testing.assert_allclose(phi_x.mean() - phi_y.mean(), critic.lp.cost, rtol=0, atol=1e-9)
 
 
 def test_torch_critic_matches_numpy_and_has_gradient_norm_at_most_one():

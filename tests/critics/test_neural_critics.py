@@ -273,6 +273,17 @@ def test_non_positive_options_raise_naming_the_argument(name, value):
         estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], **{name: value})
 
 
+def test_weights_by_keyword_train_the_same_critic_as_weighted_samples():
+    x, y = _lines(n=40)
+    a, b = np.linspace(1.0, 2.0, 40), np.linspace(2.0, 1.0, 40)
+    options = dict(SMALL, steps=20, audit=False)
+    by_keyword = estimate_w1(x, y, a=a, b=b, lipschitz="sn", **options)
+    by_sample = estimate_w1(otlab.Sample(x, a), otlab.Sample(y, b), lipschitz="sn", **options)
+    assert by_keyword.estimate == by_sample.estimate
+    with pytest.raises(ValueError, match="pass the weights once"):
+        estimate_w1(otlab.Sample(x, a), y, a=a, **options)
+
+
 def test_samples_are_validated_like_wasserstein():
     with pytest.raises(ValueError, match="same dimension"):
         estimate_w1(np.zeros((3, 2)), np.zeros((3, 3)))

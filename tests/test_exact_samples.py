@@ -1,9 +1,9 @@
-"""``exact_power``: exact W_k^k between samples, with the envelope-theorem gradient for tensors."""
+"""``wasserstein_exact``: exact W_k between samples, with the envelope-theorem gradient for tensors."""
 
 import numpy as np
 import pytest
 
-from otlab.exact import ConvergenceWarning, emd_points, exact_power
+from otlab.exact import ConvergenceWarning, emd_points, wasserstein_exact
 
 torch = pytest.importorskip("torch")
 
@@ -12,36 +12,39 @@ def _uniform(n):
     return np.full(n, 1.0 / n)
 
 
-def test_numpy_input_gives_the_lp_value_as_a_float():
+def test_numpy_input_gives_the_root_of_the_lp_value_as_a_float():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(60, 2)), rng.normal(size=(50, 2))
-    value = exact_power(x, _uniform(60), y, _uniform(50), order=2)
+    value = wasserstein_exact(x, y, a=_uniform(60), b=_uniform(50), order=2)
     assert isinstance(value, float)
-    np.testing.assert_allclose(value, emd_points(x, y, order=2).cost, rtol=1e-15)
+    np.testing.assert_allclose(value**2, emd_points(x, y, order=2).cost, rtol=1e-14)
 
 
 @pytest.mark.parametrize("solver", ["dense", "sparse"])
 def test_gradient_of_a_translation_is_the_shift(solver):
-    # y = x + s: the identity plan is optimal, W_2^2 = |s|^2 and dW/dx_i = -2 s / n.
+    # y = x + s: the identity plan is optimal, W_2 = |s| and dW_2/dx_i = -s / (n |s|).
     x = torch.tensor(np.random.default_rng(1).normal(size=(40, 2)), requires_grad=True)
     s = torch.tensor([0.3, -0.4], dtype=torch.float64)
     w = torch.full((40,), 1 / 40, dtype=torch.float64)
-    value = exact_power(x, w, x.detach() + s, w, order=2, solver=solver)
+    value = wasserstein_exact(x, x.detach() + s, a=w, b=w, order=2, solver=solver)
     value.backward()
-    np.testing.assert_allclose(float(value.detach()), 0.25, rtol=1e-12)
-    np.testing.assert_allclose(x.grad.numpy(), np.tile(-2 * s.numpy() / 40, (40, 1)), rtol=1e-10)
+    np.testing.assert_allclose(float(value.detach()), 0.5, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), np.tile(-s.numpy() / (40 * 0.5), (40, 1)),
+                               rtol=1e-10)
 
 
-def test_gradient_in_the_weights_is_the_dual_potential():
+def test_gradient_in_the_weights_is_the_dual_potential_less_its_mean():
+    # The weights are normalised to sum 1, so the gradient is the potential projected on the
+    # tangent space of the simplex: f - <a, f> (and g - <b, g>) at weights summing to 1.
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(30, 2)), rng.normal(size=(20, 2))
     wx = torch.full((30,), 1 / 30, dtype=torch.float64, requires_grad=True)
     wy = torch.full((20,), 1 / 20, dtype=torch.float64, requires_grad=True)
-    value = exact_power(torch.as_tensor(x), wx, torch.as_tensor(y), wy, order=1)
+    value = wasserstein_exact(torch.as_tensor(x), torch.as_tensor(y), a=wx, b=wy, order=1)
     value.backward()
     res = emd_points(x, y)
-    np.testing.assert_allclose(wx.grad.numpy(), res.f, atol=1e-12)
-    np.testing.assert_allclose(wy.grad.numpy(), res.g, atol=1e-12)
+    np.testing.assert_allclose(wx.grad.numpy(), res.f - res.f.mean(), atol=1e-12)
+    np.testing.assert_allclose(wy.grad.numpy(), res.g - res.g.mean(), atol=1e-12)
 
 
 def test_forward_value_is_the_float64_lp_value_for_float32_tensors():
@@ -49,7 +52,7 @@ def test_forward_value_is_the_float64_lp_value_for_float32_tensors():
     x = torch.tensor(rng.normal(size=(25, 3)), dtype=torch.float32, requires_grad=True)
     y = torch.tensor(rng.normal(size=(25, 3)), dtype=torch.float32)
     w = torch.full((25,), 1 / 25)
-    value = exact_power(x, w, y, w, order=1)
+    value = wasserstein_exact(x, y, a=w, b=w, order=1)
     assert value.dtype == torch.float32
     expected = emd_points(x.detach().double().numpy(), y.double().numpy()).cost
     np.testing.assert_allclose(float(value.detach()), expected, rtol=1e-6)
@@ -59,5 +62,5 @@ def test_an_infeasible_plan_gives_nan_not_its_cost():
     rng = np.random.default_rng(4)
     x, y = rng.normal(size=(40, 2)), rng.normal(size=(40, 2))
     with pytest.warns(ConvergenceWarning):
-        value = exact_power(x, _uniform(40), y, _uniform(40), order=1, max_iter=1, solver="dense")
+        value = wasserstein_exact(x, y, order=1, max_iter=1, solver="dense")
     assert np.isnan(value)
