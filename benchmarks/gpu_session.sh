@@ -16,6 +16,8 @@
 #             parallel, stops starting runs after WGAN_BUDGET seconds (default 420);
 #             call it again to continue: finished runs are kept in wgan_runs.jsonl,
 #             which must be carried back (copy it from $OUT into benchmarks/reports/).
+#   distributed  benchmarks/distributed.py --device cuda, NCCL over every visible GPU
+#             (world size 1 on a one-GPU machine: the sharded path's overhead alone)
 #
 # Everything the steps write under benchmarks/reports/, and the console log,
 # is packed into $OUT/reports.tgz (one file, so the return limits never bite).
@@ -43,6 +45,8 @@ for step in "$@"; do
         critics) python3 benchmarks/critic_accuracy.py --device cuda --seeds 5 ;;
         wgan) python3 benchmarks/wgan.py --device cuda --iters 20000 --seeds 0 1 2 \
                   --jobs "${WGAN_JOBS:-8}" --time-budget "${WGAN_BUDGET:-420}" ;;
+        distributed) python3 benchmarks/distributed.py --device cuda \
+                  --nproc "$(nvidia-smi -L | wc -l)" --out benchmarks/reports/gpu ;;
         *) echo "unknown step $step"; status=2; continue ;;
     esac
     rc=$?  # pipefail: a failing pytest fails its tee pipeline
