@@ -1,9 +1,9 @@
 """Train a GAN/WGAN on toy data and check the critic against the exact W_1 (POT).
 
 ``--quick`` is the CPU version of the story: WGAN-GP on 8 Gaussians with
-small networks, where the critic's estimate tracks the exact distance and
-(nearly) every mode is covered, next to the minimax GAN trained with the same budget,
-which collapses onto a few modes (``--compare``).  ``--data digits --arch
+small networks and a gradient penalty of 1, where the critic's estimate tracks
+the exact distance and every mode is covered, next to the minimax GAN trained
+with the same budget, which collapses onto a few modes (``--compare``).  ``--data digits --arch
 conv`` trains the DCGAN-style convolutional pair on the 8x8 digits.
 ``torchrun --nproc_per_node N -m otlab.demo wgan ...`` trains data-parallel on
 ``N`` processes (``--batch-size`` points each); rank 0 writes the files.
@@ -27,25 +27,28 @@ from ._common import (
 
 __all__ = ["main", "build_parser", "slow_on_cpu", "QUICK", "FULL"]
 
-HELP = """\
+#: Run length and evaluation interval when neither they nor ``--quick`` are given.
+FULL = {"iters": 20_000, "eval_every": 500}
+
+#: ``--quick``: the settings picked by ``benchmarks/quick_wgan.py`` (8 Gaussians, ten
+#: seeds; ``benchmarks/reports/quick_wgan.md``); options given explicitly still win.
+QUICK = {"iters": 2000, "eval_every": 200, "hidden": 64, "batch_size": 256, "lr_d": 1e-3,
+         "lr_g": 3e-4, "betas": (0.5, 0.9), "penalty": 1.0}
+
+#: CPU time of the whole ``--quick`` demo (both runs, evaluations and figures), measured.
+QUICK_CPU_TIME = "about 90 s"
+
+HELP = f"""\
 Train a GAN or WGAN on a toy data set and check, while it trains, the critic's
 estimate E D(x) - E D(G(z)) against the exact W_1 between real and generated
 samples (POT's network simplex, in a background thread).
 
---quick is a CPU run (about 110 s of CPU time): WGAN-GP on 8 Gaussians with 3x64
-MLPs, whose critic estimate tracks the exact W_1 and which covers (nearly) every
-mode, next to the minimax GAN with the same budget, which collapses onto a few
-modes. Without
---quick the papers' settings are used (3x512 MLPs, 20000 iterations: a GPU run).
+--quick is a CPU run ({QUICK_CPU_TIME} of CPU time): WGAN-GP on 8 Gaussians with
+3x{QUICK["hidden"]} MLPs, whose critic estimate tracks the exact W_1 and which covers
+every mode, next to the minimax GAN with the same budget, which collapses onto a
+few modes. Without --quick the papers' settings are used (3x512 MLPs, 20000
+iterations: a GPU run).
 """
-
-#: Run length and evaluation interval when neither they nor ``--quick`` are given.
-FULL = {"iters": 20_000, "eval_every": 500}
-
-#: ``--quick``: the settings picked by ``benchmarks/quick_wgan.py`` (8 Gaussians, five
-#: seeds; ``benchmarks/reports/quick_wgan.md``); options given explicitly still win.
-QUICK = {"iters": 2000, "eval_every": 200, "hidden": 64, "batch_size": 256, "lr_d": 1e-3,
-         "lr_g": 3e-4, "betas": (0.5, 0.9)}
 
 #: Loss trained next to ``--loss`` with the same budget when ``--quick`` is given.
 QUICK_COMPARE = "gan"
@@ -97,12 +100,12 @@ def _default_text(name: str) -> str:
 
 def _quick_help() -> str:
     q = QUICK
-    return (f"small CPU run (about 110 s of CPU time): {q['iters']} iterations, "
-            f"3x{q['hidden']} MLPs, "
-            f"batch {q['batch_size']}, critic/generator learning rates {q['lr_d']:g}/"
-            f"{q['lr_g']:g}, Adam betas {_format(q['betas'])}, an evaluation of "
-            f"{q.get('eval_samples', 2048)} samples every {q['eval_every']} iterations, and the "
-            f"minimax GAN trained next to it; options given explicitly still win (default: off)")
+    return (f"small CPU run ({QUICK_CPU_TIME} of CPU time): {q['iters']} iterations, "
+            f"3x{q['hidden']} MLPs, batch {q['batch_size']}, critic/generator learning rates "
+            f"{q['lr_d']:g}/{q['lr_g']:g}, Adam betas {_format(q['betas'])}, gradient-penalty "
+            f"weight {q['penalty']:g}, an evaluation of {q.get('eval_samples', 2048)} samples "
+            f"every {q['eval_every']} iterations, and the minimax GAN trained next to it; "
+            f"options given explicitly still win (default: off)")
 
 
 def build_parser():
@@ -124,10 +127,11 @@ def build_parser():
                         "iterations (its own n_critic, optimiser and clipping unless given), and "
                         "draw both runs side by side (default: gan with --quick, none otherwise)")
     p.add_argument("--iters", type=positive_int, default=None,
-                   help="generator iterations (default: 20000, the papers'; 2000 with --quick)")
+                   help=f"generator iterations (default: {FULL['iters']}, the papers'; "
+                        f"{QUICK['iters']} with --quick)")
     p.add_argument("--eval-every", type=non_negative_int, default=None, dest="eval_every",
-                   help="iterations between exact-W evaluations, 0 for none (default: 500; "
-                        "100 with --quick)")
+                   help=f"iterations between exact-W evaluations, 0 for none (default: "
+                        f"{FULL['eval_every']}; {QUICK['eval_every']} with --quick)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default: %(default)s; small MLPs gain nothing "
@@ -228,7 +232,7 @@ def _notes(args, config) -> None:
         print(f"note: with the papers' learning rates ({config.lr_d:g} for the critic) WGAN "
               f"training needs about 20000 iterations; in {config.iters} the generator barely "
               f"moves and the exact W1 stays near its start. --quick uses larger learning "
-              f"rates and smaller networks that make the point in 2000 iterations")
+              f"rates and smaller networks that make the point in {QUICK['iters']} iterations")
 
 
 def _train(parser, config, replica):

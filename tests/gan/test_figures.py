@@ -178,7 +178,8 @@ def test_demo_quick_applies_small_settings_and_explicit_options_win(tmp_path, ca
 
     for setting in ("iters=4,", "eval_every=2,", "hidden=8,", "eval_samples=64,",
                     f"batch_size={QUICK['batch_size']},", f"lr_d={QUICK['lr_d']},",
-                    f"lr_g={QUICK['lr_g']},", f"betas={QUICK['betas']},"):
+                    f"lr_g={QUICK['lr_g']},", f"betas={QUICK['betas']},",
+                    f"penalty={QUICK['penalty']},"):
         assert setting in config, setting
     assert "gan: exact W1" in out  # the minimax GAN trained next to it
 
