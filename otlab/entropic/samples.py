@@ -51,20 +51,20 @@ MEMORY_FRACTION = 0.25
 
 
 def available_memory(device) -> int:
-    """Bytes available on ``device``: free GPU memory, or the host's ``MemAvailable``.
+    """Bytes available on ``device``: free GPU memory, or what this process may still allocate.
 
-    Falls back to the free physical pages reported by ``os.sysconf`` where
-    ``/proc/meminfo`` does not exist, and to 1 GiB where neither is known.
+    On the host this is :func:`otlab.exact.available_memory_bytes` (the tightest of
+    ``MemAvailable``, the cgroup limit and the rlimits, as the exact solvers use), falling
+    back to the free physical pages reported by ``os.sysconf`` where none of those can be
+    read, and to 1 GiB where neither is known.
     """
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    from ..exact import available_memory_bytes
+
+    host = available_memory_bytes()
+    if host is not None:
+        return host
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
