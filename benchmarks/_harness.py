@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import json
 import os
 import platform
 import time
@@ -99,6 +100,14 @@ def _fmt(value) -> str:
             return "n/a"
         return f"{value:.4g}"
     return str(value)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a JSON-lines results file (none when it does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import sys
 import time
@@ -303,7 +304,7 @@ def main(argv=None) -> None:
         groups += [large_exact_case, sinkhorn_cliff_case]
     for group in groups:
         group()
-    load = " ".join(f"{v:.1f}" for v in __import__("os").getloadavg())
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     intro = ("Each row is recomputed by this script; **now** is what otlab returned in this run, "
              "**before** what was observed when the case was found. One torch thread; load "
              f"average at the end {load} (2 cores), so the wall times of the timing rows are "

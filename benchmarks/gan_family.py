@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _harness import REPORTS, markdown_table, pyplot, save_png, write_report
+from _harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
 
 _SMALL = {"hidden": 64, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3}
 _DIGITS = {"hidden": 256, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3,
@@ -114,12 +114,6 @@ def run_one(job: dict) -> dict:
 
 def _key(row) -> tuple:
     return (row["case"], row["run"], row["seed"], json.dumps(row["settings"], sort_keys=True))
-
-
-def _read(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def run_grid(jobs, *, n_jobs: int, results: Path, budget_s: float | None) -> None:
@@ -572,7 +566,7 @@ def main(argv=None):
              "run": run, "seed": seed, "settings": spec["settings"]}
             for case in a.cases for spec in [CASES[case]]
             for seed in spec.get("seeds", a.seeds) for run in spec["runs"]]
-    have = {_key(r) for r in _read(results)}
+    have = {_key(r) for r in read_jsonl(results)}
     todo = [j for j in jobs if _key(j) not in have]
     print(f"{len(jobs)} runs wanted, {len(jobs) - len(todo)} already in {results}", flush=True)
     if todo and not a.report_only:
@@ -583,7 +577,7 @@ def main(argv=None):
                              .replace(" ", "_"))
         run_grid(todo, n_jobs=a.jobs, results=results, budget_s=a.time_budget)
     wanted = {_key(j) for j in jobs}
-    rows = [r for r in _read(results) if _key(r) in wanted]
+    rows = [r for r in read_jsonl(results) if _key(r) in wanted]
     have = {_key(r) for r in rows}
     missing = [j for j in jobs if _key(j) not in have]
     command = " ".join(["python", "benchmarks/gan_family.py", *(argv if argv is not None

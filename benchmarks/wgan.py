@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _harness import REPORTS, markdown_table, pyplot, save_png, write_report
+from _harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
 from otlab.gan.config import PAPER_DEFAULTS
 
 LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-sn")
@@ -117,12 +117,6 @@ def run_one(job: dict) -> dict:
 
 def _key(row) -> tuple:
     return (row["data"], row["loss"], row["seed"], json.dumps(row["settings"], sort_keys=True))
-
-
-def _read_results(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _parse_set(items) -> dict:
@@ -329,7 +323,7 @@ def build_report(a, settings, wanted, results: Path, out: Path) -> Path:
     from otlab.gan import TrainConfig
 
     wanted_keys = {_key(j) for j in wanted}
-    every = _read_results(results)
+    every = read_jsonl(results)
     rows = [r for r in every if _key(r) in wanted_keys]
     rows.sort(key=lambda r: (a.data.index(r["data"]), a.losses.index(r["loss"]), r["seed"]))
     label = "GPU" if a.device.startswith("cuda") else "CPU"
@@ -448,7 +442,7 @@ def main(argv=None):
     own = {loss: _parse_set(items) for loss, items in set_for.items()}
 
     wanted = _jobs(a, settings, own)
-    have = {_key(r) for r in _read_results(results)}
+    have = {_key(r) for r in read_jsonl(results)}
     todo = [j for j in wanted if _key(j) not in have]
     print(f"{len(wanted)} runs wanted, {len(wanted) - len(todo)} already in {results}", flush=True)
     if todo and not a.report_only:
