@@ -29,7 +29,7 @@ from ._backend import is_torch
 from ._validation import as_float_array, as_points, as_weights
 from ._warnings import external_stacklevel
 
-__all__ = ["Sample", "as_sample"]
+__all__ = ["Sample", "as_sample", "check_same_dimension"]
 
 @dataclass(frozen=True, eq=False)
 class Sample:
@@ -143,6 +143,19 @@ def as_sample(p, name: str, *, weights=None, weights_name: str | None = None) ->
     elif isinstance(p, tuple):
         p = _tuple_points(p, name, weights_given=weights is not None)
     return Sample._named(p, weights, name, weights_name)
+
+
+def check_same_dimension(sp: Sample, sq: Sample, names=("p", "q")) -> None:
+    """Raise a ValueError naming both samples when their points differ in dimension.
+
+    >>> check_same_dimension(as_sample([[0.0, 1.0]], "p"), as_sample([[2.0]], "q"))
+    Traceback (most recent call last):
+    ...
+    ValueError: p and q must have the same dimension; got d=2 and d=1
+    """
+    if sp.dim != sq.dim:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same dimension; "
+                         f"got d={sp.dim} and d={sq.dim}")
 
 
 def _is_sequence(v) -> bool:

@@ -37,7 +37,7 @@ from .._validation import as_points
 from ..costs import PowerCost, pairwise_cost
 from ..exact import emd_points
 from ..exact.duals import local_c_transform
-from ..sample import as_sample
+from ..sample import as_sample, check_same_dimension
 
 __all__ = ["ExactCritic", "exact_critic"]
 
@@ -176,7 +176,6 @@ def exact_critic(x, y, *, a=None, b=None, max_iter: int | None = None,
     """
     sx = as_sample(x, "x", weights=a, weights_name="a")
     sy = as_sample(y, "y", weights=b, weights_name="b")
-    if sx.dim != sy.dim:
-        raise ValueError(f"x and y must have the same dimension; got d={sx.dim} and d={sy.dim}")
+    check_same_dimension(sx, sy, ("x", "y"))
     lp = emd_points(sx, sy, order=1, solver=solver, max_iter=max_iter)
     return ExactCritic(lp, to_numpy(sx.points), to_numpy(sy.points))

@@ -21,7 +21,7 @@ import torch
 from .._backend import any_torch, working_dtype
 from .._validation import check_choice, check_order, check_positive
 from ..costs import Frame, common_frame, mean_squared_distance, scale_by_power
-from ..sample import Sample, as_sample
+from ..sample import Sample, as_sample, check_same_dimension
 from ._softmin import DenseOperator, TiledOperator
 from .solver import (
     DEFAULT_SCALING,
@@ -159,9 +159,7 @@ class PointProblem:
 
     @classmethod
     def build(cls, sp: Sample, sq: Sample, order: float, names=("x", "y")) -> "PointProblem":
-        if sp.dim != sq.dim:
-            raise ValueError(f"{names[0]} and {names[1]} must have the same dimension; "
-                             f"got d={sp.dim} and d={sq.dim}")
+        check_same_dimension(sp, sq, names)
         parts = (sp.points, sp.probabilities, sq.points, sq.probabilities)
         ref = next((v for v in parts if isinstance(v, torch.Tensor)), None)
         if ref is not None:

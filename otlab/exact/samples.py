@@ -28,7 +28,7 @@ from .._backend import common_backend, is_torch, result_like
 from .._validation import check_order
 from .._warnings import external_stacklevel
 from ..costs import pairwise_cost, power_mean
-from ..sample import as_sample
+from ..sample import as_sample, check_same_dimension
 from ._histogram import ConvergenceWarning
 from .points import PointsEMDResult, emd_points
 
@@ -105,8 +105,7 @@ def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int |
     order = check_order(order)
     sp = as_sample(p, "p", weights=a, weights_name="a")
     sq = as_sample(q, "q", weights=b, weights_name="b")
-    if sp.dim != sq.dim:
-        raise ValueError(f"p and q must have the same dimension; got d={sp.dim} and d={sq.dim}")
+    check_same_dimension(sp, sq)
     res = emd_points(sp, sq, order=order, solver=solver, max_iter=max_iter)
     x, wx, y, wy = common_backend(sp.points, sp.probabilities, sq.points, sq.probabilities)
     if not res.feasible:
