@@ -13,7 +13,8 @@ import importlib
 from .costs import cost_matrix
 from .distance import wasserstein
 from .divergences import js, kl, tv
-from .exact import ConvergenceWarning, EMDResult, PointsEMDResult, choose_exact_solver, emd, emd_points
+from ._warnings import ConvergenceWarning
+from .exact import EMDResult, PointsEMDResult, choose_exact_solver, emd, emd_points
 from .sample import Sample
 
 __version__ = "0.1.0"

@@ -1,13 +1,40 @@
-"""Where otlab's warnings point: at the caller's line, not at otlab's internals."""
+"""otlab's warnings: the class the solvers raise, and where a warning points.
+
+:class:`ConvergenceWarning` lives on the ground floor so that both the exact
+and the entropic solvers import it downward; it is public as
+``otlab.ConvergenceWarning`` (and, for compatibility, ``otlab.exact.ConvergenceWarning``,
+the same object).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-__all__ = ["external_stacklevel"]
+__all__ = ["ConvergenceWarning", "external_stacklevel"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ConvergenceWarning(UserWarning):
+    """A solver stopped before meeting its optimality or tolerance criterion.
+
+    Raised by the exact solvers when an iteration cap stops the network
+    simplex, and by Sinkhorn when the marginal error misses ``tol``; the
+    message says what is true of what is returned.  Turn it into an error
+    with ``warnings.simplefilter("error", otlab.ConvergenceWarning)``.
+
+    >>> import warnings, otlab
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("stopped early", otlab.ConvergenceWarning)
+    >>> caught[0].category.__module__ + "." + caught[0].category.__name__
+    'otlab.ConvergenceWarning'
+    """
+
+
+# Shown as ``otlab.ConvergenceWarning`` in warnings and tracebacks: the public path.
+ConvergenceWarning.__module__ = "otlab"
 
 
 def external_stacklevel() -> int:

@@ -43,3 +43,24 @@ def test_unknown_attribute_raises_attribute_error():
 
 def test_version_is_a_string():
     assert isinstance(otlab.__version__, str)
+
+
+def test_convergence_warning_is_public_under_its_short_path():
+    import traceback
+    import warnings
+
+    import numpy as np
+
+    from otlab.exact import ConvergenceWarning
+
+    assert ConvergenceWarning is otlab.ConvergenceWarning
+    assert issubclass(otlab.ConvergenceWarning, UserWarning)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 2)), rng.normal(size=(60, 2))
+    u = np.full(60, 1 / 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", otlab.ConvergenceWarning)
+        with pytest.raises(otlab.ConvergenceWarning) as caught:
+            otlab.emd(u, u, otlab.cost_matrix(x, y), max_iter=2)
+    shown = "".join(traceback.format_exception_only(caught.type, caught.value))
+    assert shown.startswith("otlab.ConvergenceWarning: emd stopped"), shown

@@ -167,7 +167,7 @@ def test_marginal_error_is_the_l1_sum_of_both_marginals():
 
 
 def test_dense_problem_that_does_not_fit_raises_memory_error_before_solving(monkeypatch):
-    import otlab.exact._memory as memory
+    import otlab._memory as memory
 
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: 8 * 2**30)
     a = np.full(20_000, 1 / 20_000)

@@ -189,7 +189,7 @@ def test_auto_solver_choice_follows_size_and_memory():
 
 
 def test_dense_solver_refuses_a_problem_that_does_not_fit(monkeypatch):
-    import otlab.exact._memory as memory
+    import otlab._memory as memory
 
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: 10**6)
     x = np.zeros((1000, 2))

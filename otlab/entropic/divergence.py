@@ -7,9 +7,8 @@ import warnings
 import torch
 
 from .._validation import check_order
-from .._warnings import external_stacklevel
+from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import distances
-from ..exact import ConvergenceWarning
 from ..sample import as_sample
 from ._softmin import TILE_ENTRIES, cost_bound
 from .samples import SAMPLES_TOL, PointProblem, gradient_term, solve

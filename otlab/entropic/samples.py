@@ -60,7 +60,7 @@ def available_memory(device) -> int:
     """
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
-    from ..exact import available_memory_bytes
+    from .._memory import available_memory_bytes
 
     host = available_memory_bytes()
     if host is not None:

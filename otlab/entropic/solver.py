@@ -23,9 +23,8 @@ from .._validation import (
     check_positive_int,
     check_same_mass,
 )
-from .._warnings import external_stacklevel
+from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import power_of_two_at_least
-from ..exact import ConvergenceWarning
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
 from ._softmin import DenseOperator
 from .result import Output, SinkhornResult, _Solution

@@ -14,8 +14,9 @@
   potentials over all pairs in memory that grows like n + m.
 """
 
-from ._histogram import ConvergenceWarning, EMDResult, default_max_iter, emd
-from ._memory import available_memory_bytes, dense_memory_bytes
+from .._memory import available_memory_bytes, dense_memory_bytes
+from .._warnings import ConvergenceWarning
+from ._histogram import EMDResult, default_max_iter, emd
 from .duals import c_transform, max_dual_violation
 from .points import SOLVERS, PointsEMDResult, choose_exact_solver, emd_points
 from .samples import wasserstein_exact

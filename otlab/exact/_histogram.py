@@ -15,12 +15,13 @@ from functools import cached_property
 import numpy as np
 
 from .._backend import to_numpy
+from .._memory import check_dense_memory
+from .._warnings import ConvergenceWarning
 from .._validation import (as_cost_matrix, as_histogram, check_positive_int, check_same_mass,
                            safe_total)
 from ..costs import power_of_two_at_least
-from ._memory import check_dense_memory
 
-__all__ = ["emd", "EMDResult", "ConvergenceWarning", "default_max_iter", "marginal_l1"]
+__all__ = ["emd", "EMDResult", "default_max_iter", "marginal_l1"]
 
 #: Relative tolerance on the difference of total masses accepted by :func:`emd`.
 MASS_RTOL = 1e-6
@@ -31,10 +32,6 @@ DENSE_ALTERNATIVE = (
     "For point clouds use otlab.emd_points(x, y, a, b), the sparse exact solver whose "
     "memory grows like n + m, or an entropic approximation (otlab.sinkhorn)."
 )
-
-
-class ConvergenceWarning(UserWarning):
-    """A solver stopped before meeting its optimality or tolerance criterion."""
 
 
 def default_max_iter(n: int, m: int) -> int:

@@ -38,13 +38,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._backend import to_numpy
+from .._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
 from .._validation import check_choice, check_order, check_positive_int
-from .._warnings import external_stacklevel
+from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import Frame, PowerCost, common_frame, power_of_two_at_least, power_sum, scale_by_power
 from ..sample import as_sample
 from ._geometry import Leaves, merge_duplicates
-from ._histogram import FEASIBILITY_RTOL, ConvergenceWarning, default_max_iter, marginal_l1
-from ._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
+from ._histogram import FEASIBILITY_RTOL, default_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
 from ._restricted import Restricted
 from ._scan import scan_excess

@@ -26,10 +26,9 @@ import numpy as np
 
 from .._backend import common_backend, is_torch, result_like
 from .._validation import check_order
-from .._warnings import external_stacklevel
+from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import pairwise_cost, power_mean
 from ..sample import as_sample, check_same_dimension
-from ._histogram import ConvergenceWarning
 from .points import PointsEMDResult, emd_points
 
 __all__ = ["wasserstein_exact"]

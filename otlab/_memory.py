@@ -1,4 +1,8 @@
-"""How much memory the dense exact solver needs, and how much the process may still use.
+"""The memory budget: what the dense exact solver needs, and what the process may still use.
+
+Both solvers import it downward: the exact solvers refuse (or route around)
+a dense problem that does not fit, and the entropic back-end choice sizes its
+host budget from :func:`available_memory_bytes`.
 
 POT's dense network simplex keeps, besides the float64 cost matrix, its own
 copy of the costs, the flows, arc states and the dense float64 plan it
