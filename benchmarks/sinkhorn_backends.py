@@ -55,8 +55,9 @@ def solve(x, y, variant):
     (what the tiled operator does with that much memory).  Returns
     ``(n_iter, what was kept, op)``.
     """
-    from otlab.entropic.samples import MEMORY_FRACTION, PointProblem, solve as run_loop
-    from otlab.entropic.solver import SinkhornOptions
+    from otlab.entropic.backend import MEMORY_FRACTION
+    from otlab.entropic.problem import PointProblem
+    from otlab.entropic.solver import SinkhornOptions, solve as run_loop
     from otlab.sample import Sample
 
     backend, arrays = VARIANTS[variant]
@@ -79,7 +80,7 @@ def main(argv=None):
 
     import torch
 
-    from otlab.entropic.samples import MEMORY_FRACTION, available_memory
+    from otlab.entropic.backend import MEMORY_FRACTION, available_memory
 
     torch.set_num_threads(1)
     rows = []

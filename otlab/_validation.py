@@ -29,6 +29,8 @@ __all__ = [
     "check_choice",
     "split_sample",
     "safe_total",
+    "check_finite",
+    "to_float",
 ]
 
 
@@ -73,7 +75,14 @@ def _all_finite(x) -> bool:
     return bool(np.isfinite(x).all())
 
 
-def _check_finite(x, name: str) -> None:
+def check_finite(x, name: str) -> None:
+    """Raise :class:`ValueError` naming ``name`` unless every entry of ``x`` is finite.
+
+    >>> check_finite(np.array([1.0, np.nan]), "a")
+    Traceback (most recent call last):
+    ...
+    ValueError: a must be finite; got 1 NaN or infinite entries
+    """
     if not _all_finite(x):
         if is_torch(x):
             import torch
@@ -98,13 +107,17 @@ def as_points(x, name: str):
         raise ValueError(f"{name} must contain at least one point; got an empty sample")
     if x.shape[1] == 0:
         raise ValueError(f"{name} must have at least one coordinate; got shape {tuple(x.shape)}")
-    _check_finite(x, name)
+    check_finite(x, name)
     return x
 
 
-def _scalar(value) -> float:
+def to_float(value) -> float:
     """A Python float from a numpy scalar or a (possibly grad-tracking) 0-dim tensor."""
     return float(value.detach()) if is_torch(value) else float(value)
+
+
+#: Former private names, kept while code written against them is merged.
+_check_finite, _scalar = check_finite, to_float
 
 
 def safe_total(w) -> float:
@@ -114,19 +127,19 @@ def safe_total(w) -> float:
     largest float (``[1e308, 1e308]``) give ``inf`` only when the true total
     exceeds the float range, and never a spurious 0 or NaN.
     """
-    top = _scalar(w.max())
+    top = to_float(w.max())
     if not top > 0:
         return 0.0
-    return _scalar((w / top).sum()) * top
+    return to_float((w / top).sum()) * top
 
 
 def _check_nonnegative_mass(w, name: str) -> None:
-    _check_finite(w, name)
-    w_min = _scalar(w.min())
+    check_finite(w, name)
+    w_min = to_float(w.min())
     if w_min < 0:
         raise ValueError(f"{name} must be non-negative; got min {w_min:g}")
-    if not _scalar(w.max()) > 0:
-        raise ValueError(f"{name} must have a positive sum; got sum {_scalar(w.sum()):g}")
+    if not to_float(w.max()) > 0:
+        raise ValueError(f"{name} must have a positive sum; got sum {to_float(w.sum()):g}")
 
 
 def normalized(w):
@@ -168,8 +181,8 @@ def as_weights(w, n: int, name: str, *, like=None):
 
 def check_same_mass(a, b, *, rtol: float = 1e-6, names=("a", "b")) -> None:
     """Raise if the total masses of ``a`` and ``b`` differ by more than ``rtol``."""
-    top = max(_scalar(a.max()), _scalar(b.max()))
-    sa, sb = _scalar((a / top).sum()), _scalar((b / top).sum())  # no overflow near 1e308
+    top = max(to_float(a.max()), to_float(b.max()))
+    sa, sb = to_float((a / top).sum()), to_float((b / top).sum())  # no overflow near 1e308
     if abs(sa - sb) > rtol * max(sa, sb):
         sa, sb = sa * top, sb * top
         raise ValueError(
@@ -185,7 +198,7 @@ def as_cost_matrix(M, shape, name: str = "M"):
         raise ValueError(
             f"{name} must have shape {tuple(shape)} to match the histograms; got {tuple(M.shape)}"
         )
-    _check_finite(M, name)
+    check_finite(M, name)
     return M
 
 

@@ -4,7 +4,7 @@ Rank :math:`r` holds the rows :math:`I_r` of the source points; its *local
 operator* (dense, tiled or Triton, chosen by the size of its block as
 :func:`otlab.entropic.sinkhorn_samples` chooses) holds or recomputes only the
 block :math:`C_{I_r, :}` of the cost matrix, which no other rank holds.  The
-two soft-min maps of the protocol (:class:`otlab.entropic._softmin.SoftminOperator`)
+two soft-min maps of the protocol (:class:`otlab.entropic.operators.SoftminOperator`)
 then read
 
 .. math::
@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import torch
 
-from ..entropic._softmin import PlanSums, TiledOperator, cost_bound
-from ..entropic.samples import choose_backend, make_operator
+from ..entropic.operators import PlanSums, TiledOperator, cost_bound
+from ..entropic.backend import choose_backend, make_operator
 
 __all__ = ["ShardedOperator", "rank_slice"]
 

@@ -4,7 +4,7 @@ Every rank holds both point clouds, gathered in rank order (:math:`O((n + m) d)`
 numbers), in which its own rows are the caller's tensors: gradients of
 anything computed from the gathered clouds flow back to the rank's own points
 and weights, and to nothing else.  With this, the single-process problem
-(:class:`otlab.entropic.samples.PointProblem`: common frame, default ε,
+(:class:`otlab.entropic.problem.PointProblem`: common frame, default ε,
 result units, envelope gradients, the divergence's logic) applies as it is;
 only the soft-min operator differs (:meth:`ShardedPointProblem.operator`).
 
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from .._backend import any_torch, is_torch, working_dtype
-from .._validation import _check_finite, _scalar, as_float_array, as_points, check_order
+from .._validation import as_float_array, as_points, check_finite, check_order, to_float
 from ..costs import common_frame
-from ..entropic.samples import PointProblem
-from ..entropic.solver import Output
+from ..entropic.problem import PointProblem
+from ..entropic.result import Output
 from ._shards import Shards
 from .operator import ShardedOperator, rank_slice
 
@@ -34,7 +34,7 @@ __all__ = ["ShardedPointProblem", "build_problem"]
 
 @dataclass(frozen=True)
 class ShardedPointProblem(PointProblem):
-    """:class:`~otlab.entropic.samples.PointProblem` of the gathered clouds, with its sharding.
+    """:class:`~otlab.entropic.problem.PointProblem` of the gathered clouds, with its sharding.
 
     ``x_sizes`` and ``y_sizes`` are the rows of each cloud held by each rank.
     """
@@ -67,15 +67,15 @@ def _local_weights(w, n: int, name: str):
     if w.ndim != 1 or w.shape[0] != n:
         raise ValueError(f"{name} must have one weight per point: expected shape ({n},), got "
                          f"{tuple(w.shape)}")
-    _check_finite(w, name)
-    low = _scalar(w.min())
+    check_finite(w, name)
+    low = to_float(w.min())
     if low < 0:
         raise ValueError(f"{name} must be non-negative; got min {low:g}")
     return w
 
 
 def _dtype_device(values):
-    """The input dtype and device, by the rule of :class:`~otlab.entropic.samples.PointProblem`."""
+    """The input dtype and device, by the rule of :class:`~otlab.entropic.problem.PointProblem`."""
     ref = next((v for v in values if is_torch(v)), None)
     if ref is not None:
         return ref.dtype, ref.device
@@ -136,9 +136,9 @@ def _cloud(shards, points, weights, sizes, dtype, device, weight_name):
     raw = _gathered(shards, torch.as_tensor(weights).to(dtype=dtype, device=device), sizes,
                     "weights")
     mass = raw.sum()
-    if not _scalar(mass) > 0:
+    if not to_float(mass) > 0:
         raise ValueError(f"{weight_name} must have a positive sum over all ranks; got sum "
-                         f"{_scalar(mass):g}")
+                         f"{to_float(mass):g}")
     return x, raw / mass
 
 

@@ -30,8 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..entropic.divergence import divergence
-from ..entropic.samples import SAMPLES_TOL, _entropic
-from ..entropic.solver import DEFAULT_SCALING, SinkhornOptions
+from ..entropic.solver import DEFAULT_SCALING, SAMPLES_TOL, SinkhornOptions, solve_problem
 from ._shards import Shards
 from .problem import build_problem
 
@@ -169,7 +168,7 @@ def sharded_sinkhorn(x_local, y_local, *, reg: float | None = None, order: float
     """
     shards, problem, options = _prepare(group, x_local, a_local, y_local, b_local, reg, order,
                                         tol, max_iter, scaling, backend, acceleration)
-    cost, objective, n_iter, err, converged, eps, solution = _entropic(
+    cost, objective, n_iter, err, converged, eps, solution = solve_problem(
         problem, reg, backend, options, "sharded_sinkhorn")
     out, rows, cols = problem.out, problem.x_rows, problem.y_rows
     return ShardedSinkhornResult(

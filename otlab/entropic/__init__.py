@@ -7,19 +7,29 @@ r"""Entropic optimal transport: log-domain Sinkhorn with ε-scaling, on CPU and 
 * :func:`wasserstein_sinkhorn` — the engine of
   ``otlab.wasserstein(p, q, method="sinkhorn")``.
 
-The loop is written once (:func:`otlab.entropic.solver.sinkhorn_loop`) on top
-of the soft-min protocol that each back-end implements
-(:class:`otlab.entropic._softmin.SoftminOperator`; :mod:`otlab.entropic._triton`);
-so is its acceleration at the target ε (:mod:`otlab.entropic.acceleration`:
-:class:`Anderson`, the default, or :class:`Overrelaxation`).  Point clouds are
-solved in a common power-of-two frame (:mod:`otlab.costs`), so results are
-exact under translation and scale.
+The modules are named by their role, lowest first:
+
+* :mod:`~otlab.entropic.operators` — the soft-min protocol and its dense and
+  tiled back-ends (the fused Triton kernel in ``_triton``);
+* :mod:`~otlab.entropic.backend` — which back-end, by the memory budget;
+* :mod:`~otlab.entropic.problem` — two samples in a common power-of-two frame
+  (:mod:`otlab.costs`), their costs and the default ε, so results are exact
+  under translation and scale;
+* :mod:`~otlab.entropic.solver` — the one loop
+  (:func:`~otlab.entropic.solver.sinkhorn_loop`), its options, its
+  acceleration (:mod:`~otlab.entropic.acceleration`: :class:`Anderson`, the
+  default, or :class:`Overrelaxation`) and its honest status;
+* :mod:`~otlab.entropic.result` — :class:`SinkhornResult`;
+* :mod:`~otlab.entropic.divergence` — :math:`S_\varepsilon` of a built problem;
+* :mod:`~otlab.entropic.api` — the four entry points above.
 """
 
 from .acceleration import ACCELERATIONS, Anderson, Overrelaxation
-from .divergence import sinkhorn_divergence
-from .samples import BACKENDS, default_reg, sinkhorn_samples, wasserstein_sinkhorn
-from .solver import SinkhornOptions, SinkhornResult, epsilon_schedule, sinkhorn
+from .api import sinkhorn, sinkhorn_divergence, sinkhorn_samples, wasserstein_sinkhorn
+from .backend import BACKENDS
+from .problem import default_reg
+from .result import SinkhornResult
+from .solver import SinkhornOptions, epsilon_schedule
 
 __all__ = [
     "ACCELERATIONS",

@@ -9,7 +9,7 @@ The points it receives are in the local frame of :mod:`otlab.costs` (coordinates
 of order 1), and the costs are formed from coordinate differences, as in every
 other back-end, so the fused kernel agrees with the dense and tiled ones at any
 offset and scale.  triton is imported lazily;
-:func:`otlab.entropic.samples.choose_backend` falls back to the tiled torch
+:func:`otlab.entropic.backend.choose_backend` falls back to the tiled torch
 back-end when it is missing.  On CPU tensors the kernel
 runs only under the Triton interpreter (``TRITON_INTERPRET=1``), which the tests
 use to check it against the dense operator.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from ._softmin import TiledOperator
+from .operators import TiledOperator
 
 __all__ = ["TritonOperator"]
 

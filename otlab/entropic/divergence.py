@@ -1,4 +1,10 @@
-r"""The debiased Sinkhorn divergence :math:`S_\varepsilon` (Feydy et al. 2019)."""
+r"""The debiased Sinkhorn divergence :math:`S_\varepsilon` (Feydy et al. 2019) of a built problem.
+
+:func:`divergence` combines the three entropic terms (or, for a huge ε, the
+closed form of its MMD limit) and bounds its round-off; the entry point
+:func:`otlab.entropic.sinkhorn_divergence` (:mod:`otlab.entropic.api`) and
+:func:`otlab.distributed.sharded_sinkhorn_divergence` build the problem and call it.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,12 @@ import warnings
 
 import torch
 
-from .._validation import check_order
 from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import distances
-from ..sample import as_sample
-from ._softmin import TILE_ENTRIES, cost_bound
-from .samples import SAMPLES_TOL, PointProblem, gradient_term, solve
-from .solver import DEFAULT_SCALING, SinkhornOptions, warn_not_converged
+from .operators import TILE_ENTRIES, cost_bound
+from .solver import SinkhornOptions, gradient_term, solve, warn_not_converged
 
-__all__ = ["sinkhorn_divergence"]
+__all__ = ["divergence"]
 
 
 def _dual_value(problem, eps, backend, options, scale, *, symmetric=False):
@@ -84,100 +87,12 @@ def _swapped(problem):
     return problem.swapped()
 
 
-def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order: float = 1,
-                        tol: float = SAMPLES_TOL, max_iter: int | None = None,
-                        scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
-                        acceleration="anderson"):
-    r"""Debiased Sinkhorn divergence between two samples.
-
-    .. math::
-
-        S_\varepsilon(\alpha, \beta) = \mathrm{OT}_\varepsilon(\alpha, \beta)
-        - \tfrac12 \mathrm{OT}_\varepsilon(\alpha, \alpha)
-        - \tfrac12 \mathrm{OT}_\varepsilon(\beta, \beta),
-
-    with :math:`\mathrm{OT}_\varepsilon(\alpha, \beta) = \min_{P \in \Pi(a, b)}
-    \langle P, C\rangle + \varepsilon \mathrm{KL}(P \,\|\, a \otimes b)` and
-    :math:`C_{ij} = \lVert x_i - y_j\rVert_2^k`.  For these costs
-    :math:`S_\varepsilon \ge 0`, with equality iff :math:`\alpha = \beta`; it
-    interpolates between :math:`W_k^k` (ε → 0) and half the energy distance
-    :math:`\langle \alpha\otimes\beta, C\rangle - \tfrac12\langle\alpha\otimes\alpha, C\rangle
-    - \tfrac12\langle\beta\otimes\beta, C\rangle` (ε → ∞).  The value is in
-    cost units (no k-th root).
-
-    Parameters
-    ----------
-    p, q : array-like, Tensor or Sample
-        Samples of shape (n, d) / (m, d) (or (n,)), as in :func:`otlab.wasserstein`.
-    a, b : array-like or Tensor, optional
-        Their weights, normalised to sum 1; uniform by default.
-    reg : float, optional
-        ε in cost units; default :func:`otlab.entropic.default_reg`, :math:`0.004\, m_2^{k/2}`.
-    order : float, default 1
-        The exponent ``k``.
-    tol, max_iter, scaling, backend, acceleration
-        As in :func:`otlab.entropic.sinkhorn_samples` (``acceleration`` applies to
-        the cross term; the symmetric terms need none).
-
-    Returns
-    -------
-    float or Tensor
-        :math:`S_\varepsilon \ge 0`; for torch input a 0-dim tensor on the
-        input's device and in its dtype, differentiable with respect to points
-        and weights through the potentials (envelope theorem).
-
-    Warns
-    -----
-    ConvergenceWarning
-        When a term misses ``tol``, or when the computed value is negative by
-        more than its error bound (it is then returned as 0, and the warning
-        gives the negative value).
-
-    Notes
-    -----
-    All three terms are solved in one frame (:mod:`otlab.entropic.samples`),
-    so the value is translation-invariant and scales as :math:`|c|^k`.  Beyond
-    :math:`\varepsilon = \text{ulp}^{-1/3} \max C` (1.6e5 times the largest cost in
-    float64), where the potentials' round-off (ulp·ε) would exceed it, the
-    second-order expansion
-    :math:`\mathrm{OT}_\varepsilon = \langle a\otimes b, C\rangle - \lVert\tilde C\rVert^2/(2\varepsilon)`
-    (:math:`\tilde C` the doubly centred cost) is used instead, accurate to
-    :math:`O(\max C^3/\varepsilon^2)`.  Each
-    term is the dual value of a pair whose column marginals are exact — the
-    symmetric terms end with a full soft-min after the averaged iterations, as
-    GeomLoss's final extrapolation does — so its error is second order in the
-    marginal error, which keeps the difference of three nearly equal numbers
-    accurate down to the MMD limit (ε → ∞).  The same points with the same
-    weights give exactly 0, and a value below 0 by less than the terms' error
-    bound (ε times their marginal errors, plus round-off) is returned as 0.
-
-    References
-    ----------
-    J. Feydy, T. Séjourné, F.-X. Vialard, S. Amari, A. Trouvé, G. Peyré (2019).
-    Interpolating between optimal transport and MMD using Sinkhorn
-    divergences. AISTATS.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> x, y = rng.normal(size=(50, 2)), rng.normal(size=(40, 2)) + 2.0
-    >>> sinkhorn_divergence(x, x)
-    0.0
-    >>> sinkhorn_divergence(x, y, order=2) > 0
-    True
-    """
-    order = check_order(order)
-    problem = PointProblem.build(as_sample(p, "p", weights=a, weights_name="a"),
-                                 as_sample(q, "q", weights=b, weights_name="b"), order, ("p", "q"))
-    options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
-    return divergence(problem, reg, backend, options)
-
-
 def divergence(problem, reg, backend: str, options: SinkhornOptions):
-    """:math:`S_\varepsilon` of a built problem (the body of :func:`sinkhorn_divergence`,
-    shared with :func:`otlab.distributed.sharded_sinkhorn_divergence`)."""
+    r""":math:`S_\varepsilon` of a built problem, in the caller's units.
+
+    The body of :func:`otlab.entropic.sinkhorn_divergence`, shared with
+    :func:`otlab.distributed.sharded_sinkhorn_divergence`.
+    """
     eps = problem.local_reg(reg)
     if _same_measure(problem):
         zero = sum((v * 0).sum() for v in (problem.x, problem.a, problem.y, problem.b))

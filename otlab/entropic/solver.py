@@ -1,7 +1,13 @@
 r"""Log-domain Sinkhorn with ε-scaling: the loop (written once), its options and the honest status.
 
+:func:`sinkhorn_loop` iterates on an operator; :func:`finish` measures the
+returned plan and decides ``converged``; :func:`solve` and :func:`solve_problem`
+run both on a built :class:`~otlab.entropic.problem.PointProblem` (the body of
+the sample entry points in :mod:`otlab.entropic.api`, also used by
+:mod:`otlab.distributed`).
+
 The loop only calls the two soft-min maps of an operator
-(:class:`otlab.entropic._softmin.SoftminOperator`: dense, tiled or fused
+(:class:`otlab.entropic.operators.SoftminOperator`: dense, tiled or fused
 Triton), so every back-end shares the same iterations, acceleration
 (:mod:`otlab.entropic.acceleration`), stopping rule, final check and warnings.
 """
@@ -12,30 +18,24 @@ import math
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
-from .._backend import any_torch, is_torch, working_dtype
-from .._validation import (
-    as_cost_matrix,
-    as_histogram,
-    check_positive,
-    check_positive_int,
-    check_same_mass,
-)
+from .._validation import check_positive, check_positive_int
 from .._warnings import ConvergenceWarning, external_stacklevel
-from ..costs import power_of_two_at_least
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
-from ._softmin import DenseOperator
-from .result import Output, SinkhornResult, _Solution
+from .result import SinkhornResult, _Solution
 
-__all__ = ["sinkhorn", "SinkhornResult", "SinkhornOptions", "ACCELERATIONS", "DEFAULT_MAX_ITER",
-           "DEFAULT_SCALING", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule"]
+__all__ = ["SinkhornResult", "SinkhornOptions", "ACCELERATIONS", "DEFAULT_MAX_ITER",
+           "DEFAULT_SCALING", "SAMPLES_TOL", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule",
+           "sinkhorn_loop", "finish", "warn_not_converged", "envelope_terms", "check_resolution",
+           "solve", "solve_problem", "gradient_term"]
 
 #: Iteration cap at the target ε (the ε-scaling steps come on top).
 DEFAULT_MAX_ITER = 1000
 #: Ratio between successive temperatures of the ε-scaling schedule.
 DEFAULT_SCALING = 0.5
+#: Default marginal tolerance of the sample-based entry points.
+SAMPLES_TOL = 1e-4
 #: Accepted relative difference of the total masses of ``a`` and ``b``.
 MASS_RTOL = 1e-6
 #: Smallest ``reg`` accepted, in ulps of the largest cost: below, exp(-C/reg) has no correct digit.
@@ -310,223 +310,58 @@ def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None)
     return term
 
 
-def _histogram_tensors(a, b, M):
-    """Validated histograms and cost matrix as tensors in one working dtype and device."""
-    use_numpy = not any_torch(a, b, M)
-    a = as_histogram(a, "a")
-    b = as_histogram(b, "b")
-    M = as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")
-    ref = next((v for v in (M, a, b) if is_torch(v)), None)
-    if ref is not None:
-        dtype, device = ref.dtype, ref.device
-    else:
-        dtype, device = (torch.float32 if M.dtype == np.float32 else torch.float64), torch.device("cpu")
-    work = working_dtype(dtype)
-    a_t, b_t, M_t = (v.to(dtype=work, device=device) if is_torch(v) else
-                     torch.from_numpy(np.ascontiguousarray(v)).to(dtype=work, device=device)
-                     for v in (a, b, M))
-    return a_t, b_t, M_t, Output(numpy=use_numpy, dtype=dtype)
+def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOptions, *,
+          symmetric: bool = False, available: int | None = None, cost_scale: float | None = None):
+    """Run the loop in the local frame on detached data; return ``(op, f, g, n_iter, err)``.
 
-
-def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
-             scaling: float | None = DEFAULT_SCALING, mass_rtol: float = MASS_RTOL,
-             acceleration="anderson") -> SinkhornResult:
-    r"""Entropic optimal transport between histograms, in the log domain, with ε-scaling.
-
-    Solves
-
-    .. math::
-
-        \mathrm{OT}_\varepsilon(a, b) = \min_{P \in \Pi(a, b)}
-        \langle P, M\rangle + \varepsilon\, \mathrm{KL}(P \,\|\, a \otimes b)
-
-    by alternating the soft-min updates
-
-    .. math::
-
-        f_i \leftarrow -\varepsilon \log \sum_j b_j e^{(g_j - M_{ij})/\varepsilon},
-        \qquad
-        g_j \leftarrow -\varepsilon \log \sum_i a_i e^{(f_i - M_{ij})/\varepsilon},
-
-    first along the temperatures :math:`\varepsilon_0 = \max M - \min M,\
-    \varepsilon_0 s,\ \varepsilon_0 s^2, \dots` down to ``reg`` (one update
-    each), then at ``reg`` until the L1 marginal error is at most ``tol``,
-    with the f-update accelerated (see Notes).  Everything is in the log
-    domain, so tiny ``reg`` gives neither NaN nor underflow to 0; ``M`` is
-    divided by a power of two near its largest entry (exactly) first, so costs
-    near 1e-300 or 1e300 are handled alike.
-
-    Parameters
-    ----------
-    a : array-like or Tensor, shape (n,)
-        Source histogram (finite, non-negative, positive mass).
-    b : array-like or Tensor, shape (m,)
-        Target histogram with the same total mass as ``a`` (relative tolerance
-        ``mass_rtol``); rescaled to exactly that mass.
-    M : array-like or Tensor, shape (n, m)
-        Finite cost matrix.
-    reg : float
-        The entropic regularisation ε > 0, absolute, in the units of ``M``
-        (as in POT); at least :data:`RESOLUTION_ULPS` ulps of ``max |M|``.
-    tol : float, default 1e-6
-        Stop when :math:`\lVert P 1 - a\rVert_1 + \lVert P^\top 1 - b\rVert_1 \le` ``tol``.
-        In float32, round-off limits the reachable error to about
-        :math:`10^{-7} \max|f| / \varepsilon`; use a larger ``tol`` there.
-    max_iter : int, optional
-        Cap on iterations at the target ε (default 1000); the ε-scaling steps,
-        about :math:`\log(\max M / \varepsilon) / \log(1/s)`, come on top.
-    scaling : float in (0, 1) or None, default 0.5
-        The ratio ``s`` of the ε-scaling schedule; ``None`` starts at ``reg``.
-    mass_rtol : float, default 1e-6
-        Accepted relative difference between the masses of ``a`` and ``b``.
-    acceleration : "anderson", "overrelaxation", None, or an instance, default "anderson"
-        How the iterations at the target ε are accelerated
-        (:mod:`otlab.entropic.acceleration`): safeguarded Anderson mixing
-        (``Anderson(memory=...)`` sets its memory); a fixed over-relaxation
-        :math:`f \leftarrow f + 1.5\,(T(f) - f)`; or ``None``, plain
-        Sinkhorn.  All have the same fixed point and the same stopping rule.
-
-    Returns
-    -------
-    SinkhornResult
-        Potentials, plan, ``cost`` :math:`\langle P, M\rangle`, ``objective``,
-        ``n_iter``, ``marginal_error``, ``converged``.  numpy in, numpy out;
-        torch in, torch out on the input's device and in its dtype
-        (float16/bfloat16 are computed in float32).
-
-    Raises
-    ------
-    ValueError
-        ``reg <= 0`` or below the resolution of the dtype at the cost scale,
-        NaN or infinite entries, negative weights, masses that differ, or a
-        cost matrix whose shape does not match the histograms; the message
-        names the argument.
-    TypeError
-        Complex or non-numeric input.
-
-    Warns
-    -----
-    ConvergenceWarning
-        When the returned plan misses its marginals by more than ``tol`` (after
-        ``max_iter`` iterations, or because round-off at this ``reg`` keeps it
-        there); the warning states the error measured on the plan and what to
-        change (``max_iter``, ``reg``, ``tol``), and the result has
-        ``converged=False``.
-
-    Notes
-    -----
-    Write one sweep as a map on the row potential,
-    :math:`T(f) = \operatorname{softmin}_\text{rows}(\operatorname{softmin}_\text{cols}(f))`,
-    and keep :math:`g = \operatorname{softmin}_\text{cols}(f)`, so that the
-    column marginals are exact and the error is the row error
-    :math:`\sum_i a_i \lvert e^{(f_i - T(f)_i)/\varepsilon} - 1\rvert`.
-    Plain Sinkhorn, :math:`f \leftarrow T(f)`, is block-coordinate ascent on
-    the concave dual
-
-    .. math::
-
-        D(f, g) = \langle a, f\rangle + \langle b, g\rangle
-        - \varepsilon \sum_{ij} a_i b_j \big(e^{(f_i + g_j - M_{ij})/\varepsilon} - 1\big),
-
-    and slows down badly when the optimal plan is nearly non-unique (a
-    cost that is not strictly convex, e.g. :math:`W_1` between a sample and
-    its translate): a few potentials must still move by tens of ε while
-    the marginal error, exponentially small in that distance, barely pushes
-    them, and the error decays like :math:`1/k`.  Over-relaxation, fixed or
-    with the factor :math:`2/(1 + \sqrt{1 - \vartheta})` fitted to the
-    observed rate :math:`\vartheta`, does not change that; a quasi-Newton
-    step does.  ``"anderson"`` proposes
-
-    .. math::
-
-        f_{k+1} = T(f_k) - \sum_{l} \gamma_l \big(T(f_{l+1}) - T(f_l)\big),
-        \qquad
-        \gamma = \arg\min_\gamma \Big\lVert r_k - \sum_l \gamma_l (r_{l+1} - r_l)\Big\rVert_a^2
-        + \lambda \operatorname{tr}(H) \lVert\gamma\rVert^2,
-
-    with :math:`r = (T(f) - f)/\varepsilon`, the last 5 differences, and
-    :math:`\lambda = 10^{-3}` (:mod:`otlab.entropic._anderson`).  As a
-    safeguard the proposal is kept only if :math:`D(f, g)` does not decrease
-    (beyond rounding); otherwise the history is cleared and the plain update,
-    which never decreases :math:`D`, is taken instead.  The dual thus
-    increases monotonically, as in plain Sinkhorn, and the fixed point is the
-    same; only the path to it changes.  ``benchmarks/reports/sinkhorn_convergence.md``
-    measures the iteration counts of the three choices.
-
-    After the iterations the plan is formed once more and its cost and both
-    marginals measured; ``converged`` is True only if that measured error is
-    within ``tol`` and the cost is finite.
-
-    See Also
-    --------
-    otlab.entropic.sinkhorn_samples : the same on point clouds, without forming ``M``.
-    otlab.emd : the exact (ε = 0) problem.
-
-    References
-    ----------
-    M. Cuturi (2013). Sinkhorn distances: lightspeed computation of optimal
-    transport. NeurIPS.
-
-    B. Schmitzer (2019). Stabilized sparse scaling algorithms for entropy
-    regularized transport problems. SIAM J. Sci. Comput. 41(3).
-
-    A. Thibault, L. Chizat, C. Dossal, N. Papadakis (2017). Overrelaxed
-    Sinkhorn-Knopp algorithm for regularized optimal transport. arXiv:1711.01851.
-
-    T. Lehmann, M.-K. von Renesse, A. Sambale, A. Uschmajew (2022). A note on
-    overrelaxation in the Sinkhorn algorithm. Optim. Lett. 16.
-
-    D. G. Anderson (1965). Iterative procedures for nonlinear integral
-    equations. J. ACM 12(4).  H. F. Walker, P. Ni (2011). Anderson
-    acceleration for fixed-point iterations. SIAM J. Numer. Anal. 49(4).
-
-    J. Feydy (2020). Geometric data analysis, beyond convolutions. PhD thesis,
-    ENS Paris-Saclay (ε-scaling, symmetric updates).
-
-    Examples
-    --------
-    Two Diracs at distance 1 must exchange all their mass, whatever ε:
-
-    >>> import numpy as np
-    >>> res = sinkhorn([1.0], [1.0], [[1.0]], reg=0.1)
-    >>> res.cost, res.converged
-    (1.0, True)
-    >>> M = np.array([[0.0, 1.0], [1.0, 0.0]])
-    >>> res = sinkhorn([0.5, 0.5], [0.5, 0.5], M, reg=1e-3)
-    >>> round(res.cost, 12)
-    0.0
-    >>> res.plan.round(6)
-    array([[0.5, 0. ],
-           [0. , 0.5]])
+    ``cost_scale`` is the cost scale against which ``eps`` is checked
+    (:func:`~otlab.entropic.solver.check_resolution`), by default the
+    operator's; the divergence passes that of the cross term for all three.
     """
-    a_t, b_t, M_t, out = _histogram_tensors(a, b, M)
-    check_same_mass(a_t, b_t, rtol=mass_rtol)
-    reg = check_positive(reg, "reg")
-    options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
-    b_t = b_t * (a_t.sum() / b_t.sum())
-    scale = power_of_two_at_least(float(M_t.detach().abs().max()))
-    out = Output(numpy=out.numpy, dtype=out.dtype, scale=scale)
-    eps = reg / scale
-
     with torch.no_grad():
-        aa, bb = a_t.detach(), b_t.detach()
-        op = DenseOperator(M_t.detach() / scale)
-        check_resolution(eps, op.cost_scale(), M_t.dtype, reg=reg, cost_unit=lambda c: c * scale)
-        span = float(op.C.max() - op.C.min())
-        schedule = epsilon_schedule(max(span, eps), eps, options.scaling)
-        f, g, n_iter, err = sinkhorn_loop(op, aa, bb, schedule, options)
-        cost, err, converged = finish(op, aa, bb, f, g, eps, err, options, name="sinkhorn",
-                                      reg=reg, out=out)
-        mass = aa.sum()
-        objective = (aa * f).sum() + (bb * g).sum() - eps * (mass - mass * mass)
-    log_a, log_b = aa.log(), bb.log()
-    if any(v.requires_grad for v in (a_t, b_t, M_t)):
-        plan = op.plan(eps, f, g, log_a, log_b) if M_t.requires_grad else None
-        term = envelope_terms(f, g, a_t, b_t, M=M_t / scale, plan=plan)
-        cost, objective = cost + term, objective + term
-    return SinkhornResult(
-        f=out.cost(f), g=out.cost(g), cost=out.cost(cost), objective=out.cost(objective),
-        n_iter=n_iter, marginal_error=err, converged=converged, reg=reg, backend=op.name,
-        _solution=_Solution(op, f, g, eps, log_a, log_b, out),
-    )
+        x, a = problem.xl.detach(), problem.a.detach()
+        y, b = (x, a) if symmetric else (problem.yl.detach(), problem.b.detach())
+        op = problem.operator(x, y, backend, available=available)
+        scale = op.cost_scale()
+        check_resolution(eps, scale if cost_scale is None else cost_scale, x.dtype,
+                         reg=problem.input_reg(eps), cost_unit=problem.input_reg)
+        schedule = epsilon_schedule(max(scale, eps), eps, options.scaling)
+        f, g, n_iter, err = sinkhorn_loop(op, a, b, schedule, options, symmetric=symmetric)
+    return op, f, g, n_iter, err
+
+
+def needs_grad(*vs) -> bool:
+    return torch.is_grad_enabled() and any(v.requires_grad for v in vs)
+
+
+def gradient_term(problem: PointProblem, op, eps, f, g, *, symmetric=False):
+    """The envelope-theorem term (zero-valued) of ⟨a, f⟩ + ⟨b, g⟩ in the local frame, or 0."""
+    p = problem
+    y, b, yl = (p.x, p.a, p.xl) if symmetric else (p.y, p.b, p.yl)
+    if not needs_grad(p.x, p.a, y, b):
+        return 0.0
+    grads = None
+    if p.x.requires_grad or y.requires_grad:
+        grads = op.point_gradients(eps, f, g, p.a.detach().log(), b.detach().log())
+    return envelope_terms(f, g, p.a, b, x=p.xl, y=yl, grads=grads)
+
+
+def solve_problem(problem, reg, backend: str, options: SinkhornOptions, name: str):
+    """Solve, measure the plan, attach gradients: the body of the sample entry points.
+
+    Returns ``(cost, objective, n_iter, marginal_error, converged, eps, solution)``
+    with ``cost`` and ``objective`` in the local frame's units (differentiable
+    through the envelope term), ``eps`` the local ε and ``solution`` what
+    :class:`~otlab.entropic.SinkhornResult` needs to apply the plan.  Shared with
+    :func:`otlab.distributed.sharded_sinkhorn`.
+    """
+    eps = problem.local_reg(reg)
+    op, f, g, n_iter, err = solve(problem, eps, backend, options)
+    with torch.no_grad():
+        a, b = problem.a.detach(), problem.b.detach()
+        cost, err, converged = finish(op, a, b, f, g, eps, err, options, name=name,
+                                      reg=problem.input_reg(eps), out=problem.out)
+        objective = (a * f).sum() + (b * g).sum()
+    term = gradient_term(problem, op, eps, f, g)
+    solution = _Solution(op, f, g, eps, a.log(), b.log(), problem.out)
+    return cost + term, objective + term, n_iter, err, converged, eps, solution

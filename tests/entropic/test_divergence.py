@@ -58,7 +58,7 @@ def test_divergence_at_large_reg_tends_to_half_the_energy_distance():
 
 def test_large_reg_expansion_agrees_with_sinkhorn_where_both_are_accurate():
     from otlab.entropic.divergence import _large_eps_divergence, _swapped, _dual_value
-    from otlab.entropic.samples import PointProblem
+    from otlab.entropic.problem import PointProblem
     from otlab.entropic.solver import SinkhornOptions
     from otlab.sample import Sample
 

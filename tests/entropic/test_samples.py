@@ -1,4 +1,4 @@
-"""Tests of otlab.entropic.samples: Sinkhorn on samples (back-ends, types, gradients, defaults)."""
+"""Tests of Sinkhorn on samples (otlab.entropic.api, problem, backend): Sinkhorn on samples (back-ends, types, gradients, defaults)."""
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from otlab.entropic import (
     sinkhorn_divergence,
     sinkhorn_samples,
 )
-from otlab.entropic.samples import MEMORY_FRACTION, choose_backend, make_operator
+from otlab.entropic.backend import MEMORY_FRACTION, choose_backend, make_operator
 
 from .problems import random_problem
 
@@ -216,8 +216,8 @@ def test_half_precision_samples_are_solved_in_float32_and_returned_in_their_dtyp
 
 
 def test_tiled_with_and_without_cached_kernels_equals_dense():
-    from otlab.entropic.samples import PointProblem, solve
-    from otlab.entropic.solver import SinkhornOptions
+    from otlab.entropic.problem import PointProblem
+    from otlab.entropic.solver import SinkhornOptions, solve
     from otlab.sample import Sample
 
     x, y, a, b = random_problem(n=50, m=35, d=3)

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np, torch
     from numpy.testing import assert_allclose
     from otlab.entropic import sinkhorn_samples
-    from otlab.entropic._softmin import DenseOperator
+    from otlab.entropic.operators import DenseOperator
     from otlab.entropic._triton import TritonOperator
 
     warnings.simplefilter("ignore", RuntimeWarning)  # the interpreter evaluates log(0) in a where

@@ -1,11 +1,11 @@
-"""Tests of otlab.entropic._softmin: the dense and tiled soft-min operators."""
+"""Tests of otlab.entropic.operators: the dense and tiled soft-min operators."""
 
 import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
 
-from otlab.entropic._softmin import DenseOperator, TiledOperator, exp_normalized_rows, logsumexp_rows
+from otlab.entropic.operators import DenseOperator, TiledOperator, exp_normalized_rows, logsumexp_rows
 
 from .problems import random_problem
 

@@ -57,7 +57,7 @@ import torch
 from ..costs import distances, power_cost
 
 __all__ = ["SoftminOperator", "PlanSums", "DenseOperator", "TiledOperator", "TILE_ENTRIES",
-           "logsumexp_rows", "exp_normalized_rows"]
+           "logsumexp_rows", "exp_normalized_rows", "cost_bound"]
 
 #: Cost entries per block of the tiled operator (and of the dense operator's reductions):
 #: 2^20 entries, 8 MiB in float64, small enough to stay in cache between the passes.
@@ -304,7 +304,7 @@ class DenseOperator(_PlanReductions):
             yield rows, self.C[rows]
 
     def cost_scale(self) -> float:
-        """Largest |cost| (for points, the bounding-box bound, as for the tiled operator)."""
+        """Largest absolute cost (for points, the bounding-box bound, as for the tiled operator)."""
         if self.x is not None:
             return cost_bound(self.x, self.y, self.order)
         return float(self.C.abs().max())
@@ -331,7 +331,7 @@ class TiledOperator(_PlanReductions):
         Cost entries per block; blocks have ``max(1, tile_entries // m)`` rows.
     keep : {None, "kernels", "all"}
         What is kept between soft-mins, by the memory there is
-        (:func:`otlab.entropic.samples.make_operator` decides): ``"kernels"``
+        (:func:`otlab.entropic.backend.make_operator` decides): ``"kernels"``
         keeps the two absorbed kernels (two :math:`n \times m` arrays, in
         blocks), so each soft-min is a matrix-vector product as in the dense
         operator and the costs are recomputed only when a kernel is;
