@@ -27,7 +27,6 @@ __all__ = [
     "check_positive_int",
     "check_order",
     "check_choice",
-    "split_sample",
     "safe_total",
     "check_finite",
     "to_float",
@@ -239,19 +238,3 @@ def check_choice(value, name: str, choices) -> str:
         valid = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {valid}; got {value!r}")
     return value
-
-
-def split_sample(p, name: str, weights=None, weights_name: str | None = None):
-    """Read a sample argument: points (an array-like or tensor) or an :class:`otlab.Sample`.
-
-    Returns ``(points, weights)`` with points of shape ``(n, d)`` and weights
-    normalised to sum 1 (uniform when not given).  ``weights`` passes the
-    weights separately (the ``a=`` / ``b=`` keywords of the public functions);
-    giving them both there and in a :class:`~otlab.Sample` is an error.
-    Tuples are read as array-likes of points, as :func:`numpy.asarray` does
-    (see :func:`otlab.sample.as_sample`).
-    """
-    from .sample import as_sample
-
-    sample = as_sample(p, name, weights=weights, weights_name=weights_name)
-    return sample.points, sample.probabilities

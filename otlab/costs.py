@@ -9,7 +9,7 @@ Every solver — the exact LP, the 1-D closed form, the dense, tiled and Triton
 Sinkhorn back-ends and the default ε — computes its costs the same way, so that
 they are exact where the data are:
 
-* **in a common frame** (:func:`common_frame`): both clouds are translated by
+* **in a common frame** (:func:`otlab.frames.common_frame`): both clouds are translated by
   a common centre and divided by a common power of two ``s`` (an exact
   operation), so coordinates are of order 1 whatever their offset (1e8) or
   magnitude (1e-300, 1e300).  Squares then neither underflow nor overflow, and
@@ -34,119 +34,11 @@ import numpy as np
 
 from ._backend import is_torch, working_dtype
 from ._validation import as_float_array
+# The frames moved to otlab.frames; importable from here as before.
+from .frames import Frame, common_frame, power_of_two_at_least, scale_by_power  # noqa: F401
 
-__all__ = ["cost_matrix", "pairwise_cost", "Frame", "common_frame", "distances", "power_cost",
-           "PowerCost", "power_sum", "power_mean", "mean_squared_distance",
-           "power_of_two_at_least", "scale_by_power"]
-
-
-def power_of_two_at_least(r: float) -> float:
-    """The smallest power of two >= ``r`` (1 for ``r == 0``; 2**1023 at the top of the range).
-
-    >>> power_of_two_at_least(3.0), power_of_two_at_least(4.0), power_of_two_at_least(1e-300) < 2e-300
-    (4.0, 4.0, True)
-    """
-    r = float(r)
-    if not r > 0:
-        return 1.0
-    mantissa, exponent = math.frexp(r)  # r = mantissa * 2**exponent, mantissa in [0.5, 1)
-    if mantissa == 0.5:
-        exponent -= 1
-    return math.ldexp(1.0, min(exponent, 1023))
-
-
-def scale_by_power(value, scale: float, order: float):
-    r"""``value * scale**order`` without forming ``scale**order``.
-
-    Costs computed in a frame of scale :math:`s` are in units of :math:`s^k`;
-    :math:`s^k` alone may overflow (:math:`s = 2^{600}`, :math:`k = 2`) where
-    the product does not.  For a power of two ``scale`` this is a change of
-    exponent, exact for integer orders; any other positive scale is written
-    :math:`s = \rho\, 2^e` with :math:`\rho \in (1/2, 1]`, and ``value`` is
-    multiplied by :math:`\rho^k \ge 2^{-k}` first.  Works on floats, numpy
-    arrays and tensors.
-
-    >>> scale_by_power(3.0, 2.0**-300, 2) == 3.0 * 2.0**-600
-    True
-    >>> scale_by_power(2.0**-1000, 2.0**600, 2) == 2.0**200  # (2**600)**2 alone overflows
-    True
-    >>> scale_by_power(2.0**-1000, 3 * 2.0**600, 2) == 9 * 2.0**200
-    True
-    """
-    top = power_of_two_at_least(scale)
-    if scale != top:
-        value = value * (scale / top) ** order
-    exponent = (math.frexp(top)[1] - 1) * order
-    whole = math.floor(exponent)
-    if exponent != whole:
-        value = value * 2.0 ** (exponent - whole)
-    if is_torch(value):
-        import torch
-
-        return torch.ldexp(value, torch.tensor(whole, device=value.device))
-    with np.errstate(over="ignore", under="ignore"):  # out of range is inf or 0: the true value
-        out = np.ldexp(value, whole)
-    return float(out) if isinstance(value, float) else out
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A common translation and power-of-two scale: ``local(z) = (z - centre) / scale``.
-
-    Attributes
-    ----------
-    centre : ndarray, Tensor or None
-        Subtracted from every point (``None``: no translation).
-    scale : float
-        A power of two, so dividing by it is exact (barring underflow of
-        coordinates more than 1e-308 times smaller than the cloud).
-    """
-
-    centre: object
-    scale: float
-
-    def local(self, z):
-        """Coordinates of the points ``z`` (n, d) in this frame."""
-        if self.centre is not None:
-            z = z - self.centre
-        return z / self.scale
-
-
-def common_frame(x, y, *, centre: bool = True) -> Frame:
-    r"""The frame in which both clouds have coordinates in :math:`[-1, 1]`.
-
-    The centre is the midpoint of the bounding box of both clouds and the
-    scale the smallest power of two at least half its largest side, both
-    computed without overflow (the sides are formed as ``hi/2 - lo/2``).
-
-    Parameters
-    ----------
-    x, y : ndarray or Tensor, shapes (n, d) and (m, d)
-        Validated, finite points.
-    centre : bool, default True
-        Translate as well as scale.  The exact path does not translate: its
-        differences are already translation-exact, and scaling alone keeps
-        them so.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> frame = common_frame(np.array([[1e8, 0.0]]), np.array([[1e8 + 3.0, 4.0]]))
-    >>> frame.scale, frame.local(np.array([[1e8 + 3.0, 4.0]])).tolist()
-    (2.0, [[0.75, 1.0]])
-    """
-    if is_torch(x):
-        import torch
-
-        xd, yd = x.detach(), y.detach()
-        lo = torch.minimum(xd.amin(0), yd.amin(0))
-        hi = torch.maximum(xd.amax(0), yd.amax(0))
-    else:
-        lo = np.minimum(x.min(0), y.min(0))
-        hi = np.maximum(x.max(0), y.max(0))
-    half_side = float((hi / 2 - lo / 2).max())
-    return Frame(centre=(lo / 2 + hi / 2) if centre else None,
-                 scale=power_of_two_at_least(half_side))
+__all__ = ["cost_matrix", "pairwise_cost", "distances", "power_cost",
+           "PowerCost", "power_sum", "power_mean", "mean_squared_distance"]
 
 
 def distances(x, y):

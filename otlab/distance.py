@@ -6,7 +6,7 @@ from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_choice, check_order
 from .exact import wasserstein_exact
 from .one_d import wasserstein_1d
-from .sample import as_sample, check_same_dimension
+from .sample import sample_pair
 
 __all__ = ["wasserstein", "METHODS"]
 
@@ -120,9 +120,7 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
         hint = ('; entropic options such as reg= need method="sinkhorn"'
                 if set(names) & set(SINKHORN_OPTIONS) else "")
         raise TypeError(f"wasserstein(method={method!r}) takes no options {names}{hint}")
-    sp = as_sample(p, "p", weights=a, weights_name="a")
-    sq = as_sample(q, "q", weights=b, weights_name="b")
-    check_same_dimension(sp, sq)
+    sp, sq = sample_pair(p, q, a, b)
     if method == "sinkhorn":
         from .entropic import wasserstein_sinkhorn
 

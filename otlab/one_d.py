@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._backend import is_torch
-from .costs import common_frame, power_mean
+from .costs import power_mean
+from .frames import common_frame
 
 __all__ = ["wasserstein_1d", "quantile_coupling"]
 

@@ -29,7 +29,7 @@ from ._backend import is_torch
 from ._validation import as_float_array, as_points, as_weights
 from ._warnings import external_stacklevel
 
-__all__ = ["Sample", "as_sample", "check_same_dimension"]
+__all__ = ["Sample", "as_sample", "sample_pair", "check_same_dimension", "split_sample"]
 
 @dataclass(frozen=True, eq=False)
 class Sample:
@@ -156,6 +156,44 @@ def check_same_dimension(sp: Sample, sq: Sample, names=("p", "q")) -> None:
     if sp.dim != sq.dim:
         raise ValueError(f"{names[0]} and {names[1]} must have the same dimension; "
                          f"got d={sp.dim} and d={sq.dim}")
+
+
+def sample_pair(p, q, a=None, b=None, *, names=("p", "q"), weights_names=("a", "b")
+                ) -> tuple[Sample, Sample]:
+    """Read the two samples of a two-sample entry point: points or Samples, same dimension.
+
+    The one way two samples come in: each is read by :func:`as_sample` (with
+    its separate weights ``a``, ``b``, if given), then their dimensions are
+    compared (:func:`check_same_dimension`).  ``names`` and ``weights_names``
+    are the arguments' names in error messages.
+
+    Returns
+    -------
+    (Sample, Sample)
+
+    Examples
+    --------
+    >>> sp, sq = sample_pair([[0.0, 0.0]], [[1.0, 1.0], [2.0, 2.0]], b=[1, 3])
+    >>> sp.n, sq.n, sq.probabilities.tolist()
+    (1, 2, [0.25, 0.75])
+    >>> sample_pair([[0.0, 1.0]], [[2.0]], names=("x", "y"))
+    Traceback (most recent call last):
+    ...
+    ValueError: x and y must have the same dimension; got d=2 and d=1
+    """
+    sp = as_sample(p, names[0], weights=a, weights_name=weights_names[0])
+    sq = as_sample(q, names[1], weights=b, weights_name=weights_names[1])
+    check_same_dimension(sp, sq, names)
+    return sp, sq
+
+
+def split_sample(p, name: str, weights=None, weights_name: str | None = None):
+    """Read one sample argument as ``(points, weights)``: shape ``(n, d)``, weights summing to 1.
+
+    :func:`as_sample`, unpacked (weights uniform when not given).
+    """
+    sample = as_sample(p, name, weights=weights, weights_name=weights_name)
+    return sample.points, sample.probabilities
 
 
 def _is_sequence(v) -> bool:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import otlab
-from otlab._validation import split_sample
+from otlab.sample import split_sample
 
 
 def test_a_tuple_of_points_is_read_like_numpy_asarray_and_the_change_is_said():

@@ -28,7 +28,7 @@ class NeuralCritic:
 
     The network :math:`g` was trained on standardised points
     :math:`u = (z - c) / s` (the pooled mean :math:`c` of both samples and
-    the RMS distance :math:`s` to it, :mod:`otlab._standardise`), and the
+    the RMS distance :math:`s` to it, :mod:`otlab.frames`), and the
     critic in the data's units is
 
     .. math:: f(z) = s\, g\big((z - c) / s\big),

@@ -37,7 +37,7 @@ from .._validation import as_points
 from ..costs import PowerCost, pairwise_cost
 from ..exact import emd_points
 from ..exact.duals import local_c_transform
-from ..sample import as_sample, check_same_dimension
+from ..sample import sample_pair
 
 __all__ = ["ExactCritic", "exact_critic"]
 
@@ -174,8 +174,6 @@ def exact_critic(x, y, *, a=None, b=None, max_iter: int | None = None,
     >>> critic([[0.0], [1.0], [2.0]]) - critic([[2.0]])
     array([2., 1., 0.])
     """
-    sx = as_sample(x, "x", weights=a, weights_name="a")
-    sy = as_sample(y, "y", weights=b, weights_name="b")
-    check_same_dimension(sx, sy, ("x", "y"))
+    sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
     lp = emd_points(sx, sy, order=1, solver=solver, max_iter=max_iter)
     return ExactCritic(lp, to_numpy(sx.points), to_numpy(sy.points))

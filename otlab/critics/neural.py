@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._backend import to_numpy
-from .._standardise import standardise
-from .._validation import check_choice, check_positive, check_positive_int, split_sample
+from .._validation import check_choice, check_positive, check_positive_int
+from ..frames import standardise
+from ..sample import sample_pair
 from ._function import NeuralCritic, _forward
 from .audit import LipschitzAudit, lipschitz_audit
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, critic_loss, project
@@ -418,12 +419,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "gp", hidden=(64, 64),
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                    penalty, clip_value, device, seed, holdout, log_every, fix_sign)
-    xs, wx = split_sample(x, "x", a, "a")
-    ys, wy = split_sample(y, "y", b, "b")
-    if xs.shape[1] != ys.shape[1]:
-        raise ValueError(
-            f"x and y must have the same dimension; got d={xs.shape[1]} and d={ys.shape[1]}"
-        )
+    sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
+    xs, wx, ys, wy = sx.points, sx.probabilities, sy.points, sy.probabilities
     rng = np.random.default_rng(cfg.seed)
     (x_tr, wx_tr), (x_ho, wx_ho) = _split(*_canonical(to_numpy(xs), to_numpy(wx)), cfg.holdout, rng)
     (y_tr, wy_tr), (y_ho, wy_ho) = _split(*_canonical(to_numpy(ys), to_numpy(wy)), cfg.holdout, rng)

@@ -3,6 +3,8 @@ r"""otlab on several processes, machines or GPUs, with ``torch.distributed``.
 Launch with ``torchrun`` (NCCL on GPUs, Gloo on CPUs); see the guide page
 "Scaling out".
 
+* :class:`Replica` — the interface of this process's part in a training run
+  (alone by default; also ``otlab.gan.Replica``);
 * :class:`DistributedReplica` — the WGAN trainer's data-parallel replica:
   one gradient all-reduce per optimiser step, rank 0 writes the files
   (:func:`otlab.gan.train` uses it by itself inside an initialised group);
@@ -14,10 +16,11 @@ Launch with ``torchrun`` (NCCL on GPUs, Gloo on CPUs); see the guide page
 """
 
 from .launch import launched_by_torchrun, process_group
-from .replica import DistributedReplica, current_replica
+from .replica import DistributedReplica, Replica, current_replica
 from .sinkhorn import ShardedSinkhornResult, sharded_sinkhorn, sharded_sinkhorn_divergence
 
 __all__ = [
+    "Replica",
     "DistributedReplica",
     "current_replica",
     "launched_by_torchrun",

@@ -23,7 +23,7 @@ import torch
 
 from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_float_array, as_points, check_finite, check_order, to_float
-from ..costs import common_frame
+from ..frames import common_frame
 from ..entropic.problem import PointProblem
 from ..entropic.result import Output
 from ._shards import Shards

@@ -1,7 +1,8 @@
 r"""The trainer's data-parallel replica on ``torch.distributed``.
 
-:func:`otlab.gan.train` calls three collective hooks of a
-:class:`otlab.gan.Replica`; :class:`DistributedReplica` implements them on an
+:func:`otlab.gan.train` calls three collective hooks of a :class:`Replica`
+(this process's part in a run; the default, alone, does nothing; also
+``otlab.gan.Replica``); :class:`DistributedReplica` implements them on an
 initialised process group:
 
 ``reduce_gradients(grads)``
@@ -41,9 +42,29 @@ import time
 import torch
 import torch.distributed as dist
 
-from ..gan.train import Replica
+__all__ = ["Replica", "DistributedReplica", "current_replica"]
 
-__all__ = ["DistributedReplica", "current_replica"]
+
+class Replica:
+    """This process's part in a data-parallel run; the default is a run alone.
+
+    A ``torch.distributed`` wrapper overrides the three hooks (all are
+    collective: every rank calls them at the same point of the loop).
+    """
+
+    rank = 0
+    world_size = 1
+
+    def reduce_gradients(self, grads: list[torch.Tensor]) -> None:
+        """Average ``grads`` in place over the replicas (alone: nothing to do)."""
+
+    def any(self, flags: torch.Tensor) -> torch.Tensor:
+        """Element-wise OR of boolean ``flags`` over the replicas."""
+        return flags
+
+    def gather(self, obj) -> list:
+        """``obj`` of every rank, in rank order."""
+        return [obj]
 
 
 def _communication_device(group) -> torch.device:

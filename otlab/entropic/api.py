@@ -1,4 +1,4 @@
-r"""The public entry points of entropic OT: histograms, point clouds, :math:`W_k`, :math:`S_\varepsilon`.
+r"""The entry points of entropic OT: histograms, point clouds, :math:`W_k`, :math:`S_\varepsilon`.
 
 * :func:`sinkhorn` — histograms and a cost matrix (``reg`` = absolute ε, as POT);
 * :func:`sinkhorn_samples` — point clouds (:mod:`otlab.entropic.problem`), with
@@ -19,8 +19,8 @@ import torch
 
 from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_cost_matrix, as_histogram, check_order, check_positive, check_same_mass
-from ..costs import power_of_two_at_least
-from ..sample import as_sample
+from ..frames import power_of_two_at_least
+from ..sample import sample_pair
 from .divergence import divergence
 from .operators import DenseOperator
 from .problem import PointProblem
@@ -309,8 +309,7 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     4.0
     """
     order = check_order(order)
-    problem = PointProblem.build(as_sample(x, "x", weights=a, weights_name="a"),
-                                 as_sample(y, "y", weights=b, weights_name="b"), order)
+    problem = PointProblem.build(*sample_pair(x, y, a, b, names=("x", "y")), order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration)
     cost, objective, n_iter, err, converged, eps, solution = solve_problem(
@@ -368,8 +367,7 @@ def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: in
     5.0
     """
     order = check_order(order)
-    problem = PointProblem.build(as_sample(p, "p", weights=a, weights_name="a"),
-                                 as_sample(q, "q", weights=b, weights_name="b"), order, ("p", "q"))
+    problem = PointProblem.build(*sample_pair(p, q, a, b), order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration)
     cost, *_ = solve_problem(problem, reg, backend, options, "wasserstein(method='sinkhorn')")
@@ -462,8 +460,7 @@ def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order
     True
     """
     order = check_order(order)
-    problem = PointProblem.build(as_sample(p, "p", weights=a, weights_name="a"),
-                                 as_sample(q, "q", weights=b, weights_name="b"), order, ("p", "q"))
+    problem = PointProblem.build(*sample_pair(p, q, a, b), order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration)
     return divergence(problem, reg, backend, options)

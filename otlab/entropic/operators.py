@@ -324,7 +324,7 @@ class TiledOperator(_PlanReductions):
     Parameters
     ----------
     x, y : Tensor, shapes (n, d) and (m, d)
-        Points in the local frame (:func:`otlab.costs.common_frame`).
+        Points in the local frame (:func:`otlab.frames.common_frame`).
     order : float
         Cost exponent ``k`` in :math:`\lVert x - y\rVert^k`.
     tile_entries : int

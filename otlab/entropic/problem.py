@@ -1,7 +1,7 @@
 r"""The entropic problem on point clouds: two samples in one frame, their costs, the default ε.
 
 The cost is :math:`c(x, y) = \lVert x - y\rVert_2^k` (``order = k``).  Both
-clouds are first moved to a common frame (:func:`otlab.costs.common_frame`:
+clouds are first moved to a common frame (:func:`otlab.frames.common_frame`:
 translated by a common centre, divided by a power of two ``s``), where the
 back-end — a dense matrix, tiles recomputed on the fly, or a fused Triton
 kernel (:mod:`otlab.entropic.backend`) — forms the costs from coordinate
@@ -20,8 +20,9 @@ import torch
 
 from .._backend import any_torch, working_dtype
 from .._validation import check_order, check_positive
-from ..costs import Frame, common_frame, mean_squared_distance, scale_by_power
-from ..sample import Sample, as_sample, check_same_dimension
+from ..costs import mean_squared_distance
+from ..frames import Frame, common_frame, scale_by_power
+from ..sample import Sample, sample_pair
 from .backend import choose_backend, make_operator
 from .result import Output
 
@@ -50,8 +51,8 @@ class PointProblem:
     out: Output
 
     @classmethod
-    def build(cls, sp: Sample, sq: Sample, order: float, names=("x", "y")) -> "PointProblem":
-        check_same_dimension(sp, sq, names)
+    def build(cls, sp: Sample, sq: Sample, order: float) -> "PointProblem":
+        """The problem of two samples of one dimension (from :func:`otlab.sample.sample_pair`)."""
         parts = (sp.points, sp.probabilities, sq.points, sq.probabilities)
         ref = next((v for v in parts if isinstance(v, torch.Tensor)), None)
         if ref is not None:
@@ -117,7 +118,6 @@ def default_reg(x, y, order: float = 1, a=None, b=None) -> float:
     0.008
     """
     order = check_order(order)
-    p = PointProblem.build(as_sample(x, "x", weights=a, weights_name="a"),
-                           as_sample(y, "y", weights=b, weights_name="b"), order)
+    p = PointProblem.build(*sample_pair(x, y, a, b, names=("x", "y")), order)
     m2 = mean_squared_distance(p.xl.detach(), p.a.detach(), p.yl.detach(), p.b.detach())
     return p.input_reg(REG_FRACTION * m2 ** (order / 2)) if m2 > 0 else 1.0

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..costs import scale_by_power
+from ..frames import scale_by_power
 
 __all__ = ["SinkhornResult", "Output"]
 

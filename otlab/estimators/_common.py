@@ -5,20 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import to_numpy
-from .._validation import as_points, check_positive_int
+from .._validation import check_positive_int
+from ..sample import sample_pair
 
 __all__ = ["two_samples", "half_samples", "check_subsamples"]
 
 
 def two_samples(x, y) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two samples as float64 numpy arrays of shapes (n, d), (m, d)."""
-    x = to_numpy(as_points(x, "x"))
-    y = to_numpy(as_points(y, "y"))
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"x and y must have the same dimension; got d={x.shape[1]} and d={y.shape[1]}"
-        )
-    return x, y
+    """Validate two unweighted samples (:func:`otlab.sample.sample_pair`) as numpy arrays.
+
+    Shapes (n, d) and (m, d); a weighted :class:`otlab.Sample` is refused, since
+    the estimators weigh every point alike.
+    """
+    sx, sy = sample_pair(x, y, names=("x", "y"))
+    for sample, name in ((sx, "x"), (sy, "y")):
+        if not sample.uniform:
+            raise ValueError(f"{name} must be an unweighted sample: the estimators weigh every "
+                             "point alike; got a weighted Sample")
+    return to_numpy(sx.points), to_numpy(sy.points)
 
 
 def check_subsamples(n_subsamples) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._standardise import common_scale
+from ..frames import common_scale
 from .._validation import check_positive, check_positive_int
 from ._common import two_samples
 

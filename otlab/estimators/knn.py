@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .._standardise import standardise
+from ..frames import standardise
 from .._validation import check_positive_int
 from ._common import check_subsamples, half_samples, two_samples
 

@@ -1,7 +1,7 @@
 r"""What the sparse exact solver adds to the shared geometry: duplicates, leaves, box gaps.
 
 The frame (a common centre and power-of-two scale) and the costs, formed from
-coordinate differences, come from :mod:`otlab.costs` (:func:`~otlab.costs.common_frame`,
+coordinate differences, come from :mod:`otlab.frames` and :mod:`otlab.costs` (:func:`~otlab.frames.common_frame`,
 :class:`~otlab.costs.PowerCost`), as for every other solver.  This module
 holds what only the sparse solver needs:
 

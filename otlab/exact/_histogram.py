@@ -19,7 +19,7 @@ from .._memory import check_dense_memory
 from .._warnings import ConvergenceWarning
 from .._validation import (as_cost_matrix, as_histogram, check_positive_int, check_same_mass,
                            safe_total)
-from ..costs import power_of_two_at_least
+from ..frames import power_of_two_at_least
 
 __all__ = ["emd", "EMDResult", "default_max_iter", "marginal_l1"]
 

@@ -11,7 +11,7 @@ the :math:`n \times m` cost matrix:
   every pair: the dual half of the optimality certificate.
 
 The public functions take data in any units: the points are moved to their
-common frame (:func:`otlab.costs.common_frame`) and the potentials scaled by
+common frame (:func:`otlab.frames.common_frame`) and the potentials scaled by
 :math:`s^k` there and back, so offsets and extreme scales lose no accuracy.
 """
 
@@ -21,7 +21,8 @@ import numpy as np
 
 from .._backend import to_numpy
 from .._validation import as_points, check_order
-from ..costs import PowerCost, common_frame, scale_by_power
+from ..costs import PowerCost
+from ..frames import common_frame, scale_by_power
 from ._geometry import Leaves
 from ._scan import scan_excess
 

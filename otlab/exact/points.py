@@ -41,8 +41,9 @@ from .._backend import to_numpy
 from .._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
 from .._validation import check_choice, check_order, check_positive_int
 from .._warnings import ConvergenceWarning, external_stacklevel
-from ..costs import Frame, PowerCost, common_frame, power_of_two_at_least, power_sum, scale_by_power
-from ..sample import as_sample
+from ..costs import PowerCost, power_sum
+from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
+from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
 from ._histogram import FEASIBILITY_RTOL, default_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
@@ -299,10 +300,7 @@ def _expand_plan(plan: Restricted, p: _Problem, a, b):
 def _validate(x, y, a, b, order, solver, max_iter):
     order = check_order(order)
     check_choice(solver, "solver", SOLVERS)
-    sx = as_sample(x, "x", weights=a, weights_name="a")
-    sy = as_sample(y, "y", weights=b, weights_name="b")
-    if sx.dim != sy.dim:
-        raise ValueError(f"x and y must have the same dimension; got d={sx.dim} and d={sy.dim}")
+    sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
     if max_iter is None:
         max_iter = default_max_iter(sx.n, sy.n)
     a, b = to_numpy(sx.probabilities), to_numpy(sy.probabilities)

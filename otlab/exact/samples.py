@@ -28,7 +28,7 @@ from .._backend import common_backend, is_torch, result_like
 from .._validation import check_order
 from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import pairwise_cost, power_mean
-from ..sample import as_sample, check_same_dimension
+from ..sample import sample_pair
 from .points import PointsEMDResult, emd_points
 
 __all__ = ["wasserstein_exact"]
@@ -102,9 +102,7 @@ def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int |
     20.0
     """
     order = check_order(order)
-    sp = as_sample(p, "p", weights=a, weights_name="a")
-    sq = as_sample(q, "q", weights=b, weights_name="b")
-    check_same_dimension(sp, sq)
+    sp, sq = sample_pair(p, q, a, b)
     res = emd_points(sp, sq, order=order, solver=solver, max_iter=max_iter)
     x, wx, y, wy = common_backend(sp.points, sp.probabilities, sq.points, sq.probabilities)
     if not res.feasible:

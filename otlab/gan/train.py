@@ -39,6 +39,7 @@ import threading
 import numpy as np
 import torch
 
+from ..distributed.replica import Replica
 from .config import TrainConfig
 from .family import HISTORY_COLUMNS, PLOT_BOUNDS
 from .record import CheckpointError, RunRecord, load_history
@@ -51,28 +52,6 @@ _CUDA_GRAPH_WARMUP = 3  # eager iterations on a side stream before capture
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; training stopped."""
-
-
-class Replica:
-    """This process's part in a data-parallel run; the default is a run alone.
-
-    A ``torch.distributed`` wrapper overrides the three hooks (all are
-    collective: every rank calls them at the same point of the loop).
-    """
-
-    rank = 0
-    world_size = 1
-
-    def reduce_gradients(self, grads: list[torch.Tensor]) -> None:
-        """Average ``grads`` in place over the replicas (alone: nothing to do)."""
-
-    def any(self, flags: torch.Tensor) -> torch.Tensor:
-        """Element-wise OR of boolean ``flags`` over the replicas."""
-        return flags
-
-    def gather(self, obj) -> list:
-        """``obj`` of every rank, in rank order."""
-        return [obj]
 
 
 # --------------------------------------------------------------------- steps

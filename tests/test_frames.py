@@ -1,4 +1,4 @@
-"""The common standardisation of the sample estimators, at any offset and scale."""
+"""The common frames (otlab.frames): the moment frame of the sample estimators, at any offset and scale."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from otlab._standardise import common_scale, standardise
+from otlab.frames import common_scale, standardise
 
 
 @settings(max_examples=50, deadline=None)

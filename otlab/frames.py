@@ -1,0 +1,193 @@
+r"""Common frames: one translation and one scale shared by two (or more) point clouds.
+
+Two frames, each with its use, both safe at any offset and scale:
+
+* **the power-of-two frame** (:func:`common_frame`, :class:`Frame`): both
+  clouds translated by the midpoint of their bounding box and divided by a
+  power of two ``s``, an exact operation, so coordinates lie in
+  :math:`[-1, 1]` whatever their offset (1e8) or magnitude (1e-300, 1e300).
+  The solvers (exact, 1-D, Sinkhorn) compute their costs there and scale
+  results back by ``s`` or :math:`s^k` (:func:`scale_by_power`), so
+  :math:`W(cx, cy) = |c|\, W(x, y)` holds to round-off.
+* **the moment frame** (:func:`common_scale`, :func:`standardise`): the sample
+  estimators (neural critics, k-NN KL, classifier JS) and the exact critic work
+  on :math:`u = (z - c) / s` with :math:`c` the pooled mean and :math:`s` the
+  pooled RMS deviation, and report their answer in the data's units.  KL and
+  JS are invariant under such a map, and :math:`W_1` and every 1-Lipschitz
+  critic scale with :math:`s` (a critic :math:`g` of the standardised points
+  gives :math:`f(z) = s\, g((z - c)/s)`, with the same Lipschitz constant), so
+  the answer does not depend on where the data sit or on their units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._backend import is_torch
+
+__all__ = ["Frame", "common_frame", "power_of_two_at_least", "scale_by_power",
+           "common_scale", "standardise"]
+
+
+def power_of_two_at_least(r: float) -> float:
+    """The smallest power of two >= ``r`` (1 for ``r == 0``; 2**1023 at the top of the range).
+
+    >>> power_of_two_at_least(3.0), power_of_two_at_least(4.0), power_of_two_at_least(1e-300) < 2e-300
+    (4.0, 4.0, True)
+    """
+    r = float(r)
+    if not r > 0:
+        return 1.0
+    mantissa, exponent = math.frexp(r)  # r = mantissa * 2**exponent, mantissa in [0.5, 1)
+    if mantissa == 0.5:
+        exponent -= 1
+    return math.ldexp(1.0, min(exponent, 1023))
+
+
+def scale_by_power(value, scale: float, order: float):
+    r"""``value * scale**order`` without forming ``scale**order``.
+
+    Costs computed in a frame of scale :math:`s` are in units of :math:`s^k`;
+    :math:`s^k` alone may overflow (:math:`s = 2^{600}`, :math:`k = 2`) where
+    the product does not.  For a power of two ``scale`` this is a change of
+    exponent, exact for integer orders; any other positive scale is written
+    :math:`s = \rho\, 2^e` with :math:`\rho \in (1/2, 1]`, and ``value`` is
+    multiplied by :math:`\rho^k \ge 2^{-k}` first.  Works on floats, numpy
+    arrays and tensors.
+
+    >>> scale_by_power(3.0, 2.0**-300, 2) == 3.0 * 2.0**-600
+    True
+    >>> scale_by_power(2.0**-1000, 2.0**600, 2) == 2.0**200  # (2**600)**2 alone overflows
+    True
+    >>> scale_by_power(2.0**-1000, 3 * 2.0**600, 2) == 9 * 2.0**200
+    True
+    """
+    top = power_of_two_at_least(scale)
+    if scale != top:
+        value = value * (scale / top) ** order
+    exponent = (math.frexp(top)[1] - 1) * order
+    whole = math.floor(exponent)
+    if exponent != whole:
+        value = value * 2.0 ** (exponent - whole)
+    if is_torch(value):
+        import torch
+
+        return torch.ldexp(value, torch.tensor(whole, device=value.device))
+    with np.errstate(over="ignore", under="ignore"):  # out of range is inf or 0: the true value
+        out = np.ldexp(value, whole)
+    return float(out) if isinstance(value, float) else out
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A common translation and power-of-two scale: ``local(z) = (z - centre) / scale``.
+
+    Attributes
+    ----------
+    centre : ndarray, Tensor or None
+        Subtracted from every point (``None``: no translation).
+    scale : float
+        A power of two, so dividing by it is exact (barring underflow of
+        coordinates more than 1e-308 times smaller than the cloud).
+    """
+
+    centre: object
+    scale: float
+
+    def local(self, z):
+        """Coordinates of the points ``z`` (n, d) in this frame."""
+        if self.centre is not None:
+            z = z - self.centre
+        return z / self.scale
+
+
+def common_frame(x, y, *, centre: bool = True) -> Frame:
+    r"""The frame in which both clouds have coordinates in :math:`[-1, 1]`.
+
+    The centre is the midpoint of the bounding box of both clouds and the
+    scale the smallest power of two at least half its largest side, both
+    computed without overflow (the sides are formed as ``hi/2 - lo/2``).
+
+    Parameters
+    ----------
+    x, y : ndarray or Tensor, shapes (n, d) and (m, d)
+        Validated, finite points.
+    centre : bool, default True
+        Translate as well as scale.  The exact path does not translate: its
+        differences are already translation-exact, and scaling alone keeps
+        them so.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frame = common_frame(np.array([[1e8, 0.0]]), np.array([[1e8 + 3.0, 4.0]]))
+    >>> frame.scale, frame.local(np.array([[1e8 + 3.0, 4.0]])).tolist()
+    (2.0, [[0.75, 1.0]])
+    """
+    if is_torch(x):
+        import torch
+
+        xd, yd = x.detach(), y.detach()
+        lo = torch.minimum(xd.amin(0), yd.amin(0))
+        hi = torch.maximum(xd.amax(0), yd.amax(0))
+    else:
+        lo = np.minimum(x.min(0), y.min(0))
+        hi = np.maximum(x.max(0), y.max(0))
+    half_side = float((hi / 2 - lo / 2).max())
+    return Frame(centre=(lo / 2 + hi / 2) if centre else None,
+                 scale=power_of_two_at_least(half_side))
+
+
+def common_scale(*samples: np.ndarray, radius: bool = False) -> tuple[np.ndarray, float]:
+    r"""Centre :math:`c` (pooled mean) and scale :math:`s` (pooled RMS deviation per coordinate).
+
+    .. math::
+
+        c = \frac1N \sum_i z_i, \qquad
+        s = \Big(\frac{1}{N d} \sum_i \lVert z_i - c \rVert^2\Big)^{1/2}
+
+    over the :math:`N` rows of all ``samples`` (float64 arrays of shape
+    (n, d)); with ``radius=True``, :math:`\sqrt d\, s`, the RMS distance to
+    the centre (the scale of Euclidean geometry, which does not shrink the
+    way a coordinate's spread does when few directions of a high-dimensional
+    space are used).  Both are computed on data divided by their largest
+    magnitude, so nothing overflows or underflows between :math:`10^{-300}`
+    and :math:`10^{300}`.  When every point is the same, :math:`s = 1`.
+
+    Examples
+    --------
+    >>> c, s = common_scale(np.array([[1e200], [3e200]]), np.array([[5e200]]))
+    >>> c / 1e200, round(s / 1e200, 12), round(float(np.sqrt(8 / 3)), 12)
+    (array([3.]), 1.632993161855, 1.632993161855)
+    """
+    pooled = np.concatenate(samples)
+    top = float(np.abs(pooled).max()) if pooled.size else 0.0
+    if top == 0.0:
+        return np.zeros(pooled.shape[1]), 1.0
+    center = (pooled / top).mean(axis=0) * top
+    center = center + (pooled - center).mean(axis=0)  # one refinement: round-off of the mean
+    dev = pooled - center
+    spread = float(np.abs(dev).max())
+    if spread == 0.0:
+        return center, 1.0
+    per_coordinate = float(np.sqrt(np.mean((dev / spread) ** 2)))
+    if radius:
+        per_coordinate *= float(np.sqrt(pooled.shape[1]))
+    return center, spread * per_coordinate
+
+
+def standardise(*samples: np.ndarray, radius: bool = False
+                ) -> tuple[list[np.ndarray], np.ndarray, float]:
+    """``([(z - c) / s for each sample], c, s)`` with :func:`common_scale`.
+
+    Examples
+    --------
+    >>> (u, v), c, s = standardise(np.array([[1e8 + 1.0]]), np.array([[1e8 - 1.0]]))
+    >>> u, v, c, s
+    (array([[1.]]), array([[-1.]]), array([1.e+08]), 1.0)
+    """
+    center, scale = common_scale(*samples, radius=radius)
+    return [(z - center) / scale for z in samples], center, scale
