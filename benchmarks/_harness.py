@@ -1,8 +1,22 @@
-"""Shared benchmark harness: timing, machine description, Markdown reports.
+"""The one benchmark harness: measure a call, run a resumable grid, write the report.
 
-Every benchmark script seeds its data, warms up, synchronises CUDA around the
-timed region, times otlab and its peers in the same run, and writes
-``benchmarks/reports/<name>.md`` (plus a PNG) through :func:`write_report`.
+Every benchmark (``python -m benchmarks.NAME``) is its cases, its run and its
+report on top of three pieces:
+
+* :func:`measure` — one call, timed after warm-up runs: median wall time,
+  CPU time, the load average before and after, peak memory (the process's
+  peak resident set, and the CUDA allocator's peak on a GPU), with the
+  versions (:func:`machine_description`) written by :func:`write_report`;
+* :func:`run_grid` — a resumable grid over JSON-lines results: every finished
+  case is appended at once, a second call runs only the missing cases, and
+  ``report_only=True`` re-renders the report from the recorded rows;
+* :func:`write_report` — ``benchmarks/reports/<name>.md`` with the machine,
+  the load, the library versions and the sections (tables through
+  :func:`markdown_table`, figures through :func:`save_png`).
+
+The older helpers (:func:`time_call`, :func:`peak_cuda_memory`,
+:func:`run_timed`, :func:`read_jsonl`) stay as thin wrappers for the scripts
+that use them.
 """
 
 from __future__ import annotations
@@ -10,14 +24,18 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import math
 import os
 import platform
+import resource
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
-__all__ = ["REPORTS", "time_call", "machine_description", "markdown_table", "write_report",
+__all__ = ["REPORTS", "Measurement", "measure", "run_grid", "append_jsonl", "read_jsonl",
+           "load_average", "time_call", "machine_description", "markdown_table", "write_report",
            "peak_cuda_memory", "pyplot", "save_png", "run_timed"]
 
 
@@ -28,29 +46,99 @@ def _synchronize(device: str | None) -> None:
         torch.cuda.synchronize()
 
 
-def time_call(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,
-              budget_s: float | None = None):
-    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs.
+def load_average() -> float:
+    """The 1-minute load average (``nan`` where the system does not report it)."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return math.nan
 
-    Returns ``(seconds, last_result)``.  With ``budget_s``, stops repeating once
-    the runs so far have taken that long (at least one timed run is made).
+
+def _peak_rss_bytes() -> int:
+    """Peak resident set of this process so far (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if platform.system() == "Darwin" else int(peak) * 1024
+
+
+@dataclass
+class Measurement:
+    """What :func:`measure` saw: times in seconds, memory in bytes, load before and after.
+
+    ``wall_s`` is the median over the timed runs (``runs`` of them), ``cpu_s``
+    the process CPU time of that median run; ``peak_rss`` is the process's peak
+    resident set at the end (it never decreases within a process: measure big
+    cases in fresh processes); ``peak_cuda`` the CUDA allocator's peak during
+    the timed runs (``None`` off the GPU).
     """
+
+    wall_s: float
+    cpu_s: float
+    runs: int
+    load_before: float
+    load_after: float
+    peak_rss: int
+    peak_cuda: int | None = None
+    walls: list = field(default_factory=list)
+    result: object = field(default=None, repr=False)
+
+    def row(self, prefix: str = "") -> dict:
+        """The numbers as a flat dict for a JSON-lines row (``result`` left out)."""
+        out = asdict(self)
+        out.pop("result")
+        return {prefix + k: v for k, v in out.items()}
+
+
+def measure(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,
+            budget_s: float | None = None) -> Measurement:
+    """Time ``fn()``: ``warmup`` untimed runs, then up to ``repeat`` timed ones.
+
+    CUDA is synchronised around every run when ``device`` is a CUDA device.
+    With ``budget_s``, stops repeating once the timed runs so far have taken
+    that long (at least one timed run is made).
+
+    Examples
+    --------
+    >>> m = measure(lambda: sum(range(1000)), repeat=3, warmup=1)
+    >>> m.runs, m.result, m.wall_s >= 0, m.peak_rss > 0
+    (3, 499500, True, True)
+    """
+    cuda = bool(device) and str(device).startswith("cuda")
     result = None
     for _ in range(warmup):
         result = fn()
         _synchronize(device)
-    times = []
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats(device)
+    load_before = load_average()
+    timed = []
     for _ in range(repeat):
         gc.collect()
         _synchronize(device)
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         result = fn()
         _synchronize(device)
-        times.append(time.perf_counter() - start)
-        if budget_s is not None and sum(times) > budget_s:
+        timed.append((time.perf_counter() - start, time.process_time() - cpu))
+        if budget_s is not None and sum(w for w, _ in timed) > budget_s:
             break
-    times.sort()
-    return times[len(times) // 2], result
+    walls = [w for w, _ in timed]
+    wall, cpu = sorted(timed)[len(timed) // 2]
+    peak_cuda = None
+    if cuda:
+        import torch
+
+        peak_cuda = int(torch.cuda.max_memory_allocated(device))
+    return Measurement(wall_s=wall, cpu_s=cpu, runs=len(timed), load_before=load_before,
+                       load_after=load_average(), peak_rss=_peak_rss_bytes(),
+                       peak_cuda=peak_cuda, walls=walls, result=result)
+
+
+def time_call(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,
+              budget_s: float | None = None):
+    """Median wall time of ``fn()`` and its last result: ``(seconds, result)`` (:func:`measure`)."""
+    m = measure(fn, repeat=repeat, warmup=warmup, device=device, budget_s=budget_s)
+    return m.wall_s, m.result
 
 
 def peak_cuda_memory(fn, device: str = "cuda"):
@@ -75,6 +163,7 @@ def machine_description(device: str = "cpu") -> list[str]:
     """Lines describing the machine, the device and the library versions."""
     lines = [
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+        f"- load average (1 min) when the report was written: {load_average():.2f}",
         f"- python {platform.python_version()}",
     ]
     try:
@@ -110,6 +199,75 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def append_jsonl(path: Path, row: dict) -> None:
+    """Append ``row`` as one JSON line (strict JSON: NaN and infinities as ``null``), flushed."""
+    def strict(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: strict(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [strict(x) for x in v]
+        return v
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(json.dumps(strict(row), allow_nan=False) + "\n")
+        fh.flush()
+
+
+def run_grid(cases, run_case, results: Path, *, key, report_only: bool = False,
+             log=print) -> list[dict]:
+    """Run the cases that ``results`` does not hold yet; return the rows of all ``cases``.
+
+    Parameters
+    ----------
+    cases : iterable of dict
+        The grid, one dict of parameters per case.
+    run_case : callable
+        ``run_case(case) -> dict``: the row to record (the case's parameters are
+        added to it).
+    results : path
+        JSON-lines file of finished rows; each row is appended as soon as its
+        case ends, so an interrupted grid resumes where it stopped.
+    key : callable
+        ``key(row_or_case) -> hashable``: which recorded row answers which case.
+    report_only : bool
+        Run nothing; return the recorded rows of ``cases`` (to re-render a report).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "runs.jsonl"
+    >>> grid = [{"n": 1}, {"n": 2}]
+    >>> rows = run_grid(grid, lambda c: {"square": c["n"] ** 2}, path, key=lambda r: r["n"],
+    ...                 log=None)
+    >>> [r["square"] for r in rows]
+    [1, 4]
+    >>> calls = []
+    >>> rows = run_grid(grid + [{"n": 3}], lambda c: calls.append(c) or {"square": 9}, path,
+    ...                 key=lambda r: r["n"], log=None)
+    >>> calls, len(rows)
+    ([{'n': 3}], 3)
+    """
+    cases = list(cases)
+    have = {key(r) for r in read_jsonl(results)}
+    todo = [c for c in cases if key(c) not in have]
+    if todo and not report_only:
+        for i, case in enumerate(todo, 1):
+            row = {**case, **run_case(case)}
+            append_jsonl(results, row)
+            if log:
+                log(f"[{i}/{len(todo)}] {json.dumps(case)} done")
+    wanted = {key(c) for c in cases}
+    latest = {}
+    for row in read_jsonl(results):
+        if key(row) in wanted:
+            latest[key(row)] = row
+    return [latest[key(c)] for c in cases if key(c) in latest]
+
+
 def markdown_table(rows: list[dict]) -> str:
     """Render rows (dicts with the same keys) as a Markdown table."""
     if not rows:
@@ -129,7 +287,7 @@ def write_report(name: str, title: str, *, device: str, sections: list[tuple[str
     """
     out_dir = Path(out_dir) if out_dir else REPORTS
     out_dir.mkdir(parents=True, exist_ok=True)
-    parts = [f"# {title}\n", f"Generated by `{script or f'benchmarks/{name}.py'}` on "
+    parts = [f"# {title}\n", f"Generated by `{script or f'python -m benchmarks.{name}'}` on "
              f"{time.strftime('%Y-%m-%d %H:%M')}.\n", *machine_description(device), ""]
     for heading, body in sections:
         parts += [f"## {heading}\n", body, ""]

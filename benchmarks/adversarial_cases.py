@@ -15,8 +15,8 @@ solver's ``converged`` flag where it has one.
 
 Usage::
 
-    python benchmarks/adversarial_cases.py            # all cases, ~2-4 min on 2 cores
-    python benchmarks/adversarial_cases.py --skip-slow  # without the 20000-point and timing cases
+    python -m benchmarks.adversarial_cases            # all cases, ~2-4 min on 2 cores
+    python -m benchmarks.adversarial_cases --skip-slow  # without the 20000-point and timing cases
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 import torch
 
-from _harness import markdown_table, write_report
+from ._harness import markdown_table, write_report
 
 import otlab
 from otlab.critics import CriticDivergedError, estimate_w1
@@ -311,7 +311,7 @@ def main(argv=None) -> None:
              "inflated by other work.\n\n")
     write_report("adversarial_cases", "Adversarial inputs: what otlab returns now", device="cpu",
                  sections=[("Cases", intro + markdown_table(ROWS))], out_dir=a.out,
-                 script="benchmarks/adversarial_cases.py" + (" --skip-slow" if a.skip_slow
+                 script="python -m benchmarks.adversarial_cases" + (" --skip-slow" if a.skip_slow
                                                             else ""))
 
 

@@ -24,10 +24,10 @@ negation of a critic whose gap is negative.
 
 Writes ``benchmarks/reports/critic_accuracy.md`` and ``critic_accuracy.png``.
 The committed report is the reduced CPU run
-``python benchmarks/critic_accuracy.py --seeds 2 --n 300 --steps 600``.
+``python -m benchmarks.critic_accuracy --seeds 2 --n 300 --steps 600``.
 Full run on the GPU machine::
 
-    python benchmarks/critic_accuracy.py --device cuda --seeds 5
+    python -m benchmarks.critic_accuracy --device cuda --seeds 5
 """
 
 from __future__ import annotations
@@ -35,19 +35,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report
 
-import otlab  # noqa: E402
-from otlab import datasets  # noqa: E402
-from otlab.critics import LIPSCHITZ_METHODS, CriticFailedWarning, estimate_w1  # noqa: E402
+import otlab
+from otlab import datasets
+from otlab.critics import LIPSCHITZ_METHODS, CriticFailedWarning, estimate_w1
 
 LOW_DIM = ("lines θ=0.1", "lines θ=0.5", "lines θ=1", "gaussians shift 2", "8 gaussians",
            "25 gaussians", "swiss roll")
@@ -277,7 +275,7 @@ def main(argv=None):
     sections = [
         ("Setup", setup + "\n\nRelative error = (estimate − exact) / exact, exact = the LP "
          "W_1 of the same split (training split: 80 %, held-out: 20 % of each sample). "
-         "Full run on the GPU machine: `python benchmarks/critic_accuracy.py --device cuda "
+         "Full run on the GPU machine: `python -m benchmarks.critic_accuracy --device cuda "
          "--seeds 5`."),
         ("Defaults on the parallel lines, θ = 0.5, n = 400", markdown_table(defaults)),
         ("Relative error of each method (mean ± std over seeds)", markdown_table(acc)

@@ -25,9 +25,9 @@ Every configuration runs in fresh processes (so peak memory is its own).
 
 Usage::
 
-    python benchmarks/distributed.py              # the CPU report (Gloo)
-    python benchmarks/distributed.py --quick      # small smoke run
-    python benchmarks/distributed.py --device cuda --nproc 2   # NCCL, one GPU per rank
+    python -m benchmarks.distributed              # the CPU report (Gloo)
+    python -m benchmarks.distributed --quick      # small smoke run
+    python -m benchmarks.distributed --device cuda --nproc 2   # NCCL, one GPU per rank
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ import time
 import warnings
 from pathlib import Path
 
-from _harness import REPORTS, markdown_table, pyplot, run_timed, save_png, write_report
+from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, write_report
 
-SCRIPT = Path(__file__).resolve()
+#: The repository root: workers run as ``python -m benchmarks.distributed`` from there.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # ------------------------------------------------------------------- workers
@@ -157,8 +158,8 @@ def launch(kind: str, world_size: int, threads: int, options: dict, a, env=None)
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result"
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
-        command = [str(SCRIPT), "--worker", kind, "--threads", str(threads), "--device",
-                   a.device, "--repeat", str(a.repeat), "--result", str(result), *flags]
+        command = ["-m", "benchmarks.distributed", "--worker", kind, "--threads", str(threads),
+                   "--device", a.device, "--repeat", str(a.repeat), "--result", str(result), *flags]
         if world_size > 1:
             command = [str(Path(sys.executable).with_name("torchrun")), "--standalone",
                        "--nproc_per_node", str(world_size), *command]
@@ -166,7 +167,7 @@ def launch(kind: str, world_size: int, threads: int, options: dict, a, env=None)
             command = [sys.executable, *command]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), **(env or {})}
         load_before = _load()
-        subprocess.run(command, check=True, env=env, timeout=3600)
+        subprocess.run(command, check=True, env=env, timeout=3600, cwd=ROOT)
         ranks = [json.loads(Path(f"{result}.rank{r}.json").read_text())
                  for r in range(world_size)]
     return {"ranks": ranks, "load": (load_before, _load())}
@@ -345,7 +346,7 @@ def report(a, sink, train, png, out_dir):
                 ("Trainer: iterations per second", markdown_table(train)),
                 ("Figure", f"![time per iteration]({png.name})")]
     sections.append(("GPU (NCCL)", "Not measured: no GPU in this session. Run "
-                     "`python benchmarks/distributed.py --device cuda --nproc N` on a machine "
+                     "`python -m benchmarks.distributed --device cuda --nproc N` on a machine "
                      "with N GPUs."))
     path = write_report("distributed", "Scaling out: torch.distributed, 1 vs several "
                         "processes", device=a.device, sections=sections, out_dir=out_dir)

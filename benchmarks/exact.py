@@ -10,27 +10,25 @@ Times, in one run on the same seeded samples:
 * 1-D samples up to 10^6 points against ``scipy.stats.wasserstein_distance``.
 
 Writes ``benchmarks/reports/exact.md`` and ``exact.png``.  Run
-``python benchmarks/exact.py --help`` for options.
+``python -m benchmarks.exact --help`` for options.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report
 
-import ot  # noqa: E402
-import scipy.stats  # noqa: E402
-from scipy.optimize import linear_sum_assignment  # noqa: E402
-from scipy.spatial.distance import cdist  # noqa: E402
+import ot
+import scipy.stats
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
 
-import otlab  # noqa: E402
+import otlab
 
 
 def _pot(x, y):

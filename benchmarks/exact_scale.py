@@ -14,7 +14,7 @@ uniform samples of the unit cube, seeded by (n, d).  Methods:
   exact one (the time of that run is reported).
 
 Writes ``benchmarks/reports/exact_scale.md`` and ``exact_scale.png``.
-``python benchmarks/exact_scale.py --help`` lists the options.
+``python -m benchmarks.exact_scale --help`` lists the options.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import REPORTS, markdown_table, pyplot, save_png, write_report  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, save_png, write_report
+
+#: The repository root: each case runs as ``python -m benchmarks.exact_scale`` from there.
+ROOT = Path(__file__).resolve().parent.parent
 
 BLURS = (3e-3, 1e-3, 3e-4)
 
@@ -99,11 +101,12 @@ def run_case(method, n, d, order, exact):
 
 
 def spawn(method, n, d, order, exact, timeout):
-    cmd = [sys.executable, __file__, "--case", method, str(n), str(d), str(order),
-           str(exact or 0.0)]
+    cmd = [sys.executable, "-m", "benchmarks.exact_scale", "--case", method, str(n), str(d),
+           str(order), str(exact or 0.0)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=timeout, env=env,
+                              cwd=ROOT,
                               stderr=None if env.get("EXACT_SCALE_PROGRESS") else subprocess.PIPE)
     except subprocess.TimeoutExpired:
         return {"method": method, "n": n, "d": d, "order": order, "seconds": float("nan"),

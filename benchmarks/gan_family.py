@@ -20,9 +20,9 @@ starting new runs after that many seconds.
 
 Usage::
 
-    python benchmarks/gan_family.py --seeds 0 1 2 --jobs 2      # the report (CPU, ~40 min CPU)
-    python benchmarks/gan_family.py --report-only                 # rebuild from recorded runs
-    python benchmarks/gan_family.py --quick --out /tmp/gf         # smoke run of the script
+    python -m benchmarks.gan_family --seeds 0 1 2 --jobs 2      # the report (CPU, ~40 min CPU)
+    python -m benchmarks.gan_family --report-only                 # rebuild from recorded runs
+    python -m benchmarks.gan_family --quick --out /tmp/gf         # smoke run of the script
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
 
 _SMALL = {"hidden": 64, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3}
 _DIGITS = {"hidden": 256, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3,
@@ -580,13 +580,13 @@ def main(argv=None):
     rows = [r for r in read_jsonl(results) if _key(r) in wanted]
     have = {_key(r) for r in rows}
     missing = [j for j in jobs if _key(j) not in have]
-    command = " ".join(["python", "benchmarks/gan_family.py", *(argv if argv is not None
+    command = " ".join(["python", "-m", "benchmarks.gan_family", *(argv if argv is not None
                                                                  else sys.argv[1:])])
     if rows:
         print(f"wrote {report(rows, out, quick=a.quick, missing=missing, command=command)}")
 
 
 if __name__ == "__main__":
-    from _harness import run_timed
+    from ._harness import run_timed
 
     run_timed(main)

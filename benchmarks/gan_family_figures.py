@@ -8,7 +8,7 @@ or more such folders and writes the PNGs that ``docs/guide/cgan.rst``,
 
 Usage::
 
-    python benchmarks/gan_family_figures.py RUNS_DIR [RUNS_DIR ...] [--out docs/guide/figures]
+    python -m benchmarks.gan_family_figures RUNS_DIR [RUNS_DIR ...] [--out docs/guide/figures]
 """
 
 from __future__ import annotations

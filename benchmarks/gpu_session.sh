@@ -40,12 +40,12 @@ for step in "$@"; do
     case $step in
         tests) python3 -m pytest -m gpu -q -rs -p no:cacheprovider \
                    2>&1 | tee benchmarks/reports/gpu_tests.txt ;;
-        trainer) python3 benchmarks/trainer.py --device cuda ;;
-        sinkhorn) python3 benchmarks/sinkhorn.py --device cuda ;;
-        critics) python3 benchmarks/critic_accuracy.py --device cuda --seeds 5 ;;
-        wgan) python3 benchmarks/wgan.py --device cuda --iters 20000 --seeds 0 1 2 \
+        trainer) python3 -m benchmarks.trainer --device cuda ;;
+        sinkhorn) python3 -m benchmarks.sinkhorn --device cuda ;;
+        critics) python3 -m benchmarks.critic_accuracy --device cuda --seeds 5 ;;
+        wgan) python3 -m benchmarks.wgan --device cuda --iters 20000 --seeds 0 1 2 \
                   --jobs "${WGAN_JOBS:-8}" --time-budget "${WGAN_BUDGET:-420}" ;;
-        distributed) python3 benchmarks/distributed.py --device cuda \
+        distributed) python3 -m benchmarks.distributed --device cuda \
                   --nproc "$(nvidia-smi -L | wc -l)" --out benchmarks/reports/gpu ;;
         *) echo "unknown step $step"; status=2; continue ;;
     esac

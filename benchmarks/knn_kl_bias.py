@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import REPORTS, markdown_table, pyplot, save_png, write_report  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, save_png, write_report
 
-from otlab.estimators import knn_kl  # noqa: E402
+from otlab.estimators import knn_kl
 
 
 def gaussian_kl(mean1, cov1, mean2, cov2) -> float:

@@ -16,24 +16,20 @@ Conventions, converted explicitly:
 
 Usage (CPU here; GPU on the lent machine, a single command)::
 
-    python benchmarks/sinkhorn.py --device cpu --sizes 1000
-    python benchmarks/sinkhorn.py --device cuda            # n = 16384 (d=2) and 10^6 (d=3)
+    python -m benchmarks.sinkhorn --device cpu --sizes 1000
+    python -m benchmarks.sinkhorn --device cuda            # n = 16384 (d=2) and 10^6 (d=3)
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import (  # noqa: E402
+from ._harness import (
     REPORTS,
     markdown_table,
     peak_cuda_memory,
@@ -198,7 +194,7 @@ def main(argv=None):
               if r["library"] != "otlab" and isinstance(r["time (s)"], float) and r["n"] in ours]
     gpu_note = ("GPU rows (H100: n = 16384, d = 2, W_1 within 1 % in <= 50 ms; n = 10^6, d = 3 in "
                 "<= 60 s and < 4 GiB) are **not yet measured**; run "
-                "`python benchmarks/sinkhorn.py --device cuda` on the GPU machine.")
+                "`python -m benchmarks.sinkhorn --device cuda` on the GPU machine.")
     sections = [
         ("Setup", "Two Gaussian samples N(0, I) and N((1, 1), I) in d = 2, uniform weights, "
                   f"same ε (otlab's default rule, 0.004 m_2^(k/2)) and tolerance {tol:g} for "

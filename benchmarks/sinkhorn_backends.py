@@ -12,23 +12,19 @@ equal), so time per iteration compares the soft-min implementations.  One torch 
 
 Usage::
 
-    python benchmarks/sinkhorn_backends.py                 # n = 1000 ... 4000
-    python benchmarks/sinkhorn_backends.py --sizes 500,1000 --streamed-max-n 1000
+    python -m benchmarks.sinkhorn_backends                 # n = 1000 ... 4000
+    python -m benchmarks.sinkhorn_backends --sizes 500,1000 --streamed-max-n 1000
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_call, write_report  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_call, write_report
 
 SIZES = (1000, 2000, 2800, 2900, 3000, 4000)
 

@@ -21,24 +21,20 @@ accelerations are timed in the same process on the same data.
 
 Usage::
 
-    python benchmarks/sinkhorn_convergence.py            # the full matrix (about 20 minutes)
-    python benchmarks/sinkhorn_convergence.py --quick    # n = 500 only, max_iter 2000
+    python -m benchmarks.sinkhorn_convergence            # the full matrix (about 20 minutes)
+    python -m benchmarks.sinkhorn_convergence --quick    # n = 500 only, max_iter 2000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_call, write_report  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_call, write_report
 
 ACCELERATIONS = (None, "overrelaxation", "anderson")
 LABELS = {None: "none (plain)", "overrelaxation": "overrelaxation ω=1.5 (previous default)",
@@ -55,7 +51,7 @@ def cases(sizes, regs):
     """Yield ``(name, x, y, order, reg, tol, api)``; api is "matrix" or "samples"."""
     from otlab.datasets import parallel_lines
     from otlab.entropic import default_reg
-    from sinkhorn import gaussian_samples
+    from .sinkhorn import gaussian_samples
 
     for n in sizes:
         x, y = translation(n)

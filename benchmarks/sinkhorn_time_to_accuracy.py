@@ -20,24 +20,20 @@ after a warm-up at small n.
 
 Usage::
 
-    python benchmarks/sinkhorn_time_to_accuracy.py                  # n = 1000 ... 8000
-    python benchmarks/sinkhorn_time_to_accuracy.py --sizes 500,1000 # quick
+    python -m benchmarks.sinkhorn_time_to_accuracy                  # n = 1000 ... 8000
+    python -m benchmarks.sinkhorn_time_to_accuracy --sizes 500,1000 # quick
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 import warnings
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import REPORTS, markdown_table, pyplot, run_timed, save_png, write_report  # noqa: E402
-from sinkhorn import gaussian_samples  # noqa: E402
+from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, write_report
+from .sinkhorn import gaussian_samples
 
 SIZES = (1000, 2000, 4000, 8000)
 ACCURACY = 0.01

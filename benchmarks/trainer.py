@@ -14,9 +14,9 @@ count is what bounds a launch-bound loop.
 
 Usage::
 
-    python benchmarks/trainer.py --device cuda                  # the issue's GPU figures
-    python benchmarks/trainer.py --device cpu --quick           # small CPU smoke run
-    python benchmarks/trainer.py --device cpu --quick --compile # ... with torch.compile too
+    python -m benchmarks.trainer --device cuda                  # the issue's GPU figures
+    python -m benchmarks.trainer --device cpu --quick           # small CPU smoke run
+    python -m benchmarks.trainer --device cpu --quick --compile # ... with torch.compile too
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import argparse
 import torch
 from torch import nn
 
-from _harness import markdown_table, time_call, write_report
+from ._harness import markdown_table, time_call, write_report
 from otlab.gan import TrainConfig, train
 from otlab.gan.data import Sampler
 
@@ -166,7 +166,7 @@ def main(argv=None):
         sections.append(("GPU results: not measured in this run", (
             "The issue's target (>= 1000 generator it/s for the 3x512 / batch 256 / n_critic 5 "
             "configuration on the lent H100, CUDA graph path) has **not been measured**: the "
-            "session that wrote this report had no GPU. Run `python benchmarks/trainer.py "
+            "session that wrote this report had no GPU. Run `python -m benchmarks.trainer "
             "--device cuda` on the GPU machine to fill this in. CPU figures above are on a "
             "shared 2-core machine and only show that the benchmark runs. On the CPU the "
             "exact-W worker thread competes with training for the same cores, and the run "

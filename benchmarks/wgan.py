@@ -28,9 +28,9 @@ seconds), and the report is always rebuilt from the runs in the file.
 
 Usage::
 
-    python benchmarks/wgan.py --device cuda --iters 20000 --seeds 0 1 2 --jobs 8   # GPU figures
-    python benchmarks/wgan.py --device cpu --quick                                 # CPU smoke run
-    python benchmarks/wgan.py --report wgan_25gaussians --data 25gaussians-ref \\
+    python -m benchmarks.wgan --device cuda --iters 20000 --seeds 0 1 2 --jobs 8   # GPU figures
+    python -m benchmarks.wgan --device cpu --quick                                 # CPU smoke run
+    python -m benchmarks.wgan --report wgan_25gaussians --data 25gaussians-ref \\
         --losses gan wgan wgan-gp wgan-sn --set penalty=0.1 "betas=[0.5, 0.9]"     # any override
 """
 
@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
 from otlab.gan.config import PAPER_DEFAULTS
 
 LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-sn")
@@ -293,7 +293,7 @@ def plot_runs(rows, losses, path: Path, *, floors: dict | None = None) -> Path |
 def _gpu_note() -> tuple[str, str]:
     return ("GPU results: not measured in this run", (
         "The issue asks for these figures from the GPU machine with the full settings "
-        "(`python benchmarks/wgan.py --device cuda --iters 20000 --seeds 0 1 2 --jobs 8`). "
+        "(`python -m benchmarks.wgan --device cuda --iters 20000 --seeds 0 1 2 --jobs 8`). "
         "The session that wrote this report had no GPU, so those rows are **unmeasured**. "
         "The tables below are a CPU run with the reduced settings stated: they show how "
         "the objectives behave with small networks and short training, not after the "
@@ -370,7 +370,7 @@ def build_report(a, settings, wanted, results: Path, out: Path) -> Path:
     if label == "CPU" and a.report == "wgan":
         sections.insert(0, _gpu_note())
     return write_report(a.report, a.title, device=a.device, sections=sections, out_dir=out,
-                        script=" ".join(["benchmarks/wgan.py", *map(shlex.quote, a.argv)]))
+                        script=" ".join(["python -m benchmarks.wgan", *map(shlex.quote, a.argv)]))
 
 
 def _parser():
