@@ -35,9 +35,22 @@ def test_cost_matrix_of_nearby_points_far_away_keeps_their_distance(pair, offset
 @given(sample_pairs(max_dim=3), scale_factors, st.sampled_from([1, 2]))
 def test_cost_matrix_scales_as_the_power_of_the_factor(pair, c, order):
     x, y = pair
+    cx, cy = c * x, c * y  # each coordinate rounded: off by up to ulp/2 of itself, or 2.5e-324
+    got = cost_matrix(cx, cy, order=order)
+    # The oracle sees the same rounded points: math.dist (hypot) is correct to about one ulp at
+    # every scale, subnormal distances included; a few ulps of error leave 100x headroom.
+    # Subnormal results (below 2.2e-308) have an absolute spacing of 4.9e-324: atol 200 of them;
+    # distances below 1e-154 of the clouds' extent flush to 0 in d >= 2 (squares underflow).
+    ref = np.array([[math.dist(p, q) for q in cy] for p in cx]) ** order
+    extent = np.ptp(np.vstack([cx, cy]), axis=0).max()
+    assert_allclose(got, ref, rtol=1e-13, atol=(1e-150 * extent) ** order + 1e-321)
+    # The scaling law itself, up to the rounding of c * x: the distance moves by up to
+    # sqrt(d) * ulp * |c| * max|x| (and the power multiplies relative errors by the order).
     want = (np.abs(c) * cost_matrix(x, y)) ** order  # scale the distance, then the power
-    # Results below the smallest normal float (1e-308) are subnormal: absolute precision only.
-    assert_allclose(cost_matrix(c * x, c * y, order=order), want, rtol=1e-13, atol=1e-307)
+    moved = math.sqrt(x.shape[1]) * np.finfo(float).eps * abs(c) * max(abs(x).max(), abs(y).max())
+    slack = order * moved * np.maximum(want, 1e-300) ** ((order - 1) / order)
+    assert_allclose(got, want, rtol=1e-13,
+                    atol=100 * slack.max() + (1e-150 * extent) ** order + 1e-321)
 
 
 def test_cost_matrix_neither_underflows_nor_overflows_inside():

@@ -86,12 +86,12 @@ def _prepare(group, x_local, a_local, y_local, b_local, reg, order, tol, max_ite
            "backend": backend, "acceleration": repr(acceleration)}
     problem = build_problem(shards, x_local, a_local, y_local, b_local, order, raw)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
+                                    acceleration=acceleration, default_tol=SAMPLES_TOL)
     return shards, problem, options
 
 
 def sharded_sinkhorn(x_local, y_local, *, reg: float | None = None, order: float = 1,
-                     a_local=None, b_local=None, tol: float = SAMPLES_TOL,
+                     a_local=None, b_local=None, tol: float | None = None,
                      max_iter: int | None = None, scaling: float | None = DEFAULT_SCALING,
                      backend: str = "auto", acceleration="anderson",
                      group=None) -> ShardedSinkhornResult:
@@ -181,7 +181,7 @@ def sharded_sinkhorn(x_local, y_local, *, reg: float | None = None, order: float
 
 def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
                                 order: float = 1, a_local=None, b_local=None,
-                                tol: float = SAMPLES_TOL, max_iter: int | None = None,
+                                tol: float | None = None, max_iter: int | None = None,
                                 scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
                                 acceleration="anderson", group=None):
     r"""The debiased Sinkhorn divergence of two point clouds spread over the ranks.

@@ -25,8 +25,8 @@ from .divergence import divergence
 from .operators import DenseOperator
 from .problem import PointProblem
 from .result import Output, SinkhornResult, _Solution
-from .solver import (DEFAULT_SCALING, MASS_RTOL, SAMPLES_TOL, SinkhornOptions, check_resolution,
-                     envelope_terms, epsilon_schedule, finish, sinkhorn_loop, solve_problem)
+from .solver import (DEFAULT_SCALING, DEFAULT_TOL, MASS_RTOL, SAMPLES_TOL, SinkhornOptions,
+                     check_resolution, envelope_terms, epsilon_schedule, finish, sinkhorn_loop, solve_problem)
 
 __all__ = ["sinkhorn", "sinkhorn_samples", "wasserstein_sinkhorn", "sinkhorn_divergence"]
 
@@ -49,7 +49,7 @@ def _histogram_tensors(a, b, M):
     return a_t, b_t, M_t, Output(numpy=use_numpy, dtype=dtype)
 
 
-def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
+def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = None,
              scaling: float | None = DEFAULT_SCALING, mass_rtol: float = MASS_RTOL,
              acceleration="anderson") -> SinkhornResult:
     r"""Entropic optimal transport between histograms, in the log domain, with ε-scaling.
@@ -89,10 +89,16 @@ def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
     reg : float
         The entropic regularisation ε > 0, absolute, in the units of ``M``
         (as in POT); at least :data:`RESOLUTION_ULPS` ulps of ``max |M|``.
-    tol : float, default 1e-6
+    tol : float, optional
         Stop when :math:`\lVert P 1 - a\rVert_1 + \lVert P^\top 1 - b\rVert_1 \le` ``tol``.
-        In float32, round-off limits the reachable error to about
-        :math:`10^{-7} \max|f| / \varepsilon`; use a larger ``tol`` there.
+        That error is measured in the working dtype, with a round-off floor
+        :math:`F \approx 2\,\text{ulp}\,((\max|f| + \max|g|)/\varepsilon + \sqrt{n + m})`
+        (:mod:`otlab.entropic._roundoff`; about :math:`10^{-13}` in float64
+        and :math:`10^{-4}` in float32 at :math:`\max M/\varepsilon = 1000`):
+        a ``tol`` below :math:`2F` cannot be certified, so the iterations stop
+        at the floor and the result has ``converged=False`` with a
+        ConvergenceWarning saying so.  Default 1e-6, raised to :math:`2F`
+        when that is larger.
     max_iter : int, optional
         Cap on iterations at the target ε (default 1000); the ε-scaling steps,
         about :math:`\log(\max M / \varepsilon) / \log(1/s)`, come on top.
@@ -224,7 +230,7 @@ def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
     check_same_mass(a_t, b_t, rtol=mass_rtol)
     reg = check_positive(reg, "reg")
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
+                                    acceleration=acceleration, default_tol=DEFAULT_TOL)
     b_t = b_t * (a_t.sum() / b_t.sum())
     scale = power_of_two_at_least(float(M_t.detach().abs().max()))
     out = Output(numpy=out.numpy, dtype=out.dtype, scale=scale)
@@ -254,7 +260,7 @@ def sinkhorn(a, b, M, reg, *, tol: float = 1e-6, max_iter: int | None = None,
 
 
 def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: float = 2,
-                     tol: float = SAMPLES_TOL, max_iter: int | None = None,
+                     tol: float | None = None, max_iter: int | None = None,
                      scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
                      acceleration="anderson") -> SinkhornResult:
     r"""Entropic OT between weighted point clouds, without forming the cost matrix if large.
@@ -284,10 +290,14 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
         ε in cost units; by default :func:`default_reg`, :math:`0.004\, m_2^{k/2}`.
     order : float, default 2
         The exponent ``k`` of the cost.
-    tol : float, default 1e-4
-        L1 marginal tolerance (looser than :func:`~otlab.entropic.sinkhorn`'s
-        1e-6: it bounds the cost error by about ``tol * max cost``, far below
-        the entropic bias).
+    tol : float, optional
+        L1 marginal tolerance, as in :func:`otlab.entropic.sinkhorn` (a
+        ``tol`` below what the dtype resolves for the problem gives
+        ``converged=False``).  Default 1e-4, looser than
+        :func:`~otlab.entropic.sinkhorn`'s 1e-6: it bounds the cost error by
+        about ``tol * max cost``, far below the entropic bias; raised to the
+        smallest tolerance the dtype certifies when that is larger (float32
+        at the default ε).
     max_iter, scaling, acceleration
         As in :func:`otlab.entropic.sinkhorn`.
     backend : {"auto", "dense", "tiled", "triton"}, default "auto"
@@ -311,7 +321,7 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     order = check_order(order)
     problem = PointProblem.build(*sample_pair(x, y, a, b, names=("x", "y")), order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
+                                    acceleration=acceleration, default_tol=SAMPLES_TOL)
     cost, objective, n_iter, err, converged, eps, solution = solve_problem(
         problem, reg, backend, options, "sinkhorn_samples")
     out = problem.out
@@ -323,7 +333,7 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
 
 
 def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: int | None = None,
-                         reg: float | None = None, tol: float = SAMPLES_TOL,
+                         reg: float | None = None, tol: float | None = None,
                          scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
                          acceleration="anderson"):
     r"""Entropic estimate of :math:`W_k`: the k-th root of the entropic plan's cost.
@@ -369,7 +379,7 @@ def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: in
     order = check_order(order)
     problem = PointProblem.build(*sample_pair(p, q, a, b), order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
+                                    acceleration=acceleration, default_tol=SAMPLES_TOL)
     cost, *_ = solve_problem(problem, reg, backend, options, "wasserstein(method='sinkhorn')")
     cost = cost.clamp_min(0)
     value = (cost if order == 1 else cost ** (1.0 / order)) * problem.frame.scale
@@ -377,7 +387,7 @@ def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: in
 
 
 def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order: float = 1,
-                        tol: float = SAMPLES_TOL, max_iter: int | None = None,
+                        tol: float | None = None, max_iter: int | None = None,
                         scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
                         acceleration="anderson"):
     r"""Debiased Sinkhorn divergence between two samples.
@@ -462,5 +472,5 @@ def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order
     order = check_order(order)
     problem = PointProblem.build(*sample_pair(p, q, a, b), order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
-                                    acceleration=acceleration)
+                                    acceleration=acceleration, default_tol=SAMPLES_TOL)
     return divergence(problem, reg, backend, options)

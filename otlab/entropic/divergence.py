@@ -15,7 +15,8 @@ import torch
 from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import distances
 from .operators import TILE_ENTRIES, cost_bound
-from .solver import SinkhornOptions, gradient_term, solve, warn_not_converged
+from ._roundoff import marginal_floor
+from .solver import SinkhornOptions, gradient_term, report, solve
 
 __all__ = ["divergence"]
 
@@ -29,9 +30,9 @@ def _dual_value(problem, eps, backend, options, scale, *, symmetric=False):
     where one sweep already meets the marginal tolerance.
     """
     op, f, g, _, err = solve(problem, eps, backend, options, symmetric=symmetric, cost_scale=scale)
-    if err > options.tol:
-        warn_not_converged("sinkhorn_divergence", options, problem.input_reg(eps), err)
     b = problem.a if symmetric else problem.b
+    floor = marginal_floor(problem.a.detach(), b.detach(), f, g, eps)
+    report("sinkhorn_divergence", options, problem.input_reg(eps), err, floor, f.dtype)
     value = (problem.a.detach() * f).sum() + (b.detach() * g).sum()
     return value + gradient_term(problem, op, eps, f, g, symmetric=symmetric), err
 

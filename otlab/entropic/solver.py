@@ -22,14 +22,23 @@ import torch
 
 from .._validation import check_positive, check_positive_int
 from .._warnings import ConvergenceWarning, external_stacklevel
+from ._roundoff import (
+    RESOLVABLE_TOL,
+    marginal_floor,
+    resolves,
+    stopping_threshold,
+    warn_below_floor,
+)
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
 from .result import SinkhornResult, _Solution
 
 __all__ = ["SinkhornResult", "SinkhornOptions", "ACCELERATIONS", "DEFAULT_MAX_ITER",
-           "DEFAULT_SCALING", "SAMPLES_TOL", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule",
-           "sinkhorn_loop", "finish", "warn_not_converged", "envelope_terms", "check_resolution",
+           "DEFAULT_SCALING", "DEFAULT_TOL", "SAMPLES_TOL", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule",
+           "sinkhorn_loop", "finish", "report", "warn_not_converged", "envelope_terms", "check_resolution",
            "solve", "solve_problem", "gradient_term"]
 
+#: Default marginal tolerance of :func:`~otlab.entropic.sinkhorn` (raised to what the dtype certifies).
+DEFAULT_TOL = 1e-6
 #: Iteration cap at the target ε (the ε-scaling steps come on top).
 DEFAULT_MAX_ITER = 1000
 #: Ratio between successive temperatures of the ε-scaling schedule.
@@ -53,6 +62,9 @@ class SinkhornOptions:
     ----------
     tol : float
         L1 marginal tolerance.
+    raise_tol : bool
+        ``tol`` was not given: raise it to the smallest tolerance the dtype
+        certifies for the problem when that is larger (:meth:`tol_at`).
     max_iter : int
         Cap on iterations at the target ε.
     scaling : float in (0, 1) or None
@@ -61,21 +73,35 @@ class SinkhornOptions:
         See :mod:`otlab.entropic.acceleration`.
     """
 
-    tol: float = 1e-6
+    tol: float = DEFAULT_TOL
     max_iter: int = DEFAULT_MAX_ITER
     scaling: float | None = DEFAULT_SCALING
     acceleration: object = field(default_factory=Anderson)
+    raise_tol: bool = False
 
     @classmethod
-    def build(cls, *, tol, max_iter, scaling, acceleration) -> "SinkhornOptions":
-        """Validate user values (names in messages); ``max_iter=None`` is the default cap."""
-        tol = check_positive(tol, "tol")
+    def build(cls, *, tol, max_iter, scaling, acceleration,
+              default_tol: float = DEFAULT_TOL) -> "SinkhornOptions":
+        """Validate user values (names in messages); ``None`` is the default (``tol``: raised
+        to what the dtype certifies, see :meth:`tol_at`; ``max_iter``: the default cap)."""
+        raise_tol = tol is None
+        tol = default_tol if raise_tol else check_positive(tol, "tol")
         max_iter = DEFAULT_MAX_ITER if max_iter is None else check_positive_int(max_iter, "max_iter")
         if scaling is not None:
             scaling = check_positive(scaling, "scaling")
             if scaling >= 1:
                 raise ValueError(f"scaling must be in (0, 1) or None; got {scaling!r}")
-        return cls(tol, max_iter, scaling, as_acceleration(acceleration))
+        return cls(tol, max_iter, scaling, as_acceleration(acceleration), raise_tol)
+
+    def tol_at(self, floor: float) -> float:
+        """The tolerance in force for a problem whose marginal error has round-off ``floor``.
+
+        The given ``tol``; a default one is raised to
+        :data:`~otlab.entropic._roundoff.RESOLVABLE_TOL` times the floor when that is
+        larger (float32 at small ε), so that a call without ``tol`` converges wherever
+        the dtype can certify anything.
+        """
+        return max(self.tol, RESOLVABLE_TOL * floor) if self.raise_tol else self.tol
 
 
 def epsilon_schedule(eps_start: float, eps: float, scaling: float | None) -> list[float]:
@@ -168,7 +194,8 @@ def _symmetric_loop(op, a, schedule, options):
         f_new = op.softmin_rows(eps, log_a + f / eps)
         err = _row_error(a, f, f_new, eps)
         _check_finite(err, eps)
-        if err <= options.tol:
+        floor = marginal_floor(a, a, f, f_new, eps)
+        if err <= stopping_threshold(options.tol_at(floor), floor):
             break
         f = 0.5 * (f + f_new)
         n_iter += 1
@@ -208,8 +235,10 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
 
     At each annealing temperature one sweep is made; at the final ε the state
     is always a pair with ``g = softmin_cols(f)`` (column marginals exact), and
-    sweeps repeat until the L1 row-marginal error is at most ``tol`` or
-    ``max_iter`` column updates were made.  The next ``f`` is proposed by the
+    sweeps repeat until the L1 row-marginal error is at most ``tol`` minus
+    the round-off floor :math:`F` of the final measurement
+    (:mod:`otlab.entropic._roundoff`; the floor itself when ``tol`` is below
+    what the dtype resolves) or ``max_iter`` column updates were made.  The next ``f`` is proposed by the
     acceleration (:mod:`otlab.entropic.acceleration`); a safeguarded one
     (Anderson) is kept only if the dual objective
     :math:`\langle a, f\rangle + \langle b, g\rangle` does not decrease (beyond
@@ -242,7 +271,8 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
         f_map = op.softmin_rows(eps, log_b + g / eps)
         err = _row_error(a, f, f_map, eps)
         _check_finite(err, eps)
-        if err <= options.tol or updates >= options.max_iter:
+        floor = marginal_floor(a, b, f, g, eps)
+        if updates >= options.max_iter or err <= stopping_threshold(options.tol_at(floor), floor):
             return f, g, n_iter + updates, err
         f_next = f_map if stepper is None or backoff.waiting() else stepper.propose(f, f_map)
         g_next = op.softmin_cols(eps, log_a + f_next / eps)
@@ -263,35 +293,58 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
         f, g = f_next, g_next
 
 
-def warn_not_converged(name, options, reg, err, *, cost=None):
+def warn_not_converged(name, options, reg, err, *, cost=None, tol=None):
     """The ConvergenceWarning: what was reached, what it means, what to change."""
+    tol = options.tol if tol is None else tol
     detail = "" if cost is None else (
         f" The returned plan misses its marginals by that much (L1), so its cost {cost:.6g} is "
         "not that of a feasible plan.")
     warnings.warn(
         f"{name} did not converge within max_iter={options.max_iter} iterations at reg={reg:g}: "
-        f"marginal error {err:.3g} > tol={options.tol:g}.{detail} Increase max_iter, use a larger "
+        f"marginal error {err:.3g} > tol={tol:g}.{detail} Increase max_iter, use a larger "
         f"reg (faster and better conditioned) or a looser tol.",
         ConvergenceWarning,
         stacklevel=external_stacklevel(),
     )
 
 
+def report(name, options, reg, err, floor, dtype, *, cost=None) -> bool:
+    """``converged`` for a measured error ``err`` and round-off floor ``floor``; warn if not.
+
+    True only when the tolerance in force (:meth:`SinkhornOptions.tol_at`) is
+    one the dtype resolves for this problem
+    (:func:`otlab.entropic._roundoff.resolves`) and ``err`` is within it;
+    otherwise a ConvergenceWarning says which of the two failed.
+    """
+    tol = options.tol_at(floor)
+    if not resolves(tol, floor):
+        warn_below_floor(name, tol, floor, err, dtype)
+        return False
+    if not err <= tol:
+        warn_not_converged(name, options, reg, err, cost=cost, tol=tol)
+        return False
+    return True
+
+
 def finish(op, a, b, f, g, eps, err_loop, options, *, name, reg, out):
     """Measure the returned plan (cost and both marginals) and decide ``converged`` honestly.
 
     Returns ``(cost, marginal_error, converged)`` with ``cost`` in the solver's
-    units.  ``converged`` needs the measured L1 marginal error within ``tol``
-    and a finite cost; otherwise a ConvergenceWarning states what is true.
+    units.  ``converged`` needs a tolerance that the dtype resolves for this
+    problem, the measured L1 marginal error within it and a finite cost;
+    otherwise a ConvergenceWarning states what is true (:func:`report`).
     """
     sums = op.plan_sums(eps, f, g, a.log(), b.log())
     err = max(sums.marginal_error(a, b), 0.0)
-    converged = err <= options.tol and math.isfinite(float(sums.cost))
-    if not converged:
-        if not math.isfinite(err):
-            err = err_loop if math.isfinite(err_loop) else err
-        warn_not_converged(name, options, reg, err, cost=float(out.cost(sums.cost.detach())))
-    return sums.cost, err, converged
+    if not math.isfinite(err):
+        err = err_loop if math.isfinite(err_loop) else err
+    cost = float(out.cost(sums.cost.detach()))
+    floor = marginal_floor(a, b, f, g, eps)
+    tol = options.tol_at(floor)
+    if not math.isfinite(cost) and err <= tol and resolves(tol, floor):
+        warn_not_converged(name, options, reg, err, cost=cost, tol=tol)
+        return sums.cost, err, False
+    return sums.cost, err, report(name, options, reg, err, floor, f.dtype, cost=cost)
 
 
 def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None):

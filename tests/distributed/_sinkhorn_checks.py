@@ -18,8 +18,14 @@ from otlab.distributed import sharded_sinkhorn, sharded_sinkhorn_divergence
 from otlab.entropic import sinkhorn, sinkhorn_divergence, sinkhorn_samples
 from otlab.exact import ConvergenceWarning
 
-TIGHT = 1e-12  # both solvers at the fixed point (the measured L1 error bottoms out near 1e-13)
-RTOL = 1e-10
+#: Both solvers near the fixed point: 300x above the round-off floor of the measured L1 error
+#: (2-4e-14 on these problems), 3x above what the solvers certify for them (2F, about 3e-12).
+TIGHT = 1e-11
+#: Costs and potentials of two plans that each meet TIGHT differ by up to about TIGHT times the
+#: largest cost (measured: 7e-12 relative between schedules); 1e-9 leaves 150x.
+RTOL = 1e-9
+#: The dual objective is second order in the marginal error: measured 4e-16 apart.
+OBJECTIVE_RTOL = 1e-12
 
 #: Rows of x and of y held by each rank, by world size: unequal shards, a rank with one point.
 SPLITS = {2: ([1, 29], [17, 8]), 3: ([6, 1, 13], [9, 14, 1])}
@@ -64,7 +70,7 @@ def _check_against_one_process(rank, world_size, *, order, weighted):
     np.testing.assert_allclose(res.reg, one.reg, rtol=1e-14)
     assert _same_everywhere((res.cost, res.objective, res.n_iter, res.marginal_error))
     np.testing.assert_allclose(res.cost, one.cost, rtol=RTOL)
-    np.testing.assert_allclose(res.objective, one.objective, rtol=RTOL)
+    np.testing.assert_allclose(res.objective, one.objective, rtol=OBJECTIVE_RTOL)
     np.testing.assert_allclose(res.f, _mine(one.f, sx, rank), rtol=RTOL, atol=RTOL * abs(one.f).max())
     np.testing.assert_allclose(res.g, _mine(one.g, sy, rank), rtol=RTOL, atol=RTOL * abs(one.g).max())
     assert res.rows == slice(sum(sx[:rank]), sum(sx[:rank + 1]))
@@ -72,7 +78,7 @@ def _check_against_one_process(rank, world_size, *, order, weighted):
     wa = np.full(len(x), 1 / len(x)) if a is None else a / a.sum()
     wb = np.full(len(y), 1 / len(y)) if b is None else b / b.sum()
     dense = sinkhorn(wa, wb, cost_matrix(x, y, order=order), res.reg, tol=TIGHT, max_iter=10_000)
-    np.testing.assert_allclose(res.objective, dense.objective, rtol=RTOL)
+    np.testing.assert_allclose(res.objective, dense.objective, rtol=OBJECTIVE_RTOL)
     np.testing.assert_allclose(res.cost, dense.cost, rtol=RTOL)
 
 
@@ -157,9 +163,9 @@ def every_rank_warns_when_the_budget_runs_out(rank, world_size, folder):
     x, y, _, _ = _data(world_size)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = sharded_sinkhorn(_mine(x, sx, rank), _mine(y, sy, rank), tol=1e-14, max_iter=2,
+        res = sharded_sinkhorn(_mine(x, sx, rank), _mine(y, sy, rank), tol=1e-6, max_iter=2,
                                reg=1e-3)
-    assert not res.converged and res.marginal_error > 1e-14
+    assert not res.converged and res.marginal_error > 1e-6
     assert [w.category for w in caught] == [ConvergenceWarning]
     assert "sharded_sinkhorn did not converge within max_iter=2" in str(caught[0].message)
 

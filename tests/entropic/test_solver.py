@@ -99,12 +99,35 @@ def test_epsilon_schedule_ends_at_reg():
 def test_non_convergence_warns_with_the_marginal_error_and_what_to_change():
     x, y, a, b = random_problem()
     with pytest.warns(ConvergenceWarning, match="marginal error") as record:
-        res = sinkhorn(a, b, cost_matrix(x, y), reg=1e-3, max_iter=1, tol=1e-12)
-    assert not res.converged and res.marginal_error > 1e-12
+        res = sinkhorn(a, b, cost_matrix(x, y), reg=1e-3, max_iter=1, tol=1e-8)
+    assert not res.converged and res.marginal_error > 1e-8
     assert isinstance(res, SinkhornResult)
     message = str(record[0].message)
     assert f"{res.marginal_error:.3g}" in message
     assert all(word in message for word in ("max_iter", "larger reg", "looser tol"))
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-15), (np.float32, 1e-7)])
+def test_a_tol_below_the_round_off_floor_is_reported_not_iterated_to_max_iter(dtype, tol):
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y).astype(dtype)
+    with pytest.warns(ConvergenceWarning, match=rf"tol={tol:g} is below what "
+                      rf"{np.dtype(dtype).name} resolves for this problem") as record:
+        res = sinkhorn(a.astype(dtype), b.astype(dtype), M, reg=0.01 * M.max(), tol=tol,
+                       max_iter=100_000)
+    assert not res.converged and len(record) == 1
+    floor = float(str(record[0].message).split("round-off up to about ")[1].split(" ")[0])
+    # iterated to the floor (with the slack of rounding), far from the iteration cap
+    assert res.marginal_error <= 2 * floor and res.n_iter < 5_000
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_default_tol_is_raised_to_what_the_dtype_certifies(dtype):
+    x, y, a, b = random_problem()
+    M = cost_matrix(x, y).astype(dtype)
+    res = sinkhorn(a.astype(dtype), b.astype(dtype), M, reg=1e-3 * M.max())  # no warning
+    assert res.converged
+    assert res.marginal_error <= (1e-6 if dtype == np.float64 else 1e-2)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +204,7 @@ def test_anderson_memory_is_set_from_sinkhorn():
 def test_half_precision_is_solved_in_float32_and_returned_in_its_dtype(dtype):
     M = torch.tensor([[5.0, 6.0], [4.0, 5.0]], dtype=dtype)
     a = torch.tensor([0.5, 0.5], dtype=dtype)
-    res = sinkhorn(a, a, M, reg=0.05, tol=1e-5)
+    res = sinkhorn(a, a, M, reg=0.05, tol=1e-4)  # float32 resolves about 6e-5 here
     assert res.cost.dtype == dtype and res.f.dtype == dtype and res.plan.dtype == dtype
     assert res.converged and res.cost.item() == pytest.approx(5.0, rel=1e-2)
 
