@@ -57,13 +57,28 @@ def as_float_array(x, name: str):
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
         raise ValueError(f"{name} must be a rectangular array-like; {exc}") from None
-    if arr.dtype == object:
-        raise TypeError(f"{name} must hold numbers; got an array of dtype object")
+    if arr.dtype == object:  # e.g. Python ints beyond int64 (2**70): real numbers all the same
+        arr = _real_objects(arr, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
     if arr.dtype != np.float32:
         arr = arr.astype(np.float64)
     return arr
+
+
+def _real_objects(arr: np.ndarray, name: str) -> np.ndarray:
+    """An object array of real numbers (no bools, no strings) as float64; TypeError otherwise."""
+    flat = arr.ravel()
+    bad = [v for v in flat if isinstance(v, bool) or not isinstance(v, numbers.Real)]
+    if bad or not flat.size:
+        shown = f" with {bad[0]!r} ({type(bad[0]).__name__})" if bad else ""
+        raise TypeError(f"{name} must hold real numbers; got an array of dtype object{shown}")
+    try:
+        return arr.astype(np.float64)
+    except OverflowError:  # an int beyond the float range
+        digits = max(len(str(abs(int(v)))) for v in flat)
+        raise ValueError(f"{name} must be finite in float64; got an integer of {digits} digits "
+                         "(beyond 1.8e308)") from None
 
 
 def _all_finite(x) -> bool:
@@ -178,8 +193,13 @@ def as_weights(w, n: int, name: str, *, like=None):
     return normalized(w)
 
 
-def check_same_mass(a, b, *, rtol: float = 1e-6, names=("a", "b")) -> None:
-    """Raise if the total masses of ``a`` and ``b`` differ by more than ``rtol``."""
+def check_same_mass(a, b, *, rtol: float = 1e-6, names=("a", "b"),
+                    rtol_name: str = "mass_rtol") -> None:
+    """Raise if the total masses of ``a`` and ``b`` differ by more than ``rtol``.
+
+    ``rtol`` itself must be a finite number >= 0 (a NaN would accept any masses).
+    """
+    rtol = check_positive(rtol, rtol_name, allow_zero=True)
     top = max(to_float(a.max()), to_float(b.max()))
     sa, sb = to_float((a / top).sum()), to_float((b / top).sum())  # no overflow near 1e308
     if abs(sa - sb) > rtol * max(sa, sb):

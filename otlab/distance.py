@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._backend import common_backend, is_torch, result_like, working_dtype
-from ._validation import check_choice, check_order
+from ._validation import check_choice, check_order, check_positive_int
 from .exact import wasserstein_exact
 from .one_d import wasserstein_1d
 from .sample import sample_pair
@@ -60,7 +60,7 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
         (:func:`otlab.entropic.wasserstein_sinkhorn`).
     max_iter : int, optional
         Iteration cap passed to the chosen solver (network-simplex pivots
-        per solve for ``"exact"``).
+        per solve for ``"exact"``); checked also where unused (the 1-D closed form).
     **options
         ``reg``, ``tol``, ``scaling``, ``backend``, ``acceleration`` for
         ``method="sinkhorn"``; any option with another method is a TypeError.
@@ -115,6 +115,8 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
     """
     order = check_order(order)
     check_choice(method, "method", METHODS)
+    if max_iter is not None:  # checked on every path, also where it is not used (1-D)
+        max_iter = check_positive_int(max_iter, "max_iter")
     if options and method != "sinkhorn":
         names = sorted(options)
         hint = ('; entropic options such as reg= need method="sinkhorn"'

@@ -48,6 +48,18 @@ def test_scaling_the_costs_scales_the_lp_value_and_potentials(exponent):
                                atol=1e-12 * 10.0**exponent)
 
 
+@pytest.mark.parametrize("top", [2.0**512, 1e308, 1.7e308, np.finfo(float).max])
+def test_costs_near_the_largest_float_are_solved_not_called_infeasible(top):
+    # POT's simplex alone called a 2 x 2 matrix of 1.7e308 infeasible (its sums overflow)
+    res = otlab.emd([0.5, 0.5], [0.5, 0.5], np.full((2, 2), top))
+    assert res.converged and res.cost == top
+    swap = np.array([[top, top / 4], [top / 2, top]])
+    res = otlab.emd([0.5, 0.5], [0.5, 0.5], swap)
+    np.testing.assert_allclose(res.cost, 0.375 * top, rtol=1e-15)
+    np.testing.assert_allclose(res.plan, [[0.0, 0.5], [0.5, 0.0]], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(res.certificate()["dual_violation"], 0.0, rtol=0, atol=1e-14 * top)
+
+
 @given(problems())
 def test_lp_value_equals_scipy_linprog_highs(problem):
     a, b, M = problem

@@ -109,3 +109,38 @@ def test_emd_accepts_masses_equal_within_tolerance_and_rescales_b():
     res = otlab.emd([0.5, 0.5], [1.0 + 1e-9], [[1.0], [2.0]])
     np.testing.assert_allclose(res.b.sum(), 1.0, rtol=0, atol=1e-15)
     np.testing.assert_allclose(res.cost, 1.5, rtol=1e-12)
+
+
+@pytest.mark.parametrize("solve", [lambda **kw: otlab.emd([1, 1], [0.5, 0.5], np.eye(2), **kw),
+                                   lambda **kw: otlab.sinkhorn([1, 1], [0.5, 0.5], np.eye(2),
+                                                               0.1, **kw)])
+@pytest.mark.parametrize("mass_rtol, error, match", [
+    (math.nan, ValueError, r"mass_rtol must be finite and >= 0; got nan"),
+    (-1e-6, ValueError, r"mass_rtol must be finite and >= 0; got -1e-06"),
+    (math.inf, ValueError, r"mass_rtol must be finite and >= 0; got inf"),
+    ("1e-6", TypeError, r"mass_rtol must be a real number; got '1e-6'"),
+])
+def test_a_nan_or_negative_mass_tolerance_is_rejected_not_read_as_any_mass(solve, mass_rtol,
+                                                                           error, match):
+    # masses 2 and 1: a NaN tolerance used to accept them (cost 0, converged)
+    with pytest.raises(error, match=match):
+        solve(mass_rtol=mass_rtol)
+
+
+@pytest.mark.parametrize("method", ["auto", "1d", "exact", "sinkhorn"])
+@pytest.mark.parametrize("max_iter, error", [("abc", TypeError), (0, ValueError),
+                                             (1.5, TypeError), (True, TypeError)])
+def test_wasserstein_checks_max_iter_on_every_path(method, max_iter, error):
+    # the 1-D closed form has no iterations, yet a wrong max_iter is still an error
+    with pytest.raises(error, match="max_iter must be"):
+        otlab.wasserstein([0.0], [1.0], method=method, max_iter=max_iter)
+
+
+def test_integers_beyond_int64_are_numbers_and_beyond_float64_are_named():
+    assert otlab.kl([2**70, 2**70], [1, 1]) == 0.0  # an object array of Python ints
+    with pytest.raises(ValueError, match=r"p must be finite in float64; got an integer of 401 "
+                                         r"digits"):
+        otlab.kl([10**400, 1], [1, 1])
+    with pytest.raises(TypeError, match=r"p must hold real numbers; got an array of dtype "
+                                        r"object with None"):
+        otlab.kl(np.array([1, None], dtype=object), [1, 1])

@@ -49,11 +49,11 @@ def _width_grid(lo: float, hi: float, width: float) -> tuple[int, int]:
     return k_lo, k_hi
 
 
-def _check_cells(n_cells: int) -> None:
-    if n_cells > MAX_CELLS:
+def _check_cells(n_cells: float) -> None:
+    if not n_cells <= MAX_CELLS:  # inf and NaN (a width that overflows the grid) too
         raise ValueError(
-            f"the grid would have {n_cells} cells (more than {MAX_CELLS}); increase bin_width "
-            "or decrease bins"
+            f"the grid would have {float(n_cells):.3g} cells (more than {MAX_CELLS}); increase "
+            "bin_width or decrease bins"
         )
 
 
@@ -66,6 +66,9 @@ def _bin_edges(x, y, bin_width, bins, value_range) -> list[np.ndarray]:
     limits = _grid_range(x, y, value_range)
     if bin_width is not None:
         width = check_positive(bin_width, "bin_width")
+        with np.errstate(over="ignore", invalid="ignore"):  # coordinates / width may overflow
+            spans = np.array([hi / width - lo / width for lo, hi in limits])
+        _check_cells(np.prod(spans + 1.0))  # before the integer grid, which could overflow
         grids = [_width_grid(lo, hi, width) for lo, hi in limits]
         _check_cells(math.prod(k_hi - k_lo for k_lo, k_hi in grids))
         edges = [np.arange(k_lo, k_hi + 1) * width for k_lo, k_hi in grids]
@@ -84,11 +87,31 @@ def _bin_edges(x, y, bin_width, bins, value_range) -> list[np.ndarray]:
     counts = [check_positive_int(c, "bins") for c in counts]
     _check_cells(math.prod(counts))
     edges = []
+    top = np.finfo(np.float64).max
     for (lo, hi), c in zip(limits, counts):
         if hi == lo:  # every point at one coordinate value: one bin around it
             pad = 0.5 * max(1.0, abs(lo))
-            lo, hi = lo - pad, hi + pad
-        edges.append(np.linspace(lo, hi, c + 1))
+            lo, hi = max(lo - pad, -top), min(hi + pad, top)
+        edges.append(_even_edges(lo, hi, c))
+    return edges
+
+
+def _even_edges(lo: float, hi: float, count: int) -> np.ndarray:
+    """``count + 1`` evenly spaced edges from ``lo`` to ``hi`` (exact ends), without overflow.
+
+    ``np.linspace`` forms ``hi - lo``, which overflows for a range such as
+    (-1e308, 1e308); the convex combination ``(1 - t) lo + t hi`` does not.
+
+    >>> _even_edges(-1e308, 1e308, 2)
+    array([-1.e+308,  0.e+000,  1.e+308])
+    """
+    t = np.linspace(0.0, 1.0, count + 1)
+    edges = (1.0 - t) * lo + t * hi
+    edges[0], edges[-1] = lo, hi
+    if not (np.diff(edges) > 0).all():
+        raise ValueError(
+            f"bins={count} cells cannot be told apart in float64 over ({lo:.17g}, {hi:.17g}); "
+            "decrease bins")
     return edges
 
 

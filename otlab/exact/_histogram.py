@@ -8,6 +8,7 @@ zero on infeasible input.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -221,13 +222,15 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     if code in (0, 2):
         raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
     converged = code == 1
-    with np.errstate(over="ignore"):  # a cost beyond the float range is inf: the true value
-        cost = float(log["cost"]) * cost_unit * units[1] * units[0]
+    with np.errstate(over="ignore"):  # a value beyond the float range is inf: the true value
+        cost = float(log["cost"]) * (units[1] * units[0]) * cost_unit
+        f = np.asarray(log["u"], dtype=np.float64) * cost_unit
+        g = np.asarray(log["v"], dtype=np.float64) * cost_unit
     result = EMDResult(
         plan=plan * units[1] * units[0],
         cost=cost,
-        f=np.asarray(log["u"], dtype=np.float64) * cost_unit,
-        g=np.asarray(log["v"], dtype=np.float64) * cost_unit,
+        f=f,
+        g=g,
         converged=converged,
         max_iter=max_iter,
         a=a,
@@ -239,18 +242,34 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     return result
 
 
+#: Costs above this are solved in units of a power of two near the largest (see :func:`_cost_unit`).
+HUGE_COST = 2.0 ** 512
+
+
 def _cost_unit(M: np.ndarray) -> float:
-    """1, or for a cost matrix whose entries are all below 1, a power of two above the largest.
+    """1, or a power of two near the largest entry for tiny or huge cost matrices.
 
     POT's network simplex tells reduced costs apart only down to a fixed
     absolute size: on costs of order 1e-10 its optimum was off by 1e-6, on
     costs of order 1e-20 and below by a factor of two, reported as optimal.
-    Such a matrix is solved in units of this power of two (exact), with costs
-    of order 1, and cost and potentials are multiplied back.  Large costs are
-    resolved well and are left alone (no copy of ``M``).
+    At the other end its potentials and reduced costs, sums of costs along
+    the spanning tree, overflow (a 2 x 2 matrix of 1.7e308 was reported
+    infeasible).  Matrices whose entries are all below 1 or reach
+    :data:`HUGE_COST` are solved in units of a power of two (exact), with
+    costs of order 1, and cost and potentials are multiplied back.  Costs in
+    between are resolved well and are left alone (no copy of ``M``).
+
+    >>> _cost_unit(np.array([[0.0, 3.0]])), _cost_unit(np.array([[1e-9]])) == 2.0 ** -29
+    (1.0, True)
+    >>> _cost_unit(np.array([[1.7e308]])) == 2.0 ** 1023  # the largest power of two below
+    True
     """
     top = float(np.abs(M).max()) if M.size else 0.0
-    return power_of_two_at_least(top) if 0.0 < top < 1.0 else 1.0
+    if 0.0 < top < 1.0:
+        return power_of_two_at_least(top)
+    if top >= HUGE_COST:
+        return 2.0 ** (math.frexp(top)[1] - 1)  # the entries become at most 2: no overflow
+    return 1.0
 
 
 def _mass_units(a) -> tuple[float, float]:
