@@ -45,8 +45,7 @@ import warnings
 
 import torch
 
-from .._warnings import external_stacklevel
-from ..exact import ConvergenceWarning
+from .._warnings import ConvergenceWarning, external_stacklevel
 
 __all__ = ["RESOLVABLE_TOL", "marginal_floor", "stopping_threshold", "resolves", "warn_below_floor"]
 
