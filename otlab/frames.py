@@ -176,7 +176,8 @@ def common_scale(*samples: np.ndarray, radius: bool = False) -> tuple[np.ndarray
     per_coordinate = float(np.sqrt(np.mean((dev / spread) ** 2)))
     if radius:
         per_coordinate *= float(np.sqrt(pooled.shape[1]))
-    return center, spread * per_coordinate
+    # A spread among the smallest subnormals can round the product to 0: keep s > 0.
+    return center, max(spread * per_coordinate, spread * 2.0**-64, 5e-324)
 
 
 def standardise(*samples: np.ndarray, radius: bool = False
