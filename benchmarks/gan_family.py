@@ -81,17 +81,19 @@ _QUICK = {"iters": 20, "eval_every": 10, "hidden": 16, "eval_samples": 128}
 
 
 def _config(job: dict):
-    from otlab.gan.conditional import CGANConfig
-    from otlab.gan.infogan import InfoGANConfig
-    from otlab.gan.pix2pix import Pix2PixConfig
+    from otlab.gan.families.conditional import CGANConfig
+    from otlab.gan.families.infogan import InfoGANConfig
+    from otlab.gan.families.pix2pix import Pix2PixConfig
 
+    # a job not in the results is trained afresh, even into a folder an earlier try left
     common = {**job["settings"], "seed": job["seed"], "progress": False, "out": job["out"],
-              "checkpoint_every": 0}
+              "checkpoint_every": 0, "overwrite": True}
     if job["kind"] == "cgan":
         return CGANConfig.for_loss(job["loss"], data=job["data"], conditioning=job["run"],
                                    **common)
     if job["kind"] == "infogan":
         return InfoGANConfig.for_loss(job["loss"], data=job["data"], **common)
+    common.pop("eval_samples", None)  # an evaluation of pix2pix uses every held-out pair
     return Pix2PixConfig.for_variant(job["run"], loss=job["loss"], **common)
 
 
@@ -312,7 +314,7 @@ def _floor(case: str) -> float:
 
 @functools.lru_cache(maxsize=None)
 def _reference(task: str) -> dict:
-    from otlab.gan.pix2pix import reference_scores
+    from otlab.gan.families.pix2pix import reference_scores
 
     return reference_scores(task)
 
@@ -377,7 +379,7 @@ def _pix2pix_rows(case, rows):
 
 
 def _n_classes(data: str) -> int:
-    from otlab.gan.labelled import n_classes
+    from otlab.gan.data import n_classes
 
     return n_classes(data)
 

@@ -48,7 +48,7 @@ def _find(name: str, dirs) -> Path | None:
 def draw(kind: str, data: str, runs: dict):
     """The figure of one entry of :data:`FIGURES`; ``runs``: panel name -> run folder."""
     from otlab.gan.family_figures import plot_codes, plot_conditional, plot_translations
-    from otlab.gan.pix2pix import reference_scores
+    from otlab.gan.families.pix2pix import reference_scores
     from otlab.gan.record import load_history
 
     loaded = {k: {"out": d, "history": load_history(d / "history.jsonl")}

@@ -8,7 +8,7 @@ between the critic's estimate and the exact W_1 over training.  Writes
 ``benchmarks/reports/<report>.md`` and ``<report>.png`` (default ``wgan``).
 
 Two mode counts are reported.  otlab's (the trainer's evaluation,
-:func:`otlab.gan.evaluation.mode_metrics`): each of 2048 samples goes to its
+:func:`otlab.gan.metrics.mode_metrics`): each of 2048 samples goes to its
 nearest mode, is *high quality* within 3 sigma of it, and a mode is covered
 with at least 20 high-quality samples.  VEEGAN's (Srivastava et al. 2017,
 Sec. 5.1): 2500 samples, same high-quality rule, and a mode is captured when
@@ -84,7 +84,7 @@ def run_one(job: dict) -> dict:
     """Train one configuration and return its result row (runs in a worker process)."""
     from otlab.gan import TrainConfig, train
     from otlab.gan.data import mixture_modes
-    from otlab.gan.evaluation import mode_metrics
+    from otlab.gan.metrics import mode_metrics
     from otlab.gan.figures import summary
 
     torch.set_num_threads(job["threads"])
@@ -302,7 +302,7 @@ def _gpu_note() -> tuple[str, str]:
 
 def _floors(data_sets, n_eval) -> list[dict]:
     """Sampling floor of each data set: exact W_1 between 5 pairs of real sets."""
-    from otlab.gan.evaluation import sampling_floor
+    from otlab.gan.metrics import sampling_floor
 
     floors = []
     for data in data_sets:

@@ -9,10 +9,14 @@ from .manifolds import MANIFOLDS, manifold_pair, random_rotation
 from .mixtures import (
     MIXTURE_DEFAULTS,
     REFERENCE_DIVISOR,
+    RING_DEFAULTS,
+    SWISS_ROLL_DEFAULTS,
     eight_gaussians,
     gaussian_mixture_modes,
     ring,
+    ring_points,
     swiss_roll,
+    swiss_roll_points,
     twenty_five_gaussians,
 )
 
@@ -20,12 +24,16 @@ __all__ = [
     "MANIFOLDS",
     "MIXTURE_DEFAULTS",
     "REFERENCE_DIVISOR",
+    "RING_DEFAULTS",
+    "SWISS_ROLL_DEFAULTS",
     "eight_gaussians",
     "gaussian_mixture_modes",
     "manifold_pair",
     "parallel_lines",
     "random_rotation",
     "ring",
+    "ring_points",
     "swiss_roll",
+    "swiss_roll_points",
     "twenty_five_gaussians",
 ]

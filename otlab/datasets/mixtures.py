@@ -19,6 +19,7 @@ mixture, so mode-coverage metrics stay consistent with the samples.
 
 from __future__ import annotations
 
+import math
 from types import MappingProxyType
 
 import numpy as np
@@ -34,6 +35,10 @@ __all__ = [
     "twenty_five_gaussians",
     "ring",
     "swiss_roll",
+    "RING_DEFAULTS",
+    "SWISS_ROLL_DEFAULTS",
+    "ring_points",
+    "swiss_roll_points",
 ]
 
 #: The number the reference WGAN-GP toy code divides its whole sample by, per mixture.
@@ -51,6 +56,46 @@ MIXTURE_DEFAULTS = MappingProxyType({
 #: Layout of the means of each named mixture: on a circle or on the 5 x 5 grid.
 _LAYOUT = MappingProxyType({"8gaussians": "circle", "25gaussians": "grid",
                             "25gaussians-ref": "grid"})
+
+
+#: Radius and noise of the ``"ring"`` data set.
+RING_DEFAULTS = MappingProxyType({"radius": 2.0, "std": 0.02})
+
+#: Noise (before scaling) and the divisor of the ``"swissroll"`` data set.
+SWISS_ROLL_DEFAULTS = MappingProxyType({"noise": 0.25, "divisor": 7.5})
+
+
+def ring_points(phi, eps, *, radius=RING_DEFAULTS["radius"], std=RING_DEFAULTS["std"], xp=np):
+    r"""The ring's map :math:`r(\cos\phi, \sin\phi) + \sigma\varepsilon` of drawn numbers.
+
+    Written once for every array library: ``xp`` is :mod:`numpy` (for
+    :func:`ring`) or :mod:`torch` (for the trainer's sampler on the device);
+    ``phi`` has shape ``(n,)`` and ``eps`` shape ``(n, 2)``.
+
+    Examples
+    --------
+    >>> ring_points(np.array([0.0, np.pi / 2]), np.zeros((2, 2))).round(12)
+    array([[2., 0.],
+           [0., 2.]])
+    """
+    return radius * xp.stack([xp.cos(phi), xp.sin(phi)], axis=1) + std * eps
+
+
+def swiss_roll_points(u, eps, *, noise=SWISS_ROLL_DEFAULTS["noise"], xp=np):
+    r"""The Swiss roll's map of drawn numbers ``u`` (uniform on [0, 1]) and ``eps`` (normal).
+
+    :math:`t = \tfrac{3\pi}{2}(1 + 2u)`,
+    :math:`X = ((t\cos t, t\sin t) + \eta\varepsilon) / 7.5`; ``xp`` is
+    :mod:`numpy` or :mod:`torch` (see :func:`ring_points`).
+
+    Examples
+    --------
+    >>> x = swiss_roll_points(np.array([0.0]), np.zeros((1, 2)))
+    >>> np.testing.assert_allclose(x, [[0.0, -1.5 * np.pi / 7.5]], atol=1e-15)
+    """
+    t = 1.5 * math.pi * (1.0 + 2.0 * u)
+    roll = xp.stack([t * xp.cos(t), t * xp.sin(t)], axis=1)
+    return (roll + noise * eps) / SWISS_ROLL_DEFAULTS["divisor"]
 
 
 def gaussian_mixture_modes(name, *, scale=None):
@@ -186,7 +231,7 @@ def twenty_five_gaussians(n, *, spacing=2.0, std=0.05, seed=None, return_labels=
     return _sample_mixture(modes, n, std, seed, return_labels)
 
 
-def ring(n, *, radius=2.0, std=0.02, seed=None):
+def ring(n, *, radius=RING_DEFAULTS["radius"], std=RING_DEFAULTS["std"], seed=None):
     r"""Points on a circle with uniform angle and isotropic Gaussian noise.
 
     :math:`X = r(\cos\phi, \sin\phi) + \sigma\varepsilon`,
@@ -217,10 +262,10 @@ def ring(n, *, radius=2.0, std=0.02, seed=None):
     std = check_positive(std, "std", allow_zero=True)
     rng = as_generator(seed)
     phi = rng.uniform(0.0, 2.0 * np.pi, n)
-    return radius * np.column_stack([np.cos(phi), np.sin(phi)]) + std * rng.standard_normal((n, 2))
+    return ring_points(phi, rng.standard_normal((n, 2)), radius=radius, std=std)
 
 
-def swiss_roll(n, *, noise=0.25, seed=None):
+def swiss_roll(n, *, noise=SWISS_ROLL_DEFAULTS["noise"], seed=None):
     r"""The 2-D Swiss roll of the WGAN-GP experiments.
 
     With :math:`t = \tfrac{3\pi}{2}(1 + 2u)`, :math:`u \sim U[0, 1]`,
@@ -255,6 +300,4 @@ def swiss_roll(n, *, noise=0.25, seed=None):
     n = check_positive_int(n, "n")
     noise = check_positive(noise, "noise", allow_zero=True)
     rng = as_generator(seed)
-    t = 1.5 * np.pi * (1.0 + 2.0 * rng.uniform(0.0, 1.0, n))
-    x = np.column_stack([t * np.cos(t), t * np.sin(t)]) + noise * rng.standard_normal((n, 2))
-    return x / 7.5
+    return swiss_roll_points(rng.uniform(0.0, 1.0, n), rng.standard_normal((n, 2)), noise=noise)

@@ -23,7 +23,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: str, loss: str,
                       arch: str) -> None:
     """``--data`` (a labelled data set), ``--loss`` and ``--arch``, with these help texts."""
     from ..gan.config import ARCHS, LOSSES
-    from ..gan.labelled import LABELLED_DATASETS
+    from ..gan.data import LABELLED_DATASETS
 
     parser.add_argument("--data", default="8gaussians", choices=LABELLED_DATASETS,
                         help=f"{data} (default: %(default)s)")

@@ -44,9 +44,9 @@ def build_parser():
 def main(argv=None):
     from ..gan import train
     from ..gan.class_metrics import class_sampling_floor
-    from ..gan.conditional import CGANConfig
+    from ..gan.families.conditional import CGANConfig
     from ..gan.family_figures import plot_conditional
-    from ..gan.labelled import n_classes
+    from ..gan.data import n_classes
     from ..plotting import save_figure
 
     parser = build_parser()

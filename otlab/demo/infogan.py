@@ -60,7 +60,7 @@ def build_parser():
 def main(argv=None):
     from ..gan import train
     from ..gan.family_figures import plot_codes
-    from ..gan.infogan import InfoGANConfig
+    from ..gan.families.infogan import InfoGANConfig
     from ..plotting import save_figure
 
     parser = build_parser()

@@ -33,7 +33,7 @@ FULL = {"iters": 4000, "eval_every": 500}
 def _variants(text: str) -> list[str]:
     import argparse
 
-    from ..gan.pix2pix import VARIANTS
+    from ..gan.families.pix2pix import VARIANTS
 
     names = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [v for v in names if v not in VARIANTS]
@@ -44,7 +44,7 @@ def _variants(text: str) -> list[str]:
 
 
 def build_parser():
-    from ..gan.pix2pix import TASKS, VARIANTS
+    from ..gan.families.pix2pix import TASKS, VARIANTS
 
     p = demo_parser("pix2pix", __doc__.strip().splitlines()[0])
     p.add_argument("--task", default="inpaint", choices=TASKS,
@@ -67,7 +67,7 @@ def build_parser():
 
 
 def _configs(args) -> dict:
-    from ..gan.pix2pix import VARIANTS, Pix2PixConfig
+    from ..gan.families.pix2pix import VARIANTS, Pix2PixConfig
 
     configs = {}
     for name in args.variants:
@@ -82,7 +82,7 @@ def _configs(args) -> dict:
 def main(argv=None):
     from ..gan import train
     from ..gan.family_figures import plot_translations
-    from ..gan.pix2pix import paired_digits, reference_scores
+    from ..gan.families.pix2pix import paired_digits, reference_scores
     from ..plotting import save_figure
 
     parser = build_parser()

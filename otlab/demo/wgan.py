@@ -282,7 +282,7 @@ def _report(loss, history, floor):
 
 def main(argv=None):
     from ..distributed.launch import process_group
-    from ..gan.evaluation import sampling_floor
+    from ..gan.metrics import sampling_floor
     from ..gan.figures import plot_comparison, write_figures
 
     import torch

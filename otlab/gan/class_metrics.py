@@ -36,9 +36,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_positive_int
-from .evaluation import exact_w1
-from .data import mixture_modes
-from .labelled import assign_classes, n_classes
+from .data import assign_classes, mixture_modes, n_classes
+from .metrics import exact_w1
 
 __all__ = ["contingency", "mutual_information", "variational_bound", "mode_ownership",
            "match_codes", "per_class_w1", "class_report", "code_report", "class_sampling_floor"]
@@ -244,7 +243,7 @@ def class_report(data: str, real, real_labels, fake, fake_labels=None, *,
 
     ``fake_labels`` are the labels the generated points were conditioned on;
     without them (an unconditional generator) each generated point takes the
-    class :func:`~otlab.gan.labelled.assign_classes` gives it, so both kinds
+    class :func:`~otlab.gan.data.assign_classes` gives it, so both kinds
     of generator are measured by the same rule.
 
     Returns
@@ -262,7 +261,7 @@ def class_report(data: str, real, real_labels, fake, fake_labels=None, *,
 
     Examples
     --------
-    >>> from otlab.gan.labelled import LabelledSampler
+    >>> from otlab.gan.data import LabelledSampler
     >>> import torch
     >>> sampler = LabelledSampler("8gaussians")
     >>> x, y = (t.numpy() for t in sampler(800, generator=torch.Generator().manual_seed(0)))
@@ -289,7 +288,7 @@ def code_report(data: str, real, real_labels, fake, codes, n_codes: int, *,
                 min_count: int = 20, max_iter: int = 100_000_000) -> dict:
     r"""How an InfoGAN code controls the class: exact mutual information, ownership, :math:`W_1`.
 
-    Each generated point takes the class :func:`~otlab.gan.labelled.assign_classes`
+    Each generated point takes the class :func:`~otlab.gan.data.assign_classes`
     gives it; the table of (code, class) counts gives the exact
     :func:`mutual_information`, :func:`mode_ownership` and the matching of
     code values to classes (:func:`match_codes`).  The exact :math:`W_1` of
@@ -310,7 +309,7 @@ def code_report(data: str, real, real_labels, fake, codes, n_codes: int, *,
     A generator whose code ``c`` always draws the real class ``c`` carries
     :math:`\log 8` nats and owns every mode:
 
-    >>> from otlab.gan.labelled import LabelledSampler
+    >>> from otlab.gan.data import LabelledSampler
     >>> import torch
     >>> x, y = (t.numpy() for t in LabelledSampler("8gaussians")(
     ...     1600, generator=torch.Generator().manual_seed(1)))
@@ -353,7 +352,7 @@ def class_sampling_floor(data: str, n_samples: int, *, seed: int = 0,
     """
     import torch
 
-    from .labelled import LabelledSampler
+    from .data import LabelledSampler
 
     sampler, gen = LabelledSampler(data), torch.Generator().manual_seed(seed)
     (x, y), (x2, y2) = (sampler(n_samples, generator=gen) for _ in range(2))

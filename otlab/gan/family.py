@@ -30,34 +30,23 @@ on the device without host synchronisation (no ``.item()``, no
 data-dependent Python control flow), so that an iteration can be captured in a
 CUDA graph and compiled.
 
-:class:`UnconditionalGAN` is the family of :mod:`otlab.gan`'s own data sets
-and losses.
+**Families are plug-ins.**  Each lives in one module of
+:mod:`otlab.gan.families` (``unconditional``, ``conditional``, ``infogan``,
+``pix2pix``, ...) that defines its configuration class and its family class,
+and names the latter ``FAMILY``.  A configuration names its module in the
+class attribute ``family``; :func:`family_for` imports that module and builds
+its ``FAMILY``.  Nothing else imports a family module, so adding a family
+touches no existing file.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 
 import torch
 
-from .. import networks
-from . import losses
-from .data import Sampler, make_sampler, mixture_modes
-from .evaluation import evaluate_samples
-from .models import build_models
-
-__all__ = ["Family", "UnconditionalGAN", "Evaluation", "HISTORY_COLUMNS", "PLOT_BOUNDS"]
-
-#: Columns of the history of :class:`UnconditionalGAN` (``None`` where a row
-#: has no value, e.g. no evaluation).  ``high_quality`` is a percentage.
-HISTORY_COLUMNS = ("iteration", "d_loss", "g_loss", "batch_estimate", "exact_w1",
-                   "critic_estimate", "modes_covered", "high_quality", "mode_kl")
-
-#: Square plotting window ``(low, high)`` of each 2-D data set (for critic contours).
-PLOT_BOUNDS = {"8gaussians": (-3.0, 3.0), "25gaussians": (-5.5, 5.5), "ring": (-3.0, 3.0),
-               "swissroll": (-2.2, 2.2), "parallel_lines": (-1.5, 1.5)}
-
-_GRID = 96  # critic snapshot resolution
+__all__ = ["Family", "Evaluation", "family_for"]
 
 
 @dataclass
@@ -83,6 +72,14 @@ class Family:
     """
 
     columns: tuple = ("iteration", "d_loss", "g_loss", "batch_estimate")
+    #: The configuration class this family trains (checked by :meth:`check_config`).
+    config_class: type = object
+
+    def check_config(self, config) -> None:
+        """``TypeError`` unless ``config`` is an instance of :attr:`config_class`."""
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"config must be an instance of {self.config_class.__name__}; "
+                            f"got {type(config).__name__}")
 
     def build_models(self):
         raise NotImplementedError
@@ -112,83 +109,18 @@ class Family:
         return {}
 
 
-class UnconditionalGAN(Family):
-    r"""A generator :math:`G(z)` against samples of ``config.data``, any loss of :data:`LOSSES`.
-
-    Per iteration the real samples, the interpolation weights of the
-    penalties and the noise of all ``n_critic`` critic steps are drawn at once
-    (fewer, larger kernels); the generator is fixed meanwhile, so the fake
-    batches come from one forward pass.  ``loss="wgan"`` clips the critic's
-    weights to :math:`[-c, c]` after every critic step.  An evaluation draws
-    ``eval_samples`` real points and noise vectors from a CPU generator
-    seeded with ``(seed, iteration)`` (the training RNG streams are
-    untouched), and measures the critic estimate and, for 2-D data, the
-    critic on a 96 x 96 grid; the exact :math:`W_1` and the mode metrics
-    (:func:`otlab.gan.evaluation.evaluate_samples`) run in the worker thread.
+def family_for(config, device="cpu") -> Family:
+    """The family that trains ``config``: ``FAMILY`` of ``otlab.gan.families.<config.family>``.
 
     Examples
     --------
     >>> from otlab.gan import TrainConfig
-    >>> family = UnconditionalGAN(TrainConfig(hidden=8, depth=1, batch_size=4), "cpu")
-    >>> g, d = family.build_models()
-    >>> [tuple(t.shape) for t in family.critic_batches(g, 5)[0]]
-    [(4, 2), (4, 2), (4, 1)]
+    >>> type(family_for(TrainConfig(hidden=8, depth=1))).__name__
+    'UnconditionalGAN'
     """
-
-    columns = HISTORY_COLUMNS
-
-    def __init__(self, config, device="cpu"):
-        self.config, self.device = config, torch.device(device)
-        self.sampler = Sampler(config.data, device=self.device)
-        mix = mixture_modes(config.data)
-        self.modes, self.std = (None, 0.0) if mix is None else mix
-
-    def build_models(self):
-        return build_models(self.config, self.sampler.dim, device=self.device)
-
-    def critic_batches(self, generator, n_steps):
-        b, z_dim, dev = self.config.batch_size, self.config.latent_dim, self.device
-        real = self.sampler(n_steps * b).view(n_steps, b, -1)
-        alpha = torch.rand(n_steps, b, 1, device=dev)
-        with torch.no_grad():
-            fake = generator(torch.randn(n_steps * b, z_dim, device=dev)).view(n_steps, b, -1)
-        return [(real[k], fake[k], alpha[k]) for k in range(n_steps)]
-
-    def critic_loss(self, critic, real, fake, alpha):
-        return losses.critic_loss(self.config.loss, critic, real, fake,
-                                  penalty=self.config.penalty, alpha=alpha)
-
-    def constrain_critic(self, critic):
-        if self.config.loss == "wgan":
-            networks.clip_weights_(critic.parameters(), self.config.clip)
-
-    def generator_batch(self):
-        return (torch.randn(self.config.batch_size, self.config.latent_dim, device=self.device),)
-
-    def generator_loss(self, generator, critic, z):
-        return losses.generator_loss(self.config.loss, critic, generator(z))
-
-    def evaluate(self, generator, critic, iteration):
-        cfg = self.config
-        cpu_gen = torch.Generator().manual_seed(cfg.seed * 7919 + iteration)
-        real = make_sampler(cfg.data)(cfg.eval_samples, generator=cpu_gen)
-        z = torch.randn(cfg.eval_samples, cfg.latent_dim, generator=cpu_gen)
-        critic.eval()  # no spectral-norm power iteration during evaluation
-        snapshot = {}
-        with torch.no_grad():
-            fake = generator(z.to(self.device))
-            estimate = losses.critic_estimate(critic, real.to(self.device), fake)
-            if cfg.data in PLOT_BOUNDS:
-                lo, hi = PLOT_BOUNDS[cfg.data]
-                axis = torch.linspace(lo, hi, _GRID, device=self.device)
-                grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
-                snapshot = {"critic": critic(grid).reshape(_GRID, _GRID),
-                            "bounds": torch.tensor([lo, hi], dtype=torch.float64)}
-        critic.train()
-        return Evaluation(real=real, fake=fake, fields={"critic_estimate": estimate},
-                          snapshot=snapshot)
-
-    def metrics(self, real, fake):
-        return evaluate_samples(real, fake, modes=self.modes, std=self.std,
-                                max_iter=self.config.emd_max_iter)
-
+    name = getattr(config, "family", "")
+    if not name:
+        raise TypeError(f"config must name its family (a module of otlab.gan.families) in "
+                        f"its class attribute 'family'; {type(config).__name__} names none")
+    module = importlib.import_module(f"{__package__}.families.{name}")
+    return module.FAMILY(config, device)

@@ -10,15 +10,13 @@ with :func:`otlab.plotting.save_figure`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
-from .conditional import split_labels
-from .data import mixture_modes
-from .family import PLOT_BOUNDS
+from .conditioning import split_labels
+from .data import PLOT_BOUNDS, assign_classes, mixture_modes, n_classes
 from .figures import tile_images
-from .labelled import assign_classes, n_classes
+from .record import RunFolder
 
 __all__ = ["last_snapshot", "plot_conditional", "plot_codes", "plot_translations"]
 
@@ -33,12 +31,7 @@ def last_snapshot(run_dir) -> dict:
     FileNotFoundError
         When the folder has no snapshot (the run never evaluated).
     """
-    files = sorted((Path(run_dir) / "snapshots").glob("iter_*.npz"))
-    if not files:
-        raise FileNotFoundError(f"no snapshots in {Path(run_dir) / 'snapshots'}; was the run "
-                                f"trained with eval_every > 0?")
-    with np.load(files[-1]) as z:
-        return {k: z[k] for k in z.files}
+    return RunFolder(run_dir).last_snapshot()
 
 
 def _figure(n_panels: int, *, width: float = 3.6, height: float = 3.4, width_ratios=None):
@@ -98,7 +91,7 @@ def plot_conditional(runs: Mapping[str, Mapping], data: str):
         ``{name: {"out": run folder, "history": rows, "conditioned": bool}}``.
         A conditioned run's points are shown under the label they were
         generated for; an unconditional run's under the class
-        :func:`~otlab.gan.labelled.assign_classes` gives them.
+        :func:`~otlab.gan.data.assign_classes` gives them.
     data : str
         The labelled data set of the runs.
     """
@@ -175,7 +168,7 @@ def plot_translations(runs: Mapping[str, Mapping], *, reference: Mapping | None 
         ``{variant: {"out": run folder, "history": rows}}``; the first
         ``n_examples`` held-out pairs are shown (the same for every run).
     reference : mapping, optional
-        :func:`otlab.gan.pix2pix.reference_scores` of the task: the scores of
+        :func:`otlab.gan.families.pix2pix.reference_scores` of the task: the scores of
         the degraded inputs themselves and the real-vs-real :math:`W_1`,
         drawn as dotted lines.
     """

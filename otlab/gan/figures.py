@@ -4,7 +4,8 @@ All functions take the history (rows from :func:`otlab.gan.train`) and/or
 the run folder, and write files with matplotlib's Agg backend: PNG figures,
 and ``training.gif`` through :class:`matplotlib.animation.PillowWriter`.
 
-The trainer writes ``snapshots/iter_XXXXXXX.npz`` at every evaluation, with
+The trainer writes (:class:`otlab.gan.record.RunFolder`) ``snapshots/iter_XXXXXXX.npz``
+at every evaluation, with
 ``iteration``, ``fake`` and ``real`` (up to 512 rows each) and, for 2-D data,
 ``critic`` (the critic on a 96x96 grid) and ``bounds`` (the grid's square
 window).  A 2-D snapshot is drawn as a scatter of real and generated points
@@ -18,6 +19,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+from .record import RunFolder
 
 __all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots",
            "write_gif", "plot_w_curves", "plot_comparison", "write_figures"]
@@ -95,15 +98,6 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _snapshot_files(run_dir) -> list[Path]:
-    return sorted((Path(run_dir) / "snapshots").glob("iter_*.npz"))
-
-
-def _load_snapshot(path) -> dict:
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
 
 
 def _exact_w_by_iteration(history) -> dict:
@@ -243,10 +237,9 @@ def snapshot_figure(run_dir, *, max_panels: int = 12, history=None):
         The figure (``None`` when the run has no snapshots); its first
         ``panels`` axes are the panels, in reading order.
     """
-    files = _snapshot_files(run_dir)
-    if not files:
+    snaps = RunFolder(run_dir).snapshots()
+    if not snaps:
         return None
-    snaps = [_load_snapshot(f) for f in files]
     images = snaps[0]["fake"].shape[1] != 2
     panels, cols = _panel_count(min(len(snaps) + int(images), max_panels))
     n_eval = panels - int(images)
@@ -285,7 +278,7 @@ def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
     fig = snapshot_figure(run_dir, max_panels=max_panels, history=history)
     if fig is None:
         return None
-    path = Path(path) if path else Path(run_dir) / "snapshots.png"
+    path = Path(path) if path else RunFolder(run_dir).file("snapshots.png")
     fig.savefig(path, dpi=110)
     return path
 
@@ -342,11 +335,12 @@ def write_gif(run_dir, path=None, *, history=None, fps: float = 4.0, size: float
     """
     from matplotlib.animation import PillowWriter
 
-    files = _snapshot_files(run_dir)
+    folder = RunFolder(run_dir)
+    files = folder.snapshot_files()
     if not files:
         return None
     plt = _plt()
-    path = Path(path) if path else Path(run_dir) / "training.gif"
+    path = Path(path) if path else folder.file("training.gif")
     w_by_iter = _exact_w_by_iteration(history)
     fig, ax = plt.subplots(figsize=(size, size))
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.08, top=0.9)
@@ -354,7 +348,7 @@ def write_gif(run_dir, path=None, *, history=None, fps: float = 4.0, size: float
     try:
         with writer.saving(fig, path, dpi):
             for f in files:
-                snap = _load_snapshot(f)
+                snap = folder.load_snapshot(f)
                 ax.clear()
                 _draw_snapshot(ax, snap, _title(int(snap["iteration"]), w_by_iter),
                                labels=(False, False))
@@ -428,8 +422,7 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None):
     fig, axes = plt.subplots(1, n + 1, figsize=(3.3 * n + 4.6, 3.6), layout="constrained",
                              gridspec_kw={"width_ratios": [1] * n + [1.5]})
     for k, (ax, (label, (history, run_dir))) in enumerate(zip(axes, runs.items())):
-        files = _snapshot_files(run_dir)
-        snap = _load_snapshot(files[-1])
+        snap = RunFolder(run_dir).last_snapshot()
         s = summary(history)
         modes = "" if s["modes_covered"] is None else f", {s['modes_covered']} modes covered"
         _draw_snapshot(ax, snap, f"{label}, iteration {int(snap['iteration'])}{modes}",
@@ -478,12 +471,12 @@ def write_figures(history, run_dir, *, title: str = "", world_size: int = 1) -> 
     """
     from .._json import strict_json
 
-    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
     s = {**summary(history), "world_size": world_size}
     s["high_quality_percent"] = s.pop("high_quality")
-    (run_dir / "summary.json").write_text(strict_json(s, indent=1) + "\n")
-    paths = {"summary": run_dir / "summary.json",
-             "w_curves": plot_w_curves(history, run_dir / "w_curves.png", title=title)}
+    folder.file("summary.json").write_text(strict_json(s, indent=1) + "\n")
+    paths = {"summary": folder.file("summary.json"),
+             "w_curves": plot_w_curves(history, folder.file("w_curves.png"), title=title)}
     snaps = plot_snapshots(run_dir, history=history)
     if snaps is not None:
         paths["snapshots"] = snaps

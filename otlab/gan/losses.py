@@ -38,11 +38,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import networks
 from ..critics.lipschitz import (GAN_LOSSES, _plain_relu_mlp, kantorovich_loss,  # noqa: F401
                                  relu_mlp_input_gradient)
 
 __all__ = ["critic_loss", "generator_loss", "critic_estimate", "relu_mlp_input_gradient",
-           "WASSERSTEIN_LOSSES"]
+           "clip_critic", "WASSERSTEIN_LOSSES"]
 
 #: The Wasserstein GAN losses, one per Lipschitz method of :mod:`otlab.critics.lipschitz`.
 WASSERSTEIN_LOSSES = tuple(GAN_LOSSES.values())
@@ -126,3 +127,18 @@ def generator_loss(loss: str, critic, fake) -> torch.Tensor:
     if loss == "gan-ns":  # non-saturating: minimise -log sigmoid(D) = softplus(-D)
         return F.softplus(-d_fake).mean()
     return -d_fake.mean()
+
+
+def clip_critic(config, critic) -> None:
+    """Clip the critic's weights to :math:`[-c, c]`, ``c = config.clip``, when ``config.loss``
+    is ``"wgan"`` (after every critic step); nothing for the other losses.
+
+    >>> from types import SimpleNamespace
+    >>> lin = nn.Linear(2, 1)
+    >>> _ = nn.init.constant_(lin.weight, 5.0)
+    >>> clip_critic(SimpleNamespace(loss="wgan", clip=0.01), lin)
+    >>> lin.weight.tolist()
+    [[0.01, 0.01]]
+    """
+    if config.loss == "wgan":
+        networks.clip_weights_(critic.parameters(), config.clip)

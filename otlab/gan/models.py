@@ -2,8 +2,9 @@ r"""Generator and critic networks: ReLU MLPs, and a DCGAN-style pair for the 8x8
 
 **MLPs** (``arch="mlp"``, every data set).  Gulrajani et al.'s toy
 experiments use, for both networks, three hidden layers of 512 ReLU units
-(``hidden=512, depth=3``).  For the 64-D digits the same MLP is used with a
-``tanh`` output on the generator (pixels in [-1, 1]).
+(``hidden=512, depth=3``).  For data in a box (the 64-D digits, pixels in
+[-1, 1]; :attr:`otlab.gan.data.DataSpec.bounded`) the generator ends in
+``tanh`` (:func:`output_activation`).
 
 **Convolutional** (``arch="conv"``, digits only).  A DCGAN-style pair (Radford
 et al. 2016) scaled down to 8x8x1 images, with base width
@@ -39,8 +40,10 @@ import torch
 from torch import nn
 
 from .. import networks
+from .data import data_spec
 
-__all__ = ["mlp", "conv_generator", "conv_critic", "conv_width", "build_models", "IMAGE_SHAPE"]
+__all__ = ["mlp", "conv_generator", "conv_critic", "conv_width", "build_models", "IMAGE_SHAPE",
+           "output_activation"]
 
 #: ``(channels, height, width)`` of the images the convolutional models handle.
 IMAGE_SHAPE = (1, 8, 8)
@@ -62,6 +65,15 @@ def mlp(in_dim: int, out_dim: int, *, hidden: int = 512, depth: int = 3,
     return networks.mlp(in_dim, out_dim, [hidden] * depth, activation="relu",
                         spectral_norm="power" if spectral_norm else None,
                         out_activation=out_activation)
+
+
+def output_activation(data: str) -> nn.Module | None:
+    """The generator's last layer for data set ``data``: ``tanh`` for data in a box, else none.
+
+    >>> output_activation("digits"), output_activation("8gaussians")
+    (Tanh(), None)
+    """
+    return nn.Tanh() if data_spec(data).bounded else None
 
 
 def conv_width(hidden: int) -> int:
@@ -164,8 +176,7 @@ def build_models(config, data_dim: int, *, device="cpu") -> tuple[nn.Module, nn.
         generator = conv_generator(config.latent_dim, width=width)
         critic = conv_critic(width=width, spectral_norm=sn)
     else:
-        out_act = nn.Tanh() if config.data == "digits" else None
         generator = mlp(config.latent_dim, data_dim, hidden=config.hidden, depth=config.depth,
-                        out_activation=out_act)
+                        out_activation=output_activation(config.data))
         critic = mlp(data_dim, 1, hidden=config.hidden, depth=config.depth, spectral_norm=sn)
     return generator.to(device), critic.to(device)

@@ -1,4 +1,21 @@
-"""The bookkeeping of a training run: history rows, evaluations in flight, checkpoints.
+"""The record of a training run: its folder, history rows, evaluations in flight, checkpoints.
+
+:class:`RunFolder` owns the layout of a run folder (``TrainConfig.out``): it
+is the one place that names, writes, reads and clears the files a run puts
+there, for the trainer and for the figures alike:
+
+===========================  =================================================
+``checkpoint.pt``            the checkpoint (below), written atomically
+``history.jsonl``            one strict-JSON row per logged or evaluated iteration
+``history.csv``              the same rows as CSV
+``snapshots/iter_N.npz``     the arrays of the evaluation at iteration ``N``
+``summary.json``, ``w_curves.png``, ``snapshots.png``, ``training.gif``
+                             the figures and summary of the run
+===========================  =================================================
+
+A folder holds one run.  A new run into a folder that holds another one is
+refused (:class:`RunFolderError`) unless it resumes that run (``resume``) or
+starts afresh (``overwrite``: the files above are removed, nothing else).
 
 :class:`RunRecord` keeps what :func:`otlab.gan.train` learns besides the
 weights: one row per logged or evaluated iteration, the evaluations still
@@ -36,29 +53,34 @@ import io
 import json
 import os
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .._json import strict_json
-from .evaluation import BackgroundEvaluator
+from .metrics import evaluate_samples
 
-__all__ = ["RunRecord", "CheckpointError", "CHECKPOINT_FORMAT", "RESUMABLE_CHANGES",
-           "load_history", "read_checkpoint"]
+__all__ = ["RunRecord", "RunFolder", "RunFolderError", "BackgroundEvaluator", "CheckpointError",
+           "CHECKPOINT_FORMAT", "RESUMABLE_CHANGES", "load_history", "read_checkpoint"]
 
 #: Version of the checkpoint layout; bump it when the layout changes.
 CHECKPOINT_FORMAT = 2
 
 #: Configuration fields that may differ between a checkpoint and the run resuming it:
 #: the iteration budget, and where and how the run reports (not what it computes).
-RESUMABLE_CHANGES = ("iters", "out", "resume", "progress")
+RESUMABLE_CHANGES = ("iters", "out", "resume", "overwrite", "progress")
 
 _SNAPSHOT_ROWS = 512
 
 
 class CheckpointError(ValueError):
     """A checkpoint cannot be resumed: unreadable, another format, or another run."""
+
+
+class RunFolderError(CheckpointError):
+    """A run folder holds another run, and the new run neither resumes nor overwrites it."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -101,8 +123,20 @@ def _comparable(value):
 
 
 def check_resumable(state: dict, config, path) -> None:
-    """Refuse a checkpoint of another run, or one past the iteration budget ``config.iters``."""
-    saved, now = state["config"], config.to_dict()
+    """Refuse a checkpoint of another run, or one past the iteration budget ``config.iters``.
+
+    Settings the checkpoint records but the configuration no longer has (a
+    checkpoint written before the setting was dropped as unused, e.g. the
+    ``arch`` of a pix2pix run) do not count; a checkpoint of another
+    configuration class (another family) is refused.
+    """
+    saved_class = state.get("config_class")
+    if saved_class is not None and saved_class != type(config).__name__:
+        raise CheckpointError(
+            f"checkpoint {path} is from a {saved_class} run, this run is a "
+            f"{type(config).__name__}; train into another folder")
+    now = config.to_dict()
+    saved = {k: v for k, v in state["config"].items() if k in now}
     differing = [k for k in sorted(set(saved) | set(now)) if k not in RESUMABLE_CHANGES
                  and _comparable(saved.get(k)) != _comparable(now.get(k))]
     if differing:
@@ -200,6 +234,156 @@ def load_history(path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line]
 
 
+class RunFolder:
+    """The layout of one run folder: the one place that names, writes, reads and clears its files.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder (``TrainConfig.out``); created when a file is written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     folder = RunFolder(tmp)
+    ...     _ = folder.write_snapshot(200, fake=np.zeros((3, 2)))
+    ...     _ = folder.write_snapshot(0, fake=np.ones((3, 2)))
+    ...     [p.name for p in folder.snapshot_files()], int(folder.last_snapshot()["iteration"])
+    (['iter_0000000.npz', 'iter_0000200.npz'], 200)
+    """
+
+    CHECKPOINT = "checkpoint.pt"
+    HISTORY = ("history.jsonl", "history.csv")
+    SNAPSHOTS = "snapshots"
+    #: Files of the run written after training (the figures and the summary).
+    REPORTS = ("summary.json", "w_curves.png", "snapshots.png", "training.gif")
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        """The path of ``name`` in the folder (e.g. ``"summary.json"``)."""
+        return self.path / name
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def snapshot_dir(self) -> Path:
+        return self.path / self.SNAPSHOTS
+
+    # ------------------------------------------------------------ snapshots
+    def snapshot_path(self, iteration: int) -> Path:
+        return self.snapshot_dir / f"iter_{int(iteration):07d}.npz"
+
+    def write_snapshot(self, iteration: int, **arrays) -> Path:
+        """Save the arrays of the evaluation at ``iteration`` (with ``iteration`` itself)."""
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        path = self.snapshot_path(iteration)
+        np.savez(path, iteration=iteration, **arrays)
+        return path
+
+    def snapshot_files(self) -> list[Path]:
+        """The snapshot files, in the order of their iterations."""
+        return sorted(self.snapshot_dir.glob("iter_*.npz"))
+
+    @staticmethod
+    def load_snapshot(path) -> dict:
+        """The arrays of one snapshot file, as a dict."""
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+
+    def snapshots(self) -> list[dict]:
+        """Every snapshot, in the order of their iterations."""
+        return [self.load_snapshot(f) for f in self.snapshot_files()]
+
+    def last_snapshot(self) -> dict:
+        """The arrays of the last snapshot; ``FileNotFoundError`` when there is none."""
+        files = self.snapshot_files()
+        if not files:
+            raise FileNotFoundError(f"no snapshots in {self.snapshot_dir}; was the run "
+                                    f"trained with eval_every > 0?")
+        return self.load_snapshot(files[-1])
+
+    # ------------------------------------------------------------ history and checkpoint
+    def write_history(self, history: list[dict], columns) -> None:
+        write_history(self.path, history, columns)
+
+    def read_history(self) -> list[dict]:
+        return load_history(self.path / self.HISTORY[0])
+
+    def write_checkpoint(self, state: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.checkpoint, save=lambda fh: torch.save(state, fh))
+
+    def read_checkpoint(self) -> dict:
+        return read_checkpoint(self.checkpoint)
+
+    # ------------------------------------------------------------ one run per folder
+    def owned_files(self) -> list[Path]:
+        """The files of a run that exist in the folder (nothing else is ever removed)."""
+        names = [self.CHECKPOINT, self.CHECKPOINT + ".tmp", *self.HISTORY,
+                 *(name + ".tmp" for name in self.HISTORY), *self.REPORTS]
+        return [p for p in (self.path / n for n in names) if p.is_file()] + self.snapshot_files()
+
+    def holds_run(self) -> bool:
+        """Whether the folder holds files of a run."""
+        return bool(self.owned_files())
+
+    def clear(self) -> None:
+        """Remove the files of the run (and the snapshot folder if that leaves it empty)."""
+        for path in self.owned_files():
+            path.unlink()
+        if self.snapshot_dir.is_dir() and not any(self.snapshot_dir.iterdir()):
+            self.snapshot_dir.rmdir()
+
+    def drop_snapshots_after(self, iteration: int) -> None:
+        """Remove snapshots past ``iteration`` (written after the checkpoint a run resumes)."""
+        for path in self.snapshot_files():
+            if int(path.stem.split("_")[1]) > iteration:
+                path.unlink()
+
+    def prepare(self, *, resume: bool = False, overwrite: bool = False) -> None:
+        """Make the folder ready for a run: one run per folder, never two mixed.
+
+        An empty or new folder is used as it is.  A folder that holds a run is
+        continued with ``resume`` (it must have a checkpoint), cleared with
+        ``overwrite`` (:meth:`clear`), and otherwise refused with a
+        :class:`RunFolderError` that says how to go on.
+        """
+        if not self.holds_run():
+            return
+        if overwrite:
+            self.clear()
+            return
+        if resume and self.checkpoint.is_file():
+            return
+        if resume:
+            raise RunFolderError(
+                f"{self.path} holds files of a run but no {self.CHECKPOINT} to resume from; "
+                f"start afresh with overwrite=True (--overwrite) or train into another folder")
+        raise RunFolderError(
+            f"{self.path} holds another run ({self._what()}); continue it with resume=True "
+            f"(--resume), start afresh with overwrite=True (--overwrite, which removes that "
+            f"run's files), or train into another folder")
+
+    def _what(self) -> str:
+        history = self.path / self.HISTORY[0]
+        if history.is_file():
+            lines = [line for line in history.read_text().splitlines() if line.strip()]
+            try:
+                return f"history up to iteration {json.loads(lines[-1])['iteration']}"
+            except (IndexError, KeyError, ValueError):
+                pass
+        return ", ".join(sorted({p.relative_to(self.path).parts[0]
+                                 for p in self.owned_files()}))
+
+
 class RunRecord:
     """History rows, evaluations in flight and checkpoints of one run of :func:`train`.
 
@@ -223,10 +407,11 @@ class RunRecord:
         self.rank, self.world_size = rank, world_size
         self._gather = gather or (lambda obj: [obj])
         self.columns = tuple(family.columns)
-        self.path = None if config.out is None else Path(config.out) / "checkpoint.pt"
+        self.folder = None if config.out is None else RunFolder(config.out)
+        self.path = None if self.folder is None else self.folder.checkpoint
         self.writes_files = rank == 0 and self.path is not None
         if self.writes_files:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.folder.path.mkdir(parents=True, exist_ok=True)
         self.evaluates = rank == 0
         self.rows: dict[int, dict] = {}
         self.saved_iteration: int | None = None
@@ -274,12 +459,9 @@ class RunRecord:
         def save_snapshot():
             if not self.writes_files:
                 return
-            folder = self.path.parent / "snapshots"
-            folder.mkdir(exist_ok=True)
-            np.savez(folder / f"iter_{iteration:07d}.npz", iteration=iteration,
-                     fake=host["fake"].numpy()[:_SNAPSHOT_ROWS],
-                     real=host["real"].numpy()[:_SNAPSHOT_ROWS],
-                     **{k: v.numpy() for k, v in snap.items()})
+            self.folder.write_snapshot(iteration, fake=host["fake"].numpy()[:_SNAPSHOT_ROWS],
+                                       real=host["real"].numpy()[:_SNAPSHOT_ROWS],
+                                       **{k: v.numpy() for k, v in snap.items()})
 
         self._pending[iteration] = fetch
         self._evaluator.submit(iteration, fetch, before=save_snapshot)
@@ -326,10 +508,13 @@ class RunRecord:
         """The checkpoint to resume from, or ``None``: rank 0 reads and checks it, every
         rank gets it (or rank 0's :class:`CheckpointError`, raised on every rank)."""
         def read():
-            if not (self.config.resume and self.path is not None and self.path.exists()):
+            if self.folder is None:
                 return None
-            state = read_checkpoint(self.path)
+            if not (self.config.resume and self.path.exists()):
+                return None
+            state = self.folder.read_checkpoint()
             check_resumable(state, self.config, self.path)
+            self.folder.drop_snapshots_after(state["iteration"])
             return state
 
         if self.world_size == 1:
@@ -359,11 +544,12 @@ class RunRecord:
             real, fake, fields = self._pending[k]()
             unfinished.append([k, torch.from_numpy(real), torch.from_numpy(fake), fields])
         state = {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
+                 "config_class": type(self.config).__name__,
                  "iteration": iteration, "rng": rng, "history": self.history,
                  "pending_evals": unfinished,
                  **{name: part.state_dict() for name, part in parts.items()}}
-        _atomic_write(self.path, save=lambda fh: torch.save(state, fh))
-        write_history(self.path.parent, self.history, self.columns)
+        self.folder.write_checkpoint(state)
+        write_history(self.folder.path, self.history, self.columns)
         self.saved_iteration = iteration
 
     def rng_state(self) -> dict:
@@ -372,3 +558,59 @@ class RunRecord:
 
     def close(self) -> None:
         self._evaluator.close()
+
+
+class BackgroundEvaluator:
+    """Run the evaluation measures in a worker thread, one job at a time, in order.
+
+    ``metrics(real, fake) -> dict`` is what runs there (by default
+    :func:`otlab.gan.metrics.evaluate_samples` with ``modes``, ``std`` and
+    ``max_iter``).
+    ``submit`` takes a callable returning ``(real, fake, extra_fields)`` as
+    host arrays, which runs in the worker (e.g. after waiting for a CUDA
+    event); ``poll`` returns the finished ``(iteration, result)`` pairs
+    without blocking; ``drain`` waits.
+    """
+
+    def __init__(self, *, modes=None, std: float = 0.0, max_iter: int = 100_000_000,
+                 metrics=None):
+        if metrics is None:
+            def metrics(real, fake):
+                return evaluate_samples(real, fake, modes=modes, std=std, max_iter=max_iter)
+        self._metrics = metrics
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlab-eval")
+        self._jobs: list[tuple[int, Future]] = []
+
+    def _run(self, fetch, before):
+        real, fake, fields = fetch()
+        if before is not None:
+            before()
+        out = dict(self._metrics(real, fake))
+        out.update(fields)
+        return out
+
+    def submit(self, iteration: int, fetch, *, before=None) -> None:
+        """Queue ``fetch() -> (real, fake, extra_fields)``; ``before()`` runs in the worker
+        after ``fetch`` and before the solver (e.g. to save a snapshot)."""
+        self._jobs.append((iteration, self._pool.submit(self._run, fetch, before)))
+
+    def poll(self) -> list[tuple[int, dict]]:
+        done = []
+        while self._jobs and self._jobs[0][1].done():
+            it, fut = self._jobs.pop(0)
+            done.append((it, fut.result()))
+        return done
+
+    def drain(self) -> list[tuple[int, dict]]:
+        done = []
+        while self._jobs:
+            it, fut = self._jobs.pop(0)
+            done.append((it, fut.result()))
+        return done
+
+    @property
+    def pending(self) -> int:
+        return len(self._jobs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

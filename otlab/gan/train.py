@@ -3,13 +3,14 @@
 One *iteration* is ``n_critic`` critic steps followed by one generator step.
 :func:`train` is that loop and nothing else; the rest lives in three objects:
 
-- the **family** (:class:`otlab.gan.family.Family`; by default
-  :class:`~otlab.gan.family.UnconditionalGAN`) builds the models, draws the
-  batches, computes the losses and says what an evaluation measures.  A
-  conditional GAN, InfoGAN or pix2pix plugs in its own family and reuses
-  this loop;
+- the **family** (:class:`otlab.gan.family.Family`, the one the
+  configuration names: :func:`otlab.gan.family.family_for`) builds the
+  models, draws the batches, computes the losses and says what an evaluation
+  measures.  The unconditional GAN, the conditional GAN, InfoGAN and pix2pix
+  are families (:mod:`otlab.gan.families`) and share this loop;
 - the **record** (:class:`otlab.gan.record.RunRecord`) keeps the history
-  rows, the evaluations running in the worker thread and the checkpoints;
+  rows, the evaluations running in the worker thread and the checkpoints, in
+  a run folder (:class:`otlab.gan.record.RunFolder`) that holds one run only;
 - the **replica** (:class:`Replica`) is this process's part in a
   data-parallel run.  Alone, it does nothing.  A ``torch.distributed``
   wrapper subclasses it to all-reduce the gradients between backward and
@@ -28,7 +29,7 @@ only asks the loop to stop at the next iteration boundary.
 On CUDA the whole iteration can be captured once in a CUDA graph and replayed
 (capturable, fused optimisers; real, fake and interpolated points in one
 critic pass; the penalty's input gradient written out for ReLU MLPs), and the
-losses can be compiled with ``torch.compile`` (``TrainConfig.compile``).
+losses can be compiled with ``torch.compile`` (``LoopConfig.compile``).
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ import numpy as np
 import torch
 
 from ..distributed.replica import Replica
-from .config import TrainConfig
-from .family import HISTORY_COLUMNS, PLOT_BOUNDS
-from .record import CheckpointError, RunRecord, load_history
+from .config import LoopConfig
+from .family import family_for
+from .record import CheckpointError, RunFolderError, RunRecord, load_history
 
-__all__ = ["train", "Replica", "NonFiniteLossError", "CheckpointError", "HISTORY_COLUMNS",
-           "load_history", "PLOT_BOUNDS"]
+__all__ = ["train", "Replica", "NonFiniteLossError", "CheckpointError", "RunFolderError",
+           "load_history"]
 
 _CUDA_GRAPH_WARMUP = 3  # eager iterations on a side stream before capture
 
@@ -155,7 +156,7 @@ def _check_finite(bad, replica, since: int, iteration: int, config, record) -> i
                 f"{record.path}")
         raise NonFiniteLossError(
             f"{which} became NaN or infinite between iterations {since + 1} and {iteration} "
-            f"(loss={config.loss!r}, lr_d={config.lr_d}, lr_g={config.lr_g}); training "
+            f"(loss={config.label!r}, lr_d={config.lr_d}, lr_g={config.lr_g}); training "
             f"stopped{kept}")
     return iteration
 
@@ -172,7 +173,7 @@ def _progress_values(record, d_loss: float | None) -> dict:
 
 
 # --------------------------------------------------------------------- train
-def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -> list[dict]:
+def train(config: LoopConfig, *, family=None, replica: Replica | None = None) -> list[dict]:
     """Train a GAN/WGAN and return the history (a list of row dicts).
 
     Every ``log_every`` iterations a row gets the last losses; every
@@ -186,13 +187,16 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
 
     Parameters
     ----------
-    config : TrainConfig
-        All settings (see :meth:`TrainConfig.for_loss` for the paper defaults).
+    config : LoopConfig
+        All settings: a :class:`~otlab.gan.TrainConfig` (see
+        :meth:`~otlab.gan.TrainConfig.for_loss` for the paper defaults) or the
+        configuration of another family.
     family : otlab.gan.family.Family, optional
         Models, batches, losses and evaluation (default:
-        ``config.default_family(device)``: :class:`~otlab.gan.family.UnconditionalGAN`
-        for a :class:`TrainConfig`, the family of a subclass such as
-        :class:`~otlab.gan.conditional.CGANConfig`).
+        the family the configuration names, :func:`otlab.gan.family.family_for`:
+        :class:`~otlab.gan.families.unconditional.UnconditionalGAN` for a
+        :class:`~otlab.gan.TrainConfig`, the family of another configuration such as
+        :class:`~otlab.gan.families.conditional.CGANConfig`).
     replica : Replica, optional
         This process's part in a data-parallel run (default: an
         :class:`otlab.distributed.DistributedReplica` inside an initialised
@@ -201,7 +205,8 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
     Returns
     -------
     history : list of dict
-        One row per logged or evaluated iteration, keys :data:`HISTORY_COLUMNS`
+        One row per logged or evaluated iteration, keys the family's ``columns``
+        (:data:`otlab.gan.HISTORY_COLUMNS` for the unconditional GAN)
         (``None`` where a row has no value).  Row 0 holds the evaluation of
         the untrained generator.
 
@@ -211,6 +216,9 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
         On resume: the checkpoint cannot be read, is of another format, was
         written by a run with other settings (the message names them; only
         ``iters`` may change), or is past ``config.iters``.
+    RunFolderError
+        ``config.out`` holds another run and the configuration neither resumes
+        it (``resume``) nor starts afresh (``overwrite``).
     NonFiniteLossError
         When a loss becomes NaN or infinite; the last good checkpoint is kept.
     KeyboardInterrupt
@@ -218,6 +226,7 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
 
     Examples
     --------
+    >>> from otlab.gan import TrainConfig
     >>> cfg = TrainConfig.for_loss("wgan-gp", iters=4, hidden=8, batch_size=16,
     ...                            eval_every=4, eval_samples=32, progress=False)
     >>> history = train(cfg)
@@ -234,7 +243,7 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
         raise RuntimeError(f"device {cfg.device!r} requested but CUDA is not available")
     torch.manual_seed(cfg.seed)  # seeds CPU and every CUDA device: same models on every rank
     np.random.seed(cfg.seed)
-    family = family or cfg.default_family(device)
+    family = family or family_for(cfg, device)
     generator, critic = family.build_models()
     if replica.rank:  # other ranks draw other batches
         torch.manual_seed(cfg.seed * 1_000_003 + replica.rank)
@@ -259,7 +268,7 @@ def train(config: TrainConfig, *, family=None, replica: Replica | None = None) -
             record.submit(0, family.evaluate(generator, critic, 0))
         if start == cfg.iters and start > 0:  # nothing left to train: finish the evaluations
             record.save(start, parts, replica.gather(record.rng_state()), wait=True)
-        bar = tqdm(total=cfg.iters, initial=start, desc=cfg.loss, dynamic_ncols=True,
+        bar = tqdm(total=cfg.iters, initial=start, desc=cfg.label, dynamic_ncols=True,
                    disable=not cfg.progress or replica.rank != 0)
         with bar, _DeferredInterrupt() as interrupt:
             for it in range(start + 1, cfg.iters + 1):

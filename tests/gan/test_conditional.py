@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from otlab.gan import CheckpointError, train
-from otlab.gan.conditional import CGANConfig, ConditionalGAN, split_labels, with_labels
-from otlab.gan.infogan import InfoGANConfig
-from otlab.gan.pix2pix import Pix2PixConfig
+from otlab.gan.families.conditional import CGANConfig, ConditionalGAN
+from otlab.gan.conditioning import split_labels, with_labels
+from otlab.gan.families.infogan import InfoGANConfig
+from otlab.gan.families.pix2pix import Pix2PixConfig
 
 TINY = dict(hidden=16, depth=1, batch_size=32, eval_samples=64, progress=False)
 

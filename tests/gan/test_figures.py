@@ -173,7 +173,7 @@ def test_demo_quick_applies_small_settings_and_explicit_options_win(tmp_path, ca
     assert rc == 0
     out = capsys.readouterr().out
     assert "note: the papers' settings" not in out
-    config = out.split("config: ")[1]
+    config = out.split("config: ")[1].splitlines()[0] + ","  # every setting ends in a comma
     from otlab.demo.wgan import QUICK
 
     for setting in ("iters=4,", "eval_every=2,", "hidden=8,", "eval_samples=64,",

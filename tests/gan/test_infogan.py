@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from otlab.gan import train
-from otlab.gan.infogan import InfoCritic, InfoGAN, InfoGANConfig, info_terms
+from otlab.gan.families.infogan import InfoCritic, InfoGAN, InfoGANConfig, info_terms
 from otlab.gan.models import mlp
 
 TINY = dict(hidden=16, depth=1, batch_size=32, eval_samples=80, progress=False)

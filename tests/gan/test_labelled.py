@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from otlab.gan.data import make_sampler
-from otlab.gan.labelled import (
+from otlab.gan.data import (
     LABELLED_DATASETS,
     LabelledSampler,
     assign_classes,

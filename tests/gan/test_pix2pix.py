@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from otlab.gan import train
-from otlab.gan.labelled import digits_dataset
-from otlab.gan.pix2pix import (
+from otlab.gan.data import digits_dataset
+from otlab.gan.families.pix2pix import (
     VARIANTS,
     PatchCritic,
     Pix2Pix,
@@ -122,7 +122,6 @@ def test_the_critic_scores_real_pairs_against_generated_pairs():
 
 @pytest.mark.parametrize("changes, message", [
     ({"loss": "wgan-gp"}, "loss must be one of 'gan', 'gan-ns'"),
-    ({"data": "8gaussians"}, "data must be 'digits'"),
     ({"task": "edges"}, "task must be one of 'inpaint', 'superres'"),
     ({"l1_weight": 0.0, "gan_weight": 0.0}, "both 0"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
@@ -130,6 +129,13 @@ def test_the_critic_scores_real_pairs_against_generated_pairs():
 def test_settings_without_a_meaning_are_refused_naming_them(changes, message):
     with pytest.raises(ValueError, match=message):
         Pix2PixConfig.for_variant("cgan+l1", **changes)
+
+
+@pytest.mark.parametrize("name", ["data", "arch", "depth", "z_dim", "eval_samples", "penalty"])
+def test_settings_pix2pix_does_not_have_are_refused_naming_them(name):
+    # pix2pix translates the digits with its own networks: these settings are not its own
+    with pytest.raises(TypeError, match=f"unknown Pix2PixConfig fields: {name}"):
+        Pix2PixConfig.for_variant("cgan+l1", **{name: 1})
 
 
 def test_an_unknown_variant_is_refused_listing_the_variants():
@@ -149,6 +155,32 @@ def test_resume_from_half_way_ends_bitwise_where_the_uninterrupted_run_ends(tmp_
     a, b = (torch.load(tmp_path / p / "checkpoint.pt", weights_only=True) for p in ("full", "half"))
     for key in a["generator"]:
         torch.testing.assert_close(a["generator"][key], b["generator"][key], rtol=0, atol=0)
+
+
+def test_a_checkpoint_written_before_the_unused_settings_were_dropped_resumes_bitwise(tmp_path):
+    # checkpoints of earlier versions record the settings pix2pix never used (arch, depth,
+    # z_dim, data, eval_samples, clip, penalty) and no configuration class
+    make = lambda **kw: Pix2PixConfig.for_variant("cgan+l1", **RESUME, **kw)  # noqa: E731
+    full = train(make(iters=4, out=tmp_path / "full"))
+    train(make(iters=2, out=tmp_path / "old"))
+    path = tmp_path / "old" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    del state["config_class"], state["config"]["overwrite"]
+    state["config"].update(data="digits", arch="mlp", depth=3, z_dim=None, eval_samples=2048,
+                           clip=0.01, penalty=10.0)
+    torch.save(state, path)
+    assert train(make(iters=4, out=tmp_path / "old", resume=True)) == full
+
+
+def test_a_checkpoint_of_another_family_is_refused_naming_both(tmp_path):
+    from otlab.gan import CheckpointError, TrainConfig
+
+    train(TrainConfig.for_loss("gan-ns", iters=2, hidden=8, depth=1, batch_size=8,
+                               eval_every=0, progress=False, out=tmp_path))
+    with pytest.raises(CheckpointError, match="from a TrainConfig run, this run is a "
+                                              "Pix2PixConfig"):
+        train(Pix2PixConfig.for_variant("l1", **{**RESUME, "iters": 4}, out=tmp_path,
+                                        resume=True))
 
 
 def test_evaluations_draw_their_dropout_noise_outside_the_training_streams(tmp_path):

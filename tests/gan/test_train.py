@@ -151,7 +151,7 @@ def test_resume_resubmits_evaluations_a_checkpoint_did_not_wait_for(tmp_path, mo
     import importlib
     import time
 
-    from otlab.gan import evaluation
+    from otlab.gan import metrics as evaluation
 
     record_module = importlib.import_module("otlab.gan.record")
     common = dict(loss="wgan-gp", n_critic=1, eval_every=5, log_every=5, checkpoint_every=10,

@@ -44,23 +44,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_choice, check_positive, check_positive_int
-from . import losses
-from .class_metrics import code_report
-from .conditional import ConditionalGenerator, LabelledFamily, split_labels, with_labels
-from .config import TrainConfig
-from .evaluation import exact_w1
-from .family import Evaluation
-from .labelled import LABELLED_DATASETS, n_classes
-from .models import conv_critic, conv_generator, conv_width, mlp
+from ..._validation import check_choice, check_positive, check_positive_int
+from .. import losses
+from ..class_metrics import code_report
+from ..conditioning import ConditionalGenerator, LabelledFamily, split_labels, with_labels
+from ..config import TrainConfig
+from ..data import LABELLED_DATASETS, n_classes
+from ..family import Evaluation
+from ..metrics import exact_w1
+from ..models import conv_critic, conv_generator, conv_width, mlp, output_activation
 
-__all__ = ["InfoGANConfig", "InfoGAN", "InfoCritic", "build_info_models", "info_terms"]
+__all__ = ["FAMILY", "InfoGANConfig", "InfoGAN", "InfoCritic", "build_info_models", "info_terms"]
 
 _LOG_STD_RANGE = (-5.0, 2.0)
 
@@ -88,9 +89,11 @@ class InfoGANConfig(TrainConfig):
     Examples
     --------
     >>> cfg = InfoGANConfig.for_loss("gan-ns", data="digits", n_continuous=2)
-    >>> cfg.codes, cfg.latent_dim, type(cfg.default_family()).__name__
-    (10, 16, 'InfoGAN')
+    >>> cfg.codes, cfg.latent_dim, cfg.family
+    (10, 16, 'infogan')
     """
+
+    family: ClassVar[str] = "infogan"
 
     n_codes: int | None = None
     n_continuous: int = 0
@@ -115,9 +118,6 @@ class InfoGANConfig(TrainConfig):
     def codes(self) -> int:
         """:math:`K`: ``n_codes``, or the number of classes of ``data``."""
         return n_classes(self.data) if self.n_codes is None else self.n_codes
-
-    def default_family(self, device="cpu"):
-        return InfoGAN(self, device)
 
 
 class InfoCritic(nn.Module):
@@ -190,8 +190,8 @@ def build_info_models(config: InfoGANConfig, data_dim: int, *, device="cpu"):
         net = conv_generator(in_g, width=width)
         base = conv_critic(width=width, spectral_norm=config.loss == "wgan-sn")
     else:
-        out = nn.Tanh() if config.data == "digits" else None
-        net = mlp(in_g, data_dim, hidden=config.hidden, depth=config.depth, out_activation=out)
+        net = mlp(in_g, data_dim, hidden=config.hidden, depth=config.depth,
+                  out_activation=output_activation(config.data))
         base = mlp(data_dim, 1, hidden=config.hidden, depth=config.depth,
                    spectral_norm=config.loss == "wgan-sn")
     return (ConditionalGenerator(net, k).to(device),
@@ -286,3 +286,6 @@ class InfoGAN(LabelledFamily):
         return {"exact_w1": exact_w1(x, fx, max_iter=self.config.emd_max_iter),
                 **code_report(self.config.data, x, y, fx, codes, self.k,
                               max_iter=self.config.emd_max_iter)}
+
+
+FAMILY = InfoGAN

@@ -1,4 +1,4 @@
-r"""Evaluation during training: exact :math:`W_1`, critic estimate, mode metrics.
+r"""The measures of a generator shared by the families: exact :math:`W_1`, mode metrics.
 
 The exact distance between ``n`` real and ``n`` generated samples (uniform
 weights) is the optimal value of the transport LP with the Euclidean cost,
@@ -11,19 +11,18 @@ weights) is the optimal value of the transport LP with the Euclidean cost,
 solved by POT's network simplex through :func:`otlab.wasserstein` (exact
 costs, validation, and a warning if the iteration cap is hit).  POT releases the GIL inside
 the solver, so a worker *thread* computes it while the training loop goes on
-(:class:`BackgroundEvaluator`).
+(:class:`otlab.gan.record.BackgroundEvaluator`).
 """
 
 from __future__ import annotations
-
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from .._validation import check_positive_int
 from ..distance import wasserstein
+from .data import make_sampler
 
-__all__ = ["exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor", "BackgroundEvaluator"]
+__all__ = ["exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor"]
 
 
 def exact_w1(x, y, *, max_iter: int = 100_000_000) -> float:
@@ -112,7 +111,7 @@ def sampling_floor(data: str, n_samples: int, *, draws: int = 5, seed: int = 0) 
     Parameters
     ----------
     data : str
-        A data set name of :mod:`otlab.gan.data`.
+        A data set of the registry :mod:`otlab.gan.data`.
     n_samples : int
         Points per set (the ``eval_samples`` of the run).
     draws : int, optional
@@ -133,65 +132,7 @@ def sampling_floor(data: str, n_samples: int, *, draws: int = 5, seed: int = 0) 
     """
     import torch
 
-    from .data import make_sampler
-
     draws, n_samples = check_positive_int(draws, "draws"), check_positive_int(n_samples, "n_samples")
     sampler, gen = make_sampler(data), torch.Generator().manual_seed(seed)
     return np.array([exact_w1(sampler(n_samples, generator=gen).numpy(),
                               sampler(n_samples, generator=gen).numpy()) for _ in range(draws)])
-
-
-class BackgroundEvaluator:
-    """Run the evaluation measures in a worker thread, one job at a time, in order.
-
-    ``metrics(real, fake) -> dict`` is what runs there (by default
-    :func:`evaluate_samples` with ``modes``, ``std`` and ``max_iter``).
-    ``submit`` takes a callable returning ``(real, fake, extra_fields)`` as
-    host arrays, which runs in the worker (e.g. after waiting for a CUDA
-    event); ``poll`` returns the finished ``(iteration, result)`` pairs
-    without blocking; ``drain`` waits.
-    """
-
-    def __init__(self, *, modes=None, std: float = 0.0, max_iter: int = 100_000_000,
-                 metrics=None):
-        if metrics is None:
-            def metrics(real, fake):
-                return evaluate_samples(real, fake, modes=modes, std=std, max_iter=max_iter)
-        self._metrics = metrics
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="otlab-eval")
-        self._jobs: list[tuple[int, Future]] = []
-
-    def _run(self, fetch, before):
-        real, fake, fields = fetch()
-        if before is not None:
-            before()
-        out = dict(self._metrics(real, fake))
-        out.update(fields)
-        return out
-
-    def submit(self, iteration: int, fetch, *, before=None) -> None:
-        """Queue ``fetch() -> (real, fake, extra_fields)``; ``before()`` runs in the worker
-        after ``fetch`` and before the solver (e.g. to save a snapshot)."""
-        self._jobs.append((iteration, self._pool.submit(self._run, fetch, before)))
-
-    def poll(self) -> list[tuple[int, dict]]:
-        done = []
-        while self._jobs and self._jobs[0][1].done():
-            it, fut = self._jobs.pop(0)
-            done.append((it, fut.result()))
-        return done
-
-    def drain(self) -> list[tuple[int, dict]]:
-        done = []
-        while self._jobs:
-            it, fut = self._jobs.pop(0)
-            done.append((it, fut.result()))
-        return done
-
-    @property
-    def pending(self) -> int:
-        return len(self._jobs)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-

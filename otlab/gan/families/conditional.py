@@ -40,24 +40,24 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_choice
-from . import losses
-from .class_metrics import class_report
-from .config import TrainConfig
-from .evaluation import exact_w1
-from .family import Evaluation, Family, UnconditionalGAN
-from .labelled import LABELLED_DATASETS, LabelledSampler
-from .models import conv_critic, conv_generator, conv_width, mlp
+from ..._validation import check_choice
+from .. import losses
+from ..class_metrics import class_report
+from ..config import TrainConfig
+from ..conditioning import ConditionalGenerator, LabelledFamily, split_labels, with_labels
+from ..data import LABELLED_DATASETS, n_classes
+from ..family import Evaluation
+from ..metrics import exact_w1
+from ..models import conv_critic, conv_generator, conv_width, mlp, output_activation
 
-__all__ = ["CGANConfig", "CONDITIONINGS", "ConditionalGAN", "LabelledFamily",
-           "ConditionalGenerator", "ConditionalCritic", "build_conditional_models",
-           "with_labels", "split_labels"]
+__all__ = ["FAMILY", "CGANConfig", "CONDITIONINGS", "ConditionalGAN", "ConditionalCritic",
+           "build_conditional_models"]
 
 #: How the class reaches the networks (``"none"``: the unconditional baseline).
 CONDITIONINGS = ("concat", "projection", "none")
@@ -74,18 +74,18 @@ class CGANConfig(TrainConfig):
     Parameters
     ----------
     conditioning : {"concat", "projection", "none"}
-        How the critic sees the class (see :mod:`otlab.gan.conditional`);
+        How the critic sees the class (see :mod:`otlab.gan.families.conditional`);
         ``"none"`` trains the unconditional baseline.  ``arch="conv"`` needs
         ``"projection"`` or ``"none"``.
     **fields
         Every field of :class:`~otlab.gan.TrainConfig`; ``data`` is one of
-        :data:`~otlab.gan.labelled.LABELLED_DATASETS`.
+        :data:`~otlab.gan.data.LABELLED_DATASETS`.
 
     Examples
     --------
     >>> cfg = CGANConfig.for_loss("gan-ns", data="25gaussians", conditioning="projection")
-    >>> cfg.n_classes, cfg.n_critic, type(cfg.default_family()).__name__
-    (25, 1, 'ConditionalGAN')
+    >>> cfg.n_classes, cfg.n_critic, cfg.family
+    (25, 1, 'conditional')
     """
 
     conditioning: str = "concat"
@@ -99,65 +99,12 @@ class CGANConfig(TrainConfig):
                              "reads 8x8 images, not appended labels); use "
                              "conditioning='projection'")
 
+    family: ClassVar[str] = "conditional"
+
     @property
     def n_classes(self) -> int:
         """Number of classes of ``data``."""
-        from .labelled import n_classes
-
         return n_classes(self.data)
-
-    def default_family(self, device="cpu"):
-        return ConditionalGAN(self, device)
-
-
-def with_labels(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Rows of ``x`` with their label appended as a last column (how an evaluation carries labels).
-
-    >>> with_labels(torch.zeros(2, 2), torch.tensor([3, 1]))
-    tensor([[0., 0., 3.],
-            [0., 0., 1.]])
-    """
-    return torch.cat([x, labels.to(x.dtype)[:, None]], dim=1)
-
-
-def split_labels(rows) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`with_labels` on host arrays: ``(points, int64 labels)``.
-
-    >>> x, y = split_labels(np.array([[0.5, 2.0], [1.5, 0.0]]))
-    >>> x.tolist(), y.tolist()
-    ([[0.5], [1.5]], [2, 0])
-    """
-    rows = np.asarray(rows)
-    return rows[:, :-1], np.rint(rows[:, -1]).astype(np.int64)
-
-
-class ConditionalGenerator(nn.Module):
-    r""":math:`G(z, y) = g([z, e_y])` with the one-hot label :math:`e_y`; without classes, :math:`g(z)`.
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-        Maps rows of width ``z_dim + n_classes`` (``z_dim`` when
-        ``n_classes == 0``) to data rows.
-    n_classes : int
-        Number of classes; 0 ignores the label (unconditional).
-
-    Examples
-    --------
-    >>> g = ConditionalGenerator(nn.Linear(2 + 3, 2), 3)
-    >>> z = torch.zeros(2, 2)
-    >>> bool((g(z, torch.tensor([0, 0])) != g(z, torch.tensor([1, 2]))).any())
-    True
-    """
-
-    def __init__(self, net: nn.Module, n_classes: int):
-        super().__init__()
-        self.net, self.n_classes = net, int(n_classes)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if self.n_classes == 0:
-            return self.net(z)
-        return self.net(torch.cat([z, F.one_hot(labels, self.n_classes).to(z.dtype)], dim=1))
 
 
 class ConditionalCritic(nn.Module):
@@ -229,29 +176,13 @@ def build_conditional_models(config: CGANConfig, data_dim: int, *, device="cpu")
         width = conv_width(config.hidden)
         net, base = conv_generator(in_g, width=width), conv_critic(width=width, spectral_norm=sn)
     else:
-        out = nn.Tanh() if config.data == "digits" else None
-        net = mlp(in_g, data_dim, hidden=config.hidden, depth=config.depth, out_activation=out)
+        net = mlp(in_g, data_dim, hidden=config.hidden, depth=config.depth,
+                  out_activation=output_activation(config.data))
         base = mlp(data_dim + extra, 1, hidden=config.hidden, depth=config.depth,
                    spectral_norm=sn)
     generator = ConditionalGenerator(net, 0 if config.conditioning == "none" else k)
     critic = ConditionalCritic(base, k, config.conditioning, spectral_norm=sn)
     return generator.to(device), critic.to(device)
-
-
-class LabelledFamily(Family):
-    """What the families on labelled data share: the configuration check, the samplers
-    (on the device for training, on the CPU for evaluation) and weight clipping."""
-
-    config_class = TrainConfig
-    constrain_critic = UnconditionalGAN.constrain_critic  # weight clipping for loss="wgan"
-
-    def __init__(self, config, device="cpu"):
-        if not isinstance(config, self.config_class):
-            raise TypeError(f"config must be an instance of {self.config_class.__name__}; "
-                            f"got {type(config).__name__}")
-        self.config, self.device = config, torch.device(device)
-        self.sampler = LabelledSampler(config.data, device=self.device)
-        self._eval_sampler = LabelledSampler(config.data)
 
 
 class ConditionalGAN(LabelledFamily):
@@ -328,3 +259,6 @@ class ConditionalGAN(LabelledFamily):
         return {"exact_w1": exact_w1(x, fx, max_iter=self.config.emd_max_iter),
                 **class_report(self.config.data, x, y, fx, fy if conditioned else None,
                                max_iter=self.config.emd_max_iter)}
+
+
+FAMILY = ConditionalGAN

@@ -40,21 +40,23 @@ from __future__ import annotations
 
 import functools
 import math
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_choice, check_positive
-from .config import TrainConfig
-from .evaluation import exact_w1
-from .family import Evaluation, Family
-from .labelled import digits_dataset
-from .models import conv_width
+from ..._validation import check_choice, check_positive, check_positive_int
+from ..config import LoopConfig
+from ..data import digits_dataset
+from ..family import Evaluation, Family
+from ..metrics import exact_w1
+from ..models import conv_width
 
-__all__ = ["Pix2PixConfig", "Pix2Pix", "UNet", "PatchCritic", "TASKS", "VARIANTS",
+__all__ = ["FAMILY", "Pix2PixConfig", "Pix2Pix", "UNet", "PatchCritic", "TASKS", "VARIANTS",
            "PIX2PIX_DEFAULTS", "degrade", "paired_digits", "image_scores", "reference_scores"]
 
 #: Degradations that make the input of the paired task.
@@ -67,7 +69,7 @@ VARIANTS = {"l1": {"gan_weight": 0.0, "l1_weight": 100.0},
 
 #: The paper's optimiser (Adam, learning rate 2e-4, betas (0.5, 0.999), one D step per G
 #: step) and otlab's CPU-sized batch and width (``hidden=256``: 32 base channels).
-PIX2PIX_DEFAULTS = {"loss": "gan-ns", "data": "digits", "optimizer": "adam", "lr_g": 2e-4,
+PIX2PIX_DEFAULTS = {"loss": "gan-ns", "optimizer": "adam", "lr_g": 2e-4,
                     "lr_d": 2e-4, "betas": (0.5, 0.999), "n_critic": 1, "batch_size": 64,
                     "hidden": 256}
 
@@ -76,18 +78,20 @@ _HELD_OUT = 0.2
 
 
 @dataclass(frozen=True)
-class Pix2PixConfig(TrainConfig):
-    r"""A :class:`~otlab.gan.TrainConfig` for pix2pix on the digits.
+class Pix2PixConfig(LoopConfig):
+    r"""pix2pix on the digits: the loop's settings (:class:`~otlab.gan.config.LoopConfig`) and
+    the model's.
 
     Build it with :meth:`for_variant` (the paper's optimiser and one of
-    :data:`VARIANTS`).  ``hidden`` sets the base channel count
-    :math:`C = \max(\lfloor \text{hidden}/8 \rfloor, 1)` of both networks;
-    ``arch``, ``depth`` and ``z_dim`` are not used (the networks are the
-    U-Net and the PatchGAN), nor is ``eval_samples`` (an evaluation uses all
-    held-out pairs).
+    :data:`VARIANTS`).  An evaluation uses all held-out pairs.
 
     Parameters
     ----------
+    loss : {"gan-ns", "gan"}
+        The adversarial objective: non-saturating (the paper's) or minimax.
+    hidden : int
+        Sets the base channel count :math:`C = \max(\lfloor \text{hidden}/8
+        \rfloor, 1)` of the U-Net and the PatchGAN.
     task : {"inpaint", "superres"}
         The degradation (:func:`degrade`).
     l1_weight : float
@@ -104,6 +108,10 @@ class Pix2PixConfig(TrainConfig):
     ('gan-ns', 0.0002, (0.5, 0.999), 100.0, 1.0)
     """
 
+    family: ClassVar[str] = "pix2pix"
+
+    loss: str = "gan-ns"
+    hidden: int = 256
     task: str = "inpaint"
     l1_weight: float = 100.0
     gan_weight: float = 1.0
@@ -111,10 +119,8 @@ class Pix2PixConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.data != "digits":
-            raise ValueError(f"pix2pix translates digits: data must be 'digits'; got "
-                             f"{self.data!r}")
         check_choice(self.loss, "loss", ("gan", "gan-ns"))
+        check_positive_int(self.hidden, "hidden")
         check_choice(self.task, "task", TASKS)
         check_positive(self.l1_weight, "l1_weight", allow_zero=True)
         check_positive(self.gan_weight, "gan_weight", allow_zero=True)
@@ -128,10 +134,10 @@ class Pix2PixConfig(TrainConfig):
     def for_variant(cls, variant: str = "cgan+l1", **overrides) -> "Pix2PixConfig":
         """The paper's settings (:data:`PIX2PIX_DEFAULTS`) with the weights of ``variant``."""
         check_choice(variant, "variant", tuple(VARIANTS))
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
         return cls(**{**PIX2PIX_DEFAULTS, **VARIANTS[variant], **overrides})
-
-    def default_family(self, device="cpu"):
-        return Pix2Pix(self, device)
 
 
 def degrade(images, task: str) -> np.ndarray:
@@ -304,9 +310,10 @@ class Pix2Pix(Family):
     columns = ("iteration", "d_loss", "g_loss", "batch_estimate", "exact_w1",
                "unpaired_w1", "critic_estimate", "l1", "psnr")
 
+    config_class = Pix2PixConfig
+
     def __init__(self, config: Pix2PixConfig, device="cpu"):
-        if not isinstance(config, Pix2PixConfig):
-            raise TypeError(f"config must be a Pix2PixConfig; got {type(config).__name__}")
+        self.check_config(config)
         self.config, self.device = config, torch.device(device)
         pairs = paired_digits(config.task)
         self.inputs, self.targets = (torch.tensor(a, device=self.device) for a in pairs["train"])
@@ -366,3 +373,6 @@ class Pix2Pix(Family):
         cap = self.config.emd_max_iter
         return {**image_scores(real, fake, max_iter=cap),
                 "unpaired_w1": exact_w1(self._unpaired, fake, max_iter=cap)}
+
+
+FAMILY = Pix2Pix
