@@ -248,5 +248,30 @@ def test_wgan_says_why_a_short_run_at_the_papers_rates_barely_moves(capsys, tmp_
     assert run_demo("wgan", argv) == 0
     assert "needs about 20000 iterations; in 2 the generator barely moves" in (
         capsys.readouterr().out.replace("\n", " "))
-    assert run_demo("wgan", [*argv, "--quick", "--compare", "none"]) == 0
+    assert run_demo("wgan", [*argv, "--quick", "--compare", "none", "--overwrite"]) == 0
     assert "barely moves" not in capsys.readouterr().out
+
+
+def test_wgan_into_a_folder_holding_another_run_exits_2_in_one_line_before_training(
+        capsys, tmp_path):
+    from otlab.demo import run_demo
+
+    assert run_demo("wgan", [*TINY_WGAN, "--compare", "gan", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        run_demo("wgan", [*TINY_WGAN, "--iters", "2", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert "holds another run (history up to iteration 4); continue it with resume=True " \
+           "(--resume), start afresh with overwrite=True (--overwrite" in _error_line(capsys)
+
+
+def test_wgan_overwrite_leaves_no_snapshot_of_the_earlier_run(capsys, tmp_path):
+    from otlab.demo import run_demo
+    from otlab.gan import RunFolder
+
+    assert run_demo("wgan", [*TINY_WGAN, "--iters", "6", "--out", str(tmp_path)]) == 0
+    assert run_demo("wgan", [*TINY_WGAN, "--iters", "2", "--overwrite",
+                             "--out", str(tmp_path)]) == 0
+    snaps = RunFolder(tmp_path).snapshots()
+    assert [int(s["iteration"]) for s in snaps] == [0, 2]
+    assert _rows(tmp_path / "summary.json")["n_evaluations"] == 2

@@ -110,3 +110,22 @@ def test_summary_json_writes_non_finite_numbers_as_null_and_says_why(tmp_path, c
     assert _strict(tmp_path / "summary.json") == {"a": [1.0, None], "b": {"c": None}}
     assert capsys.readouterr().out.splitlines() == [
         "summary.json: a[1] is null (a reason)", "summary.json: b.c is null (not a finite number)"]
+
+
+@pytest.mark.parametrize("name", ["cgan", "infogan", "pix2pix"])
+def test_a_family_demo_into_an_out_holding_earlier_runs_exits_2_before_training(
+        name, tmp_path, capsys):
+    argv = TINY + ["--out", str(tmp_path)]
+    if name == "pix2pix":
+        argv = ["--iters", "2", "--eval-every", "2", "--hidden", "16", "--variants", "l1",
+                "--no-progress", "--out", str(tmp_path)]
+    assert run_demo(name, argv) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        run_demo(name, argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"python -m otlab.demo {name}: error:")
+    assert "holds another run" in err[-1] and "--overwrite" in err[-1]
+    assert run_demo(name, argv + ["--overwrite"]) == 0
+

@@ -11,7 +11,7 @@ from ._common import non_negative_float, non_negative_int, positive_float, posit
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
            "add_model_options", "add_training_options", "parse", "configure",
-           "training_overrides",
+           "training_overrides", "train_runs",
            "write_summary", "non_finite_keys"]
 
 # Options every family demo has; each maps to the TrainConfig field of the same name.
@@ -69,6 +69,9 @@ def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: 
                         "from more)")
     p.add_argument("--resume", action="store_true",
                    help="continue each run from its checkpoint in OUT (default: start afresh)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh where OUT holds earlier runs, removing their files "
+                        "(default: refuse such an OUT)")
     p.add_argument("--no-progress", action="store_false", dest="progress",
                    help="hide the progress bars (default: shown)")
 
@@ -99,7 +102,25 @@ def training_overrides(args) -> dict:
     """The TrainConfig fields the command line sets (options left at ``None`` are omitted)."""
     fields = {k: getattr(args, k) for k in _TRAINING if getattr(args, k, None) is not None}
     return {**fields, "seed": args.seed, "device": args.device, "resume": args.resume,
-            "progress": args.progress}
+            "overwrite": args.overwrite, "progress": args.progress}
+
+
+def train_runs(parser: argparse.ArgumentParser, configs: dict) -> dict:
+    """Train each configuration of ``configs`` (name -> config) in turn; return the histories.
+
+    Every run folder is checked first (:meth:`otlab.gan.record.RunFolder.check`), so
+    an OUT holding earlier runs is refused before anything trains; a refused folder or
+    checkpoint exits 2 with its one-line message.
+    """
+    from ..gan import CheckpointError, train
+    from ..gan.record import RunFolder
+
+    try:
+        for cfg in configs.values():
+            RunFolder(cfg.out).check(resume=cfg.resume, overwrite=cfg.overwrite)
+        return {name: train(cfg) for name, cfg in configs.items()}
+    except CheckpointError as exc:
+        parser.error(str(exc))
 
 
 def non_finite_keys(value, prefix: str = "") -> list[str]:

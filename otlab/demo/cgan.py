@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import demo_parser, prepare_out
-from ._family import add_model_options, add_training_options, configure, parse, training_overrides, write_summary
+from ._family import (
+    add_model_options,
+    add_training_options,
+    configure,
+    parse,
+    train_runs,
+    training_overrides,
+    write_summary,
+)
 
 __all__ = ["main", "build_parser", "QUICK", "FULL", "RUNS"]
 
@@ -42,7 +50,6 @@ def build_parser():
 
 
 def main(argv=None):
-    from ..gan import train
     from ..gan.class_metrics import class_sampling_floor
     from ..gan.families.conditional import CGANConfig
     from ..gan.family_figures import plot_conditional
@@ -57,7 +64,7 @@ def main(argv=None):
         conditioning=cond or args.conditioning, **training_overrides(args))
         for name, cond in RUNS.items()})
     prepare_out(out)
-    histories = {name: train(cfg) for name, cfg in configs.items()}
+    histories = train_runs(parser, configs)
     k, cfg = n_classes(args.data), configs["cgan"]
     floor = class_sampling_floor(args.data, cfg.eval_samples, seed=args.seed)
     runs = {name: {"out": out / name, "history": histories[name],

@@ -23,6 +23,7 @@ from ._family import (
     non_negative_int,
     parse,
     positive_int,
+    train_runs,
     training_overrides,
     write_summary,
 )
@@ -58,7 +59,6 @@ def build_parser():
 
 
 def main(argv=None):
-    from ..gan import train
     from ..gan.family_figures import plot_codes
     from ..gan.families.infogan import InfoGANConfig
     from ..plotting import save_figure
@@ -71,7 +71,7 @@ def main(argv=None):
         n_continuous=args.continuous, info_weight=args.info_weight,
         continuous_weight=args.continuous_weight, **training_overrides(args)))
     prepare_out(out)
-    history = train(cfg)
+    history = train_runs(parser, {"run": cfg})["run"]
     png = save_figure(plot_codes(out / "run", args.data, history), out / "infogan.png", dpi=110)
     last, k = history[-1], cfg.codes
     summary = {"data": args.data, "loss": args.loss, "arch": args.arch, "iters": cfg.iters,

@@ -16,6 +16,7 @@ from ._family import (
     configure,
     non_negative_float,
     parse,
+    train_runs,
     training_overrides,
     write_summary,
 )
@@ -80,7 +81,6 @@ def _configs(args) -> dict:
 
 
 def main(argv=None):
-    from ..gan import train
     from ..gan.family_figures import plot_translations
     from ..gan.families.pix2pix import paired_digits, reference_scores
     from ..plotting import save_figure
@@ -90,7 +90,7 @@ def main(argv=None):
     out = args.out
     configs = configure(parser, lambda: _configs(args))
     prepare_out(out)
-    histories = {name: train(cfg) for name, cfg in configs.items()}
+    histories = train_runs(parser, configs)
     runs = {name: {"out": out / name, "history": h} for name, h in histories.items()}
     reference = reference_scores(args.task)
     png = save_figure(plot_translations(runs, reference=reference), out / "pix2pix.png",

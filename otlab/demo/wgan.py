@@ -139,6 +139,9 @@ def build_parser():
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/checkpoint.pt; the settings must be those of the "
                         "checkpoint, except --iters (default: off)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh when OUT holds an earlier run, removing that run's files "
+                        "(default: refuse such an OUT; --resume continues it)")
     p.add_argument("--no-cuda-graph", action="store_false", dest="cuda_graph", default=None,
                    help="on CUDA, run eagerly instead of replaying a CUDA graph (default: "
                         "graph on CUDA)")
@@ -207,6 +210,7 @@ def _configs(parser, args):
     compare = args.compare or (QUICK_COMPARE if args.quick else "none")
     common = dict(data=args.data, arch=args.arch, iters=args.iters, device=args.device,
                   seed=args.seed, eval_every=args.eval_every, resume=args.resume,
+                  overwrite=args.overwrite,
                   cuda_graph=args.cuda_graph, compile=args.compile, progress=args.progress,
                   **overrides)
     try:
@@ -233,6 +237,17 @@ def _notes(args, config) -> None:
               f"training needs about 20000 iterations; in {config.iters} the generator barely "
               f"moves and the exact W1 stays near its start. --quick uses larger learning "
               f"rates and smaller networks that make the point in {QUICK['iters']} iterations")
+
+
+def _check_run_folders(parser, configs) -> None:
+    """Refuse (exit 2, one line) before anything trains when a run folder holds an earlier run."""
+    from ..gan import RunFolder, RunFolderError
+
+    try:
+        for cfg in configs:
+            RunFolder(cfg.out).check(resume=cfg.resume, overwrite=cfg.overwrite)
+    except RunFolderError as exc:
+        parser.error(str(exc))
 
 
 def _train(parser, config, replica):
@@ -294,6 +309,7 @@ def main(argv=None):
     out = prepare_out(args.out, parser)
     if other is not None:
         prepare_out(other.out, parser)
+    _check_run_folders(parser, [config] if other is None else [config, other])
     torch.set_num_threads(args.threads)
     with process_group(config.device) as replica:  # torchrun: data parallel
         if replica.rank == 0:

@@ -348,20 +348,28 @@ class RunFolder:
             if int(path.stem.split("_")[1]) > iteration:
                 path.unlink()
 
-    def prepare(self, *, resume: bool = False, overwrite: bool = False) -> None:
-        """Make the folder ready for a run: one run per folder, never two mixed.
+    def check(self, *, resume: bool = False, overwrite: bool = False) -> None:
+        """Refuse (:class:`RunFolderError`) a new run that would mix with the one held here.
 
-        An empty or new folder is used as it is.  A folder that holds a run is
-        continued with ``resume`` (it must have a checkpoint), cleared with
-        ``overwrite`` (:meth:`clear`), and otherwise refused with a
-        :class:`RunFolderError` that says how to go on.
+        An empty or new folder takes any run.  A folder that holds a run takes
+        a run that continues it (``resume``; it must have a checkpoint) or
+        starts afresh (``overwrite``); anything else is refused with a message
+        that says how to go on.  Nothing is changed on disk.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     folder = RunFolder(tmp)
+        ...     folder.check()  # empty: any run may start
+        ...     _ = folder.write_snapshot(0, fake=np.zeros((2, 2)))
+        ...     folder.check(overwrite=True)
+        ...     folder.check()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        otlab.gan.record.RunFolderError: ... holds another run (snapshots); continue it ...
         """
-        if not self.holds_run():
-            return
-        if overwrite:
-            self.clear()
-            return
-        if resume and self.checkpoint.is_file():
+        if not self.holds_run() or overwrite or (resume and self.checkpoint.is_file()):
             return
         if resume:
             raise RunFolderError(
@@ -371,6 +379,13 @@ class RunFolder:
             f"{self.path} holds another run ({self._what()}); continue it with resume=True "
             f"(--resume), start afresh with overwrite=True (--overwrite, which removes that "
             f"run's files), or train into another folder")
+
+    def prepare(self, *, resume: bool = False, overwrite: bool = False) -> None:
+        """Make the folder ready for a run: :meth:`check`, then with ``overwrite``
+        :meth:`clear` the run held here (its files only), so two runs never mix."""
+        self.check(resume=resume, overwrite=overwrite)
+        if overwrite:
+            self.clear()
 
     def _what(self) -> str:
         history = self.path / self.HISTORY[0]
@@ -510,6 +525,7 @@ class RunRecord:
         def read():
             if self.folder is None:
                 return None
+            self.folder.prepare(resume=self.config.resume, overwrite=self.config.overwrite)
             if not (self.config.resume and self.path.exists()):
                 return None
             state = self.folder.read_checkpoint()
