@@ -9,14 +9,14 @@
 #
 # Steps:
 #   tests     pytest -m gpu (CUDA = CPU checks, the Triton kernel, the CUDA-graph trainer)
-#   trainer   benchmarks/trainer.py --device cuda          -> trainer.md
-#   sinkhorn  benchmarks/sinkhorn.py --device cuda         -> sinkhorn_gpu.md/.png
-#   critics   benchmarks/critic_accuracy.py --device cuda  -> critic_accuracy.md/.png/.json
-#   wgan      benchmarks/wgan.py --device cuda, 20000 iterations, seeds 0 1 2, runs in
+#   trainer   python -m benchmarks.trainer --device cuda          -> trainer.md
+#   sinkhorn  python -m benchmarks.sinkhorn --device cuda         -> sinkhorn_gpu.md/.png
+#   critics   python -m benchmarks.critic_accuracy --device cuda  -> critic_accuracy.md/.png/.json
+#   wgan      python -m benchmarks.wgan --device cuda, 20000 iterations, seeds 0 1 2, runs in
 #             parallel, stops starting runs after WGAN_BUDGET seconds (default 420);
 #             call it again to continue: finished runs are kept in wgan_runs.jsonl,
 #             which must be carried back (copy it from $OUT into benchmarks/reports/).
-#   distributed  benchmarks/distributed.py --device cuda, NCCL over every visible GPU
+#   distributed  python -m benchmarks.distributed --device cuda, NCCL over every visible GPU
 #             (world size 1 on a one-GPU machine: the sharded path's overhead alone)
 #
 # Everything the steps write under benchmarks/reports/, and the console log,
