@@ -239,7 +239,10 @@ def mixture_modes(name: str):
     True
     """
     spec = data_spec(name)
-    return None if spec.modes is None else spec.modes()
+    if spec.modes is None:
+        return None
+    modes, std = spec.modes()
+    return modes.copy(), std  # a copy: the registry's centres are read-only
 
 
 def n_classes(name: str) -> int:
