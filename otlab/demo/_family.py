@@ -11,7 +11,7 @@ from ._common import non_negative_float, non_negative_int, positive_float, posit
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
            "add_model_options", "add_training_options", "parse", "configure",
-           "training_overrides", "train_runs",
+           "training_overrides", "train_runs", "variant_list",
            "write_summary", "non_finite_keys"]
 
 # Options every family demo has; each maps to the TrainConfig field of the same name.
@@ -74,6 +74,28 @@ def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: 
                         "(default: refuse such an OUT)")
     p.add_argument("--no-progress", action="store_false", dest="progress",
                    help="hide the progress bars (default: shown)")
+
+
+def variant_list(variants):
+    """argparse type: a comma-separated list of names of ``variants`` (duplicates dropped).
+
+    >>> variant_list({"l1": {}, "cgan": {}})("cgan, l1,cgan")
+    ['cgan', 'l1']
+    >>> variant_list({"l1": {}})("l2")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a comma-separated list of l1; got 'l2'
+    """
+    def parse(text: str) -> list[str]:
+        names = [v.strip() for v in text.split(",") if v.strip()]
+        unknown = [v for v in names if v not in variants]
+        if not names or unknown:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list of {', '.join(variants)}; got {text!r}")
+        return list(dict.fromkeys(names))
+
+    parse.__name__ = "variant list"
+    return parse
 
 
 def parse(parser: argparse.ArgumentParser, argv, *, quick: dict, full: dict):

@@ -51,7 +51,7 @@ def build_parser():
 
 def main(argv=None):
     from ..gan.class_metrics import class_sampling_floor
-    from ..gan.families.conditional import CGANConfig
+    from ..gan.family import family_module
     from ..gan.family_figures import plot_conditional
     from ..gan.data import n_classes
     from ..plotting import save_figure
@@ -59,6 +59,7 @@ def main(argv=None):
     parser = build_parser()
     args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
+    CGANConfig = family_module("conditional").CGANConfig
     configs = configure(parser, lambda: {name: CGANConfig.for_loss(
         args.loss, data=args.data, arch=args.arch, out=out / name,
         conditioning=cond or args.conditioning, **training_overrides(args))

@@ -60,12 +60,13 @@ def build_parser():
 
 def main(argv=None):
     from ..gan.family_figures import plot_codes
-    from ..gan.families.infogan import InfoGANConfig
+    from ..gan.family import family_module
     from ..plotting import save_figure
 
     parser = build_parser()
     args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
+    InfoGANConfig = family_module("infogan").InfoGANConfig
     cfg = configure(parser, lambda: InfoGANConfig.for_loss(
         args.loss, data=args.data, arch=args.arch, out=out / "run", n_codes=args.codes,
         n_continuous=args.continuous, info_weight=args.info_weight,

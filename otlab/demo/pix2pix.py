@@ -18,6 +18,7 @@ from ._family import (
     parse,
     train_runs,
     training_overrides,
+    variant_list,
     write_summary,
 )
 
@@ -31,28 +32,17 @@ QUICK = {"iters": 600, "hidden": 128, "lr_g": 1e-3, "lr_d": 1e-3, "eval_every": 
 FULL = {"iters": 4000, "eval_every": 500}
 
 
-def _variants(text: str) -> list[str]:
-    import argparse
-
-    from ..gan.families.pix2pix import VARIANTS
-
-    names = [v.strip() for v in text.split(",") if v.strip()]
-    unknown = [v for v in names if v not in VARIANTS]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of {', '.join(VARIANTS)}; got {text!r}")
-    return list(dict.fromkeys(names))
-
-
 def build_parser():
-    from ..gan.families.pix2pix import TASKS, VARIANTS
+    from ..gan.family import family_module
 
+    pix2pix = family_module("pix2pix")
     p = demo_parser("pix2pix", __doc__.strip().splitlines()[0])
-    p.add_argument("--task", default="inpaint", choices=TASKS,
+    p.add_argument("--task", default="inpaint", choices=pix2pix.TASKS,
                    help="the degradation to undo (default: %(default)s)")
-    p.add_argument("--variants", type=_variants, default=list(VARIANTS),
+    p.add_argument("--variants", type=variant_list(pix2pix.VARIANTS),
+                   default=list(pix2pix.VARIANTS),
                    help="comma-separated ablation variants to train "
-                        "(default: " + ",".join(VARIANTS) + ")")
+                        "(default: " + ",".join(pix2pix.VARIANTS) + ")")
     p.add_argument("--l1-weight", type=non_negative_float, default=100.0,
                    help="lambda of the L1 term in the variants that have one "
                         "(default: %(default)s, the paper's)")
@@ -68,13 +58,14 @@ def build_parser():
 
 
 def _configs(args) -> dict:
-    from ..gan.families.pix2pix import VARIANTS, Pix2PixConfig
+    from ..gan.family import family_module
 
+    pix2pix = family_module("pix2pix")
     configs = {}
     for name in args.variants:
         weights = {k: (args.l1_weight if k == "l1_weight" and v else v)
-                   for k, v in VARIANTS[name].items()}
-        configs[name] = Pix2PixConfig.for_variant(
+                   for k, v in pix2pix.VARIANTS[name].items()}
+        configs[name] = pix2pix.Pix2PixConfig.for_variant(
             name, **weights, task=args.task, loss=args.loss, dropout=args.dropout,
             out=args.out / name, **training_overrides(args))
     return configs
@@ -82,7 +73,7 @@ def _configs(args) -> dict:
 
 def main(argv=None):
     from ..gan.family_figures import plot_translations
-    from ..gan.families.pix2pix import paired_digits, reference_scores
+    from ..gan.family import family_module
     from ..plotting import save_figure
 
     parser = build_parser()
@@ -92,12 +83,14 @@ def main(argv=None):
     prepare_out(out)
     histories = train_runs(parser, configs)
     runs = {name: {"out": out / name, "history": h} for name, h in histories.items()}
-    reference = reference_scores(args.task)
+    pix2pix = family_module("pix2pix")
+    reference = pix2pix.reference_scores(args.task)
     png = save_figure(plot_translations(runs, reference=reference), out / "pix2pix.png",
                       dpi=110)
     cfg = next(iter(configs.values()))
     summary = {"task": args.task, "loss": args.loss, "iters": cfg.iters, "seed": args.seed,
-               "l1_weight": args.l1_weight, "held_out_pairs": len(paired_digits(args.task)["test"][1]),
+               "l1_weight": args.l1_weight,
+               "held_out_pairs": len(pix2pix.paired_digits(args.task)["test"][1]),
                **{key: {name: h[-1][key] for name, h in histories.items()}
                   for key in ("l1", "psnr", "exact_w1", "critic_estimate")},
                "unpaired_exact_w1": {name: h[-1]["unpaired_w1"] for name, h in histories.items()},

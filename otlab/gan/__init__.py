@@ -17,14 +17,12 @@ imports; their public names are also reachable from here, loaded on first use.
 (0.0001, (0.0, 0.9), 10.0, 5)
 """
 
-import importlib
-
 from .config import ARCHS, DATASETS, LOSSES, LR_DECAYS, PAPER_DEFAULTS, LoopConfig, TrainConfig
 from .data import DataSpec, Sampler, data_spec, make_sampler, mixture_modes
 from .metrics import evaluate_samples, exact_w1, mode_metrics, sampling_floor
 from .losses import critic_estimate, critic_loss, generator_loss, relu_mlp_input_gradient
 from .models import build_models, conv_critic, conv_generator, mlp
-from .family import Evaluation, Family, family_for
+from .family import Evaluation, Family, family_for, family_module
 from .record import BackgroundEvaluator, CheckpointError, RunFolder, RunFolderError, RunRecord
 from .train import NonFiniteLossError, Replica, load_history, train
 
@@ -39,15 +37,14 @@ _FAMILY_NAMES = {
 
 def __getattr__(name):
     if name in _FAMILY_NAMES:
-        module = importlib.import_module(f"{__name__}.families.{_FAMILY_NAMES[name]}")
-        return getattr(module, name)
+        return getattr(family_module(_FAMILY_NAMES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "TrainConfig", "LoopConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS", "PAPER_DEFAULTS",
     "train", "load_history", "HISTORY_COLUMNS", "NonFiniteLossError", "CheckpointError",
-    "RunFolderError", "Replica", "Family", "family_for", "UnconditionalGAN", "Evaluation",
+    "RunFolderError", "Replica", "Family", "family_for", "family_module", "UnconditionalGAN", "Evaluation",
     "RunRecord", "RunFolder", "CGANConfig", "ConditionalGAN", "InfoGANConfig", "InfoGAN",
     "Pix2PixConfig", "Pix2Pix", "DataSpec", "data_spec", "Sampler", "make_sampler",
     "mixture_modes", "exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor",

@@ -165,6 +165,20 @@ class LoopConfig:
                              "continues the run in out, overwrite removes it")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
+    @classmethod
+    def from_fields(cls, **fields):
+        """``cls(**fields)``, refusing names that are not fields with a ``TypeError`` naming them.
+
+        >>> TrainConfig.from_fields(iters=3, learning_rate=1e-3)
+        Traceback (most recent call last):
+        ...
+        TypeError: unknown TrainConfig fields: learning_rate
+        """
+        unknown = set(fields) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
+        return cls(**fields)
+
     def lr_scale(self, iteration: int) -> float:
         """Factor of both learning rates at ``iteration`` (1, 2, ..., ``iters``).
 
@@ -282,10 +296,7 @@ class TrainConfig(LoopConfig):
     def for_loss(cls, loss: str, *, data: str = "8gaussians", **overrides):
         """Config with the paper defaults of ``loss`` (see :data:`PAPER_DEFAULTS`)."""
         check_choice(loss, "loss", LOSSES)
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
-        return cls(**{**PAPER_DEFAULTS[loss], "loss": loss, "data": data, **overrides})
+        return cls.from_fields(**{**PAPER_DEFAULTS[loss], "loss": loss, "data": data, **overrides})
 
     @property
     def latent_dim(self) -> int:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["Family", "Evaluation", "family_for"]
+__all__ = ["Family", "Evaluation", "family_for", "family_module"]
 
 
 @dataclass
@@ -109,6 +109,16 @@ class Family:
         return {}
 
 
+def family_module(name: str):
+    """The module ``otlab.gan.families.<name>`` of a family (its configuration, its
+    ``FAMILY`` and its public helpers), imported on demand: the registry's one lookup.
+
+    >>> family_module("pix2pix").FAMILY.__name__
+    'Pix2Pix'
+    """
+    return importlib.import_module(f"{__package__}.families.{name}")
+
+
 def family_for(config, device="cpu") -> Family:
     """The family that trains ``config``: ``FAMILY`` of ``otlab.gan.families.<config.family>``.
 
@@ -122,5 +132,4 @@ def family_for(config, device="cpu") -> Family:
     if not name:
         raise TypeError(f"config must name its family (a module of otlab.gan.families) in "
                         f"its class attribute 'family'; {type(config).__name__} names none")
-    module = importlib.import_module(f"{__package__}.families.{name}")
-    return module.FAMILY(config, device)
+    return family_module(name).FAMILY(config, device)

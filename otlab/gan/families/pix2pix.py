@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import functools
 import math
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -134,10 +133,7 @@ class Pix2PixConfig(LoopConfig):
     def for_variant(cls, variant: str = "cgan+l1", **overrides) -> "Pix2PixConfig":
         """The paper's settings (:data:`PIX2PIX_DEFAULTS`) with the weights of ``variant``."""
         check_choice(variant, "variant", tuple(VARIANTS))
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise TypeError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}")
-        return cls(**{**PIX2PIX_DEFAULTS, **VARIANTS[variant], **overrides})
+        return cls.from_fields(**{**PIX2PIX_DEFAULTS, **VARIANTS[variant], **overrides})
 
 
 def degrade(images, task: str) -> np.ndarray:
