@@ -9,7 +9,7 @@ import pytest
 
 from otlab.demo import available_demos, run_demo
 
-DEMOS = ("cgan", "infogan", "pix2pix")
+DEMOS = ("cgan", "infogan", "pix2pix", "cyclegan")
 TINY = ["--iters", "4", "--eval-every", "2", "--hidden", "16", "--batch-size", "16",
         "--no-progress"]
 
@@ -129,3 +129,15 @@ def test_a_family_demo_into_an_out_holding_earlier_runs_exits_2_before_training(
     assert "holds another run" in err[-1] and "--overwrite" in err[-1]
     assert run_demo(name, argv + ["--overwrite"]) == 0
 
+
+def test_cyclegan_demo_writes_exact_w1_and_cycle_l1_per_variant_as_strict_json(tmp_path, capsys):
+    argv = ["--iters", "2", "--eval-every", "2", "--hidden", "16", "--batch-size", "8",
+            "--no-progress", "--out", str(tmp_path)]
+    assert run_demo("cyclegan", argv) == 0
+    summary = _strict(tmp_path / "summary.json")
+    for key in ("exact_w1", "cycle_l1"):
+        assert set(summary[key]) == {"cyclegan", "no-cycle", "paired"}
+        assert all(v >= 0 for v in summary[key].values())
+    assert summary["identity_w1"] > summary["real_vs_real_w1"] > 0
+    assert (tmp_path / "cyclegan.png").stat().st_size > 0
+    assert "exact W1 of the translations to the thick digits" in capsys.readouterr().out

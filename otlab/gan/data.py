@@ -26,7 +26,9 @@ reproducible and the samples never leave the GPU.
   :math:`((t\cos t, t\sin t) + 0.25\varepsilon) / 7.5`;
 - ``parallel_lines``: the real line :math:`\{0\} \times [0, 1]` of the WGAN paper's Example 1;
 - ``digits``: scikit-learn's 8x8 digits with their labels 0..9, pixels scaled
-  from [0, 16] to [-1, 1], flattened to 64-D (loaded once, :func:`digits_dataset`).
+  from [0, 16] to [-1, 1], flattened to 64-D (loaded once, :func:`digits_dataset`);
+- ``digits-thick``: the same digits with their strokes thickened
+  (:func:`thicken_strokes`), the second domain of the CycleGAN translation.
 
 Data sets drawn by picking a row of a table (the mixtures: a mode plus
 noise; the digits: an image) are *labelled*: the label of a point is the
@@ -53,7 +55,7 @@ from ..datasets.mixtures import (MIXTURE_DEFAULTS, gaussian_mixture_modes, ring_
 
 __all__ = ["DataSpec", "DATA_SPECS", "DATASETS", "LABELLED_DATASETS", "PLOT_BOUNDS", "register",
            "data_spec", "data_dim", "mixture_modes", "n_classes", "assign_classes",
-           "digits_dataset", "Sampler", "LabelledSampler", "make_sampler"]
+           "digits_dataset", "thicken_strokes", "Sampler", "LabelledSampler", "make_sampler"]
 
 _KNN_NEIGHBOURS = 3
 
@@ -144,12 +146,49 @@ def digits_dataset() -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
-@functools.lru_cache(maxsize=1)
-def _digit_classifier():
+@functools.lru_cache(maxsize=None)
+def _knn_classifier(name: str):
+    """A 3-nearest-neighbour classifier fitted on every row of data set ``name``'s table."""
     from sklearn.neighbors import KNeighborsClassifier
 
+    rows, labels, _ = DATA_SPECS[name].table()
+    return KNeighborsClassifier(n_neighbors=_KNN_NEIGHBOURS).fit(rows, labels)
+
+
+def _read_image(name: str):
+    """``classify`` of an image data set: the class its 3-NN classifier reads."""
+    return lambda x: _knn_classifier(name).predict(np.asarray(x, dtype=np.float32)).astype(
+        np.int64)
+
+
+def thicken_strokes(images) -> np.ndarray:
+    """Rows of 8x8 images in [-1, 1] with every stroke one pixel thicker (a cross dilation).
+
+    Each pixel becomes the largest of itself and its four neighbours (the
+    background -1 outside the image).
+
+    Examples
+    --------
+    >>> dot = -np.ones((1, 64), dtype=np.float32)
+    >>> dot[0, 3 * 8 + 3] = 1.0
+    >>> (thicken_strokes(dot).reshape(8, 8)[2:5, 2:5] > 0).astype(int)
+    array([[0, 1, 0],
+           [1, 1, 1],
+           [0, 1, 0]])
+    """
+    x = np.asarray(images, dtype=np.float32).reshape(-1, 8, 8)
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)), constant_values=-1.0)
+    shifted = [padded[:, 1:-1, 1:-1], padded[:, :-2, 1:-1], padded[:, 2:, 1:-1],
+               padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]]
+    return np.max(shifted, axis=0).reshape(-1, 64)
+
+
+@functools.lru_cache(maxsize=1)
+def _thick_digits() -> tuple[np.ndarray, np.ndarray]:
     pixels, labels = digits_dataset()
-    return KNeighborsClassifier(n_neighbors=_KNN_NEIGHBOURS).fit(pixels, labels)
+    thick = thicken_strokes(pixels)
+    thick.setflags(write=False)
+    return thick, labels
 
 
 def _mixture(name: str, *, modes=None, std=None, bounds=None) -> DataSpec:
@@ -192,9 +231,11 @@ register(DataSpec("ring", 2, draw=_ring, plot_bounds=(-3.0, 3.0)))
 register(DataSpec("swissroll", 2, draw=_swissroll, plot_bounds=(-2.2, 2.2)))
 register(DataSpec("parallel_lines", 2, draw=_parallel_lines, plot_bounds=(-1.5, 1.5)))
 register(DataSpec("digits", 64, table=lambda: (*digits_dataset(), None),
-                  classify=lambda x: _digit_classifier().predict(
-                      np.asarray(x, dtype=np.float32)).astype(np.int64),
-                  image_shape=(1, 8, 8), bounded=True, latent_dim=16))
+                  classify=_read_image("digits"), image_shape=(1, 8, 8), bounded=True,
+                  latent_dim=16))
+register(DataSpec("digits-thick", 64, table=lambda: (*_thick_digits(), None),
+                  classify=_read_image("digits-thick"), image_shape=(1, 8, 8), bounded=True,
+                  latent_dim=16))
 
 #: Data sets the trainer samples on the device.
 DATASETS = tuple(DATA_SPECS)
