@@ -21,6 +21,7 @@ from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_cost_matrix, as_histogram, check_order, check_positive, check_same_mass
 from ..frames import power_of_two_at_least
 from ..sample import sample_pair
+from ._threads import loop_threads
 from .divergence import divergence
 from .operators import DenseOperator
 from .problem import PointProblem
@@ -236,7 +237,7 @@ def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = N
     out = Output(numpy=out.numpy, dtype=out.dtype, scale=scale)
     eps = reg / scale
 
-    with torch.no_grad():
+    with torch.no_grad(), loop_threads(tuple(M_t.shape), M_t.device):
         aa, bb = a_t.detach(), b_t.detach()
         op = DenseOperator(M_t.detach() / scale)
         check_resolution(eps, op.cost_scale(), M_t.dtype, reg=reg, cost_unit=lambda c: c * scale)

@@ -29,6 +29,7 @@ from ._roundoff import (
     stopping_threshold,
     warn_below_floor,
 )
+from ._threads import loop_threads
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
 from .result import SinkhornResult, _Solution
 
@@ -371,9 +372,9 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
     (:func:`~otlab.entropic.solver.check_resolution`), by default the
     operator's; the divergence passes that of the cross term for all three.
     """
-    with torch.no_grad():
-        x, a = problem.xl.detach(), problem.a.detach()
-        y, b = (x, a) if symmetric else (problem.yl.detach(), problem.b.detach())
+    x, a = problem.xl.detach(), problem.a.detach()
+    y, b = (x, a) if symmetric else (problem.yl.detach(), problem.b.detach())
+    with torch.no_grad(), loop_threads((x.shape[0], y.shape[0]), x.device):
         op = problem.operator(x, y, backend, available=available)
         scale = op.cost_scale()
         check_resolution(eps, scale if cost_scale is None else cost_scale, x.dtype,
