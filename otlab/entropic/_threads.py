@@ -4,9 +4,10 @@ Each Sinkhorn iteration is a few parallel regions (two matrix-vector products
 with the absorbed kernels, a handful of vector operations); every region ends
 at a barrier where all of torch's threads must have run.  On a machine where
 another process is busy, one of them is often descheduled, and each barrier
-waits for a time slice of the scheduler: measured on two cores with one
-CPU-burning neighbour, ``otlab.wasserstein(x, y, method="sinkhorn")`` at
-n = 1000 took 5.6 s with torch's default two threads and 0.35 s with one
+waits for a time slice of the scheduler: on a shared two-core machine (load
+20-27) with one CPU-burning neighbour, ``otlab.wasserstein(x, y,
+method="sinkhorn")`` took 22.6 s at n = 1000 and 210 s at n = 4000 with
+torch's two threads against 2.5 s and 47 s with one
 (``benchmarks/reports/sinkhorn_busy.md``).  A region pays off on several
 threads only when its own work is long against such a wait: a
 matrix-vector product with :math:`10^7` float64 entries takes about 10 ms.
