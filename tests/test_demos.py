@@ -275,3 +275,56 @@ def test_wgan_overwrite_leaves_no_snapshot_of_the_earlier_run(capsys, tmp_path):
     snaps = RunFolder(tmp_path).snapshots()
     assert [int(s["iteration"]) for s in snaps] == [0, 2]
     assert _rows(tmp_path / "summary.json")["n_evaluations"] == 2
+
+
+# ------------------------------------------------------------------ Ctrl-C
+def _interrupt_repeatedly(argv, ready, tmp_path, *, every: float = 0.01, limit: float = 120.0):
+    """Start ``python -m otlab.demo *argv``, wait until ``ready()``, then send SIGINT twice
+    and again every ``every`` seconds until the process ends; return (returncode, stderr).
+
+    The repeated signals reach every stage of the shutdown: the end of the iteration, the
+    checkpoint write, the evaluator waiting for its solve, the exit of the interpreter."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "otlab.demo", *argv], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + limit
+        while not ready() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the demo ended before it was interrupted: {proc.stderr.read()}"
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends: twice at once, then again and again
+        proc.send_signal(signal.SIGINT)
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(every)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        assert proc.poll() is not None, "the demo did not stop within the time limit"
+        return proc.returncode, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("demo", ["wgan"])
+def test_ctrl_c_pressed_again_and_again_during_shutdown_exits_130_without_traceback(demo, tmp_path):
+    out = tmp_path / "run"
+    argv = [demo, "--iters", "100000", "--hidden", "16", "--batch-size", "32", "--eval-every",
+            "20", "--eval-samples", "1024", "--no-progress", "--device", "cpu", "--out", str(out)]
+    if demo == "wgan":
+        argv += ["--compare", "none"]
+    snapshots = out / ("snapshots" if demo == "wgan" else "cgan/snapshots")
+    code, err = _interrupt_repeatedly(argv, lambda: len(list(snapshots.glob("*.npz"))) >= 2,
+                                      tmp_path)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert code == 130, err
+    assert err.strip().splitlines()[-1].endswith("interrupted; --resume continues the run")
+    checkpoint = out / "checkpoint.pt" if demo == "wgan" else out / "cgan" / "checkpoint.pt"
+    assert checkpoint.exists()

@@ -24,10 +24,18 @@ def available_demos() -> dict[str, str]:
 
 
 def run_demo(name: str, argv=None):
-    """Run demo ``name`` with command-line arguments ``argv``."""
+    """Run demo ``name`` with command-line arguments ``argv``.
+
+    An unknown name ends the program like a bad option: one line on stderr
+    with the demos there are, exit status 2.
+    """
+    import sys
+
     demos = available_demos()
     if name not in demos:
         valid = ", ".join(demos) or "(none)"
-        raise SystemExit(f"unknown demo {name!r}; available demos: {valid}")
+        print(f"python -m otlab.demo: error: unknown demo {name!r}; available demos: {valid}",
+              file=sys.stderr)
+        raise SystemExit(2)
     module = importlib.import_module(f"{__name__}.{name}")
     return module.main(argv)

@@ -7,7 +7,19 @@ import math
 from pathlib import Path
 
 from .._json import strict_json
-from ._common import non_negative_float, non_negative_int, positive_float, positive_int
+from ._common import (
+    add_device_option,
+    format_value,
+    non_negative_float,
+    non_negative_int,
+    paper_default_text,
+    positive_float,
+    positive_int,
+    prepare_out,
+    resolve_device,
+    device_note,
+    train_or_exit,
+)
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
            "add_model_options", "add_training_options", "parse", "configure",
@@ -34,23 +46,19 @@ def add_model_options(parser: argparse.ArgumentParser, *, data: str, loss: str,
 
 
 def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: dict,
-                         exclude=()) -> None:
-    """The training options of the family demos, with help texts naming both presets.
+                         make, losses, exclude=()) -> None:
+    """The training options of the family demos, with help texts that show the numbers.
 
     An option left out takes its value from ``quick`` with ``--quick``, else
-    from ``full``, else from the configuration's paper defaults.  Options in
-    ``exclude`` (settings the model does not use) are not offered.
+    from ``full``, else from ``make(loss)``, the configuration the loss gets
+    by default (its paper settings; one value per loss where they differ).
+    Options in ``exclude`` (settings the model does not use) are not offered.
     """
-    def default(name: str) -> str:
-        parts = [f"{full[name]}" if name in full else "the paper default"]
-        if name in quick:
-            parts.append(f"{quick[name]} with --quick")
-        return "; ".join(parts)
-
     p = parser
     p.add_argument("--quick", action="store_true",
-                   help="small CPU settings (" + ", ".join(f"{k}={v}" for k, v in quick.items())
-                        + "); options given explicitly still win")
+                   help="small CPU settings (" + ", ".join(f"{k}={format_value(v)}"
+                                                          for k, v in quick.items())
+                        + "); options given explicitly still win (default: off)")
     helps = {"iters": "generator iterations", "batch_size": "samples per step",
              "n_critic": "critic steps per generator step",
              "hidden": "width of the hidden layers (convolutional models: 8 x base channels)",
@@ -61,9 +69,10 @@ def add_training_options(parser: argparse.ArgumentParser, *, quick: dict, full: 
              "penalty": "gradient-penalty weight lambda (wgan-gp, wgan-lp)"}
     types = {"lr_g": positive_float, "lr_d": positive_float, "penalty": non_negative_float}
     for name in (n for n in _TRAINING if n not in exclude):
+        text = paper_default_text(name, make, losses, quick=quick, full=full)
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=types.get(name, positive_int),
-                       default=None, help=f"{helps[name]} (default: {default(name)})")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+                       default=None, help=f"{helps[name]} {text}")
+    add_device_option(p)
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default: %(default)s; small networks gain nothing "
                         "from more)")
@@ -104,6 +113,7 @@ def parse(parser: argparse.ArgumentParser, argv, *, quick: dict, full: dict):
     import torch
 
     args = parser.parse_args(argv)
+    args.device_requested, args.device = args.device, resolve_device(parser, args.device)
     torch.set_num_threads(args.threads)
     for preset in (quick, full) if args.quick else (full,):
         for name, value in preset.items():
@@ -112,12 +122,19 @@ def parse(parser: argparse.ArgumentParser, argv, *, quick: dict, full: dict):
     return args
 
 
-def configure(parser: argparse.ArgumentParser, make):
-    """``make()``, the run configurations; a setting they refuse exits 2 with its message."""
+def configure(parser: argparse.ArgumentParser, args, make):
+    """``make()``, the run configurations; a setting they refuse exits 2 with its message.
+
+    Then prepares ``args.out`` (a folder that cannot be written exits 2) and
+    prints the device the runs train on.
+    """
     try:
-        return make()
+        configs = make()
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    prepare_out(args.out, parser)
+    print(device_note(args.device_requested, args.device))
+    return configs
 
 
 def training_overrides(args) -> dict:
@@ -132,17 +149,18 @@ def train_runs(parser: argparse.ArgumentParser, configs: dict) -> dict:
 
     Every run folder is checked first (:meth:`otlab.gan.record.RunFolder.check`), so
     an OUT holding earlier runs is refused before anything trains; a refused folder or
-    checkpoint exits 2 with its one-line message.
+    checkpoint exits 2 with its one-line message, Ctrl-C exits 130
+    (:func:`~otlab.demo._common.train_or_exit`).
     """
-    from ..gan import CheckpointError, train
+    from ..gan import CheckpointError
     from ..gan.record import RunFolder
 
     try:
         for cfg in configs.values():
             RunFolder(cfg.out).check(resume=cfg.resume, overwrite=cfg.overwrite)
-        return {name: train(cfg) for name, cfg in configs.items()}
     except CheckpointError as exc:
         parser.error(str(exc))
+    return {name: train_or_exit(parser, cfg) for name, cfg in configs.items()}
 
 
 def non_finite_keys(value, prefix: str = "") -> list[str]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import demo_parser, prepare_out
+from ..gan.config import LOSSES
+from ._common import demo_parser
 from ._family import (
     add_model_options,
     add_training_options,
@@ -45,8 +46,14 @@ def build_parser():
     p.add_argument("--conditioning", default="concat", choices=("concat", "projection"),
                    help="how the critic sees the class: one-hot label appended to its input, "
                         "or a projection critic (default: %(default)s)")
-    add_training_options(p, quick=QUICK, full=FULL)
+    add_training_options(p, quick=QUICK, full=FULL, make=_paper_config, losses=LOSSES)
     return p
+
+
+def _paper_config(loss: str):
+    from ..gan.family import family_module
+
+    return family_module("conditional").CGANConfig.for_loss(loss)
 
 
 def main(argv=None):
@@ -60,11 +67,10 @@ def main(argv=None):
     args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
     CGANConfig = family_module("conditional").CGANConfig
-    configs = configure(parser, lambda: {name: CGANConfig.for_loss(
+    configs = configure(parser, args, lambda: {name: CGANConfig.for_loss(
         args.loss, data=args.data, arch=args.arch, out=out / name,
         conditioning=cond or args.conditioning, **training_overrides(args))
         for name, cond in RUNS.items()})
-    prepare_out(out)
     histories = train_runs(parser, configs)
     k, cfg = n_classes(args.data), configs["cgan"]
     floor = class_sampling_floor(args.data, cfg.eval_samples, seed=args.seed)

@@ -12,7 +12,7 @@ reconstruction L1 and the L1 to the true translation.  Writes
 
 from __future__ import annotations
 
-from ._common import demo_parser, prepare_out
+from ._common import demo_parser
 from ._family import (
     add_training_options,
     configure,
@@ -44,14 +44,19 @@ def build_parser():
     variants = _family().VARIANTS
     p = demo_parser("cyclegan", __doc__.strip().splitlines()[0])
     p.add_argument("--variants", type=variant_list(variants), default=list(variants),
+                   metavar="LIST",
                    help="comma-separated variants to train (default: " + ",".join(variants)
                         + ")")
     p.add_argument("--loss", default="gan-ns", choices=("gan", "gan-ns"),
                    help="adversarial objective: minimax or non-saturating (default: "
                         "%(default)s)")
-    add_training_options(p, quick=QUICK, full=FULL,
+    add_training_options(p, quick=QUICK, full=FULL, make=_paper_config, losses=("gan", "gan-ns"),
                          exclude=("depth", "z_dim", "penalty", "eval_samples"))
     return p
+
+
+def _paper_config(loss: str):
+    return _family().CycleGANConfig.for_variant("cyclegan", loss=loss)
 
 
 def reference_scores() -> dict:
@@ -126,10 +131,9 @@ def main(argv=None):
     parser = build_parser()
     args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
-    configs = configure(parser, lambda: {name: cyclegan.CycleGANConfig.for_variant(
+    configs = configure(parser, args, lambda: {name: cyclegan.CycleGANConfig.for_variant(
         name, loss=args.loss, out=out / name, **training_overrides(args))
         for name in args.variants})
-    prepare_out(out, parser)
     histories = train_runs(parser, configs)
     runs = {name: {"out": out / name, "history": h} for name, h in histories.items()}
     reference = reference_scores()

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 
-from ._common import demo_parser, prepare_out
+from ..gan.config import LOSSES
+from ._common import demo_parser
 from ._family import (
     add_model_options,
     add_training_options,
@@ -54,8 +55,14 @@ def build_parser():
     p.add_argument("--continuous-weight", type=non_negative_float, default=0.1,
                    help="lambda of the continuous codes' negative log-likelihood "
                         "(default: %(default)s)")
-    add_training_options(p, quick=QUICK, full=FULL)
+    add_training_options(p, quick=QUICK, full=FULL, make=_paper_config, losses=LOSSES)
     return p
+
+
+def _paper_config(loss: str):
+    from ..gan.family import family_module
+
+    return family_module("infogan").InfoGANConfig.for_loss(loss)
 
 
 def main(argv=None):
@@ -67,11 +74,10 @@ def main(argv=None):
     args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
     InfoGANConfig = family_module("infogan").InfoGANConfig
-    cfg = configure(parser, lambda: InfoGANConfig.for_loss(
+    cfg = configure(parser, args, lambda: InfoGANConfig.for_loss(
         args.loss, data=args.data, arch=args.arch, out=out / "run", n_codes=args.codes,
         n_continuous=args.continuous, info_weight=args.info_weight,
         continuous_weight=args.continuous_weight, **training_overrides(args)))
-    prepare_out(out)
     history = train_runs(parser, {"run": cfg})["run"]
     png = save_figure(plot_codes(out / "run", args.data, history), out / "infogan.png", dpi=110)
     last, k = history[-1], cfg.codes

@@ -10,7 +10,7 @@ set of generated images and the set of real targets.  Writes
 
 from __future__ import annotations
 
-from ._common import demo_parser, prepare_out
+from ._common import demo_parser
 from ._family import (
     add_training_options,
     configure,
@@ -52,9 +52,15 @@ def build_parser():
     p.add_argument("--dropout", type=non_negative_float, default=0.5,
                    help="dropout of the U-Net's inner decoder layers, the generator's noise "
                         "(default: %(default)s)")
-    add_training_options(p, quick=QUICK, full=FULL,
+    add_training_options(p, quick=QUICK, full=FULL, make=_paper_config, losses=("gan", "gan-ns"),
                          exclude=("depth", "z_dim", "penalty", "eval_samples"))
     return p
+
+
+def _paper_config(loss: str):
+    from ..gan.family import family_module
+
+    return family_module("pix2pix").Pix2PixConfig.for_variant("cgan+l1", loss=loss)
 
 
 def _configs(args) -> dict:
@@ -79,8 +85,7 @@ def main(argv=None):
     parser = build_parser()
     args = parse(parser, argv, quick=QUICK, full=FULL)
     out = args.out
-    configs = configure(parser, lambda: _configs(args))
-    prepare_out(out)
+    configs = configure(parser, args, lambda: _configs(args))
     histories = train_runs(parser, configs)
     runs = {name: {"out": out / name, "history": h} for name, h in histories.items()}
     pix2pix = family_module("pix2pix")

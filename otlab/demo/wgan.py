@@ -16,12 +16,18 @@ import dataclasses
 import sys
 
 from ._common import (
+    add_device_option,
     demo_parser,
+    device_note,
+    format_value,
     non_negative_float,
     non_negative_int,
+    paper_default_text,
     positive_float,
     positive_int,
     prepare_out,
+    resolve_device,
+    train_or_exit,
     write_table,
 )
 
@@ -47,7 +53,8 @@ samples (POT's network simplex, in a background thread).
 3x{QUICK["hidden"]} MLPs, whose critic estimate tracks the exact W_1 and which covers
 every mode, next to the minimax GAN with the same budget, which collapses onto a
 few modes. Without --quick the papers' settings are used (3x512 MLPs, 20000
-iterations: a GPU run).
+iterations: a GPU run; the default --device auto trains on the GPU when torch
+sees one, else on the CPU, and says which).
 """
 
 #: Loss trained next to ``--loss`` with the same budget when ``--quick`` is given.
@@ -56,53 +63,37 @@ QUICK_COMPARE = "gan"
 #: Settings the compared loss takes from its own paper setup unless given explicitly.
 _LOSS_SPECIFIC = ("n_critic", "optimizer", "clip", "penalty")
 
-_OVERRIDES = {  # option -> (type, metavar, help)
-    "batch_size": (positive_int, "N", "real and fake samples per step"),
-    "n_critic": (positive_int, "K", "critic steps per generator step"),
-    "lr_g": (positive_float, "LR", "generator learning rate"),
-    "lr_d": (positive_float, "LR", "critic learning rate"),
-    "betas": (non_negative_float, "B", "Adam's beta1 and beta2 (two numbers in [0, 1))"),
-    "optimizer": (str, None, "adam or rmsprop"),
-    "lr_decay": (str, None, "learning-rate schedule: none, or linear decay to 0 over the run"),
-    "clip": (positive_float, "C", "weight-clipping bound of --loss wgan"),
-    "penalty": (non_negative_float, "LAMBDA", "gradient-penalty weight of wgan-gp/wgan-lp"),
-    "hidden": (positive_int, "H", "hidden width of both MLPs (conv: 8 x base channels)"),
-    "depth": (positive_int, "L", "hidden layers of both MLPs"),
-    "z_dim": (positive_int, "D", "latent dimension"),
-    "eval_samples": (positive_int, "N", "real and generated samples per evaluation"),
-    "log_every": (positive_int, "N", "iterations between loss logs and NaN checks"),
-    "checkpoint_every": (non_negative_int, "N", "iterations between checkpoints (0: at the end)"),
+_OVERRIDES = {  # option -> (type, help); the metavar follows the demos' convention (N, X, LR)
+    "batch_size": (positive_int, "real and fake samples per step"),
+    "n_critic": (positive_int, "critic steps per generator step"),
+    "lr_g": (positive_float, "generator learning rate"),
+    "lr_d": (positive_float, "critic learning rate"),
+    "betas": (non_negative_float, "Adam's beta1 and beta2 (two numbers in [0, 1))"),
+    "optimizer": (str, "adam or rmsprop"),
+    "lr_decay": (str, "learning-rate schedule: none, or linear decay to 0 over the run"),
+    "clip": (positive_float, "weight-clipping bound of --loss wgan"),
+    "penalty": (non_negative_float, "gradient-penalty weight lambda of wgan-gp/wgan-lp"),
+    "hidden": (positive_int, "hidden width of both MLPs (conv: 8 x base channels)"),
+    "depth": (positive_int, "hidden layers of both MLPs"),
+    "z_dim": (positive_int, "latent dimension"),
+    "eval_samples": (positive_int, "real and generated samples per evaluation"),
+    "log_every": (positive_int, "iterations between loss logs and NaN checks"),
+    "checkpoint_every": (non_negative_int, "iterations between checkpoints (0: at the end)"),
 }
-
-
-def _format(value) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in value) + ")" if isinstance(value, tuple) else (
-        f"{value:g}" if isinstance(value, float) else str(value))
 
 
 def _default_text(name: str) -> str:
     """What an override defaults to: the paper value per loss, and the --quick value."""
-    from ..gan.config import LOSSES, PAPER_DEFAULTS, TrainConfig
+    from ..gan.config import LOSSES, TrainConfig
 
-    values: dict[str, list[str]] = {}
-    for loss in LOSSES:
-        cfg = TrainConfig.for_loss(loss)
-        values.setdefault(_format(getattr(cfg, name)), []).append(loss)
-    if name == "z_dim":
-        paper = "2, 16 for digits"
-    elif len(values) == 1 or all(name not in PAPER_DEFAULTS[loss] for loss in LOSSES):
-        paper = next(iter(values))
-    else:
-        paper = "; ".join(f"{v} for {', '.join(losses)}" for v, losses in values.items())
-    quick = f"; --quick: {_format(QUICK[name])}" if name in QUICK else ""
-    return f"(default: {paper}{quick})"
+    return paper_default_text(name, TrainConfig.for_loss, LOSSES, quick=QUICK)
 
 
 def _quick_help() -> str:
     q = QUICK
     return (f"small CPU run ({QUICK_CPU_TIME} of CPU time): {q['iters']} iterations, "
             f"3x{q['hidden']} MLPs, batch {q['batch_size']}, critic/generator learning rates "
-            f"{q['lr_d']:g}/{q['lr_g']:g}, Adam betas {_format(q['betas'])}, gradient-penalty "
+            f"{q['lr_d']:g}/{q['lr_g']:g}, Adam betas {format_value(q['betas'])}, gradient-penalty "
             f"weight {q['penalty']:g}, an evaluation of {q.get('eval_samples', 2048)} samples "
             f"every {q['eval_every']} iterations, and the minimax GAN trained next to it; "
             f"options given explicitly still win (default: off)")
@@ -132,7 +123,7 @@ def build_parser():
     p.add_argument("--eval-every", type=non_negative_int, default=None, dest="eval_every",
                    help=f"iterations between exact-W evaluations, 0 for none (default: "
                         f"{FULL['eval_every']}; {QUICK['eval_every']} with --quick)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
+    add_device_option(p)
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default: %(default)s; small MLPs gain nothing "
                         "from more, and oversubscribed OpenMP threads are very slow)")
@@ -151,21 +142,22 @@ def build_parser():
     p.add_argument("--no-progress", action="store_false", dest="progress",
                    help="no progress bar (default: a bar)")
     choices = {"optimizer": ("adam", "rmsprop"), "lr_decay": LR_DECAYS}
-    for name, (kind, metavar, text) in _OVERRIDES.items():
+    for name, (kind, text) in _OVERRIDES.items():
         extra = {"nargs": 2} if name == "betas" else {}
         if name in choices:
             extra = {"choices": choices[name]}
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None,
-                       metavar=metavar, help=f"{text} {_default_text(name)}", **extra)
+                       help=f"{text} {_default_text(name)}", **extra)
     return p
 
 
 def slow_on_cpu(args) -> bool:
     """Whether parsed ``args`` ask for a long run with large networks on the CPU.
 
-    >>> slow_on_cpu(build_parser().parse_args(["--iters", "20000"]))
+    >>> slow_on_cpu(build_parser().parse_args(["--iters", "20000", "--device", "cpu"]))
     True
-    >>> slow_on_cpu(build_parser().parse_args(["--iters", "20000", "--hidden", "64"]))
+    >>> slow_on_cpu(build_parser().parse_args(["--iters", "20000", "--device", "cpu",
+    ...                                        "--hidden", "64"]))
     False
     >>> slow_on_cpu(build_parser().parse_args(["--iters", "20000", "--device", "cuda"]))
     False
@@ -185,16 +177,6 @@ def short_with_paper_rates(args) -> bool:
     """
     return (not args.quick and args.iters is not None and args.iters < 5000
             and args.lr_g is None and args.lr_d is None)
-
-
-def _check_device(parser, device: str) -> None:
-    import torch
-
-    if not str(device).startswith(("cpu", "cuda")):
-        parser.error(f"--device must be cpu, cuda or cuda:N; got {device!r}")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        parser.error(f"--device {device}: CUDA is not available on this machine "
-                     f"(torch {torch.__version__}); use --device cpu")
 
 
 def _configs(parser, args):
@@ -250,19 +232,6 @@ def _check_run_folders(parser, configs) -> None:
         parser.error(str(exc))
 
 
-def _train(parser, config, replica):
-    from ..gan import CheckpointError, NonFiniteLossError, train
-
-    try:
-        return train(config, replica=replica)
-    except CheckpointError as exc:
-        parser.error(str(exc))
-    except NonFiniteLossError as exc:
-        parser.exit(1, f"{parser.prog}: training stopped: {exc}\n")
-    except KeyboardInterrupt:
-        parser.exit(130, f"{parser.prog}: interrupted; --resume continues the run\n")
-
-
 def _report(loss, history, floor):
     """Print one run's summary line and return :func:`otlab.gan.figures.summary`."""
     from ..gan.figures import correlation_text, summary
@@ -304,7 +273,7 @@ def main(argv=None):
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    _check_device(parser, args.device)
+    requested, args.device = args.device, resolve_device(parser, args.device)
     config, other = _configs(parser, args)
     out = prepare_out(args.out, parser)
     if other is not None:
@@ -313,10 +282,11 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     with process_group(config.device) as replica:  # torchrun: data parallel
         if replica.rank == 0:
+            print(device_note(requested, args.device))
             _notes(args, config)
-        runs = {config.loss: (config, _train(parser, config, replica))}
+        runs = {config.loss: (config, train_or_exit(parser, config, replica=replica))}
         if other is not None:
-            runs[other.loss] = (other, _train(parser, other, replica))
+            runs[other.loss] = (other, train_or_exit(parser, other, replica=replica))
     if replica.rank != 0:  # rank 0 alone writes files and prints
         return 0
     floor = sampling_floor(args.data, config.eval_samples, draws=3, seed=args.seed).mean()

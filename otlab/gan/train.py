@@ -262,46 +262,49 @@ def train(config: LoopConfig, *, family=None, replica: Replica | None = None) ->
 
     from tqdm.auto import tqdm
 
-    try:
-        start = checked = it = record.resume(parts)
-        if start == 0 and cfg.eval_every > 0 and record.evaluates:  # the untrained generator
-            record.submit(0, family.evaluate(generator, critic, 0))
-        if start == cfg.iters and start > 0:  # nothing left to train: finish the evaluations
-            record.save(start, parts, replica.gather(record.rng_state()), wait=True)
-        bar = tqdm(total=cfg.iters, initial=start, desc=cfg.label, dynamic_ncols=True,
-                   disable=not cfg.progress or replica.rank != 0)
-        with bar, _DeferredInterrupt() as interrupt:
-            for it in range(start + 1, cfg.iters + 1):
-                if cfg.lr_decay != "none":
-                    _scale_lr(opt_g, cfg.lr_g * cfg.lr_scale(it))
-                    _scale_lr(opt_d, cfg.lr_d * cfg.lr_scale(it))
-                d_loss, g_loss, estimate = step()
-                last = it == cfg.iters
-                evaluating = cfg.eval_every > 0 and (it % cfg.eval_every == 0 or last)
-                if it % cfg.log_every == 0 or evaluating or last:
-                    checked = _check_finite(bad, replica, checked, it, cfg, record)
-                    record.log(it, d_loss=d_loss.item(), g_loss=g_loss.item(),
-                               batch_estimate=estimate.item())
-                    bar.set_postfix(_progress_values(record, record.rows[it]["d_loss"]),
-                                    refresh=False)
-                if evaluating and record.evaluates:
-                    record.submit(it, family.evaluate(generator, critic, it))
-                record.collect()
-                bar.update(1)
-                stop = interrupt.requested if replica.world_size == 1 else bool(
-                    replica.any(torch.tensor([interrupt.requested])).item())
-                if stop or last or (cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
-                    checked = _check_finite(bad, replica, checked, it, cfg, record)
-                    record.save(it, parts, replica.gather(record.rng_state()), wait=last)
-                if stop:
-                    break
-            bar.set_postfix(_progress_values(record, None))  # the final evaluation's values
-        if interrupt.requested:
-            if record.writes_files:
-                print(f"\ninterrupted: checkpoint at iteration {it} written to {record.path}")
-            raise KeyboardInterrupt
-    finally:
-        record.close()
+    # Ctrl-C stays deferred until the evaluator has shut down: a second one during the
+    # shutdown (record.close waits for the running solve) must not cut it short either
+    with _DeferredInterrupt() as interrupt:
+        try:
+            start = checked = it = record.resume(parts)
+            if start == 0 and cfg.eval_every > 0 and record.evaluates:  # the untrained generator
+                record.submit(0, family.evaluate(generator, critic, 0))
+            if start == cfg.iters and start > 0:  # nothing left to train: finish the evaluations
+                record.save(start, parts, replica.gather(record.rng_state()), wait=True)
+            bar = tqdm(total=cfg.iters, initial=start, desc=cfg.label, dynamic_ncols=True,
+                       disable=not cfg.progress or replica.rank != 0)
+            with bar:
+                for it in range(start + 1, cfg.iters + 1):
+                    if cfg.lr_decay != "none":
+                        _scale_lr(opt_g, cfg.lr_g * cfg.lr_scale(it))
+                        _scale_lr(opt_d, cfg.lr_d * cfg.lr_scale(it))
+                    d_loss, g_loss, estimate = step()
+                    last = it == cfg.iters
+                    evaluating = cfg.eval_every > 0 and (it % cfg.eval_every == 0 or last)
+                    if it % cfg.log_every == 0 or evaluating or last:
+                        checked = _check_finite(bad, replica, checked, it, cfg, record)
+                        record.log(it, d_loss=d_loss.item(), g_loss=g_loss.item(),
+                                   batch_estimate=estimate.item())
+                        bar.set_postfix(_progress_values(record, record.rows[it]["d_loss"]),
+                                        refresh=False)
+                    if evaluating and record.evaluates:
+                        record.submit(it, family.evaluate(generator, critic, it))
+                    record.collect()
+                    bar.update(1)
+                    stop = interrupt.requested if replica.world_size == 1 else bool(
+                        replica.any(torch.tensor([interrupt.requested])).item())
+                    if stop or last or (cfg.checkpoint_every and it % cfg.checkpoint_every == 0):
+                        checked = _check_finite(bad, replica, checked, it, cfg, record)
+                        record.save(it, parts, replica.gather(record.rng_state()), wait=last)
+                    if stop:
+                        break
+                bar.set_postfix(_progress_values(record, None))  # the final evaluation's values
+        finally:
+            record.close()
+    if interrupt.requested:  # also a Ctrl-C that came while the evaluator shut down
+        if record.writes_files:
+            print(f"\ninterrupted: checkpoint at iteration {it} written to {record.path}")
+        raise KeyboardInterrupt
     return record.history
 
 
