@@ -140,7 +140,8 @@ BAD_OPTIONS = [
     ("wgan", ["--iters", "-5"], "--iters: must be an integer >= 1"),
     ("wgan", ["--lr-d", "nan"], "--lr-d: must be a finite number > 0"),
     ("wgan", ["--betas", "0.5", "1.0"], "betas must be two numbers in [0, 1)"),
-    ("wgan", ["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
+    ("wgan", ["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N; got 'tpu'"),
+    ("wgan", ["--device", "cuda:x"], "--device must be auto, cpu, cuda or cuda:N; got 'cuda:x'"),
 ]
 
 
@@ -162,19 +163,64 @@ def test_bad_options_end_in_one_argparse_error_line_and_exit_2(demo, argv, messa
     assert not any(tmp_path.iterdir())  # nothing ran
 
 
-@pytest.mark.parametrize("demo", ["parallel_lines", "manifold", "vanishing_gradients", "wgan"])
-def test_an_unwritable_out_folder_is_reported_in_one_line(demo, capsys, tmp_path):
+ALL_DEMOS = ["parallel_lines", "manifold", "vanishing_gradients", "wgan", "cgan", "infogan",
+             "pix2pix"]
+
+
+@pytest.mark.parametrize("demo", ALL_DEMOS)
+@pytest.mark.parametrize("where", ["below a file", "a file"])
+def test_an_unwritable_out_folder_is_reported_in_one_line(demo, where, capsys, tmp_path):
     from otlab.demo import run_demo
 
     blocker = tmp_path / "a file"
     blocker.write_text("")
+    out = blocker / "sub" if where == "below a file" else blocker
     with pytest.raises(SystemExit) as info:
-        run_demo(demo, ["--out", str(blocker / "sub")])
+        run_demo(demo, ["--out", str(out)])
     assert info.value.code == 2
-    assert f"--out {blocker / 'sub'}: cannot write there" in _error_line(capsys)
+    assert f"--out {out}: cannot write there" in _error_line(capsys)
+    assert blocker.read_text() == ""
 
 
-def test_wgan_on_cuda_without_cuda_is_one_line(capsys, tmp_path):
+@pytest.mark.parametrize("demo", ALL_DEMOS)
+def test_an_empty_out_is_refused_rather_than_writing_into_the_current_folder(demo, capsys):
+    from otlab.demo import run_demo
+
+    with pytest.raises(SystemExit) as info:
+        run_demo(demo, ["--out", ""])
+    assert info.value.code == 2
+    assert "argument --out: must be a folder path; got ''" in _error_line(capsys)
+
+
+def test_an_unknown_demo_exits_2_naming_the_demos(capsys):
+    from otlab.demo import available_demos, run_demo
+
+    with pytest.raises(SystemExit) as info:
+        run_demo("wgann", [])
+    assert info.value.code == 2
+    line = _error_line(capsys)
+    assert line.startswith("python -m otlab.demo: error: unknown demo 'wgann'")
+    assert all(name in line for name in available_demos())
+
+
+@pytest.mark.parametrize("demo", ALL_DEMOS)
+def test_every_option_of_every_demo_follows_one_metavar_convention(demo, capsys):
+    import re
+
+    from otlab.demo import run_demo
+
+    with pytest.raises(SystemExit):
+        run_demo(demo, ["--help"])
+    usage = capsys.readouterr().out.split("\n\n")[0]
+    metavars = re.findall(r"\[--[\w-]+ ([^\]\s]+)", usage)
+    assert metavars, usage
+    for metavar in metavars:  # N counts, X numbers, LR rates, DIR folders, or {choices}
+        assert metavar in {"N", "X", "LR", "DIR", "DEVICE", "LIST"} or metavar.startswith("{"), (
+            demo, metavar)
+
+
+@pytest.mark.parametrize("demo", ["wgan", "cgan", "infogan", "pix2pix"])
+def test_training_on_cuda_without_cuda_is_one_line(demo, capsys, tmp_path):
     import torch
 
     from otlab.demo import run_demo
@@ -182,9 +228,22 @@ def test_wgan_on_cuda_without_cuda_is_one_line(capsys, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     with pytest.raises(SystemExit) as info:
-        run_demo("wgan", ["--device", "cuda", "--out", str(tmp_path)])
+        run_demo(demo, ["--quick", "--device", "cuda", "--out", str(tmp_path / "o")])
     assert info.value.code == 2
     assert "--device cuda: CUDA is not available" in _error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_device_auto_is_the_default_and_resolves_to_what_torch_sees():
+    import torch
+
+    from otlab.demo._common import device_note, resolve_device
+    from otlab.demo.wgan import build_parser
+
+    assert build_parser().parse_args([]).device == "auto"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None, "auto") == expected
+    assert device_note("auto", expected).startswith(f"device: {expected} (--device auto: ")
 
 
 def test_wgan_help_gives_every_option_a_text_with_its_default_and_no_rst(capsys):

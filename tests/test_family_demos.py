@@ -39,6 +39,16 @@ def test_every_option_has_help_and_names_its_default(name):
 
 
 @pytest.mark.parametrize("name", DEMOS)
+def test_help_shows_the_default_numbers_not_a_reference_to_the_paper(name, capsys):
+    with pytest.raises(SystemExit):
+        run_demo(name, ["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the paper default" not in text
+    assert re.search(r"--lr-d LR critic learning rate \(default: 0\.000\d", text), text
+    assert re.search(r"--batch-size N samples per step \(default: \d+", text)
+
+
+@pytest.mark.parametrize("name", DEMOS)
 def test_help_exits_cleanly(name, capsys):
     with pytest.raises(SystemExit) as info:
         run_demo(name, ["--help"])

@@ -40,7 +40,7 @@ def build_parser():
     p.add_argument("--task", default="inpaint", choices=pix2pix.TASKS,
                    help="the degradation to undo (default: %(default)s)")
     p.add_argument("--variants", type=variant_list(pix2pix.VARIANTS),
-                   default=list(pix2pix.VARIANTS),
+                   default=list(pix2pix.VARIANTS), metavar="LIST",
                    help="comma-separated ablation variants to train "
                         "(default: " + ",".join(pix2pix.VARIANTS) + ")")
     p.add_argument("--l1-weight", type=non_negative_float, default=100.0,

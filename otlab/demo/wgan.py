@@ -163,7 +163,8 @@ def slow_on_cpu(args) -> bool:
     False
     """
     iters = FULL["iters"] if args.iters is None else args.iters
-    return (str(args.device).startswith("cpu") and not args.quick and iters >= 5000
+    device = resolve_device(None, "auto") if args.device == "auto" else str(args.device)
+    return (device.startswith("cpu") and not args.quick and iters >= 5000
             and (args.hidden is None or args.hidden >= 256))
 
 

@@ -190,6 +190,7 @@ def test_demo_notes_that_paper_settings_are_slow_on_the_cpu_only():
     def slow(*argv):
         return slow_on_cpu(build_parser().parse_args(list(argv)))
 
-    assert slow() and slow("--hidden", "512")
+    assert slow("--device", "cpu") and slow("--device", "cpu", "--hidden", "512")
+    assert slow() == (not __import__("torch").cuda.is_available())  # --device auto
     assert not slow("--quick") and not slow("--iters", "400") and not slow("--hidden", "128")
     assert not slow("--device", "cuda") and not slow("--device", "cuda:1")
