@@ -4,6 +4,9 @@ import otlab
 
 project = "otlab"
 author = "the otlab developers"
+copyright = "the otlab developers"  # the footer names the owner
+# no "smart" dashes and quotes: "--quick" stays two ASCII hyphens, so commands copy-paste
+smartquotes = False
 release = otlab.__version__
 extensions = [
     "sphinx.ext.autodoc",

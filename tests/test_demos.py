@@ -81,12 +81,14 @@ def test_manifold_classifier_separates_shifted_lines_and_noise_restores_overlap(
     clean = [r for r in rows if r["noise"] == 0 and r["shift"] == 0.5]
     assert len(clean) == 2
     for r in clean:
-        assert r["clf acc"] >= 0.95
-        assert LOG2 - 0.05 < r["JS clf"] <= LOG2
-        np.testing.assert_allclose(r["W1 exact"], 0.5, atol=0.05)
+        assert r["classifier_accuracy"] >= 0.95
+        assert LOG2 - 0.05 < r["js_classifier"] <= LOG2
+        np.testing.assert_allclose(r["w1_exact"], 0.5, atol=0.05)
+    assert set(rows[0]) == {"dim", "noise", "shift", "w1_exact", "w1_population",
+                            "js_classifier", "classifier_accuracy", "js_population"}
     noisy = [r for r in rows if r["noise"] == 0.5 and r["shift"] == 0.5][0]
-    assert noisy["JS population"] < 0.2
-    assert noisy["JS clf"] < 0.3
+    assert noisy["js_population"] < 0.2
+    assert noisy["js_classifier"] < 0.3
 
 
 def test_gaussian_shift_js_is_monotone_between_zero_and_log2():
@@ -108,11 +110,13 @@ def test_minimax_gradient_collapses_while_wgan_gradient_stays_order_one(tmp_path
     assert "minimax" in capsys.readouterr().out
     assert (tmp_path / "vanishing_gradients.png").stat().st_size > 0
     rows = _rows(tmp_path / "vanishing_gradients.json")
-    minimax = np.array([r["minimax log(1-D)"] for r in rows])
-    wgan = np.array([r["WGAN-GP critic"] for r in rows])
+    minimax = np.array([r["grad_norm_minimax"] for r in rows])
+    wgan = np.array([r["grad_norm_wgan_gp"] for r in rows])
     assert minimax[-1] < 1e-2 * minimax.max()
     assert 0.3 < wgan[-1] < 3.0
-    assert rows[-1]["-log D"] > 1.0
+    assert rows[-1]["grad_norm_non_saturating"] > 1.0
+    assert set(rows[0]) == {"theta", "step", "grad_norm_minimax", "grad_norm_non_saturating",
+                            "grad_norm_wgan_gp", "mean_d_of_g_z"}
 
 
 @pytest.mark.parametrize("name", ["parallel_lines", "manifold", "vanishing_gradients"])

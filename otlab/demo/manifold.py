@@ -18,7 +18,9 @@ populations, :math:`W_1 = s` while :math:`JS = \log 2`.
    quadrature and printed beside the classifier estimate; as
    :math:`\sigma \to 0` it becomes a step again.
 
-Writes ``manifold.csv/.json`` (one row per setting) and ``manifold.png``.
+Writes ``manifold.csv/.json`` (one row per setting; columns ``dim``, ``noise``, ``shift``,
+``w1_exact``, ``w1_population``, ``js_classifier``, ``classifier_accuracy``,
+``js_population``) and ``manifold.png``.
 """
 
 from __future__ import annotations
@@ -83,11 +85,11 @@ def measure(dim: int, shift: float, noise: float, *, n: int, seed: int, steps: i
     clf = classifier_js(x, y, seed=seed, steps=steps, hidden=32)
     return {
         "dim": dim, "noise": noise, "shift": shift,
-        "W1 exact": float(wasserstein(x, y)),
-        "W1 population": abs(shift),
-        "JS clf": float(clf.js),
-        "clf acc": float(clf.accuracy),
-        "JS population": gaussian_shift_js(shift, noise),
+        "w1_exact": float(wasserstein(x, y)),
+        "w1_population": abs(shift),
+        "js_classifier": float(clf.js),
+        "classifier_accuracy": float(clf.accuracy),
+        "js_population": gaussian_shift_js(shift, noise),
     }
 
 
@@ -96,9 +98,10 @@ def _format(rows) -> str:
            f"{'JS clf':>7} {'acc':>6} {'JS pop':>7}"
     lines = [head]
     for r in rows:
-        lines.append(f"{r['dim']:>5d} {r['noise']:>6.3f} {r['shift']:>6.2f} {r['W1 exact']:>9.4f} "
-                     f"{r['W1 population']:>7.3f} {r['JS clf']:>7.4f} {r['clf acc']:>6.3f} "
-                     f"{r['JS population']:>7.4f}")
+        lines.append(f"{r['dim']:>5d} {r['noise']:>6.3f} {r['shift']:>6.2f} {r['w1_exact']:>9.4f} "
+                     f"{r['w1_population']:>7.3f} {r['js_classifier']:>7.4f} "
+                     f"{r['classifier_accuracy']:>6.3f} "
+                     f"{r['js_population']:>7.4f}")
     return "\n".join(lines)
 
 
@@ -109,9 +112,11 @@ def _figure(rows, dims, noises, noise_dim, shifts):
         return [r[key] for r in rows if r["dim"] == dim and r["noise"] == noise]
 
     panels = [
-        ("$W_1$ (exact, empirical), no noise", {f"D={d}": pick("W1 exact", d, 0.0) for d in dims}),
-        ("classifier JS estimate, no noise", {f"D={d}": pick("JS clf", d, 0.0) for d in dims}),
-        ("classifier held-out accuracy, no noise", {f"D={d}": pick("clf acc", d, 0.0) for d in dims}),
+        ("$W_1$ (exact, empirical), no noise", {f"D={d}": pick("w1_exact", d, 0.0) for d in dims}),
+        ("classifier JS estimate, no noise",
+         {f"D={d}": pick("js_classifier", d, 0.0) for d in dims}),
+        ("classifier held-out accuracy, no noise",
+         {f"D={d}": pick("classifier_accuracy", d, 0.0) for d in dims}),
         (f"JS with instance noise, D={noise_dim}", _noise_curves(pick, noises, noise_dim)),
     ]
     positive = [s for s in shifts if s > 0]
@@ -129,9 +134,9 @@ def _noise_curves(pick, noises, noise_dim):
     for k, sigma in enumerate(s for s in noises if s > 0):
         colour = f"C{k}"
         curves[f"classifier, $\\sigma$={sigma:g}"] = (
-            pick("JS clf", noise_dim, sigma), {"color": colour})
+            pick("js_classifier", noise_dim, sigma), {"color": colour})
         curves[f"exact, $\\sigma$={sigma:g}"] = (
-            pick("JS population", noise_dim, sigma), {"color": colour, "ls": "--",
+            pick("js_population", noise_dim, sigma), {"color": colour, "ls": "--",
                                                       "marker": None})
     return curves
 

@@ -20,7 +20,9 @@ The problem is small, so it runs on a CPU: the data are the segment
 :math:`a = (0, 1)`, :math:`c = (\theta, 0)` for a few distances
 :math:`\theta` between the generated segment and the data (the parallel lines
 of the WGAN paper, seen as a generator at different stages of training).
-Writes ``vanishing_gradients.csv/.json`` and ``vanishing_gradients.png``.
+Writes ``vanishing_gradients.csv/.json`` (columns ``theta``, ``step``,
+``grad_norm_minimax``, ``grad_norm_non_saturating``, ``grad_norm_wgan_gp`` and
+``mean_d_of_g_z``, the mean of :math:`D(G(z))`) and ``vanishing_gradients.png``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ import numpy as np
 
 from ._common import demo_parser, finite_float, positive_int, prepare_out, write_table
 
-__all__ = ["checkpoints", "run_stage", "main"]
+__all__ = ["checkpoints", "run_stage", "main", "LOSSES", "COLUMNS", "MEAN_D_COLUMN"]
 
 LOSSES = ("minimax log(1-D)", "-log D", "WGAN-GP critic")
+
+#: Table column (ASCII snake_case) of each loss's generator gradient norm, and of the mean of
+#: the discriminator's output on the generated points.
+COLUMNS = dict(zip(LOSSES, ("grad_norm_minimax", "grad_norm_non_saturating", "grad_norm_wgan_gp")))
+MEAN_D_COLUMN = "mean_d_of_g_z"
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -158,11 +165,12 @@ def main(argv=None):
         print(f"\nstage theta = {theta:g}")
         print(f"{'step':>6} " + " ".join(f"{name:>17}" for name in LOSSES) + f" {'mean D(G(z))':>13}")
         for i, step in enumerate(log["step"]):
-            row = {"theta": theta, "step": step, **{name: log[name][i] for name in LOSSES},
-                   "D(G(z))": log["D(G(z))"][i]}
+            row = {"theta": theta, "step": step,
+                   **{COLUMNS[name]: log[name][i] for name in LOSSES},
+                   MEAN_D_COLUMN: log["D(G(z))"][i]}
             rows.append(row)
-            print(f"{step:>6d} " + " ".join(f"{row[name]:>17.3e}" for name in LOSSES)
-                  + f" {row['D(G(z))']:>13.3e}")
+            print(f"{step:>6d} " + " ".join(f"{row[COLUMNS[name]]:>17.3e}" for name in LOSSES)
+                  + f" {row[MEAN_D_COLUMN]:>13.3e}")
         peak, last = max(log[LOSSES[0]]), log[LOSSES[0]][-1]
         print(f"minimax gradient: peak {peak:.2e}, end {last:.2e} (factor {last / peak:.1e}); "
               f"-log D at the end: {log[LOSSES[1]][-1]:.2e}; "

@@ -295,7 +295,7 @@ def main(argv=None):
     arch = "" if args.arch == "mlp" else f" ({args.arch})"
     for loss, (cfg, history) in runs.items():
         paths = write_figures(history, cfg.out, title=f"{loss} on {args.data}{arch}",
-                              world_size=replica.world_size)
+                              world_size=replica.world_size, loss=loss)
         written += paths.values()
         s = _report(loss, history, floor)
         s["high_quality_percent"] = s.pop("high_quality")
@@ -303,7 +303,8 @@ def main(argv=None):
                      "world_size": replica.world_size, **s, "real_vs_real_w1": float(floor)})
     if other is not None:
         written.append(plot_comparison({loss: (h, cfg.out) for loss, (cfg, h) in runs.items()},
-                                       out / "comparison.png", floor=float(floor)))
+                                       out / "comparison.png", floor=float(floor),
+                                       data=args.data))
     written += write_table(rows, out / "summary_table")
     if replica.world_size > 1:
         print(f"data parallel: {replica.world_size} processes x batch {config.batch_size} = "

@@ -5,8 +5,9 @@ the run folder, and write files with matplotlib's Agg backend: PNG figures,
 and ``training.gif`` through :class:`matplotlib.animation.PillowWriter`.
 
 The trainer writes (:class:`otlab.gan.record.RunFolder`) ``snapshots/iter_XXXXXXX.npz``
-at every evaluation, with
-``iteration``, ``fake`` and ``real`` (up to 512 rows each) and, for 2-D data,
+at every evaluation, with ``iteration``, ``fake`` and ``real`` (every evaluated point
+of 2-D data, so that the mode counts can be drawn exactly; up to 512 images) and, for
+2-D data,
 ``critic`` (the critic on a 96x96 grid) and ``bounds`` (the grid's square
 window).  A 2-D snapshot is drawn as a scatter of real and generated points
 over the critic's contour; a snapshot of images (64-D digits) as a tile of
@@ -23,7 +24,33 @@ import numpy as np
 from .record import RunFolder
 
 __all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots",
-           "write_gif", "plot_w_curves", "plot_comparison", "write_figures"]
+           "write_gif", "plot_w_curves", "plot_comparison", "write_figures", "score_label"]
+
+#: Points drawn per scatter of a snapshot panel (the mode counts use every point).
+_DRAWN_POINTS = 512
+
+
+def _is_distance(loss) -> bool:
+    """Whether the critic of ``loss`` estimates :math:`W_1` (``None``: unknown, assume so)."""
+    from .losses import WASSERSTEIN_LOSSES
+
+    return loss is None or loss in WASSERSTEIN_LOSSES
+
+
+def score_label(loss=None) -> str:
+    """Colour-bar label of the critic drawn behind the points, with its unit.
+
+    A Wasserstein critic is (about) 1-Lipschitz, so its values are in data
+    units; a GAN discriminator's logit is a score with no unit.
+
+    >>> score_label("wgan-gp")
+    'critic $D(x)$ minus its median (data units)'
+    >>> score_label("gan")
+    'discriminator logit $D(x)$ minus its median (a score, no unit)'
+    """
+    if _is_distance(loss):
+        return "critic $D(x)$ minus its median (data units)"
+    return "discriminator logit $D(x)$ minus its median (a score, no unit)"
 
 
 def _evaluated(history):
@@ -171,8 +198,10 @@ def _critic_norm(snaps):
     return Normalize(-lim, lim)
 
 
-def _draw_snapshot(ax, snap: dict, title: str, *, norm=None, labels=(True, True)):
-    """One evaluation: a scatter over the critic (2-D) or a tile of generated images.
+def _draw_snapshot(ax, snap: dict, title: str, *, norm=None, labels=(True, True),
+                   points: int | None = _DRAWN_POINTS):
+    """One evaluation: a scatter of the first ``points`` points (``None``: all) over the
+    critic (2-D), or a tile of generated images.
 
     Returns the critic's contour set (for a colour bar), or ``None``.
     """
@@ -188,8 +217,8 @@ def _draw_snapshot(ax, snap: dict, title: str, *, norm=None, labels=(True, True)
                                alpha=0.7, norm=norm, extend="neither" if norm is None else "both")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-    ax.scatter(*snap["real"].T, s=2, c="k", alpha=0.4, label="real")
-    ax.scatter(*snap["fake"].T, s=2, c="tab:orange", alpha=0.7, label="generated")
+    ax.scatter(*snap["real"][:points].T, s=2, c="k", alpha=0.4, label="real")
+    ax.scatter(*snap["fake"][:points].T, s=2, c="tab:orange", alpha=0.7, label="generated")
     ax.set_title(title, fontsize=9)
     ax.set_aspect("equal")
     ax.tick_params(labelsize=7)
@@ -212,7 +241,7 @@ def _panel_count(n: int, *, max_cols: int = 4) -> tuple[int, int]:
     return best
 
 
-def snapshot_figure(run_dir, *, max_panels: int = 12, history=None):
+def snapshot_figure(run_dir, *, max_panels: int = 12, history=None, loss=None):
     """One panel per evaluation: samples over the critic's contour, or generated digits.
 
     Snapshots of 2-D data show real (black) and generated (orange) points
@@ -230,6 +259,8 @@ def snapshot_figure(run_dir, *, max_panels: int = 12, history=None):
         At most this many panels.
     history : list of dict, optional
         Rows of :func:`otlab.gan.train`; adds the exact :math:`W_1` to the titles.
+    loss : str, optional
+        The run's loss: labels the colour bar with the critic's unit (:func:`score_label`).
 
     Returns
     -------
@@ -265,17 +296,16 @@ def snapshot_figure(run_dir, *, max_panels: int = 12, history=None):
         handles = axes.ravel()[0].get_legend_handles_labels()
         fig.legend(*handles, loc="outside lower center", ncols=2, markerscale=4, fontsize=8)
     if contours is not None:
-        fig.colorbar(contours, ax=axes.ravel().tolist(), shrink=0.8,
-                     label="critic $D(x)$ minus its median on the window")
+        fig.colorbar(contours, ax=axes.ravel().tolist(), shrink=0.8, label=score_label(loss))
     return fig
 
 
-def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None):
+def plot_snapshots(run_dir, path=None, *, max_panels: int = 12, history=None, loss=None):
     """Write :func:`snapshot_figure` to ``path`` (default ``run_dir/snapshots.png``).
 
     Returns the path, or ``None`` when the run has no snapshots.
     """
-    fig = snapshot_figure(run_dir, max_panels=max_panels, history=history)
+    fig = snapshot_figure(run_dir, max_panels=max_panels, history=history, loss=loss)
     if fig is None:
         return None
     path = Path(path) if path else RunFolder(run_dir).file("snapshots.png")
@@ -360,13 +390,16 @@ def write_gif(run_dir, path=None, *, history=None, fps: float = 4.0, size: float
     return path
 
 
-def plot_w_curves(history, path, *, title: str = ""):
+def plot_w_curves(history, path, *, title: str = "", loss=None):
     r"""Critic estimate and exact :math:`W_1` against the iteration, with the correlations.
 
     Plots the rows that have both ``exact_w1`` and ``critic_estimate`` and
     puts :func:`summary`'s Pearson and Spearman correlations of the two
     curves in the title; writes the PNG to ``path`` and returns it as a
-    :class:`~pathlib.Path`.
+    :class:`~pathlib.Path`.  For a GAN ``loss`` (``"gan"``, ``"gan-ns"``) the
+    discriminator's logit gap :math:`\mathbb{E}D(x)-\mathbb{E}D(G(z))` is a
+    score, not a distance: it gets a panel of its own below the exact
+    :math:`W_1`, labelled as what it is.
 
     Examples
     --------
@@ -380,24 +413,76 @@ def plot_w_curves(history, path, *, title: str = ""):
     """
     rows = _evaluated(history)
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
     it = [r["iteration"] for r in rows]
-    ax.plot(it, [r["exact_w1"] for r in rows], "o-", ms=3, label="exact $W_1$ (POT)")
-    ax.plot(it, [r["critic_estimate"] for r in rows], "s-", ms=3,
-            label=r"critic $\mathbb{E}D(x)-\mathbb{E}D(G(z))$")
-    ax.axhline(0.0, color="0.6", lw=0.8)
-    ax.set_title(f"{title}  {correlation_text(summary(history))}", fontsize=9)
-    ax.set_xlabel("generator iteration")
-    ax.set_ylabel("$W_1$ and its estimate (data units)")
-    ax.legend(fontsize=8)
+    exact = [r["exact_w1"] for r in rows]
+    estimate = [r["critic_estimate"] for r in rows]
+    correlation = correlation_text(summary(history))
+    if _is_distance(loss):
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ax.plot(it, exact, "o-", ms=3, label="exact $W_1$ (POT)")
+        ax.plot(it, estimate, "s-", ms=3, label=r"critic $\mathbb{E}D(x)-\mathbb{E}D(G(z))$")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_title(f"{title}  {correlation}", fontsize=9)
+        ax.set_xlabel("generator iteration")
+        ax.set_ylabel("$W_1$ and its estimate (data units)")
+        ax.legend(fontsize=8)
+    else:
+        fig, (ax, score) = plt.subplots(2, 1, figsize=(6, 5.4), sharex=True)
+        ax.plot(it, exact, "o-", ms=3, label="exact $W_1$ (POT)")
+        ax.set_title(f"{title}: exact $W_1$ to the data", fontsize=9)
+        ax.set_ylabel("exact $W_1$ (data units)")
+        ax.legend(fontsize=8)
+        score.plot(it, estimate, "s-", ms=3, color="C1",
+                   label=r"logit gap $\mathbb{E}D(x)-\mathbb{E}D(G(z))$")
+        score.axhline(0.0, color="0.6", lw=0.8)
+        score.set_title(f"the discriminator's score, not a distance ({correlation} "
+                        f"with the exact $W_1$)", fontsize=8)
+        score.set_xlabel("generator iteration")
+        score.set_ylabel("logit gap (no unit)")
+        score.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
 
 
-def plot_comparison(runs: dict, path, *, floor: float | None = None):
+def _draw_mode_counts(ax, fake, modes, std: float) -> tuple[int, int]:
+    """Draw each mode's centre, its quality circle (radius 3 sigma) and its count of
+    high-quality points (green: covered, red: not); return ``(covered, n_points)``."""
+    from .metrics import MIN_COUNT, QUALITY_SIGMAS, mode_counts
+
+    counts = mode_counts(fake, modes, std)[2]
+    radius = QUALITY_SIGMAS * std
+    centre = modes.mean(axis=0)
+    spread = float(np.max(np.linalg.norm(modes - centre, axis=1))) or 1.0
+    for mode, count in zip(modes, counts):
+        colour = "tab:green" if count >= MIN_COUNT else "tab:red"
+        ax.add_patch(_circle(mode, radius, colour))
+        ax.plot(*mode, "+", color="k", ms=5, mew=0.8)
+        away = (mode - centre) / (np.linalg.norm(mode - centre) or 1.0)
+        ax.annotate(str(int(count)), mode, xytext=mode + 0.22 * spread * away, fontsize=7,
+                    color=colour, ha="center", va="center", fontweight="bold")
+    return int((counts >= MIN_COUNT).sum()), len(fake)
+
+
+def _circle(centre, radius: float, colour: str):
+    from matplotlib.patches import Circle
+
+    return Circle(tuple(centre), radius, fill=False, ec=colour, lw=1.0, zorder=3)
+
+
+def plot_comparison(runs: dict, path, *, floor: float | None = None, data: str | None = None):
     r"""Runs side by side: each one's last snapshot, then their exact :math:`W_1` curves.
+
+    Each snapshot panel has its own colour bar for the critic behind the
+    points (:func:`score_label`: data units for a Wasserstein critic, no
+    unit for a GAN's logit).  For a Gaussian mixture (``data``), every mode
+    is drawn with its centre (+), the circle of radius :math:`3\sigma` within
+    which a generated point counts as high quality, and its number of
+    high-quality points among all evaluated points of the snapshot, green
+    when it reaches the :data:`~otlab.gan.metrics.MIN_COUNT` that covers
+    the mode, red otherwise; the title's count of covered modes is the
+    number of green labels.
 
     Parameters
     ----------
@@ -408,6 +493,8 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None):
         Output PNG.
     floor : float, optional
         Exact :math:`W_1` between two sets of real samples, drawn as a dotted line.
+    data : str, optional
+        The data set, for its modes (:func:`otlab.gan.data.mixture_modes`).
 
     Returns
     -------
@@ -415,18 +502,27 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None):
         ``path``.  The critic estimate is drawn for the Wasserstein losses only
         (a GAN discriminator's score is not a distance).
     """
-    from .losses import WASSERSTEIN_LOSSES
+    from .data import mixture_modes
+    from .metrics import MIN_COUNT, QUALITY_SIGMAS
 
+    mix = None if data is None else mixture_modes(data)
     plt = _plt()
     n = len(runs)
-    fig, axes = plt.subplots(1, n + 1, figsize=(3.3 * n + 4.6, 3.6), layout="constrained",
-                             gridspec_kw={"width_ratios": [1] * n + [1.5]})
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.6 * n + 4.6, 4.6), layout="constrained",
+                             gridspec_kw={"width_ratios": [1] * n + [1.4]})
     for k, (ax, (label, (history, run_dir))) in enumerate(zip(axes, runs.items())):
         snap = RunFolder(run_dir).last_snapshot()
-        s = summary(history)
-        modes = "" if s["modes_covered"] is None else f", {s['modes_covered']} modes covered"
-        _draw_snapshot(ax, snap, f"{label}, iteration {int(snap['iteration'])}{modes}",
-                       labels=(True, k == 0))
+        title = f"{label}, iteration {int(snap['iteration'])}"
+        if mix is not None:
+            covered, n_points = _draw_mode_counts(ax, snap["fake"], *mix)
+            title += (f"\n{covered} of {len(mix[0])} modes covered: >= {MIN_COUNT} of "
+                      f"{n_points} points\nwithin {QUALITY_SIGMAS:g} sigma = "
+                      f"{QUALITY_SIGMAS * mix[1]:g} of the mode (circles)")
+        contours = _draw_snapshot(ax, snap, title, labels=(True, k == 0), points=None,
+                                  norm=_critic_norm([snap]))
+        if contours is not None:
+            fig.colorbar(contours, ax=ax, location="bottom", shrink=0.9, pad=0.02,
+                         label=score_label(label)).ax.tick_params(labelsize=7)
     axes[0].legend(loc="upper right", fontsize=7, markerscale=3)
     curves = axes[-1]
     for k, (label, (history, _)) in enumerate(runs.items()):
@@ -434,7 +530,7 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None):
         it = [r["iteration"] for r in rows]
         curves.plot(it, [r["exact_w1"] for r in rows], "o-", ms=3, color=f"C{k}",
                     label=f"{label}: exact $W_1$")
-        if label in WASSERSTEIN_LOSSES:
+        if _is_distance(label):
             curves.plot(it, [r["critic_estimate"] for r in rows], "s--", ms=3, color=f"C{k}",
                         alpha=0.7, label=f"{label}: critic estimate")
     if floor is not None:
@@ -448,7 +544,8 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None):
     return Path(path)
 
 
-def write_figures(history, run_dir, *, title: str = "", world_size: int = 1) -> dict:
+def write_figures(history, run_dir, *, title: str = "", world_size: int = 1,
+                  loss: str | None = None) -> dict:
     """Write ``summary.json``, ``w_curves.png``, ``snapshots.png`` and ``training.gif``.
 
     Parameters
@@ -461,6 +558,9 @@ def write_figures(history, run_dir, *, title: str = "", world_size: int = 1) -> 
         Prefix of the title of ``w_curves.png``.
     world_size : int
         Processes that trained the run (data parallel), recorded in ``summary.json``.
+    loss : str, optional
+        The run's loss: a GAN's logit gap gets its own axis in ``w_curves.png``
+        (:func:`plot_w_curves`) and the colour bars their unit (:func:`score_label`).
 
     Returns
     -------
@@ -476,8 +576,9 @@ def write_figures(history, run_dir, *, title: str = "", world_size: int = 1) -> 
     s["high_quality_percent"] = s.pop("high_quality")
     folder.file("summary.json").write_text(strict_json(s, indent=1) + "\n")
     paths = {"summary": folder.file("summary.json"),
-             "w_curves": plot_w_curves(history, folder.file("w_curves.png"), title=title)}
-    snaps = plot_snapshots(run_dir, history=history)
+             "w_curves": plot_w_curves(history, folder.file("w_curves.png"), title=title,
+                                       loss=loss)}
+    snaps = plot_snapshots(run_dir, history=history, loss=loss)
     if snaps is not None:
         paths["snapshots"] = snaps
         paths["gif"] = write_gif(run_dir, history=history)

@@ -22,7 +22,13 @@ from .._validation import check_positive_int
 from ..distance import wasserstein
 from .data import make_sampler
 
-__all__ = ["exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor"]
+__all__ = ["exact_w1", "mode_counts", "mode_metrics", "evaluate_samples", "sampling_floor",
+           "QUALITY_SIGMAS", "MIN_COUNT"]
+
+#: A generated sample is *high quality* within this many standard deviations of its mode.
+QUALITY_SIGMAS = 3.0
+#: A mode is *covered* with at least this many high-quality samples (Srivastava et al. 2017).
+MIN_COUNT = 20
 
 
 def exact_w1(x, y, *, max_iter: int = 100_000_000) -> float:
@@ -35,13 +41,40 @@ def exact_w1(x, y, *, max_iter: int = 100_000_000) -> float:
                              method="exact", max_iter=max_iter))
 
 
-def mode_metrics(samples, modes, std: float, *, min_count: int = 20) -> dict:
+def mode_counts(samples, modes, std: float):
+    r"""Nearest mode of each sample and the high-quality samples each mode gets.
+
+    A sample goes to its nearest mode and is *high quality* when it lies within
+    :data:`QUALITY_SIGMAS` :math:`\sigma` of it.
+
+    Returns
+    -------
+    nearest : ndarray of int, shape (n,)
+        Index of each sample's nearest mode.
+    good : ndarray of bool, shape (n,)
+        Whether each sample is high quality.
+    counts : ndarray of int, shape (K,)
+        High-quality samples per mode.
+
+    >>> modes = np.array([[0.0, 0.0], [10.0, 0.0]])
+    >>> mode_counts([[0.0, 0.1], [0.0, 1.0], [9.9, 0.0]], modes, 0.1)[2].tolist()
+    [1, 1]
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    modes = np.asarray(modes, dtype=np.float64)
+    d = np.linalg.norm(x[:, None, :] - modes[None, :, :], axis=2)
+    nearest = d.argmin(axis=1)
+    good = d[np.arange(len(x)), nearest] <= QUALITY_SIGMAS * std
+    return nearest, good, np.bincount(nearest[good], minlength=len(modes))
+
+
+def mode_metrics(samples, modes, std: float, *, min_count: int = MIN_COUNT) -> dict:
     r"""Mode coverage of samples from a Gaussian mixture.
 
     Each sample is assigned to its nearest mode; it is *high quality* when it
     lies within :math:`3\sigma` of that mode.  A mode is *covered* when it
-    gets at least ``min_count`` high-quality samples (Srivastava et al. 2017).
-    ``mode_kl`` is the reverse KL divergence :math:`\mathrm{KL}(q \,\|\, U)
+    gets at least ``min_count`` high-quality samples (Srivastava et al. 2017)
+    (:func:`mode_counts`).  ``mode_kl`` is the reverse KL divergence :math:`\mathrm{KL}(q \,\|\, U)
     = \sum_k q_k \log(K q_k)` of the histogram :math:`q` of nearest-mode
     assignments from the uniform law on the :math:`K` modes: 0 for a perfect
     spread, :math:`\log K` for total collapse.
@@ -56,15 +89,11 @@ def mode_metrics(samples, modes, std: float, *, min_count: int = 20) -> dict:
     >>> m["modes_covered"], m["high_quality"], m["mode_kl"]
     (2, 100.0, 0.0)
     """
-    x = np.asarray(samples, dtype=np.float64)
-    modes = np.asarray(modes, dtype=np.float64)
-    d = np.linalg.norm(x[:, None, :] - modes[None, :, :], axis=2)
-    nearest = d.argmin(axis=1)
-    good = d[np.arange(len(x)), nearest] <= 3.0 * std
-    counts = np.bincount(nearest[good], minlength=len(modes))
-    q = np.bincount(nearest, minlength=len(modes)) / len(x)
+    nearest, good, counts = mode_counts(samples, modes, std)
+    k = len(counts)
+    q = np.bincount(nearest, minlength=k) / len(nearest)
     nz = q > 0
-    kl = float(np.sum(q[nz] * np.log(len(modes) * q[nz])))
+    kl = float(np.sum(q[nz] * np.log(k * q[nz])))
     return {"modes_covered": int((counts >= min_count).sum()),
             "high_quality": 100.0 * float(good.mean()),
             "mode_kl": abs(kl) if abs(kl) < 1e-12 else kl}

@@ -73,6 +73,7 @@ CHECKPOINT_FORMAT = 2
 RESUMABLE_CHANGES = ("iters", "out", "resume", "overwrite", "progress")
 
 _SNAPSHOT_ROWS = 512
+_IMAGE_COLUMNS = 64  # rows this wide are images (the 8x8 digits)
 
 
 class CheckpointError(ValueError):
@@ -474,8 +475,11 @@ class RunRecord:
         def save_snapshot():
             if not self.writes_files:
                 return
-            self.folder.write_snapshot(iteration, fake=host["fake"].numpy()[:_SNAPSHOT_ROWS],
-                                       real=host["real"].numpy()[:_SNAPSHOT_ROWS],
+            # points (2-D, with their labels or codes) are kept whole, so that a figure can
+            # recount the mode and class metrics; images are cut to _SNAPSHOT_ROWS
+            rows = None if host["fake"].shape[1] < _IMAGE_COLUMNS else _SNAPSHOT_ROWS
+            self.folder.write_snapshot(iteration, fake=host["fake"].numpy()[:rows],
+                                       real=host["real"].numpy()[:rows],
                                        **{k: v.numpy() for k, v in snap.items()})
 
         self._pending[iteration] = fetch
