@@ -194,3 +194,71 @@ def test_demo_notes_that_paper_settings_are_slow_on_the_cpu_only():
     assert slow() == (not __import__("torch").cuda.is_available())  # --device auto
     assert not slow("--quick") and not slow("--iters", "400") and not slow("--hidden", "128")
     assert not slow("--device", "cuda") and not slow("--device", "cuda:1")
+
+
+# ------------------------------------------------------------------ what the figures claim
+def test_snapshot_of_2d_data_keeps_every_evaluated_point_so_mode_counts_can_be_redrawn(runs):
+    from otlab.gan import mixture_modes
+    from otlab.gan.evaluation import MIN_COUNT, mode_counts, mode_metrics
+
+    history, folder = runs["2d"]
+    modes, std = mixture_modes("8gaussians")
+    by_iteration = {r["iteration"]: r for r in history if r["modes_covered"] is not None}
+    for path in sorted((folder / "snapshots").glob("iter_*.npz")):
+        with np.load(path) as snap:
+            fake, iteration = snap["fake"], int(snap["iteration"])
+        assert len(fake) == TINY["eval_samples"]
+        counts = mode_counts(fake, modes, std)[2]
+        assert int((counts >= MIN_COUNT).sum()) == by_iteration[iteration]["modes_covered"]
+        assert mode_metrics(fake, modes, std)["modes_covered"] == int((counts >= MIN_COUNT).sum())
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def test_comparison_draws_mode_counts_quality_circles_and_colour_bars_with_units(runs, tmp_path,
+                                                                                 monkeypatch):
+    import matplotlib.figure
+    from matplotlib.patches import Circle
+
+    from otlab.gan.figures import plot_comparison
+
+    history, folder = runs["2d"]
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, path, **kw: saved.append(fig))
+    plot_comparison({"wgan-gp": (history, folder), "gan": (history, folder)},
+                    tmp_path / "comparison.png", floor=0.1, data="8gaussians")
+    (fig,) = saved
+    panels = fig.axes[:2]
+    for ax in panels:
+        circles = [p for p in ax.patches if isinstance(p, Circle)]
+        assert len(circles) == 8  # one quality circle per mode
+        np.testing.assert_allclose([c.get_radius() for c in circles], 3 * 0.02)
+        counts = [int(t.get_text()) for t in ax.texts]
+        assert len(counts) == 8 and sum(counts) <= TINY["eval_samples"]
+        covered = sum(c >= 20 for c in counts)
+        assert ax.get_title().splitlines()[1].startswith(f"{covered} of 8 modes covered")
+    labels = [ax.get_xlabel() for ax in fig.axes[3:]]  # the two colour bars, below their panels
+    assert "critic $D(x)$ minus its median (data units)" in labels
+    assert "discriminator logit $D(x)$ minus its median (a score, no unit)" in labels
+
+
+def test_w_curves_put_a_gan_logit_gap_on_its_own_axis_not_on_the_distance_axis(runs, tmp_path,
+                                                                              monkeypatch):
+    import matplotlib.figure
+
+    from otlab.gan.figures import plot_w_curves
+
+    history, _ = runs["2d"]
+    saved = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, path, **kw: saved.append(fig))
+    plot_w_curves(history, tmp_path / "a.png", loss="gan")
+    plot_w_curves(history, tmp_path / "b.png", loss="wgan-gp")
+    gan, wgan = saved
+    assert [ax.get_ylabel() for ax in gan.axes] == ["exact $W_1$ (data units)",
+                                                    "logit gap (no unit)"]
+    assert len(gan.axes[0].lines) == 1  # the distance axis holds the exact W1 alone
+    assert [ax.get_ylabel() for ax in wgan.axes] == ["$W_1$ and its estimate (data units)"]
