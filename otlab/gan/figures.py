@@ -37,11 +37,12 @@ def _is_distance(loss) -> bool:
     return loss is None or loss in WASSERSTEIN_LOSSES
 
 
-def score_label(loss=None) -> str:
+def score_label(loss=None, *, sep: str = " ") -> str:
     """Colour-bar label of the critic drawn behind the points, with its unit.
 
     A Wasserstein critic is (about) 1-Lipschitz, so its values are in data
-    units; a GAN discriminator's logit is a score with no unit.
+    units; a GAN discriminator's logit is a score with no unit.  ``sep``
+    goes between the quantity and its unit (``"\\n"`` for a narrow bar).
 
     >>> score_label("wgan-gp")
     'critic $D(x)$ minus its median (data units)'
@@ -49,8 +50,8 @@ def score_label(loss=None) -> str:
     'discriminator logit $D(x)$ minus its median (a score, no unit)'
     """
     if _is_distance(loss):
-        return "critic $D(x)$ minus its median (data units)"
-    return "discriminator logit $D(x)$ minus its median (a score, no unit)"
+        return f"critic $D(x)$ minus its median{sep}(data units)"
+    return f"discriminator logit $D(x)$ minus its median{sep}(a score, no unit)"
 
 
 def _evaluated(history):
@@ -217,8 +218,8 @@ def _draw_snapshot(ax, snap: dict, title: str, *, norm=None, labels=(True, True)
                                alpha=0.7, norm=norm, extend="neither" if norm is None else "both")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-    ax.scatter(*snap["real"][:points].T, s=2, c="k", alpha=0.4, label="real")
     ax.scatter(*snap["fake"][:points].T, s=2, c="tab:orange", alpha=0.7, label="generated")
+    ax.scatter(*snap["real"][:points].T, s=1, c="k", alpha=0.4, label="real")
     ax.set_title(title, fontsize=9)
     ax.set_aspect("equal")
     ax.tick_params(labelsize=7)
@@ -449,6 +450,8 @@ def plot_w_curves(history, path, *, title: str = "", loss=None):
 def _draw_mode_counts(ax, fake, modes, std: float) -> tuple[int, int]:
     """Draw each mode's centre, its quality circle (radius 3 sigma) and its count of
     high-quality points (green: covered, red: not); return ``(covered, n_points)``."""
+    from matplotlib.patheffects import withStroke
+
     from .metrics import MIN_COUNT, QUALITY_SIGMAS, mode_counts
 
     counts = mode_counts(fake, modes, std)[2]
@@ -461,7 +464,8 @@ def _draw_mode_counts(ax, fake, modes, std: float) -> tuple[int, int]:
         ax.plot(*mode, "+", color="k", ms=5, mew=0.8)
         away = (mode - centre) / (np.linalg.norm(mode - centre) or 1.0)
         ax.annotate(str(int(count)), mode, xytext=mode + 0.22 * spread * away, fontsize=7,
-                    color=colour, ha="center", va="center", fontweight="bold")
+                    color=colour, ha="center", va="center", fontweight="bold",
+                    path_effects=[withStroke(linewidth=2, foreground="white")])
     return int((counts >= MIN_COUNT).sum()), len(fake)
 
 
@@ -502,6 +506,8 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None, data: str |
         ``path``.  The critic estimate is drawn for the Wasserstein losses only
         (a GAN discriminator's score is not a distance).
     """
+    from matplotlib.ticker import MaxNLocator
+
     from .data import mixture_modes
     from .metrics import MIN_COUNT, QUALITY_SIGMAS
 
@@ -521,8 +527,13 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None, data: str |
         contours = _draw_snapshot(ax, snap, title, labels=(True, k == 0), points=None,
                                   norm=_critic_norm([snap]))
         if contours is not None:
-            fig.colorbar(contours, ax=ax, location="bottom", shrink=0.9, pad=0.02,
-                         label=score_label(label)).ax.tick_params(labelsize=7)
+            lim = contours.norm.vmax
+            ticks = [t for t in MaxNLocator(4, symmetric=True).tick_values(-lim, lim)
+                     if abs(t) <= lim]
+            bar = fig.colorbar(contours, ax=ax, location="bottom", shrink=0.9, pad=0.02,
+                               ticks=ticks)
+            bar.set_label(score_label(label, sep="\n"), fontsize=8)
+            bar.ax.tick_params(labelsize=7)
     axes[0].legend(loc="upper right", fontsize=7, markerscale=3)
     curves = axes[-1]
     for k, (label, (history, _)) in enumerate(runs.items()):
@@ -539,7 +550,7 @@ def plot_comparison(runs: dict, path, *, floor: float | None = None, data: str |
     curves.set_ylabel("$W_1$ (data units)")
     curves.set_title("exact $W_1$ to the data, same budget", fontsize=9)
     curves.legend(fontsize=7)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.1)  # keeps the long titles
     plt.close(fig)
     return Path(path)
 
