@@ -186,7 +186,7 @@ def main(argv=None):
     if not args.no_plot:
         png = out / "manifold.png"
         dims = [d for d, s in settings if s == 0.0 and d in args.dims]
-        _figure(rows, dims, noises, args.noise_dim, args.shifts).savefig(png, dpi=80)
+        _figure(rows, dims, noises, args.noise_dim, args.shifts).savefig(png, dpi=120)
         written.append(png)
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0

@@ -189,7 +189,7 @@ def main(argv=None):
         for ax in fig.axes:
             ax.set_xscale("log")
         png = out / "vanishing_gradients.png"
-        fig.savefig(png, dpi=80)
+        fig.savefig(png, dpi=120)
         written.append(png)
     print("\nwrote " + ", ".join(str(p) for p in written))
     return 0

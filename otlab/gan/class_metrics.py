@@ -237,6 +237,26 @@ def _on_target(data: str, fake, fake_labels, assigned) -> np.ndarray:
     return hit
 
 
+def class_hits(data: str, fake, fake_labels=None) -> np.ndarray:
+    r"""Per class, the generated points labelled with it that are of that class.
+
+    For mixtures a point must also lie within :math:`3\sigma` of the class's
+    mode; without ``fake_labels`` (an unconditional generator) each point takes
+    the class :func:`~otlab.gan.labelled.assign_classes` gives it.  A class is
+    *covered* when its count reaches ``min_count`` (:func:`class_report`).
+
+    >>> from otlab.gan.data import mixture_modes
+    >>> modes = mixture_modes("8gaussians")[0]
+    >>> class_hits("8gaussians", modes[[0, 0, 3]], [0, 1, 3]).tolist()
+    [1, 0, 0, 1, 0, 0, 0, 0]
+    """
+    fake = np.asarray(fake, dtype=np.float64)
+    assigned = assign_classes(data, fake)
+    labels = assigned if fake_labels is None else np.asarray(fake_labels, dtype=np.int64)
+    return np.bincount(labels[_on_target(data, fake, labels, assigned)],
+                       minlength=n_classes(data))
+
+
 def class_report(data: str, real, real_labels, fake, fake_labels=None, *,
                  min_count: int = 20, max_iter: int = 100_000_000) -> dict:
     r"""Per-class exact :math:`W_1`, class coverage and label accuracy of a generator.
@@ -274,7 +294,7 @@ def class_report(data: str, real, real_labels, fake, fake_labels=None, *,
     assigned = assign_classes(data, fake)
     labels = assigned if fake_labels is None else np.asarray(fake_labels, dtype=np.int64)
     w1 = per_class_w1(real, real_labels, fake, labels, k, max_iter=max_iter)
-    hits = np.bincount(labels[_on_target(data, fake, labels, assigned)], minlength=k)
+    hits = class_hits(data, fake, fake_labels)
     accuracy = float("nan") if fake_labels is None else float(np.mean(assigned == labels))
     return {**{f"w1_class_{j}": float(w) for j, w in enumerate(w1)},
             "mean_class_w1": float(w1.mean()),

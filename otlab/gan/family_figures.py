@@ -71,7 +71,7 @@ def _draw_points(ax, data: str, real, fake, labels, k: int, what: str, title: st
         ax.set_aspect("equal")
         ax.set_xlabel("$x_1$ (data units)")
         ax.set_ylabel("$x_2$ (data units)")
-        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
                   markerscale=2)
     else:
         ax.imshow(tile_images(_by_class(fake, labels, k), n_rows=k, n_cols=_PER_ROW),
@@ -80,6 +80,29 @@ def _draw_points(ax, data: str, real, fake, labels, k: int, what: str, title: st
         ax.set_xticks([])
         ax.set_ylabel(f"{what} (one row each)")
     ax.set_title(title, fontsize=8)
+
+
+_MIN_COUNT = 20  # the min_count of otlab.gan.class_metrics.class_report
+
+
+def _draw_class_counts(ax, data: str, fake, labels) -> int:
+    """Write next to each mode how many points of its class lie within 3 sigma of it
+    (green: covered, red: not); return the number of covered classes."""
+    from matplotlib.patheffects import withStroke
+
+    from .class_metrics import class_hits
+
+    hits = class_hits(data, fake, labels)
+    modes = mixture_modes(data)[0]
+    centre = modes.mean(axis=0)
+    spread = float(np.max(np.linalg.norm(modes - centre, axis=1))) or 1.0
+    for mode, count in zip(modes, hits):
+        away = (mode - centre) / (np.linalg.norm(mode - centre) or 1.0)
+        colour = "tab:green" if count >= _MIN_COUNT else "tab:red"
+        ax.annotate(str(int(count)), mode, xytext=mode + 0.2 * spread * away, fontsize=7,
+                    color=colour, ha="center", va="center", fontweight="bold",
+                    path_effects=[withStroke(linewidth=2, foreground="white")])
+    return int((hits >= _MIN_COUNT).sum())
 
 
 def plot_conditional(runs: Mapping[str, Mapping], data: str):
@@ -108,9 +131,15 @@ def plot_conditional(runs: Mapping[str, Mapping], data: str):
         mean = (f"{last['mean_class_w1']:.3f}" if last["classes_generated"] == k else
                 f"n/a ({last['mean_generated_class_w1']:.3f} over the "
                 f"{last['classes_generated']} generated)")
-        _draw_points(axes[i], data, real, fake, labels, k, "class",
-                     f"{name}, iteration {last['iteration']}: {last['classes_covered']}/{k} "
-                     f"classes covered\nmean per-class $W_1$ {mean}")
+        title = (f"{name}, iteration {last['iteration']}: {last['classes_covered']}/{k} "
+                 f"classes covered\nmean per-class $W_1$ {mean}")
+        if fake.shape[1] == 2:
+            covered = _draw_class_counts(axes[i], data, fake, labels if run["conditioned"]
+                                         else None)
+            title = (f"{name}, iteration {last['iteration']}: {covered}/{k} classes covered\n"
+                     f"(>= {_MIN_COUNT} of {len(fake)} points of the class within 3 sigma of\n"
+                     f"its mode, the numbers) mean per-class $W_1$ {mean}")
+        _draw_points(axes[i], data, real, fake, labels, k, "class", title)
         w1 = [last[f"w1_class_{c}"] for c in range(k)]
         w1 = np.array([np.nan if w is None else w for w in w1], dtype=float)
         axes[-1].bar(np.arange(k) + (i - (len(runs) - 1) / 2) * width, w1, width, label=name)
@@ -203,7 +232,7 @@ def plot_translations(runs: Mapping[str, Mapping], *, reference: Mapping | None 
             if key == "exact_w1":
                 ax.axhline(reference["real_vs_real_w1"], color="0.4", ls="--", lw=1,
                            label="real digits vs targets")
-            ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))
         ax.set_ylabel(unit)
         ax.set_title(title, fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
