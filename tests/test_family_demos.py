@@ -90,6 +90,16 @@ def test_cgan_demo_writes_per_class_w1_for_both_runs_as_strict_json(tmp_path, ca
     assert (tmp_path / "unconditional" / "history.jsonl").exists()
     assert run_demo("cgan", argv + ["--resume"]) == 0  # nothing left to train: same numbers
     assert _strict(tmp_path / "summary.json") == summary
+    # the figure's per-class counts come from every evaluated point: they give the summary's
+    from otlab.gan.class_metrics import class_hits
+    from otlab.gan.conditional import split_labels
+    from otlab.gan.family_figures import last_snapshot
+
+    for run in ("cgan", "unconditional"):
+        fake, labels = split_labels(last_snapshot(tmp_path / run)["fake"])
+        assert len(fake) == 64
+        hits = class_hits("8gaussians", fake, labels if run == "cgan" else None)
+        assert int((hits >= 20).sum()) == summary["classes_covered"][run]
 
 
 def test_infogan_demo_writes_the_exact_mi_next_to_the_bound(tmp_path, capsys):

@@ -213,21 +213,24 @@ def test_snapshot_of_2d_data_keeps_every_evaluated_point_so_mode_counts_can_be_r
         assert mode_metrics(fake, modes, std)["modes_covered"] == int((counts >= MIN_COUNT).sum())
 
 
-def _texts(fig):
-    return [t.get_text() for ax in fig.axes for t in ax.texts]
+@pytest.fixture
+def saved(monkeypatch):
+    """The figures saved during the test, kept instead of written."""
+    import matplotlib.figure
+
+    figures = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, path, **kw: figures.append(fig))
+    return figures
 
 
 def test_comparison_draws_mode_counts_quality_circles_and_colour_bars_with_units(runs, tmp_path,
-                                                                                 monkeypatch):
-    import matplotlib.figure
+                                                                                 saved):
     from matplotlib.patches import Circle
 
     from otlab.gan.figures import plot_comparison
 
     history, folder = runs["2d"]
-    saved = []
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
-                        lambda fig, path, **kw: saved.append(fig))
     plot_comparison({"wgan-gp": (history, folder), "gan": (history, folder)},
                     tmp_path / "comparison.png", floor=0.1, data="8gaussians")
     (fig,) = saved
@@ -246,15 +249,10 @@ def test_comparison_draws_mode_counts_quality_circles_and_colour_bars_with_units
 
 
 def test_w_curves_put_a_gan_logit_gap_on_its_own_axis_not_on_the_distance_axis(runs, tmp_path,
-                                                                              monkeypatch):
-    import matplotlib.figure
-
+                                                                              saved):
     from otlab.gan.figures import plot_w_curves
 
     history, _ = runs["2d"]
-    saved = []
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
-                        lambda fig, path, **kw: saved.append(fig))
     plot_w_curves(history, tmp_path / "a.png", loss="gan")
     plot_w_curves(history, tmp_path / "b.png", loss="wgan-gp")
     gan, wgan = saved
