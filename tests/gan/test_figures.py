@@ -243,7 +243,8 @@ def test_comparison_draws_mode_counts_quality_circles_and_colour_bars_with_units
         assert len(counts) == 8 and sum(counts) <= TINY["eval_samples"]
         covered = sum(c >= 20 for c in counts)
         assert ax.get_title().splitlines()[1].startswith(f"{covered} of 8 modes covered")
-    labels = [ax.get_xlabel() for ax in fig.axes[3:]]  # the two colour bars, below their panels
+    # the two colour bars, below their panels
+    labels = [ax.get_xlabel().replace("\n", " ") for ax in fig.axes[3:]]
     assert "critic $D(x)$ minus its median (data units)" in labels
     assert "discriminator logit $D(x)$ minus its median (a score, no unit)" in labels
 
