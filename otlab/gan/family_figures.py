@@ -71,7 +71,7 @@ def _draw_points(ax, data: str, real, fake, labels, k: int, what: str, title: st
         ax.set_aspect("equal")
         ax.set_xlabel("$x_1$ (data units)")
         ax.set_ylabel("$x_2$ (data units)")
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3,
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
                   markerscale=2)
     else:
         ax.imshow(tile_images(_by_class(fake, labels, k), n_rows=k, n_cols=_PER_ROW),
@@ -136,9 +136,9 @@ def plot_conditional(runs: Mapping[str, Mapping], data: str):
         if fake.shape[1] == 2:
             covered = _draw_class_counts(axes[i], data, fake, labels if run["conditioned"]
                                          else None)
-            title = (f"{name}, iteration {last['iteration']}: {covered}/{k} classes covered\n"
-                     f"(>= {_MIN_COUNT} of {len(fake)} points of the class within 3 sigma of\n"
-                     f"its mode, the numbers) mean per-class $W_1$ {mean}")
+            title = (f"{name}, iteration {last['iteration']}: {covered}/{k} classes covered,\n"
+                     f"mean per-class $W_1$ {mean}; numbers: points of the class\n"
+                     f"within 3 sigma of its mode (covered: >= {_MIN_COUNT} of {len(fake)})")
         _draw_points(axes[i], data, real, fake, labels, k, "class", title)
         w1 = [last[f"w1_class_{c}"] for c in range(k)]
         w1 = np.array([np.nan if w is None else w for w in w1], dtype=float)
