@@ -80,6 +80,7 @@ def test_cgan_demo_writes_per_class_w1_for_both_runs_as_strict_json(tmp_path, ca
     assert run_demo("cgan", argv) == 0
     out = capsys.readouterr().out
     assert "mean per-class exact W1" in out
+    assert re.search(r"^device: (cpu|cuda) \(--device auto: ", out, re.M)  # says which
     summary = _strict(tmp_path / "summary.json")
     for run in ("cgan", "unconditional"):
         assert len(summary["per_class_exact_w1"][run]) == 8
