@@ -93,7 +93,7 @@ def test_cgan_demo_writes_per_class_w1_for_both_runs_as_strict_json(tmp_path, ca
     assert _strict(tmp_path / "summary.json") == summary
     # the figure's per-class counts come from every evaluated point: they give the summary's
     from otlab.gan.class_metrics import class_hits
-    from otlab.gan.conditional import split_labels
+    from otlab.gan.conditioning import split_labels
     from otlab.gan.family_figures import last_snapshot
 
     for run in ("cgan", "unconditional"):

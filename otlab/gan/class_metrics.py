@@ -242,7 +242,7 @@ def class_hits(data: str, fake, fake_labels=None) -> np.ndarray:
 
     For mixtures a point must also lie within :math:`3\sigma` of the class's
     mode; without ``fake_labels`` (an unconditional generator) each point takes
-    the class :func:`~otlab.gan.labelled.assign_classes` gives it.  A class is
+    the class :func:`~otlab.gan.data.assign_classes` gives it.  A class is
     *covered* when its count reaches ``min_count`` (:func:`class_report`).
 
     >>> from otlab.gan.data import mixture_modes

@@ -199,7 +199,7 @@ def test_demo_notes_that_paper_settings_are_slow_on_the_cpu_only():
 # ------------------------------------------------------------------ what the figures claim
 def test_snapshot_of_2d_data_keeps_every_evaluated_point_so_mode_counts_can_be_redrawn(runs):
     from otlab.gan import mixture_modes
-    from otlab.gan.evaluation import MIN_COUNT, mode_counts, mode_metrics
+    from otlab.gan.metrics import MIN_COUNT, mode_counts, mode_metrics
 
     history, folder = runs["2d"]
     modes, std = mixture_modes("8gaussians")
