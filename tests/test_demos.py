@@ -168,7 +168,7 @@ def test_bad_options_end_in_one_argparse_error_line_and_exit_2(demo, argv, messa
 
 
 ALL_DEMOS = ["parallel_lines", "manifold", "vanishing_gradients", "wgan", "cgan", "infogan",
-             "pix2pix"]
+             "pix2pix", "cyclegan"]
 
 
 @pytest.mark.parametrize("demo", ALL_DEMOS)
@@ -223,7 +223,7 @@ def test_every_option_of_every_demo_follows_one_metavar_convention(demo, capsys)
             demo, metavar)
 
 
-@pytest.mark.parametrize("demo", ["wgan", "cgan", "infogan", "pix2pix"])
+@pytest.mark.parametrize("demo", ["wgan", "cgan", "infogan", "pix2pix", "cyclegan"])
 def test_training_on_cuda_without_cuda_is_one_line(demo, capsys, tmp_path):
     import torch
 
