@@ -14,7 +14,8 @@ from .costs import cost_matrix
 from .distance import wasserstein
 from .divergences import js, kl, tv
 from ._warnings import ConvergenceWarning
-from .exact import EMDResult, PointsEMDResult, choose_exact_solver, emd, emd_points
+from .exact import (EMDResult, GridEMDResult, PointsEMDResult, choose_exact_solver, emd, emd_grid,
+                    emd_points)
 from .sample import Sample
 
 __version__ = "0.1.0"
@@ -36,6 +37,7 @@ _LAZY = {
 __all__ = [
     "ConvergenceWarning",
     "EMDResult",
+    "GridEMDResult",
     "PointsEMDResult",
     "Sample",
     "SinkhornResult",
@@ -44,6 +46,7 @@ __all__ = [
     "critics",
     "datasets",
     "emd",
+    "emd_grid",
     "emd_points",
     "entropic",
     "estimate_w1",

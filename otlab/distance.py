@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_choice, check_order, check_positive_int
 from .exact import wasserstein_exact
+from .exact._progress import check_progress
 from .one_d import wasserstein_1d
 from .sample import sample_pair
 
@@ -26,7 +27,7 @@ def _closed_form(sp, sq, order):
 
 
 def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
-                max_iter: int | None = None, **options):
+                max_iter: int | None = None, progress="auto", **options):
     r"""Wasserstein distance :math:`W_k` between two (weighted) samples.
 
     .. math::
@@ -61,6 +62,11 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
     max_iter : int, optional
         Iteration cap passed to the chosen solver (network-simplex pivots
         per solve for ``"exact"``); checked also where unused (the 1-D closed form).
+    progress : {"auto", None, True, False}, default "auto"
+        For the exact LP: a progress line on stderr for long solves, shown by
+        itself after a few seconds when stderr is a terminal (``"auto"``),
+        always (``True``) or never (``False``); see :func:`otlab.emd_points`.
+        Other methods show none.
     **options
         ``reg``, ``tol``, ``scaling``, ``backend``, ``acceleration`` for
         ``method="sinkhorn"``; any option with another method is a TypeError.
@@ -117,6 +123,7 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
     check_choice(method, "method", METHODS)
     if max_iter is not None:  # checked on every path, also where it is not used (1-D)
         max_iter = check_positive_int(max_iter, "max_iter")
+    progress = check_progress(progress)
     if options and method != "sinkhorn":
         names = sorted(options)
         hint = ('; entropic options such as reg= need method="sinkhorn"'
@@ -131,4 +138,4 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
         raise ValueError(f"method='1d' needs one-dimensional samples; got d={sp.dim}")
     if method in ("1d", "auto") and sp.dim == 1:
         return _closed_form(sp, sq, order)
-    return wasserstein_exact(sp, sq, order=order, max_iter=max_iter)
+    return wasserstein_exact(sp, sq, order=order, max_iter=max_iter, progress=progress)

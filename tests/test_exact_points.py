@@ -175,13 +175,6 @@ def test_too_few_rounds_warn_and_report_a_feasible_upper_bound():
     assert res.dual_violation > 1e-9
 
 
-def test_progress_prints_one_line_per_round(capsys):
-    rng = np.random.default_rng(12)
-    emd_points(rng.random((1500, 2)), rng.random((1500, 2)), solver="sparse", progress=True)
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert lines and all("violations" in line and "pairs" in line for line in lines)
-
-
 def test_auto_solver_choice_follows_size_and_memory():
     assert choose_exact_solver(300, 300) == "dense"
     assert choose_exact_solver(20_000, 20_000) == "sparse"

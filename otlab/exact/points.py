@@ -31,7 +31,6 @@ taken from the plan's distances by :func:`otlab.costs.power_sum`, so
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from dataclasses import dataclass, replace
 
@@ -47,6 +46,7 @@ from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
 from ._histogram import FEASIBILITY_RTOL, default_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
+from ._progress import check_progress, progress_reporter
 from ._restricted import Restricted
 from ._scan import scan_excess
 from .duals import SCAN_LEAF, local_c_transform
@@ -191,13 +191,6 @@ class PointsEMDResult:
                 "marginal_error": self.marginal_error}
 
 
-def _print_progress(fields: dict) -> None:
-    print(f"emd_points level {fields['level']} ({fields['n']} x {fields['m']}) round "
-          f"{fields['round']}: {fields['pairs']} pairs, {fields['violations']} violations, "
-          f"max violation {fields['max_violation']:.3g} (tol {fields['tol']:.3g}), "
-          f"cost {fields['cost']:.12g}, {fields['seconds']:.1f} s", file=sys.stderr, flush=True)
-
-
 @dataclass(frozen=True)
 class _Problem:
     """The problem in the frame, reduced to distinct points."""
@@ -324,7 +317,7 @@ def _not_exact_message(res: PointsEMDResult, clipped: bool) -> str:
 
 def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
                max_iter: int | None = None, max_rounds: int = 100,
-               progress: bool = False) -> PointsEMDResult:
+               progress="auto") -> PointsEMDResult:
     r"""Exact optimal transport between two weighted point clouds, certified over all pairs.
 
     .. math::
@@ -358,10 +351,12 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
         :func:`~otlab.exact.default_max_iter`).
     max_rounds : int, default 100
         Cap on the pricing rounds of the sparse solver.
-    progress : bool, default False
-        Print one line per pricing round to stderr (pairs, violations, largest
-        violation, cost, elapsed time); useful from about 10^5 points, where a
-        solve takes minutes.
+    progress : {"auto", None, True, False}, default "auto"
+        A tqdm line on stderr (pricing rounds, pairs, violations, elapsed
+        time), updated after each round of the sparse solver.  ``"auto"``
+        (or ``None``): it appears by itself once a solve has run a few
+        seconds (3 s) and stderr is a terminal, so tests, pipes and CI stay silent; ``True``: always;
+        ``False``: never.  At 10^5 points a solve takes minutes.
 
     Returns
     -------
@@ -416,6 +411,7 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
            [0., 0., 1.]])
     """
     x, a, y, b, order, max_iter = _validate(x, y, a, b, order, solver, max_iter)
+    progress = check_progress(progress)
     n, m = x.shape[0], y.shape[0]
     if solver == "auto":
         solver = choose_exact_solver(n, m, x.shape[1], order)
@@ -423,8 +419,12 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
         check_dense_memory(n, m, with_cost_matrix=True, alternative=_SPARSE_HINT)
     frame = common_frame(x, y)
     p = _reduce(frame.local(x), a, frame.local(y), b)
-    plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds,
-                                               _print_progress if progress else None)
+    report = progress_reporter(progress, "emd_points")
+    try:
+        plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report)
+    finally:
+        if report is not None:
+            report.close()
     result = _result(plan, sol, cost, clipped, p, frame, a, b, solver)
     if not result.converged:
         warnings.warn(_not_exact_message(result, clipped), ConvergenceWarning,

@@ -64,7 +64,7 @@ def _with_gradient(res: PointsEMDResult, x, wx, y, wy):
 
 
 def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int | None = None,
-                      solver: str = "auto"):
+                      solver: str = "auto", progress="auto"):
     r"""Exact :math:`W_k` between two weighted samples, differentiable for torch input.
 
     .. math::
@@ -82,6 +82,8 @@ def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int |
         Network-simplex pivot cap per solve (see :func:`emd_points`).
     solver : {"auto", "dense", "sparse"}, default "auto"
         ``"auto"``: the faster one that fits in memory (:func:`choose_exact_solver`).
+    progress : {"auto", None, True, False}, default "auto"
+        The progress line of long solves (see :func:`emd_points`).
 
     Returns
     -------
@@ -103,7 +105,7 @@ def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int |
     """
     order = check_order(order)
     sp, sq = sample_pair(p, q, a, b)
-    res = emd_points(sp, sq, order=order, solver=solver, max_iter=max_iter)
+    res = emd_points(sp, sq, order=order, solver=solver, max_iter=max_iter, progress=progress)
     x, wx, y, wy = common_backend(sp.points, sp.probabilities, sq.points, sq.probabilities)
     if not res.feasible:
         warnings.warn("wasserstein: the LP stopped with an infeasible plan; returning nan "

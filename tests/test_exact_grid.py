@@ -1,0 +1,268 @@
+"""Exact OT between arrays on grids (``otlab.emd_grid``): POT, emd_points, closed forms, bad input."""
+
+import numpy as np
+import ot
+import pytest
+import scipy.stats
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import otlab
+from otlab.exact import emd_grid, emd_points, max_dual_violation
+from otlab.exact.grid import grid_points
+
+#: The simplex potentials' round-off, relative to the largest cost (measured up to ~1e-13).
+CERT_RTOL = 1e-9
+
+
+def _centres(shape, spacing=1.0):
+    return grid_points(shape, np.broadcast_to(np.asarray(spacing, float), (len(shape),)))
+
+
+def _pot_cost(A, B, order, spacing=1.0):
+    x, y = _centres(A.shape, spacing), _centres(B.shape, spacing)
+    cost = ot.dist(x, y, metric="euclidean") ** order
+    return ot.emd2(A.ravel() / A.sum(), B.ravel() / B.sum(), cost, numItermax=10**8)
+
+
+def _assert_certified(res, A, B, spacing=1.0):
+    """Feasible plan in flat pixel indices, dual feasible on all pixel pairs, no gap."""
+    scale = max(float(np.max(_centres(A.shape, spacing))), float(np.max(_centres(B.shape,
+                                                                                 spacing))))
+    top = (2 * scale) ** res.order * A.ndim
+    assert res.converged
+    assert res.f.shape == A.shape and res.g.shape == B.shape
+    np.testing.assert_allclose(res.plan.sum(axis=1), (A / A.sum()).ravel(), atol=1e-12)
+    np.testing.assert_allclose(res.plan.sum(axis=0), (B / B.sum()).ravel(), atol=1e-12)
+    violation = max_dual_violation(_centres(A.shape, spacing), _centres(B.shape, spacing),
+                                   res.f.ravel(), res.g.ravel(), order=res.order)
+    assert violation <= CERT_RTOL * top
+    dual = float(np.sum(res.a * res.f) + np.sum(res.b * res.g))
+    np.testing.assert_allclose(dual, res.cost, rtol=1e-9, atol=CERT_RTOL * top)
+
+
+@st.composite
+def images(draw, *, ndim=2, max_side=5, shape=None):
+    """A non-negative image with ties and zero pixels (at least one positive pixel)."""
+    shape = shape or tuple(draw(st.integers(1, max_side)) for _ in range(ndim))
+    values = st.one_of(st.just(0.0), st.integers(1, 4).map(float), st.floats(1e-3, 10.0))
+    return draw(arrays(np.float64, shape, elements=values).filter(lambda v: v.sum() > 0))
+
+
+@st.composite
+def image_pairs(draw, *, max_side=5):
+    ndim = draw(st.integers(1, 3))
+    side = max_side if ndim < 3 else 3
+    return draw(images(ndim=ndim, max_side=side)), draw(images(ndim=ndim, max_side=side))
+
+
+# ---------------------------------------------------------------- against POT and emd_points
+
+@pytest.mark.parametrize("order", [1, 2, 1.5])
+def test_grid_value_equals_pot_on_the_dense_cost(order):
+    rng = np.random.default_rng(int(order * 10))
+    A, B = rng.random((7, 6)), rng.random((5, 8))
+    A[2:4, 1:3] = 0.0  # a hole
+    res = emd_grid(A, B, order=order)
+    np.testing.assert_allclose(res.cost, _pot_cost(A, B, order), rtol=1e-9)
+    np.testing.assert_allclose(res.distance, res.cost ** (1 / order), rtol=1e-12)
+    _assert_certified(res, A, B)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_sparse_grid_solve_equals_pot_at_24_squared(order):
+    rng = np.random.default_rng(order)
+    A, B = rng.random((24, 24)) ** 3, rng.random((24, 24)) ** 3
+    res = emd_grid(A, B, order=order, solver="sparse")
+    assert res.solver == "sparse"
+    np.testing.assert_allclose(res.cost, _pot_cost(A, B, order), rtol=1e-9)
+    _assert_certified(res, A, B)
+
+
+@given(image_pairs(), st.sampled_from([1, 2, 1.5]))
+def test_grid_equals_emd_points_on_pixel_centres(pair, order):
+    A, B = pair
+    res = emd_grid(A, B, order=order)
+    ref = emd_points(_centres(A.shape), _centres(B.shape), A.ravel(), B.ravel(), order=order)
+    np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(res.cost, _pot_cost(A, B, order), rtol=1e-9, atol=1e-12)
+    _assert_certified(res, A, B)
+
+
+# ---------------------------------------------------------------- degenerate problems
+
+@given(images(max_side=6))
+def test_identical_images_are_at_distance_zero(A):
+    res = emd_grid(A, A.copy(), order=2)
+    assert res.converged
+    assert res.cost == 0.0 and res.distance == 0.0
+
+
+def test_one_pixel_images_cost_the_squared_offset():
+    res = emd_grid([[3.0]], [[0.0, 0.0], [0.0, 0.0], [0.0, 7.0]], order=2)
+    assert res.converged
+    np.testing.assert_allclose(res.cost, 2.0**2 + 1.0**2, rtol=1e-12)
+    assert res.plan.shape == (1, 6)
+    assert np.argwhere(res.plan.toarray()).tolist() == [[0, 5]]
+    assert emd_grid([[1.0]], [[4.0]]).distance == 0.0
+
+
+def test_images_zero_almost_everywhere_move_their_few_pixels():
+    A, B = np.zeros((40, 30)), np.zeros((40, 30))
+    A[3, 4], A[30, 20] = 1.0, 1.0
+    B[3, 7], B[35, 20] = 1.0, 1.0  # moves of 3 and 5 pixels
+    res = emd_grid(A, B, order=1)
+    np.testing.assert_allclose(res.cost, 0.5 * 3 + 0.5 * 5, rtol=1e-12)
+    _assert_certified(res, A, B)
+    # zero pixels: potentials by the c-transform, finite everywhere
+    assert np.isfinite(res.f).all() and np.isfinite(res.g).all()
+
+
+def _ring(size, centre, r_in, r_out):
+    i, j = np.mgrid[:size, :size]
+    d = np.hypot(i - centre[0], j - centre[1])
+    return ((d >= r_in) & (d <= r_out)).astype(float)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_ring_translated_in_its_canvas_moves_by_the_shift(order):
+    A, B = _ring(20, (7, 7), 2, 4), _ring(20, (10, 11), 2, 4)  # a shape with a hole
+    res = emd_grid(A, B, order=order, spacing=0.5)
+    np.testing.assert_allclose(res.distance, 0.5 * 5.0, rtol=1e-9)
+    _assert_certified(res, A, B, spacing=0.5)
+
+
+@given(images(max_side=4), st.integers(0, 3), st.integers(0, 3), st.sampled_from([1, 2]))
+def test_translation_inside_a_zero_canvas_moves_w_by_the_shift(A, di, dj, order):
+    canvas = np.zeros((8, 8))
+    P, Q = canvas.copy(), canvas.copy()
+    P[:A.shape[0], :A.shape[1]] = A
+    Q[di:di + A.shape[0], dj:dj + A.shape[1]] = A  # the whole mass shifted by (di, dj)
+    np.testing.assert_allclose(emd_grid(P, Q, order=order).distance, np.hypot(di, dj),
+                               rtol=1e-9, atol=1e-12)
+
+
+# ---------------------------------------------------------------- geometry
+
+def test_rectangular_images_of_different_shapes_are_solved():
+    rng = np.random.default_rng(3)
+    A, B = rng.random((3, 11)), rng.random((9, 2))
+    res = emd_grid(A, B, order=2)
+    assert res.plan.shape == (33, 18)
+    assert res.shape_a == (3, 11) and res.shape_b == (9, 2)
+    np.testing.assert_allclose(res.cost, _pot_cost(A, B, 2), rtol=1e-9)
+
+
+@given(image_pairs(max_side=4), st.sampled_from([1, 2]),
+       st.lists(st.floats(1e-3, 1e3), min_size=3, max_size=3))
+def test_anisotropic_spacing_equals_emd_points_on_scaled_coordinates(pair, order, steps):
+    A, B = pair
+    h = np.asarray(steps[:A.ndim])
+    res = emd_grid(A, B, order=order, spacing=h)
+    x, y = _centres(A.shape) * h, _centres(B.shape) * h
+    ref = emd_points(x, y, A.ravel(), B.ravel(), order=order)
+    np.testing.assert_allclose(res.cost, ref.cost, rtol=1e-9, atol=1e-300)
+    assert res.spacing == tuple(h)
+
+
+@given(images(ndim=1, max_side=12), images(ndim=1, max_side=12), st.floats(1e-3, 1e3))
+def test_one_dimensional_w1_equals_the_closed_form(A, B, h):
+    res = emd_grid(A, B, spacing=h)
+    x, y = _centres(A.shape, h).ravel(), _centres(B.shape, h).ravel()
+    expected = scipy.stats.wasserstein_distance(x, y, A, B)
+    np.testing.assert_allclose(res.distance, expected, rtol=1e-9, atol=1e-12 * h)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_three_dimensional_arrays_equal_pot(order):
+    rng = np.random.default_rng(30 + order)
+    A, B = rng.random((4, 3, 5)), rng.random((3, 4, 2))
+    A[1] = 0.0
+    res = emd_grid(A, B, order=order, spacing=(1.0, 2.0, 0.5))
+    np.testing.assert_allclose(res.cost, _pot_cost(A, B, order, (1.0, 2.0, 0.5)), rtol=1e-9)
+    _assert_certified(res, A, B, spacing=(1.0, 2.0, 0.5))
+
+
+# ---------------------------------------------------------------- properties
+
+@given(image_pairs(), st.sampled_from([1, 2]))
+def test_w_is_symmetric(pair, order):
+    A, B = pair
+    np.testing.assert_allclose(emd_grid(A, B, order=order).distance,
+                               emd_grid(B, A, order=order).distance, rtol=1e-9, atol=1e-12)
+
+
+@given(image_pairs(max_side=4), st.sampled_from([1, 2]), st.floats(-100, 100))
+def test_scaling_the_spacing_scales_w(pair, order, log2_c):
+    A, B = pair
+    c = 2.0 ** round(log2_c) * 1.5
+    base = emd_grid(A, B, order=order).distance
+    np.testing.assert_allclose(emd_grid(A, B, order=order, spacing=c).distance, c * base,
+                               rtol=1e-9, atol=1e-300)
+
+
+@given(image_pairs(max_side=4), st.floats(-300, 300))
+def test_pixel_values_are_normalised_so_their_scale_does_not_matter(pair, log10_c):
+    A, B = pair
+    c = 10.0 ** log10_c
+    np.testing.assert_allclose(emd_grid(c * A, B).distance, emd_grid(A, B).distance,
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_float32_and_integer_images_give_the_float64_answer():
+    rng = np.random.default_rng(5)
+    A, B = rng.integers(0, 5, (6, 6)), rng.integers(0, 5, (6, 6))
+    A[0, 0] = B[0, 0] = 1
+    ref = emd_grid(A.astype(np.float64), B.astype(np.float64), order=2).cost
+    np.testing.assert_allclose(emd_grid(A, B, order=2).cost, ref, rtol=1e-12)
+    np.testing.assert_allclose(emd_grid(A.astype(np.float32), B.astype(np.float32),
+                                        order=2).cost, ref, rtol=1e-12)
+
+
+def test_emd_grid_is_exported_and_returns_a_points_result():
+    res = otlab.emd_grid([1.0, 0.0], [0.0, 1.0])
+    assert isinstance(res, otlab.GridEMDResult) and isinstance(res, otlab.PointsEMDResult)
+    assert res.distance == 1.0 and res.certificate()["marginal_error"] == 0.0
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("A, B, match", [
+    ([[1.0, -0.5]], [[1.0, 1.0]], r"A must be non-negative; got min -0\.5"),
+    ([[1.0, 1.0]], [[np.nan, 1.0]], r"B must be finite; got 1 NaN or infinite pixel"),
+    ([[np.inf, 1.0]], [[1.0, 1.0]], r"A must be finite"),
+    ([[0.0, 0.0]], [[1.0, 1.0]], r"A must have positive total mass; got all zeros"),
+    (np.ones((2, 2)), np.ones((2, 2, 2)), r"A and B must have the same number of dimensions"),
+    (np.ones((2, 2, 2, 2)), np.ones((2, 2, 2, 2)), r"A must be a 1-, 2- or 3-D array; got 4"),
+    (np.float64(1.0), np.ones(2), r"A must be a 1-, 2- or 3-D array; got 0"),
+    (np.ones((0, 3)), np.ones((2, 3)), r"A must have at least one pixel"),
+])
+def test_bad_arrays_are_rejected_by_name(A, B, match):
+    with pytest.raises(ValueError, match=match):
+        emd_grid(A, B)
+
+
+@pytest.mark.parametrize("spacing, match", [
+    (0.0, r"spacing must be positive and finite; got \[0\.0, 0\.0\]"),
+    (-1.0, r"spacing must be positive and finite"),
+    (np.nan, r"spacing must be positive and finite"),
+    (np.inf, r"spacing must be positive and finite"),
+    ((1.0, 0.0), r"spacing must be positive and finite; got \[1\.0, 0\.0\]"),
+    ((1.0, 2.0, 3.0), r"spacing must be one number or one per axis \(2 for 2-D arrays\); got 3"),
+    ([], r"spacing must be one number or one per axis"),
+])
+def test_bad_spacing_is_rejected_by_name(spacing, match):
+    with pytest.raises(ValueError, match=match):
+        emd_grid(np.ones((2, 2)), np.ones((2, 2)), spacing=spacing)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(A=[["a", "b"]], B=[[1.0]]), "A must hold real numbers"),
+    (dict(A=[[1.0]], B=np.array([[1 + 1j]])), "B must hold real numbers"),
+    (dict(A=[[1.0]], B=[[1.0]], spacing="x"), "spacing must be a positive number"),
+    (dict(A=[[1.0]], B=[[1.0]], spacing=True), "spacing must be a positive number"),
+])
+def test_non_numeric_input_is_a_type_error_by_name(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        emd_grid(**kwargs)
