@@ -1,5 +1,7 @@
 """The progress line of long exact solves: forced on, forced off, and 'auto' (terminal only)."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,21 @@ def test_forced_progress_shows_rounds_pairs_violations_and_time(capsys):
     assert last.startswith(f"emd_points: {res.rounds} rounds")
     for word in ("level 0", "pairs", "0 violations", " s"):
         assert word in last
+
+
+def test_the_line_ticks_while_a_round_runs_and_its_thread_ends_with_the_solve(capsys,
+                                                                            monkeypatch):
+    monkeypatch.setattr(_progress, "TICK_S", 0.01)
+    line = _progress.progress_reporter(True, "emd_points")
+    deadline = time.perf_counter() + 30
+    while "first round running" not in capsys.readouterr().err:
+        assert time.perf_counter() < deadline, "the line never appeared"
+        time.sleep(0.02)
+    line({"level": 0, "n": 3, "m": 4, "round": 1, "pairs": 12, "violations": 0,
+          "max_violation": 0.0, "tol": 1e-12, "cost": 1.0, "seconds": 0.1})
+    line.close()
+    assert not line.ticker.is_alive()
+    assert "emd_points: 1 rounds, level 0 (3 x 4) round 1, 12 pairs" in capsys.readouterr().err
 
 
 def test_progress_is_silent_when_turned_off_or_when_stderr_is_no_terminal(capsys):
