@@ -59,6 +59,11 @@ DOTMARK_FILE = re.compile(r"data(\d+)_(\d+)\.csv$")
 #: POT's dense solver holds the cost matrix and about this many more bytes per pair.
 POT_BYTES_PER_PAIR = 8 * 3
 
+#: What was run and how to read it (kept here so that a re-generated report keeps it).
+NOTES = """\
+NOTES_PLACEHOLDER
+"""
+
 PUBLISHED = """\
 Quoted as published in the issue that asked for this benchmark (other hardware; not measured
 here): GridOT (Rauch and Zanotti 2025, i7-8700K, mean per pair, squared Euclidean) and
@@ -273,29 +278,32 @@ def _relative(value, ref):
     return abs(value - ref) / abs(ref) if ref else abs(value - ref)
 
 
+def _times(rows, key):
+    return [r[key] for r in rows]
+
+
 def summarise(rows) -> list[dict]:
     """One row per (source, size, k, class): otlab's times, POT's, value agreement, certificate."""
     out = []
     for (source, size, k, cls), group in sorted(_cells(rows).items()):
-        ot_rows = [r for r in group if r["method"] == "otlab"]
+        mine = [r for r in group if r["method"] == "otlab"]
         pot = {(r["i"], r["j"]): r for r in group if r["method"] == "pot"}
-        both = [(r, pot[(r["i"], r["j"])]) for r in ot_rows if (r["i"], r["j"]) in pot]
-        ratios = [p["seconds"] / r["seconds"] for r, p in both]
-        diffs = [_relative(r["value"], p["value"]) for r, p in both]
+        both = [(r, pot[(r["i"], r["j"])]) for r in mine if (r["i"], r["j"]) in pot]
         viol = [r["dual_violation"] / r["value"] if r["value"] else r["dual_violation"]
-                for r in ot_rows]
+                for r in mine]
         out.append({
-            "source": source, "grid": f"{size}²", "k": k, "class": cls, "pairs": len(ot_rows),
-            "median s": _median([r["seconds"] for r in ot_rows]),
-            "max s": max((r["seconds"] for r in ot_rows), default=float("nan")),
-            "median cpu s": _median([r["cpu_seconds"] for r in ot_rows]),
-            "certified": f"{sum(r['converged'] for r in ot_rows)}/{len(ot_rows)}",
+            "source": source, "grid": f"{size}²", "k": k, "class": cls, "pairs": len(mine),
+            "median cpu s": _median(_times(mine, "cpu_seconds")),
+            "max cpu s": max(_times(mine, "cpu_seconds"), default=float("nan")),
+            "median wall s": _median(_times(mine, "seconds")),
+            "certified": f"{sum(r['converged'] for r in mine)}/{len(mine)}",
             "max rel. dual violation": max(viol, default=float("nan")),
             "POT pairs": len(both),
-            "POT median s": _median([p["seconds"] for _, p in both]),
-            "POT/otlab": _median(ratios),
-            "max rel. diff vs POT": max(diffs, default=float("nan")),
-            "load": f"{min(r['load'] for r in group):.1f}-{max(r['load'] for r in group):.1f}",
+            "POT median cpu s": _median([p["cpu_seconds"] for _, p in both]),
+            "POT/otlab cpu": _median([p["cpu_seconds"] / r["cpu_seconds"] for r, p in both]),
+            "max rel. diff vs POT": max((_relative(r["value"], p["value"]) for r, p in both),
+                                        default=float("nan")),
+            "load": f"{min(_times(group, 'load')):.1f}-{max(_times(group, 'load')):.1f}",
         })
     return out
 
@@ -303,52 +311,62 @@ def summarise(rows) -> list[dict]:
 def overall(rows) -> list[dict]:
     """Across classes: median and max time per pair for each (source, size, k)."""
     out = []
-    keys = sorted({(r["source"], r["size"], r["k"]) for r in rows})
-    for source, size, k in keys:
+    for source, size, k in sorted({(r["source"], r["size"], r["k"]) for r in rows}):
         group = [r for r in rows if (r["source"], r["size"], r["k"]) == (source, size, k)]
         mine = [r for r in group if r["method"] == "otlab"]
         pot = [r for r in group if r["method"] == "pot"]
         out.append({"source": source, "grid": f"{size}²", "k": k, "pairs": len(mine),
                     "classes": len({r["class"] for r in mine}),
-                    "median s": _median([r["seconds"] for r in mine]),
-                    "max s": max((r["seconds"] for r in mine), default=float("nan")),
-                    "median cpu s": _median([r["cpu_seconds"] for r in mine]),
-                    "max cpu s": max((r["cpu_seconds"] for r in mine), default=float("nan")),
-                    "POT median s": _median([r["seconds"] for r in pot]),
-                    "POT max s": max((r["seconds"] for r in pot), default=float("nan"))})
+                    "median cpu s": _median(_times(mine, "cpu_seconds")),
+                    "max cpu s": max(_times(mine, "cpu_seconds"), default=float("nan")),
+                    "median wall s": _median(_times(mine, "seconds")),
+                    "max wall s": max(_times(mine, "seconds"), default=float("nan")),
+                    "certified": f"{sum(r['converged'] for r in mine)}/{len(mine)}",
+                    "POT pairs": len(pot),
+                    "POT median cpu s": _median(_times(pot, "cpu_seconds")),
+                    "POT max cpu s": max(_times(pot, "cpu_seconds"), default=float("nan")),
+                    "load": f"{min(_times(group, 'load')):.1f}-{max(_times(group, 'load')):.1f}"})
     return out
 
 
 def plot(rows, path: Path) -> Path:
+    """CPU time per pair against pixels, log-log: one colour per class, POT dashed."""
     plt = pyplot()
+    from matplotlib.lines import Line2D
+
     orders = sorted({r["k"] for r in rows})
-    fig, axes = plt.subplots(1, len(orders), figsize=(6.2 * len(orders), 4.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(orders), figsize=(6.2 * len(orders), 4.8), squeeze=False,
                              sharey=True)
     classes = sorted({r["class"] for r in rows})
     colours = dict(zip(classes, plt.get_cmap("tab10").colors))
+    sizes = sorted({r["size"] for r in rows})
     for ax, k in zip(axes[0], orders):
-        for cls in classes:
-            for method, style in (("otlab", "-o"), ("pot", "--s")):
-                pts = {}
-                for r in rows:
-                    if r["k"] == k and r["class"] == cls and r["method"] == method:
-                        pts.setdefault(r["size"] ** 2, []).append(r["seconds"])
-                if not pts:
-                    continue
-                px = sorted(pts)
-                med = [np.median(pts[p]) for p in px]
-                top = [max(pts[p]) for p in px]
-                label = cls if method == "otlab" else f"{cls} (POT)"
-                ax.errorbar(px, med, yerr=[np.zeros(len(px)), np.subtract(top, med)],
-                            fmt=style, color=colours[cls], capsize=3, ms=4, label=label,
-                            alpha=1.0 if method == "otlab" else 0.6)
+        for cls, (method, style) in itertools.product(classes, (("otlab", "-o"), ("pot", "--s"))):
+            pts = {}
+            for r in rows:
+                if r["k"] == k and r["class"] == cls and r["method"] == method:
+                    pts.setdefault(r["size"] ** 2, []).append(r["cpu_seconds"])
+            if not pts:
+                continue
+            px = sorted(pts)
+            med = np.array([np.median(pts[p]) for p in px])
+            top = np.array([max(pts[p]) for p in px])
+            ax.errorbar(px, med, yerr=[np.zeros(len(px)), top - med], fmt=style,
+                        color=colours[cls], capsize=3, ms=4,
+                        alpha=1.0 if method == "otlab" else 0.55)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("pixels per image (n = side²)")
-        ax.set_title(f"k = {k}: median time per pair (bar: max)")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("wall time per pair (s)")
-    axes[0][-1].legend(fontsize=7, ncol=2, loc="upper left")
+        ax.set_xticks([s * s for s in sizes], [f"{s}²" for s in sizes])
+        ax.minorticks_off()
+        ax.set_xlabel("pixels per image")
+        ax.set_title(f"order k = {k}: median CPU time per pair (bar up to the max)")
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0][0].set_ylabel("CPU time per pair (s, one thread)")
+    handles = [Line2D([], [], color=colours[c], marker="o", label=c) for c in classes]
+    handles += [Line2D([], [], color="k", ls="-", marker="o", label="otlab emd_grid"),
+                Line2D([], [], color="k", ls="--", marker="s", alpha=0.55,
+                       label="POT emd2 (dense cost)")]
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left")
     return save_png(fig, path)
 
 
@@ -360,19 +378,21 @@ def report(args) -> Path:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     png = plot(rows, out_dir / f"{NAME}.png")
-    what = (f"{len(rows)} solves in `{args.results}` ({sum(r['method'] == 'otlab' for r in rows)} "
-            f"otlab, {sum(r['method'] == 'pot' for r in rows)} POT), 1-minute load average "
+    what = (f"{len(rows)} solves in `{Path(args.results).name}` "
+            f"({sum(r['method'] == 'otlab' for r in rows)} otlab, "
+            f"{sum(r['method'] == 'pot' for r in rows)} POT), 1-minute load average "
             f"{min(loads):.1f} to {max(loads):.1f} on the 2-core machine, one thread "
-            "(`OMP_NUM_THREADS=1`).  Times are wall seconds per pair (the cost matrix included "
-            "for POT); `cpu s` is the process's CPU time, which other jobs on the machine do not "
-            "inflate.  Distances in pixels (spacing 1); `value` is W_k^k.\n")
+            "(`OMP_NUM_THREADS=1`).  `cpu s` is the CPU time of the solve (user + system of the "
+            "process), which other jobs on a shared machine inflate much less than wall time; "
+            "`wall s` is wall time.  POT's times include building its dense cost matrix.  "
+            "Distances in pixels (spacing 1); the value compared is W_k^k.\n\n" + NOTES)
     sections = [
         ("What ran", what),
         ("Across classes", markdown_table(overall(rows))),
         ("By class", "`max rel. dual violation` is the certificate's dual violation over "
                      "all pixel pairs divided by the cost; `max rel. diff vs POT` compares "
-                     "W_k^k with `ot.emd2` on the same pairs (target 1e-9); `POT/otlab` is the "
-                     "median over those pairs of POT's time over otlab's.\n\n"
+                     "W_k^k with `ot.emd2` on the same pairs (target 1e-9); `POT/otlab cpu` is "
+                     "the median over those pairs of POT's CPU time over otlab's.\n\n"
                      + markdown_table(summarise(rows))),
         ("Figure", f"![time per pair]({png.name})\n"),
         ("Published figures (other hardware, not measured here)", PUBLISHED),
