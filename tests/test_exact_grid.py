@@ -193,6 +193,20 @@ def test_w_is_symmetric(pair, order):
                                emd_grid(B, A, order=order).distance, rtol=1e-9, atol=1e-12)
 
 
+@given(images(max_side=5), images(max_side=5), st.sampled_from([1, 2]),
+       st.floats(0.1, 10.0), st.floats(0.1, 10.0))
+def test_transposing_or_flipping_both_images_is_an_isometry(A, B, order, h0, h1):
+    base = emd_grid(A, B, order=order, spacing=(h0, h1)).distance
+    transposed = emd_grid(A.T, B.T, order=order, spacing=(h1, h0)).distance
+    np.testing.assert_allclose(transposed, base, rtol=1e-9, atol=1e-12)
+    # flipping needs both images on the same grid: pad them to a common shape
+    shape = (max(A.shape[0], B.shape[0]), max(A.shape[1], B.shape[1]))
+    P, Q = np.zeros(shape), np.zeros(shape)
+    P[:A.shape[0], :A.shape[1]], Q[:B.shape[0], :B.shape[1]] = A, B
+    flipped = emd_grid(P[::-1, ::-1], Q[::-1, ::-1], order=order, spacing=(h0, h1)).distance
+    np.testing.assert_allclose(flipped, base, rtol=1e-9, atol=1e-12)
+
+
 @given(image_pairs(max_side=4), st.sampled_from([1, 2]), st.floats(-100, 100))
 def test_scaling_the_spacing_scales_w(pair, order, log2_c):
     A, B = pair
