@@ -1,4 +1,4 @@
-"""benchmarks/exact_grid.py: the DOTmark loader (on files the test writes), the generated classes."""
+"""benchmarks/exact_grid.py: the DOTmark loader (on files the test writes), the generators."""
 
 import importlib.util
 from pathlib import Path

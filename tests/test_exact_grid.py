@@ -1,4 +1,4 @@
-"""Exact OT between arrays on grids (``otlab.emd_grid``): POT, emd_points, closed forms, bad input."""
+"""Exact OT on grids (``otlab.emd_grid``) against POT, emd_points, closed forms; bad input."""
 
 import numpy as np
 import ot
