@@ -11,6 +11,7 @@ from .audit import LipschitzAudit, lipschitz_audit
 from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
 from .neural import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticDivergedError, CriticFailedWarning,
+                     ScaledEstimateWarning,
                      CriticResult, NeuralCritic, estimate_w1, spectral_norms)
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "CriticConfig",
     "NeuralCritic",
     "CriticFailedWarning",
+    "ScaledEstimateWarning",
     "CriticDivergedError",
     "lipschitz_audit",
     "LipschitzAudit",

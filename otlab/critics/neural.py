@@ -26,7 +26,7 @@ from .audit import LipschitzAudit, lipschitz_audit
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, critic_loss, project
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
-           "CriticDivergedError", "estimate_w1", "spectral_norms", "EXACT_SN_MAX_WIDTH"]
+           "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms", "EXACT_SN_MAX_WIDTH"]
 
 #: Widest hidden layer for which ``"sn"`` divides by the exact spectral norm at
 #: every step (one SVD per layer and step); wider networks use one power
@@ -46,9 +46,22 @@ _COLLAPSE_SPREAD = 1e-6
 #: Lipschitz constraint: its estimate can exceed W_1 by that factor.
 _MAX_SLOPE = 2.0
 
+#: A critic whose audited Lipschitz constant is below this is K-Lipschitz with
+#: K far from 1 (weight clipping): its estimate is K * W_1, not W_1.
+_MIN_SLOPE = 0.5
+
 
 class CriticFailedWarning(UserWarning):
     """A trained critic failed: its estimate is negative, or it is constant on the samples."""
+
+
+class ScaledEstimateWarning(CriticFailedWarning):
+    """The raw estimate is :math:`K \\cdot W_1` for a critic whose Lipschitz constant K is far from 1.
+
+    Weight clipping (``"clip"``) bounds the weights, not the slope: its critic
+    is K-Lipschitz for a small unknown K, so ``estimate`` is not a
+    :math:`W_1` estimate; ``rescaled_estimate`` divides it by the audited K.
+    """
 
 
 class CriticDivergedError(FloatingPointError):
@@ -104,8 +117,24 @@ class CriticResult:
     flips : tuple of int
         Logging steps at which the critic's training gap was negative and its
         output layer was negated (see Notes of :func:`estimate_w1`).
-    status : {"ok", "collapsed", "not_lipschitz", "negative"}
-        ``"ok"``, or why a :class:`CriticFailedWarning` was raised.
+    status : {"ok", "scaled", "collapsed", "not_lipschitz", "negative"}
+        ``"ok"``, or why a :class:`CriticFailedWarning` was raised:
+        ``"scaled"`` (a :class:`ScaledEstimateWarning`) when the critic is
+        K-Lipschitz with K far from 1 (weight clipping), so that ``estimate``
+        is :math:`K \\cdot W_1` and only ``rescaled_estimate`` estimates
+        :math:`W_1`.
+    lipschitz_bound : float
+        The audited Lipschitz constant K of the critic: the largest gradient
+        norm or slope measured by the audit (:attr:`LipschitzAudit.lipschitz_bound`),
+        or the largest gradient norm at the training points with
+        ``audit=False``; 1 for ``"ctransform"`` (1-Lipschitz by construction).
+        A lower bound of the true constant.
+    holdout_stderr : float
+        Standard error of ``holdout_estimate`` over the held-out points,
+        :math:`\\sqrt{\\sum_i a_i^2 (f(x_i) - \\bar f_x)^2 + \\sum_j b_j^2 (f(y_j) -
+        \\bar f_y)^2}` with the held-out weights (NaN when ``holdout=0``): the
+        sampling error bar of the estimate for this critic (not the spread over
+        seeds of training).
     """
 
     estimate: float
@@ -119,6 +148,20 @@ class CriticResult:
     seconds: float = 0.0
     flips: tuple = ()
     status: str = "ok"
+    lipschitz_bound: float = float("nan")
+    holdout_stderr: float = float("nan")
+
+    @property
+    def rescaled_estimate(self) -> float:
+        """``estimate / lipschitz_bound``: the estimate of the critic divided by its audited K.
+
+        For a K-Lipschitz critic :math:`f`, :math:`f / K` is 1-Lipschitz, so this
+        is the Kantorovich estimate of the rescaled critic; for ``"clip"``
+        it is the only number that estimates :math:`W_1` (the raw
+        ``estimate`` is :math:`K \\cdot W_1`).  Since the audited K is a lower
+        bound of the true constant, it can exceed :math:`W_1` a little.
+        """
+        return self.estimate / self.lipschitz_bound
 
 
 def _canonical(x, w):
@@ -129,13 +172,22 @@ def _canonical(x, w):
 
 
 def _split(x, w, holdout, rng):
+    """Training and held-out splits of the points that carry mass.
+
+    Points of weight zero are not part of the measure and are dropped first,
+    so both splits carry positive mass (a held-out split that would leave the
+    training split without mass cannot happen); each split's weights are
+    renormalised in float64 and sum to 1.
+    """
+    keep = w > 0
+    x, w = x[keep], w[keep]
     n = x.shape[0]
     n_hold = int(round(holdout * n))
     n_hold = min(n_hold, n - 1)
     perm = rng.permutation(n)
     tr, ho = np.sort(perm[n_hold:]), np.sort(perm[:n_hold])
     wt = w[tr] / w[tr].sum()
-    wh = w[ho] / w[ho].sum() if n_hold and w[ho].sum() > 0 else w[ho]
+    wh = w[ho] / w[ho].sum() if n_hold else w[ho]
     return (x[tr], wt), (x[ho], wh)
 
 
@@ -288,7 +340,9 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "gp", hidden=(64, 64),
         :func:`otlab.wasserstein`; uniform when omitted.
     lipschitz : {"gp", "lp", "sn", "clip", "ctransform"}, default "gp"
         How the critic is kept 1-Lipschitz (:mod:`otlab.critics.lipschitz`).
-        ``"clip"`` estimates :math:`K \cdot W_1` for an unknown K.
+        ``"clip"`` estimates :math:`K \cdot W_1` for an unknown K: its result
+        has ``status="scaled"``, warns (:class:`ScaledEstimateWarning`) and
+        gives ``rescaled_estimate`` = estimate / audited K.
     hidden : tuple of int, default (64, 64)
         Hidden layer widths of the MLP.
     activation : {"leaky_relu", "relu", "tanh", "elu"}, default "leaky_relu"
@@ -327,7 +381,9 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "gp", hidden=(64, 64),
     Returns
     -------
     CriticResult
-        ``estimate``, ``holdout_estimate``, ``critic``, ``history``, ``audit``,
+        ``estimate``, ``holdout_estimate`` with its standard error
+        ``holdout_stderr``, ``critic``, ``history``, ``audit``, the audited
+        Lipschitz constant ``lipschitz_bound`` and ``rescaled_estimate``,
         ``flips``, ``status``.
 
     Raises
@@ -347,7 +403,10 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "gp", hidden=(64, 64),
         its estimate, about 0, says nothing about W_1; ``status="collapsed"``),
         when its gradient norm exceeds 2 at a sample point (the constraint
         failed and the estimate can exceed W_1 by that factor;
-        ``status="not_lipschitz"``), or when the final ``"ctransform"``
+        ``status="not_lipschitz"``), when its audited Lipschitz constant K is
+        below 0.5 (a :class:`ScaledEstimateWarning`: the estimate is
+        :math:`K \cdot W_1`, as always with ``"clip"``; ``status="scaled"``),
+        or when the final ``"ctransform"``
         estimate is negative (the constant 0 would do better;
         ``status="negative"``).
 
@@ -452,21 +511,32 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "gp", hidden=(64, 64),
         raise _diverged(cfg, 1, cfg.steps)
     history["estimate"] = [scale * g for g in history["estimate"]]
     history["estimate"][-1] = est
-    ho_est = float("nan")
+    ho_est, ho_se = float("nan"), float("nan")
     if x_ho.shape[0] and y_ho.shape[0]:
-        ho_est = float(wx_ho @ critic(x_ho) - wy_ho @ critic(y_ho))
+        ho_est, ho_se = _holdout_estimate(critic, x_ho, wx_ho, y_ho, wy_ho)
     slope = 1.0 if cfg.lipschitz == "ctransform" else _max_gradient(net, X, Y)
-    status = _status(cfg, est, np.concatenate([fx, fy]), slope)
     report = None
     if audit:
         report = lipschitz_audit(critic, x_tr, y_tr, seed=cfg.seed, device=dev,
                                  dtype=torch.float64)
+    bound = slope if report is None or cfg.lipschitz == "ctransform" else max(
+        slope, report.lipschitz_bound)
+    status = _status(cfg, est, np.concatenate([fx, fy]), slope, bound)
     return CriticResult(
         estimate=est, holdout_estimate=ho_est, critic=critic,
         history={k: np.asarray(v, dtype=float) for k, v in history.items()}, audit=report,
         config=cfg, train=(x_tr, wx_tr, y_tr, wy_tr), holdout_samples=(x_ho, wx_ho, y_ho, wy_ho),
-        seconds=seconds, flips=tuple(flips), status=status,
+        seconds=seconds, flips=tuple(flips), status=status, lipschitz_bound=bound,
+        holdout_stderr=ho_se,
     )
+
+
+def _holdout_estimate(critic, x, wx, y, wy) -> tuple[float, float]:
+    """The critic's estimate on the held-out points and its standard error (weighted)."""
+    fx, fy = critic(x), critic(y)
+    mx, my = float(wx @ fx), float(wy @ fy)
+    var = float(wx**2 @ (fx - mx) ** 2 + wy**2 @ (fy - my) ** 2)
+    return mx - my, float(np.sqrt(var))
 
 
 def _max_gradient(net, X, Y) -> float:
@@ -478,8 +548,9 @@ def _max_gradient(net, X, Y) -> float:
     return float(gradient_norms(net, torch.cat([X, Y])).max())
 
 
-def _status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: float) -> str:
-    """``"collapsed"``, ``"not_lipschitz"``, ``"negative"`` (each with a warning) or ``"ok"``."""
+def _status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: float,
+            bound: float) -> str:
+    """``"collapsed"``, ``"not_lipschitz"``, ``"scaled"``, ``"negative"`` (each with a warning) or ``"ok"``."""
     size = max(1.0, float(np.abs(values).max()))
     spread = float(values.max() - values.min())
     if not spread > _COLLAPSE_SPREAD * size:
@@ -498,6 +569,15 @@ def _status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: float
             CriticFailedWarning, stacklevel=3,
         )
         return "not_lipschitz"
+    if not bound >= _MIN_SLOPE:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic is K-Lipschitz with audited K = {bound:.3g}, "
+            f"not 1: its estimate ({estimate:.4g}) is K * W_1, not an estimate of W_1; "
+            f"result.rescaled_estimate = estimate / K = {estimate / bound:.4g} estimates W_1"
+            + (" (weight clipping bounds the weights, not the slope)." if cfg.lipschitz == "clip"
+               else "."), ScaledEstimateWarning, stacklevel=3,
+        )
+        return "scaled"
     if estimate < 0:
         warnings.warn(
             f"the trained {cfg.lipschitz!r} critic's estimate is negative ({estimate:.4g}): the "
