@@ -1,4 +1,4 @@
-"""Seeded toy data: parallel lines, low-dimensional manifolds, WGAN-GP mixtures.
+"""Seeded toy data: parallel lines, low-dimensional manifolds, WGAN-GP mixtures, W_1 benchmark pairs.
 
 Every generator takes a ``seed`` (``None``, an int or a
 :class:`numpy.random.Generator`) and returns float64 numpy arrays.
@@ -19,6 +19,7 @@ from .mixtures import (
     swiss_roll_points,
     twenty_five_gaussians,
 )
+from .w1_benchmark import W1BenchmarkPair, w1_benchmark
 
 __all__ = [
     "MANIFOLDS",
@@ -36,4 +37,6 @@ __all__ = [
     "swiss_roll",
     "swiss_roll_points",
     "twenty_five_gaussians",
+    "W1BenchmarkPair",
+    "w1_benchmark",
 ]
