@@ -16,6 +16,11 @@
 #             parallel, stops starting runs after WGAN_BUDGET seconds (default 420);
 #             call it again to continue: finished runs are kept in wgan_runs.jsonl,
 #             which must be carried back (copy it from $OUT into benchmarks/reports/).
+#   w1bench   python -m benchmarks.critics_w1_benchmark --device cuda --paper (the paper's critic
+#             settings: 2 x max(2D, 128) ReLU, batch 1024, 60000 gp/lp steps, 2**16 points),
+#             stops starting runs after W1_BUDGET seconds (default 480); call it again to
+#             continue: finished runs are kept in critics_w1_benchmark.jsonl (carry it back
+#             from $OUT into benchmarks/reports/).
 #   distributed  python -m benchmarks.distributed --device cuda, NCCL over every visible GPU
 #             (world size 1 on a one-GPU machine: the sharded path's overhead alone)
 #
@@ -45,6 +50,8 @@ for step in "$@"; do
         critics) python3 -m benchmarks.critic_accuracy --device cuda --seeds 5 ;;
         wgan) python3 -m benchmarks.wgan --device cuda --iters 20000 --seeds 0 1 2 \
                   --jobs "${WGAN_JOBS:-8}" --time-budget "${WGAN_BUDGET:-420}" ;;
+        w1bench) python3 -m benchmarks.critics_w1_benchmark --device cuda --paper \
+                  --seeds 0 1 2 --time-budget "${W1_BUDGET:-480}" ;;
         distributed) python3 -m benchmarks.distributed --device cuda \
                   --nproc "$(nvidia-smi -L | wc -l)" --out benchmarks/reports/gpu ;;
         *) echo "unknown step $step"; status=2; continue ;;

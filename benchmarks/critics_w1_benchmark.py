@@ -1,0 +1,305 @@
+"""How good are otlab's Kantorovich critics on a benchmark with a known W_1 and known potential?
+
+The pairs are :func:`otlab.datasets.w1_benchmark` (the MinFunnels construction
+of Korotin, Kolesov & Burnaev 2022, "Kantorovich Strikes Back!"): for each
+dimension D and number of funnels W the true W_1, the optimal potential f and
+its gradient are known.  Each otlab critic is trained on a fixed sample of
+``--n`` source and ``--n`` target points, then scored on fresh held-out
+samples (``--n-test`` of each):
+
+* the W_1 estimate E_x f - E_y f on the held-out samples (with its standard
+  error) and its relative error against the true W_1;
+* the mean cosine between the critic's gradient and the true gradient at the
+  held-out source points (the paper's "cos");
+* the audited Lipschitz bound K and the status of the result (``"scaled"``
+  for weight clipping, whose estimate is K * W_1; the table also gives
+  estimate / K).
+
+Methods: ``clip``, ``gp``, ``lp``, ``sn``, ``ctransform`` (``estimate_w1``)
+and ``exact``: the LP between the training samples (``otlab.wasserstein``,
+the plug-in estimate, biased upwards in high dimension, the paper's minibatch
+"DOT") and the exact critic of those samples (``otlab.exact_critic``) scored on
+the held-out samples.  The published numbers of the paper's repository
+(``critics_w1_published.py``) stand beside them, quoted as such: they come
+from other training settings and from other draws of the funnels.
+
+Results go to ``benchmarks/reports/critics_w1_benchmark.jsonl``, one line per
+(D, W, method, seed), and a run skips what is there, so partial runs count
+and a later run continues.  The report and figure are rebuilt from all lines.
+
+CPU run (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
+
+    nice python -m benchmarks.critics_w1_benchmark --seeds 0 --time-budget 3000
+
+GPU run of the paper's settings (critic MLP of two hidden layers of
+max(2D, 128) ReLU units, batch 1024, 60000 steps for gp/lp, 10000 for sn,
+5000 for clip, 2**16 training points per side)::
+
+    python -m benchmarks.critics_w1_benchmark --device cuda --paper --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from .critics_w1_published import PUBLISHED, PUBLISHED_METHOD
+
+from otlab.critics import CriticFailedWarning, estimate_w1, exact_critic
+from otlab.datasets import w1_benchmark
+
+DIMS = (2, 4, 8, 16, 32, 64, 128)
+WIDTHS = (4, 16, 64, 256)
+METHODS = ("gp", "lp", "sn", "clip", "ctransform", "exact")
+NAME = "critics_w1_benchmark"
+
+#: The paper's critic training (its notebooks/test_nd.ipynb): steps per method.
+PAPER_STEPS = {"gp": 60000, "lp": 60000, "sn": 10000, "clip": 5000, "ctransform": 60000}
+
+
+def cells(dims, widths):
+    """(D, W) in the order they are run: W = 4 and 16 first, then the hard case, then the rest."""
+    first = [(d, w) for w in widths if w in (4, 16) for d in dims]
+    hard = [(d, w) for d, w in [(128, 256)] if d in dims and w in widths]
+    rest = [(d, w) for w in widths for d in dims if (d, w) not in first + hard]
+    return first + hard + rest
+
+
+def cosine(critic, pair, x) -> float:
+    """Mean cosine between the critic's and the true gradient at ``x`` (points off the centres)."""
+    import torch
+
+    z = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(critic(z).sum(), z)
+    g, t = g.numpy(), pair.gradient(x)
+    gn, tn = np.linalg.norm(g, axis=1), np.linalg.norm(t, axis=1)
+    keep = tn > 0
+    c = (g * t).sum(axis=1)[keep] / np.maximum(gn[keep] * tn[keep], 1e-300)
+    return float(c.mean())
+
+
+def held_out(critic, xt, yt):
+    """E_x f - E_y f on held-out samples and its standard error."""
+    fx, fy = np.asarray(critic(xt)), np.asarray(critic(yt))
+    se = np.sqrt(fx.var(ddof=1) / len(fx) + fy.var(ddof=1) / len(fy))
+    return float(fx.mean() - fy.mean()), float(se)
+
+
+def options(method: str, dim: int, args) -> dict:
+    """Keyword arguments of estimate_w1 for one run."""
+    if args.paper:
+        width = max(2 * dim, 128)
+        return {"hidden": (width, width), "activation": "relu", "batch_size": 1024,
+                "steps": PAPER_STEPS[method], "lr": 2e-4, "betas": (0.0, 0.9),
+                "optimizer": "adam", **({"clip_value": 0.04} if method == "clip" else {})}
+    out = {}
+    if args.steps:
+        out["steps"] = args.steps
+    if args.hidden:
+        out["hidden"] = tuple(args.hidden)
+    if args.batch_size:
+        out["batch_size"] = args.batch_size
+    return out
+
+
+def run_one(pair, method, seed, args) -> dict:
+    """Train one critic on fresh samples and score it on fresh held-out samples."""
+    x, y = pair.sample(args.n, seed=np.random.default_rng([seed, 1]))
+    xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
+    start = time.perf_counter()
+    row = {}
+    if method == "exact":
+        m = min(args.n, args.n_exact)
+        critic = exact_critic(x[:m], y[:m])
+        row.update(train=float(critic.w1), status="ok", K=1.0, n_train=m)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CriticFailedWarning)  # recorded in status
+            res = estimate_w1(x, y, lipschitz=method, seed=seed, device=args.device,
+                              holdout=0.0, audit=method != "ctransform",
+                              log_every=None if method != "ctransform" else 10**9,
+                              **options(method, pair.dim, args))
+        critic = res.critic
+        row.update(train=res.estimate, status=res.status, K=res.lipschitz_bound,
+                   n_train=args.n, steps=res.config.steps, hidden=list(res.config.hidden),
+                   batch_size=res.config.batch_size, lr=res.config.lr)
+    est, se = held_out(critic, xt, yt)
+    row.update(estimate=est, stderr=se, cos=cosine(critic, pair, xt),
+               seconds=time.perf_counter() - start)
+    return row
+
+
+def run(args) -> None:
+    path = Path(args.results)
+    done = {(r["D"], r["W"], r["method"], r["seed"], r["setting"]) for r in read_jsonl(path)}
+    setting = args.setting or ("paper" if args.paper else "cpu")
+    start = time.perf_counter()
+    for dim, width in cells(args.dims, args.widths):
+        pair = None
+        for method in args.methods:
+            for seed in args.seeds:
+                key = (dim, width, method, seed, setting)
+                if key in done:
+                    continue
+                if time.perf_counter() - start > args.time_budget:
+                    print("time budget spent; run again to continue")
+                    return
+                pair = pair or w1_benchmark(dim, width, seed=args.pair_seed)
+                row = {"D": dim, "W": width, "method": method, "seed": seed,
+                       "setting": setting, "true": pair.w1, "true_stderr": pair.w1_stderr,
+                       **run_one(pair, method, seed, args),
+                       "load": float(Path("/proc/loadavg").read_text().split()[0])}
+                with path.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(f"D={dim} W={width} {method:10s} seed={seed} est={row['estimate']:.3f} "
+                      f"true={pair.w1:.3f} cos={row['cos']:.3f} {row['status']} "
+                      f"{row['seconds']:.0f}s", flush=True)
+
+
+def summarise(rows):
+    """One row per (setting, D, W, method): mean +- sd over seeds, beside the published numbers."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["setting"], r["W"], r["D"], r["method"]), []).append(r)
+    out = []
+    for (setting, width, dim, method), rs in sorted(groups.items(),
+                                                    key=lambda kv: (kv[0][0], kv[0][1], kv[0][2],
+                                                                    METHODS.index(kv[0][3]))):
+        est = np.array([r["estimate"] for r in rs])
+        rel = est / np.array([r["true"] for r in rs]) - 1
+        cos = np.array([r["cos"] for r in rs])
+        pub = PUBLISHED.get((dim, width), {})
+        p_est, p_cos = pub.get(PUBLISHED_METHOD.get(method, ""), (float("nan"),) * 2)
+        p_true = pub.get("true", (float("nan"),))[0]
+
+        def pm(a, fmt="{:+.1%}"):
+            return fmt.format(a.mean()) + (f" ± {a.std(ddof=1):.2g}" if len(a) > 1 else "")
+
+        row = {"setting": setting, "W": width, "D": dim, "method": method,
+               "true W1": f"{rs[0]['true']:.3f}", "estimate": pm(est, "{:.3f}"),
+               "rel. error": pm(rel), "cos": pm(cos, "{:.2f}"),
+               "train": f"{np.mean([r['train'] for r in rs]):.3f}",
+               "K": f"{np.mean([r['K'] for r in rs]):.3g}",
+               "est / K": f"{np.mean([r['estimate'] / r['K'] for r in rs]):.3f}",
+               "status": "/".join(sorted({r["status"] for r in rs})),
+               "seeds": len(rs),
+               "published": (f"{p_est:.3g} of {p_true:.3g} (cos {p_cos:.2f})"
+                             if p_est == p_est else "n/a"),
+               "published rel.": f"{p_est / p_true - 1:+.0%}" if p_est == p_est else "n/a",
+               "s/run": f"{np.mean([r['seconds'] for r in rs]):.0f}"}
+        out.append(row)
+    return out
+
+
+def figure(rows, path):
+    plt = pyplot()
+    widths = sorted({r["W"] for r in rows})
+    if not widths:
+        return None
+    fig, axes = plt.subplots(2, len(widths), figsize=(3.6 * len(widths), 6.2), squeeze=False,
+                             sharex=True)
+    runs = sorted({(r["setting"], r["method"]) for r in rows},
+                  key=lambda sm: (sm[0] != "cpu", sm[0], METHODS.index(sm[1])))
+    for j, width in enumerate(widths):
+        for setting, method in runs:
+            rs = [r for r in rows if r["W"] == width and r["method"] == method
+                  and r["setting"] == setting]
+            dims = sorted({r["D"] for r in rs})
+            if not dims:
+                continue
+            rel = [np.mean([abs(r["estimate"] / r["true"] - 1) for r in rs if r["D"] == d])
+                   for d in dims]
+            cos = [np.mean([r["cos"] for r in rs if r["D"] == d]) for d in dims]
+            label = method if setting == "cpu" else f"{method}, {setting}"
+            style = "o-" if setting == "cpu" else "s-"
+            axes[0, j].plot(dims, rel, style, label=label, lw=2.2 if setting != "cpu" else 1.2)
+            axes[1, j].plot(dims, cos, style, label=label, lw=2.2 if setting != "cpu" else 1.2)
+        pub = [(d, PUBLISHED[(d, width)]) for d in DIMS if (d, width) in PUBLISHED]
+        axes[0, j].plot([d for d, _ in pub], [abs(p["wgan-gp"][0] / p["true"][0] - 1)
+                                              for _, p in pub], "k--", label="published GP")
+        axes[1, j].plot([d for d, _ in pub], [p["wgan-gp"][1] for _, p in pub], "k--",
+                        label="published GP")
+        axes[0, j].set_title(f"W = {width} funnels")
+        axes[0, j].set_yscale("log")
+        axes[0, j].axhline(0.05, color="grey", lw=0.8, ls=":")
+        axes[1, j].axhline(0.9, color="grey", lw=0.8, ls=":")
+        axes[1, j].set_ylim(-0.5, 1.02)
+        for ax in axes[:, j]:
+            ax.set_xscale("log", base=2)
+        axes[1, j].set_xlabel("dimension D")
+    axes[0, 0].set_ylabel("|estimate / true W1 - 1| (log)")
+    axes[1, 0].set_ylabel("cosine(critic gradient, true gradient)")
+    axes[0, -1].legend(fontsize=7, loc="best")
+    return save_png(fig, path)
+
+
+def report(args) -> None:
+    rows = read_jsonl(Path(args.results))
+    table = summarise(rows)
+    png = figure(rows, REPORTS / f"{NAME}.png")
+    loads = [r["load"] for r in rows]
+    setting = ("Settings of the CPU run: estimate_w1 at its defaults unless stated in the "
+               "table's columns (steps, hidden, batch in the JSON lines); "
+               f"--n {args.n} training points per side (no held-out split), "
+               f"--n-test {args.n_test} fresh held-out points per side, the exact LP and "
+               f"critic on {args.n_exact} points per side; one pair per (D, W), drawn with "
+               f"seed {args.pair_seed}.")
+    sections = [
+        ("Question", "How close do otlab's critics come to the true W_1 and to the true "
+         "potential's gradient on the pairs of 'Kantorovich Strikes Back!' "
+         "(`otlab.datasets.w1_benchmark`)?"),
+        ("Settings", setting + (f" Load average during the runs: {min(loads):.1f} to "
+                                f"{max(loads):.1f}." if loads else "")),
+        ("Results", "Relative error of the held-out estimate against the true W_1, cosine "
+         "between gradients at held-out source points, mean ± sd over seeds (no sd: one "
+         "seed). 'train' is the estimate on the training samples (for 'exact' the LP "
+         "between them, the plug-in estimate); K the audited Lipschitz bound; 'published' "
+         "the paper's number for the corresponding method (wgan, wgan-gp, wgan-lp, sn-gan, "
+         "dot) and its true W_1, from other funnels and other training settings.\n\n"
+         + markdown_table(table)),
+    ]
+    if png:
+        sections.append(("Figure", f"![relative error and cosine against D]({png.name})"))
+    print(write_report(NAME, "Critics on the W_1 benchmark with known answers", device=args.device,
+                       sections=sections, script="python -m benchmarks.critics_w1_benchmark"))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dims", type=int, nargs="+", default=list(DIMS))
+    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--pair-seed", type=int, default=0, help="seed of the funnels")
+    parser.add_argument("--n", type=int, default=4000, help="training points per side")
+    parser.add_argument("--n-test", type=int, default=4096, help="held-out points per side")
+    parser.add_argument("--n-exact", type=int, default=2000,
+                        help="points per side of the exact LP and critic")
+    parser.add_argument("--steps", type=int, help="critic steps (default: estimate_w1's)")
+    parser.add_argument("--hidden", type=int, nargs="+",
+                        help="hidden widths (default: estimate_w1's)")
+    parser.add_argument("--batch-size", type=int, help="default: estimate_w1's")
+    parser.add_argument("--paper", action="store_true", help="the paper's training settings")
+    parser.add_argument("--setting", help="label of this run's settings in the results "
+                        "(default: 'cpu', or 'paper' with --paper)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--time-budget", type=float, default=float("inf"),
+                        help="seconds after which no new run starts")
+    parser.add_argument("--results", default=str(REPORTS / f"{NAME}.jsonl"))
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args(argv)
+    if args.paper:
+        args.n, args.n_exact = max(args.n, 2**16), max(args.n_exact, 4096)
+    if not args.report_only:
+        run(args)
+    report(args)
+
+
+if __name__ == "__main__":
+    main()
