@@ -30,7 +30,7 @@ Results go to a JSON-lines file (``--results``, default
 ``benchmarks/reports/exact_grid_runs.jsonl``); a re-run skips the cases it
 holds, so the sweep can be stopped and resumed.  Writes
 ``benchmarks/reports/exact_grid.md`` and ``exact_grid.png``.
-``python benchmarks/exact_grid.py --help`` lists the options.
+``python -m benchmarks.exact_grid --help`` lists the options.
 """
 
 from __future__ import annotations
@@ -46,9 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import (REPORTS, markdown_table, pyplot, read_jsonl, save_png,  # noqa: E402
-                      write_report)
+from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
 
 NAME = "exact_grid"
 CLASSES = ("white_noise", "grf_rough", "grf_moderate", "grf_smooth", "log_grf", "cauchy",
@@ -425,7 +423,7 @@ def report(args) -> Path:
     ]
     return write_report(NAME, "Exact OT between images on grids (DOTmark-like)", device="cpu",
                         sections=sections, out_dir=out_dir,
-                        script="benchmarks/exact_grid.py " + " ".join(sys.argv[1:]))
+                        script="python -m benchmarks.exact_grid " + " ".join(sys.argv[1:]))
 
 
 def build_parser() -> argparse.ArgumentParser:
