@@ -40,9 +40,10 @@ import numpy as np
 
 from ..costs import PowerCost
 from ._geometry import Leaves
-from ._restricted import (OPTIMAL, Restricted, ortools_flow, solve_dense, solve_restricted,
-                          tight_potentials)
+from ._refine import refine_plan
+from ._restricted import Restricted, solve_dense
 from ._scan import ScanResult, scan_excess
+from ._simplex import OPTIMAL, NetworkSimplex
 
 __all__ = ["SolverOptions", "Solution", "solve_points"]
 
@@ -149,38 +150,23 @@ def _neighbours(points, k):
 
 
 def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
-    """Sorted keys of the local candidates, and of those plus the monotone coupling."""
+    """Sorted candidate keys, and the coarse plan refined into a feasible plan on them."""
     m = y.shape[0]
     lx, ly = Leaves(x, opts.coarse_leaf), Leaves(y, opts.coarse_leaf)
     cx, ca = lx.weighted_centres(x, a)
     cy, cb = ly.weighted_centres(y, b)
     coarse = solve_points(cx, ca, cy, cb, opts, level=level + 1).plan
-    keys = [_expand_blocks(lx, ly, coarse.rows, coarse.cols, m)]
+    keys = [_expand_blocks(lx, ly, coarse.rows, coarse.cols, m),
+            _monotone_keys(x, a, y, b, m)]
     if opts.knn:
         keys.append(_knn_keys(x, y, opts.knn, m))
-    local = _sorted_unique(np.concatenate(keys))
-    return local, _sorted_unique(np.concatenate([local, _monotone_keys(x, a, y, b, m)]))
+    seed = refine_plan(lx, ly, a, b, coarse.rows, coarse.cols, coarse.flows)
+    return _sorted_unique(np.concatenate(keys)), seed
 
 
 def _report(opts, **fields):
     if opts.report is not None:
         opts.report(fields)
-
-
-def _warm_start(x, a, y, b, keys, cost: PowerCost):
-    """Potentials tight on OR-Tools' optimal flow over the local candidates, or None.
-
-    The long pairs of the monotone coupling are left out: they slow cost
-    scaling down by half and are rarely used.  If the local pairs admit no
-    feasible flow, POT starts cold.
-    """
-    m = y.shape[0]
-    rows, cols = keys // m, keys % m
-    costs = cost.pairs(x, y, rows, cols)
-    support = ortools_flow(a, b, rows, cols, costs)
-    if support is None:
-        return None
-    return tight_potentials(x.shape[0], m, rows[support], cols[support], costs[support])
 
 
 def _solve_dense_level(x, a, y, b, opts: SolverOptions) -> Solution:
@@ -190,6 +176,25 @@ def _solve_dense_level(x, a, y, b, opts: SolverOptions) -> Solution:
                     converged=plan.code == OPTIMAL, max_cost=float(costs.max()))
 
 
+def _restricted(ns: NetworkSimplex, rows, cols, status) -> Restricted:
+    """The simplex's plan (positive flows), cost and potentials."""
+    support = ns.support()
+    f, g = ns.potentials()
+    return Restricted(rows=rows[support], cols=cols[support], flows=ns.flow[support],
+                      cost=ns.cost(), f=f, g=g, code=status)
+
+
+def _seeded_simplex(a, b, keys, rows, cols, costs, seed) -> NetworkSimplex:
+    """The simplex on the candidates, its basis seeded from the refined coarse plan."""
+    ns = NetworkSimplex(a, b)
+    ns.add_arcs(rows, cols, costs)
+    seed_keys = _keys(seed[0], seed[1], b.shape[0])
+    at = np.searchsorted(keys, seed_keys)
+    if at.size and np.all(keys[np.minimum(at, keys.shape[0] - 1)] == seed_keys):
+        ns.seed(at, seed[2])  # a cycle in the support (not expected): stays cold
+    return ns
+
+
 def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution:
     """Exact OT between weighted clouds (distinct points, positive weights summing alike)."""
     n, m = x.shape[0], y.shape[0]
@@ -197,31 +202,35 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     if small or min(n, m) <= opts.coarse_leaf:
         return _solve_dense_level(x, a, y, b, opts)
     start = time.perf_counter()
-    local, keys = _initial_candidates(x, a, y, b, opts, level)
+    keys, seed = _initial_candidates(x, a, y, b, opts, level)
     scan_x, scan_y = Leaves(x, opts.scan_leaf), Leaves(y, opts.scan_leaf)
     near_x, near_y = _neighbours(x, opts.knn), _neighbours(y, opts.knn)
-    warm = _warm_start(x, a, y, b, local, opts.cost)
     rows, cols = keys // m, keys % m
     costs = opts.cost.pairs(x, y, rows, cols)
+    ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed)
     for round_ in range(1, opts.max_rounds + 1):
-        plan = solve_restricted(a, b, rows, cols, costs, max_iter=opts.max_iter, warm=warm)
-        if plan.code != OPTIMAL:
-            return Solution(plan=plan, scan=None, rounds=round_, n_pairs=keys.shape[0],
+        status = ns.solve(max_iter=opts.max_iter)
+        plan = _restricted(ns, rows, cols, status)
+        if status != OPTIMAL:
+            return Solution(plan=plan, scan=None, rounds=round_, n_pairs=rows.shape[0],
                             converged=False, max_cost=float(costs.max()))
         eta = max(0.0, float(np.max(plan.f[rows] + plan.g[cols] - costs)))
         tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
         scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.cost, tol=tol,
                            top_k=opts.top_k)
         new = _missing(_keys(scan.rows, scan.cols, m), keys)
-        _report(opts, level=level, n=n, m=m, round=round_, pairs=keys.shape[0],
+        _report(opts, level=level, n=n, m=m, round=round_, pairs=rows.shape[0],
                 violations=scan.n_violations, max_violation=scan.max_excess, tol=tol,
                 cost=plan.cost, seconds=time.perf_counter() - start)
         if new.size == 0:
-            return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=keys.shape[0],
+            return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=rows.shape[0],
                             converged=True, max_cost=float(costs.max()))
-        keys = _sorted_unique(np.concatenate([keys, new, _partner_keys(plan, near_x, near_y, m)]))
-        rows, cols = keys // m, keys % m
-        costs = opts.cost.pairs(x, y, rows, cols)
-        warm = (plan.f, plan.g)
-    return Solution(plan=plan, scan=scan, rounds=opts.max_rounds, n_pairs=keys.shape[0],
+        new = _missing(np.concatenate([new, _partner_keys(plan, near_x, near_y, m)]), keys)
+        keys = _sorted_unique(np.concatenate([keys, new]))
+        new_rows, new_cols = new // m, new % m
+        new_costs = opts.cost.pairs(x, y, new_rows, new_cols)
+        ns.add_arcs(new_rows, new_cols, new_costs)  # the basis is kept
+        rows, cols = np.concatenate([rows, new_rows]), np.concatenate([cols, new_cols])
+        costs = np.concatenate([costs, new_costs])
+    return Solution(plan=plan, scan=scan, rounds=opts.max_rounds, n_pairs=rows.shape[0],
                     converged=False, max_cost=float(costs.max()))

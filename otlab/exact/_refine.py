@@ -1,0 +1,100 @@
+r"""A coarse plan refined into a feasible plan between the points: the seed of the finer level.
+
+The coarse problem moves the masses :math:`A_K = \sum_{i \in K} a_i` of the
+source leaves to the masses :math:`B_L` of the target leaves with flows
+:math:`F_{KL}`.  Three north-west-corner splits make a fine plan with exactly
+the fine marginals whose pairs lie in the leaf blocks :math:`K \times L` with
+:math:`F_{KL} > 0`:
+
+1. each source leaf shares its points' masses among its outgoing coarse arcs
+   (pieces :math:`a_{iq}`, :math:`\sum_q a_{iq} = a_i`, :math:`\sum_{i \in K} a_{iq} = F_q`);
+2. each target leaf does the same with its incoming arcs (pieces :math:`b_{jq}`);
+3. each coarse arc :math:`q` moves its pieces :math:`a_{iq}` to its pieces
+   :math:`b_{jq}`.
+
+A north-west-corner split of two sequences is a staircase, so two points
+share at most one arc of it; with a coarse plan whose support is a forest
+(a basic solution) the fine support is a forest too, as the network simplex
+needs for a basis.  :meth:`otlab.exact._simplex.NetworkSimplex.seed` checks
+it and the caller falls back to a cold start if not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._geometry import Leaves
+
+__all__ = ["north_west_pieces", "refine_plan"]
+
+
+def _segmented_cumsum(groups, weights):
+    total = np.cumsum(weights)
+    first = np.ones(groups.shape[0], dtype=bool)
+    first[1:] = groups[1:] != groups[:-1]
+    starts = np.nonzero(first)[0]
+    before = np.repeat(total[starts] - weights[starts], np.diff(np.append(starts, groups.shape[0])))
+    return total - before
+
+
+def _group_ends(groups):
+    last = np.ones(groups.shape[0], dtype=bool)
+    last[:-1] = groups[1:] != groups[:-1]
+    return np.nonzero(last)[0]
+
+
+def north_west_pieces(groups_a, wa, groups_b, wb):
+    """North-west-corner couplings of ``wa`` and ``wb``, group by group.
+
+    Both sequences are sorted by group and have (nearly) equal totals in each
+    group; the totals of ``wa`` are taken as exact.  Returns ``(i, j, mass)``:
+    the positive pieces, each inside one group.
+
+    >>> north_west_pieces(np.array([0, 0, 1]), np.array([0.25, 0.25, 0.5]),
+    ...                   np.array([0, 1]), np.array([0.5, 0.5]))
+    (array([0, 1, 2]), array([0, 0, 1]), array([0.25, 0.25, 0.5 ]))
+    """
+    if groups_a.size == 0 or groups_b.size == 0:
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty(0)
+    ca, cb = _segmented_cumsum(groups_a, wa), _segmented_cumsum(groups_b, wb)
+    size = int(max(groups_a.max(), groups_b.max())) + 1
+    total = np.zeros(size)
+    ends_a, ends_b = _group_ends(groups_a), _group_ends(groups_b)
+    total[groups_a[ends_a]] = ca[ends_a]
+    cb[ends_b] = total[groups_b[ends_b]]
+    offset = np.concatenate([[0.0], np.cumsum(total)[:-1]])
+    pa, pb = offset[groups_a] + ca, offset[groups_b] + cb
+    cuts = np.unique(np.concatenate([pa, pb]))
+    i = np.minimum(np.searchsorted(pa, cuts, side="left"), pa.shape[0] - 1)
+    j = np.minimum(np.searchsorted(pb, cuts, side="left"), pb.shape[0] - 1)
+    mass = np.diff(cuts, prepend=0.0)
+    keep = mass > 0
+    return i[keep], j[keep], mass[keep]
+
+
+def refine_plan(lx: Leaves, ly: Leaves, a, b, leaf_rows, leaf_cols, leaf_flows):
+    """A plan between the points with marginals ``a, b`` inside the coarse plan's leaf blocks.
+
+    Returns ``(rows, cols, flows)``, positive flows (see the module notes).
+    """
+    keep = leaf_flows > 0
+    leaf_rows, leaf_cols, leaf_flows = leaf_rows[keep], leaf_cols[keep], leaf_flows[keep]
+    by_source = np.lexsort((leaf_cols, leaf_rows))
+    by_target = np.lexsort((leaf_rows, leaf_cols))
+    # 1. source points (leaf order) against the arcs leaving their leaf
+    src_points = lx.perm
+    pi, qa, ma = north_west_pieces(lx.leaf_of[src_points], a[src_points],
+                                   leaf_rows[by_source], leaf_flows[by_source])
+    pieces_a = (src_points[pi], by_source[qa], ma)
+    # 2. target points against the arcs entering their leaf
+    tgt_points = ly.perm
+    pj, qb, mb = north_west_pieces(ly.leaf_of[tgt_points], b[tgt_points],
+                                   leaf_cols[by_target], leaf_flows[by_target])
+    pieces_b = (tgt_points[pj], by_target[qb], mb)
+    # 3. along each coarse arc, its source pieces against its target pieces
+    oa = np.argsort(pieces_a[1], kind="stable")
+    ob = np.argsort(pieces_b[1], kind="stable")
+    u, v, flows = north_west_pieces(pieces_a[1][oa], pieces_a[2][oa],
+                                    pieces_b[1][ob], pieces_b[2][ob])
+    return pieces_a[0][oa][u], pieces_b[0][ob][v], flows

@@ -1,0 +1,8 @@
+"""Status codes and the pricing tolerance shared by the network simplex and its kernels."""
+
+__all__ = ["INFEASIBLE", "OPTIMAL", "MAX_ITER_REACHED", "EPSILON"]
+
+#: Status codes (POT's numbering).
+INFEASIBLE, OPTIMAL, MAX_ITER_REACHED = 0, 1, 3
+#: Relative reduced-cost tolerance of the pricing (LEMON's and POT's).
+EPSILON = 2.2e-15
