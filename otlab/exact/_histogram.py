@@ -22,7 +22,8 @@ from .._validation import (as_cost_matrix, as_histogram, check_positive_int, che
                            safe_total)
 from ..frames import power_of_two_at_least
 
-__all__ = ["emd", "EMDResult", "default_max_iter", "marginal_l1"]
+__all__ = ["emd", "EMDResult", "default_max_iter", "check_max_iter", "MAX_ITER_LIMIT",
+           "marginal_l1"]
 
 #: Relative tolerance on the difference of total masses accepted by :func:`emd`.
 MASS_RTOL = 1e-6
@@ -48,6 +49,22 @@ def default_max_iter(n: int, m: int) -> int:
     20000000
     """
     return max(100_000, 20 * n * m)
+
+
+#: Largest pivot cap the network simplex solvers count (larger requests are clipped to it).
+MAX_ITER_LIMIT = 2**62
+
+
+def check_max_iter(max_iter, n: int, m: int) -> int:
+    """``max_iter`` as an int >= 1 (``None``: :func:`default_max_iter`), clipped at
+    :data:`MAX_ITER_LIMIT`.
+
+    >>> check_max_iter(2**70, 2, 2) == MAX_ITER_LIMIT, check_max_iter(None, 10, 10)
+    (True, 100000)
+    """
+    if max_iter is None:
+        max_iter = default_max_iter(n, m)
+    return min(check_positive_int(max_iter, "max_iter"), MAX_ITER_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -206,9 +223,7 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
                        alternative=DENSE_ALTERNATIVE)
     M = np.ascontiguousarray(to_numpy(as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")))
     check_same_mass(a, b, rtol=mass_rtol)
-    if max_iter is None:
-        max_iter = default_max_iter(a.shape[0], b.shape[0])
-    max_iter = check_positive_int(max_iter, "max_iter")
+    max_iter = check_max_iter(max_iter, a.shape[0], b.shape[0])
     units = _mass_units(a)
     a_unit, b_unit = a / units[0] / units[1], b / units[0] / units[1]
     b_unit = b_unit * (a_unit.sum() / b_unit.sum())

@@ -49,6 +49,10 @@ __all__ = ["SolverOptions", "Solution", "solve_points"]
 
 #: Floor of the pricing tolerance, relative to the largest candidate cost.
 TOL_FLOOR = 1e-13
+#: Largest excess the potentials may show on the candidate pairs (relative to the largest
+#: candidate cost) for the solve to count as optimal: far above the simplex's round-off,
+#: far below any real violation.
+ETA_LIMIT = 1e-9
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,8 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
                 cost=plan.cost, seconds=time.perf_counter() - start)
         if new.size == 0:
             return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=rows.shape[0],
-                            converged=True, max_cost=float(costs.max()))
+                            converged=eta <= ETA_LIMIT * float(costs.max()),
+                            max_cost=float(costs.max()))
         new = _missing(np.concatenate([new, _partner_keys(plan, near_x, near_y, m)]), keys)
         keys = _sorted_unique(np.concatenate([keys, new]))
         new_rows, new_cols = new // m, new % m

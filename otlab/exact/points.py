@@ -44,7 +44,7 @@ from ..costs import PowerCost, power_sum
 from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
-from ._histogram import FEASIBILITY_RTOL, default_max_iter, marginal_l1
+from ._histogram import FEASIBILITY_RTOL, check_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
 from ._progress import check_progress, progress_reporter
 from ._restricted import Restricted
@@ -290,16 +290,16 @@ def _expand_plan(plan: Restricted, p: _Problem, a, b):
     return csr_array((v, (r, c)), shape=(a.shape[0], b.shape[0]))
 
 
-def _validate(x, y, a, b, order, solver, max_iter):
+def _validate(x, y, a, b, order, solver, max_iter, max_rounds):
     order = check_order(order)
     check_choice(solver, "solver", SOLVERS)
     sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
-    if max_iter is None:
-        max_iter = default_max_iter(sx.n, sy.n)
+    max_iter = check_max_iter(max_iter, sx.n, sy.n)
+    check_positive_int(max_rounds, "max_rounds")
     a, b = to_numpy(sx.probabilities), to_numpy(sy.probabilities)
     # weights normalised in float32 (or less) sum to 1 only to their precision: again in float64
     return (to_numpy(sx.points), a / a.sum(), to_numpy(sy.points), b / b.sum(), order,
-            check_positive_int(max_iter, "max_iter"))
+            max_iter)
 
 
 def _not_exact_message(res: PointsEMDResult, clipped: bool) -> str:
@@ -410,7 +410,7 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
            [0., 1., 0.],
            [0., 0., 1.]])
     """
-    x, a, y, b, order, max_iter = _validate(x, y, a, b, order, solver, max_iter)
+    x, a, y, b, order, max_iter = _validate(x, y, a, b, order, solver, max_iter, max_rounds)
     progress = check_progress(progress)
     n, m = x.shape[0], y.shape[0]
     if solver == "auto":
