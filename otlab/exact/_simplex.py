@@ -11,7 +11,7 @@ with dual :math:`\max \langle a, f\rangle + \langle b, g\rangle`,
 :math:`f_i + g_j \le c_{ij}`.  Nodes are the n sources, the m targets and an
 artificial root :math:`R`; each node has an artificial arc to or from
 :math:`R` of cost :math:`M`.  The basis is a spanning tree (parent, arc to the
-parent and its direction, depth, child lists) with flows on its arcs and node
+parent and its direction, subtree sizes, child lists) with flows on its arcs and node
 potentials :math:`\pi` such that :math:`c_{st} + \pi_s - \pi_t = 0` on tree
 arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`.
 
@@ -28,9 +28,11 @@ arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`.
   with zero flow points towards the root, kept by the leaving-arc rule (the
   last blocking arc of the cycle, walked from its apex in the direction of
   the entering arc), so every degenerate pivot moves the tree forward.
-* Potentials are re-derived from the parent's along the re-hung subtree at
-  each pivot (not shifted), so round-off grows with the depth of the tree,
-  not with the number of pivots.
+* A pivot re-hangs one subtree and shifts its potentials by the entering
+  arc's reduced cost; subtree sizes change only along the cycle (they also
+  find the cycle's apex, as in LEMON).  Shifts carry round-off, so the
+  potentials are recomputed exactly from the tree every :math:`n + m`
+  pivots and before optimality is declared (then priced again).
 * Artificial cost :math:`M`: starts at :math:`8(c_{\max} + 1)` (small
   :math:`M` keeps potentials of the order of the costs, hence accurate); if
   the optimum still routes mass through :math:`R` it is raised (x 64) up to
@@ -103,7 +105,7 @@ class NetworkSimplex:
         self.parent = np.full(nodes + 1, -1, np.int64)
         self.pred = np.full(nodes + 1, -1, np.int64)
         self.up = np.zeros(nodes + 1, np.bool_)
-        self.depth = np.zeros(nodes + 1, np.int64)
+        self.succ = np.ones(nodes + 1, np.int64)
         self.first_child = np.full(nodes + 1, -1, np.int64)
         self.next_sib = np.full(nodes + 1, -1, np.int64)
         self.prev_sib = np.full(nodes + 1, -1, np.int64)
@@ -128,7 +130,8 @@ class NetworkSimplex:
             self.next_sib[v] = v + 1 if v + 1 < nodes else -1
             self.prev_sib[v] = v - 1
         self.first_child[nodes] = 0 if nodes else -1
-        self.depth[:nodes] = 1
+        self.succ[:] = 1
+        self.succ[nodes] = nodes + 1
         self.pi[:nodes] = np.where(self.up[:nodes], -self.art, self.art)
 
     def add_arcs(self, rows, cols, costs) -> None:
@@ -148,15 +151,15 @@ class NetworkSimplex:
         Returns False (and keeps the current basis) when the support holds a cycle.
         """
         arcs = np.asarray(arcs, np.int64)
-        state = [self.parent.copy(), self.pred.copy(), self.up.copy(), self.depth.copy(),
+        state = [self.parent.copy(), self.pred.copy(), self.up.copy(), self.succ.copy(),
                  self.first_child.copy(), self.next_sib.copy(), self.prev_sib.copy(),
                  self.pi.copy(), self.art_flow.copy()]
         ok = _k().build(self.n + self.m, self.src, self.tgt, self.costs, arcs,
-                                 self.parent, self.pred, self.up, self.depth, self.first_child,
+                                 self.parent, self.pred, self.up, self.succ, self.first_child,
                                  self.next_sib, self.prev_sib, self.pi, self.art_flow, self.art,
                                  self.stack)
         if not ok:
-            (self.parent, self.pred, self.up, self.depth, self.first_child, self.next_sib,
+            (self.parent, self.pred, self.up, self.succ, self.first_child, self.next_sib,
              self.prev_sib, self.pi, self.art_flow) = state
             return False
         self.flow[:] = 0.0
@@ -167,13 +170,8 @@ class NetworkSimplex:
 
     def _set_art(self, art: float) -> None:
         self.art = art
-        nodes = self.n + self.m
-        child = self.first_child[nodes]
-        while child >= 0:
-            _k().relabel(child, self.parent, self.pred, self.up, self.depth,
-                                  self.first_child, self.next_sib, self.pi, self.costs,
-                                  self.art, self.stack)
-            child = self.next_sib[child]
+        _k().relabel_all(self.parent, self.pred, self.up, self.first_child, self.next_sib,
+                         self.pi, self.costs, self.art, self.stack)
 
     def solve(self, *, max_iter: int) -> int:
         """Pivot until optimal or ``max_iter`` pivots (this call); returns the status."""
@@ -183,7 +181,7 @@ class NetworkSimplex:
         while True:
             status, pivots, self._start = run(
                 self.src, self.tgt, self.costs, self.flow, self.basic, self.parent, self.pred,
-                self.up, self.depth, self.first_child, self.next_sib, self.prev_sib, self.pi,
+                self.up, self.succ, self.first_child, self.next_sib, self.prev_sib, self.pi,
                 self.art_flow, self.art, self.stack, self._start, budget, self.work)
             self.pivots += pivots
             budget -= pivots

@@ -1,7 +1,9 @@
 """Compiled kernels of the network simplex (:mod:`otlab.exact._simplex`): numba, cached.
 
 Imported only when a sparse exact solve runs, so that ``import otlab`` does not load numba.
-Tree layout: see :mod:`otlab.exact._simplex`.
+Tree layout: see :mod:`otlab.exact._simplex`.  ``succ[v]`` is the number of nodes in the
+subtree of ``v`` (``v`` included): an ancestor has more than its descendants, which is
+how the apex of a cycle is found, and it changes only along the cycle at a pivot.
 """
 
 import math
@@ -44,20 +46,46 @@ def link(v, p, parent, first_child, next_sib, prev_sib):
 
 
 @njit(cache=True, nogil=True)
-def relabel(top, parent, pred, up, depth, first_child, next_sib, pi, cost, art, stack):
-    """Depth and potentials of the subtree of ``top`` from its parent's, parent first."""
+def relabel(top, parent, pred, up, first_child, next_sib, pi, cost, art, stack):
+    """Potentials of the subtree of ``top`` from its parent's, exactly (parent first)."""
     size = 0
     stack[size] = top
     size += 1
-    seen = 0
     while size > 0:
-        seen += 1
         size -= 1
         v = stack[size]
         p = parent[v]
         c = arc_cost(v, pred, cost, art)
         pi[v] = pi[p] - c if up[v] else pi[p] + c
-        depth[v] = depth[p] + 1
+        w = first_child[v]
+        while w >= 0:
+            stack[size] = w
+            size += 1
+            w = next_sib[w]
+
+
+@njit(cache=True, nogil=True)
+def relabel_all(parent, pred, up, first_child, next_sib, pi, cost, art, stack):
+    root = parent.shape[0] - 1
+    pi[root] = 0.0
+    w = first_child[root]
+    while w >= 0:
+        relabel(w, parent, pred, up, first_child, next_sib, pi, cost, art, stack)
+        w = next_sib[w]
+
+
+@njit(cache=True, nogil=True)
+def shift(top, sigma, first_child, next_sib, pi, stack):
+    """Add ``sigma`` to the potentials of the subtree of ``top``; returns its size."""
+    size = 0
+    seen = 0
+    stack[size] = top
+    size += 1
+    while size > 0:
+        size -= 1
+        v = stack[size]
+        pi[v] += sigma
+        seen += 1
         w = first_child[v]
         while w >= 0:
             stack[size] = w
@@ -110,17 +138,15 @@ def add_flow(v, amount, pred, flow, art_flow):
 
 
 @njit(cache=True, nogil=True)
-def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, depth, first_child, next_sib,
-          prev_sib, pi, art_flow, art, stack):
+def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, succ, first_child, next_sib,
+          prev_sib, pi, art_flow, stack):
+    """Bring arc ``e`` into the tree; returns the size of the re-hung subtree (-1: unbounded)."""
     s, t = src[e], tgt[e]
     u, v = s, t
-    while u != v:  # the apex of the cycle
-        if depth[u] > depth[v]:
+    while u != v:  # the apex of the cycle: an ancestor has the larger subtree
+        if succ[u] < succ[v]:
             u = parent[u]
-        elif depth[v] > depth[u]:
-            v = parent[v]
         else:
-            u = parent[u]
             v = parent[v]
     join = u
     delta = np.inf
@@ -135,11 +161,11 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, depth, first_child, 
     u = t  # flow runs t -> join on this side
     while u != join:
         d = np.inf if up[u] else flow_of(u, pred, flow, art_flow)
-        if d <= delta:
+        if d <= delta:  # the last blocking arc: the tree stays strongly feasible
             delta, u_out, side = d, u, 2
         u = parent[u]
     if u_out < 0:
-        return -1  # unbounded: impossible with non-negative artificial costs
+        return -1
     if delta > 0:
         flow[e] += delta
         u = s
@@ -154,50 +180,69 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, depth, first_child, 
     if k_out >= 0:
         basic[k_out] = False
     basic[e] = True
+    rc = cost[e] + pi[s] - pi[t]
     if side == 1:
-        u_in, v_in, up_in = s, t, True
+        u_in, v_in, up_in, sigma = s, t, True, -rc
     else:
-        u_in, v_in, up_in = t, s, False
-    w, new_parent, new_arc, new_up = u_in, v_in, e, up_in
+        u_in, v_in, up_in, sigma = t, s, False, rc
+    moved = succ[u_out]
+    u = parent[u_out]
+    while u != join:  # the old ancestors lose the subtree ...
+        succ[u] -= moved
+        u = parent[u]
+    u = v_in
+    while u != join:  # ... the new ones gain it
+        succ[u] += moved
+        u = parent[u]
+    w, new_parent, new_arc, new_up, below = u_in, v_in, e, up_in, 0
     while True:  # re-hang the path u_in .. u_out below v_in, reversed
-        old_parent, old_arc, old_up = parent[w], pred[w], up[w]
+        old_parent, old_arc, old_up, old_size = parent[w], pred[w], up[w], succ[w]
         unlink(w, parent, first_child, next_sib, prev_sib)
         link(w, new_parent, parent, first_child, next_sib, prev_sib)
         pred[w] = new_arc
         up[w] = new_up
+        succ[w] = moved - below
         if w == u_out:
             break
-        new_parent, new_arc, new_up = w, old_arc, not old_up
+        new_parent, new_arc, new_up, below = w, old_arc, not old_up, old_size
         w = old_parent
-    return relabel(u_in, parent, pred, up, depth, first_child, next_sib, pi, cost, art, stack)
+    return shift(u_in, sigma, first_child, next_sib, pi, stack)
 
 
 @njit(cache=True, nogil=True)
-def run(src, tgt, cost, flow, basic, parent, pred, up, depth, first_child, next_sib,
+def run(src, tgt, cost, flow, basic, parent, pred, up, succ, first_child, next_sib,
         prev_sib, pi, art_flow, art, stack, start, max_iter, work):
+    """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``."""
     n_arcs = src.shape[0]
+    n_nodes = parent.shape[0]
     block = max(10, int(math.sqrt(n_arcs)))
     pivots = 0
+    since = 0  # pivots since the potentials were last recomputed from the tree
     while True:
         if n_arcs == 0:
             return OPTIMAL, pivots, 0
         e, new_start = price(src, tgt, cost, basic, pi, start, block)
         work[0] += (new_start - start) % n_arcs if new_start != start else n_arcs
         start = new_start
-        if e < 0:
+        if e < 0 or since >= n_nodes:
+            if since > 0:  # shifted potentials carry round-off: recompute, price again
+                relabel_all(parent, pred, up, first_child, next_sib, pi, cost, art, stack)
+                since = 0
+                continue
             return OPTIMAL, pivots, start
         if pivots >= max_iter:
             return MAX_ITER_REACHED, pivots, start
-        moved = pivot(e, src, tgt, cost, flow, basic, parent, pred, up, depth, first_child,
-                      next_sib, prev_sib, pi, art_flow, art, stack)
+        moved = pivot(e, src, tgt, cost, flow, basic, parent, pred, up, succ, first_child,
+                      next_sib, prev_sib, pi, art_flow, stack)
         if moved < 0:
             return INFEASIBLE, pivots, start
         work[1] += moved
         pivots += 1
+        since += 1
 
 
 @njit(cache=True, nogil=True)
-def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, depth, first_child, next_sib,
+def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, succ, first_child, next_sib,
           prev_sib, pi, art_flow, art, stack):
     """Hang each tree of the forest ``arcs`` from the root; False if they hold a cycle."""
     root = n_nodes
@@ -218,9 +263,12 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, depth, first_child, n
     first_child[:] = -1
     next_sib[:] = -1
     prev_sib[:] = -1
-    depth[root] = 0
+    succ[:] = 1
+    succ[root] = n_nodes + 1
     pi[root] = 0.0
     seen = np.zeros(n_nodes, np.bool_)
+    order = np.empty(n_nodes, np.int64)
+    n_order = 0
     for r in range(n_nodes):
         if seen[r]:
             continue
@@ -230,13 +278,14 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, depth, first_child, n
         up[r] = True
         art_flow[r] = 0.0
         pi[r] = -art
-        depth[r] = 1
         size = 0
         stack[size] = r
         size += 1
         while size > 0:
             size -= 1
             v = stack[size]
+            order[n_order] = v
+            n_order += 1
             for t in range(deg[v], deg[v + 1]):
                 k = adj[t]
                 if k == pred[v]:
@@ -249,7 +298,10 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, depth, first_child, n
                 pred[w] = k
                 up[w] = src[k] == w
                 pi[w] = pi[v] - cost[k] if up[w] else pi[v] + cost[k]
-                depth[w] = depth[v] + 1
                 stack[size] = w
                 size += 1
+    for t in range(n_nodes - 1, -1, -1):  # subtree sizes, children before parents
+        v = order[t]
+        if parent[v] != root:
+            succ[parent[v]] += succ[v]
     return True
