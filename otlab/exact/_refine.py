@@ -10,7 +10,7 @@ the fine marginals whose pairs lie in the leaf blocks :math:`K \times L` with
    (pieces :math:`a_{iq}`, :math:`\sum_q a_{iq} = a_i`, :math:`\sum_{i \in K} a_{iq} = F_q`);
 2. each target leaf does the same with its incoming arcs (pieces :math:`b_{jq}`);
 3. each coarse arc :math:`q` moves its pieces :math:`a_{iq}` to its pieces
-   :math:`b_{jq}`.
+   :math:`b_{jq}`, both taken in their order along the arc's direction.
 
 A north-west-corner split of two sequences is a staircase, so two points
 share at most one arc of it; with a coarse plan whose support is a forest
@@ -73,10 +73,18 @@ def north_west_pieces(groups_a, wa, groups_b, wb):
     return i[keep], j[keep], mass[keep]
 
 
-def refine_plan(lx: Leaves, ly: Leaves, a, b, leaf_rows, leaf_cols, leaf_flows):
+def _along(points, arcs, direction):
+    """Order of the pieces: by coarse arc, then along that arc's direction."""
+    proj = np.einsum("ij,ij->i", points, direction[arcs])
+    return np.lexsort((proj, arcs))
+
+
+def refine_plan(lx: Leaves, ly: Leaves, x, a, y, b, coarse_x, coarse_y, leaf_rows, leaf_cols,
+                leaf_flows):
     """A plan between the points with marginals ``a, b`` inside the coarse plan's leaf blocks.
 
-    Returns ``(rows, cols, flows)``, positive flows (see the module notes).
+    ``coarse_x``, ``coarse_y`` are the leaves' centres.  Returns ``(rows, cols,
+    flows)``, positive flows (see the module notes).
     """
     keep = leaf_flows > 0
     leaf_rows, leaf_cols, leaf_flows = leaf_rows[keep], leaf_cols[keep], leaf_flows[keep]
@@ -92,9 +100,11 @@ def refine_plan(lx: Leaves, ly: Leaves, a, b, leaf_rows, leaf_cols, leaf_flows):
     pj, qb, mb = north_west_pieces(ly.leaf_of[tgt_points], b[tgt_points],
                                    leaf_cols[by_target], leaf_flows[by_target])
     pieces_b = (tgt_points[pj], by_target[qb], mb)
-    # 3. along each coarse arc, its source pieces against its target pieces
-    oa = np.argsort(pieces_a[1], kind="stable")
-    ob = np.argsort(pieces_b[1], kind="stable")
+    # 3. along each coarse arc, its source pieces against its target pieces, both sorted
+    #    along the arc's direction (the 1-D optimal order when the blocks are far apart)
+    direction = coarse_y[leaf_cols] - coarse_x[leaf_rows]
+    oa = _along(x[pieces_a[0]], pieces_a[1], direction)
+    ob = _along(y[pieces_b[0]], pieces_b[1], direction)
     u, v, flows = north_west_pieces(pieces_a[1][oa], pieces_a[2][oa],
                                     pieces_b[1][ob], pieces_b[2][ob])
     return pieces_a[0][oa][u], pieces_b[0][ob][v], flows
