@@ -116,7 +116,7 @@ class NetworkSimplex:
         self.prev_sib = np.full(nodes + 1, -1, np.int64)
         self.pi = np.zeros(nodes + 1)
         self.art_flow = np.concatenate([a, b, [0.0]]).astype(np.float64)
-        self.stack = np.empty(nodes + 1, np.int64)
+        self.stack = np.empty(2 * (nodes + 1), np.int64)  # work stack, subtree order
         self.art = 8.0
         self.pivots = 0
         #: Arcs priced and nodes relabelled, over all solves (a measure of the work).

@@ -46,22 +46,37 @@ def link(v, p, parent, first_child, next_sib, prev_sib):
 
 
 @njit(cache=True, nogil=True)
-def relabel(top, parent, pred, up, first_child, next_sib, pi, cost, art, stack):
-    """Potentials of the subtree of ``top`` from its parent's, exactly (parent first)."""
+def preorder(top, first_child, next_sib, stack):
+    """The subtree of ``top``, parents before children, in ``stack[half:]``; returns its size.
+
+    ``stack`` holds twice the nodes: its first half is the work stack.
+    """
+    half = stack.shape[0] // 2
     size = 0
+    count = 0
     stack[size] = top
     size += 1
     while size > 0:
         size -= 1
         v = stack[size]
-        p = parent[v]
-        c = arc_cost(v, pred, cost, art)
-        pi[v] = pi[p] - c if up[v] else pi[p] + c
+        stack[half + count] = v
+        count += 1
         w = first_child[v]
         while w >= 0:
             stack[size] = w
             size += 1
             w = next_sib[w]
+    return count
+
+
+@njit(cache=True, nogil=True)
+def relabel(top, parent, pred, up, first_child, next_sib, pi, cost, art, stack):
+    """Potentials of the subtree of ``top`` from its parent's, exactly."""
+    half = stack.shape[0] // 2
+    for t in range(preorder(top, first_child, next_sib, stack)):
+        v = stack[half + t]
+        c = arc_cost(v, pred, cost, art)
+        pi[v] = pi[parent[v]] - c if up[v] else pi[parent[v]] + c
 
 
 @njit(cache=True, nogil=True)
@@ -77,21 +92,11 @@ def relabel_all(parent, pred, up, first_child, next_sib, pi, cost, art, stack):
 @njit(cache=True, nogil=True)
 def shift(top, sigma, first_child, next_sib, pi, stack):
     """Add ``sigma`` to the potentials of the subtree of ``top``; returns its size."""
-    size = 0
-    seen = 0
-    stack[size] = top
-    size += 1
-    while size > 0:
-        size -= 1
-        v = stack[size]
-        pi[v] += sigma
-        seen += 1
-        w = first_child[v]
-        while w >= 0:
-            stack[size] = w
-            size += 1
-            w = next_sib[w]
-    return seen
+    half = stack.shape[0] // 2
+    count = preorder(top, first_child, next_sib, stack)
+    for t in range(count):
+        pi[stack[half + t]] += sigma
+    return count
 
 
 @njit(cache=True, nogil=True)
