@@ -150,13 +150,34 @@ def _monotone_keys(x, a, y, b, m):
     return _keys(ox[i], oy[j], m)
 
 
-def _knn_keys(x, y, k, m):
+#: From this dimension on, nearest neighbours are found by brute force (matrix products):
+#: a k-d tree prunes almost nothing there and is slower.
+BRUTE_DIM = 9
+
+
+def _nearest(points, queries, k):
+    """Indices of the ``k`` nearest ``points`` of each query (heuristic candidates only)."""
     from scipy.spatial import cKDTree
 
+    if points.shape[1] < BRUTE_DIM:
+        return cKDTree(points).query(queries, k)[1].reshape(queries.shape[0], k)
+    out = np.empty((queries.shape[0], k), dtype=np.int64)
+    sq_p = np.einsum("ij,ij->i", points, points)
+    step = max(1, (1 << 22) // max(1, points.shape[0]))
+    for start in range(0, queries.shape[0], step):
+        q = queries[start:start + step]
+        dist = sq_p[None, :] - 2.0 * (q @ points.T)  # + |q|^2, the same for the whole row
+        part = np.argpartition(dist, k - 1, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(dist, part, axis=1), axis=1)
+        out[start:start + step] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def _knn_keys(x, y, k, m):
     n = x.shape[0]
     kx, ky = min(k, m), min(k, n)
-    to_y = cKDTree(y).query(x, kx)[1].reshape(n, kx)
-    to_x = cKDTree(x).query(y, ky)[1].reshape(m, ky)
+    to_y = _nearest(y, x, kx)
+    to_x = _nearest(x, y, ky)
     return np.concatenate([(np.arange(n)[:, None] * m + to_y).ravel(),
                            (to_x * m + np.arange(m)[:, None]).ravel()])
 
@@ -168,10 +189,7 @@ def _partner_keys(plan: Restricted, near_x, near_y, m):
 
 
 def _neighbours(points, k):
-    from scipy.spatial import cKDTree
-
-    k = min(k + 1, points.shape[0])
-    return cKDTree(points).query(points, k)[1].reshape(points.shape[0], k)
+    return _nearest(points, points, min(k + 1, points.shape[0]))
 
 
 def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):

@@ -12,7 +12,11 @@ block (:class:`~otlab.exact._geometry.Leaves`).  For leaves :math:`A, B`
 
 so a block whose bound is :math:`\le 0` holds no positive excess and is
 skipped unseen; the other blocks are evaluated exactly, with costs formed
-from differences, a few thousand pairs at a time.  Near-optimal potentials
+from differences, a few thousand pairs at a time.  From :data:`GEMM_DIM`
+dimensions on (where boxes prune little) a tile is first bounded with
+squared distances from a matrix product, :math:`|x|^2 + |y|^2 - 2x\cdot y`,
+lowered by a bound on its round-off, :math:`4(d + 2)\,\epsilon\,(|x|^2 + |y|^2)`;
+only the pairs whose excess bound is positive are evaluated from differences.  Near-optimal potentials
 leave only the blocks near the transport plan, a small fraction of all pairs.
 Memory: :math:`O(n + m)` plus one tile.
 """
@@ -32,6 +36,8 @@ __all__ = ["ScanResult", "scan_excess"]
 TILE_PAIRS = 1 << 21
 #: Leaf blocks bounded at once (one float per leaf pair and coordinate).
 BOUND_PAIRS = 1 << 21
+#: From this dimension on, tiles are screened with a matrix product (module notes).
+GEMM_DIM = 9
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,24 @@ def _top_violators(excess, rows, cols, tol, top_k):
     return rows[bad_rows[keep_r]], cols[top[keep_r, keep_k]]
 
 
+def _tile_excess(x, y, f, g, rows, cols, cost: PowerCost):
+    """Excess of the pairs of a tile: exact where it may be positive, an upper bound <= 0 elsewhere."""
+    xr, yc = x[rows], y[cols]
+    if x.shape[1] < GEMM_DIM:
+        return f[rows, None] + g[None, cols] - cost.tile(xr, yc)
+    sx, sy = np.einsum("ij,ij->i", xr, xr), np.einsum("ij,ij->i", yc, yc)
+    both = sx[:, None] + sy[None, :]
+    sq = both - 2.0 * (xr @ yc.T)
+    sq -= (4.0 * (x.shape[1] + 2) * np.finfo(float).eps) * both  # below the true value
+    np.maximum(sq, 0.0, out=sq)
+    excess = f[rows, None] + g[None, cols] - cost.of_squared(sq)  # above the true excess
+    near_r, near_c = np.nonzero(excess > 0)
+    if near_r.size:
+        excess[near_r, near_c] = (f[rows[near_r]] + g[cols[near_c]]
+                                  - cost.matched(xr[near_r], yc[near_c]))
+    return excess
+
+
 def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
                 tol: float, top_k: int = 5) -> ScanResult:
     """Scan every pair ``(i, j)`` for a positive excess ``f_i + g_j - c(x_i, y_j)``.
@@ -102,7 +126,7 @@ def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost,
             step = max(1, TILE_PAIRS // rows.shape[0])
             for start in range(0, cols_all.shape[0], step):
                 cols = cols_all[start:start + step]
-                excess = f[rows, None] + g[None, cols] - cost.tile(x[rows], y[cols])
+                excess = _tile_excess(x, y, f, g, rows, cols, cost)
                 n_eval += excess.size
                 row_max[rows] = np.maximum(row_max[rows], excess.max(axis=1))
                 n_bad += int(np.count_nonzero(excess > tol))
