@@ -17,6 +17,7 @@ from ._warnings import ConvergenceWarning
 from .exact import (EMDResult, GridEMDResult, PointsEMDResult, choose_exact_solver, emd, emd_grid,
                     emd_points)
 from .sample import Sample
+from .sliced import SlicedResult, max_sliced_wasserstein, sliced_wasserstein
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ __all__ = [
     "PointsEMDResult",
     "Sample",
     "SinkhornResult",
+    "SlicedResult",
     "choose_exact_solver",
     "cost_matrix",
     "critics",
@@ -55,8 +57,10 @@ __all__ = [
     "gan",
     "js",
     "kl",
+    "max_sliced_wasserstein",
     "sinkhorn",
     "sinkhorn_divergence",
+    "sliced_wasserstein",
     "tv",
     "wasserstein",
 ]
