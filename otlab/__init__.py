@@ -16,6 +16,7 @@ from .divergences import js, kl, tv
 from ._warnings import ConvergenceWarning
 from .exact import (EMDResult, GridEMDResult, PointsEMDResult, choose_exact_solver, emd, emd_grid,
                     emd_points)
+from .kernel_distances import KernelDistanceResult, energy_distance, mmd
 from .sample import Sample
 from .sliced import SlicedResult, max_sliced_wasserstein, sliced_wasserstein
 
@@ -39,6 +40,7 @@ __all__ = [
     "ConvergenceWarning",
     "EMDResult",
     "GridEMDResult",
+    "KernelDistanceResult",
     "PointsEMDResult",
     "Sample",
     "SinkhornResult",
@@ -50,6 +52,7 @@ __all__ = [
     "emd",
     "emd_grid",
     "emd_points",
+    "energy_distance",
     "entropic",
     "estimate_w1",
     "estimators",
@@ -58,6 +61,7 @@ __all__ = [
     "js",
     "kl",
     "max_sliced_wasserstein",
+    "mmd",
     "sinkhorn",
     "sinkhorn_divergence",
     "sliced_wasserstein",

@@ -1,0 +1,191 @@
+"""MMD and the energy distance: closed forms, GeomLoss, SciPy, metamorphic properties, bad input."""
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
+
+from otlab import kernel_distances as kd
+from otlab.kernel_distances import energy_distance, gaussian_mixture_mmd2, median_bandwidth, mmd
+
+from .strategies import offsets, rotations, sample_pairs, scale_factors, spread_pairs, weights
+
+FAST = settings(max_examples=25, deadline=None)
+KERNELS = st.sampled_from(["gaussian", "laplacian", "energy"])
+
+
+def _bw(kernel, value=1.3):
+    return None if kernel == "energy" else value
+
+
+def _dense(x, wx, y, wy, kernel, sigma):
+    def k(u, v):
+        d = cdist(u, v)
+        return {"gaussian": np.exp(-d ** 2 / (2 * sigma ** 2)),
+                "laplacian": np.exp(-d / sigma) if sigma else None, "energy": -d}[kernel]
+    return wx @ k(x, x) @ wx + wy @ k(y, y) @ wy - 2 * wx @ k(x, y) @ wy
+
+
+@FAST
+@given(sample_pairs(max_dim=3), st.data(), KERNELS)
+def test_biased_mmd_equals_the_dense_double_sum_with_weights_and_small_tiles(pair, data, kernel):
+    x, y = pair
+    wx, wy = data.draw(weights(len(x))), data.draw(weights(len(y)))
+    old, kd.TILE_ELEMENTS = kd.TILE_ELEMENTS, 7
+    try:
+        res = mmd(x, y, a=wx, b=wy, kernel=kernel, bandwidth=_bw(kernel), estimator="biased")
+    finally:
+        kd.TILE_ELEMENTS = old
+    oracle = _dense(x, wx / wx.sum(), y, wy / wy.sum(), kernel, 1.3)
+    scale = max(1.0, np.abs(np.vstack([x, y])).max())
+    np.testing.assert_allclose(res.squared, oracle, rtol=1e-9, atol=1e-12 * scale)
+    assert res.squared >= -1e-12 * scale
+
+
+@FAST
+@given(spread_pairs(max_dim=3), offsets, KERNELS, st.sampled_from(["biased", "unbiased"]))
+def test_common_translation_leaves_kernel_distances_unchanged(pair, shift, kernel, estimator):
+    x, y = pair
+    base = mmd(x, y, kernel=kernel, bandwidth=_bw(kernel), estimator=estimator)
+    moved = mmd(x + shift, y + shift, kernel=kernel, bandwidth=_bw(kernel), estimator=estimator)
+    np.testing.assert_allclose(moved.squared, base.squared, rtol=1e-7, atol=1e-9)
+
+
+@FAST
+@given(spread_pairs(max_dim=3), st.data(), KERNELS)
+def test_rotation_and_permutation_leave_kernel_distances_unchanged(pair, data, kernel):
+    x, y = pair
+    r = data.draw(rotations(x.shape[1]))
+    perm = data.draw(st.permutations(range(len(x))))
+    base = mmd(x, y, kernel=kernel, bandwidth=_bw(kernel))
+    turned = mmd((x @ r.T)[list(perm)], y @ r.T, kernel=kernel, bandwidth=_bw(kernel))
+    np.testing.assert_allclose(turned.squared, base.squared, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(turned.standard_error, base.standard_error, rtol=1e-6, atol=1e-9)
+
+
+@FAST
+@given(spread_pairs(max_dim=3), scale_factors)
+def test_scaling_points_and_bandwidth_together_leaves_mmd_unchanged_and_scales_energy(pair, c):
+    x, y = pair
+    for kernel in ("gaussian", "laplacian"):
+        base = mmd(x, y, kernel=kernel, bandwidth=1.3)
+        scaled = mmd(c * x, c * y, kernel=kernel, bandwidth=1.3 * abs(c))
+        np.testing.assert_allclose(scaled.squared, base.squared, rtol=1e-8, atol=1e-11)
+    base, scaled = energy_distance(x, y), energy_distance(c * x, c * y)
+    np.testing.assert_allclose(scaled.squared, abs(c) * base.squared, rtol=1e-8)
+    np.testing.assert_allclose(median_bandwidth(c * x, c * y), abs(c) * median_bandwidth(x, y),
+                               rtol=1e-12)
+
+
+@FAST
+@given(sample_pairs(max_dim=3), KERNELS)
+def test_splitting_a_point_into_duplicates_leaves_biased_value_unchanged(pair, kernel):
+    x, y = pair
+    xd, wd = np.vstack([x, x[:1]]), np.r_[np.full(len(x), 1.0), 0.0]
+    wd[0], wd[-1] = 0.5, 0.5
+    base = mmd(x, y, kernel=kernel, bandwidth=_bw(kernel), estimator="biased")
+    split = mmd(xd, y, a=wd, kernel=kernel, bandwidth=_bw(kernel), estimator="biased")
+    np.testing.assert_allclose(split.squared, base.squared, rtol=1e-9, atol=1e-12 * (
+        1 + np.abs(np.vstack([x, y])).max()))
+
+
+@FAST
+@given(sample_pairs(max_dim=1, min_n=1))
+def test_energy_distance_in_one_dimension_equals_scipy(pair):
+    x, y = pair
+    np.testing.assert_allclose(energy_distance(x, y).value,
+                               scipy.stats.energy_distance(x[:, 0], y[:, 0]), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "laplacian", "energy"])
+def test_biased_value_is_twice_geomloss_samples_loss(kernel):
+    from geomloss import SamplesLoss
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 3)), rng.normal(size=(45, 3)) + 0.4
+    sigma = 0.7
+    ours = mmd(x, y, kernel=kernel, bandwidth=_bw(kernel, sigma), estimator="biased")
+    theirs = SamplesLoss(kernel, blur=sigma, backend="tensorized")(torch.tensor(x), torch.tensor(y))
+    # GeomLoss clamps squared distances (divided by the blur for the laplacian) at 1e-8:
+    # each point's distance to itself counts as 1e-4.
+    eps, diag = 1e-4, (1 / 60 + 1 / 45)
+    shift = {"gaussian": 0.0, "laplacian": 0.5 * diag * (np.exp(-eps) - 1),
+             "energy": -0.5 * diag * eps}[kernel]
+    np.testing.assert_allclose(float(ours.squared) / 2 + shift, theirs.item(), rtol=0, atol=1e-10)
+
+
+def test_unbiased_gaussian_mmd_between_gaussian_mixtures_matches_the_closed_form():
+    rng = np.random.default_rng(5)
+    n = 1500
+    comp = rng.integers(0, 2, n)
+    means_p = np.array([[0.0, 0.0], [2.0, 0.0]])
+    x = means_p[comp] + rng.normal(size=(n, 2)) * 0.5
+    y = rng.normal(size=(n, 2)) * 1.2 + [1.0, 0.3]
+    res = mmd(x, y, bandwidth=1.0)
+    exact = gaussian_mixture_mmd2([0.5, 0.5], means_p, [0.25 * np.eye(2)] * 2,
+                                  [1.0], [[1.0, 0.3]], [1.44 * np.eye(2)], bandwidth=1.0)
+    assert abs(float(res.squared) - exact) <= 5 * res.standard_error
+
+
+def test_standard_error_matches_the_spread_over_repeated_samples():
+    rng = np.random.default_rng(6)
+    vals, ses = [], []
+    for _ in range(40):
+        x, y = rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + [0.5, 0]
+        res = mmd(x, y, bandwidth=1.0)
+        vals.append(float(res.squared))
+        ses.append(res.standard_error)
+    spread = np.std(vals, ddof=1)
+    assert 0.6 * spread < np.mean(ses) < 1.6 * spread
+
+
+def test_median_heuristic_is_returned_and_used():
+    x = np.array([[0.0], [1.0]])
+    y = np.array([[3.0]])
+    res = mmd(x, y, estimator="biased")
+    assert res.bandwidth == 2.0
+    np.testing.assert_allclose(res.squared, mmd(x, y, bandwidth=2.0, estimator="biased").squared)
+
+
+def test_torch_values_equal_numpy_and_gradients_stay_finite_at_coincident_points():
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(15, 2))
+    y[0] = x[0]
+    for kernel in ("gaussian", "laplacian", "energy"):
+        xt = torch.tensor(x, requires_grad=True)
+        res = mmd(xt, torch.tensor(y), kernel=kernel, bandwidth=_bw(kernel))
+        np.testing.assert_allclose(float(res.squared),
+                                   float(mmd(x, y, kernel=kernel, bandwidth=_bw(kernel)).squared),
+                                   rtol=1e-9, atol=1e-12)
+        res.squared.backward()
+        assert torch.isfinite(xt.grad).all()
+
+
+def test_float32_gives_the_float64_value_to_single_precision_far_from_the_origin():
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(40, 3)) + 500, rng.normal(size=(30, 3)) + 500.3
+    for kernel in ("gaussian", "energy"):
+        v64 = float(mmd(x, y, kernel=kernel, bandwidth=_bw(kernel)).squared)
+        v32 = float(mmd(x.astype(np.float32), y.astype(np.float32), kernel=kernel,
+                        bandwidth=_bw(kernel)).squared)
+        np.testing.assert_allclose(v32, v64, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: mmd([[0.0], [1]], [[1.0], [2]], bandwidth=-1.0), ValueError, "bandwidth"),
+    (lambda: mmd([[0.0], [1]], [[1.0], [2]], bandwidth=float("nan")), ValueError, "bandwidth"),
+    (lambda: mmd([[0.0], [1]], [[1.0], [2]], bandwidth="wide"), TypeError, "bandwidth"),
+    (lambda: mmd([[0.0], [1]], [[1.0], [2]], kernel="energy", bandwidth=1.0), ValueError,
+     "bandwidth"),
+    (lambda: mmd([[0.0], [np.nan]], [[1.0], [2]]), ValueError, "p must be finite"),
+    (lambda: mmd([[0.0]], [[1.0], [2]]), ValueError, "at least 2 points in p"),
+    (lambda: mmd([[0.0], [1]], [[1.0], [2]], kernel="cauchy"), ValueError, "kernel"),
+    (lambda: mmd([[0.0], [1]], [[1.0], [2]], estimator="fair"), ValueError, "estimator"),
+    (lambda: mmd([[0.0], [0]], [[0.0], [0]]), ValueError, "bandwidth='median'"),
+])
+def test_bad_input_raises_naming_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
