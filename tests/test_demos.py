@@ -30,7 +30,7 @@ def test_parallel_lines_w1_is_abs_theta_with_unit_slope_and_js_is_flat_log2(tmp_
 
     assert parallel_lines.main(["--n", "40", "--thetas", "5", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "W1 exact" in out
+    assert "w1_exact" in out
     for name in ("parallel_lines.csv", "parallel_lines.json", "parallel_lines.png"):
         assert (tmp_path / name).stat().st_size > 0
     rows = _rows(tmp_path / "parallel_lines.json")
@@ -39,34 +39,53 @@ def test_parallel_lines_w1_is_abs_theta_with_unit_slope_and_js_is_flat_log2(tmp_
     # the JSON writes inf and nan as null: read them back from the CSV
     col = lambda name: np.array(  # noqa: E731
         [float(r[name]) for r in csv.DictReader((tmp_path / "parallel_lines.csv").open())])
-    np.testing.assert_allclose(col("W1 exact"), np.abs(thetas), atol=1e-12)
-    np.testing.assert_allclose(col("d/dθ W1 exact"), np.sign(thetas), atol=1e-12)
-    assert np.all(col("W1 exact rnd") >= np.abs(thetas) - 1e-12)
+    np.testing.assert_allclose(col("w1_exact"), np.abs(thetas), atol=1e-12)
+    np.testing.assert_allclose(col("d_dtheta_w1_exact"), np.sign(thetas), atol=1e-12)
+    assert np.all(col("w1_exact_random") >= np.abs(thetas) - 1e-12)
     off = thetas != 0
-    np.testing.assert_allclose(col("JS exact")[off], LOG2)
-    np.testing.assert_allclose(col("TV exact")[off], 1.0)
-    assert np.all(np.isinf(col("KL exact")[off]))
-    assert all(r["KL exact"] is None for r, o in zip(rows, off) if o)  # JSON null
+    np.testing.assert_allclose(col("js_exact")[off], LOG2)
+    np.testing.assert_allclose(col("tv_exact")[off], 1.0)
+    assert np.all(np.isinf(col("kl_exact")[off]))
+    assert all(r["kl_exact"] is None for r, o in zip(rows, off) if o)  # JSON null
     assert "JSON table writes both as null" in out
-    np.testing.assert_allclose(col("JS exact")[~off], 0.0, atol=1e-12)
-    np.testing.assert_allclose(col("d/dθ JS exact"), 0.0, atol=1e-12)
-    np.testing.assert_allclose(col("JS hist")[off], LOG2)
+    np.testing.assert_allclose(col("js_exact")[~off], 0.0, atol=1e-12)
+    np.testing.assert_allclose(col("d_dtheta_js_exact"), 0.0, atol=1e-12)
+    np.testing.assert_allclose(col("js_hist")[off], LOG2)
     # The exact critic's gap is W1 and the gradient through the frozen critic is sign(theta).
-    np.testing.assert_allclose(col("W1 critic exact"), np.abs(thetas), atol=1e-9)
-    np.testing.assert_allclose(col("d/dθ W1 critic exact")[off], np.sign(thetas)[off], atol=1e-9)
+    np.testing.assert_allclose(col("w1_critic_exact"), np.abs(thetas), atol=1e-9)
+    np.testing.assert_allclose(col("d_dtheta_w1_critic_exact")[off], np.sign(thetas)[off], atol=1e-9)
     # Sinkhorn at its defaults: within 1 % of W1 and the same slope within 1 %.
-    np.testing.assert_allclose(col("W1 sinkhorn")[off], np.abs(thetas)[off], rtol=1e-2)
-    np.testing.assert_allclose(col("d/dθ W1 sinkhorn")[off], np.sign(thetas)[off], rtol=1e-2)
+    np.testing.assert_allclose(col("w1_sinkhorn")[off], np.abs(thetas)[off], rtol=1e-2)
+    np.testing.assert_allclose(col("d_dtheta_w1_sinkhorn")[off], np.sign(thetas)[off], rtol=1e-2)
     assert (tmp_path / "parallel_lines_critics.png").stat().st_size > 0
+    # Sliced W1, the Gaussian MMDs and the energy distance of the grid sample follow their
+    # closed forms between the continuous lines (n = 40: to the grid's resolution).
+    np.testing.assert_allclose(col("sw1"), col("sw1_closed_form"), rtol=2e-2, atol=1e-3)
+    for name in ("mmd_gaussian_bw_1", "energy"):
+        np.testing.assert_allclose(col(name), col(name + "_closed_form"), rtol=2e-2, atol=1e-3)
+    # Every column is ASCII snake_case.
+    header = (tmp_path / "parallel_lines.csv").read_text().splitlines()[0].split(",")
+    assert all(h.isascii() and h == h.lower() and " " not in h and "|" not in h for h in header)
+
+
+def test_narrow_bandwidth_mmd_between_lines_saturates_and_its_slope_vanishes():
+    from otlab.demo import parallel_lines as pl
+
+    # sigma = 0.1: MMD(theta) is flat (to 1e-10) beyond theta = 0.7, like JS; sigma = 1 is not.
+    h = 1e-3
+    slope = lambda t, s: (pl._mmd_between_lines(t + h, s) - pl._mmd_between_lines(t - h, s)) / (2 * h)  # noqa: E731
+    assert abs(slope(0.7, 0.1)) < 1e-9
+    assert slope(0.7, 1.0) > 0.5
+    np.testing.assert_allclose(pl._energy_between_lines(0.0), 0.0, atol=1e-6)
 
 
 def test_parallel_lines_method_registry_takes_new_columns(tmp_path):
     from otlab.demo import parallel_lines as pl
 
-    extra = pl.Method("double theta", "W1", lambda t, cfg: 2 * t, sample="-")
+    extra = pl.Method("double_theta", "W1", lambda t, cfg: 2 * t, sample="-")
     rows = pl.sweep([0.25], [extra], pl.Config(n=10, fd_step=1e-3))
-    np.testing.assert_allclose(rows[0]["double theta"], 0.5)
-    np.testing.assert_allclose(rows[0]["d/dθ double theta"], 2.0)
+    np.testing.assert_allclose(rows[0]["double_theta"], 0.5)
+    np.testing.assert_allclose(rows[0]["d_dtheta_double_theta"], 2.0)
 
 
 def test_manifold_classifier_separates_shifted_lines_and_noise_restores_overlap(tmp_path, capsys):

@@ -52,6 +52,8 @@ from ._common import (
 __all__ = ["Config", "Method", "METHODS", "OPTIONAL_METHODS", "sweep", "main"]
 
 LOG2 = math.log(2.0)
+#: Prefix of the derivative columns: ``d_dtheta_w1_exact`` is d(w1_exact)/d(theta).
+DERIVATIVE = "d_dtheta_"
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,21 @@ class Config:
     bin_width: float | None = None   #: histogram estimator cell side (None: its default)
     knn_k: int = 1             #: neighbour rank of the k-NN KL estimator
     neural_lipschitz: str = "ctransform"  #: Lipschitz method of the neural critic column
+    projections: int = 200     #: directions of the sliced W1 column
 
 
 @dataclass(frozen=True)
 class Method:
     r"""One column of the table: a quantity measured at :math:`\theta`.
 
+    ``name`` is the ASCII snake_case column of the CSV/JSON table (its
+    derivative is ``d_dtheta_<name>``) and ``label`` the figure's legend.
     ``value(theta, cfg)`` returns a float.  ``grad(theta, cfg)`` returns
     :math:`d\,\text{value}/d\theta`; when it is ``None`` the demo uses the
     central difference ``(value(theta + h) - value(theta - h)) / 2h``.
-    ``group`` (``"W1"``, ``"JS"``, ``"KL"``, ``"TV"``) picks the figure panel;
-    ``sample`` says which sample the method sees (``"grid"``, ``"random"``
-    or ``"-"`` for closed forms).
+    ``group`` (``"W1"``, ``"SW"``, ``"kernel"``, ``"JS"``, ``"KL"``, ``"TV"``)
+    picks the figure panel; ``sample`` says which sample the method sees
+    (``"grid"``, ``"random"`` or ``"-"`` for closed forms).
     """
 
     name: str
@@ -83,6 +88,12 @@ class Method:
     value: Callable[[float, Config], float]
     grad: Callable[[float, Config], float] | None = None
     sample: str = "grid"
+    label: str = ""
+
+    @property
+    def legend(self) -> str:
+        """The figure's name for the column (its ``label``, else its ``name``)."""
+        return self.label or self.name
 
 
 # --------------------------------------------------------------------------- data
@@ -229,32 +240,95 @@ def _classifier(theta, cfg):
     return classifier_js(*_sample(theta, cfg, "random"), seed=cfg.seed)
 
 
+def _sliced(theta, cfg):
+    from ..sliced import sliced_wasserstein
+
+    return float(sliced_wasserstein(*_sample(theta, cfg, "grid"), n_projections=cfg.projections,
+                                    seed=cfg.seed))
+
+
+def _kernel_distance(bandwidth):
+    def value(theta, cfg):
+        from ..kernel_distances import mmd
+
+        kernel = "energy" if bandwidth is None else "gaussian"
+        return float(mmd(*_sample(theta, cfg, "grid"), kernel=kernel, bandwidth=bandwidth,
+                         estimator="biased"))
+
+    return value
+
+
+def _mmd_between_lines(theta: float, bandwidth: float) -> float:
+    r"""Gaussian-kernel MMD between the two continuous lines.
+
+    :math:`k(X, Y) = e^{-\theta^2/2\sigma^2} k_1(Z - Z')`, so
+    :math:`\mathrm{MMD}^2 = 2 (1 - e^{-\theta^2/2\sigma^2})\, \mathbb E k_1(Z - Z')` with
+    :math:`\mathbb E k_1 = 2\sigma\sqrt{\pi/2}\,\mathrm{erf}(1/\sigma\sqrt2) - 2\sigma^2(1 - e^{-1/2\sigma^2})`.
+    """
+    s = bandwidth
+    mean_k1 = (2 * s * math.sqrt(math.pi / 2) * math.erf(1 / (s * math.sqrt(2)))
+               - 2 * s * s * (1 - math.exp(-1 / (2 * s * s))))
+    return math.sqrt(2 * -math.expm1(-theta * theta / (2 * s * s)) * mean_k1)
+
+
+def _energy_between_lines(theta: float) -> float:
+    r"""Energy distance between the two continuous lines (one quadrature).
+
+    :math:`D^2 = 2\,\mathbb E\sqrt{\theta^2 + T^2} - 2\,\mathbb E|T|`, with
+    :math:`T = Z - Z'` of density :math:`2(1 - t)` on :math:`[0, 1]` and
+    :math:`\mathbb E|T| = 1/3`.
+    """
+    from scipy.integrate import quad
+
+    mean, _ = quad(lambda t: 2 * (1 - t) * math.hypot(theta, t), 0.0, 1.0, epsabs=1e-13)
+    return math.sqrt(max(2 * mean - 2 / 3, 0.0))
+
+
+#: Bandwidths of the two Gaussian-kernel MMD columns (narrow and wide against the lines).
+BANDWIDTHS = (0.1, 1.0)
+
 #: Columns computed on every run, in table order.
 METHODS: list[Method] = [
-    Method("W1 |theta|", "W1", lambda t, cfg: abs(t), lambda t, cfg: float(np.sign(t)), "-"),
-    Method("W1 exact", "W1", _w1_value("grid"), _w1_autograd("grid"), "grid"),
-    Method("W1 exact rnd", "W1", _w1_value("random"), _w1_autograd("random"), "random"),
-    Method("W1 sinkhorn", "W1", _w1_sinkhorn, _w1_sinkhorn_autograd, "grid"),
-    Method("W1 critic exact", "W1", _critic_gap(_exact_critic, "gap"),
-           _frozen_critic_gradient(_exact_critic), "grid"),
-    Method("JS exact", "JS", _exact_divergence("js")),
-    Method("KL exact", "KL", _exact_divergence("kl")),
-    Method("TV exact", "TV", _exact_divergence("tv")),
-    Method("JS hist", "JS", _histogram_estimate("js"), sample="random"),
-    Method("TV hist", "TV", _histogram_estimate("tv"), sample="random"),
-    Method("KL hist", "KL", _histogram_estimate("kl"), sample="random"),
-    Method("KL knn", "KL", _knn_kl, sample="random"),
+    Method("w1_closed_form", "W1", lambda t, cfg: abs(t), lambda t, cfg: float(np.sign(t)), "-",
+           "$|\\theta|$ (closed form)"),
+    Method("w1_exact", "W1", _w1_value("grid"), _w1_autograd("grid"), "grid", "exact, grid"),
+    Method("w1_exact_random", "W1", _w1_value("random"), _w1_autograd("random"), "random",
+           "exact, random heights"),
+    Method("w1_sinkhorn", "W1", _w1_sinkhorn, _w1_sinkhorn_autograd, "grid", "Sinkhorn"),
+    Method("w1_critic_exact", "W1", _critic_gap(_exact_critic, "gap"),
+           _frozen_critic_gradient(_exact_critic), "grid", "exact critic"),
+    Method("sw1_closed_form", "SW", lambda t, cfg: 2 * abs(t) / math.pi,
+           lambda t, cfg: 2 * float(np.sign(t)) / math.pi, "-", "$2|\\theta|/\\pi$ (closed form)"),
+    Method("sw1", "SW", _sliced, sample="grid", label="sliced $W_1$, grid"),
+    *[m for s in BANDWIDTHS for m in (
+        Method(f"mmd_gaussian_bw_{s:g}_closed_form".replace(".", "p"), "kernel",
+               lambda t, cfg, s=s: _mmd_between_lines(t, s), sample="-",
+               label=f"MMD, $\\sigma$ = {s:g} (closed form)"),
+        Method(f"mmd_gaussian_bw_{s:g}".replace(".", "p"), "kernel", _kernel_distance(s),
+               sample="grid", label=f"MMD, $\\sigma$ = {s:g}, grid"))],
+    Method("energy_closed_form", "kernel", lambda t, cfg: _energy_between_lines(t), sample="-",
+           label="energy distance (closed form)"),
+    Method("energy", "kernel", _kernel_distance(None), sample="grid",
+           label="energy distance, grid"),
+    Method("js_exact", "JS", _exact_divergence("js"), label="JS exact"),
+    Method("kl_exact", "KL", _exact_divergence("kl"), label="KL exact"),
+    Method("tv_exact", "TV", _exact_divergence("tv"), label="TV exact"),
+    Method("js_hist", "JS", _histogram_estimate("js"), sample="random", label="JS, histogram"),
+    Method("tv_hist", "TV", _histogram_estimate("tv"), sample="random", label="TV, histogram"),
+    Method("kl_hist", "KL", _histogram_estimate("kl"), sample="random", label="KL, histogram"),
+    Method("kl_knn", "KL", _knn_kl, sample="random", label="KL, k-NN estimator"),
 ]
 
 #: Columns computed only when asked for with ``--with NAME``.
 OPTIONAL_METHODS: dict[str, list[Method]] = {
     "neural": [
-        Method("W1 critic neural", "W1", _critic_gap(_neural_critic, "estimate"),
-               _frozen_critic_gradient(_neural_critic), "grid"),
+        Method("w1_critic_neural", "W1", _critic_gap(_neural_critic, "estimate"),
+               _frozen_critic_gradient(_neural_critic), "grid", "neural critic"),
     ],
     "classifier": [
-        Method("JS clf", "JS", lambda t, cfg: float(_classifier(t, cfg).js), sample="random"),
-        Method("clf acc", "acc", lambda t, cfg: float(_classifier(t, cfg).accuracy),
+        Method("js_classifier", "JS", lambda t, cfg: float(_classifier(t, cfg).js),
+               sample="random", label="JS, classifier"),
+        Method("classifier_accuracy", "acc", lambda t, cfg: float(_classifier(t, cfg).accuracy),
                sample="random"),
     ],
 }
@@ -280,7 +354,7 @@ def sweep(thetas, methods, cfg: Config) -> list[dict]:
         for m in methods:
             row[m.name] = float(m.value(theta, cfg))
         for m in methods:
-            row["d/dθ " + m.name] = _derivative(m, theta, cfg)
+            row[DERIVATIVE + m.name] = _derivative(m, theta, cfg)
         rows.append(row)
     return rows
 
@@ -294,28 +368,75 @@ def _format_table(rows, methods, prefix="") -> str:
     return "\n".join(lines)
 
 
+#: Closed forms are wide pale bands under the measured curves; measured curves are hollow
+#: markers of decreasing size, so curves that coincide (every W1 derivative is +-1) stay
+#: visible as concentric rings.
+_BAND = dict(marker=None, ls="-", lw=6, alpha=0.3, zorder=1)
+_MARKERS = "osD^vP*X<>"
+
+
+def _styled(methods, rows, key):
+    curves, measured = {}, 0
+    for m in methods:
+        if m.sample == "-":
+            style = dict(_BAND)
+        else:
+            style = dict(marker=_MARKERS[measured % len(_MARKERS)], mfc="none", mew=1.3,
+                         ms=max(3.0, 10.0 - 1.8 * measured), lw=1.0,
+                         ls="-" if m.sample == "grid" else ":", zorder=2 + measured)
+            measured += 1
+        curves[m.legend] = ([r[key + m.name] for r in rows], style)
+    return curves
+
+
+def _mark_infinite(ax, thetas, columns):
+    """Draw +inf values on the panel's top edge, one marker per column, with legend entries."""
+    top = ax.get_ylim()[1]
+    for (label, values), marker in zip(columns.items(), "^v"):
+        at = np.isposinf(np.asarray(values, dtype=float))
+        if at.any():
+            ax.plot(thetas[at], np.full(at.sum(), top), ls="none", marker=marker, ms=7,
+                    mfc="none" if marker == "v" else None, mew=1.3, clip_on=False,
+                    label=f"{label} = +inf (at the top edge)")
+    ax.set_ylim(top=top)
+    ax.legend(fontsize=7)
+
+
 def _figure(rows, methods):
     from ..plotting import sweep_figure
 
-    thetas = [r["theta"] for r in rows]
+    thetas = np.array([r["theta"] for r in rows])
 
-    def curves(group, prefix=""):
-        return {m.name: [r[prefix + m.name] for r in rows] for m in methods if m.group == group}
+    def group(*names):
+        return [m for m in methods if m.group in names]
 
-    grads = {m.name: [r["d/dθ " + m.name] for r in rows]
-             for m in methods if m.group in ("W1", "JS") and m.sample != "-"}
+    w1_grad = [m for m in group("W1") if m.sample != "-"]
+    other_grad = [m for m in group("SW", "kernel", "JS") if m.sample != "-"]
+    kl = group("KL")
     panels = [
-        ("Wasserstein distance $W_1(P_0, P_\\theta)$", curves("W1")),
-        ("Jensen-Shannon divergence $JS(P_0, P_\\theta)$", curves("JS")),
-        ("derivative with respect to $\\theta$", grads),
+        ("Wasserstein distance $W_1(P_0, P_\\theta)$", _styled(group("W1"), rows, "")),
+        ("sliced $W_1$: $2|\\theta|/\\pi$ in 2-D", _styled(group("SW"), rows, "")),
+        ("MMD (Gaussian kernel) and energy distance", _styled(group("kernel"), rows, "")),
+        ("Jensen-Shannon divergence", _styled(group("JS"), rows, "")),
+        ("total variation", _styled(group("TV"), rows, "")),
+        ("Kullback-Leibler divergence", _styled([m for m in kl if m.name != "kl_exact"], rows, "")),
+        ("$d/d\\theta$ of the $W_1$ columns (all $\\pm 1$)", _styled(w1_grad, rows, DERIVATIVE)),
+        ("$d/d\\theta$ of sliced $W_1$, MMD, energy, JS", _styled(other_grad, rows, DERIVATIVE)),
     ]
-    # JS jumps from log 2 to 0 at theta = 0 and the derivatives of |theta| from -1 to 1:
-    # those panels show the jump, not a line through it.
-    return sweep_figure(thetas, panels, xlabel="$\\theta$ (horizontal offset of the line)",
-                        ylabels=["$W_1$ (same units as $\\theta$)", "JS (nats)",
-                                 "$d/d\\theta$ of the quantity"],
-                        hlines={1: {"log 2": LOG2}}, jumps={1: 0.0, 2: 0.0},
-                        suptitle="Parallel lines (Arjovsky et al. 2017, Example 1, Figure 1)")
+    # JS, TV and KL jump at theta = 0 and the derivatives of |theta| from -1 to 1: those
+    # panels show the jump, not a line through it.
+    fig = sweep_figure(
+        thetas, panels, xlabel="$\\theta$ (horizontal offset of the line)", n_cols=4,
+        ylabels=["$W_1$ (units of $\\theta$)", "$SW_1$ (units of $\\theta$)",
+                 "MMD (no unit); energy (units$^{1/2}$)", "JS (nats)", "TV (no unit)",
+                 "KL (nats)", "derivative (no unit)", "derivative"],
+        hlines={3: {"log 2": LOG2}, 4: {"1": 1.0}}, jumps={3: 0.0, 4: 0.0, 5: 0.0, 6: 0.0},
+        suptitle="Parallel lines (Arjovsky et al. 2017, Example 1): only the transport "
+                 "distances and the kernel distances vary with $\\theta$; JS, TV and KL jump "
+                 "at 0 and are flat (KL infinite) elsewhere")
+    _mark_infinite(fig.axes[5], thetas, {m.legend: [r[m.name] for r in rows] for m in kl
+                                         if m.name in ("kl_exact", "kl_hist")})
+    return fig
 
 
 def _critic_panel(theta, cfg, *, neural: bool):
@@ -383,14 +504,14 @@ def main(argv=None):
     print(f"\nd/dtheta (autograd for W1 exact and Sinkhorn; critics: the gradient through the "
           f"frozen critic, as a WGAN generator gets it; central differences with "
           f"h = {cfg.fd_step:g} otherwise)")
-    print(_format_table(rows, methods, prefix="d/dθ "))
+    print(_format_table(rows, methods, prefix=DERIVATIVE))
     print("\n(inf: KL of disjoint supports; nan: a derivative of inf, inf - inf. The JSON "
           "table writes both as null, the CSV as inf/nan.)")
     csv_path, json_path = write_table(rows, out / "parallel_lines")
     written = [csv_path, json_path]
     if not args.no_plot:
         png = out / "parallel_lines.png"
-        _figure(rows, methods).savefig(png, dpi=90)
+        _figure(rows, methods).savefig(png, dpi=110)
         png_critics = out / "parallel_lines_critics.png"
         _critic_panel(args.critic_theta, cfg, neural="neural" in args.extra).savefig(png_critics,
                                                                                     dpi=90)
