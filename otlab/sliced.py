@@ -20,7 +20,7 @@ Like :func:`otlab.wasserstein`, the values are the k-th roots (POT's
 
 **Directions.**  The ``n_projections`` directions are the columns of
 independent uniformly random rotations (orthonormal frames of ``d``
-directions each, the last one truncated): every direction is uniform on the
+directions each; ``n_projections`` is rounded up to whole frames): every direction is uniform on the
 sphere, so the estimate of :math:`SW_k^k` is unbiased, and the directions of
 one frame are orthogonal, which lowers the variance against independent
 directions.  In 2-D the frames are replaced by ``n_projections`` equally spaced angles
@@ -96,6 +96,11 @@ class SlicedResult:
 def sphere_directions(dim: int, n_projections: int, *, seed=None) -> tuple[np.ndarray, np.ndarray]:
     r"""``n_projections`` unit directions in :math:`\mathbb{R}^d` and the replicate of each.
 
+    In three or more dimensions the number is rounded up to whole orthonormal
+    frames (a multiple of ``d``): a frame integrates every quadratic form over
+    the sphere exactly, and a truncated one would add the variance of its
+    lone directions.
+
     Returns ``(directions, groups)``: ``directions`` of shape
     ``(d, n_projections)`` (POT's layout for its ``projections=`` argument)
     and ``groups`` the index of the independent replicate each direction
@@ -103,9 +108,9 @@ def sphere_directions(dim: int, n_projections: int, *, seed=None) -> tuple[np.nd
 
     Examples
     --------
-    >>> theta, groups = sphere_directions(3, 4, seed=0)  # a frame of 3 and one more
+    >>> theta, groups = sphere_directions(3, 4, seed=0)  # rounded up to two whole frames
     >>> theta.shape, groups.tolist()
-    ((3, 4), [0, 0, 0, 1])
+    ((3, 6), [0, 0, 0, 1, 1, 1])
     >>> import numpy as np
     >>> np.allclose(theta[:, :3].T @ theta[:, :3], np.eye(3))  # one orthonormal frame
     True
@@ -125,8 +130,7 @@ def sphere_directions(dim: int, n_projections: int, *, seed=None) -> tuple[np.nd
     for _ in range(n_frames):
         q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
         frames.append(q * np.sign(np.diag(r)))  # Haar-distributed rotation
-    groups = np.repeat(np.arange(n_frames), dim)[:n_projections]
-    return np.hstack(frames)[:, :n_projections], groups
+    return np.hstack(frames), np.repeat(np.arange(n_frames), dim)
 
 
 def _prepare(p, q, a, b, order):
@@ -227,7 +231,8 @@ def sliced_wasserstein(p, q, *, a=None, b=None, order: float = 1, n_projections:
     order : float, default 1
         The order ``k >= 1``.
     n_projections : int, default 100
-        Number of directions :math:`L` (the first round, with ``tol``).
+        Number of directions :math:`L` (the first round, with ``tol``),
+        rounded up to a multiple of ``d`` for ``d >= 3``.
     seed : int, Generator or None, default 0
         Seed of the directions.
     tol : float, optional
@@ -338,5 +343,5 @@ def max_sliced_wasserstein(p, q, *, a=None, b=None, order: float = 1, n_projecti
     per_direction = _projected_distances(x, wx, y, wy, theta, order, uniform)
     best = int(per_direction.argmax())
     return SlicedResult(value=result_like(per_direction[best] * scale, like),
-                        standard_error=math.nan, n_projections=n_projections,
+                        standard_error=math.nan, n_projections=theta.shape[1],
                         direction=theta[:, best].copy())
