@@ -17,6 +17,7 @@ from ._warnings import ConvergenceWarning
 from .exact import (EMDResult, GridEMDResult, PointsEMDResult, choose_exact_solver, emd, emd_grid,
                     emd_points)
 from .kernel_distances import KernelDistanceResult, energy_distance, mmd
+from .partial import PartialResult, partial_wasserstein
 from .sample import Sample
 from .sliced import SlicedResult, max_sliced_wasserstein, sliced_wasserstein
 
@@ -41,6 +42,7 @@ __all__ = [
     "EMDResult",
     "GridEMDResult",
     "KernelDistanceResult",
+    "PartialResult",
     "PointsEMDResult",
     "Sample",
     "SinkhornResult",
@@ -61,6 +63,7 @@ __all__ = [
     "js",
     "kl",
     "max_sliced_wasserstein",
+    "partial_wasserstein",
     "mmd",
     "sinkhorn",
     "sinkhorn_divergence",
