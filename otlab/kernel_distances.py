@@ -55,7 +55,7 @@ import numpy as np
 
 from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_choice, check_positive
-from .costs import common_frame
+from .frames import common_frame
 from .sample import as_sample, check_same_dimension
 
 __all__ = ["KernelDistanceResult", "mmd", "energy_distance", "median_bandwidth",

@@ -48,10 +48,9 @@ import numpy as np
 
 from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_order, check_positive, check_positive_int
-from ._warnings import external_stacklevel
-from .costs import common_frame, power_of_two_at_least
+from ._warnings import ConvergenceWarning, external_stacklevel
 from .datasets._seed import as_generator
-from .exact import ConvergenceWarning
+from .frames import common_frame, power_of_two_at_least
 from .one_d import quantile_coupling
 from .sample import as_sample, check_same_dimension
 
