@@ -20,7 +20,8 @@ Like :func:`otlab.wasserstein`, the values are the k-th roots (POT's
 
 **Directions.**  The ``n_projections`` directions are the columns of
 independent uniformly random rotations (orthonormal frames of ``d``
-directions each; ``n_projections`` is rounded up to whole frames): every direction is uniform on the
+directions each; ``n_projections`` is rounded up to whole frames; with fewer
+than ten frames' worth, independent uniform directions): every direction is uniform on the
 sphere, so the estimate of :math:`SW_k^k` is unbiased, and the directions of
 one frame are orthogonal, which lowers the variance against independent
 directions.  In 2-D the frames are replaced by ``n_projections`` equally spaced angles
@@ -58,6 +59,8 @@ __all__ = ["SlicedResult", "sliced_wasserstein", "max_sliced_wasserstein", "sphe
 
 #: Elements of one block of projected coordinates (bounds the memory per block).
 _BLOCK_ELEMENTS = 1 << 23
+#: Orthonormal frames are used from this many frames on (fewer replicates give no error bar).
+_MIN_FRAMES = 10
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,10 @@ class SlicedResult:
 def sphere_directions(dim: int, n_projections: int, *, seed=None) -> tuple[np.ndarray, np.ndarray]:
     r"""``n_projections`` unit directions in :math:`\mathbb{R}^d` and the replicate of each.
 
-    In three or more dimensions the number is rounded up to whole orthonormal
-    frames (a multiple of ``d``): a frame integrates every quadratic form over
+    In three or more dimensions, with ``n_projections >= 10 d`` (at least ten
+    frames to estimate the error from; otherwise the directions are
+    independent), the number is rounded up to whole orthonormal frames (a
+    multiple of ``d``): a frame integrates every quadratic form over
     the sphere exactly, and a truncated one would add the variance of its
     lone directions.
 
@@ -107,9 +112,9 @@ def sphere_directions(dim: int, n_projections: int, *, seed=None) -> tuple[np.nd
 
     Examples
     --------
-    >>> theta, groups = sphere_directions(3, 4, seed=0)  # rounded up to two whole frames
-    >>> theta.shape, groups.tolist()
-    ((3, 6), [0, 0, 0, 1, 1, 1])
+    >>> theta, groups = sphere_directions(3, 31, seed=0)  # rounded up to 11 whole frames
+    >>> theta.shape, groups[:7].tolist()
+    ((3, 33), [0, 0, 0, 1, 1, 1, 2])
     >>> import numpy as np
     >>> np.allclose(theta[:, :3].T @ theta[:, :3], np.eye(3))  # one orthonormal frame
     True
@@ -124,6 +129,10 @@ def sphere_directions(dim: int, n_projections: int, *, seed=None) -> tuple[np.nd
         # quarters (every fourth angle) are the groups.
         angles = (np.arange(n_projections) + rng.random()) * math.pi / n_projections
         return np.vstack([np.cos(angles), np.sin(angles)]), np.arange(n_projections) % 4
+    if n_projections < _MIN_FRAMES * dim:  # too few frames to estimate an error from:
+        # independent uniform directions
+        g = rng.standard_normal((dim, n_projections))
+        return g / np.linalg.norm(g, axis=0), np.arange(n_projections)
     n_frames = -(-n_projections // dim)
     frames = []
     for _ in range(n_frames):
@@ -231,7 +240,7 @@ def sliced_wasserstein(p, q, *, a=None, b=None, order: float = 1, n_projections:
         The order ``k >= 1``.
     n_projections : int, default 100
         Number of directions :math:`L` (the first round, with ``tol``),
-        rounded up to a multiple of ``d`` for ``d >= 3``.
+        rounded up to a multiple of ``d`` for ``d >= 3`` and ``L >= 10 d``.
     seed : int, Generator or None, default 0
         Seed of the directions.
     tol : float, optional

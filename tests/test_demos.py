@@ -94,7 +94,7 @@ def test_manifold_classifier_separates_shifted_lines_and_noise_restores_overlap(
     argv = ["--dims", "2", "50", "--shifts", "0", "0.5", "--noises", "0.5", "--noise-dim", "2",
             "--n", "120", "--steps", "80", "--out", str(tmp_path)]
     assert manifold.main(argv) == 0
-    assert "JS clf" in capsys.readouterr().out
+    assert "js_classifier" in capsys.readouterr().out
     assert (tmp_path / "manifold.png").stat().st_size > 0
     rows = _rows(tmp_path / "manifold.json")
     clean = [r for r in rows if r["noise"] == 0 and r["shift"] == 0.5]
@@ -103,8 +103,11 @@ def test_manifold_classifier_separates_shifted_lines_and_noise_restores_overlap(
         assert r["classifier_accuracy"] >= 0.95
         assert LOG2 - 0.05 < r["js_classifier"] <= LOG2
         np.testing.assert_allclose(r["w1_exact"], 0.5, atol=0.05)
+        assert 0 < r["sw1"] < r["w1_exact"]  # sliced W1 ~ |s| sqrt(2/(pi D)) of the populations
+        assert r["mmd_gaussian_bw_1"] > 0.1 and r["energy"] > 0.1
     assert set(rows[0]) == {"dim", "noise", "shift", "w1_exact", "w1_population",
-                            "js_classifier", "classifier_accuracy", "js_population"}
+                            "sw1", "sw1_population", "mmd_gaussian_bw_0p1",
+                            "mmd_gaussian_bw_1", "energy", "js_classifier", "classifier_accuracy", "js_population"}
     noisy = [r for r in rows if r["noise"] == 0.5 and r["shift"] == 0.5][0]
     assert noisy["js_population"] < 0.2
     assert noisy["js_classifier"] < 0.3

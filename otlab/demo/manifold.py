@@ -41,9 +41,11 @@ from ._common import (
     write_table,
 )
 
-__all__ = ["gaussian_shift_js", "measure", "main"]
+__all__ = ["gaussian_shift_js", "sliced_w1_shift", "measure", "main", "BANDWIDTHS"]
 
 LOG2 = math.log(2.0)
+#: Bandwidths of the Gaussian-kernel MMD columns (narrow and wide against the shifts).
+BANDWIDTHS = (0.1, 1.0)
 
 
 def gaussian_shift_js(shift: float, sigma: float) -> float:
@@ -77,31 +79,54 @@ def gaussian_shift_js(shift: float, sigma: float) -> float:
     return float(min(max(value, 0.0), LOG2))
 
 
+def sliced_w1_shift(shift: float, dim: int) -> float:
+    r"""Sliced :math:`W_1` between a law and its copy shifted by ``shift`` in :math:`\mathbb{R}^D`.
+
+    Every projection is shifted by :math:`s\,\theta_1`, so
+    :math:`SW_1 = |s|\,\mathbb E|\theta_1| = |s|\,\Gamma(D/2) / (\sqrt\pi\,\Gamma((D+1)/2))`,
+    which falls like :math:`|s|\sqrt{2/(\pi D)}`.
+
+    >>> round(sliced_w1_shift(1.0, 2), 6) == round(2 / math.pi, 6)
+    True
+    """
+    return abs(shift) * math.exp(math.lgamma(dim / 2) - math.lgamma((dim + 1) / 2)) / math.sqrt(math.pi)
+
+
 def measure(dim: int, shift: float, noise: float, *, n: int, seed: int, steps: int) -> dict:
-    """One setting: exact empirical W_1, the classifier's JS and accuracy, the exact JS."""
+    """One setting: exact empirical W_1 and sliced W_1, the Gaussian MMDs and energy distance
+    of the samples, the classifier's JS and accuracy, and the population values."""
     from ..estimators import classifier_js
+    from ..kernel_distances import mmd
+    from ..sliced import sliced_wasserstein
 
     x, y = manifold_pair("segment", n, ambient_dim=dim, shift=shift, noise=noise, seed=seed)
     clf = classifier_js(x, y, seed=seed, steps=steps, hidden=32)
+    kernel = {f"mmd_gaussian_bw_{s:g}".replace(".", "p"):
+              float(mmd(x, y, bandwidth=s, estimator="biased")) for s in BANDWIDTHS}
     return {
         "dim": dim, "noise": noise, "shift": shift,
         "w1_exact": float(wasserstein(x, y)),
         "w1_population": abs(shift),
+        "sw1": float(sliced_wasserstein(x, y, n_projections=100, seed=seed)),
+        "sw1_population": sliced_w1_shift(shift, dim),
+        **kernel,
+        "energy": float(mmd(x, y, kernel="energy", estimator="biased")),
         "js_classifier": float(clf.js),
         "classifier_accuracy": float(clf.accuracy),
         "js_population": gaussian_shift_js(shift, noise),
     }
 
 
+_COLUMNS = ("w1_exact", "w1_population", "sw1", "sw1_population", "mmd_gaussian_bw_0p1",
+            "mmd_gaussian_bw_1", "energy", "js_classifier", "classifier_accuracy", "js_population")
+
+
 def _format(rows) -> str:
-    head = f"{'D':>5} {'sigma':>6} {'shift':>6} {'W1 exact':>9} {'W1 pop':>7} " \
-           f"{'JS clf':>7} {'acc':>6} {'JS pop':>7}"
+    head = f"{'dim':>5} {'noise':>6} {'shift':>6} " + " ".join(f"{c:>{len(c)}}" for c in _COLUMNS)
     lines = [head]
     for r in rows:
-        lines.append(f"{r['dim']:>5d} {r['noise']:>6.3f} {r['shift']:>6.2f} {r['w1_exact']:>9.4f} "
-                     f"{r['w1_population']:>7.3f} {r['js_classifier']:>7.4f} "
-                     f"{r['classifier_accuracy']:>6.3f} "
-                     f"{r['js_population']:>7.4f}")
+        lines.append(f"{r['dim']:>5d} {r['noise']:>6.3f} {r['shift']:>6.2f} "
+                     + " ".join(f"{r[c]:>{len(c)}.4f}" for c in _COLUMNS))
     return "\n".join(lines)
 
 
@@ -111,19 +136,36 @@ def _figure(rows, dims, noises, noise_dim, shifts):
     def pick(key, dim, noise):
         return [r[key] for r in rows if r["dim"] == dim and r["noise"] == noise]
 
+    def with_population(key, population):
+        curves = {}
+        for k, d in enumerate(dims):
+            curves[f"D={d}"] = (pick(key, d, 0.0), {"color": f"C{k}"})
+            curves[f"D={d}, population"] = (pick(population, d, 0.0),
+                                            {"color": f"C{k}", "ls": "--", "marker": None})
+        return curves
+
     panels = [
         ("$W_1$ (exact, empirical), no noise", {f"D={d}": pick("w1_exact", d, 0.0) for d in dims}),
-        ("classifier JS estimate, no noise",
-         {f"D={d}": pick("js_classifier", d, 0.0) for d in dims}),
+        ("sliced $W_1$ (100 directions; dashed: population), no noise",
+         with_population("sw1", "sw1_population")),
+        ("Gaussian MMD, $\\sigma$ = 0.1 (solid) and 1 (dotted), no noise", {
+            **{f"D={d}, $\\sigma$=0.1": (pick("mmd_gaussian_bw_0p1", d, 0.0), {"color": f"C{k}"})
+               for k, d in enumerate(dims)},
+            **{f"D={d}, $\\sigma$=1": (pick("mmd_gaussian_bw_1", d, 0.0),
+                                      {"color": f"C{k}", "ls": ":", "marker": "s"})
+               for k, d in enumerate(dims)}}),
+        ("energy distance, no noise", {f"D={d}": pick("energy", d, 0.0) for d in dims}),
+        ("classifier JS estimate, no noise", {f"D={d}": pick("js_classifier", d, 0.0) for d in dims}),
         ("classifier held-out accuracy, no noise",
          {f"D={d}": pick("classifier_accuracy", d, 0.0) for d in dims}),
         (f"JS with instance noise, D={noise_dim}", _noise_curves(pick, noises, noise_dim)),
     ]
     positive = [s for s in shifts if s > 0]
     return sweep_figure(shifts, panels, xlabel="shift $s$ between the supports (symlog axis)",
-                        ylabels=["$W_1$ (same units as $s$)", "JS (nats)",
-                                 "held-out accuracy", "JS (nats)"],
-                        hlines={1: {"log 2": LOG2}, 3: {"log 2": LOG2}}, n_cols=2,
+                        ylabels=["$W_1$ (same units as $s$)", "$SW_1$ (same units as $s$)",
+                                 "MMD (no unit)", "energy distance (units$^{1/2}$)",
+                                 "JS (nats)", "held-out accuracy", "JS (nats)"],
+                        hlines={4: {"log 2": LOG2}, 6: {"log 2": LOG2}}, n_cols=4,
                         symlog_x=min(positive) if positive else None,
                         suptitle="Segment and its shifted copy, randomly rotated into $R^D$")
 
@@ -178,8 +220,10 @@ def main(argv=None):
 
     print(f"Segment vs its copy shifted orthogonally by s, rotated into R^D; n = {args.n} points "
           f"each, classifier: 2x32 MLP, {args.steps} Adam steps, 30 % held out ({elapsed:.1f} s).")
-    print("W1 pop = |s| and JS pop are the values between the populations "
-          f"(JS pop = log 2 = {LOG2:.4f} for s > 0 without noise).\n")
+    print("The *_population columns are the values between the populations: W1 = |s|, sliced "
+          "W1 = |s| E|theta_1| (about |s| sqrt(2/(pi D))), JS = log 2 = "
+          f"{LOG2:.4f} for s > 0 without noise. MMD and energy: biased (V-statistic) values "
+          "of the samples.\n")
     print(_format(rows))
     csv_path, json_path = write_table(rows, out / "manifold")
     written = [csv_path, json_path]
