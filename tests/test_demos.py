@@ -138,7 +138,12 @@ def test_minimax_gradient_collapses_while_wgan_gradient_stays_order_one(tmp_path
     assert 0.3 < wgan[-1] < 3.0
     assert rows[-1]["grad_norm_non_saturating"] > 1.0
     assert set(rows[0]) == {"theta", "step", "grad_norm_minimax", "grad_norm_non_saturating",
-                            "grad_norm_wgan_gp", "mean_d_of_g_z"}
+                            "grad_norm_wgan_gp", "abs_dtheta_mmd_bw_0p1", "abs_dtheta_mmd_bw_1",
+                            "mean_d_of_g_z"}
+    # A fixed Gaussian kernel: at theta = 1 the sigma = 0.1 MMD gives no gradient (like JS),
+    # the sigma = 1 MMD does.
+    assert all(r["abs_dtheta_mmd_bw_0p1"] < 1e-12 for r in rows)
+    assert all(r["abs_dtheta_mmd_bw_1"] > 0.1 for r in rows)
 
 
 @pytest.mark.parametrize("name", ["parallel_lines", "manifold", "vanishing_gradients"])

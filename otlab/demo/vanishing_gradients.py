@@ -12,7 +12,15 @@ for three losses on a fixed batch of noise:
   (Theorem 2.6: unstable, growing);
 - WGAN, :math:`-\mathbb{E}_z f(G(z))` with a critic :math:`f` trained for the
   same number of steps with a gradient penalty (Gulrajani et al. 2017): the
-  critic's slope stays near 1, so the gradient stays of order 1.
+  critic's slope stays near 1, so the gradient stays of order 1;
+- the squared MMD with a fixed Gaussian kernel (:func:`otlab.mmd`, biased,
+  :math:`\sigma = 0.1` and 1) between 1024 data points and the generated
+  batch: no network is trained, so its gradient is the same at every step.
+  Shown is :math:`|\partial/\partial\theta|`, the component that moves the
+  segment towards the data (the term of the generated batch with itself also
+  pulls on its spread, at any distance).  It vanishes like :math:`e^{-\theta^2/2\sigma^2}` once the generated segment is a
+  few :math:`\sigma` away (:math:`\sigma = 0.1` at :math:`\theta \ge 0.3`), and not
+  while :math:`\theta \lesssim \sigma`.
 
 The problem is small, so it runs on a CPU: the data are the segment
 :math:`\{0\} \times [0, 1]` and the generator is an affine map of 1-D noise,
@@ -33,7 +41,7 @@ import numpy as np
 
 from ._common import demo_parser, finite_float, positive_int, prepare_out, write_table
 
-__all__ = ["checkpoints", "run_stage", "main", "LOSSES", "COLUMNS", "MEAN_D_COLUMN"]
+__all__ = ["checkpoints", "run_stage", "main", "LOSSES", "MMD_LOSSES", "COLUMNS", "MEAN_D_COLUMN"]
 
 LOSSES = ("minimax log(1-D)", "-log D", "WGAN-GP critic")
 
@@ -41,6 +49,11 @@ LOSSES = ("minimax log(1-D)", "-log D", "WGAN-GP critic")
 #: the discriminator's output on the generated points.
 COLUMNS = dict(zip(LOSSES, ("grad_norm_minimax", "grad_norm_non_saturating", "grad_norm_wgan_gp")))
 MEAN_D_COLUMN = "mean_d_of_g_z"
+#: Bandwidths of the fixed-kernel MMD losses (no network: their gradient is the same at every step).
+MMD_BANDWIDTHS = (0.1, 1.0)
+MMD_LOSSES = tuple(f"MMD, sigma={s:g}" for s in MMD_BANDWIDTHS)
+COLUMNS.update({name: f"abs_dtheta_mmd_bw_{s:g}".replace(".", "p")
+                for name, s in zip(MMD_LOSSES, MMD_BANDWIDTHS)})
 
 
 def checkpoints(steps: int) -> list[int]:
@@ -72,6 +85,17 @@ def _generator_grad_norm(loss_fn, a, c, z) -> float:
     fake = z[:, None] * a + c
     ga, gc = torch.autograd.grad(loss_fn(fake), (a, c))
     return float(torch.sqrt(ga.square().sum() + gc.square().sum()))
+
+
+def _theta_derivative(loss_fn, a, c, z) -> float:
+    """``|d loss(G(z)) / d theta|``: the component of the gradient that moves the segment
+    towards the data (the MMD's own-sample term also pulls on the spread ``a``, towards
+    spreading the generated points, whatever the distance to the data)."""
+    import torch
+
+    c = c.clone().requires_grad_(True)
+    (gc,) = torch.autograd.grad(loss_fn(z[:, None] * a + c), (c,))
+    return float(gc[0].abs())
 
 
 def _penalty(net, real, fake, gen):
@@ -109,7 +133,14 @@ def run_stage(theta: float, *, steps: int, batch: int = 256, hidden: int = 64, l
         LOSSES[2]: lambda fake: -critic(fake).mean(),
     }
     marks = set(checkpoints(steps))
-    log = {"step": [], **{name: [] for name in LOSSES}, "D(G(z))": []}
+    log = {"step": [], **{name: [] for name in LOSSES + MMD_LOSSES}, "D(G(z))": []}
+    from ..kernel_distances import mmd
+
+    data = torch.stack([torch.zeros(1024, dtype=torch.float64),
+                        torch.rand(1024, generator=gen, dtype=torch.float64)], dim=1)
+    mmd_norms = {name: _theta_derivative(
+        lambda fake, s=s: mmd(data, fake, bandwidth=s, estimator="biased").squared, a, c, z_eval)
+        for name, s in zip(MMD_LOSSES, MMD_BANDWIDTHS)}
     for step in range(1, steps + 1):
         real = torch.stack([torch.zeros(batch, dtype=torch.float64),
                             torch.rand(batch, generator=gen, dtype=torch.float64)], dim=1)
@@ -128,6 +159,8 @@ def run_stage(theta: float, *, steps: int, batch: int = 256, hidden: int = 64, l
             log["step"].append(step)
             for name, fn in losses.items():
                 log[name].append(_generator_grad_norm(fn, a, c, z_eval))
+            for name, norm in mmd_norms.items():
+                log[name].append(norm)
             with torch.no_grad():
                 log["D(G(z))"].append(float(torch.sigmoid(disc(z_eval[:, None] * a + c)).mean()))
     return log
@@ -163,24 +196,28 @@ def main(argv=None):
     rows = []
     for theta, log in logs.items():
         print(f"\nstage theta = {theta:g}")
-        print(f"{'step':>6} " + " ".join(f"{name:>17}" for name in LOSSES) + f" {'mean D(G(z))':>13}")
+        names = LOSSES + MMD_LOSSES
+        print(f"{'step':>6} " + " ".join(f"{COLUMNS[name]:>17}" for name in names)
+              + f" {MEAN_D_COLUMN:>13}")
         for i, step in enumerate(log["step"]):
             row = {"theta": theta, "step": step,
-                   **{COLUMNS[name]: log[name][i] for name in LOSSES},
+                   **{COLUMNS[name]: log[name][i] for name in names},
                    MEAN_D_COLUMN: log["D(G(z))"][i]}
             rows.append(row)
-            print(f"{step:>6d} " + " ".join(f"{row[COLUMNS[name]]:>17.3e}" for name in LOSSES)
+            print(f"{step:>6d} " + " ".join(f"{row[COLUMNS[name]]:>17.3e}" for name in names)
                   + f" {row[MEAN_D_COLUMN]:>13.3e}")
         peak, last = max(log[LOSSES[0]]), log[LOSSES[0]][-1]
         print(f"minimax gradient: peak {peak:.2e}, end {last:.2e} (factor {last / peak:.1e}); "
               f"-log D at the end: {log[LOSSES[1]][-1]:.2e}; "
-              f"WGAN-GP at the end: {log[LOSSES[2]][-1]:.3f}")
+              f"WGAN-GP at the end: {log[LOSSES[2]][-1]:.3f}; fixed-kernel MMD: "
+              + ", ".join(f"{name} {log[name][-1]:.2e}" for name in MMD_LOSSES))
     csv_path, json_path = write_table(rows, out / "vanishing_gradients")
     written = [csv_path, json_path]
     if not args.no_plot:
         from ..plotting import gradient_norm_figure
 
-        stages = [(f"generator stage: $\\theta$ = {theta:g}", {name: log[name] for name in LOSSES})
+        stages = [(f"generator stage: $\\theta$ = {theta:g}",
+                   {name: log[name] for name in LOSSES + MMD_LOSSES})
                   for theta, log in logs.items()]
         steps = next(iter(logs.values()))["step"]
         fig = gradient_norm_figure(
