@@ -140,13 +140,14 @@ def _figure(rows, dims, noises, noise_dim, shifts):
         curves = {}
         for k, d in enumerate(dims):
             curves[f"D={d}"] = (pick(key, d, 0.0), {"color": f"C{k}"})
-            curves[f"D={d}, population"] = (pick(population, d, 0.0),
+            curves[f"D={d}, population"] = ([v if v > 0 else math.nan  # 0 on a log axis
+                                             for v in pick(population, d, 0.0)],
                                             {"color": f"C{k}", "ls": "--", "marker": None})
         return curves
 
     panels = [
         ("$W_1$ (exact, empirical), no noise", {f"D={d}": pick("w1_exact", d, 0.0) for d in dims}),
-        ("sliced $W_1$ (100 directions; dashed: population), no noise",
+        ("sliced $W_1$ (100 directions; dashed: population; log axis)",
          with_population("sw1", "sw1_population")),
         ("Gaussian MMD, $\\sigma$ = 0.1 (solid) and 1 (dotted), no noise", {
             **{f"D={d}, $\\sigma$=0.1": (pick("mmd_gaussian_bw_0p1", d, 0.0), {"color": f"C{k}"})
@@ -166,6 +167,7 @@ def _figure(rows, dims, noises, noise_dim, shifts):
                                  "MMD (no unit)", "energy distance (units$^{1/2}$)",
                                  "JS (nats)", "held-out accuracy", "JS (nats)"],
                         hlines={4: {"log 2": LOG2}, 6: {"log 2": LOG2}}, n_cols=4,
+                        logy=[False, True, False, False, False, False, False],
                         symlog_x=min(positive) if positive else None,
                         suptitle="Segment and its shifted copy, randomly rotated into $R^D$")
 
