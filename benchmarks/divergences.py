@@ -155,41 +155,43 @@ def mmd_accuracy(sizes=(100, 300, 1000, 3000)):
     return rows
 
 
+def _panel(ax, curves, *, xlabel, ylabel, title):
+    """Log-log curves ``{label: (xs, ys, fmt)}`` with the axis labels and title."""
+    for label, (xs, ys, fmt) in curves.items():
+        ax.loglog(xs, ys, fmt, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+
+
 def figure(sliced, kernel, sl_acc, mmd_acc, path):
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    ax = axes[0]
-    ax.loglog([r["n"] for r in sliced], [r["otlab s"] for r in sliced], "o-", label="otlab sliced W1")
-    ax.loglog([r["n"] for r in sliced], [r["POT s"] for r in sliced], "s--", label="POT sliced W1")
-    ax.loglog([r["n"] for r in kernel], [r["otlab s"] for r in kernel], "D-", label="otlab MMD (tiled)")
+    col = lambda rows, key: [r[key] for r in rows]  # noqa: E731
     geo = [r for r in kernel if r["GeomLoss s"] is not None]
-    ax.loglog([r["n"] for r in geo], [r["GeomLoss s"] for r in geo], "^--",
-              label="GeomLoss MMD (tensorized)")
-    ax.set_xlabel("points per sample n")
-    ax.set_ylabel("wall time (s), one CPU thread")
-    ax.set_title("time (d = 3; 100 directions; Gaussian kernel)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    ax.loglog([r["directions"] for r in sl_acc], [r["rms error (10 seeds)"] for r in sl_acc],
-              "o-", label="rms error vs 20000 directions (10 seeds)")
-    ax.loglog([r["directions"] for r in sl_acc], [r["mean standard error"] for r in sl_acc], "s--",
-              label="mean reported standard error")
-    ax.set_xlabel("number of directions")
-    ax.set_ylabel("error of SW2 (data units)")
-    ax.set_title("sliced W2: error from the directions (n = 2000, d = 3)", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    ax = axes[2]
-    ax.loglog([r["n"] for r in mmd_acc], [r["rms error (10 samples)"] for r in mmd_acc], "o-",
-              label="rms error of MMD^2 (10 samples)")
-    ax.loglog([r["n"] for r in mmd_acc], [r["mean standard error"] for r in mmd_acc], "s--",
-              label="mean reported standard error")
-    ax.set_xlabel("points per sample n")
-    ax.set_ylabel("error of unbiased MMD^2 (no unit)")
-    ax.set_title("unbiased MMD^2 vs closed form", fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    _panel(axes[0], {
+        "otlab sliced W1": (col(sliced, "n"), col(sliced, "otlab s"), "o-"),
+        "POT sliced W1": (col(sliced, "n"), col(sliced, "POT s"), "s--"),
+        "otlab MMD (tiled)": (col(kernel, "n"), col(kernel, "otlab s"), "D-"),
+        "GeomLoss MMD (tensorized)": (col(geo, "n"), col(geo, "GeomLoss s"), "^--"),
+    }, xlabel="points per sample n", ylabel="wall time (s), one CPU thread",
+        title="time (d = 3; 100 directions; Gaussian kernel)")
+    _panel(axes[1], {
+        "rms error vs 20000 directions (10 seeds)":
+            (col(sl_acc, "directions"), col(sl_acc, "rms error (10 seeds)"), "o-"),
+        "mean reported standard error":
+            (col(sl_acc, "directions"), col(sl_acc, "mean standard error"), "s--"),
+    }, xlabel="number of directions", ylabel="error of SW2 (data units)",
+        title="sliced W2: error from the directions (n = 2000, d = 3)")
+    _panel(axes[2], {
+        "rms error of MMD^2 (10 samples)":
+            (col(mmd_acc, "n"), col(mmd_acc, "rms error (10 samples)"), "o-"),
+        "mean reported standard error":
+            (col(mmd_acc, "n"), col(mmd_acc, "mean standard error"), "s--"),
+    }, xlabel="points per sample n", ylabel="error of unbiased MMD^2 (no unit)",
+        title="unbiased MMD^2 vs closed form")
     return save_png(fig, path)
 
 
