@@ -51,7 +51,7 @@ COLUMNS = dict(zip(LOSSES, ("grad_norm_minimax", "grad_norm_non_saturating", "gr
 MEAN_D_COLUMN = "mean_d_of_g_z"
 #: Bandwidths of the fixed-kernel MMD losses (no network: their gradient is the same at every step).
 MMD_BANDWIDTHS = (0.1, 1.0)
-MMD_LOSSES = tuple(f"MMD, sigma={s:g}" for s in MMD_BANDWIDTHS)
+MMD_LOSSES = tuple(f"MMD, sigma={s:g} (|d/dtheta|)" for s in MMD_BANDWIDTHS)
 COLUMNS.update({name: f"abs_dtheta_mmd_bw_{s:g}".replace(".", "p")
                 for name, s in zip(MMD_LOSSES, MMD_BANDWIDTHS)})
 
