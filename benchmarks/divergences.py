@@ -21,6 +21,7 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/divergences.py
     OMP_NUM_THREADS=1 python benchmarks/divergences.py --quick     # n <= 10^4, minutes
+    OMP_NUM_THREADS=1 python benchmarks/divergences.py --sliced-sizes 1e3,1e6 --mmd-sizes 1e3,1e5
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from _harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_
 SLICED_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 MMD_SIZES = (1_000, 3_000, 10_000, 100_000)
 GEOMLOSS_MAX_N = 10_000
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(float(v)) for v in text.split(","))
 
 
 def _load() -> str:
@@ -198,13 +203,17 @@ def figure(sliced, kernel, sl_acc, mmd_acc, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="n <= 10^4 only")
+    parser.add_argument("--sliced-sizes", type=_sizes, default=SLICED_SIZES,
+                        help="comma-separated n of the sliced timings (default: %(default)s)")
+    parser.add_argument("--mmd-sizes", type=_sizes, default=MMD_SIZES,
+                        help="comma-separated n of the MMD timings (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
     limit = 10_000 if args.quick else None
     sizes = lambda s: [n for n in s if limit is None or n <= limit]  # noqa: E731
     load_before = _load()
-    sliced = sliced_timings(sizes(SLICED_SIZES))
-    kernel = mmd_timings(sizes(MMD_SIZES))
+    sliced = sliced_timings(sizes(args.sliced_sizes))
+    kernel = mmd_timings(sizes(args.mmd_sizes))
     sl_acc, mmd_acc = sliced_accuracy(), mmd_accuracy()
     png = figure(sliced, kernel, sl_acc, mmd_acc, args.out / "divergences.png")
     sections = [
