@@ -157,7 +157,7 @@ def test_torch_values_equal_numpy_and_gradients_stay_finite_at_coincident_points
     for kernel in ("gaussian", "laplacian", "energy"):
         xt = torch.tensor(x, requires_grad=True)
         res = mmd(xt, torch.tensor(y), kernel=kernel, bandwidth=_bw(kernel))
-        np.testing.assert_allclose(float(res.squared),
+        np.testing.assert_allclose(float(res.squared.detach()),
                                    float(mmd(x, y, kernel=kernel, bandwidth=_bw(kernel)).squared),
                                    rtol=1e-9, atol=1e-12)
         res.squared.backward()
