@@ -60,32 +60,25 @@ POT_BYTES_PER_PAIR = 8 * 3
 
 #: What was run and how to read it (kept here so that a re-generated report keeps it).
 NOTES = """\
-What was run (solver of `emd_points` at the time: column generation over POT's sparse network
-simplex, warm-started by OR-Tools, from a k-d-tree multiscale seed):
+What was run (solver of `emd_points`: column generation over otlab's own network simplex, which
+keeps its basis between pricing rounds, each level seeded by the coarse plan), on a quiet 2-core
+machine (load 1.5 to 3.1), one thread:
 
-- 32²: all 7 classes, k = 1 and 2, the 9 neighbour pairs of 10 images per class
-  (`--sizes 32 --pairs 9 --pot-pairs 3`), POT on 3 of them per class and k.
-- 64²: one pair per class and k (`--sizes 64 --pairs 1 --pot-pairs 1`), POT on the same pair.
-- 128²: one pair, k = 1, of `white_noise` and of `grf_smooth` (`--sizes 128 --pairs 1
-  --pot-pairs 0 --classes white_noise grf_smooth`, stopped after these two for time): 45 s and
-  125 s of CPU (451 s and 1141 s wall).  k = 2 and the other classes were not run at 128².
-- 256² and 512²: not run with this solver (see 128²); nor the real DOTmark files.
+- 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs of 10 images per class
+  (`--sizes 32 64 --pairs 3 --pot-pairs 1`), POT's `ot.emd2` on the dense cost on 1 of them per
+  class and k.
+- 128²: all 7 classes, k = 1 and 2, one pair each (`--sizes 128 --pairs 1 --pot-pairs 0`); POT's
+  cost matrix (2 GiB) is out of reach there.
+- 256² and 512²: not run; nor the real DOTmark files.
+- The runs of the earlier solver (POT's sparse simplex warm-started by OR-Tools) are kept in
+  `exact_grid_runs_pot_sparse_simplex.jsonl`: 64² median 4.6 s (k = 1) and 4.9 s (k = 2) of CPU,
+  128² 45 s and 125 s (k = 1, two pairs), at load 7 to 20.
 
-The 2-core machine was shared by many jobs throughout (load 7 to 20): a single-threaded solve
-got 10 to 20 % of a core (wall time 5 to 10 times its CPU time), and even CPU times are
-inflated by the contention: the issue measured `emd_points` on such images at 0.05-0.09 s
-(32²) and 0.4-0.7 s (64²) on a quieter machine, against 0.03-0.7 s and 0.2-10 s CPU here.
-Compare otlab with POT through the ratio on the same pair, measured back to back.
-
-Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 6e-15
-relative or better on every pair compared (target 1e-9); the dual violation over all pixel pairs
-is at most 1e-9 of the cost for k = 1 (2e-10 up to 64²) and 2e-15 for k = 2 (squared distances
-between pixel centres are exact in binary, and the simplex's potentials are sums and differences
-of them). At 32² otlab and POT's dense solver take about the same time (POT/otlab 0.4 to 4.2,
-median 0.7 to 0.9); at 64² otlab is 1.5 to 25 times faster (median 2.9 for k = 1, 4.1 for k =
-2), and from 128² POT's cost matrix (2 GiB) is out of reach for it. The targets of the issue
-(128² in 1 s) are far off for this solver: they belong to the network-simplex engine that
-replaces it under `emd_points`.
+Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 1.6e-14
+relative or better on every pair compared (target 1e-9). POT/otlab CPU time on the same pair:
+32² median 3.5 (k = 1) and 6.4 (k = 2), 64² median 14 (k = 1) and 36 (k = 2), up to 84. The
+issue's targets are not met: 128² takes a median of 16 s (k = 1) and 8 s (k = 2) against a
+target of 1 s; the published specialised solvers below are still 10 to 40 times faster.
 """
 
 PUBLISHED = """\
