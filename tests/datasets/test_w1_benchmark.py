@@ -49,7 +49,9 @@ def test_potential_is_one_lipschitz_on_random_pairs(pair, seed):
     slope = np.abs(pair.potential(a) - pair.potential(b)) / np.linalg.norm(a - b, axis=1)
     assert slope.max() <= 1 + 1e-9
     audit = lipschitz_audit(pair.potential, *pair.sample(200, seed=rng), n_pairs=2000)
-    assert audit.lipschitz_bound <= 1 + 1e-9
+    # The audit's finite differences over nearby points carry round-off of about
+    # eps |f| / |x - y| (1.2e-9 measured at D = 1): 1e-6 leaves room for that.
+    assert audit.lipschitz_bound <= 1 + 1e-6
 
 
 @settings(max_examples=10, deadline=None)
