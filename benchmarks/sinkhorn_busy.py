@@ -211,14 +211,17 @@ def _reading(table) -> str:
         f"{span('default / best otlab', table)}x over all cases.\n"
         f"- Without the thread choice (all threads at every size, the earlier behaviour) a "
         f"solve took {span('before / default', table)}x as long as the default now.\n"
-        f"- GeomLoss at its default threads takes {span('GeomLoss default / otlab default', table)}x "
-        f"otlab's default time; GeomLoss on one thread "
-        f"{span('GeomLoss 1 thread / otlab default', table)}x (below 1: faster than otlab, at "
-        "n = 1000 and 2000). GeomLoss with scaling 0.5 makes only its ε-scaling sweeps, "
+        f"- With the neighbour, GeomLoss at its default threads takes "
+        f"{span('GeomLoss default / otlab default', busy)}x otlab's default time, on one thread "
+        f"{span('GeomLoss 1 thread / otlab default', busy)}x; over all cases "
+        f"{span('GeomLoss default / otlab default', table)}x and "
+        f"{span('GeomLoss 1 thread / otlab default', table)}x (below 1: faster than otlab). "
+        "On a quiet machine at n = 1000 and 2000 the thread choice (one thread) costs otlab "
+        "up to 1.5x against all threads; with a neighbour all threads cost 2.5x. GeomLoss with scaling 0.5 makes only its ε-scaling sweeps, "
         "without a marginal tolerance, while otlab iterates until the L1 marginal error is "
         "within 1e-4; at equal accuracy (within 1 % of W_1) otlab is 4.4-7.9x faster "
         "(`sinkhorn_time_to_accuracy.md`).\n"
-        "- Single runs on a machine at load 20-27: differences below about 30 % are noise.")
+        "- Single runs: differences below about 30 % are noise.")
 
 
 def main(argv=None):
