@@ -8,8 +8,11 @@ report on top of three pieces:
   peak resident set, and the CUDA allocator's peak on a GPU), with the
   versions (:func:`machine_description`) written by :func:`write_report`;
 * :func:`run_grid` — a resumable grid over JSON-lines results: every finished
-  case is appended at once, a second call runs only the missing cases, and
-  ``report_only=True`` re-renders the report from the recorded rows;
+  case is appended at once, a second call runs only the missing cases, a case
+  that raised is recorded with its error and run again by the next call,
+  ``n_jobs`` runs cases in parallel processes, ``budget_s`` stops starting
+  new ones, and ``report_only=True`` re-renders the report from the recorded
+  rows;
 * :func:`write_report` — ``benchmarks/reports/<name>.md`` with the machine,
   the load, the library versions and the sections (tables through
   :func:`markdown_table`, figures through :func:`save_png`).
@@ -29,13 +32,14 @@ import os
 import platform
 import resource
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPORTS = Path(__file__).resolve().parent / "reports"
 
-__all__ = ["REPORTS", "Measurement", "measure", "run_grid", "append_jsonl", "read_jsonl",
-           "load_average", "time_call", "machine_description", "markdown_table", "write_report",
+__all__ = ["REPORTS", "Measurement", "measure", "run_grid", "GridRows", "fields_key",
+           "append_jsonl", "read_jsonl", "load_average", "time_call", "machine_description", "markdown_table", "write_report",
            "peak_cuda_memory", "pyplot", "save_png", "run_timed"]
 
 
@@ -94,7 +98,9 @@ def measure(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,
 
     CUDA is synchronised around every run when ``device`` is a CUDA device.
     With ``budget_s``, stops repeating once the timed runs so far have taken
-    that long (at least one timed run is made).
+    that long (at least one timed run is made).  A long single run (a training
+    run, a solve of minutes) is ``measure(fn, repeat=1, warmup=0)``: the same
+    fields, one run.
 
     Examples
     --------
@@ -217,8 +223,83 @@ def append_jsonl(path: Path, row: dict) -> None:
         fh.flush()
 
 
+def fields_key(*names):
+    """A ``key`` for :func:`run_grid`: the tuple of these fields, dicts and lists as sorted JSON.
+
+    Examples
+    --------
+    >>> key = fields_key("case", "settings")
+    >>> key({"case": "a", "settings": {"b": 1, "a": [2]}, "value": 3})
+    ('a', '{"a": [2], "b": 1}')
+    """
+    def key(row):
+        return tuple(json.dumps(row[n], sort_keys=True) if isinstance(row[n], (dict, list))
+                     else row[n] for n in names)
+
+    return key
+
+
+class GridRows(list):
+    """The rows :func:`run_grid` returns, in the order of the cases, with what is not there.
+
+    A plain list of the recorded rows of the cases that ran without error, plus
+    ``failed`` (the latest row of each case whose run raised: its parameters,
+    ``"error"`` and ``"traceback"``) and ``missing`` (the cases with no row at
+    all: never run, or not started within the time budget).
+    """
+
+    def __init__(self, rows=(), *, failed=(), missing=()):
+        super().__init__(rows)
+        self.failed = list(failed)
+        self.missing = list(missing)
+
+
+def _error_row(case: dict, exc: BaseException) -> dict:
+    tail = traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:]
+    return {**case, "error": f"{type(exc).__name__}: {exc}"[:500],
+            "traceback": "".join(tail)[-2000:]}
+
+
+def _run_serial(todo, run_case, record, started, budget_s):
+    """Run ``todo`` one after another in this process; return the cases not started."""
+    for i, case in enumerate(todo):
+        if budget_s is not None and time.perf_counter() - started > budget_s:
+            return todo[i:]
+        try:
+            row = {**case, **run_case(case)}
+        except Exception as exc:  # noqa: BLE001 - recorded, retried by the next call
+            row = _error_row(case, exc)
+        record(case, row)
+    return []
+
+
+def _run_parallel(todo, run_case, record, started, budget_s, n_jobs):
+    """Run ``todo`` in ``n_jobs`` fresh processes; return the cases not started."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    todo = list(todo)
+    ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+    with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+        running = {}
+        while todo or running:
+            while todo and len(running) < n_jobs and (
+                    budget_s is None or time.perf_counter() - started < budget_s):
+                case = todo.pop(0)
+                running[pool.submit(run_case, case)] = case
+            if not running:
+                break
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                case = running.pop(fut)
+                exc = fut.exception()
+                record(case, _error_row(case, exc) if exc else {**case, **fut.result()})
+    return todo
+
+
 def run_grid(cases, run_case, results: Path, *, key, report_only: bool = False,
-             log=print) -> list[dict]:
+             log=print, n_jobs: int = 1, budget_s: float | None = None,
+             retry_failed: bool = True) -> GridRows:
     """Run the cases that ``results`` does not hold yet; return the rows of all ``cases``.
 
     Parameters
@@ -227,14 +308,32 @@ def run_grid(cases, run_case, results: Path, *, key, report_only: bool = False,
         The grid, one dict of parameters per case.
     run_case : callable
         ``run_case(case) -> dict``: the row to record (the case's parameters are
-        added to it).
+        added to it).  With ``n_jobs > 1`` it runs in fresh processes and must
+        be a module-level function.
     results : path
         JSON-lines file of finished rows; each row is appended as soon as its
         case ends, so an interrupted grid resumes where it stopped.
     key : callable
-        ``key(row_or_case) -> hashable``: which recorded row answers which case.
+        ``key(row_or_case) -> hashable``: which recorded row answers which case
+        (:func:`fields_key` builds one).
     report_only : bool
         Run nothing; return the recorded rows of ``cases`` (to re-render a report).
+    log : callable or None
+        Where progress lines go (``print``; ``None`` for silence).
+    n_jobs : int
+        Cases run at once, each in its own process (1: in this process).
+    budget_s : float, optional
+        No case is started after this many seconds; those left are in ``missing``.
+    retry_failed : bool
+        A case whose run raised is recorded with ``"error"`` and ``"traceback"``
+        and the grid goes on; a later call runs it again (``False``: a recorded
+        failure counts as done and stays in ``failed``).
+
+    Returns
+    -------
+    GridRows
+        The latest row of each case that ran without error, in the order of
+        ``cases``; ``.failed`` and ``.missing`` list the others.
 
     Examples
     --------
@@ -250,22 +349,47 @@ def run_grid(cases, run_case, results: Path, *, key, report_only: bool = False,
     ...                 key=lambda r: r["n"], log=None)
     >>> calls, len(rows)
     ([{'n': 3}], 3)
+    >>> rows = run_grid([{"n": 0}], lambda c: {"inverse": 1 / c["n"]}, path, key=lambda r: r["n"],
+    ...                 log=None)
+    >>> len(rows), rows.failed[0]["error"]
+    (0, 'ZeroDivisionError: division by zero')
     """
+    if not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer; got {n_jobs!r}")
     cases = list(cases)
-    have = {key(r) for r in read_jsonl(results)}
+
+    def done(row):
+        return "error" not in row or not retry_failed
+
+    have = {key(r) for r in read_jsonl(results) if done(r)}
     todo = [c for c in cases if key(c) not in have]
     if todo and not report_only:
-        for i, case in enumerate(todo, 1):
-            row = {**case, **run_case(case)}
+        count = [0]
+
+        def record(case, row):
             append_jsonl(results, row)
+            count[0] += 1
             if log:
-                log(f"[{i}/{len(todo)}] {json.dumps(case)} done")
+                status = f"FAILED ({row['error']})" if "error" in row else "done"
+                log(f"[{count[0]}/{len(todo)}] {json.dumps(case, default=str)} {status}")
+
+        started = time.perf_counter()
+        if n_jobs == 1:
+            left = _run_serial(todo, run_case, record, started, budget_s)
+        else:
+            left = _run_parallel(todo, run_case, record, started, budget_s, n_jobs)
+        if left and log:
+            log(f"time budget of {budget_s:g} s reached: {len(left)} cases not started")
     wanted = {key(c) for c in cases}
     latest = {}
     for row in read_jsonl(results):
-        if key(row) in wanted:
-            latest[key(row)] = row
-    return [latest[key(c)] for c in cases if key(c) in latest]
+        if key(row) in wanted and (key(row) not in latest or "error" in latest[key(row)]
+                                   or "error" not in row):
+            latest[key(row)] = row  # the latest success wins over any failure
+    rows = [latest.get(key(c)) for c in cases]
+    return GridRows([r for r in rows if r is not None and "error" not in r],
+                    failed=[r for r in rows if r is not None and "error" in r],
+                    missing=[c for c, r in zip(cases, rows) if r is None])
 
 
 def markdown_table(rows: list[dict]) -> str:
