@@ -27,10 +27,10 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from ._harness import REPORTS, markdown_table, pyplot, save_png, write_report
+from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, save_png,
+                       write_report)
 
 #: The repository root: each case runs as ``python -m benchmarks.exact_scale`` from there.
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,9 +89,9 @@ def _sinkhorn(x, y, order, exact):
     for blur in BLURS:
         loss = SamplesLoss("sinkhorn", p=int(order), blur=blur, scaling=0.9, debias=False,
                            backend="tensorized")
-        start = time.perf_counter()
-        value = scale * float(loss(xt, yt))
-        out = {"value": value, "blur": blur, "seconds": time.perf_counter() - start}
+        m = measure(lambda: scale * float(loss(xt, yt)), repeat=1, warmup=0)
+        value = m.result
+        out = {"value": value, "blur": blur, "seconds": m.wall_s}
         if exact and abs(value - exact) <= 0.01 * exact:
             break
     return out
@@ -104,11 +104,11 @@ def run_case(method, n, d, order, exact, kind="uniform"):
     x, y = _data(n, d, kind=kind)
     _solve(method, *_data(50, d, seed=1), order, None)  # imports and warm-up
     base = _rss_mib()
-    cpu, start = time.process_time(), time.perf_counter()
-    out = _solve(method, x, y, order, exact)
-    out.setdefault("seconds", time.perf_counter() - start)
-    out["cpu_s"] = time.process_time() - cpu
-    out.update(method=method, n=n, d=d, order=order, data=kind, rss_mib=_rss_mib(),
+    m = measure(lambda: _solve(method, x, y, order, exact), repeat=1, warmup=0)
+    out = m.result
+    out.setdefault("seconds", m.wall_s)
+    out["cpu_s"] = m.cpu_s
+    out.update(method=method, n=n, d=d, order=order, data=kind, rss_mib=m.peak_rss / 2**20,
                base_rss_mib=base)
     print(json.dumps({k: (float(v) if isinstance(v, np.floating) else v) for k, v in out.items()}))
 
@@ -132,16 +132,12 @@ def spawn(method, n, d, order, exact, timeout, kind="uniform"):
     return json.loads(lines[-1])
 
 
-def _load():
-    return os.getloadavg()[0]
-
-
 def sweep(plan, timeout, log):
     rows = []
     for n, d, order, methods, *kind in plan:
         exact = None
         for method in methods:
-            load = _load()
+            load = load_average()
             row = spawn(method, n, d, order, exact, timeout, *kind)
             row["load"] = load
             if method == "sparse" and row.get("converged"):
