@@ -28,20 +28,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import functools
 import json
 import math
-import multiprocessing
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid, save_png,
+                       write_report)
 
 _SMALL = {"hidden": 64, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3}
 _DIGITS = {"hidden": 256, "depth": 3, "batch_size": 64, "lr_g": 1e-3, "lr_d": 1e-3,
@@ -97,54 +94,25 @@ def _config(job: dict):
     return Pix2PixConfig.for_variant(job["run"], loss=job["loss"], **common)
 
 
-def run_one(job: dict) -> dict:
-    """Train one run and return its row: the final evaluation and the time taken."""
+def run_one(job: dict, *, runs_dir: str) -> dict:
+    """Train one run (its folder under ``runs_dir``) and return its row: the final
+    evaluation and the harness's measurement of the training (one run)."""
     import torch
 
     from otlab.gan import train
 
     torch.set_num_threads(1)
-    load = os.getloadavg()[0]
-    wall, cpu = time.perf_counter(), time.process_time()
-    history = train(_config(job))
-    final = history[-1]
+    out = str(Path(runs_dir) / f"{job['case']}-{job['run']}-{job['seed']}".replace(" ", "_"))
+    m = measure(lambda: train(_config({**job, "out": out})), repeat=1, warmup=0)
+    final = m.result[-1]
     return {"case": job["case"], "run": job["run"], "seed": job["seed"],
             "final": {k: v for k, v in final.items() if k not in ("d_loss", "g_loss")},
-            "wall s": time.perf_counter() - wall, "cpu s": time.process_time() - cpu,
-            "load": [load, os.getloadavg()[0]], "settings": job["settings"]}
+            "wall s": m.wall_s, "cpu s": m.cpu_s, "load": [m.load_before, m.load_after],
+            "peak rss": m.peak_rss, "settings": job["settings"]}
 
 
-def _key(row) -> tuple:
-    return (row["case"], row["run"], row["seed"], json.dumps(row["settings"], sort_keys=True))
-
-
-def run_grid(jobs, *, n_jobs: int, results: Path, budget_s: float | None) -> None:
-    """Run ``jobs`` (``n_jobs`` at a time), appending each row to ``results`` as it finishes.
-
-    With ``budget_s`` a job that has not started within that many seconds is skipped.
-    """
-    from otlab._json import strict_json
-
-    deadline = None if budget_s is None else time.time() + budget_s
-    ctx = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(_run_before, job, deadline) for job in jobs]
-        skipped = 0
-        for fut in cf.as_completed(futures):
-            row = fut.result()
-            if row is None:
-                skipped += 1
-                continue
-            with open(results, "a") as fh:
-                fh.write(strict_json(row) + "\n")
-            print(row["case"], row["run"], row["seed"], f"{row['cpu s']:.0f} s CPU", flush=True)
-    if skipped:
-        print(f"time budget reached: {skipped} runs not started", flush=True)
-
-
-def _run_before(job: dict, deadline: float | None):
-    """:func:`run_one`, or ``None`` when ``deadline`` (a ``time.time()``) has passed."""
-    return None if deadline is not None and time.time() > deadline else run_one(job)
+#: Which recorded row answers which run.
+KEY = fields_key("case", "run", "seed", "settings")
 
 
 # ------------------------------------------------------------------ findings
@@ -568,20 +536,10 @@ def main(argv=None):
              "run": run, "seed": seed, "settings": spec["settings"]}
             for case in a.cases for spec in [CASES[case]]
             for seed in spec.get("seeds", a.seeds) for run in spec["runs"]]
-    have = {_key(r) for r in read_jsonl(results)}
-    todo = [j for j in jobs if _key(j) not in have]
-    print(f"{len(jobs)} runs wanted, {len(jobs) - len(todo)} already in {results}", flush=True)
-    if todo and not a.report_only:
-        runs_dir = a.runs_dir or Path(tempfile.mkdtemp(prefix="gan_family_"))
-        print(f"training {len(todo)}; run folders in {runs_dir}", flush=True)
-        for job in todo:
-            job["out"] = str(runs_dir / f"{job['case']}-{job['run']}-{job['seed']}"
-                             .replace(" ", "_"))
-        run_grid(todo, n_jobs=a.jobs, results=results, budget_s=a.time_budget)
-    wanted = {_key(j) for j in jobs}
-    rows = [r for r in read_jsonl(results) if _key(r) in wanted]
-    have = {_key(r) for r in rows}
-    missing = [j for j in jobs if _key(j) not in have]
+    runs_dir = a.runs_dir or ("" if a.report_only else tempfile.mkdtemp(prefix="gan_family_"))
+    rows = run_grid(jobs, functools.partial(run_one, runs_dir=str(runs_dir)), results, key=KEY,
+                    report_only=a.report_only, n_jobs=a.jobs, budget_s=a.time_budget)
+    missing = [*rows.missing, *rows.failed]
     command = " ".join(["python", "-m", "benchmarks.gan_family", *(argv if argv is not None
                                                                  else sys.argv[1:])])
     if rows:

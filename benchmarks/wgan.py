@@ -37,20 +37,17 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import json
-import multiprocessing
-import os
 import shlex
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, read_jsonl,
+                       run_grid, save_png, write_report)
 from otlab.gan.config import PAPER_DEFAULTS
 
 LOSSES = ("gan", "gan-ns", "wgan", "wgan-gp", "wgan-sn")
@@ -88,14 +85,12 @@ def run_one(job: dict) -> dict:
     from otlab.gan.figures import summary
 
     torch.set_num_threads(job["threads"])
-    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig.for_loss(job["loss"], data=job["data"], seed=job["seed"],
                                    progress=False, checkpoint_every=0, out=tmp,
                                    **job["settings"])
-        start, cpu_start = time.perf_counter(), time.process_time()
-        history = train(cfg)
-        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+        m = measure(lambda: train(cfg), repeat=1, warmup=0)
+        history = m.result
         mix = mixture_modes(cfg.data)
         samples = _final_samples(cfg, Path(tmp), VEEGAN_SAMPLES) if mix else None
     s = summary(history)
@@ -103,20 +98,20 @@ def run_one(job: dict) -> dict:
            "modes covered": s["modes_covered"], "% high quality": s["high_quality"],
            "final exact W1": s["final_exact_w1"],
            "final critic est.": s["final_critic_estimate"],
-           "Pearson": s["pearson"], "Spearman": s["spearman"], "time s": seconds,
-           "CPU s": cpu_seconds}
+           "Pearson": s["pearson"], "Spearman": s["spearman"], "time s": m.wall_s,
+           "CPU s": m.cpu_s}
     if samples is not None:
         veegan = mode_metrics(samples, *mix, min_count=1)
         row.update({"VEEGAN modes": veegan["modes_covered"],
                     "VEEGAN % HQ": veegan["high_quality"],
                     "samples": np.round(samples[:KEPT_SAMPLES], 4).tolist()})
-    row.update(load=[round(load_start, 2), round(os.getloadavg()[0], 2)],
+    row.update(load=[round(m.load_before, 2), round(m.load_after, 2)], peak_rss=m.peak_rss,
                threads=job["threads"], curve=_curve(history), settings=job["settings"])
     return row
 
 
-def _key(row) -> tuple:
-    return (row["data"], row["loss"], row["seed"], json.dumps(row["settings"], sort_keys=True))
+#: Which recorded row answers which run.
+KEY = fields_key("data", "loss", "seed", "settings")
 
 
 def _parse_set(items) -> dict:
@@ -148,32 +143,6 @@ def _jobs(a, settings, own_settings) -> list[dict]:
                 jobs.append({"data": data, "loss": loss, "seed": seed, "settings": own,
                              "threads": a.threads})
     return jobs
-
-
-def run_grid(jobs: list[dict], *, n_jobs: int, results: Path, budget_s: float | None) -> int:
-    """Run ``jobs`` (``n_jobs`` at a time), appending each row to ``results``; return count."""
-    start, done = time.perf_counter(), 0
-    todo = list(jobs)
-    ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked
-    with cf.ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
-        running = set()
-        while todo or running:
-            while todo and len(running) < n_jobs and (
-                    budget_s is None or time.perf_counter() - start < budget_s):
-                running.add(pool.submit(run_one, todo.pop(0)))
-            if not running:
-                break
-            finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                row = fut.result()
-                with open(results, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                done += 1
-                print({k: v for k, v in row.items() if k not in ("settings", "curve", "samples")},
-                      flush=True)
-    if todo:
-        print(f"time budget reached: {len(todo)} runs not started", flush=True)
-    return done
 
 
 # ------------------------------------------------------------------ report
@@ -322,9 +291,8 @@ def build_report(a, settings, wanted, results: Path, out: Path) -> Path:
     """Rebuild ``<out>/<report>.md`` (and ``.png``) from the runs in ``results``."""
     from otlab.gan import TrainConfig
 
-    wanted_keys = {_key(j) for j in wanted}
     every = read_jsonl(results)
-    rows = [r for r in every if _key(r) in wanted_keys]
+    rows = run_grid(wanted, run_one, results, key=KEY, report_only=True, log=None)
     rows.sort(key=lambda r: (a.data.index(r["data"]), a.losses.index(r["loss"]), r["seed"]))
     label = "GPU" if a.device.startswith("cuda") else "CPU"
     shown = {k: v for k, v in settings.items() if k not in ("iters", "eval_every", "device")}
@@ -442,11 +410,8 @@ def main(argv=None):
     own = {loss: _parse_set(items) for loss, items in set_for.items()}
 
     wanted = _jobs(a, settings, own)
-    have = {_key(r) for r in read_jsonl(results)}
-    todo = [j for j in wanted if _key(j) not in have]
-    print(f"{len(wanted)} runs wanted, {len(wanted) - len(todo)} already in {results}", flush=True)
-    if todo and not a.report_only:
-        run_grid(todo, n_jobs=a.jobs, results=results, budget_s=a.time_budget)
+    run_grid(wanted, run_one, results, key=KEY, report_only=a.report_only, n_jobs=a.jobs,
+             budget_s=a.time_budget)
     print(f"wrote {build_report(a, settings, wanted, results, out)}")
 
 
