@@ -14,19 +14,20 @@ Cases (KL in nats):
 * d = 2: N(0, I) vs N((1, -0.5), [[1.5, 0.5], [0.5, 1]]);
 * d = 5: N(0, 2 I) vs N(0, I), the case where the estimate is far off.
 
-Writes ``benchmarks/reports/knn_kl_bias.md`` and ``knn_kl_bias.png``.
+Each case is appended to ``benchmarks/reports/knn_kl_bias.jsonl`` as it ends (a
+later call runs only the missing ones; ``--report-only`` rewrites the report
+from them).  Writes ``benchmarks/reports/knn_kl_bias.md`` and ``knn_kl_bias.png``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, pyplot, save_png, write_report
+from ._harness import (REPORTS, fields_key, load_average, markdown_table, measure, pyplot,
+                       run_grid, save_png, write_report)
 
 from otlab.estimators import knn_kl
 
@@ -46,17 +47,27 @@ CASES = {
 }
 
 
-def run_case(name, n, reps, seed):
+#: The columns of the table, in order.
+COLUMNS = ("case", "n = m", "KL", "replications", "mean estimate", "bias", "actual sd",
+           "mean std_error", "std_error / sd", "mean drift", "runs with drift > 2 SE",
+           "s per call")
+#: Which recorded row answers which case.
+KEY = fields_key("case", "n = m", "replications", "seed")
+
+
+def run_case(case: dict) -> dict:
+    """The replications of one case (Gaussian pair and size): the row of the table."""
+    name, n, reps, seed = case["case"], case["n = m"], case["replications"], case["seed"]
     mean1, cov1, mean2, cov2 = CASES[name]
     truth = gaussian_kl(mean1, cov1, mean2, cov2)
     rng = np.random.default_rng([seed, n, len(mean1)])
-    results, seconds = [], 0.0
+    results, seconds, cpu = [], 0.0, 0.0
     for r in range(reps):
         x = rng.multivariate_normal(mean1, cov1, size=n)
         y = rng.multivariate_normal(mean2, cov2, size=n)
-        start = time.perf_counter()
-        results.append(knn_kl(x, y, seed=r))
-        seconds += time.perf_counter() - start
+        m = measure(lambda: knn_kl(x, y, seed=r), repeat=1, warmup=0)
+        results.append(m.result)
+        seconds, cpu = seconds + m.wall_s, cpu + m.cpu_s
     est = np.array([res.kl for res in results])
     se = np.array([res.std_error for res in results])
     drift = np.array([res.drift for res in results])
@@ -69,8 +80,8 @@ def run_case(name, n, reps, seed):
         "std_error / sd": se.mean() / est.std(ddof=1),
         "mean drift": drift.mean(),
         "runs with drift > 2 SE": f"{int(np.sum(np.abs(drift) > 2 * se))}/{reps}",
-        "s per call": seconds / reps,
-        "_estimates": est, "_truth": truth,
+        "s per call": seconds / reps, "cpu s per call": cpu / reps,
+        "load": load_average(),
     }
 
 
@@ -102,22 +113,29 @@ def main(argv=None):
                         help="replications at n > 5000 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="report folder")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON-lines results (default: <out>/knn_kl_bias.jsonl); cases "
+                        "already in it are not run again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: rewrite the report from the results")
     args = parser.parse_args(argv)
     out_dir = args.out or REPORTS
-    start, load = time.perf_counter(), os.getloadavg()[0]
-    rows = []
-    for name in CASES:
-        for n in args.sizes:
-            row = run_case(name, n, args.reps if n <= 5000 else args.reps_large, args.seed)
-            rows.append(row)
-            print({k: v for k, v in row.items() if not k.startswith("_")}, flush=True)
-    total = time.perf_counter() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cases = [{"case": name, "n = m": n, "replications": args.reps if n <= 5000
+              else args.reps_large, "seed": args.seed} for name in CASES for n in args.sizes]
+    rows = run_grid(cases, run_case, args.results or out_dir / "knn_kl_bias.jsonl", key=KEY,
+                    report_only=args.report_only)
+    if not rows:
+        raise SystemExit("no results recorded for these cases; run without --report-only")
     plot(rows, out_dir / "knn_kl_bias.png")
-    table = markdown_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows])
+    table = markdown_table([{k: r[k] for k in COLUMNS} for r in rows])
+    loads = [r["load"] for r in rows]
+    total = sum(r["s per call"] * r["replications"] for r in rows)
     sections = [
         ("Setup", f"k = 1, n_subsamples = 20 (the defaults); independent samples per "
-         f"replication; total wall time {total:.0f} s, one process; machine load (1-min "
-         f"average) {load:.1f} at the start (timings are only indicative)."),
+         f"replication; {total:.0f} s of wall time in the estimator calls, one process; "
+         f"machine load (1-min average) {min(loads):.1f} to {max(loads):.1f} at the end of "
+         f"the cases (timings are only indicative)."),
         ("Bias, spread and reported error", table),
         ("Reading the table",
          "`actual sd` is the standard deviation of the estimate across replications; "
@@ -132,7 +150,7 @@ def main(argv=None):
     ]
     path = write_report("knn_kl_bias", "k-NN KL: bias, and the error it reports", device="cpu",
                         sections=sections, out_dir=out_dir)
-    print(f"wrote {path} in {total:.0f} s")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
