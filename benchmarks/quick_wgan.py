@@ -14,8 +14,9 @@ and what the minimax GAN does with the same budget (mode collapse)?
 
 Each candidate is one named set of :class:`otlab.gan.TrainConfig` overrides,
 trained for each seed on one torch thread, one run at a time; every run is
-appended to ``benchmarks/reports/quick_wgan_runs.jsonl`` and
-``--report`` turns that file into ``benchmarks/reports/quick_wgan.md``.
+appended to ``benchmarks/reports/quick_wgan_runs.jsonl`` (the harness's
+:func:`~benchmarks._harness.run_grid`: a run already there is not trained
+again) and ``--report`` turns that file into ``benchmarks/reports/quick_wgan.md``.
 
 Usage::
 
@@ -28,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
-REPORTS = Path(__file__).resolve().parent / "reports"
+from ._harness import REPORTS, fields_key, measure, read_jsonl, run_grid
+
 RUNS = REPORTS / "quick_wgan_runs.jsonl"
+#: Which recorded row answers which run.
+KEY = fields_key("candidate", "seed")
 
 _EVAL = {"eval_every": 200, "eval_samples": 2048, "log_every": 100, "checkpoint_every": 0}
 
@@ -112,8 +115,8 @@ FINDINGS = """\
 """
 
 
-def run(name: str, seed: int) -> dict:
-    """Train candidate ``name`` with ``seed`` and return its measured row."""
+def run(case: dict) -> dict:
+    """Train candidate ``case["candidate"]`` with ``case["seed"]``; return its measured row."""
     import numpy as np
     import torch
 
@@ -121,18 +124,18 @@ def run(name: str, seed: int) -> dict:
     from otlab.gan.figures import summary
 
     torch.set_num_threads(1)
+    name, seed = case["candidate"], case["seed"]
     settings = {**_EVAL, **CANDIDATES[name]}
     loss = settings.pop("loss")
     cfg = TrainConfig.for_loss(loss, data="8gaussians", seed=seed, progress=False, **settings)
-    start, cpu = time.perf_counter(), time.process_time()
-    history = train(cfg)
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    m = measure(lambda: train(cfg), repeat=1, warmup=0)
+    history, seconds, cpu = m.result, m.wall_s, m.cpu_s
     s = summary(history)
     est = [r["critic_estimate"] for r in history
            if r["iteration"] > 0 and r["critic_estimate"] is not None]
     w = [r["exact_w1"] for r in history if r["exact_w1"] is not None]
     return {"candidate": name, "seed": seed, "loss": loss, "settings": CANDIDATES[name],
-            "time_s": round(seconds, 2), "cpu_s": round(cpu, 2), "load": os.getloadavg()[0],
+            "time_s": round(seconds, 2), "cpu_s": round(cpu, 2), "load": m.load_after,
             "modes_covered": s["modes_covered"], "high_quality": s["high_quality"],
             "first_exact_w1": w[0], "final_exact_w1": s["final_exact_w1"],
             "final_critic_estimate": s["final_critic_estimate"],
@@ -152,14 +155,14 @@ def _fmt(x, digits=3):
     return "-" if x is None else (f"{x:.{digits}g}" if isinstance(x, float) else str(x))
 
 
-def report() -> Path:
-    """Summarise ``quick_wgan_runs.jsonl`` (latest row per candidate and seed) as Markdown."""
+def report(results: Path = RUNS, out: Path = REPORTS) -> Path:
+    """Summarise ``results`` (latest row per candidate and seed) as ``<out>/quick_wgan.md``."""
     import platform
 
     rows = {}
-    for line in RUNS.read_text().splitlines():
-        row = json.loads(line)
-        rows[(row["candidate"], row["seed"])] = row
+    for row in read_jsonl(results):
+        if "error" not in row:
+            rows[(row["candidate"], row["seed"])] = row
     by_candidate: dict[str, list[dict]] = {}
     for (name, _), row in sorted(rows.items()):
         by_candidate.setdefault(name, []).append(row)
@@ -226,7 +229,8 @@ def report() -> Path:
             f"{_fmt(r['pearson'])} | {_fmt(r['spearman'])} | {r.get('cpu_s', '-')} | "
             f"{r['time_s']} | {r['load']:.1f} | "
             f"{' '.join(str(m) for m in r.get('modes_by_evaluation', [])) or '-'} |")
-    path = REPORTS / "quick_wgan.md"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "quick_wgan.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -235,20 +239,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", nargs="+", choices=sorted(CANDIDATES), default=[])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--report", action="store_true", help="write quick_wgan.md and stop")
+    parser.add_argument("--report", "--report-only", action="store_true",
+                        help="write quick_wgan.md from the results and stop")
+    parser.add_argument("--results", type=Path, default=RUNS,
+                        help="JSON-lines results (runs already in it are not trained again)")
+    parser.add_argument("--out", type=Path, default=REPORTS, help="report folder")
     args = parser.parse_args(argv)
     if args.report:
-        print(f"wrote {report()}")
+        print(f"wrote {report(args.results, args.out)}")
         return
-    for name in args.candidates:
-        for seed in args.seeds:
-            row = run(name, seed)
-            with RUNS.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
-            print(json.dumps({k: row[k] for k in ("candidate", "seed", "modes_covered",
-                                                   "min_critic_estimate", "pearson",
-                                                   "final_exact_w1", "time_s", "cpu_s")}),
-                  flush=True)
+    cases = [{"candidate": name, "seed": seed} for name in args.candidates for seed in args.seeds]
+    for row in run_grid(cases, run, args.results, key=KEY):
+        print(json.dumps({k: row[k] for k in ("candidate", "seed", "modes_covered",
+                                               "min_critic_estimate", "pearson",
+                                               "final_exact_w1", "time_s", "cpu_s")}),
+              flush=True)
 
 
 if __name__ == "__main__":
