@@ -22,7 +22,10 @@ compares, for "gp" in 1-D (N(0, 1) vs N(2, 1)) over ``--sign-seeds`` seeds,
 plain training, restarts until the estimate is positive, and the default
 negation of a critic whose gap is negative.
 
-Writes ``benchmarks/reports/critic_accuracy.md`` and ``critic_accuracy.png``.
+Every case is appended to ``benchmarks/reports/critic_accuracy.jsonl`` as it
+ends (a later call runs only the missing ones; ``--report-only`` rewrites the
+report from them).  Writes ``benchmarks/reports/critic_accuracy.md`` and
+``critic_accuracy.png``.
 The committed report is the reduced CPU run
 ``python -m benchmarks.critic_accuracy --seeds 2 --n 300 --steps 600``.
 Full run on the GPU machine::
@@ -33,15 +36,13 @@ Full run on the GPU machine::
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report
+from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid,
+                       save_png, write_report)
 
 import otlab
 from otlab import datasets
@@ -81,12 +82,16 @@ def _exact(split) -> float:
 
 
 def run_one(method, case, seed, *, n, steps, device, batch_size):
+    """One estimate of one case: the row of the records (``seconds``: the estimator's
+    training time; ``wall s`` and ``cpu s``: the whole call, audit included)."""
     x, y = make_case(case, n, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # recorded in res.status
-        res = estimate_w1(x, y, lipschitz=method, steps=steps, batch_size=batch_size,
-                          device=device, seed=seed)
-    return {
+        m = measure(lambda: estimate_w1(x, y, lipschitz=method, steps=steps,
+                                        batch_size=batch_size, device=device, seed=seed),
+                    repeat=1, warmup=0, device=device)
+    res = m.result
+    return {"wall s": m.wall_s, "cpu s": m.cpu_s, "load": m.load_after,
         "method": method, "case": case, "seed": seed,
         "estimate": res.estimate, "holdout_estimate": res.holdout_estimate,
         "exact": _exact(res.train), "exact_holdout": _exact(res.holdout_samples),
@@ -147,52 +152,88 @@ def clip_table(records):
     return rows
 
 
-def defaults_table(device, n=400):
-    """Every method at its defaults on the parallel lines, theta = 0.5."""
+def defaults_row(method, device, n=400):
+    """``method`` at its defaults on the parallel lines, theta = 0.5: a row of the table."""
     x, y = datasets.parallel_lines(0.5, n, grid=True)
-    rows = []
-    for m in LIPSCHITZ_METHODS:
-        seconds, res = time_call(lambda: estimate_w1(x, y, lipschitz=m, device=device),
-                                 repeat=1, warmup=0, device=device)
-        rows.append({"method": m, "estimate": res.estimate, "exact W1": 0.5,
-                     "rel. error": f"{100 * (res.estimate - 0.5) / 0.5:+.1f} %",
-                     "held-out estimate": res.holdout_estimate,
-                     "exact held-out W1": _exact(res.holdout_samples),
-                     "max grad (between)": res.audit.max_grad_between,
-                     "seconds (incl. audit)": seconds})
-    return rows
+    m = measure(lambda: estimate_w1(x, y, lipschitz=method, device=device), repeat=1, warmup=0,
+                device=device)
+    res = m.result
+    return {"method": method, "estimate": res.estimate, "exact W1": 0.5,
+            "rel. error": f"{100 * (res.estimate - 0.5) / 0.5:+.1f} %",
+            "held-out estimate": res.holdout_estimate,
+            "exact held-out W1": _exact(res.holdout_samples),
+            "max grad (between)": res.audit.max_grad_between,
+            "seconds (incl. audit)": m.wall_s}
 
 
-def sign_table(seeds, device, n=800):
+def sign_row(seed, device, n=800):
     """gp in 1-D, N(0, 1) vs N(2, 1): plain training, restarts, and the negation."""
-    rows = []
-    for seed in range(seeds):
-        rng = np.random.default_rng([seed, 1])
-        x, y = rng.standard_normal((n, 1)), rng.standard_normal((n, 1)) + 2.0
-        row = {"seed": seed}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CriticFailedWarning)
-            start = time.perf_counter()
-            plain = estimate_w1(x, y, lipschitz="gp", seed=seed, device=device, audit=False,
-                                fix_sign=False)
-            row["exact W1 (train)"] = _exact(plain.train)
-            row["plain"] = plain.estimate
-            restarted, tries = plain, 1
-            while restarted.estimate < 0 and tries < 5:
-                restarted = estimate_w1(x, y, lipschitz="gp", seed=seed + 1000 * tries,
-                                        device=device, audit=False, fix_sign=False)
-                tries += 1
-            row["restart until > 0"] = restarted.estimate
-            row["runs (restart)"] = tries
-            row["s (restart)"] = time.perf_counter() - start
-            start = time.perf_counter()
-            fixed = estimate_w1(x, y, lipschitz="gp", seed=seed, device=device, audit=False)
-            row["negation (default)"] = fixed.estimate
-            row["negated at step"] = ", ".join(map(str, fixed.flips)) or "-"
-            row["s (negation)"] = time.perf_counter() - start
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-    return rows
+    rng = np.random.default_rng([seed, 1])
+    x, y = rng.standard_normal((n, 1)), rng.standard_normal((n, 1)) + 2.0
+    row = {"seed": seed}
+
+    def gp(seed, **options):
+        return estimate_w1(x, y, lipschitz="gp", seed=seed, device=device, audit=False,
+                           **options)
+
+    def restart():
+        plain = restarted = gp(seed, fix_sign=False)
+        tries = 1
+        while restarted.estimate < 0 and tries < 5:
+            restarted, tries = gp(seed + 1000 * tries, fix_sign=False), tries + 1
+        return plain, restarted, tries
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)
+        restarts = measure(restart, repeat=1, warmup=0, device=device)
+        plain, restarted, tries = restarts.result
+        row["exact W1 (train)"] = _exact(plain.train)
+        row["plain"] = plain.estimate
+        row["restart until > 0"] = restarted.estimate
+        row["runs (restart)"] = tries
+        row["s (restart)"] = restarts.wall_s
+        negation = measure(lambda: gp(seed), repeat=1, warmup=0, device=device)
+        row["negation (default)"] = negation.result.estimate
+        row["negated at step"] = ", ".join(map(str, negation.result.flips)) or "-"
+        row["s (negation)"] = negation.wall_s
+    return row
+
+
+#: The fields that name a case of the grid (the rest of a row is what was measured).
+CASE_FIELDS = ("table", "method", "case", "seed", "n", "steps", "batch_size", "device")
+#: Which recorded row answers which case.
+KEY = fields_key(*CASE_FIELDS)
+
+
+def cases(args, steps):
+    """The grid: the 1-D sign comparison, the defaults, then seed x case x method."""
+    common = {"method": "", "case": "", "seed": 0, "n": 0, "steps": 0, "batch_size": 0,
+              "device": args.device}
+    out = [{**common, "table": "signs", "seed": seed, "n": 800}
+           for seed in range(args.sign_seeds)]
+    out += [{**common, "table": "defaults", "method": m, "n": 400} for m in LIPSCHITZ_METHODS]
+    out += [{**common, "table": "records", "method": m, "case": case, "seed": seed, "n": args.n,
+             "steps": steps, "batch_size": args.batch_size}
+            for seed in range(args.seeds) for case in CASES for m in LIPSCHITZ_METHODS]
+    return out
+
+
+def run_case(case: dict) -> dict:
+    """One case of the grid (its ``table`` says which)."""
+    if case["table"] == "signs":
+        return sign_row(case["seed"], case["device"], n=case["n"])
+    if case["table"] == "defaults":
+        return defaults_row(case["method"], case["device"], n=case["n"])
+    return run_one(case["method"], case["case"], case["seed"], n=case["n"], steps=case["steps"],
+                   device=case["device"], batch_size=case["batch_size"])
+
+
+def _table(rows, table):
+    """The rows of one table, without the fields that only name the case."""
+    names = {"table", "case", "n", "steps", "batch_size", "device"}
+    keep = {"signs": {"seed"}, "defaults": {"method"}}[table]
+    return [{k: v for k, v in r.items() if k not in (names | ({"method", "seed"} - keep))}
+            for r in rows if r["table"] == table]
 
 
 def plot(records, path):
@@ -228,6 +269,11 @@ def main(argv=None):
     parser.add_argument("--sign-seeds", type=int, default=10,
                         help="seeds of the 1-D gp sign comparison (0 skips it)")
     parser.add_argument("--out", type=Path, default=None, help="report folder")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON-lines results (default: <out>/critic_accuracy.jsonl); cases "
+                        "already in it are not run again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: rewrite the report from the results")
     args = parser.parse_args(argv)
     import torch
 
@@ -239,21 +285,18 @@ def main(argv=None):
     out_dir = args.out or REPORTS
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    start = time.perf_counter()
-    signs = sign_table(args.sign_seeds, args.device) if args.sign_seeds else []
-    defaults = defaults_table(args.device)
-    print(markdown_table(defaults), flush=True)
-    records = []
-    for seed in range(args.seeds):
-        for case in CASES:
-            for m in LIPSCHITZ_METHODS:
-                rec = run_one(m, case, seed, n=args.n, steps=steps, device=args.device,
-                              batch_size=args.batch_size)
-                records.append(rec)
-                print(json.dumps(rec), flush=True)
-    total = time.perf_counter() - start
-    (out_dir / "critic_accuracy.json").write_text(
-        json.dumps({"defaults": defaults, "records": records, "signs": signs}, indent=1))
+    results = args.results or out_dir / "critic_accuracy.jsonl"
+    rows = run_grid(cases(args, steps), run_case, results, key=KEY, report_only=args.report_only)
+    if not rows:
+        raise SystemExit(f"no results for these cases in {results}; run without --report-only")
+    signs, defaults = _table(rows, "signs"), _table(rows, "defaults")
+    records = [r for r in rows if r["table"] == "records"]
+    total = (sum(r["seconds (incl. audit)"] for r in defaults)
+             + sum(r["s (restart)"] + r["s (negation)"] for r in signs)
+             + sum(r.get("wall s", r["seconds"]) for r in records))
+    loads = [r["load"] for r in records if "load" in r]
+    load = (f"machine load (1-min average) {min(loads):.1f} to {max(loads):.1f}" if loads
+            else "machine load not recorded")
     plot(records, out_dir / "critic_accuracy.png")
 
     acc = accuracy_table(records)
@@ -270,8 +313,7 @@ def main(argv=None):
              f"(`otlab.critics.DEFAULT_SETTINGS`; inputs standardised by the pooled mean and "
              f"RMS radius, \"sn\" with exact spectral norms, negation of a critic with a "
              f"negative gap); device `{args.device}`, torch threads {args.threads}; "
-             f"machine load (1-min average) {os.getloadavg()[0]:.1f} at the start; total wall "
-             f"time {total:.0f} s.")
+             f"{load}; {total:.0f} s of wall time in the measured calls.")
     sections = [
         ("Setup", setup + "\n\nRelative error = (estimate − exact) / exact, exact = the LP "
          "W_1 of the same split (training split: 80 %, held-out: 20 % of each sample). "
@@ -305,7 +347,7 @@ def main(argv=None):
     ]
     path = write_report("critic_accuracy", "Neural critics against the exact W_1",
                         device=args.device, sections=sections, out_dir=out_dir)
-    print(f"wrote {path} in {total:.0f} s")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
