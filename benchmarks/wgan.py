@@ -269,16 +269,19 @@ def _gpu_note() -> tuple[str, str]:
         "papers' full training."))
 
 
-def _floors(data_sets, n_eval) -> list[dict]:
-    """Sampling floor of each data set: exact W_1 between 5 pairs of real sets."""
+def _floor_row(case: dict) -> dict:
+    """Sampling floor of one data set: exact W_1 between 5 pairs of real sets."""
     from otlab.gan.metrics import sampling_floor
 
-    floors = []
-    for data in data_sets:
-        w = sampling_floor(data, n_eval, draws=5, seed=0)
-        floors.append({"data": data, "samples per set": n_eval, "mean W1": float(w.mean()),
-                       "min": float(w.min()), "max": float(w.max())})
-    return floors
+    w = sampling_floor(case["data"], case["samples per set"], draws=5, seed=0)
+    return {"mean W1": float(w.mean()), "min": float(w.min()), "max": float(w.max())}
+
+
+def _floors(data_sets, n_eval, results: Path) -> list[dict]:
+    """The sampling floor of each data set, computed once into ``<results>_floors.jsonl``."""
+    return run_grid([{"data": data, "samples per set": n_eval} for data in data_sets],
+                    _floor_row, results.with_name(f"{results.stem}_floors.jsonl"),
+                    key=fields_key("data", "samples per set"), log=None)
 
 
 def _floor_text(floors: list[dict]) -> str:
@@ -315,7 +318,7 @@ def build_report(a, settings, wanted, results: Path, out: Path) -> Path:
                      setting + " " + complete + " Correlations are over the evaluations of "
                      "the trained critic (iteration > 0).\n\n" + markdown_table(_means(rows))))
     n_eval = settings.get("eval_samples", TrainConfig.eval_samples)
-    floors = _floors(a.data, n_eval)
+    floors = _floors(a.data, n_eval, results)
     png = plot_runs(rows, a.losses, out / f"{a.report}.png",
                     floors={f["data"]: f["mean W1"] for f in floors})
     if png is not None:
