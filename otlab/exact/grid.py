@@ -30,9 +30,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .._backend import to_numpy
-from .points import PointsEMDResult, emd_points
+from .points import PointsEMDResult, solve_validated, validate_points
 
-__all__ = ["emd_grid", "GridEMDResult", "grid_points"]
+__all__ = ["emd_grid", "GridEMDResult", "grid_points", "GRID_TUNING"]
+
+#: Solver settings for pixels (see :mod:`otlab.exact._multiscale`): 2 x 2 blocks per coarse
+#: point (a k-d tree leaf of 4 pixels) and 4 nearest neighbours.  Measured at 64^2, all
+#: classes, one thread: 38 % less CPU time than 8 and 8 for k = 2, 15 % less for k = 1.
+GRID_TUNING = {"coarse_leaf": 4, "knn": 4}
 
 
 @dataclass(frozen=True)
@@ -240,9 +245,10 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     A, B = _as_grid(A, "A"), _as_grid(B, "B")
     _check_same_ndim(A, B)
     h = _as_spacing(spacing, A.ndim)
-    res = emd_points(grid_points(A.shape, h), grid_points(B.shape, h), A.reshape(-1),
-                     B.reshape(-1), order=order, solver=solver, max_iter=max_iter,
-                     max_rounds=max_rounds, progress=progress)
+    checked = validate_points(grid_points(A.shape, h), grid_points(B.shape, h), A.reshape(-1),
+                              B.reshape(-1), order, solver, max_iter, max_rounds)
+    res = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
+                          tuning=GRID_TUNING)
     values = {f.name: getattr(res, f.name) for f in fields(PointsEMDResult)}
     for key, shape in (("f", A.shape), ("a", A.shape), ("unit_f", A.shape),
                        ("g", B.shape), ("b", B.shape), ("unit_g", B.shape)):

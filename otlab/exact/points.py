@@ -51,8 +51,8 @@ from ._restricted import Restricted
 from ._scan import scan_excess
 from .duals import SCAN_LEAF, local_c_transform
 
-__all__ = ["emd_points", "PointsEMDResult", "choose_exact_solver", "SOLVERS",
-           "DENSE_SPEED_LIMIT", "RESOLVED", "CLIP"]
+__all__ = ["emd_points", "PointsEMDResult", "choose_exact_solver", "solve_validated",
+           "validate_points", "SOLVERS", "DENSE_SPEED_LIMIT", "RESOLVED", "CLIP"]
 
 #: Values accepted by ``solver``.
 SOLVERS = ("auto", "dense", "sparse")
@@ -210,7 +210,8 @@ def _reduce(x, a, y, b) -> _Problem:
     return _Problem(ux, uy, wx, wy, inv_x, inv_y)
 
 
-def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, report):
+def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, report,
+                   tuning=None):
     """Solve on the positive-weight points; potentials of zero-weight points by c-transform."""
     px, py = p.wx > 0, p.wy > 0
     xs, ys = p.x[px], p.y[py]
@@ -218,7 +219,7 @@ def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, r
     dense_pairs = xs.shape[0] * ys.shape[0] if solver == "dense" else 0
     opts = SolverOptions(cost=cost, max_iter=max_iter, max_rounds=max_rounds, report=report,
                          dense_pairs=max(dense_pairs, SolverOptions.dense_pairs),
-                         sparse_top=solver == "sparse")
+                         sparse_top=solver == "sparse", **(tuning or {}))
     sol = solve_points(xs, a, ys, b, opts)
     f, g = np.empty(p.x.shape[0]), np.empty(p.y.shape[0])
     f[px], g[py] = sol.plan.f, sol.plan.g
@@ -238,7 +239,7 @@ def _first_unit(order: float, dim: int) -> float:
     return 1.0 if order * math.log2(diameter) <= SAFE_EXPONENT else power_of_two_at_least(diameter)
 
 
-def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report):
+def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tuning=None):
     r"""The LP, solved again in finer units until the plan's cost is resolved.
 
     The network simplex resolves costs to about :math:`10^{-14}` of the
@@ -252,7 +253,7 @@ def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report):
     """
     cost = PowerCost(order, unit=_first_unit(order, p.x.shape[1]))
     for _ in range(MAX_SOLVES):
-        plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report)
+        plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report, tuning)
         clipped = cost.clip < math.inf and bool(
             (cost.pairs(p.x, p.y, plan.rows, plan.cols) >= cost.clip).any())
         if not sol.converged:
@@ -291,7 +292,7 @@ def _expand_plan(plan: Restricted, p: _Problem, a, b):
     return csr_array((v, (r, c)), shape=(a.shape[0], b.shape[0]))
 
 
-def _validate(x, y, a, b, order, solver, max_iter, max_rounds):
+def validate_points(x, y, a, b, order, solver, max_iter, max_rounds):
     order = check_order(order)
     check_choice(solver, "solver", SOLVERS)
     sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
@@ -411,7 +412,13 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
            [0., 1., 0.],
            [0., 0., 1.]])
     """
-    x, a, y, b, order, max_iter = _validate(x, y, a, b, order, solver, max_iter, max_rounds)
+    return solve_validated(*validate_points(x, y, a, b, order, solver, max_iter, max_rounds),
+                           solver=solver, max_rounds=max_rounds, progress=progress)
+
+
+def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress,
+                    tuning=None) -> PointsEMDResult:
+    """:func:`emd_points` on validated input; ``tuning`` overrides :class:`SolverOptions` fields."""
     progress = check_progress(progress)
     n, m = x.shape[0], y.shape[0]
     if solver == "auto":
@@ -422,7 +429,8 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
     p = _reduce(frame.local(x), a, frame.local(y), b)
     report = progress_reporter(progress, "emd_points")
     try:
-        plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report)
+        plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report,
+                                                   tuning)
     finally:
         if report is not None:
             report.close()
