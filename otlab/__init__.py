@@ -28,6 +28,8 @@ _LAZY = {
     "sinkhorn": "otlab.entropic",
     "sinkhorn_divergence": "otlab.entropic",
     "SinkhornResult": "otlab.entropic",
+    "UnbalancedResult": "otlab.entropic",
+    "unbalanced_sinkhorn": "otlab.entropic",
     "exact_critic": "otlab.critics",
     "estimate_w1": "otlab.critics",
     "critics": None,
@@ -47,6 +49,7 @@ __all__ = [
     "Sample",
     "SinkhornResult",
     "SlicedResult",
+    "UnbalancedResult",
     "choose_exact_solver",
     "cost_matrix",
     "critics",
@@ -69,6 +72,7 @@ __all__ = [
     "sinkhorn_divergence",
     "sliced_wasserstein",
     "tv",
+    "unbalanced_sinkhorn",
     "wasserstein",
 ]
 

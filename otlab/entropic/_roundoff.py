@@ -54,7 +54,7 @@ RESOLVABLE_TOL = 2.0
 
 
 def marginal_floor(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, g: torch.Tensor,
-                   eps: float) -> float:
+                   eps: float, *, penalty=None) -> float:
     r"""The round-off floor :math:`F` of the measured L1 marginal error (see the module notes).
 
     >>> import torch
@@ -62,10 +62,18 @@ def marginal_floor(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, g: torch.T
     >>> floor = marginal_floor(a, a, torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64), 0.5)
     >>> round(floor / torch.finfo(torch.float64).eps, 6)  # 2 ((0 + 1) / 0.5 + sqrt(6))
     8.898979
+
+    With KL marginal penalties (:class:`~otlab.entropic.penalty.Penalty`) the
+    mass is the largest of the two masses and the plan's, and the spread gains
+    :math:`\max|f|/\rho_a + \max|g|/\rho_b` (the round-off of the targets
+    :math:`a e^{-f/\rho_a}`, :math:`b e^{-g/\rho_b}`).
     """
     ulp = torch.finfo(f.dtype).eps
     mass = float(a.sum())
     spread = float(f.abs().max() + g.abs().max()) / eps
+    if penalty is not None:  # the targets a exp(-f/rho_a), b exp(-g/rho_b) and the plan's mass
+        mass = max(mass, float(b.sum()), float(b @ torch.exp(-g / penalty.rho_b)))
+        spread += float(f.abs().max()) / penalty.rho_a + float(g.abs().max()) / penalty.rho_b
     return 2 * ulp * mass * (spread + math.sqrt(a.numel() + b.numel()))
 
 

@@ -8,7 +8,7 @@ import torch
 
 from ..frames import scale_by_power
 
-__all__ = ["SinkhornResult", "Output"]
+__all__ = ["SinkhornResult", "UnbalancedResult", "Output"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,46 @@ class SinkhornResult:
         s = self._solution
         v_t = torch.as_tensor(v, dtype=s.f.dtype, device=s.f.device)
         return s.out.plain(s.op.apply_plan(s.eps, s.f, s.g, s.log_a, s.log_b, v_t))
+
+
+@dataclass(frozen=True)
+class UnbalancedResult(SinkhornResult):
+    r"""Solution of unbalanced entropic OT with KL marginal penalties.
+
+    .. math::
+
+        \mathrm{UOT}_{\varepsilon,\rho}(a, b) = \min_{P \ge 0}
+        \langle P, C\rangle + \varepsilon\, \mathrm{KL}(P \,\|\, a\otimes b)
+        + \rho_a \mathrm{KL}(P\mathbf 1 \,\|\, a) + \rho_b \mathrm{KL}(P^\top\mathbf 1 \,\|\, b),
+
+    :math:`P_{ij} = a_i b_j \exp\big((f_i + g_j - C_{ij})/\varepsilon\big)`
+    (:mod:`otlab.entropic.penalty`).  The attributes of
+    :class:`SinkhornResult` keep their meaning, except:
+
+    Attributes
+    ----------
+    objective : float or Tensor
+        The primal value of the returned plan, KL terms included (an upper
+        bound on :math:`\mathrm{UOT}_{\varepsilon,\rho}`: every :math:`P \ge 0`
+        is feasible); POT's ``sinkhorn_unbalanced2(..., returnCost="total")``.
+    dual : float
+        The dual value of the returned potentials (a lower bound, up to
+        round-off); ``objective - dual`` is the duality gap.
+    marginal_error : float
+        :math:`\lVert P\mathbf 1 - a e^{-f/\rho_a}\rVert_1 + \lVert P^\top\mathbf 1 - b e^{-g/\rho_b}\rVert_1`,
+        the distance of the plan's marginals from the optimality conditions
+        (the balanced marginal error for :math:`\rho = \infty`).
+    rho : tuple of float
+        :math:`(\rho_a, \rho_b)` in cost units (``math.inf``: a hard constraint).
+    mass : float
+        The plan's total mass :math:`\mathbf 1^\top P \mathbf 1`.
+    row_marginal, col_marginal : ndarray or Tensor, shapes (n,) and (m,)
+        :math:`P\mathbf 1` and :math:`P^\top\mathbf 1`: subtract ``a`` and ``b``
+        for the mass created (> 0) or destroyed (< 0) at each point.
+    """
+
+    rho: tuple = (float("inf"), float("inf"))
+    dual: float = float("nan")
+    mass: float = float("nan")
+    row_marginal: object = None
+    col_marginal: object = None

@@ -31,12 +31,13 @@ from ._roundoff import (
 )
 from ._threads import loop_threads
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
+from .penalty import phi
 from .result import SinkhornResult, _Solution
 
 __all__ = ["SinkhornResult", "SinkhornOptions", "ACCELERATIONS", "DEFAULT_MAX_ITER",
            "DEFAULT_SCALING", "DEFAULT_TOL", "SAMPLES_TOL", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule",
            "sinkhorn_loop", "finish", "report", "warn_not_converged", "envelope_terms", "check_resolution",
-           "solve", "solve_problem", "gradient_term"]
+           "solve", "solve_problem", "gradient_term", "marginal_targets"]
 
 #: Default marginal tolerance of :func:`~otlab.entropic.sinkhorn` (raised to what the dtype certifies).
 DEFAULT_TOL = 1e-6
@@ -152,23 +153,46 @@ def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_u
             "cost), float64 input if it is float32, or the exact solver otlab.emd.")
 
 
-def _row_error(a, f_old, f_new, eps):
-    """L1 row-marginal error of the plan of ``(f_old, g)`` given ``f_new = softmin(g)``."""
-    return float((a * torch.expm1((f_old - f_new) / eps)).abs().sum())
+def _row_error(a, f_old, f_new, eps, lam=1.0, rho=math.inf):
+    r"""L1 row error of the plan of ``(f_old, g)`` given ``f_new = lam * softmin(g)``.
 
-
-def _dual(a, b, f, g):
-    r"""The dual objective :math:`\langle a, f\rangle + \langle b, g\rangle`.
-
-    For ``g = softmin_cols(f)`` the plan has the column marginals ``b``, so this
-    is the entropic dual :math:`D(f, g)` up to a constant.
+    The error is :math:`\lVert P\mathbf 1 - a e^{-f/\rho}\rVert_1`, the row marginal
+    against its target (``a`` itself when balanced, ``lam = 1``):
+    :math:`\sum_i a_i e^{-f_i/\rho} \lvert e^{(f_i - f^\text{new}_i)/(\lambda\varepsilon)} - 1\rvert`,
+    since :math:`1/\varepsilon + 1/\rho = 1/(\lambda\varepsilon)`.
     """
-    return float(a @ f + b @ g)
+    if lam == 1.0:
+        return float((a * torch.expm1((f_old - f_new) / eps)).abs().sum())
+    return float((a * torch.exp(-f_old / rho) * torch.expm1((f_old - f_new) / (lam * eps))).abs().sum())
 
 
-def _dual_rounding(a, b, f, g):
-    r"""Rounding error of :func:`_dual`: 8 ulps of :math:`\langle a, |f|\rangle + \langle b, |g|\rangle`."""
-    return 8.0 * torch.finfo(f.dtype).eps * float(a @ f.abs() + b @ g.abs())
+def _dual(a, b, f, g, penalty=None, eps=None):
+    r"""The dual objective for ``g`` a (damped) column soft-min of ``f``, up to a constant.
+
+    Balanced: :math:`\langle a, f\rangle + \langle b, g\rangle` (the plan has the
+    column marginals ``b``, so this is :math:`D(f, g)` up to a constant).  With
+    KL penalties (:mod:`otlab.entropic.penalty`):
+    :math:`\langle a, \varphi_{\rho_a}(f)\rangle + \langle b, \varphi_{\rho_b}(g)\rangle
+    - \varepsilon \langle b, e^{-g/\rho_b}\rangle`, the last term being ε times the
+    plan's mass (a constant when :math:`\rho_b = \infty`).
+    """
+    if penalty is None:
+        return float(a @ f + b @ g)
+    value = a @ phi(f, penalty.rho_a) + b @ phi(g, penalty.rho_b)
+    if penalty.rho_b != math.inf:
+        value = value - eps * (b @ torch.exp(-g / penalty.rho_b))
+    return float(value)
+
+
+def _dual_rounding(a, b, f, g, penalty=None, eps=None):
+    r"""Rounding error of :func:`_dual`: 8 ulps of the sum of the absolute terms."""
+    ulp = torch.finfo(f.dtype).eps
+    if penalty is None:
+        return 8.0 * ulp * float(a @ f.abs() + b @ g.abs())
+    total = a @ phi(f, penalty.rho_a).abs() + b @ phi(g, penalty.rho_b).abs()
+    if penalty.rho_b != math.inf:
+        total = total + eps * (b @ torch.exp(-g / penalty.rho_b))
+    return 8.0 * ulp * float(total)
 
 
 def _check_finite(err, eps):
@@ -176,32 +200,44 @@ def _check_finite(err, eps):
         raise FloatingPointError(f"sinkhorn diverged at reg={eps:g}: marginal error {err}")
 
 
-def _symmetric_loop(op, a, schedule, options):
+def _damped(lam: float, v: torch.Tensor) -> torch.Tensor:
+    """``lam * v``, and ``v`` itself for ``lam = 1`` (the balanced update, bit for bit)."""
+    return v if lam == 1.0 else lam * v
+
+
+def _symmetric_loop(op, a, schedule, options, penalty=None):
     r"""The averaged fixed point :math:`f \leftarrow (f + T(f))/2` for ``a = b`` on the same points.
 
-    Returns the pair :math:`(f, T(f))`, not :math:`(f, f)`: its column
-    marginals are exact, so its dual value :math:`\langle a, f + T(f)\rangle`
-    is accurate to second order in the distance to the fixed point, even
-    when the loop stops at once (large ε), and its row error is measured.
+    :math:`T(f) = \lambda \operatorname{softmin}(f)` (:math:`\lambda = 1` when
+    balanced).  Returns the pair :math:`(f, T(f))`, not :math:`(f, f)`: its column
+    marginals are exact, so its dual value is accurate to second order in the
+    distance to the fixed point, even when the loop stops at once (large ε),
+    and its row error is measured.
     """
     log_a = a.log()
-    f = op.softmin_rows(schedule[0], log_a)
+    rho = math.inf if penalty is None else penalty.rho_a
+
+    def damping(eps):
+        return 1.0 if penalty is None else penalty.damping(eps)[0]
+
+    f = _damped(damping(schedule[0]), op.softmin_rows(schedule[0], log_a))
     n_iter = 1
     for eps in schedule[1:]:
-        f = 0.5 * (f + op.softmin_rows(eps, log_a + f / eps))
+        f = 0.5 * (f + _damped(damping(eps), op.softmin_rows(eps, log_a + f / eps)))
         n_iter += 1
     eps = schedule[-1]
+    lam = damping(eps)
     for _ in range(options.max_iter):
-        f_new = op.softmin_rows(eps, log_a + f / eps)
-        err = _row_error(a, f, f_new, eps)
+        f_new = _damped(lam, op.softmin_rows(eps, log_a + f / eps))
+        err = _row_error(a, f, f_new, eps, lam, rho)
         _check_finite(err, eps)
-        floor = marginal_floor(a, a, f, f_new, eps)
+        floor = marginal_floor(a, a, f, f_new, eps, penalty=penalty)
         if err <= stopping_threshold(options.tol_at(floor), floor):
             break
         f = 0.5 * (f + f_new)
         n_iter += 1
-    g = op.softmin_cols(eps, log_a + f / eps)
-    err = _row_error(a, f, op.softmin_rows(eps, log_a + g / eps), eps)
+    g = _damped(lam, op.softmin_cols(eps, log_a + f / eps))
+    err = _row_error(a, f, _damped(lam, op.softmin_rows(eps, log_a + g / eps)), eps, lam, rho)
     _check_finite(err, eps)
     return f, g, n_iter + 1, err
 
@@ -231,7 +267,7 @@ class _Backoff:
         self.wait = 0
 
 
-def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=False):
+def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=False, penalty=None):
     r"""Alternate the two soft-min updates along an ε schedule.
 
     At each annealing temperature one sweep is made; at the final ε the state
@@ -251,43 +287,58 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
     With ``symmetric=True`` (``a = b`` on the same points) the averaged fixed
     point :math:`f \leftarrow (f + T(f))/2` is iterated instead.
 
+    With KL marginal penalties (``penalty``, a
+    :class:`~otlab.entropic.penalty.Penalty` in the operator's cost units) the
+    same loop damps each update, :math:`f \leftarrow \lambda_a \operatorname{softmin}`,
+    :math:`g \leftarrow \lambda_b \operatorname{softmin}`,
+    :math:`\lambda = \rho/(\rho + \varepsilon)` at each temperature; the marginal
+    targets become :math:`a e^{-f/\rho_a}` and :math:`b e^{-g/\rho_b}` (exact for the
+    columns), and the safeguard uses the penalised dual (:func:`_dual`).
+    ``penalty=None`` (or both ρ infinite) is the balanced loop, bit for bit.
+
     Returns ``(f, g, n_iter, marginal_error)``, ``n_iter`` counting column
     updates (ε-scaling steps and refused proposals included).
     """
+    if penalty is not None and penalty.balanced:
+        penalty = None
     if symmetric:
-        return _symmetric_loop(op, a, schedule, options)
+        return _symmetric_loop(op, a, schedule, options, penalty)
     log_a, log_b = a.log(), b.log()
     g = torch.zeros_like(b)
+    lam_a = lam_b = 1.0
     for eps in schedule:  # one sweep per temperature, the target ε included
-        f = op.softmin_rows(eps, log_b + g / eps)
-        g = op.softmin_cols(eps, log_a + f / eps)
+        if penalty is not None:
+            lam_a, lam_b = penalty.damping(eps)
+        f = _damped(lam_a, op.softmin_rows(eps, log_b + g / eps))
+        g = _damped(lam_b, op.softmin_cols(eps, log_a + f / eps))
+    rho_a = math.inf if penalty is None else penalty.rho_a
     n_iter, updates = len(schedule), 0  # column updates so far
     acceleration = options.acceleration
     stepper = acceleration.start(a, eps) if acceleration is not None else None
     guard = stepper is not None and acceleration.safeguarded
     backoff = _Backoff()
     if guard:
-        dual, slack = _dual(a, b, f, g), _dual_rounding(a, b, f, g)
+        dual, slack = _dual(a, b, f, g, penalty, eps), _dual_rounding(a, b, f, g, penalty, eps)
     while True:
-        f_map = op.softmin_rows(eps, log_b + g / eps)
-        err = _row_error(a, f, f_map, eps)
+        f_map = _damped(lam_a, op.softmin_rows(eps, log_b + g / eps))
+        err = _row_error(a, f, f_map, eps, lam_a, rho_a)
         _check_finite(err, eps)
-        floor = marginal_floor(a, b, f, g, eps)
+        floor = marginal_floor(a, b, f, g, eps, penalty=penalty)
         if updates >= options.max_iter or err <= stopping_threshold(options.tol_at(floor), floor):
             return f, g, n_iter + updates, err
         f_next = f_map if stepper is None or backoff.waiting() else stepper.propose(f, f_map)
-        g_next = op.softmin_cols(eps, log_a + f_next / eps)
+        g_next = _damped(lam_b, op.softmin_cols(eps, log_a + f_next / eps))
         updates += 1
         if guard:
-            dual_next = _dual(a, b, f_next, g_next)
+            dual_next = _dual(a, b, f_next, g_next, penalty, eps)
             if f_next is not f_map and not dual_next >= dual - slack:  # NaN is refused too
                 stepper.reset()
                 backoff.refused()
                 f_next = f_map
-                g_next = op.softmin_cols(eps, log_a + f_next / eps)
+                g_next = _damped(lam_b, op.softmin_cols(eps, log_a + f_next / eps))
                 updates += 1
-                dual_next = _dual(a, b, f_next, g_next)
-                slack = _dual_rounding(a, b, f_next, g_next)
+                dual_next = _dual(a, b, f_next, g_next, penalty, eps)
+                slack = _dual_rounding(a, b, f_next, g_next, penalty, eps)
             elif f_next is not f_map:
                 backoff.accepted()
             dual = dual_next
@@ -327,20 +378,38 @@ def report(name, options, reg, err, floor, dtype, *, cost=None) -> bool:
     return True
 
 
-def finish(op, a, b, f, g, eps, err_loop, options, *, name, reg, out):
+def marginal_targets(a, b, f, g, penalty=None):
+    r"""The marginals the plan must meet: ``(a, b)``, or :math:`(a e^{-f/\rho_a}, b e^{-g/\rho_b})`.
+
+    With KL penalties these are the optimality conditions of the dual
+    (:mod:`otlab.entropic.penalty`); a side with :math:`\rho = \infty` keeps its weights.
+    """
+    if penalty is None:
+        return a, b
+    ta = a if penalty.rho_a == math.inf else a * torch.exp(-f / penalty.rho_a)
+    tb = b if penalty.rho_b == math.inf else b * torch.exp(-g / penalty.rho_b)
+    return ta, tb
+
+
+def finish(op, a, b, f, g, eps, err_loop, options, *, name, reg, out, penalty=None, sums=None):
     """Measure the returned plan (cost and both marginals) and decide ``converged`` honestly.
 
     Returns ``(cost, marginal_error, converged)`` with ``cost`` in the solver's
     units.  ``converged`` needs a tolerance that the dtype resolves for this
     problem, the measured L1 marginal error within it and a finite cost;
     otherwise a ConvergenceWarning states what is true (:func:`report`).
+    With KL penalties the error is measured against :func:`marginal_targets`;
+    ``sums`` passes a :class:`~otlab.entropic.operators.PlanSums` already measured.
     """
-    sums = op.plan_sums(eps, f, g, a.log(), b.log())
-    err = max(sums.marginal_error(a, b), 0.0)
+    if penalty is not None and penalty.balanced:
+        penalty = None
+    if sums is None:
+        sums = op.plan_sums(eps, f, g, a.log(), b.log())
+    err = max(sums.marginal_error(*marginal_targets(a, b, f, g, penalty)), 0.0)
     if not math.isfinite(err):
         err = err_loop if math.isfinite(err_loop) else err
     cost = float(out.cost(sums.cost.detach()))
-    floor = marginal_floor(a, b, f, g, eps)
+    floor = marginal_floor(a, b, f, g, eps, penalty=penalty)
     tol = options.tol_at(floor)
     if not math.isfinite(cost) and err <= tol and resolves(tol, floor):
         warn_not_converged(name, options, reg, err, cost=cost, tol=tol)
@@ -365,12 +434,14 @@ def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None)
 
 
 def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOptions, *,
-          symmetric: bool = False, available: int | None = None, cost_scale: float | None = None):
+          symmetric: bool = False, available: int | None = None, cost_scale: float | None = None,
+          penalty=None):
     """Run the loop in the local frame on detached data; return ``(op, f, g, n_iter, err)``.
 
     ``cost_scale`` is the cost scale against which ``eps`` is checked
     (:func:`~otlab.entropic.solver.check_resolution`), by default the
     operator's; the divergence passes that of the cross term for all three.
+    ``penalty`` (local cost units) gives the unbalanced problem.
     """
     x, a = problem.xl.detach(), problem.a.detach()
     y, b = (x, a) if symmetric else (problem.yl.detach(), problem.b.detach())
@@ -380,7 +451,8 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
         check_resolution(eps, scale if cost_scale is None else cost_scale, x.dtype,
                          reg=problem.input_reg(eps), cost_unit=problem.input_reg)
         schedule = epsilon_schedule(max(scale, eps), eps, options.scaling)
-        f, g, n_iter, err = sinkhorn_loop(op, a, b, schedule, options, symmetric=symmetric)
+        f, g, n_iter, err = sinkhorn_loop(op, a, b, schedule, options, symmetric=symmetric,
+                                          penalty=penalty)
     return op, f, g, n_iter, err
 
 
@@ -388,15 +460,21 @@ def needs_grad(*vs) -> bool:
     return torch.is_grad_enabled() and any(v.requires_grad for v in vs)
 
 
-def gradient_term(problem: PointProblem, op, eps, f, g, *, symmetric=False):
-    """The envelope-theorem term (zero-valued) of ⟨a, f⟩ + ⟨b, g⟩ in the local frame, or 0."""
+def gradient_term(problem: PointProblem, op, eps, f, g, *, symmetric=False, plan_potentials=None):
+    """The envelope-theorem term (zero-valued) of ⟨a, f⟩ + ⟨b, g⟩ in the local frame, or 0.
+
+    ``f``, ``g`` are the gradients in the weights; the plan (for the gradients
+    in the points) is that of ``plan_potentials``, by default ``(f, g)`` (they
+    differ with KL marginal penalties).
+    """
     p = problem
     y, b, yl = (p.x, p.a, p.xl) if symmetric else (p.y, p.b, p.yl)
     if not needs_grad(p.x, p.a, y, b):
         return 0.0
     grads = None
     if p.x.requires_grad or y.requires_grad:
-        grads = op.point_gradients(eps, f, g, p.a.detach().log(), b.detach().log())
+        pf, pg = (f, g) if plan_potentials is None else plan_potentials
+        grads = op.point_gradients(eps, pf, pg, p.a.detach().log(), b.detach().log())
     return envelope_terms(f, g, p.a, b, x=p.xl, y=yl, grads=grads)
 
 

@@ -1,0 +1,363 @@
+"""Unbalanced entropic OT (KL marginal penalties): peers, exact oracle, limits, metamorphic facts."""
+
+import math
+import warnings
+
+import numpy as np
+import ot
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from otlab import emd
+from otlab.costs import cost_matrix
+from otlab.entropic import (rho_from_reach, rho_from_tau, sinkhorn, sinkhorn_samples, tau_from_rho,
+                            unbalanced_sinkhorn, unbalanced_sinkhorn_samples)
+from otlab.exact import ConvergenceWarning
+
+from ..strategies import offsets, rotations
+from .unbalanced_oracle import exact_unbalanced
+
+TIGHT = dict(tol=1e-11, max_iter=100000)
+
+
+def _problem(seed, n=7, m=5, d=2, shift=0.5):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(n, d)), rng.normal(size=(m, d)) + shift
+    a, b = rng.uniform(0.2, 1.0, n), 1.7 * rng.uniform(0.2, 1.0, m)
+    return x, y, a, b
+
+
+def _cost(x, y):
+    return cost_matrix(x, y, order=2)
+
+
+# --- the balanced problem and the peers -------------------------------------------------------
+
+def test_infinite_rho_is_the_balanced_solver_bit_for_bit():
+    x, y, a, b = _problem(0)
+    a, b = a / a.sum(), b / b.sum()
+    M = _cost(x, y)
+    ub = unbalanced_sinkhorn(a, b, M, 0.1, rho=math.inf)
+    bal = sinkhorn(a, b, M, 0.1)
+    for name in ("f", "g", "cost", "objective", "n_iter", "marginal_error"):
+        assert_array_equal(getattr(ub, name), getattr(bal, name))
+    assert_array_equal(ub.plan, bal.plan)
+
+
+def test_infinite_rho_on_samples_runs_the_balanced_loop_bit_for_bit():
+    x, y, _, _ = _problem(1)
+    ub = unbalanced_sinkhorn_samples(x, y, rho=math.inf, reg=0.2)
+    bal = sinkhorn_samples(x, y, reg=0.2)
+    for name in ("f", "g", "cost", "n_iter"):
+        assert_array_equal(getattr(ub, name), getattr(bal, name))
+
+
+@pytest.mark.parametrize("reg, rho", [(0.1, 1.0), (0.5, 0.3), (0.05, 5.0), (1.0, (0.5, 2.0)),
+                                      (0.2, (0.7, math.inf))])
+def test_plan_and_cost_equal_pots_sinkhorn_unbalanced(reg, rho):
+    x, y, a, b = _problem(2)
+    M = _cost(x, y)
+    res = unbalanced_sinkhorn(a, b, M, reg, rho=rho, **TIGHT)
+    assert res.converged
+    pot = dict(reg_type="kl", numItermax=200000, stopThr=1e-16)
+    plan = ot.sinkhorn_unbalanced(a, b, M, reg, rho, **pot)
+    linear = ot.unbalanced.sinkhorn_unbalanced2(a, b, M, reg, rho, **pot)
+    total = ot.unbalanced.sinkhorn_unbalanced2(a, b, M, reg, rho, returnCost="total", **pot)
+    assert_allclose(res.plan, plan, rtol=0, atol=1e-10 * plan.max())
+    assert_allclose(res.cost, linear, rtol=1e-10)
+    # POT's "total" drops the mass terms of the KL divergences (-p + q): convert
+    rho_a, rho_b = (rho, rho) if np.isscalar(rho) else rho
+    m, ma, mb = plan.sum(), a.sum(), b.sum()
+    dropped = reg * (ma * mb - m) + sum(r * (s - m) for r, s in ((rho_a, ma), (rho_b, mb))
+                                         if r != math.inf)
+    assert_allclose(res.objective - dropped, total, rtol=0, atol=1e-10 * abs(res.objective))
+    assert_allclose(res.row_marginal, plan.sum(1), rtol=1e-10)
+    assert_allclose(res.col_marginal, plan.sum(0), rtol=1e-10)
+
+
+def _geomloss(x, y, a, b, *, p, blur, reach, debias):
+    """GeomLoss with ~4000 Sinkhorn iterations at the target blur (a near-constant schedule)."""
+    from geomloss import SamplesLoss
+
+    delta, n_steps = 1e-13, 4000
+    loss = SamplesLoss("sinkhorn", p=p, blur=blur, reach=reach, debias=debias,
+                       scaling=math.exp(-delta), diameter=blur * math.exp(n_steps * delta),
+                       backend="tensorized")
+    t = torch.as_tensor
+    return float(loss(t(a), t(x), t(b), t(y)))
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("blur, reach", [(0.3, 0.5), (0.5, 1.0), (0.4, 2.0)])
+def test_value_equals_geomloss_with_reach_after_conversion(p, blur, reach):
+    x, y, _, _ = _problem(3, n=12, m=9)
+    a, b = np.full(12, 1 / 12), np.full(9, 1 / 9)
+    ours = unbalanced_sinkhorn_samples(x, y, a, b, rho=rho_from_reach(reach, p), reg=p * blur**p,
+                                       order=p, tol=1e-12)
+    assert ours.converged
+    theirs = _geomloss(x, y, a, b, p=p, blur=blur, reach=reach, debias=False)
+    assert_allclose(ours.objective / p, theirs, rtol=1e-10)
+
+
+def test_convention_conversions_round_trip():
+    assert rho_from_reach(0.5, 2) == 0.5
+    assert_allclose(rho_from_tau(tau_from_rho(0.3, 0.1), 0.1), 0.3, rtol=1e-15)
+    assert tau_from_rho(math.inf, 0.1) == 1.0
+    with pytest.raises(ValueError, match="tau"):
+        rho_from_tau(0.0, 0.1)
+    with pytest.raises(ValueError, match="reach"):
+        rho_from_reach(-1.0)
+
+
+# --- the exact oracle and the limits -----------------------------------------------------------
+
+def _kl_to_product(P, a, b):
+    ab = a[:, None] * b[None, :]
+    pos = P > 0
+    return float(np.sum(P[pos] * np.log(P[pos] / ab[pos])) - P.sum() + ab.sum())
+
+
+@pytest.mark.parametrize("seed, rho", [(0, 0.1), (1, 1.0), (2, 10.0), (3, (0.3, 3.0))])
+def test_entropic_value_tends_to_the_exact_one_within_eps_times_kl_of_its_plan(seed, rho):
+    # 0 <= UOT_eps - UOT_0 <= eps KL(P_0 | a x b): the entropy is >= 0, and P_0 is feasible
+    x, y, a, b = _problem(seed, n=5, m=4)
+    C = _cost(x, y)
+    exact = exact_unbalanced(a, b, C, rho)
+    assert exact.gap <= 1e-8 * (1 + abs(exact.value))
+    bound = _kl_to_product(exact.plan, a, b)
+    for eps in (1e-1, 1e-2, 1e-3):
+        res = unbalanced_sinkhorn(a, b, C, eps, rho=rho, tol=1e-9, max_iter=100000)
+        assert res.converged
+        excess = res.objective - exact.dual
+        assert -1e-9 <= excess <= eps * bound + exact.gap + 1e-9
+
+
+def test_large_rho_recovers_the_balanced_value_within_the_taylor_bound():
+    # OT - (<a, f^2 e^{(-f)+/rho}> + <b, g^2 e^{(-g)+/rho}>) / (2 rho) <= UOT_rho <= OT
+    x, y, a, b = _problem(4, n=5, m=4)
+    a, b = a / a.sum(), b / b.sum()
+    C = _cost(x, y)
+    balanced = emd(a, b, C)
+    f, g = balanced.f, balanced.g
+
+    def taylor(rho):
+        return (a @ (f**2 * np.exp(np.maximum(-f, 0) / rho))
+                + b @ (g**2 * np.exp(np.maximum(-g, 0) / rho))) / (2 * rho)
+
+    previous = -np.inf
+    for rho in (1.0, 10.0, 100.0, 1000.0):
+        exact = exact_unbalanced(a, b, C, rho)
+        assert balanced.cost - taylor(rho) - exact.gap - 1e-9 <= exact.dual
+        assert exact.value <= balanced.cost + 1e-9
+        assert exact.value >= previous - exact.gap - 1e-9  # non-decreasing in rho
+        previous = exact.value
+    ent = sinkhorn(a, b, C, 0.05, tol=1e-10)
+    ub = unbalanced_sinkhorn(a, b, C, 0.05, rho=1e4, tol=1e-10)
+    fe, ge = ent.f, ent.g
+    bound = (a @ (fe**2 * np.exp(np.maximum(-fe, 0) / 1e4))
+             + b @ (ge**2 * np.exp(np.maximum(-ge, 0) / 1e4))) / 2e4
+    assert ent.objective - bound - 1e-9 <= ub.objective <= ent.objective + 1e-9
+
+
+# --- metamorphic properties -------------------------------------------------------------------
+
+SMALL = settings(max_examples=15, deadline=None)
+
+
+@st.composite
+def unbalanced_problems(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n, m, d = (int(v) for v in rng.integers([2, 2, 1], [9, 9, 4]))
+    x, y = rng.normal(size=(n, d)), rng.normal(size=(m, d)) + rng.normal(size=d)
+    a, b = rng.uniform(0.05, 2.0, n), rng.uniform(0.05, 2.0, m)
+    rho = float(draw(st.sampled_from([0.05, 0.5, 5.0, 50.0])))
+    return x, y, a, b, rho
+
+
+def _solve(x, y, a, b, rho, **kw):
+    tol = 1e-10 * (np.sum(a) + np.sum(b))  # the L1 marginal error scales with the masses
+    return unbalanced_sinkhorn_samples(x, y, a, b, rho=rho, reg=0.2, tol=tol, max_iter=100000, **kw)
+
+
+@SMALL
+@given(unbalanced_problems(), offsets)
+def test_common_translation_leaves_the_unbalanced_value_unchanged(problem, t):
+    x, y, a, b, rho = problem
+    ref, moved = _solve(x, y, a, b, rho), _solve(x + t, y + t, a, b, rho)
+    rounding = 1e4 * np.finfo(float).eps * (abs(t) + 10) * (1 + abs(ref.objective))
+    assert_allclose(moved.objective, ref.objective, rtol=1e-8, atol=rounding)
+
+
+@SMALL
+@given(unbalanced_problems(), st.data())
+def test_rotation_and_permutation_leave_the_unbalanced_value_unchanged(problem, data):
+    x, y, a, b, rho = problem
+    q = data.draw(rotations(x.shape[1]))
+    perm = np.random.default_rng(data.draw(st.integers(0, 100))).permutation(len(a))
+    ref = _solve(x, y, a, b, rho)
+    rotated = _solve(x @ q, y @ q, a, b, rho)
+    permuted = _solve(x[perm], y, a[perm], b, rho)
+    assert_allclose(rotated.objective, ref.objective, rtol=1e-8)
+    assert_allclose(permuted.objective, ref.objective, rtol=1e-8)
+    assert_allclose(permuted.row_marginal, ref.row_marginal[perm], rtol=1e-7, atol=1e-12)
+
+
+@SMALL
+@given(unbalanced_problems(), st.floats(0.1, 0.9))
+def test_splitting_a_point_into_duplicates_leaves_the_value_unchanged(problem, share):
+    x, y, a, b, rho = problem
+    x2 = np.vstack([x, x[:1]])
+    a2 = np.concatenate([a, [share * a[0]]])
+    a2[0] *= 1 - share
+    ref, split = _solve(x, y, a, b, rho), _solve(x2, y, a2, b, rho)
+    assert_allclose(split.objective, ref.objective, rtol=1e-8)
+    assert_allclose(split.mass, ref.mass, rtol=1e-8)
+
+
+@SMALL
+@given(unbalanced_problems(), st.floats(-3, 3))
+def test_scaling_both_masses_by_t_scales_the_plan_by_t_to_the_2_over_1_plus_lambda(problem, log_t):
+    # the fixed point for (t a, t b) is (f + delta, g + delta), delta = -lambda eps log t / (1 + lambda)
+    x, y, a, b, rho = problem
+    t = 10.0**log_t
+    ref, scaled = _solve(x, y, a, b, rho), _solve(x, y, t * a, t * b, rho)
+    lam = rho / (rho + 0.2)
+    power = t ** (2 / (1 + lam))
+    # the plan's mass is off by at most about its L1 marginal error
+    slack = 10 * (scaled.marginal_error + power * ref.marginal_error)
+    assert_allclose(scaled.mass, power * ref.mass, rtol=1e-8, atol=slack)
+
+
+@SMALL
+@given(unbalanced_problems())
+def test_float32_agrees_with_float64_to_float32_accuracy(problem):
+    x, y, a, b, rho = problem
+    ref = _solve(x, y, a, b, rho)
+    f32 = unbalanced_sinkhorn_samples(*(v.astype(np.float32) for v in (x, y, a, b)), rho=rho,
+                                      reg=0.2)
+    assert f32.converged
+    assert_allclose(f32.objective, ref.objective, rtol=1e-3, atol=1e-3)
+
+
+def test_data_far_from_the_origin_gives_the_value_at_the_origin():
+    x, y, a, b = _problem(5)
+    ref = _solve(x, y, a, b, 1.0)
+    far = _solve(x + 1e8, y + 1e8, a, b, 1.0)
+    assert_allclose(far.objective, ref.objective, rtol=1e-6)
+
+
+def test_dense_and_tiled_back_ends_agree():
+    x, y, a, b = _problem(6, n=40, m=30)
+    dense = _solve(x, y, a, b, 0.5, backend="dense")
+    tiled = _solve(x, y, a, b, 0.5, backend="tiled")
+    assert_allclose(tiled.objective, dense.objective, rtol=1e-10)
+    assert_allclose(tiled.row_marginal, dense.row_marginal, rtol=1e-9, atol=1e-14)
+
+
+def test_primal_and_dual_values_agree_at_convergence():
+    x, y, a, b = _problem(7)
+    res = unbalanced_sinkhorn(a, b, _cost(x, y), 0.05, rho=(0.5, 2.0), tol=1e-10)
+    assert res.converged
+    assert abs(res.objective - res.dual) <= 1e-8 * abs(res.objective)
+
+
+def test_a_far_outlier_is_destroyed_not_transported():
+    x = np.array([[0.0], [1.0], [50.0]])
+    res = unbalanced_sinkhorn_samples(x, x[:2], [0.5, 0.5, 0.5], [0.5, 0.5], rho=1.0, reg=0.01)
+    assert res.row_marginal[2] < 1e-100
+    assert_allclose(res.row_marginal[:2], 0.5 * np.exp(-0.0) * np.ones(2), rtol=0.02)
+
+
+# --- gradients --------------------------------------------------------------------------------
+
+def test_gradient_in_the_masses_and_costs_matches_finite_differences():
+    x, y, a, b = _problem(8, n=4, m=3)
+    M = _cost(x, y)
+    at, Mt = torch.tensor(a, requires_grad=True), torch.tensor(M, requires_grad=True)
+    res = unbalanced_sinkhorn(at, torch.tensor(b), Mt, 0.3, rho=0.7, tol=1e-12)
+    res.objective.backward()
+    h = 1e-6
+    for i in range(len(a)):
+        up, down = a.copy(), a.copy()
+        up[i] += h
+        down[i] -= h
+        fd = (unbalanced_sinkhorn(up, b, M, 0.3, rho=0.7, tol=1e-12).objective
+              - unbalanced_sinkhorn(down, b, M, 0.3, rho=0.7, tol=1e-12).objective) / (2 * h)
+        assert_allclose(at.grad[i].item(), fd, rtol=1e-5, atol=1e-8)
+    assert_allclose(Mt.grad.numpy(), unbalanced_sinkhorn(a, b, M, 0.3, rho=0.7, tol=1e-12).plan,
+                    rtol=1e-10, atol=1e-14)
+
+
+def test_gradient_in_the_points_matches_finite_differences():
+    x, y, a, b = _problem(9, n=4, m=3)
+    xt = torch.tensor(x, requires_grad=True)
+    res = unbalanced_sinkhorn_samples(xt, y, torch.tensor(a), b, rho=0.7, reg=0.3, tol=1e-12)
+    res.objective.backward()
+    h = 1e-6
+    up, down = x.copy(), x.copy()
+    up[1, 0] += h
+    down[1, 0] -= h
+    fd = (_solve_value(up, y, a, b) - _solve_value(down, y, a, b)) / (2 * h)
+    assert_allclose(xt.grad[1, 0].item(), fd, rtol=1e-5, atol=1e-8)
+
+
+def _solve_value(x, y, a, b):
+    return unbalanced_sinkhorn_samples(x, y, a, b, rho=0.7, reg=0.3, tol=1e-12).objective
+
+
+# --- honest status and bad input --------------------------------------------------------------
+
+def test_too_few_iterations_give_converged_false_and_a_warning():
+    x, y, a, b = _problem(10)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        res = unbalanced_sinkhorn(a, b, _cost(x, y), 1e-3, rho=100.0, max_iter=1, scaling=None,
+                                  acceleration=None)
+    assert not res.converged
+    assert np.isfinite(res.objective)
+
+
+@pytest.mark.parametrize("rho", [1e-8, 1e8])
+@pytest.mark.parametrize("reg", [1e-3, 1e3])
+def test_extreme_rho_and_eps_converge_to_finite_values_or_say_so(rho, reg):
+    x, y, a, b = _problem(11)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = unbalanced_sinkhorn(a, b, _cost(x, y), reg, rho=rho, max_iter=20000)
+    assert np.isfinite(res.objective) and np.isfinite(res.dual)
+    if res.converged:
+        assert not caught
+        assert abs(res.objective - res.dual) <= 1e-6 * (1 + abs(res.objective))
+    else:
+        assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+
+@pytest.mark.parametrize("rho, match", [(0.0, "rho"), (-1.0, "rho"), (math.nan, "rho"),
+                                        ((1.0, -2.0), r"rho\[1\]"), ((1.0,), "rho"),
+                                        ("1", "rho")])
+def test_bad_rho_raises_naming_it(rho, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        unbalanced_sinkhorn([1.0], [1.0], [[1.0]], 0.1, rho=rho)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(a=[-1.0, 2.0]), "a"), (dict(b=[np.nan]), "b"), (dict(reg=0.0), "reg"),
+    (dict(M=[[1.0], [np.inf]]), "M")])
+def test_bad_input_raises_naming_the_argument(kwargs, match):
+    args = dict(a=[1.0, 1.0], b=[1.0], M=[[1.0], [2.0]], reg=0.1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        unbalanced_sinkhorn(args["a"], args["b"], args["M"], args["reg"], rho=1.0)
+
+
+def test_negative_sample_masses_raise_naming_them():
+    with pytest.raises(ValueError, match="a"):
+        unbalanced_sinkhorn_samples([[0.0], [1.0]], [[0.0]], [1.0, -0.5], None, rho=1.0)
+
+
+def test_unequal_masses_with_infinite_rho_raise():
+    with pytest.raises(ValueError, match="mass"):
+        unbalanced_sinkhorn([1.0], [2.0], [[0.0]], 0.1, rho=math.inf)
