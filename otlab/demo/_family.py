@@ -147,13 +147,13 @@ def training_overrides(args) -> dict:
 def train_runs(parser: argparse.ArgumentParser, configs: dict) -> dict:
     """Train each configuration of ``configs`` (name -> config) in turn; return the histories.
 
-    Every run folder is checked first (:meth:`otlab.gan.record.RunFolder.check`), so
+    Every run folder is checked first (:meth:`otlab.gan.run_folder.RunFolder.check`), so
     an OUT holding earlier runs is refused before anything trains; a refused folder or
     checkpoint exits 2 with its one-line message, Ctrl-C exits 130
     (:func:`~otlab.demo._common.train_or_exit`).
     """
     from ..gan import CheckpointError
-    from ..gan.record import RunFolder
+    from ..gan.run_folder import RunFolder
 
     try:
         for cfg in configs.values():

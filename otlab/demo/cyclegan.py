@@ -80,7 +80,7 @@ def plot(runs: dict, reference: dict, *, n_examples: int = 10):
     from matplotlib.figure import Figure
 
     from ..gan.figures import tile_images
-    from ..gan.record import RunFolder
+    from ..gan.run_folder import RunFolder
 
     names = list(runs)
     snaps = {n: RunFolder(runs[n]["out"]).last_snapshot() for n in names}

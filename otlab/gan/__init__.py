@@ -19,7 +19,8 @@ imports; their public names are also reachable from here, loaded on first use.
 
 from .config import ARCHS, DATASETS, LOSSES, LR_DECAYS, PAPER_DEFAULTS, LoopConfig, TrainConfig
 from .data import DataSpec, Sampler, data_spec, make_sampler, mixture_modes
-from .metrics import evaluate_samples, exact_w1, mode_metrics, sampling_floor
+from .metrics import (evaluate_samples, exact_w1, mode_capture_metrics, mode_metrics,
+                      sampling_floor)
 from .losses import critic_estimate, critic_loss, generator_loss, relu_mlp_input_gradient
 from .models import build_models, conv_critic, conv_generator, mlp
 from .family import Evaluation, Family, family_for, family_module
@@ -47,7 +48,7 @@ __all__ = [
     "RunFolderError", "Replica", "Family", "family_for", "family_module", "UnconditionalGAN", "Evaluation",
     "RunRecord", "RunFolder", "CGANConfig", "ConditionalGAN", "InfoGANConfig", "InfoGAN",
     "Pix2PixConfig", "Pix2Pix", "DataSpec", "data_spec", "Sampler", "make_sampler",
-    "mixture_modes", "exact_w1", "mode_metrics", "evaluate_samples", "sampling_floor",
+    "mixture_modes", "exact_w1", "mode_metrics", "mode_capture_metrics", "evaluate_samples", "sampling_floor",
     "BackgroundEvaluator", "critic_loss", "generator_loss", "critic_estimate",
     "relu_mlp_input_gradient", "mlp", "conv_generator", "conv_critic", "build_models",
 ]

@@ -85,7 +85,7 @@ class LoopConfig:
     checkpoint_every : int
         Iterations between checkpoints (0: only at the end); needs ``out``.
     out : str or Path or None
-        The run folder (:class:`otlab.gan.record.RunFolder`): ``history.jsonl``,
+        The run folder (:class:`otlab.gan.run_folder.RunFolder`): ``history.jsonl``,
         ``history.csv``, ``checkpoint.pt`` and the evaluation snapshots.
     resume : bool
         Continue the run recorded in ``out`` (from ``out/checkpoint.pt``) when

@@ -21,6 +21,8 @@ reproducible and the samples never leave the GPU.
 - ``25gaussians-ref``: the same grid at the WGAN-GP reference code's scale
   (divided by 2.828: spacing :math:`2/2.828 \approx 0.707`, std :math:`0.05/2.828
   \approx 0.0177`);
+- ``pacgan-ring``, ``pacgan-grid``: the two mixtures of PacGAN's Table 1 (Lin et
+  al. 2018, Sec. 3.1, after VEEGAN, Srivastava et al. 2017, Sec. 5.1), below;
 - ``ring``: radius 2, uniform angle, std 0.02;
 - ``swissroll``: :math:`t = \tfrac{3\pi}{2}(1+2u)`,
   :math:`((t\cos t, t\sin t) + 0.25\varepsilon) / 7.5`;
@@ -29,6 +31,24 @@ reproducible and the samples never leave the GPU.
   from [0, 16] to [-1, 1], flattened to 64-D (loaded once, :func:`digits_dataset`);
 - ``digits-thick``: the same digits with their strokes thickened
   (:func:`thicken_strokes`), the second domain of the CycleGAN translation.
+
+**The PacGAN / VEEGAN settings.**  ``pacgan-ring`` is the equal mixture of 8
+Gaussians with means :math:`(\cos\tfrac{2\pi k}{8}, \sin\tfrac{2\pi k}{8})`,
+:math:`k = 0..7`, on the unit circle, and standard deviation
+:math:`\sigma = 0.01`; ``pacgan-grid`` the equal mixture of 25 Gaussians with
+means :math:`\{-4, -2, 0, 2, 4\}^2` and :math:`\sigma = 0.05`.  The rest of
+the published protocol, as the PacGAN authors' released configuration of
+these two experiments sets it (the same for both data sets): a fixed training
+set of 100,000 points, minibatches of 100, 400 epochs (400,000 generator
+updates, one discriminator step each); a generator with a 2-D standard normal
+latent and 4 hidden layers of 400 ReLU units with batch normalisation; a
+discriminator of 3 maxout layers (200 units, 5 pieces each); Adam with rate
+:math:`10^{-4}` and :math:`\beta_1 = 0.8`; the metrics
+(:func:`otlab.gan.metrics.mode_capture_metrics`) on 2500 generated samples,
+over 10 trials.  otlab trains these data sets with its own losses and ReLU MLPs
+(:class:`otlab.gan.TrainConfig`), on fresh samples at every step; the network
+sizes and budgets used for the published comparison are in
+``benchmarks/reports/gan_modes.md``.
 
 Data sets drawn by picking a row of a table (the mixtures: a mode plus
 noise; the digits: an image) are *labelled*: the label of a point is the
@@ -227,6 +247,10 @@ def _parallel_lines(n, generator, device):
 register(_mixture("8gaussians", bounds=(-3.0, 3.0)))
 register(_mixture("25gaussians", bounds=(-5.5, 5.5)))
 register(_mixture("25gaussians-ref"))
+register(_mixture("pacgan-ring", modes=gaussian_mixture_modes("8gaussians", scale=1.0), std=0.01,
+                  bounds=(-1.5, 1.5)))
+register(_mixture("pacgan-grid", modes=gaussian_mixture_modes("25gaussians", scale=2.0),
+                  std=0.05, bounds=(-5.5, 5.5)))
 register(DataSpec("ring", 2, draw=_ring, plot_bounds=(-3.0, 3.0)))
 register(DataSpec("swissroll", 2, draw=_swissroll, plot_bounds=(-2.2, 2.2)))
 register(DataSpec("parallel_lines", 2, draw=_parallel_lines, plot_bounds=(-1.5, 1.5)))

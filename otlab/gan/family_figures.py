@@ -16,7 +16,7 @@ import numpy as np
 from .conditioning import split_labels
 from .data import PLOT_BOUNDS, assign_classes, mixture_modes, n_classes
 from .figures import tile_images
-from .record import RunFolder
+from .run_folder import RunFolder
 
 __all__ = ["last_snapshot", "plot_conditional", "plot_codes", "plot_translations"]
 

@@ -4,7 +4,7 @@ All functions take the history (rows from :func:`otlab.gan.train`) and/or
 the run folder, and write files with matplotlib's Agg backend: PNG figures,
 and ``training.gif`` through :class:`matplotlib.animation.PillowWriter`.
 
-The trainer writes (:class:`otlab.gan.record.RunFolder`) ``snapshots/iter_XXXXXXX.npz``
+The trainer writes (:class:`otlab.gan.run_folder.RunFolder`) ``snapshots/iter_XXXXXXX.npz``
 at every evaluation, with ``iteration``, ``fake`` and ``real`` (every evaluated point
 of 2-D data, so that the mode counts can be drawn exactly; up to 512 images) and, for
 2-D data,
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .record import RunFolder
+from .metrics import MODE_CAPTURE_KEYS
+from .run_folder import RunFolder
 
 __all__ = ["summary", "correlation_text", "tile_images", "snapshot_figure", "plot_snapshots",
            "write_gif", "plot_w_curves", "plot_comparison", "write_figures", "score_label"]
@@ -69,7 +70,10 @@ def summary(history) -> dict:
     dominate the correlation.  When it cannot be computed (fewer than three
     such evaluations, or a constant curve) the correlations are NaN and
     ``correlation_note`` says why (otherwise it is ``None``).
-    ``high_quality`` is a percentage.
+    ``high_quality`` is a percentage.  For a mixture, ``modes``,
+    ``high_quality_fraction`` and ``reverse_kl`` are the published measures of
+    the last evaluation (:func:`otlab.gan.metrics.mode_capture_metrics`), next
+    to its ``final_exact_w1``; ``None`` for other data.
 
     >>> rows = [{"iteration": i, "exact_w1": 1.0 / (i + 1), "critic_estimate": 0.5 / (i + 1),
     ...          "modes_covered": 8} for i in range(5)]
@@ -85,7 +89,8 @@ def summary(history) -> dict:
     rows = _evaluated(history)
     out = {"n_evaluations": len(rows), "pearson": math.nan, "spearman": math.nan,
            "correlation_note": None, "final_exact_w1": math.nan,
-           "final_critic_estimate": math.nan, "modes_covered": None, "high_quality": None}
+           "final_critic_estimate": math.nan, "modes_covered": None, "high_quality": None,
+           **dict.fromkeys(MODE_CAPTURE_KEYS)}
     trained = [r for r in rows if r["iteration"] > 0]
     w = np.array([r["exact_w1"] for r in trained])
     c = np.array([r["critic_estimate"] for r in trained])
@@ -103,7 +108,8 @@ def summary(history) -> dict:
     last = rows[-1]
     out.update(final_exact_w1=float(last["exact_w1"]),
                final_critic_estimate=float(last["critic_estimate"]),
-               modes_covered=last.get("modes_covered"), high_quality=last.get("high_quality"))
+               modes_covered=last.get("modes_covered"), high_quality=last.get("high_quality"),
+               **{k: last.get(k) for k in MODE_CAPTURE_KEYS})
     return out
 
 

@@ -10,7 +10,7 @@ One *iteration* is ``n_critic`` critic steps followed by one generator step.
   are families (:mod:`otlab.gan.families`) and share this loop;
 - the **record** (:class:`otlab.gan.record.RunRecord`) keeps the history
   rows, the evaluations running in the worker thread and the checkpoints, in
-  a run folder (:class:`otlab.gan.record.RunFolder`) that holds one run only;
+  a run folder (:class:`otlab.gan.run_folder.RunFolder`) that holds one run only;
 - the **replica** (:class:`Replica`) is this process's part in a
   data-parallel run.  Alone, it does nothing.  A ``torch.distributed``
   wrapper subclasses it to all-reduce the gradients between backward and

@@ -13,9 +13,12 @@ from ..models import build_models
 __all__ = ["UnconditionalGAN", "HISTORY_COLUMNS", "FAMILY"]
 
 #: Columns of the history of :class:`UnconditionalGAN` (``None`` where a row
-#: has no value, e.g. no evaluation).  ``high_quality`` is a percentage.
+#: has no value, e.g. no evaluation).  ``high_quality`` is a percentage; ``modes``,
+#: ``high_quality_fraction`` and ``reverse_kl`` are the published measures of
+#: :func:`otlab.gan.metrics.mode_capture_metrics` (mixtures only).
 HISTORY_COLUMNS = ("iteration", "d_loss", "g_loss", "batch_estimate", "exact_w1",
-                   "critic_estimate", "modes_covered", "high_quality", "mode_kl")
+                   "critic_estimate", "modes_covered", "high_quality", "mode_kl",
+                   "modes", "high_quality_fraction", "reverse_kl")
 
 _GRID = 96  # critic snapshot resolution
 
