@@ -16,7 +16,9 @@ the fastest setting whose estimate lands within 1 % is reported:
   are tried only until one lands within 1 % (they only cost more).
 
 One process, one torch thread for both, the same samples; every configuration runs once
-after a warm-up at small n.
+after a warm-up at small n.  Each size is appended to
+``benchmarks/reports/sinkhorn_time_to_accuracy.jsonl`` when it ends (a later call runs only
+the sizes not there; ``--report-only`` rewrites the report from them).
 
 Usage::
 
@@ -27,12 +29,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import time
 import warnings
+from pathlib import Path
 
-
-from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, write_report
+from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, run_grid,
+                       run_timed, save_png, write_report)
 from .sinkhorn import gaussian_samples
 
 SIZES = (1000, 2000, 4000, 8000)
@@ -44,9 +45,9 @@ RUN_BUDGET = 600.0
 
 
 def _timed(fn):
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+    """``(wall seconds, value)`` of one call (the harness's :func:`measure`, one run)."""
+    m = measure(fn, repeat=1, warmup=0)
+    return m.wall_s, m.result
 
 
 def otlab_runs(x, y, exact):
@@ -82,32 +83,61 @@ def geomloss_runs(x, y, exact):
                     break
 
 
+def warm_up():
+    """Every code path once on a small problem."""
+    import otlab
+
+    x, y = gaussian_samples(200, 2, seed=1)
+    for run in (otlab_runs, geomloss_runs):
+        list(run(x, y, otlab.wasserstein(x, y)))
+
+
+def run_size(case: dict) -> dict:
+    """Every run at one size ``case["n"]``: the exact LP, then otlab and GeomLoss settings."""
+    import otlab
+
+    n = case["n"]
+    x, y = gaussian_samples(n, 2)
+    exact_s, exact = _timed(lambda: otlab.wasserstein(x, y))
+    runs = []
+    for run in (otlab_runs, geomloss_runs):
+        for row in run(x, y, exact):
+            row = {"n": n, **row, "rel. error": (row["W"] - exact) / exact}
+            row["within 1 %"] = abs(row["rel. error"]) <= ACCURACY
+            runs.append(row)
+            print(row, flush=True)
+    return {"exact W_1": exact, "exact LP (s)": exact_s, "runs": runs, "load": load_average()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--out", type=Path, default=None, help="report folder")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON-lines results, one row per n (default: "
+                        "<out>/sinkhorn_time_to_accuracy.jsonl); sizes there are not run again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: rewrite the report from the results")
     args = parser.parse_args(argv)
 
     import torch
 
-    import otlab
-
     torch.set_num_threads(1)
-    x, y = gaussian_samples(200, 2, seed=1)  # warm-up of every code path
-    for run in (otlab_runs, geomloss_runs):
-        list(run(x, y, otlab.wasserstein(x, y)))
-    rows, summary = [], []
-    load_before = os.getloadavg()[0]
-    for n in (int(s) for s in args.sizes.split(",")):
-        x, y = gaussian_samples(n, 2)
-        exact_s, exact = _timed(lambda: otlab.wasserstein(x, y))
-        for run in (otlab_runs, geomloss_runs):
-            for row in run(x, y, exact):
-                row = {"n": n, **row, "rel. error": (row["W"] - exact) / exact}
-                row["within 1 %"] = abs(row["rel. error"]) <= ACCURACY
-                rows.append(row)
-                print(row, flush=True)
-        summary.append(summarize(n, exact, exact_s, rows))
-        write(rows, summary, load_before)  # after every n: a long sweep stopped early still reports
+    out = args.out or REPORTS
+    out.mkdir(parents=True, exist_ok=True)
+    cases = [{"n": int(s)} for s in args.sizes.split(",")]
+    results = args.results or out / "sinkhorn_time_to_accuracy.jsonl"
+    if not args.report_only and len(run_grid(cases, run_size, results, key=lambda r: r["n"],
+                                             report_only=True, log=None)) < len(cases):
+        warm_up()
+    load_before = load_average()
+    done = run_grid(cases, run_size, results, key=lambda r: r["n"],
+                    report_only=args.report_only)
+    rows = [row for size in done for row in size["runs"]]
+    summary = [summarize(size["n"], size["exact W_1"], size["exact LP (s)"], rows)
+               for size in done]
+    loads = [size["load"] for size in done] or [load_before]
+    write(rows, summary, min(loads), max(loads), out)
 
 
 def summarize(n, exact, exact_s, rows):
@@ -123,7 +153,7 @@ def summarize(n, exact, exact_s, rows):
             "GeomLoss / otlab": best.get("GeomLoss", nan) / best.get("otlab", nan)}
 
 
-def write(rows, summary, load_before):
+def write(rows, summary, load_low, load_high, out):
     sections = [
         ("Setup", "Two 2-D Gaussian samples N(0, I) and N((1, 1), I), n = m, uniform weights, "
                   "exact W_1 from the LP (POT network simplex, via `otlab.wasserstein`). "
@@ -133,8 +163,8 @@ def write(rows, summary, load_before):
                   "backend='tensorized')` in float32 over blur 0.01 and 0.005, scaling 0.5 to 0.95 "
                   "(larger scalings tried only until one is within 1 %), debias False and True. "
                   "One torch thread, one run per setting after a warm-up. "
-                  f"Load average (1 min) {load_before:.1f} at the start and "
-                  f"{os.getloadavg()[0]:.1f} at the last write, on a 2-core machine shared with "
+                  f"Load average (1 min) {load_low:.1f} to {load_high:.1f} at the end of each "
+                  "size, on a 2-core machine shared with "
                   "other jobs: absolute times are inflated and noisy; both libraries ran "
                   "interleaved under the same load."),
         ("Time to 1 % of the exact W_1", markdown_table(summary)),
@@ -142,8 +172,8 @@ def write(rows, summary, load_before):
     ]
     path = write_report("sinkhorn_time_to_accuracy",
                         "Time to 1 % of the exact W_1 on the CPU: otlab vs GeomLoss",
-                        device="cpu", sections=sections)
-    _plot(summary, REPORTS / "sinkhorn_time_to_accuracy.png")
+                        device="cpu", sections=sections, out_dir=out)
+    _plot(summary, out / "sinkhorn_time_to_accuracy.png")
     print(path.read_text(), flush=True)
 
 
