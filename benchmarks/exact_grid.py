@@ -37,16 +37,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from ._harness import (REPORTS, fields_key, load_average, markdown_table, measure, pyplot,
+                       read_jsonl, run_grid, save_png, write_report)
 
 NAME = "exact_grid"
 CLASSES = ("white_noise", "grf_rough", "grf_moderate", "grf_smooth", "log_grf", "cauchy",
@@ -192,9 +190,9 @@ def pairs_of(n_images: int, limit: int | None):
 # ----------------------------------------------------------------------------- solving
 
 def _timed(fn):
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
+    """``(result, wall s, CPU s)`` of one call (the harness's :func:`measure`, one run)."""
+    m = measure(fn, repeat=1, warmup=0)
+    return m.result, m.wall_s, m.cpu_s
 
 
 def solve_otlab(A, B, order):
@@ -236,9 +234,8 @@ def _warm_up():
 
 # ----------------------------------------------------------------------------- the sweep
 
-def _key(row):
-    return (row["source"], row["class"], row["size"], row["k"], row["i"], row["j"],
-            row["method"])
+#: Which recorded row answers which solve.
+KEY = fields_key("source", "class", "size", "k", "i", "j", "method")
 
 
 def _images(args, size):
@@ -248,34 +245,35 @@ def _images(args, size):
 
 
 def run_sweep(args) -> None:
+    """Every (size, k, class) group through :func:`run_grid`, pairs neighbours first."""
     results = Path(args.results)
-    done = {_key(r) for r in read_jsonl(results)}
     source = "dotmark" if args.dotmark else "generated"
     _warm_up()
     for size in args.sizes:
         images = _images(args, size)
         pot_ok = size <= args.pot_max_side and pot_fits(size)
         for order, (cls, imgs) in itertools.product(args.orders, images.items()):
-            spent = 0.0
-            for n_pair, (i, j) in enumerate(pairs_of(len(imgs), args.pairs)):
-                if args.budget_s is not None and spent > args.budget_s:
-                    print(f"{cls} {size}^2 k={order}: budget of {args.budget_s} s spent after "
-                          f"{n_pair} pairs")
-                    break
-                methods = ["otlab"] + (["pot"] if pot_ok and n_pair < args.pot_pairs else [])
-                for method in methods:
-                    base = {"source": source, "class": cls, "size": size, "k": order, "i": i,
-                            "j": j, "method": method}
-                    if _key(base) in done:
-                        continue
-                    load = os.getloadavg()[0]
-                    solve = solve_otlab if method == "otlab" else solve_pot
-                    row = {**base, **solve(imgs[i], imgs[j], order), "load": load}
-                    spent += row["seconds"] if method == "otlab" else 0.0
-                    with results.open("a") as fh:
-                        fh.write(json.dumps(row) + "\n")
-                    print(f"{cls:13s} {size:4d}^2 k={order} ({i},{j}) {method:5s} "
-                          f"{row['seconds']:8.3f} s  load {load:.1f}", flush=True)
+            def run_case(case, imgs=imgs):
+                load = load_average()
+                solve = solve_otlab if case["method"] == "otlab" else solve_pot
+                row = {**solve(imgs[case["i"]], imgs[case["j"]], case["k"]), "load": load}
+                print(f"{cls:13s} {size:4d}^2 k={order} ({case['i']},{case['j']}) "
+                      f"{case['method']:5s} {row['seconds']:8.3f} s  load {load:.1f}",
+                      flush=True)
+                return row
+
+            cases = [{"source": source, "class": cls, "size": size, "k": order, "i": i, "j": j,
+                      "method": method}
+                     for n_pair, (i, j) in enumerate(pairs_of(len(imgs), args.pairs))
+                     for method in ["otlab"] + (["pot"] if pot_ok and n_pair < args.pot_pairs
+                                                else [])]
+            rows = run_grid(cases, run_case, results, key=KEY, budget_s=args.budget_s, log=None)
+            if rows.missing:
+                print(f"{cls} {size}^2 k={order}: budget of {args.budget_s} s spent, "
+                      f"{len(rows.missing)} solves not started")
+            if rows.failed:
+                print(f"{cls} {size}^2 k={order}: {len(rows.failed)} solves failed "
+                      f"(recorded; run again to retry): {rows.failed[0]['error']}")
 
 
 # ----------------------------------------------------------------------------- the report
@@ -436,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pot-max-side", type=int, default=64, metavar="SIDE",
                    help="largest side POT is run at (its cost matrix has side^4 entries)")
     p.add_argument("--budget-s", type=float, default=None, metavar="S",
-                   help="stop a class/size/k after its otlab solves took this long")
+                   help="start no new solve of a class/size/k after this many seconds on it")
     p.add_argument("--dotmark", default=None, metavar="DIR",
                    help="read the real DOTmark images (DIR/CLASS/dataRES_ID.csv) instead")
     p.add_argument("--results", default=str(REPORTS / f"{NAME}_runs.jsonl"), metavar="FILE",
