@@ -8,8 +8,10 @@ points, neural critics at absurd learning rates, the k-NN KL estimator at
 extreme scales, complex tensors, ambiguous tuples), what does otlab return
 *now*, next to the exact or known answer?
 
-Every case is recomputed when the script runs: the "now" column is measured,
-the "before" column quotes what was observed when the case was found.  Each
+Every case is recomputed when the script runs (``--again``; each case is
+appended to ``adversarial_cases.jsonl`` as it ends, so an interrupted run
+resumes): the "now" column is measured, the "before" column quotes what was
+observed when the case was found.  Each
 value is printed with the warnings it raised (category: first words) and the
 solver's ``converged`` flag where it has one.
 
@@ -23,16 +25,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import subprocess
 import sys
-import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ._harness import markdown_table, write_report
+from ._harness import REPORTS, markdown_table, measure, run_grid, write_report
 
 import otlab
 from otlab.critics import CriticDivergedError, estimate_w1
@@ -69,14 +70,26 @@ def fmt(value) -> str:
     return str(value)
 
 
-ROWS: list[dict] = []
+#: The registered cases, in order: name -> (reference, before, fn).
+CASES: dict[str, tuple] = {}
+#: The columns of the table, in order.
+COLUMNS = ("case", "exact / expected", "before", "now", "warnings / notes")
 
 
 def case(name: str, reference: str, before: str, fn) -> None:
-    value, note = observe(fn)
-    ROWS.append({"case": name, "exact / expected": reference, "before": before,
-                 "now": fmt(value), "warnings / notes": note or "-"})
-    print(f"{name}: {fmt(value)}  [{note or '-'}]", flush=True)
+    """Register a case: ``fn()`` is run (and timed) by :func:`run_case`."""
+    CASES[name] = (reference, before, fn)
+
+
+def run_case(spec: dict) -> dict:
+    """Run one registered case: what it returns now, its warnings, the time it took."""
+    reference, before, fn = CASES[spec["case"]]
+    m = measure(lambda: observe(fn), repeat=1, warmup=0)
+    value, note = m.result
+    print(f"{spec['case']}: {fmt(value)}  [{note or '-'}]", flush=True)
+    return {"exact / expected": reference, "before": before, "now": fmt(value),
+            "warnings / notes": note or "-", "wall s": m.wall_s, "cpu s": m.cpu_s,
+            "load": m.load_after}
 
 
 def _clouds(n=200, seed=0):
@@ -197,16 +210,17 @@ def budget_cases() -> None:
 
 
 def large_exact_case() -> None:
-    code = ("import resource, time, numpy as np, otlab\n"
+    code = ("import numpy as np, otlab\n"
+            "from benchmarks._harness import measure\n"
             "rng = np.random.default_rng(0)\n"
             "x, y = rng.uniform(size=(20000, 2)), rng.uniform(size=(20000, 2))\n"
-            "t = time.process_time(); w = otlab.wasserstein(x, y)\n"
-            "print(f'W1 {w:.6g}, {time.process_time() - t:.1f} s CPU, peak RSS '\n"
-            "      f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB')\n")
+            "m = measure(lambda: otlab.wasserstein(x, y), repeat=1, warmup=0)\n"
+            "print(f'W1 {m.result:.6g}, {m.cpu_s:.1f} s CPU, '\n"
+            "      f'peak RSS {m.peak_rss / 2**30:.2f} GiB')\n")
 
-    def run():
+    def run():  # a fresh process: the peak resident set is the case's own
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              timeout=1800)
+                              timeout=1800, cwd=Path(__file__).resolve().parent.parent)
         return done.stdout.strip() or f"failed: {_short(done.stderr[-300:])}"
 
     case("wasserstein(x, y), n = m = 20000 uniform 2-D points", "W1 (certified)",
@@ -219,9 +233,9 @@ def sinkhorn_cliff_case() -> None:
         x, y = rng.normal(size=(n, 2)), rng.normal(size=(n, 2)) + 0.5
         for backend in ("auto", "dense"):
             def timed(x=x, y=y, backend=backend):
-                t = time.perf_counter()
-                r = otlab.sinkhorn_divergence(x, y, reg=0.05, backend=backend)
-                return f"{fmt(r)} in {time.perf_counter() - t:.1f} s wall"
+                m = measure(lambda: otlab.sinkhorn_divergence(x, y, reg=0.05, backend=backend),
+                            repeat=1, warmup=0)
+                return f"{fmt(m.result)} in {m.wall_s:.1f} s wall"
 
             case(f"sinkhorn_divergence n = {n}, backend={backend}", "auto about as fast as dense",
                  "auto: 9.6 s (n=2800), 65 s (n=3000) vs 4.3 s dense", timed)
@@ -295,22 +309,39 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--skip-slow", action="store_true",
                    help="leave out the 20000-point exact case and the Sinkhorn timing cases")
-    p.add_argument("--out", default=None, help="report folder (default benchmarks/reports)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report folder (default benchmarks/reports)")
+    p.add_argument("--results", type=Path, default=None,
+                   help="JSON-lines results (default: <out>/adversarial_cases.jsonl); a case "
+                   "already there is not run again")
+    p.add_argument("--again", action="store_true",
+                   help="measure every case anew (the results file is started afresh)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: rewrite the report from the results")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     groups = [offset_cases, epsilon_and_precision_cases, divergence_cases, extreme_value_cases,
               budget_cases, critic_cases, knn_kl_cases, api_cases]
     if not a.skip_slow:
         groups += [large_exact_case, sinkhorn_cliff_case]
+    CASES.clear()
     for group in groups:
-        group()
-    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+        group()  # registers its cases
+    out = a.out or REPORTS
+    results = a.results or out / "adversarial_cases.jsonl"
+    if a.again and not a.report_only:
+        results.unlink(missing_ok=True)
+    rows = run_grid([{"case": name} for name in CASES], run_case, results,
+                    key=lambda r: r["case"], report_only=a.report_only)
+    loads = [r["load"] for r in rows]
+    load = f"{min(loads):.1f} to {max(loads):.1f}" if loads else "not recorded"
     intro = ("Each row is recomputed by this script; **now** is what otlab returned in this run, "
              "**before** what was observed when the case was found. One torch thread; load "
-             f"average at the end {load} (2 cores), so the wall times of the timing rows are "
-             "inflated by other work.\n\n")
+             f"average after the cases {load} (2 cores), so the wall times of the timing rows "
+             "are inflated by other work.\n\n")
     write_report("adversarial_cases", "Adversarial inputs: what otlab returns now", device="cpu",
-                 sections=[("Cases", intro + markdown_table(ROWS))], out_dir=a.out,
+                 sections=[("Cases", intro + markdown_table([{k: r[k] for k in COLUMNS}
+                                                             for r in rows]))], out_dir=out,
                  script="python -m benchmarks.adversarial_cases" + (" --skip-slow" if a.skip_slow
                                                             else ""))
 

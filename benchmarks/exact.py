@@ -16,12 +16,11 @@ Writes ``benchmarks/reports/exact.md`` and ``exact.png``.  Run
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, pyplot, save_png, time_call, write_report
+from ._harness import REPORTS, markdown_table, measure, pyplot, save_png, time_call, write_report
 
 import ot
 import scipy.stats
@@ -137,15 +136,17 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=REPORTS)
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
-    rows_2d = bench_2d(args.sizes, repeat=args.repeat, nd_max=args.nd_max, seed=args.seed)
-    rows_1d = bench_1d(args.sizes_1d, repeat=args.repeat, seed=args.seed)
+    whole = measure(lambda: (bench_2d(args.sizes, repeat=args.repeat, nd_max=args.nd_max,
+                                      seed=args.seed),
+                             bench_1d(args.sizes_1d, repeat=args.repeat, seed=args.seed)),
+                    repeat=1, warmup=0)
+    rows_2d, rows_1d = whole.result
     args.out.mkdir(parents=True, exist_ok=True)
     plot(rows_2d, rows_1d, args.out / "exact.png")
     big = [r["otlab/POT"] for r in rows_2d if r["n"] >= 1000]
     summary = (
         f"Median of {args.repeat} interleaved runs per size; the whole benchmark took "
-        f"{time.perf_counter() - start:.0f} s.\n\n"
+        f"{whole.wall_s:.0f} s (load {whole.load_before:.1f} to {whole.load_after:.1f}).\n\n"
         f"- Overhead of `otlab.wasserstein` over a direct `ot.emd2` call at n >= 1000: "
         + (", ".join(f"{(r - 1) * 100:+.1f} %" for r in big) if big else "(no such sizes run)")
         + " (target: <= +5 %).\n"
