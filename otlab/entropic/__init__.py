@@ -35,7 +35,7 @@ from .problem import default_reg
 from .penalty import rho_from_reach, rho_from_tau, tau_from_rho
 from .result import SinkhornResult, UnbalancedResult
 from .solver import SinkhornOptions, epsilon_schedule
-from .unbalanced import unbalanced_sinkhorn, unbalanced_sinkhorn_samples
+from .unbalanced import unbalanced_sinkhorn, unbalanced_sinkhorn_divergence, unbalanced_sinkhorn_samples
 
 __all__ = [
     "ACCELERATIONS",
@@ -54,6 +54,7 @@ __all__ = [
     "rho_from_tau",
     "tau_from_rho",
     "unbalanced_sinkhorn",
+    "unbalanced_sinkhorn_divergence",
     "unbalanced_sinkhorn_samples",
     "wasserstein_sinkhorn",
 ]

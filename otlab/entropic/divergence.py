@@ -8,6 +8,7 @@ closed form of its MMD limit) and bounds its round-off; the entry point
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -16,25 +17,38 @@ from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import distances
 from .operators import TILE_ENTRIES, cost_bound
 from ._roundoff import marginal_floor
+from .penalty import Penalty, phi
 from .solver import SinkhornOptions, gradient_term, report, solve
 
 __all__ = ["divergence"]
 
 
-def _dual_value(problem, eps, backend, options, scale, *, symmetric=False):
+def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penalty=None):
     r"""``(OT_ε + zero-valued gradient term, marginal error)`` in the local frame.
 
     The value is the dual :math:`\langle a, f\rangle + \langle b, g\rangle` of a
     pair with exact column marginals (``g`` a full soft-min of ``f``), hence
     accurate to second order in the distance to the optimum, also at large ε
-    where one sweep already meets the marginal tolerance.
+    where one sweep already meets the marginal tolerance.  With a KL
+    ``penalty`` it is :math:`\langle a, \varphi_\rho(f)\rangle + \langle b, \varphi_\rho(g)\rangle
+    - \varepsilon(\langle b, e^{-g/\rho}\rangle - m_a m_b)` (:mod:`otlab.entropic.penalty`).
     """
-    op, f, g, _, err = solve(problem, eps, backend, options, symmetric=symmetric, cost_scale=scale)
-    b = problem.a if symmetric else problem.b
-    floor = marginal_floor(problem.a.detach(), b.detach(), f, g, eps)
+    op, f, g, _, err = solve(problem, eps, backend, options, symmetric=symmetric, cost_scale=scale,
+                             penalty=penalty)
+    a, b = problem.a, (problem.a if symmetric else problem.b)
+    floor = marginal_floor(a.detach(), b.detach(), f, g, eps, penalty=penalty)
     report("sinkhorn_divergence", options, problem.input_reg(eps), err, floor, f.dtype)
-    value = (problem.a.detach() * f).sum() + (b.detach() * g).sum()
-    return value + gradient_term(problem, op, eps, f, g, symmetric=symmetric), err
+    if penalty is None:
+        value = (a.detach() * f).sum() + (b.detach() * g).sum()
+        return value + gradient_term(problem, op, eps, f, g, symmetric=symmetric), err
+    ad, bd = a.detach(), b.detach()
+    mass = bd @ torch.exp(-g / penalty.rho_b)
+    value = ad @ phi(f, penalty.rho_a) + bd @ phi(g, penalty.rho_b) - eps * (mass - ad.sum() * bd.sum())
+    # d/da_i = phi(f_i) - eps (e^{-f_i/rho} - m_b) at the optimum (row marginal a e^{-f/rho})
+    da = phi(f, penalty.rho_a) - eps * (torch.exp(-f / penalty.rho_a) - bd.sum())
+    db = phi(g, penalty.rho_b) - eps * (torch.exp(-g / penalty.rho_b) - ad.sum())
+    term = gradient_term(problem, op, eps, da, db, symmetric=symmetric, plan_potentials=(f, g))
+    return value + term, err
 
 
 def _coupling_moments(x, a, y, b, order):
@@ -88,26 +102,35 @@ def _swapped(problem):
     return problem.swapped()
 
 
-def divergence(problem, reg, backend: str, options: SinkhornOptions):
+def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None):
     r""":math:`S_\varepsilon` of a built problem, in the caller's units.
 
     The body of :func:`otlab.entropic.sinkhorn_divergence`, shared with
-    :func:`otlab.distributed.sharded_sinkhorn_divergence`.
+    :func:`otlab.distributed.sharded_sinkhorn_divergence`.  With a KL weight
+    ``rho`` (local cost units, both sides) the unbalanced divergence
+    :math:`\mathrm{OT}(a, b) - \tfrac12\mathrm{OT}(a, a) - \tfrac12\mathrm{OT}(b, b)
+    + \tfrac\varepsilon2 (m_a - m_b)^2` (Séjourné et al. 2019), always from the
+    three solves (no large-ε expansion).
     """
     eps = problem.local_reg(reg)
     if _same_measure(problem):
         zero = sum((v * 0).sum() for v in (problem.x, problem.a, problem.y, problem.b))
         return problem.out.cost(zero)
+    penalty = None if rho is None or rho == math.inf else Penalty(rho, rho)
     ulp = torch.finfo(problem.xl.dtype).eps
     scale = cost_bound(problem.xl.detach(), problem.yl.detach(), problem.order)
-    if eps > ulp ** (-1 / 3) * scale:
+    if penalty is None and eps > ulp ** (-1 / 3) * scale:
         value = _large_eps_divergence(problem, eps)
         bound = 64 * ulp * scale
     else:
-        ot_xy, err_xy = _dual_value(problem, eps, backend, options, scale)
-        ot_xx, err_xx = _dual_value(problem, eps, backend, options, scale, symmetric=True)
-        ot_yy, err_yy = _dual_value(_swapped(problem), eps, backend, options, scale, symmetric=True)
+        kw = dict(penalty=penalty)
+        ot_xy, err_xy = _dual_value(problem, eps, backend, options, scale, **kw)
+        ot_xx, err_xx = _dual_value(problem, eps, backend, options, scale, symmetric=True, **kw)
+        ot_yy, err_yy = _dual_value(_swapped(problem), eps, backend, options, scale, symmetric=True,
+                                    **kw)
         value = ot_xy - 0.5 * (ot_xx + ot_yy)
+        if penalty is not None:
+            value = value + 0.5 * eps * (problem.a.sum() - problem.b.sum()) ** 2
         bound = eps * (err_xy + 0.5 * (err_xx + err_yy)) + 64 * ulp * float(
             ot_xy.detach().abs() + 0.5 * (ot_xx.detach().abs() + ot_yy.detach().abs()))
     computed = float(value.detach())

@@ -3,7 +3,9 @@ r"""The entry points of unbalanced entropic OT (KL marginal penalties), on the o
 * :func:`unbalanced_sinkhorn` — histograms and a cost matrix (``reg`` = ε and
   ``rho`` = ρ absolute, in cost units, as POT's ``reg`` and ``reg_m``);
 * :func:`unbalanced_sinkhorn_samples` — point clouds with masses, on the
-  dense / tiled / Triton back-ends of :func:`~otlab.entropic.sinkhorn_samples`.
+  dense / tiled / Triton back-ends of :func:`~otlab.entropic.sinkhorn_samples`;
+* :func:`unbalanced_sinkhorn_divergence` — the debiased divergence with its
+  mass term (:mod:`otlab.entropic.divergence`).
 
 Both run :func:`otlab.entropic.solver.sinkhorn_loop` with a
 :class:`~otlab.entropic.penalty.Penalty` (damped soft-min updates); the
@@ -32,13 +34,15 @@ from ._threads import loop_threads
 from .api import _histogram_tensors
 from .operators import DenseOperator
 from .penalty import Penalty, check_rho, kl_divergence, phi
+from .divergence import divergence
 from .problem import PointProblem
 from .result import Output, UnbalancedResult, _Solution
 from .solver import (DEFAULT_SCALING, DEFAULT_TOL, SAMPLES_TOL, SinkhornOptions, check_resolution,
                      envelope_terms, epsilon_schedule, finish, gradient_term, needs_grad, sinkhorn_loop,
                      solve)
 
-__all__ = ["unbalanced_sinkhorn", "unbalanced_sinkhorn_samples", "as_rho_pair"]
+__all__ = ["unbalanced_sinkhorn", "unbalanced_sinkhorn_samples", "unbalanced_sinkhorn_divergence",
+           "as_rho_pair"]
 
 
 def as_rho_pair(rho) -> tuple[float, float]:
@@ -241,13 +245,27 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
                    sums, _Solution(op, f, g, eps, log_a, log_b, out))
 
 
-def _masses(weights, n):
+def _masses(weights):
     """The total of sample weights (1 for uniform ones), kept differentiable for tensors."""
     if weights is None:
         return 1.0
     if is_torch(weights):
         return weights.sum()
     return float(np.sum(np.asarray(weights, dtype=np.float64)))
+
+
+def _mass_problem(x, y, a, b, order, *, names):
+    """The point problem with the weights' masses kept (samples normalise them)."""
+    sp, sq = sample_pair(x, y, a, b, names=names)
+    problem = PointProblem.build(sp, sq, order)
+    mass_a, mass_b = _masses(a), _masses(b)
+    if is_torch(mass_a) or is_torch(mass_b):
+        mass_a, mass_b = (torch.as_tensor(m).to(problem.a) for m in (mass_a, mass_b))
+    return replace(problem, a=problem.a * mass_a, b=problem.b * mass_b)
+
+
+def _local_rho(problem, rho: float) -> float:
+    return rho if rho == math.inf else scale_by_power(rho, problem.frame.scale, -problem.order)
 
 
 def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None = None,
@@ -298,17 +316,11 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
     """
     order = check_order(order)
     rho_pair = as_rho_pair(rho)
-    sp, sq = sample_pair(x, y, a, b, names=("x", "y"))
-    problem = PointProblem.build(sp, sq, order)
-    mass_a, mass_b = _masses(a, sp.n), _masses(b, sq.n)
-    if is_torch(mass_a) or is_torch(mass_b):
-        mass_a, mass_b = (torch.as_tensor(m).to(problem.a) for m in (mass_a, mass_b))
-    problem = replace(problem, a=problem.a * mass_a, b=problem.b * mass_b)
+    problem = _mass_problem(x, y, a, b, order, names=("x", "y"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
     eps = problem.local_reg(reg)
-    penalty = Penalty(*(r if r == math.inf else scale_by_power(r, problem.frame.scale, -order)
-                        for r in rho_pair))
+    penalty = Penalty(*(_local_rho(problem, r) for r in rho_pair))
     name = "unbalanced_sinkhorn_samples"
     op, f, g, n_iter, err = solve(problem, eps, backend, options, penalty=penalty)
     aa, bb = problem.a.detach(), problem.b.detach()
@@ -323,3 +335,67 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
     out = problem.out
     return _result(out, f, g, cost, primal, dual, n_iter, err, converged, problem.input_reg(eps),
                    rho_pair, op.name, sums, _Solution(op, f, g, eps, aa.log(), bb.log(), out))
+
+
+def unbalanced_sinkhorn_divergence(p, q, a=None, b=None, *, rho, reg: float | None = None,
+                                   order: float = 1, tol: float | None = None,
+                                   max_iter: int | None = None,
+                                   scaling: float | None = DEFAULT_SCALING, backend: str = "auto",
+                                   acceleration="anderson"):
+    r"""Debiased unbalanced Sinkhorn divergence (Séjourné et al. 2019), with its mass term.
+
+    .. math::
+
+        S_{\varepsilon,\rho}(\alpha, \beta) = \mathrm{UOT}_{\varepsilon,\rho}(\alpha, \beta)
+        - \tfrac12 \mathrm{UOT}_{\varepsilon,\rho}(\alpha, \alpha)
+        - \tfrac12 \mathrm{UOT}_{\varepsilon,\rho}(\beta, \beta)
+        + \tfrac\varepsilon2 (m_\alpha - m_\beta)^2,
+
+    :math:`\mathrm{UOT}` as in :func:`unbalanced_sinkhorn` with
+    :math:`C_{ij} = \lVert x_i - y_j\rVert^k`, each term its dual value
+    (:func:`otlab.entropic.divergence.divergence`, the three solves of
+    :func:`~otlab.entropic.sinkhorn_divergence`).  It is GeomLoss's
+    ``SamplesLoss("sinkhorn", reach=..., debias=True)`` value times ``order``
+    after converting (``reg = order * blur**order``, ``rho = order * reach**order``,
+    :func:`~otlab.entropic.penalty.rho_from_reach`).  :math:`S \ge 0`, and 0 for
+    equal measures.
+
+    Parameters
+    ----------
+    p, q : array-like, Tensor or Sample
+        The points.
+    a, b : array-like or Tensor, optional
+        Masses (not normalised; default ``1/n`` per point).
+    rho : float
+        The KL weight of both marginals, in cost units (> 0; ``math.inf``
+        gives :func:`~otlab.entropic.sinkhorn_divergence` of the normalised
+        measures).
+    reg, order, tol, max_iter, scaling, backend, acceleration
+        As in :func:`~otlab.entropic.sinkhorn_divergence`.
+
+    Returns
+    -------
+    float or Tensor
+        For torch input a 0-dim tensor, differentiable in points and masses.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0.0], [1.0]])
+    >>> unbalanced_sinkhorn_divergence(x, x, rho=1.0)
+    0.0
+    >>> unbalanced_sinkhorn_divergence(x, x, [1.0, 1.0], [2.0, 2.0], rho=1.0, reg=0.1) > 0
+    True
+    """
+    order = check_order(order)
+    rho = check_rho(rho, "rho")
+    if rho == math.inf:
+        from .api import sinkhorn_divergence
+
+        return sinkhorn_divergence(p, q, a=a, b=b, reg=reg, order=order, tol=tol,
+                                   max_iter=max_iter, scaling=scaling, backend=backend,
+                                   acceleration=acceleration)
+    problem = _mass_problem(p, q, a, b, order, names=("p", "q"))
+    options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
+                                    acceleration=acceleration, default_tol=SAMPLES_TOL)
+    return divergence(problem, reg, backend, options, rho=_local_rho(problem, rho))

@@ -13,14 +13,16 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from otlab import emd
 from otlab.costs import cost_matrix
-from otlab.entropic import (rho_from_reach, rho_from_tau, sinkhorn, sinkhorn_samples, tau_from_rho,
-                            unbalanced_sinkhorn, unbalanced_sinkhorn_samples)
+from otlab.entropic import (rho_from_reach, rho_from_tau, sinkhorn, sinkhorn_divergence,
+                            sinkhorn_samples, tau_from_rho, unbalanced_sinkhorn,
+                            unbalanced_sinkhorn_divergence, unbalanced_sinkhorn_samples)
 from otlab.exact import ConvergenceWarning
 
 from ..strategies import offsets, rotations
 from .unbalanced_oracle import exact_unbalanced
 
 TIGHT = dict(tol=1e-11, max_iter=100000)
+SMALL = settings(max_examples=15, deadline=None)
 
 
 def _problem(seed, n=7, m=5, d=2, shift=0.5):
@@ -79,10 +81,10 @@ def test_plan_and_cost_equal_pots_sinkhorn_unbalanced(reg, rho):
 
 
 def _geomloss(x, y, a, b, *, p, blur, reach, debias):
-    """GeomLoss with ~4000 Sinkhorn iterations at the target blur (a near-constant schedule)."""
+    """GeomLoss with ~1500 Sinkhorn iterations at the target blur (a near-constant schedule)."""
     from geomloss import SamplesLoss
 
-    delta, n_steps = 1e-13, 4000
+    delta, n_steps = 1e-13, 1500
     loss = SamplesLoss("sinkhorn", p=p, blur=blur, reach=reach, debias=debias,
                        scaling=math.exp(-delta), diameter=blur * math.exp(n_steps * delta),
                        backend="tensorized")
@@ -100,6 +102,32 @@ def test_value_equals_geomloss_with_reach_after_conversion(p, blur, reach):
     assert ours.converged
     theirs = _geomloss(x, y, a, b, p=p, blur=blur, reach=reach, debias=False)
     assert_allclose(ours.objective / p, theirs, rtol=1e-10)
+
+
+@pytest.mark.parametrize("blur, reach", [(0.3, 0.5), (0.4, 2.0)])
+def test_debiased_divergence_equals_geomloss_with_its_mass_term(blur, reach):
+    # p = 2 only: for p = 1 GeomLoss's tensorized cost clamps distances at 1e-4, so its
+    # symmetric terms (zero diagonal) solve a different problem
+    x, y, a, b = _problem(12, n=12, m=9)
+    ours = unbalanced_sinkhorn_divergence(x, y, a, b, rho=rho_from_reach(reach, 2), reg=2 * blur**2,
+                                          order=2, tol=1e-12)
+    theirs = _geomloss(x, y, a, b, p=2, blur=blur, reach=reach, debias=True)
+    assert_allclose(ours / 2, theirs, rtol=1e-10)
+
+
+def test_divergence_of_a_measure_with_itself_is_zero_and_infinite_rho_is_balanced():
+    x, y, a, b = _problem(13)
+    assert unbalanced_sinkhorn_divergence(x, x, a, a, rho=1.0) == 0.0
+    assert (unbalanced_sinkhorn_divergence(x, y, a, b, rho=math.inf, reg=0.1)
+            == sinkhorn_divergence(x, y, a=a, b=b, reg=0.1))
+
+
+@SMALL
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.1, 1.0, 10.0]))
+def test_unbalanced_divergence_is_nonnegative(seed, rho):
+    x, y, a, b = _problem(seed % 1000, n=6, m=5)
+    value = unbalanced_sinkhorn_divergence(x, y, a, b, rho=rho, reg=0.3, order=2, tol=1e-10)
+    assert value >= 0
 
 
 def test_convention_conversions_round_trip():
@@ -163,9 +191,6 @@ def test_large_rho_recovers_the_balanced_value_within_the_taylor_bound():
 
 
 # --- metamorphic properties -------------------------------------------------------------------
-
-SMALL = settings(max_examples=15, deadline=None)
-
 
 @st.composite
 def unbalanced_problems(draw):
@@ -361,3 +386,24 @@ def test_negative_sample_masses_raise_naming_them():
 def test_unequal_masses_with_infinite_rho_raise():
     with pytest.raises(ValueError, match="mass"):
         unbalanced_sinkhorn([1.0], [2.0], [[0.0]], 0.1, rho=math.inf)
+
+
+def test_divergence_gradient_in_points_and_masses_matches_finite_differences():
+    x, y, a, b = _problem(14, n=4, m=3)
+    xt, at = torch.tensor(x, requires_grad=True), torch.tensor(a, requires_grad=True)
+    kw = dict(rho=0.7, reg=0.3, order=2, tol=1e-12)
+    unbalanced_sinkhorn_divergence(xt, y, at, b, **kw).backward()
+    h = 1e-6
+
+    def central(change):
+        values = []
+        for sign in (1, -1):
+            x2, a2 = x.copy(), a.copy()
+            change(x2, a2, sign * h)
+            values.append(unbalanced_sinkhorn_divergence(x2, y, a2, b, **kw))
+        return (values[0] - values[1]) / (2 * h)
+
+    assert_allclose(xt.grad[2, 1].item(), central(lambda x2, a2, d: x2.__setitem__((2, 1), x2[2, 1] + d)),
+                    rtol=1e-5, atol=1e-8)
+    assert_allclose(at.grad[1].item(), central(lambda x2, a2, d: a2.__setitem__(1, a2[1] + d)),
+                    rtol=1e-5, atol=1e-8)
