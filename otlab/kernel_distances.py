@@ -35,10 +35,13 @@ k(x_i, y_j))` and :math:`\phi_y` alike, :math:`\mathrm{se}^2 = \sum_i w_i^2
 At :math:`\mu = \nu` the first-order term vanishes and the estimator's
 spread is of order :math:`1/n`, which the estimate then also has.
 
-**Memory.**  The kernel matrices are never formed: rows are processed in
-tiles of at most :data:`TILE_ELEMENTS` entries, so memory is
+**Memory and time.**  The kernel matrices are never formed: rows are
+processed in tiles of at most :data:`TILE_ELEMENTS` entries, so memory is
 :math:`O(n + m)` plus one tile (with torch autograd, every tile is kept for
-the backward pass).  Distances come from coordinate differences in a common
+the backward pass).  Each kernel value is computed once: :math:`K(x, x)` and
+:math:`K(y, y)` by their upper triangles of tiles (the rest by symmetry) and
+one pass over :math:`K(x, y)` gives both its row and its column sums, so
+:math:`(n^2 + m^2)/2 + nm` kernel values in all.  Distances come from coordinate differences in a common
 centred frame (:mod:`otlab.costs`), so the values are exact under translation
 and the energy distance scales with the points.  GeomLoss clamps squared
 distances at 1e-8, so its laplacian and energy losses differ from the
@@ -65,6 +68,8 @@ __all__ = ["KernelDistanceResult", "mmd", "energy_distance", "median_bandwidth",
 KERNELS = ("gaussian", "laplacian", "energy")
 #: Entries of one tile of kernel values (64 MiB in float64).
 TILE_ELEMENTS = 1 << 23
+#: Tiles per side at least (below that, a tile is a smaller band of rows).
+_MIN_TILES = 16
 #: Points of the pooled sample that the median heuristic looks at (at most).
 _MEDIAN_POINTS = 1000
 
@@ -116,32 +121,56 @@ def _pairwise(x, y, kernel: str, sigma: float):
             return torch.exp(sq.clamp_(min=0) * (-0.5 / sigma / sigma))
         d = torch.cdist(x, y, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
         return torch.exp(-d / sigma) if kernel == "laplacian" else -d
-    from scipy.spatial.distance import cdist
+    # numpy input: the exponentials by torch on the same memory (its vectorised exp is about
+    # 3x numpy's where numpy has no AVX-512 one: 2.9 ns against 8.5 ns a value, measured).
+    import torch
 
     if kernel == "gaussian":
-        sq = x @ (-2.0 * y.T)
-        sq += (x * x).sum(1)[:, None]
-        sq += (y * y).sum(1)[None, :]
-        np.maximum(sq, 0.0, out=sq)
-        sq *= -0.5 / sigma / sigma  # not sigma**2, which may overflow
-        return np.exp(sq, out=sq)
+        with torch.no_grad():
+            return _pairwise(torch.from_numpy(x), torch.from_numpy(y), kernel, sigma).numpy()
+    from scipy.spatial.distance import cdist  # imported here: the Gaussian kernel needs none
+
     d = cdist(x, y, "euclidean")
     if kernel == "laplacian":
-        d *= -1.0 / sigma
-        return np.exp(d, out=d)
+        torch.from_numpy(d).mul_(-1.0 / sigma).exp_()
+        return d
     return np.negative(d, out=d)
 
 
-def _row_sums(x, y, wy, kernel, sigma):
-    """``K(x, y) @ wy`` tile by tile: the kernel matrix is never held whole."""
-    rows = max(1, TILE_ELEMENTS // max(1, y.shape[0]))
-    parts = [_pairwise(x[i:i + rows], y, kernel, sigma) @ wy
-             for i in range(0, x.shape[0], rows)]
+def _tile_rows(columns: int, rows: int) -> int:
+    """Rows per tile: at most TILE_ELEMENTS values, and at most 1/16 of the rows (the upper
+    triangle of 16 x 16 tiles holds 53 % of the matrix)."""
+    return max(1, min(TILE_ELEMENTS // max(1, columns), -(-rows // _MIN_TILES)))
+
+
+def _symmetric_row_sums(x, w, kernel, sigma):
+    r"""``K(x, x) @ w``, each kernel value computed once: row tiles against the columns from
+    the tile's first row on (the upper triangle of tiles), the rest by symmetry."""
+    n = x.shape[0]
+    rows = _tile_rows(n, n)
+    out = x.new_zeros(n) if is_torch(x) else np.zeros(n)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        k = _pairwise(x[start:stop], x[start:], kernel, sigma)
+        out[start:stop] = out[start:stop] + k @ w[start:]
+        if stop < n:
+            out[stop:] = out[stop:] + k[:, stop - start:].T @ w[start:stop]
+    return out
+
+
+def _cross_row_sums(x, wx, y, wy, kernel, sigma):
+    """``(K(x, y) @ wy, K(y, x) @ wx)`` from one pass over row tiles of ``K(x, y)``."""
+    rows = _tile_rows(y.shape[0], x.shape[0])
+    parts, cols = [], 0.0
+    for start in range(0, x.shape[0], rows):
+        k = _pairwise(x[start:start + rows], y, kernel, sigma)
+        parts.append(k @ wy)
+        cols = cols + k.T @ wx[start:start + rows]
     if is_torch(x):
         import torch
 
-        return torch.cat(parts)
-    return np.concatenate(parts)
+        return torch.cat(parts), cols
+    return np.concatenate(parts), cols
 
 
 def median_bandwidth(p, q) -> float:
@@ -273,10 +302,9 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     frame = common_frame(x, y)
     x, y = frame.local(x), frame.local(y)
     local_sigma = None if sigma is None else sigma / frame.scale
-    rxx = _row_sums(x, x, wx, kernel, local_sigma)
-    ryy = _row_sums(y, y, wy, kernel, local_sigma)
-    rxy = _row_sums(x, y, wy, kernel, local_sigma)
-    cxy = _row_sums(y, x, wx, kernel, local_sigma)
+    rxx = _symmetric_row_sums(x, wx, kernel, local_sigma)
+    ryy = _symmetric_row_sums(y, wy, kernel, local_sigma)
+    rxy, cxy = _cross_row_sums(x, wx, y, wy, kernel, local_sigma)
     kdiag = 0.0 if kernel == "energy" else 1.0
     squared = _centred_sums(rxx, rxy, ryy, cxy, wx, wy, kdiag, estimator)
     se = _standard_error(rxx, rxy, ryy, cxy, wx, wy)
