@@ -121,13 +121,15 @@ def run_one(pair, method, seed, args) -> dict:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CriticFailedWarning)  # recorded in status
-            res = estimate_w1(x, y, lipschitz=method, seed=seed, device=args.device,
+            data = (pair.sample_source, pair.sample_target) if args.fresh else (x, y)
+            res = estimate_w1(*data, lipschitz=method, seed=seed, device=args.device,
                               holdout=0.0, audit=method != "ctransform",
                               log_every=None if method != "ctransform" else 10**9,
                               **options(method, pair.dim, args))
         critic = res.critic
         row.update(train=res.estimate, status=res.status, K=res.lipschitz_bound,
-                   n_train=args.n, steps=res.config.steps, hidden=list(res.config.hidden),
+                   n_train=res.config.steps * res.config.batch_size if args.fresh else args.n,
+                   fresh=args.fresh, steps=res.config.steps, hidden=list(res.config.hidden),
                    batch_size=res.config.batch_size, lr=res.config.lr)
     est, se = held_out(critic, xt, yt)
     row.update(estimate=est, stderr=se, cos=cosine(critic, pair, xt),
@@ -138,7 +140,7 @@ def run_one(pair, method, seed, args) -> dict:
 def run(args) -> None:
     path = Path(args.results)
     done = {(r["D"], r["W"], r["method"], r["seed"], r["setting"]) for r in read_jsonl(path)}
-    setting = args.setting or ("paper" if args.paper else "cpu")
+    setting = args.setting or ("paper" if args.paper else "cpu") + ("-fresh" if args.fresh else "")
     start = time.perf_counter()
     for dim, width in cells(args.dims, args.widths):
         pair = None
@@ -286,6 +288,10 @@ def main(argv=None) -> None:
                         help="hidden widths (default: estimate_w1's)")
     parser.add_argument("--batch-size", type=int, help="default: estimate_w1's")
     parser.add_argument("--paper", action="store_true", help="the paper's training settings")
+    parser.add_argument("--fresh", action="store_true",
+                        help="train the neural critics on fresh minibatches of the pair's "
+                        "samplers (estimate_w1(pair.sample_source, pair.sample_target)) instead "
+                        "of a fixed sample of --n points")
     parser.add_argument("--setting", help="label of this run's settings in the results "
                         "(default: 'cpu', or 'paper' with --paper)")
     parser.add_argument("--device", default="cpu")

@@ -50,7 +50,7 @@ for step in "$@"; do
         critics) python3 -m benchmarks.critic_accuracy --device cuda --seeds 5 ;;
         wgan) python3 -m benchmarks.wgan --device cuda --iters 20000 --seeds 0 1 2 \
                   --jobs "${WGAN_JOBS:-8}" --time-budget "${WGAN_BUDGET:-420}" ;;
-        w1bench) python3 -m benchmarks.critics_w1_benchmark --device cuda --paper \
+        w1bench) python3 -m benchmarks.critics_w1_benchmark --device cuda --paper --fresh \
                   --seeds 0 1 2 --time-budget "${W1_BUDGET:-480}" ;;
         distributed) python3 -m benchmarks.distributed --device cuda \
                   --nproc "$(nvidia-smi -L | wc -l)" --out benchmarks/reports/gpu ;;

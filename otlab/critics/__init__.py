@@ -10,9 +10,9 @@ against that reference (:func:`lipschitz_audit`).
 from .audit import LipschitzAudit, lipschitz_audit
 from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
-from .neural import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticDivergedError, CriticFailedWarning,
-                     ScaledEstimateWarning,
-                     CriticResult, NeuralCritic, estimate_w1, spectral_norms)
+from .neural import (EXACT_SN_MAX_WIDTH, LR_SCHEDULES, CriticConfig, CriticDivergedError,
+                     CriticFailedWarning, CriticResult, NeuralCritic, ScaledEstimateWarning,
+                     default_hidden, estimate_w1, spectral_norms)
 
 __all__ = [
     "exact_critic",
@@ -31,4 +31,6 @@ __all__ = [
     "PAPER_SETTINGS",
     "DEFAULT_SETTINGS",
     "EXACT_SN_MAX_WIDTH",
+    "LR_SCHEDULES",
+    "default_hidden",
 ]

@@ -105,10 +105,17 @@ PAPER_SETTINGS = {
 #: The estimator's defaults: the papers' settings with larger learning rates, so
 #: that the default 1000 steps converge on the CPU (measured in
 #: ``benchmarks/reports/critic_accuracy.md``).  ``lr=PAPER_SETTINGS[m]["lr"]``
-#: (and ``betas``) restores the papers' optimisers.
+#: (and ``betas``) restores the papers' optimisers.  The default method
+#: ``"lp"`` also uses ReLU units (the papers' and the benchmark's; their input
+#: gradient has a first-order form, :func:`input_gradients`) and a cosine
+#: decay of the learning rate, measured on the known-answer pairs
+#: (``benchmarks/reports/critics_w1_benchmark.md``); the other methods keep
+#: leaky ReLU and a constant rate.
 DEFAULT_SETTINGS = {
     name: {**cfg, "lr": {"clip": 5e-4, "gp": 1e-3, "lp": 1e-3, "sn": 1e-3,
-                         "ctransform": 1e-3}[name]}
+                         "ctransform": 1e-3}[name],
+           "activation": "relu" if name == "lp" else "leaky_relu",
+           "lr_schedule": "cosine" if name == "lp" else "constant"}
     for name, cfg in PAPER_SETTINGS.items()
 }
 

@@ -12,8 +12,6 @@ samples and on a held-out split, with a Lipschitz audit of the result.
 from __future__ import annotations
 
 import time
-import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,146 +20,14 @@ from .._validation import check_choice, check_positive, check_positive_int
 from ..frames import standardise
 from ..sample import sample_pair
 from ._function import NeuralCritic, _forward
-from .audit import LipschitzAudit, lipschitz_audit
-from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, critic_loss, project
+from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
+from ._result import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticFailedWarning, CriticResult,
+                      ScaledEstimateWarning, build_net, default_hidden, finish, with_dimension)
+from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
-           "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms", "EXACT_SN_MAX_WIDTH"]
-
-#: Widest hidden layer for which ``"sn"`` divides by the exact spectral norm at
-#: every step (one SVD per layer and step); wider networks use one power
-#: iteration per step and the exact norm once, at the end of training.
-EXACT_SN_MAX_WIDTH = 256
-
-#: Methods whose constraint is unchanged when the critic is negated (the
-#: penalties see the same gradient norms, clipping and spectral norms the same
-#: weights), so a critic with a negative gap can be replaced by its negation.
-_SYMMETRIC = ("clip", "gp", "lp", "sn")
-
-#: A critic whose values on the training points spread over less than this
-#: fraction of their size (or of the unit data scale) is constant: collapsed.
-_COLLAPSE_SPREAD = 1e-6
-
-#: A critic with a larger gradient norm at a sample point has escaped its
-#: Lipschitz constraint: its estimate can exceed W_1 by that factor.
-_MAX_SLOPE = 2.0
-
-#: A critic whose audited Lipschitz constant is below this is K-Lipschitz with
-#: K far from 1 (weight clipping): its estimate is K * W_1, not W_1.
-_MIN_SLOPE = 0.5
-
-
-class CriticFailedWarning(UserWarning):
-    """A trained critic failed: its estimate is negative, or it is constant on the samples."""
-
-
-class ScaledEstimateWarning(CriticFailedWarning):
-    """The raw estimate is :math:`K \\cdot W_1` for a critic whose Lipschitz constant K is far from 1.
-
-    Weight clipping (``"clip"``) bounds the weights, not the slope: its critic
-    is K-Lipschitz for a small unknown K, so ``estimate`` is not a
-    :math:`W_1` estimate; ``rescaled_estimate`` divides it by the audited K.
-    """
-
-
-class CriticDivergedError(FloatingPointError):
-    """Training a neural critic produced a NaN or infinite loss: there is no estimate."""
-
-
-@dataclass(frozen=True)
-class CriticConfig:
-    """The resolved settings of one :func:`estimate_w1` run (see its parameters)."""
-
-    lipschitz: str
-    hidden: tuple[int, ...]
-    activation: str
-    steps: int
-    batch_size: int
-    lr: float
-    optimizer: str
-    betas: tuple[float, float] | None
-    penalty: float
-    clip_value: float | None
-    device: str
-    seed: int
-    holdout: float
-    log_every: int
-    fix_sign: bool = True
-
-
-@dataclass(frozen=True)
-class CriticResult:
-    """Result of :func:`estimate_w1`.
-
-    Attributes
-    ----------
-    estimate : float
-        :math:`\\mathbb E_x f - \\mathbb E_y f` on the training samples.
-    holdout_estimate : float
-        The same on the held-out samples (NaN when ``holdout=0``).
-    critic : NeuralCritic
-        The trained critic, in the data's units.
-    history : dict of ndarray
-        ``step``, ``loss`` (the minibatch loss, in standardised units) and
-        ``estimate`` (on the training samples, in the data's units) at every
-        logging step.
-    audit : LipschitzAudit or None
-        Gradient norms and slopes of the trained critic, in float64 (None
-        with ``audit=False``).
-    config : CriticConfig
-        The settings used, defaults resolved.
-    train, holdout_samples : tuple
-        ``(x, wx, y, wy)`` numpy arrays of the training and held-out splits.
-    seconds : float
-        Wall time of the training loop.
-    flips : tuple of int
-        Logging steps at which the critic's training gap was negative and its
-        output layer was negated (see Notes of :func:`estimate_w1`).
-    status : {"ok", "scaled", "collapsed", "not_lipschitz", "negative"}
-        ``"ok"``, or why a :class:`CriticFailedWarning` was raised:
-        ``"scaled"`` (a :class:`ScaledEstimateWarning`) when the critic is
-        K-Lipschitz with K far from 1 (weight clipping), so that ``estimate``
-        is :math:`K \\cdot W_1` and only ``rescaled_estimate`` estimates
-        :math:`W_1`.
-    lipschitz_bound : float
-        The audited Lipschitz constant K of the critic: the largest gradient
-        norm or slope measured by the audit (:attr:`LipschitzAudit.lipschitz_bound`),
-        or the largest gradient norm at the training points with
-        ``audit=False``; 1 for ``"ctransform"`` (1-Lipschitz by construction).
-        A lower bound of the true constant.
-    holdout_stderr : float
-        Standard error of ``holdout_estimate`` over the held-out points,
-        :math:`\\sqrt{\\sum_i a_i^2 (f(x_i) - \\bar f_x)^2 + \\sum_j b_j^2 (f(y_j) -
-        \\bar f_y)^2}` with the held-out weights (NaN when ``holdout=0``): the
-        sampling error bar of the estimate for this critic (not the spread over
-        seeds of training).
-    """
-
-    estimate: float
-    holdout_estimate: float
-    critic: NeuralCritic
-    history: dict = field(repr=False)
-    audit: LipschitzAudit | None
-    config: CriticConfig
-    train: tuple = field(repr=False)
-    holdout_samples: tuple = field(repr=False)
-    seconds: float = 0.0
-    flips: tuple = ()
-    status: str = "ok"
-    lipschitz_bound: float = float("nan")
-    holdout_stderr: float = float("nan")
-
-    @property
-    def rescaled_estimate(self) -> float:
-        """``estimate / lipschitz_bound``: the estimate of the critic divided by its audited K.
-
-        For a K-Lipschitz critic :math:`f`, :math:`f / K` is 1-Lipschitz, so this
-        is the Kantorovich estimate of the rescaled critic; for ``"clip"``
-        it is the only number that estimates :math:`W_1` (the raw
-        ``estimate`` is :math:`K \\cdot W_1`).  Since the audited K is a lower
-        bound of the true constant, it can exceed :math:`W_1` a little.
-        """
-        return self.estimate / self.lipschitz_bound
+           "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
+           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "default_hidden"]
 
 
 def _canonical(x, w):
@@ -192,16 +58,20 @@ def _split(x, w, holdout, rng):
 
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
-             clip_value, device, seed, holdout, log_every, fix_sign) -> CriticConfig:
+             clip_value, device, seed, holdout, log_every, fix_sign, lr_schedule,
+             n_eval) -> CriticConfig:
     from ..networks import ACTIVATIONS
 
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
-    check_choice(activation, "activation", ACTIVATIONS)
-    hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
-    hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
+    base = DEFAULT_SETTINGS[lipschitz]
+    activation = check_choice(activation or base["activation"], "activation", ACTIVATIONS)
+    lr_schedule = check_choice(lr_schedule or base["lr_schedule"], "lr_schedule", LR_SCHEDULES)
+    if hidden is not None:
+        hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
+        hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
+    n_eval = check_positive_int(n_eval, "n_eval")
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
-    base = DEFAULT_SETTINGS[lipschitz]
     lr = check_positive(base["lr"] if lr is None else lr, "lr")
     optimizer = check_choice(optimizer or base["optimizer"], "optimizer", ("adam", "rmsprop"))
     betas = base["betas"] if betas is None else tuple(float(b) for b in betas)
@@ -221,106 +91,20 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         raise TypeError(f"fix_sign must be True or False; got {fix_sign!r}")
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                         penalty, clip_value, str(device), int(seed), holdout, log_every,
-                        fix_sign)
-
-
-def _build_net(cfg: CriticConfig, dim: int, generator):
-    """The MLP, initialised from a seed drawn from ``generator`` (global RNG untouched)."""
-    import torch
-
-    from ..networks import mlp, seeded
-
-    spectral = None
-    if cfg.lipschitz == "sn":
-        spectral = "exact" if max(cfg.hidden, default=0) <= EXACT_SN_MAX_WIDTH else "power"
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
-    with seeded(seed):
-        return mlp(dim, 1, cfg.hidden, activation=cfg.activation, spectral_norm=spectral)
-
-
-def _make_optimizer(cfg: CriticConfig, params):
-    import torch
-
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas or (0.9, 0.999))
-
-
-def _negate_output(net, optimizer) -> None:
-    """Replace the critic f by -f: negate the last layer and its optimiser momentum."""
-    import torch
-
-    from ..networks import linear_layers
-
-    with torch.no_grad():
-        for p in linear_layers(net)[-1].parameters():  # a parametrised weight: its raw tensor
-            p.neg_()
-            state = optimizer.state.get(p, {})
-            for key in ("exp_avg", "momentum_buffer"):
-                if key in state:
-                    state[key].neg_()
+                        fix_sign, lr_schedule, n_eval)
 
 
 def _gap(values_x, wx, values_y, wy) -> float:
     return float(wx @ to_numpy(values_x) - wy @ to_numpy(values_y))
 
 
-def _diverged(cfg: CriticConfig, first: int, last: int) -> CriticDivergedError:
-    default = DEFAULT_SETTINGS[cfg.lipschitz]["lr"]
-    return CriticDivergedError(
-        f"training the {cfg.lipschitz!r} critic diverged: the loss became NaN or infinite "
-        f"between steps {first} and {last} (lr={cfg.lr:g}); there is no estimate. Lower lr "
-        f"(default {default:g})."
-    )
-
-
-def _train(cfg: CriticConfig, net, data, generator):
-    """The optimisation loop on standardised tensors; returns ``(history, flips)``.
-
-    ``data = (X, px, wx, Y, py, wy)``: points, sampling weights (torch) and
-    weights (numpy) of both samples.  At every logging step the training gap
-    is measured; for the symmetric methods a negative gap negates the critic.
-    """
-    import torch
-
-    X, px, wx, Y, py, wy = data
-    anchors = X if cfg.lipschitz == "ctransform" else None
-    opt = _make_optimizer(cfg, net.parameters())
-    project(cfg.lipschitz, net, clip_value=cfg.clip_value)
-    history = {"step": [], "loss": [], "estimate": []}
-    flips, bad, checked = [], torch.zeros((), dtype=torch.bool, device=X.device), 0
-    for step in range(1, cfg.steps + 1):
-        ix = torch.multinomial(px, cfg.batch_size, replacement=True, generator=generator)
-        iy = torch.multinomial(py, cfg.batch_size, replacement=True, generator=generator)
-        loss, _ = critic_loss(cfg.lipschitz, net, X[ix.to(X.device)], Y[iy.to(X.device)],
-                              generator, penalty=cfg.penalty)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        project(cfg.lipschitz, net, clip_value=cfg.clip_value)
-        bad |= ~torch.isfinite(loss.detach())
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            with torch.no_grad():
-                gap = _gap(_forward(net, anchors, X), wx, _forward(net, anchors, Y), wy)
-            if bool(bad) or not np.isfinite(gap):
-                raise _diverged(cfg, checked + 1, step)
-            checked = step
-            if gap < 0 and cfg.fix_sign and cfg.lipschitz in _SYMMETRIC:
-                _negate_output(net, opt)
-                flips.append(step)
-                gap = -gap
-            history["step"].append(step)
-            history["loss"].append(loss.item())
-            history["estimate"].append(gap)
-    return history, flips
-
-
-def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
-                activation: str = "leaky_relu", steps: int = 1000, batch_size: int = 256,
+def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
+                activation: str | None = None, steps: int = 1000, batch_size: int = 256,
                 lr: float | None = None, optimizer: str | None = None, betas=None,
                 penalty: float | None = None, clip_value: float | None = None, device="cpu",
                 seed: int = 0, holdout: float = 0.2, log_every: int | None = None,
-                audit: bool = True, fix_sign: bool = True) -> CriticResult:
+                audit: bool = True, fix_sign: bool = True, lr_schedule: str | None = None,
+                n_eval: int = 4096) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
     .. math::
@@ -331,10 +115,17 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
 
     Parameters
     ----------
-    x, y : array-like, Tensor or Sample
+    x, y : array-like, Tensor, Sample or sampler
         Samples as for :func:`otlab.wasserstein`: (n, d) arrays (numpy or
         torch) or :class:`otlab.Sample` objects with weights; minibatches are
-        drawn with replacement according to the weights.
+        drawn with replacement according to the weights.  Or two *samplers*,
+        callables ``sampler(n, rng) -> (n, d) array`` (``rng`` a
+        ``numpy.random.Generator`` seeded from ``seed``; ``sampler(n)`` is
+        accepted too): then every step trains on fresh minibatches and the
+        estimate is scored on fresh held-out samples
+        (:mod:`otlab.critics.samplers`).  A critic trained on a fixed sample
+        in high dimension fits the sample (see ``generalisation_gap``); with
+        samplers it cannot.
     a, b : array-like or Tensor, optional
         Weights of ``x`` and ``y`` (non-negative, normalised to sum 1), as for
         :func:`otlab.wasserstein`; uniform when omitted.
@@ -347,9 +138,12 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
         ``"clip"`` estimates :math:`K \cdot W_1` for an unknown K: its result
         has ``status="scaled"``, warns (:class:`ScaledEstimateWarning`) and
         gives ``rescaled_estimate`` = estimate / audited K.
-    hidden : tuple of int, default (64, 64)
-        Hidden layer widths of the MLP.
-    activation : {"leaky_relu", "relu", "tanh", "elu"}, default "leaky_relu"
+    hidden : tuple of int, optional
+        Hidden layer widths of the MLP; default :func:`default_hidden` of the
+        dimension: two layers of 128 units up to D = 16, of 256 above.
+    activation : {"relu", "leaky_relu", "tanh", "elu"}, optional
+        Default ``DEFAULT_SETTINGS[lipschitz]["activation"]``: ``"relu"`` for
+        ``"lp"``, ``"leaky_relu"`` otherwise.
     steps : int, default 1000
         Optimiser steps (one minibatch of x and of y each).
     batch_size : int, default 256
@@ -372,7 +166,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
         Seeds the split, the initialisation and the minibatches (a private
         ``torch.Generator``; the global RNG is not touched).
     holdout : float, default 0.2
-        Fraction of each sample held out of training.
+        Fraction of each sample held out of training (arrays only).
     log_every : int, optional
         Steps between history entries; default ``steps // 20``.
     audit : bool, default True
@@ -381,12 +175,22 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
         Negate the critic whenever its training gap is negative (Notes);
         ``False`` trains the plain objective, whose ``"gp"`` runs can end
         near :math:`-W_1`.
+    lr_schedule : {"cosine", "constant"}, optional
+        ``"cosine"`` decays the learning rate to 0 over the steps
+        (:math:`\tfrac12 (1 + \cos \pi s / S)`); default
+        ``DEFAULT_SETTINGS[lipschitz]["lr_schedule"]``: ``"cosine"`` for
+        ``"lp"``, ``"constant"`` otherwise.
+    n_eval : int, default 4096
+        Samplers only: points per side of the reference sample drawn before
+        training (standardisation, sign checks, ``estimate``, the audit) and
+        of the held-out sample drawn after it (``holdout_estimate``).
 
     Returns
     -------
     CriticResult
         ``estimate``, ``holdout_estimate`` with its standard error
-        ``holdout_stderr``, ``critic``, ``history``, ``audit``, the audited
+        ``holdout_stderr`` and ``generalisation_gap`` (their difference),
+        ``critic``, ``history``, ``audit``, the audited
         Lipschitz constant ``lipschitz_bound`` and ``rescaled_estimate``,
         ``flips``, ``status``.
 
@@ -395,7 +199,10 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
     ValueError
         Invalid samples (as :func:`otlab.wasserstein`), an unknown
         ``lipschitz`` (the message lists the valid names), non-positive
-        ``steps``, ``batch_size`` or ``lr``.
+        ``steps``, ``batch_size`` or ``lr``; a sampler whose output has the
+        wrong shape or non-finite values, or weights given with samplers.
+    TypeError
+        One sampler and one sample, or a sampler that returns no real array.
     CriticDivergedError
         When the loss becomes NaN or infinite (too large a learning rate):
         there is no estimate to return.
@@ -477,11 +284,27 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
     ...                   holdout=0, audit=False)
     >>> 9.5 < res.estimate <= 10 + 1e-5
     True
+
+    Samplers: fresh minibatches at every step, the estimate on fresh points.
+    A law and its translate by (3, 4) are :math:`W_1 = 5` apart:
+
+    >>> def p(n, rng):
+    ...     return rng.standard_normal((n, 2))
+    >>> def q(n, rng):
+    ...     return rng.standard_normal((n, 2)) + [3.0, 4.0]
+    >>> res = estimate_w1(p, q, hidden=(32, 32), steps=200, n_eval=1024, audit=False)
+    >>> bool(abs(res.holdout_estimate - 5) < 0.75)
+    True
     """
     import torch
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
-                   penalty, clip_value, device, seed, holdout, log_every, fix_sign)
+                   penalty, clip_value, device, seed, holdout, log_every, fix_sign,
+                   lr_schedule, n_eval)
+    if callable(x) or callable(y):
+        from .samplers import estimate_from_samplers
+
+        return estimate_from_samplers(x, y, a, b, cfg, audit=audit)
     sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
     xs, wx, ys, wy = sx.points, sx.probabilities, sy.points, sy.probabilities
     rng = np.random.default_rng(cfg.seed)
@@ -491,105 +314,30 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=(64, 64),
 
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
-    net = _build_net(cfg, xs.shape[1], gen).to(dev)
+    cfg = with_dimension(cfg, xs.shape[1])
+    net = build_net(cfg, xs.shape[1], gen).to(dev)
     X = torch.as_tensor(u_x, dtype=torch.float32, device=dev)
     Y = torch.as_tensor(u_y, dtype=torch.float32, device=dev)
-    data = (X, torch.as_tensor(wx_tr, dtype=torch.float32), wx_tr,
-            Y, torch.as_tensor(wy_tr, dtype=torch.float32), wy_tr)
+    px = torch.as_tensor(wx_tr, dtype=torch.float32)
+    py = torch.as_tensor(wy_tr, dtype=torch.float32)
+    anchors = X if cfg.lipschitz == "ctransform" else None
+
+    def draw(step):
+        ix = torch.multinomial(px, cfg.batch_size, replacement=True, generator=gen)
+        iy = torch.multinomial(py, cfg.batch_size, replacement=True, generator=gen)
+        return X[ix.to(dev)], Y[iy.to(dev)]
+
+    def gap():
+        return _gap(_forward(net, anchors, X), wx_tr, _forward(net, anchors, Y), wy_tr)
+
     start = time.perf_counter()
-    history, flips = _train(cfg, net, data, gen)
+    history, flips = train_critic(cfg, net, draw, gap, gen)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    seconds = time.perf_counter() - start
-
-    if cfg.lipschitz == "sn":
-        from ..networks import freeze_spectral_norm
-
-        freeze_spectral_norm(net)
-    critic = NeuralCritic(net, X if cfg.lipschitz == "ctransform" else None, center=center,
-                          scale=scale)
-    with torch.no_grad():
-        fx, fy = to_numpy(critic.standardised(X)), to_numpy(critic.standardised(Y))
-    est = scale * float(wx_tr @ fx - wy_tr @ fy)
-    if not np.isfinite(est):
-        raise _diverged(cfg, 1, cfg.steps)
-    history["estimate"] = [scale * g for g in history["estimate"]]
-    history["estimate"][-1] = est
-    ho_est, ho_se = float("nan"), float("nan")
-    if x_ho.shape[0] and y_ho.shape[0]:
-        ho_est, ho_se = _holdout_estimate(critic, x_ho, wx_ho, y_ho, wy_ho)
-    slope = 1.0 if cfg.lipschitz == "ctransform" else _max_gradient(net, X, Y)
-    report = None
-    if audit:
-        report = lipschitz_audit(critic, x_tr, y_tr, seed=cfg.seed, device=dev,
-                                 dtype=torch.float64)
-    bound = slope if report is None or cfg.lipschitz == "ctransform" else max(
-        slope, report.lipschitz_bound)
-    status = _status(cfg, est, np.concatenate([fx, fy]), slope, bound)
-    return CriticResult(
-        estimate=est, holdout_estimate=ho_est, critic=critic,
-        history={k: np.asarray(v, dtype=float) for k, v in history.items()}, audit=report,
-        config=cfg, train=(x_tr, wx_tr, y_tr, wy_tr), holdout_samples=(x_ho, wx_ho, y_ho, wy_ho),
-        seconds=seconds, flips=tuple(flips), status=status, lipschitz_bound=bound,
-        holdout_stderr=ho_se,
-    )
-
-
-def _holdout_estimate(critic, x, wx, y, wy) -> tuple[float, float]:
-    """The critic's estimate on the held-out points and its standard error (weighted)."""
-    fx, fy = critic(x), critic(y)
-    mx, my = float(wx @ fx), float(wy @ fy)
-    var = float(wx**2 @ (fx - mx) ** 2 + wy**2 @ (fy - my) ** 2)
-    return mx - my, float(np.sqrt(var))
-
-
-def _max_gradient(net, X, Y) -> float:
-    """Largest gradient norm of the network at the (standardised) training points."""
-    import torch
-
-    from .lipschitz import gradient_norms
-
-    return float(gradient_norms(net, torch.cat([X, Y])).max())
-
-
-def _status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: float,
-            bound: float) -> str:
-    """``"collapsed"``, ``"not_lipschitz"``, ``"scaled"``, ``"negative"`` (each with a warning) or ``"ok"``."""
-    size = max(1.0, float(np.abs(values).max()))
-    spread = float(values.max() - values.min())
-    if not spread > _COLLAPSE_SPREAD * size:
-        warnings.warn(
-            f"the trained {cfg.lipschitz!r} critic is constant on the training points (its "
-            f"values spread over {spread:.3g} in standardised units): it collapsed and its "
-            f"estimate ({estimate:.4g}) says nothing about W_1. Try a smaller lr "
-            f"(lr={cfg.lr:g}).", CriticFailedWarning, stacklevel=3,
-        )
-        return "collapsed"
-    if not slope <= _MAX_SLOPE:
-        warnings.warn(
-            f"the trained {cfg.lipschitz!r} critic has gradient norm {slope:.3g} at a sample "
-            f"point: its Lipschitz constraint failed and its estimate ({estimate:.4g}) can "
-            f"exceed W_1 by that factor. Try a smaller lr (lr={cfg.lr:g}).",
-            CriticFailedWarning, stacklevel=3,
-        )
-        return "not_lipschitz"
-    if not bound >= _MIN_SLOPE:
-        warnings.warn(
-            f"the trained {cfg.lipschitz!r} critic is K-Lipschitz with audited K = {bound:.3g}, "
-            f"not 1: its estimate ({estimate:.4g}) is K * W_1, not an estimate of W_1; "
-            f"result.rescaled_estimate = estimate / K = {estimate / bound:.4g} estimates W_1"
-            + (" (weight clipping bounds the weights, not the slope)." if cfg.lipschitz == "clip"
-               else "."), ScaledEstimateWarning, stacklevel=3,
-        )
-        return "scaled"
-    if estimate < 0:
-        warnings.warn(
-            f"the trained {cfg.lipschitz!r} critic's estimate is negative ({estimate:.4g}): the "
-            "critic failed (the constant 0 would score 0). Try more steps or another lr.",
-            CriticFailedWarning, stacklevel=3,
-        )
-        return "negative"
-    return "ok"
+    return finish(cfg, net, X, Y, train=(x_tr, wx_tr, y_tr, wy_tr),
+                  holdout=(x_ho, wx_ho, y_ho, wy_ho), center=center, scale=scale,
+                  history=history, flips=flips, seconds=time.perf_counter() - start,
+                  audit=audit, stacklevel=2)
 
 
 def spectral_norms(net) -> list[float]:

@@ -175,6 +175,21 @@ class W1BenchmarkPair:
         y = rng.uniform(-h, h, size=(n, self.dim))
         return _pull_back(y, self.centers, self.biases, h, self.degree), y
 
+    def sample_source(self, n: int, rng=None):
+        r"""``n`` independent points of the source :math:`\mu`, a float64 array of shape (n, D).
+
+        The signature ``(n, rng)`` is a sampler of :func:`otlab.critics.estimate_w1`:
+        ``estimate_w1(pair.sample_source, pair.sample_target)`` trains on fresh
+        samples.  ``rng``: None, an int or a ``numpy.random.Generator``.
+        """
+        return self.sample_plan(n, seed=rng)[0]
+
+    def sample_target(self, n: int, rng=None):
+        r"""``n`` independent points of the target :math:`\nu` (uniform on the cube), shape (n, D)."""
+        n = check_positive_int(n, "n")
+        h = self.half_width
+        return as_generator(rng).uniform(-h, h, size=(n, self.dim))
+
     def sample(self, n: int, *, seed=None):
         """``n`` independent points of the source and ``n`` of the target, (n, D) float64 each."""
         n = check_positive_int(n, "n")

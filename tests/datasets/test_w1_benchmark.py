@@ -118,3 +118,16 @@ def test_bad_sample_sizes_raise_naming_n():
             pair.sample(bad, seed=0)
         with pytest.raises(ValueError, match="n must be"):
             pair.sample_plan(bad, seed=0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_source_and_target_samplers_draw_the_marginals_of_the_plan(seed):
+    pair = w1_benchmark(3, 5, seed=1, n_mc=64)
+    x, y = pair.sample_plan(300, seed=seed)
+    np.testing.assert_array_equal(pair.sample_source(300, seed), x)
+    t = pair.sample_target(300, np.random.default_rng(seed))
+    assert t.shape == (300, 3) and np.abs(t).max() <= pair.half_width
+    np.testing.assert_array_equal(t, pair.sample_target(300, np.random.default_rng(seed)))
+    with pytest.raises(ValueError, match="n must be"):
+        pair.sample_target(0, seed)

@@ -1,0 +1,304 @@
+"""What a neural critic run returns: its settings, its result and its status checks."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .._backend import to_numpy
+from ._function import NeuralCritic
+from .audit import LipschitzAudit
+
+__all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
+           "EXACT_SN_MAX_WIDTH", "default_hidden", "with_dimension", "build_net", "finish",
+           "holdout_estimate", "max_gradient",
+           "run_status"]
+
+#: Widest hidden layer for which ``"sn"`` divides by the exact spectral norm at
+#: every step (one SVD per layer and step); wider networks use one power
+#: iteration per step and the exact norm once, at the end of training.
+EXACT_SN_MAX_WIDTH = 256
+
+#: A critic whose values on the training points spread over less than this
+#: fraction of their size (or of the unit data scale) is constant: collapsed.
+_COLLAPSE_SPREAD = 1e-6
+
+#: A critic with a larger gradient norm at a sample point has escaped its
+#: Lipschitz constraint: its estimate can exceed W_1 by that factor.
+_MAX_SLOPE = 2.0
+
+#: A critic whose audited Lipschitz constant is below this is K-Lipschitz with
+#: K far from 1 (weight clipping): its estimate is K * W_1, not W_1.
+_MIN_SLOPE = 0.5
+
+
+class CriticFailedWarning(UserWarning):
+    """A trained critic failed: its estimate is negative, or it is constant on the samples."""
+
+
+class ScaledEstimateWarning(CriticFailedWarning):
+    """The raw estimate is :math:`K \\cdot W_1` for a critic whose Lipschitz constant K is far from 1.
+
+    Weight clipping (``"clip"``) bounds the weights, not the slope: its critic
+    is K-Lipschitz for a small unknown K, so ``estimate`` is not a
+    :math:`W_1` estimate; ``rescaled_estimate`` divides it by the audited K.
+    """
+
+
+@dataclass(frozen=True)
+class CriticConfig:
+    """The resolved settings of one :func:`estimate_w1` run (see its parameters)."""
+
+    lipschitz: str
+    hidden: tuple[int, ...]
+    activation: str
+    steps: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    betas: tuple[float, float] | None
+    penalty: float
+    clip_value: float | None
+    device: str
+    seed: int
+    holdout: float
+    log_every: int
+    fix_sign: bool = True
+    lr_schedule: str = "constant"
+    n_eval: int = 0
+
+
+@dataclass(frozen=True)
+class CriticResult:
+    """Result of :func:`estimate_w1`.
+
+    Attributes
+    ----------
+    estimate : float
+        :math:`\\mathbb E_x f - \\mathbb E_y f` on the training samples
+        (samplers: on the reference samples drawn before training).
+    holdout_estimate : float
+        The same on the held-out samples (NaN when ``holdout=0``; samplers:
+        fresh samples drawn after training).
+    critic : NeuralCritic
+        The trained critic, in the data's units.
+    history : dict of ndarray
+        ``step``, ``loss`` (the minibatch loss, in standardised units) and
+        ``estimate`` (on the training samples, in the data's units) at every
+        logging step.
+    audit : LipschitzAudit or None
+        Gradient norms and slopes of the trained critic, in float64 (None
+        with ``audit=False``).
+    config : CriticConfig
+        The settings used, defaults resolved.
+    train, holdout_samples : tuple
+        ``(x, wx, y, wy)`` numpy arrays of the training and held-out splits
+        (samplers: of the reference and the fresh held-out samples).
+    seconds : float
+        Wall time of the training loop.
+    flips : tuple of int
+        Logging steps at which the critic's training gap was negative and its
+        output layer was negated (see Notes of :func:`estimate_w1`).
+    status : {"ok", "scaled", "collapsed", "not_lipschitz", "negative"}
+        ``"ok"``, or why a :class:`CriticFailedWarning` was raised:
+        ``"scaled"`` (a :class:`ScaledEstimateWarning`) when the critic is
+        K-Lipschitz with K far from 1 (weight clipping), so that ``estimate``
+        is :math:`K \\cdot W_1` and only ``rescaled_estimate`` estimates
+        :math:`W_1`.
+    lipschitz_bound : float
+        The audited Lipschitz constant K of the critic: the largest gradient
+        norm or slope measured by the audit (:attr:`LipschitzAudit.lipschitz_bound`),
+        or the largest gradient norm at the training points with
+        ``audit=False``; 1 for ``"ctransform"`` (1-Lipschitz by construction).
+        A lower bound of the true constant.
+    holdout_stderr : float
+        Standard error of ``holdout_estimate`` over the held-out points,
+        :math:`\\sqrt{\\sum_i a_i^2 (f(x_i) - \\bar f_x)^2 + \\sum_j b_j^2 (f(y_j) -
+        \\bar f_y)^2}` with the held-out weights (NaN when ``holdout=0``): the
+        sampling error bar of the estimate for this critic (not the spread over
+        seeds of training).
+    """
+
+    estimate: float
+    holdout_estimate: float
+    critic: NeuralCritic
+    history: dict = field(repr=False)
+    audit: LipschitzAudit | None
+    config: CriticConfig
+    train: tuple = field(repr=False)
+    holdout_samples: tuple = field(repr=False)
+    seconds: float = 0.0
+    flips: tuple = ()
+    status: str = "ok"
+    lipschitz_bound: float = float("nan")
+    holdout_stderr: float = float("nan")
+
+    @property
+    def rescaled_estimate(self) -> float:
+        """``estimate / lipschitz_bound``: the estimate of the critic divided by its audited K.
+
+        For a K-Lipschitz critic :math:`f`, :math:`f / K` is 1-Lipschitz, so this
+        is the Kantorovich estimate of the rescaled critic; for ``"clip"``
+        it is the only number that estimates :math:`W_1` (the raw
+        ``estimate`` is :math:`K \\cdot W_1`).  Since the audited K is a lower
+        bound of the true constant, it can exceed :math:`W_1` a little.
+        """
+        return self.estimate / self.lipschitz_bound
+
+    @property
+    def generalisation_gap(self) -> float:
+        """``estimate - holdout_estimate``: how much better the critic does on its training points.
+
+        Compare it with ``holdout_stderr``: a gap of many standard errors is a
+        critic that fits the sample rather than the distributions (with
+        samplers both estimates are on points the critic never trained on, so
+        the gap is sampling noise).  NaN without a held-out split.
+        """
+        return self.estimate - self.holdout_estimate
+
+
+def default_hidden(dim: int) -> tuple[int, ...]:
+    r"""The critic's hidden widths when ``hidden`` is not given, for dimension D.
+
+    Two layers of :math:`\min(256, \max(128, 8D))` units: 128 up to
+    D = 16, 256 from D = 32 on.  On the known-answer pairs (D = 32, 4
+    funnels, fresh samples, 1000 steps) a 64x64 MLP missed :math:`W_1` by
+    11 %, a 128x128 one by 6 %, a 256x256 one by under 1 %
+    (``benchmarks/reports/critics_w1_diagnosis.md``); the paper's critics are
+    two layers of :math:`\max(2D, 128)`.
+
+    Examples
+    --------
+    >>> default_hidden(2), default_hidden(16), default_hidden(32), default_hidden(1000)
+    ((128, 128), (128, 128), (256, 256), (256, 256))
+    """
+    width = min(256, max(128, 8 * int(dim)))
+    return (width, width)
+
+
+def with_dimension(cfg: CriticConfig, dim: int) -> CriticConfig:
+    """``cfg`` with ``hidden`` resolved for data of dimension ``dim`` (:func:`default_hidden`)."""
+    if cfg.hidden is not None:
+        return cfg
+    return replace(cfg, hidden=default_hidden(dim))
+
+
+def build_net(cfg: CriticConfig, dim: int, generator):
+    """The MLP, initialised from a seed drawn from ``generator`` (global RNG untouched)."""
+    import torch
+
+    from ..networks import mlp, seeded
+
+    spectral = None
+    if cfg.lipschitz == "sn":
+        spectral = "exact" if max(cfg.hidden, default=0) <= EXACT_SN_MAX_WIDTH else "power"
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    with seeded(seed):
+        return mlp(dim, 1, cfg.hidden, activation=cfg.activation, spectral_norm=spectral)
+
+
+def holdout_estimate(critic, x, wx, y, wy) -> tuple[float, float]:
+    """The critic's estimate on the held-out points and its standard error (weighted)."""
+    fx, fy = critic(x), critic(y)
+    mx, my = float(wx @ fx), float(wy @ fy)
+    var = float(wx**2 @ (fx - mx) ** 2 + wy**2 @ (fy - my) ** 2)
+    return mx - my, float(np.sqrt(var))
+
+
+def max_gradient(net, X, Y) -> float:
+    """Largest gradient norm of the network at the (standardised) training points."""
+    import torch
+
+    from .lipschitz import gradient_norms
+
+    return float(gradient_norms(net, torch.cat([X, Y])).max())
+
+
+def run_status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: float,
+               bound: float, *, stacklevel: int = 3) -> str:
+    """``"collapsed"``, ``"not_lipschitz"``, ``"scaled"``, ``"negative"`` (each with a warning) or ``"ok"``."""
+    size = max(1.0, float(np.abs(values).max()))
+    spread = float(values.max() - values.min())
+    if not spread > _COLLAPSE_SPREAD * size:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic is constant on the training points (its "
+            f"values spread over {spread:.3g} in standardised units): it collapsed and its "
+            f"estimate ({estimate:.4g}) says nothing about W_1. Try a smaller lr "
+            f"(lr={cfg.lr:g}).", CriticFailedWarning, stacklevel=stacklevel,
+        )
+        return "collapsed"
+    if not slope <= _MAX_SLOPE:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic has gradient norm {slope:.3g} at a sample "
+            f"point: its Lipschitz constraint failed and its estimate ({estimate:.4g}) can "
+            f"exceed W_1 by that factor. Try a smaller lr (lr={cfg.lr:g}).",
+            CriticFailedWarning, stacklevel=stacklevel,
+        )
+        return "not_lipschitz"
+    if not bound >= _MIN_SLOPE:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic is K-Lipschitz with audited K = {bound:.3g}, "
+            f"not 1: its estimate ({estimate:.4g}) is K * W_1, not an estimate of W_1; "
+            f"result.rescaled_estimate = estimate / K = {estimate / bound:.4g} estimates W_1"
+            + (" (weight clipping bounds the weights, not the slope)." if cfg.lipschitz == "clip"
+               else "."), ScaledEstimateWarning, stacklevel=stacklevel,
+        )
+        return "scaled"
+    if estimate < 0:
+        warnings.warn(
+            f"the trained {cfg.lipschitz!r} critic's estimate is negative ({estimate:.4g}): the "
+            "critic failed (the constant 0 would score 0). Try more steps or another lr.",
+            CriticFailedWarning, stacklevel=stacklevel,
+        )
+        return "negative"
+    return "ok"
+
+
+def finish(cfg: CriticConfig, net, X, Y, *, train, holdout, center, scale, history, flips,
+           seconds: float, audit: bool, stacklevel: int) -> CriticResult:
+    """The result of a trained network: estimates, error bar, audit and status.
+
+    ``X``, ``Y`` are the standardised training (or reference) points as
+    tensors, ``train`` and ``holdout`` the ``(x, wx, y, wy)`` numpy tuples in
+    the data's units.
+    """
+    import torch
+
+    from ._loop import diverged
+    from .audit import lipschitz_audit
+
+    if cfg.lipschitz == "sn":
+        from ..networks import freeze_spectral_norm
+
+        freeze_spectral_norm(net)
+    x_tr, wx_tr, y_tr, wy_tr = train
+    x_ho, wx_ho, y_ho, wy_ho = holdout
+    critic = NeuralCritic(net, X if cfg.lipschitz == "ctransform" else None, center=center,
+                          scale=scale)
+    with torch.no_grad():
+        fx, fy = to_numpy(critic.standardised(X)), to_numpy(critic.standardised(Y))
+    est = scale * float(wx_tr @ fx - wy_tr @ fy)
+    if not np.isfinite(est):
+        raise diverged(cfg, 1, cfg.steps)
+    history["estimate"] = [scale * g for g in history["estimate"]]
+    history["estimate"][-1] = est
+    ho_est, ho_se = float("nan"), float("nan")
+    if x_ho.shape[0] and y_ho.shape[0]:
+        ho_est, ho_se = holdout_estimate(critic, x_ho, wx_ho, y_ho, wy_ho)
+    slope = 1.0 if cfg.lipschitz == "ctransform" else max_gradient(net, X, Y)
+    report = None
+    if audit:
+        report = lipschitz_audit(critic, x_tr, y_tr, seed=cfg.seed, device=X.device,
+                                 dtype=torch.float64)
+    bound = slope if report is None or cfg.lipschitz == "ctransform" else max(
+        slope, report.lipschitz_bound)
+    status = run_status(cfg, est, np.concatenate([fx, fy]), slope, bound,
+                        stacklevel=stacklevel + 2)
+    return CriticResult(
+        estimate=est, holdout_estimate=ho_est, critic=critic,
+        history={k: np.asarray(v, dtype=float) for k, v in history.items()}, audit=report,
+        config=cfg, train=train, holdout_samples=holdout, seconds=seconds, flips=tuple(flips),
+        status=status, lipschitz_bound=bound, holdout_stderr=ho_se,
+    )
