@@ -41,14 +41,14 @@ max(2D, 128) ReLU units, batch 1024, 60000 steps for gp/lp, 10000 for sn,
 from __future__ import annotations
 
 import argparse
-import json
-import time
+import functools
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, pyplot, read_jsonl, save_png, write_report
+from ._harness import (REPORTS, fields_key, load_average, markdown_table, measure, pyplot,
+                       read_jsonl, run_grid, save_png, write_report)
 from .critics_w1_published import PUBLISHED, PUBLISHED_METHOD
 
 from otlab.critics import CriticFailedWarning, estimate_w1, exact_critic
@@ -112,7 +112,12 @@ def run_one(pair, method, seed, args) -> dict:
     """Train one critic on fresh samples and score it on fresh held-out samples."""
     x, y = pair.sample(args.n, seed=np.random.default_rng([seed, 1]))
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
-    start = time.perf_counter()
+    m = measure(lambda: _train_and_score(pair, method, seed, args, x, y, xt, yt), repeat=1,
+                warmup=0, device=args.device)
+    return {**m.result, "seconds": m.wall_s}
+
+
+def _train_and_score(pair, method, seed, args, x, y, xt, yt) -> dict:
     row = {}
     if method == "exact":
         m = min(args.n, args.n_exact)
@@ -132,36 +137,36 @@ def run_one(pair, method, seed, args) -> dict:
                    fresh=args.fresh, steps=res.config.steps, hidden=list(res.config.hidden),
                    batch_size=res.config.batch_size, lr=res.config.lr)
     est, se = held_out(critic, xt, yt)
-    row.update(estimate=est, stderr=se, cos=cosine(critic, pair, xt),
-               seconds=time.perf_counter() - start)
+    row.update(estimate=est, stderr=se, cos=cosine(critic, pair, xt))
     return row
 
 
+#: Which recorded row answers which run.
+KEY = fields_key("D", "W", "method", "seed", "setting")
+
+
 def run(args) -> None:
-    path = Path(args.results)
-    done = {(r["D"], r["W"], r["method"], r["seed"], r["setting"]) for r in read_jsonl(path)}
+    """Every (D, W) cell x method x seed through :func:`run_grid` (resumable)."""
     setting = args.setting or ("paper" if args.paper else "cpu") + ("-fresh" if args.fresh else "")
-    start = time.perf_counter()
-    for dim, width in cells(args.dims, args.widths):
-        pair = None
-        for method in args.methods:
-            for seed in args.seeds:
-                key = (dim, width, method, seed, setting)
-                if key in done:
-                    continue
-                if time.perf_counter() - start > args.time_budget:
-                    print("time budget spent; run again to continue")
-                    return
-                pair = pair or w1_benchmark(dim, width, seed=args.pair_seed)
-                row = {"D": dim, "W": width, "method": method, "seed": seed,
-                       "setting": setting, "true": pair.w1, "true_stderr": pair.w1_stderr,
-                       **run_one(pair, method, seed, args),
-                       "load": float(Path("/proc/loadavg").read_text().split()[0])}
-                with path.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                print(f"D={dim} W={width} {method:10s} seed={seed} est={row['estimate']:.3f} "
-                      f"true={pair.w1:.3f} cos={row['cos']:.3f} {row['status']} "
-                      f"{row['seconds']:.0f}s", flush=True)
+    pairs = functools.lru_cache(maxsize=1)(lambda dim, width: w1_benchmark(
+        dim, width, seed=args.pair_seed))
+
+    def run_case(case):
+        pair = pairs(case["D"], case["W"])
+        row = {"true": pair.w1, "true_stderr": pair.w1_stderr,
+               **run_one(pair, case["method"], case["seed"], args), "load": load_average()}
+        print(f"D={case['D']} W={case['W']} {case['method']:10s} seed={case['seed']} "
+              f"est={row['estimate']:.3f} true={pair.w1:.3f} cos={row['cos']:.3f} "
+              f"{row['status']} {row['seconds']:.0f}s", flush=True)
+        return row
+
+    cases = [{"D": dim, "W": width, "method": method, "seed": seed, "setting": setting}
+             for dim, width in cells(args.dims, args.widths) for method in args.methods
+             for seed in args.seeds]
+    budget = None if args.time_budget == float("inf") else args.time_budget
+    rows = run_grid(cases, run_case, Path(args.results), key=KEY, budget_s=budget, log=None)
+    if rows.missing:
+        print(f"time budget spent: {len(rows.missing)} runs not started; run again to continue")
 
 
 def summarise(rows):
@@ -242,7 +247,7 @@ def figure(rows, path):
 
 
 def report(args) -> None:
-    rows = read_jsonl(Path(args.results))
+    rows = [r for r in read_jsonl(Path(args.results)) if "error" not in r]
     table = summarise(rows)
     png = figure(rows, REPORTS / f"{NAME}.png")
     loads = [r["load"] for r in rows]
