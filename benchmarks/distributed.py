@@ -39,11 +39,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
-from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, write_report
+from ._harness import (REPORTS, markdown_table, measure, pyplot, run_timed, save_png,
+                       write_report)
 
 #: The repository root: workers run as ``python -m benchmarks.distributed`` from there.
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,16 +90,10 @@ def _sinkhorn_worker(args, rank, world_size):
     solve(x[:256], y[:256])  # warm-up: code paths, thread pools
     base = _current_rss_mib()
     runs = []
-    for _ in range(1 if args.memory else args.repeat):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        res, comm = solve(x, y)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        runs.append((time.perf_counter() - start, comm, res))
-    seconds, comm, res = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
-    return {"seconds": seconds, "communication_seconds": comm, "n_iter": res.n_iter,
+    m = measure(lambda: runs.append(solve(x, y)), repeat=1 if args.memory else args.repeat,
+                warmup=0, device=str(device))
+    res, comm = runs[m.walls.index(m.wall_s)]  # the median run
+    return {"seconds": m.wall_s, "communication_seconds": comm, "n_iter": res.n_iter,
             "cost": float(res.cost), "backend": res.backend,
             "peak_rss_growth_mib": _peak_rss_mib() - base, "rows": len(mine(x))}
 
@@ -116,13 +110,8 @@ def _trainer_worker(args, rank, world_size):
                                device=args.device, progress=False, iters=args.train_iters)
     train(cfg.replace(iters=10), replica=replica)  # warm-up
     replica.communication_seconds = 0.0
-    if args.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    train(cfg, replica=replica)
-    if args.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    seconds = measure(lambda: train(cfg, replica=replica), repeat=1, warmup=0,
+                      device=args.device).wall_s
     return {"seconds": seconds, "iters_per_second": args.train_iters / seconds,
             "communication_seconds": getattr(replica, "communication_seconds", 0.0)}
 
