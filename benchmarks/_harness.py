@@ -39,8 +39,9 @@ from pathlib import Path
 REPORTS = Path(__file__).resolve().parent / "reports"
 
 __all__ = ["REPORTS", "Measurement", "measure", "run_grid", "GridRows", "fields_key",
-           "append_jsonl", "read_jsonl", "load_average", "time_call", "machine_description", "markdown_table", "write_report",
-           "peak_cuda_memory", "pyplot", "save_png", "run_timed"]
+           "append_jsonl", "read_jsonl", "load_average", "time_call", "machine_description",
+           "markdown_table", "write_report", "peak_cuda_memory", "pyplot", "save_png",
+           "run_timed"]
 
 
 def _synchronize(device: str | None) -> None:
