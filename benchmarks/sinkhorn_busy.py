@@ -38,9 +38,10 @@ import sys
 import time
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 
-from ._harness import (REPORTS, load_average, markdown_table, pyplot, read_jsonl, run_grid,
-                       save_png, write_report)
+from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, read_jsonl,
+                       run_grid, save_png, write_report)
 from .sinkhorn import gaussian_samples
 
 SIZES = (1000, 2000, 4000)
@@ -108,24 +109,25 @@ def run_case(case: dict) -> dict:
     reg = default_reg(x, y, order=1)
     with neighbour(case["neighbour"]), thread_setting(case["setting"]):
         load = load_average()
-        start = time.perf_counter()
-        value = solve(case["setting"], x, y, reg)
-        seconds = time.perf_counter() - start
-    return {"seconds": seconds, "value": value, "load": load}
+        m = measure(lambda: solve(case["setting"], x, y, reg), repeat=1, warmup=0)
+    return {"seconds": m.wall_s, "value": m.result, "load": load}
 
 
 def first_call() -> dict:
     """Seconds for ``import otlab`` and the first and second Sinkhorn calls in a fresh process."""
     code = (
-        "import time\nt0 = time.perf_counter()\nimport otlab\nt1 = time.perf_counter()\n"
-        "otlab.wasserstein([[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0]], method='sinkhorn')\n"
-        "t2 = time.perf_counter()\n"
-        "otlab.wasserstein([[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0]], method='sinkhorn')\n"
-        "t3 = time.perf_counter()\nprint(t1 - t0, t2 - t1, t3 - t2)")
+        "import importlib\nfrom benchmarks._harness import measure\n"
+        "def once(fn):\n    return measure(fn, repeat=1, warmup=0).wall_s\n"
+        "t_import = once(lambda: importlib.import_module('otlab'))\n"
+        "import otlab\n"
+        "def call():\n"
+        "    otlab.wasserstein([[0.0, 0.0], [1.0, 0.0]], [[0.0, 1.0]], method='sinkhorn')\n"
+        "print(t_import, once(call), once(call))")
     runs = []
-    for _ in range(3):
+    for _ in range(3):  # fresh processes, run from the repository root
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout.split()
+                             check=True, cwd=Path(__file__).resolve().parent.parent
+                             ).stdout.split()
         runs.append([float(v) for v in out])
     median = sorted(runs, key=lambda r: r[0] + r[1])[1]
     return {"import otlab (s)": median[0], "first Sinkhorn call (s)": median[1],
