@@ -274,6 +274,8 @@ def main(argv=None):
                         "already in it are not run again")
     parser.add_argument("--report-only", action="store_true",
                         help="run nothing: rewrite the report from the results")
+    parser.add_argument("--time-budget", type=float, default=None,
+                        help="seconds after which no new case is started (run again to go on)")
     args = parser.parse_args(argv)
     import torch
 
@@ -286,7 +288,8 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
 
     results = args.results or out_dir / "critic_accuracy.jsonl"
-    rows = run_grid(cases(args, steps), run_case, results, key=KEY, report_only=args.report_only)
+    rows = run_grid(cases(args, steps), run_case, results, key=KEY, report_only=args.report_only,
+                    budget_s=args.time_budget)
     if not rows:
         raise SystemExit(f"no results for these cases in {results}; run without --report-only")
     signs, defaults = _table(rows, "signs"), _table(rows, "defaults")

@@ -11,7 +11,10 @@
 #   tests     pytest -m gpu (CUDA = CPU checks, the Triton kernel, the CUDA-graph trainer)
 #   trainer   python -m benchmarks.trainer --device cuda          -> trainer.md
 #   sinkhorn  python -m benchmarks.sinkhorn --device cuda         -> sinkhorn_gpu.md/.png
-#   critics   python -m benchmarks.critic_accuracy --device cuda  -> critic_accuracy.md/.png/.json
+#   critics   python -m benchmarks.critic_accuracy --device cuda  -> critic_accuracy.md/.png;
+#             stops starting cases after CRITICS_BUDGET seconds (default 480); call it again
+#             to continue: finished cases are kept in critic_accuracy.jsonl (carry it back
+#             from $OUT into benchmarks/reports/).
 #   wgan      python -m benchmarks.wgan --device cuda, 20000 iterations, seeds 0 1 2, runs in
 #             parallel, stops starting runs after WGAN_BUDGET seconds (default 420);
 #             call it again to continue: finished runs are kept in wgan_runs.jsonl,
@@ -47,7 +50,8 @@ for step in "$@"; do
                    2>&1 | tee benchmarks/reports/gpu_tests.txt ;;
         trainer) python3 -m benchmarks.trainer --device cuda ;;
         sinkhorn) python3 -m benchmarks.sinkhorn --device cuda ;;
-        critics) python3 -m benchmarks.critic_accuracy --device cuda --seeds 5 ;;
+        critics) python3 -m benchmarks.critic_accuracy --device cuda --seeds 5 \
+                  --time-budget "${CRITICS_BUDGET:-480}" ;;
         wgan) python3 -m benchmarks.wgan --device cuda --iters 20000 --seeds 0 1 2 \
                   --jobs "${WGAN_JOBS:-8}" --time-budget "${WGAN_BUDGET:-420}" ;;
         w1bench) python3 -m benchmarks.critics_w1_benchmark --device cuda --paper --fresh \
