@@ -70,7 +70,8 @@ class Measurement:
     """What :func:`measure` saw: times in seconds, memory in bytes, load before and after.
 
     ``wall_s`` is the median over the timed runs (``runs`` of them), ``cpu_s``
-    the process CPU time of that median run; ``peak_rss`` is the process's peak
+    the process CPU time of that median run (``walls`` and ``cpus``: every
+    timed run's, in order); ``peak_rss`` is the process's peak
     resident set at the end (it never decreases within a process: measure big
     cases in fresh processes); ``peak_cuda`` the CUDA allocator's peak during
     the timed runs (``None`` off the GPU).
@@ -84,6 +85,7 @@ class Measurement:
     peak_rss: int
     peak_cuda: int | None = None
     walls: list = field(default_factory=list)
+    cpus: list = field(default_factory=list)
     result: object = field(default=None, repr=False)
 
     def row(self, prefix: str = "") -> dict:
@@ -129,7 +131,7 @@ def measure(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,
         timed.append((time.perf_counter() - start, time.process_time() - cpu))
         if budget_s is not None and sum(w for w, _ in timed) > budget_s:
             break
-    walls = [w for w, _ in timed]
+    walls, cpus = [w for w, _ in timed], [c for _, c in timed]
     wall, cpu = sorted(timed)[len(timed) // 2]
     peak_cuda = None
     if cuda:
@@ -138,7 +140,7 @@ def measure(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,
         peak_cuda = int(torch.cuda.max_memory_allocated(device))
     return Measurement(wall_s=wall, cpu_s=cpu, runs=len(timed), load_before=load_before,
                        load_after=load_average(), peak_rss=_peak_rss_bytes(),
-                       peak_cuda=peak_cuda, walls=walls, result=result)
+                       peak_cuda=peak_cuda, walls=walls, cpus=cpus, result=result)
 
 
 def time_call(fn, *, repeat: int = 3, warmup: int = 1, device: str | None = None,

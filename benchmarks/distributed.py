@@ -42,8 +42,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ._harness import (REPORTS, markdown_table, measure, pyplot, run_timed, save_png,
-                       write_report)
+from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, run_timed,
+                       save_png, write_report)
 
 #: The repository root: workers run as ``python -m benchmarks.distributed`` from there.
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def worker(args):
 
 # -------------------------------------------------------------- orchestration
 def _load() -> float:
-    return os.getloadavg()[0]
+    return load_average()
 
 
 #: For the memory runs: every allocation of 128 KiB or more is its own mapping, returned to

@@ -18,29 +18,25 @@ Part 2 (the crossover).  ``emd_points`` with ``solver="dense"`` (POT's dense
 simplex on the full cost matrix) against ``solver="sparse"`` for n = m from
 200 to 1000, 2-D, W_1 and W_2: where ``choose_exact_solver`` should switch.
 
-CPU time (``time.process_time``), one thread (part 2: median of 3).
+CPU time (the harness's :func:`~benchmarks._harness.measure`), one thread (part 2:
+median of 3).
 Run as ``python -m benchmarks.exact_engine``; writes ``benchmarks/reports/exact_engine.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, load_average, markdown_table, write_report
+from ._harness import REPORTS, load_average, markdown_table, measure, write_report
 
 
 def _cpu(fn, repeat=3):
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.process_time()
-        out = fn()
-        times.append(time.process_time() - start)
-    times.sort()
-    return times[len(times) // 2], out
+    """``(median CPU seconds, last result)`` of ``repeat`` runs of ``fn`` (:func:`measure`)."""
+    m = measure(fn, repeat=repeat, warmup=0)
+    return sorted(m.cpus)[len(m.cpus) // 2], m.result
 
 
 def _recorded_rounds(x, y, a, b, order):
@@ -106,15 +102,11 @@ def engine_rows():
             warm_t, warm = (_cpu(lambda: _pot(wa, wb, rounds, r, warm=pot_prev), repeat=1)
                             if pot_prev is not None else (float("nan"), cold))
             pot_prev = (cold.f, cold.g)
-            start = time.process_time()
-            kept.add_arcs(ar, ac, acost)
-            kept.solve(max_iter=10**12)
-            kept_t = time.process_time() - start
+            kept_t, _ = _cpu(lambda: (kept.add_arcs(ar, ac, acost),
+                                      kept.solve(max_iter=10**12)), repeat=1)
             fresh = NetworkSimplex(wa, wb)
             fresh.add_arcs(*(np.concatenate([c[i] for c in rounds[:r + 1]]) for i in range(3)))
-            start = time.process_time()
-            fresh.solve(max_iter=10**12)
-            fresh_t = time.process_time() - start
+            fresh_t, _ = _cpu(lambda: fresh.solve(max_iter=10**12), repeat=1)
             rows.append({"problem": name, "round": r + 1, "pairs": sum(c[0].shape[0] for c in
                                                                       rounds[:r + 1]),
                          "added": ar.shape[0], "POT cold": cold_t, "POT warm potentials": warm_t,

@@ -19,12 +19,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
 
-from ._harness import REPORTS, markdown_table, pyplot, run_timed, save_png, time_call, write_report
+from ._harness import (REPORTS, load_average, markdown_table, pyplot, run_timed, save_png,
+                       time_call, write_report)
 
 SIZES = (1000, 2000, 2800, 2900, 3000, 4000)
 
@@ -80,7 +80,7 @@ def main(argv=None):
 
     torch.set_num_threads(1)
     rows = []
-    load_before = os.getloadavg()[0]
+    load_before = load_average()
     for n in (int(s) for s in args.sizes.split(",")):
         x, y = samples(n)
         variants = ["dense", "tiled, costs and kernels kept", "tiled, kernels kept", "auto"]
@@ -105,7 +105,7 @@ def main(argv=None):
                          "time (s)": seconds, "ms / iteration": 1e3 * per_iter,
                          "ratio to dense": per_iter / dense_per_iter})
             print(rows[-1], flush=True)
-    load_after = os.getloadavg()[0]
+    load_after = load_average()
     budget = MEMORY_FRACTION * available_memory(torch.device("cpu"))
     dense_limit = int((budget / 24) ** 0.5)
     sections = [
