@@ -24,14 +24,14 @@ potential's gradient.  Results go to ``benchmarks/reports/critics_w1_diagnosis.j
 from __future__ import annotations
 
 import argparse
-import time
+import functools
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, load_average, markdown_table, pyplot, run_grid, save_png, \
-    write_report
+from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid,
+                       save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
 from otlab.critics import CriticFailedWarning, estimate_w1
@@ -68,16 +68,17 @@ def run_case(case, args) -> dict:
         data = pair.sample(args.n, seed=np.random.default_rng([seed, 1]))
     else:
         data = (pair.sample_source, pair.sample_target)
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # recorded in status
-        res = estimate_w1(*data, lipschitz="lp", seed=seed, holdout=0.0, audit=False, **opts)
+        m = measure(lambda: estimate_w1(*data, lipschitz="lp", seed=seed, holdout=0.0,
+                                        audit=False, **opts), repeat=1, warmup=0)
+    res = m.result
     est, se = held_out(res.critic, xt, yt)
     return {"true": pair.w1, "train": res.estimate, "estimate": est, "stderr": se,
             "rel": est / pair.w1 - 1, "gap": res.estimate - est,
             "cos": cosine(res.critic, pair, xt), "K": res.lipschitz_bound,
             "status": res.status, "steps": res.config.steps,
-            "seconds": time.perf_counter() - start, "load": load_average()}
+            "seconds": m.wall_s, "load": m.load_after}
 
 
 def figure(rows, path):
@@ -124,19 +125,12 @@ def main(argv=None) -> None:
     cases = [{"D": d, "W": w, "factor": f, "seed": s}
              for (d, w) in cells for f in args.factors for s in args.seeds]
     results = REPORTS / f"{NAME}.jsonl"
-    start = time.perf_counter()
-
-    def run_one(case):
-        if time.perf_counter() - start > args.time_budget:
-            raise TimeoutError("time budget spent; run again to continue")
-        return run_case(case, args)
-
-    key = lambda r: (r["D"], r["W"], r["factor"], r["seed"])  # noqa: E731
-    try:
-        rows = run_grid(cases, run_one, results, key=key, report_only=args.report_only)
-    except TimeoutError as err:
-        print(err)
-        rows = run_grid(cases, run_one, results, key=key, report_only=True)
+    budget = None if args.time_budget == float("inf") else args.time_budget
+    rows = run_grid(cases, functools.partial(run_case, args=args), results,
+                    key=fields_key("D", "W", "factor", "seed"), report_only=args.report_only,
+                    budget_s=budget)
+    if rows.missing:
+        print(f"{len(rows.missing)} cases not run (time budget); run again to continue")
     table = [{"D": r["D"], "W": r["W"], "factor": r["factor"], "seed": r["seed"],
               "true W1": f"{r['true']:.3f}", "train": f"{r['train']:.3f}",
               "held-out": f"{r['estimate']:.3f} ± {r['stderr']:.3f}",
