@@ -90,6 +90,8 @@ class SolverOptions:
     top_k: int = 5
     sparse_top: bool = False  # solve the finest level sparsely whatever its size
     report: object = None  # callable(dict) or None
+    #: callable(f, g, tol) -> ScanResult pricing the finest level instead of the scan (grids)
+    pricer: object = None
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,9 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         return _solve_dense_level(x, a, y, b, opts)
     start = time.perf_counter()
     keys, seed = _initial_candidates(x, a, y, b, opts, level)
-    scan_x, scan_y = Leaves(x, opts.scan_leaf), Leaves(y, opts.scan_leaf)
+    pricer = opts.pricer if level == 0 else None
+    if pricer is None:
+        scan_x, scan_y = Leaves(x, opts.scan_leaf), Leaves(y, opts.scan_leaf)
     near_x, near_y = _neighbours(x, opts.knn), _neighbours(y, opts.knn)
     rows, cols = keys // m, keys % m
     costs = opts.cost.pairs(x, y, rows, cols)
@@ -259,8 +263,11 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
                             converged=False, max_cost=float(costs.max()))
         eta = max(0.0, float(np.max(plan.f[rows] + plan.g[cols] - costs)))
         tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
-        scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.cost, tol=tol,
-                           top_k=opts.top_k)
+        if pricer is not None:
+            scan = pricer(plan.f, plan.g, tol)
+        else:
+            scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.cost, tol=tol,
+                               top_k=opts.top_k)
         new = _missing(_keys(scan.rows, scan.cols, m), keys)
         _report(opts, level=level, n=n, m=m, round=round_, pairs=rows.shape[0],
                 violations=scan.n_violations, max_violation=scan.max_excess, tol=tol,

@@ -55,6 +55,11 @@ class ScanResult:
         Number of pairs with excess above ``tol`` (all of them, not only the top).
     n_evaluated : int
         Number of pairs whose cost was computed.
+    round_off : float
+        A bound on the error of ``row_max`` from below (0 for the scan, which
+        evaluates each excess; positive for the grid's c-transform,
+        :mod:`otlab.exact._grid_dual`): the true maxima are at most
+        ``row_max + round_off``.
     """
 
     row_max: np.ndarray
@@ -62,11 +67,12 @@ class ScanResult:
     cols: np.ndarray
     n_violations: int
     n_evaluated: int
+    round_off: float = 0.0
 
     @property
     def max_excess(self) -> float:
-        """:math:`\\max(0, \\max_{ij} e_{ij})` over all pairs."""
-        return max(0.0, float(self.row_max.max()))
+        """:math:`\\max(0, \\max_{ij} e_{ij})` over all pairs (plus ``round_off``)."""
+        return max(0.0, float(self.row_max.max(initial=-np.inf)) + self.round_off)
 
 
 def _top_violators(excess, rows, cols, tol, top_k):

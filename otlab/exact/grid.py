@@ -248,7 +248,7 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     checked = validate_points(grid_points(A.shape, h), grid_points(B.shape, h), A.reshape(-1),
                               B.reshape(-1), order, solver, max_iter, max_rounds)
     res = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
-                          tuning=GRID_TUNING)
+                          tuning=GRID_TUNING, shapes=(A.shape, B.shape))
     values = {f.name: getattr(res, f.name) for f in fields(PointsEMDResult)}
     for key, shape in (("f", A.shape), ("a", A.shape), ("unit_f", A.shape),
                        ("g", B.shape), ("b", B.shape), ("unit_g", B.shape)):

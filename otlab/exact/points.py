@@ -44,6 +44,7 @@ from ..costs import PowerCost, power_sum
 from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
+from ._grid_dual import GridPricer
 from ._histogram import FEASIBILITY_RTOL, check_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
 from ._progress import check_progress, progress_reporter
@@ -210,8 +211,19 @@ def _reduce(x, a, y, b) -> _Problem:
     return _Problem(ux, uy, wx, wy, inv_x, inv_y)
 
 
+def _grid_pricer(p: _Problem, cost: PowerCost, shapes):
+    """The grid's O(n) pricing (:mod:`._grid_dual`) where it applies, else None."""
+    if shapes is None or p.inv_x.shape[0] != p.x.shape[0] or p.inv_y.shape[0] != p.y.shape[0]:
+        return None
+    if not (np.array_equal(p.inv_x, np.arange(p.x.shape[0]))
+            and np.array_equal(p.inv_y, np.arange(p.y.shape[0]))):
+        return None  # not the pixels in C order
+    return GridPricer.build(p.x, p.y, np.nonzero(p.wx > 0)[0], np.nonzero(p.wy > 0)[0],
+                            shapes, cost)
+
+
 def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, report,
-                   tuning=None):
+                   tuning=None, shapes=None):
     """Solve on the positive-weight points; potentials of zero-weight points by c-transform."""
     px, py = p.wx > 0, p.wy > 0
     xs, ys = p.x[px], p.y[py]
@@ -219,7 +231,8 @@ def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, r
     dense_pairs = xs.shape[0] * ys.shape[0] if solver == "dense" else 0
     opts = SolverOptions(cost=cost, max_iter=max_iter, max_rounds=max_rounds, report=report,
                          dense_pairs=max(dense_pairs, SolverOptions.dense_pairs),
-                         sparse_top=solver == "sparse", **(tuning or {}))
+                         sparse_top=solver == "sparse", pricer=_grid_pricer(p, cost, shapes),
+                         **(tuning or {}))
     sol = solve_points(xs, a, ys, b, opts)
     f, g = np.empty(p.x.shape[0]), np.empty(p.y.shape[0])
     f[px], g[py] = sol.plan.f, sol.plan.g
@@ -239,7 +252,8 @@ def _first_unit(order: float, dim: int) -> float:
     return 1.0 if order * math.log2(diameter) <= SAFE_EXPONENT else power_of_two_at_least(diameter)
 
 
-def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tuning=None):
+def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tuning=None,
+                    shapes=None):
     r"""The LP, solved again in finer units until the plan's cost is resolved.
 
     The network simplex resolves costs to about :math:`10^{-14}` of the
@@ -253,7 +267,8 @@ def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tu
     """
     cost = PowerCost(order, unit=_first_unit(order, p.x.shape[1]))
     for _ in range(MAX_SOLVES):
-        plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report, tuning)
+        plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report, tuning,
+                                   shapes)
         clipped = cost.clip < math.inf and bool(
             (cost.pairs(p.x, p.y, plan.rows, plan.cols) >= cost.clip).any())
         if not sol.converged:
@@ -417,8 +432,14 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
 
 
 def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress,
-                    tuning=None) -> PointsEMDResult:
-    """:func:`emd_points` on validated input; ``tuning`` overrides :class:`SolverOptions` fields."""
+                    tuning=None, shapes=None) -> PointsEMDResult:
+    """:func:`emd_points` on validated input.
+
+    ``tuning`` overrides :class:`SolverOptions` fields; ``shapes`` (two grid
+    shapes) says that ``x`` and ``y`` are all the pixel centres of two grids in
+    C order, which lets squared Euclidean costs be priced and certified by the
+    grid's c-transform (:mod:`otlab.exact._grid_dual`).
+    """
     progress = check_progress(progress)
     n, m = x.shape[0], y.shape[0]
     if solver == "auto":
@@ -430,11 +451,12 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     report = progress_reporter(progress, "emd_points")
     try:
         plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report,
-                                                   tuning)
+                                                   tuning, shapes)
     finally:
         if report is not None:
             report.close()
-    result = _result(plan, sol, cost, clipped, p, frame, a, b, solver)
+    result = _result(plan, sol, cost, clipped, p, frame, a, b, solver,
+                     _grid_pricer(p, cost, shapes))
     if not result.converged:
         warnings.warn(_not_exact_message(result, clipped), ConvergenceWarning,
                       stacklevel=external_stacklevel())
@@ -442,13 +464,17 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
 
 
 def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame: Frame, a, b,
-            solver) -> PointsEMDResult:
+            solver, grid=None) -> PointsEMDResult:
     """Centre the potentials, complete the certificate, and put everything in data units."""
     fu, gu = plan.f, plan.g
     shift = (p.wy @ gu - p.wx @ fu) / 2  # centre: <a, f> = <b, g>
     fu, gu = fu + shift, gu - shift
     if sol.scan is not None and p.wx.all() and p.wy.all():
         violation = sol.scan.max_excess
+    elif grid is not None:  # every pixel pair, by the grid's c-transform
+        everything = GridPricer(grid.source, grid.target, np.arange(p.x.shape[0]),
+                                np.arange(p.y.shape[0]))
+        violation = everything(fu, gu, np.inf).max_excess
     else:  # dense solve, or potentials completed by the c-transform: scan everything
         violation = scan_excess(p.x, p.y, fu, gu, Leaves(p.x, SCAN_LEAF), Leaves(p.y, SCAN_LEAF),
                                 cost, tol=np.inf).max_excess
