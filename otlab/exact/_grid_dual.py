@@ -25,7 +25,7 @@ where two parabolas are within the rounding of their crossing point of each
 other.  Both errors are a few units of :math:`\epsilon` times the magnitudes
 involved, so the computed row maxima :math:`\hat e_p` satisfy
 :math:`e_p \le \hat e_p + \delta`,
-:math:`\delta = 8(d + 1)\,\epsilon\,(\max|f| + \max|g| + C)`, with :math:`C`
+:math:`\delta = 32(d + 1)\,\epsilon\,(\max|f| + \max|g| + C)`, with :math:`C`
 the largest cost between the grids (:func:`round_off`; the measured error is
 far below it, see ``tests/test_exact_grid_dual.py``).  The certificate
 reports :math:`\max_p \hat e_p + \delta`, an honest upper bound.
@@ -104,7 +104,7 @@ def round_off(source: GridAxes, target: GridAxes, f_max: float, g_max: float) ->
     r"""The bound :math:`\delta` on the error of the computed row maxima (module notes)."""
     largest = sum((max(t[-1], s[-1]) - min(t[0], s[0])) ** 2
                   for s, t in zip(source.axes, target.axes))
-    return 8.0 * (len(source.axes) + 1) * np.finfo(float).eps * (f_max + g_max + largest)
+    return 32.0 * (len(source.axes) + 1) * np.finfo(float).eps * (f_max + g_max + largest)
 
 
 class GridPricer:
