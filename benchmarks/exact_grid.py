@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import re
+import resource
 import sys
 from pathlib import Path
 
@@ -199,7 +200,9 @@ def solve_otlab(A, B, order):
     import otlab
 
     res, wall, cpu = _timed(lambda: otlab.emd_grid(A, B, order=order, progress=False))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"seconds": wall, "cpu_seconds": cpu, "value": res.cost, "converged": res.converged,
+            "peak_rss_mib": peak,
             "dual_violation": res.dual_violation, "duality_gap": res.duality_gap,
             "rounds": res.rounds, "lp_pairs": res.n_pairs, "solver": res.solver}
 
@@ -337,6 +340,8 @@ def overall(rows) -> list[dict]:
                     "median wall s": _median(_times(mine, "seconds")),
                     "max wall s": max(_times(mine, "seconds"), default=float("nan")),
                     "certified": f"{sum(r['converged'] for r in mine)}/{len(mine)}",
+                    "peak RSS MiB": max((r.get("peak_rss_mib", float("nan")) for r in mine),
+                                        default=float("nan")),
                     "POT pairs": len(pot),
                     "POT median cpu s": _median(_times(pot, "cpu_seconds")),
                     "POT max cpu s": max(_times(pot, "cpu_seconds"), default=float("nan")),

@@ -38,6 +38,22 @@ sets are still the coarse blocks, 8 nearest neighbours and the monotone
 coupling, about 25 pairs per point) and a thread-based tree layout as in
 LEMON, whose cheaper per-pivot work is what POT's cold solves gain.
 
+Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
+coarse point (``coarse_leaf=4``) and 4 nearest neighbours, and with
+:math:`k = 2` the finest level is priced by a ``pricer``
+(:class:`~otlab.exact._grid_dual.GridPricer`): the c-transform on the grid,
+axis by axis, gives every row's largest excess over *all* pixels and the
+pixel attaining it in :math:`O(n)` per axis, and it certifies the result
+with an explicit round-off bound.  Where the pair scan priced the rows, each
+row now gets its one most violated pair (and the neighbours of its
+partners).  Measured at 128² (smooth random fields, one thread): the
+simplex dominates, 80 000 to 140 000 pivots at the finest level over
+16 384 pixels whatever the candidate sets (coarse blocks with 8 or 4 points,
+with or without the shielding-style pairs "partners of the neighbours" from
+the seed), each pivot relabelling 1 500 (first round) to 7 000 (later
+rounds) nodes of the moved subtree: the work per pivot, not the number of
+pivots or of candidate pairs, is what keeps 128² at seconds.
+
 Tolerance :math:`\tau`.  The simplex stops when no reduced cost is below
 :math:`-2.2\cdot10^{-15}` times the magnitude of the cost and potentials
 involved, with potentials recomputed from the tree, whose depth sets their
