@@ -209,7 +209,7 @@ def test_a_broken_basis_fails_the_certificate(monkeypatch):
 
     def broken(self, *, max_iter):
         status = original(self, max_iter=max_iter)
-        self.flow[np.argmax(self.flow)] = 0.0  # a tree arc loses its flow
+        self._flow[np.argmax(self._flow[:self.n_arcs])] = 0.0  # a tree arc loses its flow
         return status
 
     monkeypatch.setattr(NetworkSimplex, "solve", broken)
@@ -244,3 +244,127 @@ def test_sparse_value_is_invariant_to_permutation_translation_and_duplicates(see
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ref.converged and perm.converged and dup.converged and scaled.converged
+
+
+def _check_tree(ns):
+    """The basis is a spanning tree whose thread is a preorder: subtree sizes, last nodes,
+    reverse thread, tree-arc flags and tight potentials all agree with the parent pointers."""
+    nodes = ns.n + ns.m
+    root = nodes
+    order = [root]
+    v = ns.thread[root]
+    while v != root:
+        order.append(int(v))
+        assert len(order) <= nodes + 1, "the thread is not a cycle through the root"
+        v = ns.thread[v]
+    assert sorted(order) == list(range(nodes + 1))
+    pos = {v: i for i, v in enumerate(order)}
+    for v in order:
+        assert ns.rev_thread[ns.thread[v]] == v
+    for v in order[1:]:
+        assert pos[int(ns.parent[v])] < pos[v]  # parents first
+    size = np.ones(nodes + 1, np.int64)
+    for v in order[:0:-1]:
+        size[ns.parent[v]] += size[v]
+    np.testing.assert_array_equal(ns.succ, size)
+    for v in order:
+        assert pos[int(ns.last[v])] == pos[v] + size[v] - 1  # subtrees are contiguous
+    tree_arcs = np.sort(ns.pred[:nodes][ns.pred[:nodes] >= 0])  # storage positions
+    np.testing.assert_array_equal(tree_arcs, np.sort(ns._int[np.nonzero(ns.basic)[0]]))
+    pi, src, tgt = ns.pi, ns.src, ns.tgt
+    on_tree = ns.basic
+    scale = 1.0 + np.abs(ns.costs).max(initial=0.0) + np.abs(pi).max()
+    np.testing.assert_allclose((ns.costs + pi[src] - pi[tgt])[on_tree], 0.0, rtol=0,
+                               atol=1e-12 * scale)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 12), st.integers(1, 12), st.floats(0.1, 1.0),
+       st.booleans())
+def test_restricted_optimum_and_infeasibility_agree_with_linprog(seed, n, m, density, ties):
+    from scipy.optimize import linprog
+
+    x, y, a, b = _problem(seed, n, m, grid=ties)
+    M = _costs(x, y, 2.0)
+    rows, cols = _all_pairs(n, m)
+    keep = np.random.default_rng(seed).random(rows.shape[0]) < density
+    rows, cols = rows[keep], cols[keep]
+    ns = NetworkSimplex(a, b)
+    ns.add_arcs(rows, cols, M[rows, cols])
+    status = ns.solve(max_iter=10**6)
+    k = rows.shape[0]
+    A = np.zeros((n + m, k))
+    A[rows, np.arange(k)] = 1.0
+    A[n + cols, np.arange(k)] = 1.0
+    ref = linprog(M[rows, cols], A_eq=A, b_eq=np.concatenate([a, b]), bounds=(0, None),
+                  method="highs") if k else None
+    if ref is None or ref.status == 2:
+        assert status == 0  # INFEASIBLE
+        return
+    assert ref.status == 0 and status == OPTIMAL
+    scale = 1.0 + M.max()
+    np.testing.assert_allclose(ns.cost(), ref.fun, rtol=1e-9, atol=1e-12 * scale)
+    f, g = ns.potentials()
+    assert (f[rows] + g[cols] - M[rows, cols]).max() <= 1e-12 * scale  # dual feasible
+    np.testing.assert_allclose(f @ a + g @ b, ref.fun, rtol=1e-9, atol=1e-12 * scale)
+    _check_tree(ns)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 20), st.integers(2, 20))
+def test_plan_equals_pot_where_the_optimum_is_unique(seed, n, m):
+    x, y, a, b = _problem(seed, n, m)  # continuous data: one optimal plan (almost surely)
+    M = _costs(x, y, 1.5)
+    rows, cols = _all_pairs(n, m)
+    ns = NetworkSimplex(a, b)
+    ns.add_arcs(rows, cols, M[rows, cols])
+    assert ns.solve(max_iter=10**6) == OPTIMAL
+    plan = np.zeros((n, m))
+    plan[rows, cols] = ns.flow
+    np.testing.assert_allclose(plan, ot.emd(a, b, M, numItermax=10**8), rtol=0, atol=1e-13)
+    _check_tree(ns)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 30), st.integers(1, 5))
+def test_identical_measures_cost_nothing_and_warm_rounds_keep_the_tree(seed, n, parts):
+    x, _, a, _ = _problem(seed, n, n, grid=True, uniform=seed % 3 == 0)
+    M = _costs(x, x, 1.0)
+    rows, cols = _all_pairs(n, n)
+    order = np.random.default_rng(seed).permutation(rows.shape[0])
+    ns = NetworkSimplex(a, a)
+    for chunk in np.array_split(order, parts):
+        ns.add_arcs(rows[chunk], cols[chunk], M[rows[chunk], cols[chunk]])
+        ns.solve(max_iter=10**6)
+        _check_tree(ns)
+    assert ns.status == OPTIMAL
+    np.testing.assert_allclose(ns.cost(), 0.0, rtol=0, atol=1e-15 * (1 + M.max()))
+
+
+def test_the_pivot_cap_holds_on_a_warm_re_solve_and_the_solve_then_resumes():
+    x, y, a, b = _problem(11, 40, 40)
+    M = _costs(x, y, 2.0)
+    rows, cols = _all_pairs(40, 40)
+    near = M[rows, cols] < np.quantile(M, 0.3)
+    ns = NetworkSimplex(a, b)
+    ns.add_arcs(rows[near], cols[near], M[rows, cols][near])
+    assert ns.solve(max_iter=10**6) == OPTIMAL
+    ns.add_arcs(rows[~near], cols[~near], M[rows, cols][~near])
+    before = ns.pivots
+    assert ns.solve(max_iter=2) == MAX_ITER_REACHED
+    assert ns.pivots - before == 2
+    assert ns.solve(max_iter=10**6) == OPTIMAL
+    _check_optimal(ns, a, b, M)
+    _check_tree(ns)
+
+
+@pytest.mark.parametrize("rows, cols, costs, match", [
+    ([0, 2], [0, 1], [1.0, 1.0], "rows must lie in"),
+    ([0, 1], [0, -1], [1.0, 1.0], "cols must lie in"),
+    ([0, 1], [0, 1], [1.0, np.nan], "costs must be finite"),
+    ([0, 1], [0], [1.0, 1.0], "one length"),
+])
+def test_bad_pairs_are_refused_with_a_message(rows, cols, costs, match):
+    ns = NetworkSimplex(np.full(2, 0.5), np.full(2, 0.5))
+    with pytest.raises(ValueError, match=match):
+        ns.add_arcs(np.array(rows), np.array(cols), np.array(costs))

@@ -1,9 +1,30 @@
 """Compiled kernels of the network simplex (:mod:`otlab.exact._simplex`): numba, cached.
 
 Imported only when a sparse exact solve runs, so that ``import otlab`` does not load numba.
-Tree layout: see :mod:`otlab.exact._simplex`.  ``succ[v]`` is the number of nodes in the
-subtree of ``v`` (``v`` included): an ancestor has more than its descendants, which is
-how the apex of a cycle is found, and it changes only along the cycle at a pivot.
+
+The spanning tree is kept as in LEMON's network simplex (Kiraly and Kovacs 2012): for
+every node ``v``
+
+* ``parent[v]``, ``pred[v]`` (the tree arc to the parent, ``-1`` for the artificial arc to
+  the root) and ``up[v]`` (whether that arc points from ``v`` to its parent);
+* ``thread[v]`` / ``rev_thread[v]``: the next / previous node of a preorder of the whole
+  tree, kept as a cyclic list through the root, so that the subtree of ``v`` is the
+  contiguous piece ``v, thread[v], ..., last[v]`` of it;
+* ``succ[v]``: the number of nodes in the subtree of ``v`` (``v`` included).  An ancestor
+  has more than its descendants, which finds the apex of a cycle without depths;
+* ``last[v]``: the last node of the subtree of ``v`` in the thread.
+
+A pivot re-hangs one subtree ``S`` (rooted at the leaving arc's lower node ``u_out``) from
+the entering arc's end ``u_in`` inside it: the new preorder of ``S`` is the old one cut
+into two pieces per node of the stem ``u_in .. u_out`` and re-linked (O(stem) pointer
+updates), then spliced after the entering arc's other end ``v_in``; ``last`` changes on
+the stem and on the ancestors whose subtree ended where ``S`` was cut or is inserted.
+The potentials of ``S`` (or, when ``S`` holds most nodes, those of the rest, by the
+opposite amount: potentials only matter up to a common constant) move by the entering
+arc's reduced cost, walking the thread.  No stack, no allocation in a pivot.
+
+``work`` counts, over all calls: arcs priced, potentials shifted, cycle nodes walked,
+stem nodes re-hung.
 """
 
 import math
@@ -13,94 +34,68 @@ from numba import njit
 
 from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
 
-__all__ = ["run", "build", "relabel"]
+__all__ = ["run", "build", "cold", "relabel_all", "append"]
 
 
 @njit(cache=True, nogil=True)
-def arc_cost(v, pred, cost, art):
-    k = pred[v]
-    return art if k < 0 else cost[k]
+def cold(n, parent, pred, up, thread, rev_thread, succ, last, pi, art):
+    """All nodes hang from the root by artificial arcs: sources up, targets down."""
+    nodes = parent.shape[0] - 1
+    root = nodes
+    prev = root
+    for v in range(nodes):
+        parent[v] = root
+        pred[v] = -1
+        up[v] = v < n
+        succ[v] = 1
+        last[v] = v
+        pi[v] = -art if v < n else art
+        thread[prev] = v
+        rev_thread[v] = prev
+        prev = v
+    thread[prev] = root
+    rev_thread[root] = prev
+    parent[root] = -1
+    pred[root] = -1
+    succ[root] = nodes + 1
+    last[root] = prev
+    pi[root] = 0.0
 
 
 @njit(cache=True, nogil=True)
-def unlink(v, parent, first_child, next_sib, prev_sib):
-    p = parent[v]
-    if prev_sib[v] >= 0:
-        next_sib[prev_sib[v]] = next_sib[v]
-    else:
-        first_child[p] = next_sib[v]
-    if next_sib[v] >= 0:
-        prev_sib[next_sib[v]] = prev_sib[v]
-    next_sib[v] = -1
-    prev_sib[v] = -1
-
-
-@njit(cache=True, nogil=True)
-def link(v, p, parent, first_child, next_sib, prev_sib):
-    parent[v] = p
-    prev_sib[v] = -1
-    next_sib[v] = first_child[p]
-    if first_child[p] >= 0:
-        prev_sib[first_child[p]] = v
-    first_child[p] = v
-
-
-@njit(cache=True, nogil=True)
-def preorder(top, first_child, next_sib, stack):
-    """The subtree of ``top``, parents before children, in ``stack[half:]``; returns its size.
-
-    ``stack`` holds twice the nodes: its first half is the work stack.
-    """
-    half = stack.shape[0] // 2
-    size = 0
-    count = 0
-    stack[size] = top
-    size += 1
-    while size > 0:
-        size -= 1
-        v = stack[size]
-        stack[half + count] = v
-        count += 1
-        w = first_child[v]
-        while w >= 0:
-            stack[size] = w
-            size += 1
-            w = next_sib[w]
-    return count
-
-
-@njit(cache=True, nogil=True)
-def relabel(top, parent, pred, up, first_child, next_sib, pi, cost, art, stack):
-    """Potentials of the subtree of ``top`` from its parent's, exactly."""
-    half = stack.shape[0] // 2
-    for t in range(preorder(top, first_child, next_sib, stack)):
-        v = stack[half + t]
-        c = arc_cost(v, pred, cost, art)
-        pi[v] = pi[parent[v]] - c if up[v] else pi[parent[v]] + c
-
-
-@njit(cache=True, nogil=True)
-def relabel_all(parent, pred, up, first_child, next_sib, pi, cost, art, stack):
+def relabel_all(parent, pred, up, thread, pi, cost, art):
+    """Potentials from the tree, exactly: root 0, then along the thread (parents first)."""
     root = parent.shape[0] - 1
     pi[root] = 0.0
-    w = first_child[root]
-    while w >= 0:
-        relabel(w, parent, pred, up, first_child, next_sib, pi, cost, art, stack)
-        w = next_sib[w]
+    v = thread[root]
+    while v != root:
+        k = pred[v]
+        c = art if k < 0 else cost[k]
+        p = pi[parent[v]]
+        pi[v] = p - c if up[v] else p + c
+        v = thread[v]
 
 
 @njit(cache=True, nogil=True)
-def shift(top, sigma, first_child, next_sib, pi, stack):
-    """Add ``sigma`` to the potentials of the subtree of ``top``; returns its size."""
-    half = stack.shape[0] // 2
-    count = preorder(top, first_child, next_sib, stack)
-    for t in range(count):
-        pi[stack[half + t]] += sigma
-    return count
+def append(src, tgt, cost, flow, basic, start, rows, cols, costs, n):
+    """Write pairs ``rows -> cols`` at ``start`` (flow 0, non-basic); returns max |cost|."""
+    top = 0.0
+    for k in range(rows.shape[0]):
+        e = start + k
+        src[e] = rows[k]
+        tgt[e] = cols[k] + n
+        c = costs[k]
+        cost[e] = c
+        flow[e] = 0.0
+        basic[e] = False
+        if abs(c) > top:
+            top = abs(c)
+    return top
 
 
 @njit(cache=True, nogil=True)
 def price(src, tgt, cost, basic, pi, start, block):
+    """Block search: the most negative reduced cost of the first block holding one."""
     n_arcs = src.shape[0]
     best = -1
     best_rc = 0.0
@@ -109,7 +104,8 @@ def price(src, tgt, cost, basic, pi, start, block):
     for _ in range(n_arcs):
         if not basic[e]:
             c = cost[e]
-            ps, pt = pi[src[e]], pi[tgt[e]]
+            ps = pi[src[e]]
+            pt = pi[tgt[e]]
             rc = c + ps - pt
             if rc < best_rc:
                 scale = max(abs(c), abs(ps), abs(pt))
@@ -128,13 +124,13 @@ def price(src, tgt, cost, basic, pi, start, block):
 
 
 @njit(cache=True, nogil=True)
-def flow_of(v, pred, flow, art_flow):
+def _flow_of(v, pred, flow, art_flow):
     k = pred[v]
     return art_flow[v] if k < 0 else flow[k]
 
 
 @njit(cache=True, nogil=True)
-def add_flow(v, amount, pred, flow, art_flow):
+def _add_flow(v, amount, pred, flow, art_flow):
     k = pred[v]
     if k < 0:
         art_flow[v] += amount
@@ -143,43 +139,103 @@ def add_flow(v, amount, pred, flow, art_flow):
 
 
 @njit(cache=True, nogil=True)
-def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, succ, first_child, next_sib,
-          prev_sib, pi, art_flow, stack):
-    """Bring arc ``e`` into the tree; returns the size of the re-hung subtree (-1: unbounded)."""
+def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem):
+    """Re-order the thread for ``S`` (subtree of ``u_out``) re-hung from ``u_in`` below ``v_in``.
+
+    Parent pointers are still the old ones.  ``stem`` (4 x nodes) is scratch space.
+    Returns the new last node of ``S`` and the stem length.
+    """
+    # the stem u_in = w_0, ..., w_k = u_out with its old thread data
+    k = 0
+    w = u_in
+    while True:
+        stem[0, k] = w
+        stem[1, k] = rev_thread[w]
+        stem[2, k] = last[w]
+        stem[3, k] = thread[last[w]]
+        k += 1
+        if w == u_out:
+            break
+        w = parent[w]
+    old_last = stem[2, k - 1]
+    before = stem[1, k - 1]
+    after = stem[3, k - 1]
+    # new order of S: piece(w_0) piece(w_1) ... piece(w_k), where piece(w_i) is
+    # [w_i .. rev_thread[w_{i-1}]] followed by [thread[last[w_{i-1}]] .. last[w_i]]
+    tail = stem[2, 0]
+    for i in range(1, k):
+        w = stem[0, i]
+        thread[tail] = w
+        rev_thread[w] = tail
+        tail = stem[1, i - 1]
+        if stem[2, i - 1] != stem[2, i]:
+            c = stem[3, i - 1]
+            thread[tail] = c
+            rev_thread[c] = tail
+            tail = stem[2, i]
+    new_last = tail
+    # cut the old piece out
+    thread[before] = after
+    rev_thread[after] = before
+    w = parent[u_out]
+    while w >= 0 and last[w] == old_last:
+        last[w] = before
+        w = parent[w]
+    # splice the new piece after v_in
+    nxt = thread[v_in]
+    thread[v_in] = u_in
+    rev_thread[u_in] = v_in
+    thread[new_last] = nxt
+    rev_thread[nxt] = new_last
+    w = v_in
+    while w >= 0 and last[w] == v_in:
+        last[w] = new_last
+        w = parent[w]
+    for i in range(k):
+        last[stem[0, i]] = new_last
+    return new_last, k
+
+
+@njit(cache=True, nogil=True)
+def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last,
+          pi, art_flow, stem, work):
+    """Bring arc ``e`` into the tree; returns False when the cycle has no blocking arc."""
     s, t = src[e], tgt[e]
     u, v = s, t
+    walked = 0
     while u != v:  # the apex of the cycle: an ancestor has the larger subtree
         if succ[u] < succ[v]:
             u = parent[u]
         else:
             v = parent[v]
+        walked += 1
     join = u
     delta = np.inf
     u_out = -1
     side = 0
     u = s  # flow runs join -> s on this side
     while u != join:
-        d = flow_of(u, pred, flow, art_flow) if up[u] else np.inf
+        d = _flow_of(u, pred, flow, art_flow) if up[u] else np.inf
         if d < delta:
             delta, u_out, side = d, u, 1
         u = parent[u]
     u = t  # flow runs t -> join on this side
     while u != join:
-        d = np.inf if up[u] else flow_of(u, pred, flow, art_flow)
+        d = np.inf if up[u] else _flow_of(u, pred, flow, art_flow)
         if d <= delta:  # the last blocking arc: the tree stays strongly feasible
             delta, u_out, side = d, u, 2
         u = parent[u]
     if u_out < 0:
-        return -1
+        return False
     if delta > 0:
         flow[e] += delta
         u = s
         while u != join:
-            add_flow(u, -delta if up[u] else delta, pred, flow, art_flow)
+            _add_flow(u, -delta if up[u] else delta, pred, flow, art_flow)
             u = parent[u]
         u = t
         while u != join:
-            add_flow(u, delta if up[u] else -delta, pred, flow, art_flow)
+            _add_flow(u, delta if up[u] else -delta, pred, flow, art_flow)
             u = parent[u]
     k_out = pred[u_out]
     if k_out >= 0:
@@ -199,11 +255,11 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, succ, first_child, n
     while u != join:  # ... the new ones gain it
         succ[u] += moved
         u = parent[u]
+    new_last, n_stem = _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem)
     w, new_parent, new_arc, new_up, below = u_in, v_in, e, up_in, 0
-    while True:  # re-hang the path u_in .. u_out below v_in, reversed
+    while True:  # the stem u_in .. u_out, reversed, below v_in
         old_parent, old_arc, old_up, old_size = parent[w], pred[w], up[w], succ[w]
-        unlink(w, parent, first_child, next_sib, prev_sib)
-        link(w, new_parent, parent, first_child, next_sib, prev_sib)
+        parent[w] = new_parent
         pred[w] = new_arc
         up[w] = new_up
         succ[w] = moved - below
@@ -211,44 +267,58 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, succ, first_child, n
             break
         new_parent, new_arc, new_up, below = w, old_arc, not old_up, old_size
         w = old_parent
-    return shift(u_in, sigma, first_child, next_sib, pi, stack)
+    root = parent.shape[0] - 1
+    if 2 * moved <= root + 1:  # shift the smaller side
+        stop = thread[new_last]
+        w = u_in
+        while w != stop:
+            pi[w] += sigma
+            w = thread[w]
+        work[1] += moved
+    else:
+        w = thread[new_last]
+        while w != u_in:
+            pi[w] -= sigma
+            w = thread[w]
+        work[1] += root + 1 - moved
+    work[2] += walked
+    work[3] += n_stem
+    return True
 
 
 @njit(cache=True, nogil=True)
-def run(src, tgt, cost, flow, basic, parent, pred, up, succ, first_child, next_sib,
-        prev_sib, pi, art_flow, art, stack, start, max_iter, work):
+def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last, pi,
+        art_flow, art, stem, start, max_iter, work):
     """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``."""
     n_arcs = src.shape[0]
     n_nodes = parent.shape[0]
     block = max(10, int(math.sqrt(n_arcs)))
     pivots = 0
     since = 0  # pivots since the potentials were last recomputed from the tree
+    if n_arcs == 0:
+        return OPTIMAL, pivots, 0
     while True:
-        if n_arcs == 0:
-            return OPTIMAL, pivots, 0
         e, new_start = price(src, tgt, cost, basic, pi, start, block)
         work[0] += (new_start - start) % n_arcs if new_start != start else n_arcs
         start = new_start
         if e < 0 or since >= n_nodes:
             if since > 0:  # shifted potentials carry round-off: recompute, price again
-                relabel_all(parent, pred, up, first_child, next_sib, pi, cost, art, stack)
+                relabel_all(parent, pred, up, thread, pi, cost, art)
                 since = 0
                 continue
             return OPTIMAL, pivots, start
         if pivots >= max_iter:
             return MAX_ITER_REACHED, pivots, start
-        moved = pivot(e, src, tgt, cost, flow, basic, parent, pred, up, succ, first_child,
-                      next_sib, prev_sib, pi, art_flow, stack)
-        if moved < 0:
+        if not pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread,
+                     succ, last, pi, art_flow, stem, work):
             return INFEASIBLE, pivots, start
-        work[1] += moved
         pivots += 1
         since += 1
 
 
 @njit(cache=True, nogil=True)
-def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, succ, first_child, next_sib,
-          prev_sib, pi, art_flow, art, stack):
+def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, thread, rev_thread, succ, last,
+          pi, art_flow, art):
     """Hang each tree of the forest ``arcs`` from the root; False if they hold a cycle."""
     root = n_nodes
     deg = np.zeros(n_nodes + 1, np.int64)
@@ -264,21 +334,18 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, succ, first_child, ne
         fill[src[k]] += 1
         adj[fill[tgt[k]]] = k
         fill[tgt[k]] += 1
-    parent[:] = -1
-    first_child[:] = -1
-    next_sib[:] = -1
-    prev_sib[:] = -1
-    succ[:] = 1
-    succ[root] = n_nodes + 1
+    parent[root] = -1
+    pred[root] = -1
     pi[root] = 0.0
     seen = np.zeros(n_nodes, np.bool_)
     order = np.empty(n_nodes, np.int64)
+    stack = np.empty(n_nodes, np.int64)
     n_order = 0
     for r in range(n_nodes):
         if seen[r]:
             continue
         seen[r] = True
-        link(r, root, parent, first_child, next_sib, prev_sib)
+        parent[r] = root
         pred[r] = -1
         up[r] = True
         art_flow[r] = 0.0
@@ -286,7 +353,7 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, succ, first_child, ne
         size = 0
         stack[size] = r
         size += 1
-        while size > 0:
+        while size > 0:  # popped in preorder: every subtree is a contiguous run
             size -= 1
             v = stack[size]
             order[n_order] = v
@@ -299,14 +366,26 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, succ, first_child, ne
                 if seen[w]:
                     return False
                 seen[w] = True
-                link(w, v, parent, first_child, next_sib, prev_sib)
+                parent[w] = v
                 pred[w] = k
                 up[w] = src[k] == w
                 pi[w] = pi[v] - cost[k] if up[w] else pi[v] + cost[k]
                 stack[size] = w
                 size += 1
-    for t in range(n_nodes - 1, -1, -1):  # subtree sizes, children before parents
+    prev = root
+    for t in range(n_nodes):
         v = order[t]
+        thread[prev] = v
+        rev_thread[v] = prev
+        prev = v
+        succ[v] = 1
+    thread[prev] = root
+    rev_thread[root] = prev
+    succ[root] = n_nodes + 1
+    last[root] = prev
+    for t in range(n_nodes - 1, -1, -1):  # children before parents
+        v = order[t]
+        last[v] = order[t + succ[v] - 1]
         if parent[v] != root:
             succ[parent[v]] += succ[v]
     return True
