@@ -10,10 +10,13 @@ The problem on a list of pairs (arcs) :math:`i \to j`,
 with dual :math:`\max \langle a, f\rangle + \langle b, g\rangle`,
 :math:`f_i + g_j \le c_{ij}`.  Nodes are the n sources, the m targets and an
 artificial root :math:`R`; each node has an artificial arc to or from
-:math:`R` of cost :math:`M`.  The basis is a spanning tree (parent, arc to the
-parent and its direction, subtree sizes, child lists) with flows on its arcs and node
-potentials :math:`\pi` such that :math:`c_{st} + \pi_s - \pi_t = 0` on tree
-arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`.
+:math:`R` of cost :math:`M`.  The basis is a spanning tree kept as in LEMON
+(parent, arc to the parent and its direction, subtree sizes, and a *thread*: a
+preorder of the tree as a doubly linked cyclic list, with the last node of each
+subtree; details in :mod:`otlab.exact._simplex_kernels`) with flows on its arcs
+and node potentials :math:`\pi` such that :math:`c_{st} + \pi_s - \pi_t = 0` on
+tree arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`
+(up to a common constant).
 
 * Warm basis.  Adding arcs leaves the tree, its flows and its potentials
   valid (the new arcs sit at flow 0), so :meth:`NetworkSimplex.add_arcs`
@@ -28,11 +31,19 @@ arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`.
   with zero flow points towards the root, kept by the leaving-arc rule (the
   last blocking arc of the cycle, walked from its apex in the direction of
   the entering arc), so every degenerate pivot moves the tree forward.
-* A pivot re-hangs one subtree and shifts its potentials by the entering
-  arc's reduced cost; subtree sizes change only along the cycle (they also
-  find the cycle's apex, as in LEMON).  Shifts carry round-off, so the
-  potentials are recomputed exactly from the tree every :math:`n + m`
-  pivots and before optimality is declared (then priced again).
+* A pivot re-hangs one subtree: its thread is cut into two pieces per node of
+  the stem (entering arc to leaving arc) and re-linked, O(stem) pointer
+  updates and no stack; the potentials of that subtree, or of the rest when
+  the subtree holds more than half the nodes, are shifted by the entering
+  arc's reduced cost along the thread.  Subtree sizes change only along the
+  cycle (they also find the cycle's apex, as in LEMON).  Shifts carry
+  round-off, so the potentials are recomputed exactly from the tree every
+  :math:`n + m` pivots and before optimality is declared (then priced again).
+* Arc order.  The pairs are kept in the order they are added (the column
+  generation adds them sorted by source), except that a cold solve shuffles
+  them first (seeded): from cold, the block pricing over pairs sorted by source
+  took 2.6x the pivots (64 x 64 grid LP: 157 000 against 61 000), while from a
+  seeded or kept basis the sorted order took 2.4x fewer.
 * Artificial cost :math:`M`: starts at :math:`8(c_{\max} + 1)` (small
   :math:`M` keeps potentials of the order of the costs, hence accurate); if
   the optimum still routes mass through :math:`R` it is raised (x 64) up to
@@ -46,15 +57,27 @@ arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`.
 Why this and not POT.  POT's ``emd_c_sparse`` (LEMON's network simplex)
 rebuilds its tree from artificial arcs at each call; warm potentials are all
 it takes, so each pricing round of the column generation was a new solve.
-Measured side by side on the same restricted LPs
-(``benchmarks/reports/exact_engine.md``, figures in the notes of
-:mod:`otlab.exact._multiscale`): POT is faster from cold (LEMON's thread
-layout costs less per pivot), this engine is several times faster once a
-basis is kept or seeded, which is what the column generation needs.  Other
-candidates: OR-Tools' min-cost flow needs integer costs and gives no
+Other candidates: OR-Tools' min-cost flow needs integer costs and gives no
 potentials in Python; HiGHS does not use the network structure.  Written
 with numba (``cache=True``: the JIT compilation, about 20 s, is paid once per
 machine and Python version; loading the cache takes about 0.7 s).
+
+Why the thread layout (measured side by side on the restricted LPs of
+``emd_grid`` on two 128 x 128 smooth random fields, finest level, replayed; one
+thread, CPU time, 2-core machine at load 19-24, so absolute figures are
+inflated).  The first layout (parent / first child / next sibling lists, each
+subtree walked with an explicit preorder stack) and this one make the same
+pivots; per pivot, 27 -> 15 us (k = 2, seeded round, 50 000 pivots) and
+59 -> 32 us (k = 2, second round, 92 000 pivots).  Per pivot the work is
+about 700-1 200 arcs priced, 1 200-3 600 potentials shifted and 50-140 cycle
+nodes; walking the thread costs about 4 ns a node (a chain of dependent loads
+out of the L2 cache), so the potential update is still about half of a pivot.
+From cold (428 000 pairs), 699 000 pivots took 43.5 s in the first layout
+and 27.6 s in this one, and shuffling the pairs made it 283 000 pivots and 6.0 s; POT takes 3.9 s there (200 000-300 000 pivots), and
+0.3 s against otlab's 0.5 s on the 64 x 64 LP: POT stays 1.3-1.6x faster from
+cold, otlab is faster wherever a basis is kept or seeded, which is what the
+column generation needs.  ``benchmarks/reports/exact_engine.md`` has the
+round-by-round table.
 """
 
 from __future__ import annotations

@@ -95,27 +95,30 @@ def append(src, tgt, cost, flow, basic, start, rows, cols, costs, n):
 
 @njit(cache=True, nogil=True)
 def price(src, tgt, cost, basic, pi, start, block):
-    """Block search: the most negative reduced cost of the first block holding one."""
+    """Block search: the most negative reduced cost of the first block holding one.
+
+    Returns the arc (-1: none prices out) and where the next search starts.
+    """
     n_arcs = src.shape[0]
     best = -1
     best_rc = 0.0
-    count = 0
     e = start
-    for _ in range(n_arcs):
-        if not basic[e]:
-            c = cost[e]
-            ps = pi[src[e]]
-            pt = pi[tgt[e]]
+    left = n_arcs  # arcs still to price
+    count = 0  # arcs priced in the current block
+    while left > 0:
+        stop = min(n_arcs, e + min(block - count, left))  # no wrap inside the inner loop
+        for k in range(e, stop):
+            c = cost[k]
+            ps = pi[src[k]]
+            pt = pi[tgt[k]]
             rc = c + ps - pt
-            if rc < best_rc:
-                scale = max(abs(c), abs(ps), abs(pt))
-                if rc < -EPSILON * scale:
+            if rc < best_rc and not basic[k]:
+                if rc < -EPSILON * max(abs(c), abs(ps), abs(pt)):
                     best_rc = rc
-                    best = e
-        count += 1
-        e += 1
-        if e == n_arcs:
-            e = 0
+                    best = k
+        count += stop - e
+        left -= stop - e
+        e = 0 if stop == n_arcs else stop
         if count == block:
             if best >= 0:
                 return best, e
