@@ -41,9 +41,14 @@ tree arcs; :math:`f = -\pi_{\text{sources}}`, :math:`g = \pi_{\text{targets}}`
   :math:`n + m` pivots and before optimality is declared (then priced again).
 * Arc order.  The pairs are kept in the order they are added (the column
   generation adds them sorted by source), except that a cold solve shuffles
-  them first (seeded): from cold, the block pricing over pairs sorted by source
-  took 2.6x the pivots (64 x 64 grid LP: 157 000 against 61 000), while from a
-  seeded or kept basis the sorted order took 2.4x fewer.
+  them first (seeded).  The block pricing walks them in storage order, and
+  which order needs fewer pivots depends on the problem: from cold, on the
+  grid LPs of ``emd_grid`` the sorted order took 2.5x the pivots of the
+  shuffled one (64 x 64, k = 2: 157 000 against 61 000; 128 x 128: 699 000
+  against 283 000; k = 1 at 64 x 64: 68 000 against 62 000), on 2-D uniform
+  points (n = 20 000) 1.7x fewer (239 000 against 411 000); from a seeded or
+  kept basis, as the column generation runs it, the sorted order took 1.4-2.4x
+  fewer on the grids, so only cold solves are shuffled.
 * Artificial cost :math:`M`: starts at :math:`8(c_{\max} + 1)` (small
   :math:`M` keeps potentials of the order of the costs, hence accurate); if
   the optimum still routes mass through :math:`R` it is raised (x 64) up to
@@ -74,8 +79,8 @@ nodes; walking the thread costs about 4 ns a node (a chain of dependent loads
 out of the L2 cache), so the potential update is still about half of a pivot.
 From cold (428 000 pairs), 699 000 pivots took 43.5 s in the first layout
 and 27.6 s in this one, and shuffling the pairs made it 283 000 pivots and 6.0 s; POT takes 3.9 s there (200 000-300 000 pivots), and
-0.3 s against otlab's 0.5 s on the 64 x 64 LP: POT stays 1.3-1.6x faster from
-cold, otlab is faster wherever a basis is kept or seeded, which is what the
+0.3 s against otlab's 0.5 s on the 64 x 64 LP: POT stays 1.3-1.8x faster from
+cold (``exact_engine.md``: 1.4-1.8x on the first rounds replayed), otlab is faster wherever a basis is kept or seeded, which is what the
 column generation needs.  ``benchmarks/reports/exact_engine.md`` has the
 round-by-round table.
 """
