@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import re
-import resource
 import sys
 from pathlib import Path
 
@@ -218,10 +217,10 @@ def _timed(fn):
 def solve_otlab(A, B, order):
     import otlab
 
-    res, wall, cpu = _timed(lambda: otlab.emd_grid(A, B, order=order, progress=False))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"seconds": wall, "cpu_seconds": cpu, "value": res.cost, "converged": res.converged,
-            "peak_rss_mib": peak,
+    m = measure(lambda: otlab.emd_grid(A, B, order=order, progress=False), repeat=1, warmup=0)
+    res = m.result
+    return {"seconds": m.wall_s, "cpu_seconds": m.cpu_s, "value": res.cost,
+            "converged": res.converged, "peak_rss_mib": m.peak_rss / 2**20,
             "dual_violation": res.dual_violation, "duality_gap": res.duality_gap,
             "rounds": res.rounds, "lp_pairs": res.n_pairs, "solver": res.solver}
 
