@@ -39,6 +39,8 @@ RERENDER = [
     ("sinkhorn_busy", "sinkhorn_busy", "--report-only"),
     ("sinkhorn_convergence", "sinkhorn_convergence",
      "--report-only --results {results}/sinkhorn_convergence.jsonl --out {out}"),
+    ("unbalanced", "unbalanced",
+     "--report-only --results {results}/unbalanced_runs.jsonl --out {out}"),
     ("wgan", "wgan",
      "--report-only --device cpu --iters 10000 --seeds 0 1 --hidden 128 "
      "--results {results}/wgan_runs.jsonl --out {out}"),
