@@ -29,7 +29,8 @@ The problem is small, so it runs on a CPU: the data are the segment
 :math:`\theta` between the generated segment and the data (the parallel lines
 of the WGAN paper, seen as a generator at different stages of training).
 Writes ``vanishing_gradients.csv/.json`` (columns ``theta``, ``step``,
-``grad_norm_minimax``, ``grad_norm_non_saturating``, ``grad_norm_wgan_gp`` and
+``grad_norm_minimax``, ``grad_norm_non_saturating``, ``grad_norm_wgan_gp``,
+``abs_dtheta_mmd_bw_0p1`` and ``abs_dtheta_mmd_bw_1`` (the MMD derivatives) and
 ``mean_d_of_g_z``, the mean of :math:`D(G(z))`) and ``vanishing_gradients.png``.
 """
 

@@ -181,7 +181,7 @@ def test_markdown_table_keeps_the_column_order_and_formats_floats():
 SCRIPTS = sorted(p.stem for p in Path(benchmarks.__file__).parent.glob("*.py")
                  if not p.stem.startswith("_"))
 #: Scripts whose move onto the harness is still under way.
-HAND_TIMED = {"divergences"}
+HAND_TIMED = set()
 #: Modules of data or figures that other scripts import (no ``main`` of a benchmark).
 HELPERS = {"critics_w1_published", "gan_family_figures"}
 

@@ -29,6 +29,9 @@ RERENDER = [
     ("critics_w1_benchmark", "critics_w1_benchmark",
      "--report-only --results {results}/critics_w1_benchmark.jsonl"),
     ("distributed", "distributed", "--from-json {results}/distributed.json --out {out}"),
+    ("divergences", "divergences",
+     "--report-only --results {results}/divergences_runs.jsonl "
+     "--accuracy {results}/divergences_accuracy.json --out {out}"),
     ("exact_grid", "exact_grid",
      "--report-only --results {results}/exact_grid_runs.jsonl --out {out}"),
     ("exact_scale", "exact_scale", "--from-log {results}/exact_scale.jsonl --out {out}"),
