@@ -93,6 +93,31 @@ def test_scaling_costs_scales_the_partial_cost(problem, c):
 
 
 @FAST
+@given(problems(), st.floats(0.0, 1e3))
+def test_adding_a_constant_to_the_costs_adds_it_times_the_mass(problem, c):
+    # Every plan moves the mass s, so <P, M + c> = <P, M> + c s: the optimum shifts by c s.
+    a, b, M, s = problem
+    shifted = partial_wasserstein(a, b, M + c, mass=s).cost
+    base = partial_wasserstein(a, b, M, mass=s).cost
+    np.testing.assert_allclose(shifted, base + c * s, rtol=1e-9, atol=1e-12 * (1 + c * s))
+
+
+@FAST
+@given(problems(), st.integers(0, 2**31))
+def test_rotating_and_translating_the_points_keeps_the_partial_cost(problem, seed):
+    # On points, the Euclidean costs (and so the partial cost) ignore a rigid motion.
+    a, b, _, s = problem
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(len(a), 3)), rng.normal(size=(len(b), 3))
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    shift = rng.normal(size=3) * 100
+    base = partial_wasserstein(a, b, otlab.cost_matrix(x, y, order=1), mass=s).cost
+    moved = partial_wasserstein(a, b, otlab.cost_matrix(x @ q.T + shift, y @ q.T + shift,
+                                                        order=1), mass=s).cost
+    np.testing.assert_allclose(moved, base, rtol=1e-9, atol=1e-12)
+
+
+@FAST
 @given(problems())
 def test_splitting_a_source_point_into_duplicates_keeps_the_partial_cost(problem):
     a, b, M, s = problem
