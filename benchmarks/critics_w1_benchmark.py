@@ -27,15 +27,21 @@ Results go to ``benchmarks/reports/critics_w1_benchmark.jsonl``, one line per
 (D, W, method, seed), and a run skips what is there, so partial runs count
 and a later run continues.  The report and figure are rebuilt from all lines.
 
-CPU run (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
+With ``--fresh`` the neural critics train on the pair's samplers
+(``estimate_w1(pair.sample_source, pair.sample_target)``): a fresh minibatch
+of each side at every step, as the paper's critics train.
 
-    nice python -m benchmarks.critics_w1_benchmark --seeds 0 --time-budget 3000
+CPU runs (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
+
+    python -m benchmarks.critics_w1_benchmark --seeds 0 --time-budget 3000
+    python -m benchmarks.critics_w1_benchmark --fresh --methods lp --widths 4 16 --seeds 0 1
+    python -m benchmarks.critics_w1_benchmark --fresh --methods lp --widths 256 --dims 128
 
 GPU run of the paper's settings (critic MLP of two hidden layers of
 max(2D, 128) ReLU units, batch 1024, 60000 steps for gp/lp, 10000 for sn,
 5000 for clip, 2**16 training points per side)::
 
-    python -m benchmarks.critics_w1_benchmark --device cuda --paper --seeds 0 1 2
+    python -m benchmarks.critics_w1_benchmark --device cuda --paper --fresh --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -256,7 +262,11 @@ def report(args) -> None:
                f"--n {args.n} training points per side (no held-out split), "
                f"--n-test {args.n_test} fresh held-out points per side, the exact LP and "
                f"critic on {args.n_exact} points per side; one pair per (D, W), drawn with "
-               f"seed {args.pair_seed}.")
+               f"seed {args.pair_seed}. Settings ending in '-fresh' (--fresh) train the neural "
+               "critics on the pair's samplers instead (estimate_w1(pair.sample_source, "
+               "pair.sample_target): a fresh minibatch of each side at every step; 'train' is "
+               "then the estimate on the reference sample drawn before training, also unseen). "
+               "One torch thread per run (OMP_NUM_THREADS=1).")
     sections = [
         ("Question", "How close do otlab's critics come to the true W_1 and to the true "
          "potential's gradient on the pairs of 'Kantorovich Strikes Back!' "

@@ -38,21 +38,28 @@ from otlab.critics import CriticFailedWarning, estimate_w1
 from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
-CELLS = ((32, 4), (128, 4), (64, 16), (64, 4), (32, 16), (128, 16))
-_WIDE = {"hidden": (256, 256), "activation": "relu"}
+CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16))
+_NARROW = {"hidden": (64, 64), "activation": "leaky_relu", "lr_schedule": "constant"}
+_WIDE = {"hidden": (256, 256), "activation": "relu", "lr_schedule": "constant"}
 _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
 
 #: factor -> (training data, estimate_w1 options); "fixed" is a fixed sample of --n points.
 FACTORS = {
-    "fixed 64x64 (former default)": ("fixed", {"hidden": (64, 64), "activation": "leaky_relu"}),
-    "fresh 64x64": ("fresh", {"hidden": (64, 64), "activation": "leaky_relu"}),
+    "fixed 64x64 (former default)": ("fixed", _NARROW),
+    "fresh 64x64": ("fresh", _NARROW),
     "fixed 256x256 relu": ("fixed", _WIDE),
     "fresh 256x256 relu": ("fresh", _WIDE),
+    "fixed 64x64 cosine": ("fixed", {**_NARROW, "lr_schedule": "cosine"}),
+    "fresh 64x64 cosine": ("fresh", {**_NARROW, "lr_schedule": "cosine"}),
+    "fixed 256x256 relu cosine": ("fixed", _WIDE_COS),
     "fresh 256x256 relu cosine": ("fresh", _WIDE_COS),
     "fresh 128x128 relu cosine": ("fresh", {**_WIDE_COS, "hidden": (128, 128)}),
+    "fresh 128x128 relu cosine 3000 steps": ("fresh", {**_WIDE_COS, "hidden": (128, 128),
+                                                       "steps": 3000}),
     "fresh 256x256 relu cosine 3000 steps": ("fresh", {**_WIDE_COS, "steps": 3000}),
     "fresh 256x256 relu cosine batch 1024": ("fresh", {**_WIDE_COS, "batch_size": 1024}),
     "fresh 256x256 relu cosine penalty 1": ("fresh", {**_WIDE_COS, "penalty": 1.0}),
+    "fresh 256x256 relu cosine lr 3e-3": ("fresh", {**_WIDE_COS, "lr": 3e-3}),
     "fresh 256x256 relu cosine penalty 100": ("fresh", {**_WIDE_COS, "penalty": 100.0}),
     "fresh 256x256x256 relu cosine": ("fresh", {**_WIDE_COS, "hidden": (256, 256, 256)}),
     "fresh 512x512 relu cosine": ("fresh", {**_WIDE_COS, "hidden": (512, 512)}),
@@ -104,7 +111,7 @@ def figure(rows, path):
     axes[0].set_xlabel("|held-out estimate / true W1 - 1| (log)")
     axes[1].set_xlabel("cosine(critic gradient, true gradient)")
     axes[1].set_xlim(0, 1)
-    axes[1].legend(fontsize=7, loc="lower left")
+    axes[1].legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, frameon=False)
     fig.tight_layout()
     return save_png(fig, path)
 

@@ -19,8 +19,9 @@
 #             parallel, stops starting runs after WGAN_BUDGET seconds (default 420);
 #             call it again to continue: finished runs are kept in wgan_runs.jsonl,
 #             which must be carried back (copy it from $OUT into benchmarks/reports/).
-#   w1bench   python -m benchmarks.critics_w1_benchmark --device cuda --paper (the paper's critic
-#             settings: 2 x max(2D, 128) ReLU, batch 1024, 60000 gp/lp steps, 2**16 points),
+#   w1bench   python -m benchmarks.critics_w1_benchmark --device cuda --paper --fresh (the paper's
+#             critic settings: 2 x max(2D, 128) ReLU, 60000 gp/lp steps of batch 1024 drawn fresh
+#             from the pair's samplers at every step; the exact LP on 2**16 points),
 #             stops starting runs after W1_BUDGET seconds (default 480); call it again to
 #             continue: finished runs are kept in critics_w1_benchmark.jsonl (carry it back
 #             from $OUT into benchmarks/reports/).
