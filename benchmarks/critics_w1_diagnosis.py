@@ -126,12 +126,14 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=4000, help="fixed training points per side")
     parser.add_argument("--n-test", type=int, default=4096)
     parser.add_argument("--time-budget", type=float, default=float("inf"))
+    parser.add_argument("--results", default=None,
+                        help="JSON-lines results (default reports/critics_w1_diagnosis.jsonl)")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     cells = [tuple(int(v) for v in c.split("x")) for c in args.cells]
     cases = [{"D": d, "W": w, "factor": f, "seed": s}
              for (d, w) in cells for f in args.factors for s in args.seeds]
-    results = REPORTS / f"{NAME}.jsonl"
+    results = Path(args.results) if args.results else REPORTS / f"{NAME}.jsonl"
     budget = None if args.time_budget == float("inf") else args.time_budget
     rows = run_grid(cases, functools.partial(run_case, args=args), results,
                     key=fields_key("D", "W", "factor", "seed"), report_only=args.report_only,

@@ -28,6 +28,8 @@ RERENDER = [
      "--out {out}"),
     ("critics_w1_benchmark", "critics_w1_benchmark",
      "--report-only --results {results}/critics_w1_benchmark.jsonl"),
+    ("critics_w1_diagnosis", "critics_w1_diagnosis",
+     "--report-only --results {results}/critics_w1_diagnosis.jsonl"),
     ("distributed", "distributed", "--from-json {results}/distributed.json --out {out}"),
     ("divergences", "divergences",
      "--report-only --results {results}/divergences_runs.jsonl "
