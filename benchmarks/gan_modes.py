@@ -1,0 +1,333 @@
+"""Does WGAN-GP avoid mode collapse on PacGAN's two mixtures as well as PacGAN does?
+
+Trains otlab's losses on ``pacgan-ring`` (8 Gaussians on the unit circle,
+sigma 0.01) and ``pacgan-grid`` (25 Gaussians at {-4,-2,0,2,4}^2, sigma 0.05):
+10 seeds for WGAN-GP and the minimax GAN, 3 for every other loss.  The final
+generator is measured on 2500 samples by the published measures of VEEGAN and
+PacGAN (:func:`otlab.gan.metrics.mode_capture_metrics`: modes captured,
+high-quality fraction, reverse KL of the mode histogram) and by the exact W_1
+against 2500 real samples, which no published table has.  The report gives
+mean +- standard error over the seeds beside PacGAN's Table 1 (quoted, not
+measured here), and a figure of the best and worst seed of each loss.
+
+Each finished run is appended to ``benchmarks/reports/gan_modes_runs.jsonl``
+(:func:`benchmarks._harness.run_grid`): a second call runs only what is
+missing, ``--shard I/N`` splits the grid over N processes that share the file,
+and ``--report-only`` re-renders the report from it.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python -m benchmarks.gan_modes --shard 0/2 &   # the grid, two processes
+    OMP_NUM_THREADS=1 python -m benchmarks.gan_modes --shard 1/2 &
+    python -m benchmarks.gan_modes --report-only                     # the report
+    python -m benchmarks.gan_modes --losses wgan-gp --seeds 0 --data pacgan-ring \\
+        --set iters=3000 --tag longer                                # one ablation
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+
+import numpy as np
+
+from ._harness import REPORTS, markdown_table, measure, pyplot, run_grid, save_png, write_report
+
+DATA = ("pacgan-ring", "pacgan-grid")
+LOSSES = ("wgan-gp", "gan", "gan-ns", "wgan", "wgan-lp", "wgan-sn")
+#: Seeds per loss: 10 trials for WGAN-GP and the minimax GAN (as PacGAN's table), 3 for the rest.
+TRIALS = {"wgan-gp": 10, "gan": 10}
+OTHER_TRIALS = 3
+N_SAMPLES = 2500  # generated (and real) samples of the final evaluation, as in the papers
+KEPT = 500  # final samples kept per run for the figure
+RESULTS = REPORTS / "gan_modes_runs.jsonl"
+
+#: What every run shares (a CPU budget; PacGAN trains 400,000 steps of 4 x 400 / 3 x 200 nets).
+COMMON = {"hidden": 64, "depth": 3, "batch_size": 256, "iters": 1500, "betas": [0.5, 0.9],
+          "eval_samples": N_SAMPLES}
+#: Per-loss overrides of the paper defaults (otlab.gan.config.PAPER_DEFAULTS), on top of COMMON.
+SETTINGS = {
+    "wgan-gp": {"lr_d": 1e-3, "lr_g": 3e-4, "penalty": 1.0},
+    "wgan-lp": {"lr_d": 1e-3, "lr_g": 3e-4, "penalty": 1.0},
+    "wgan-sn": {"lr_d": 1e-3, "lr_g": 3e-4},
+    "gan": {"lr_d": 1e-3, "lr_g": 3e-4},
+    "gan-ns": {"lr_d": 1e-3, "lr_g": 3e-4},
+    "wgan": {},  # RMSProp 5e-5, c = 0.01: faster rates collapse the clipped critic
+}
+
+#: PacGAN's Table 1 (Lin et al. 2018), mean over 10 trials: modes, high-quality %, reverse KL.
+PUBLISHED = [
+    {"data": "pacgan-grid", "method": "GAN", "modes": 17.3, "modes se": 0.8,
+     "high quality %": 94.8, "hq se": 0.7, "reverse KL": 0.70, "kl se": 0.07},
+    {"data": "pacgan-grid", "method": "PacGAN4", "modes": 24.8, "modes se": 0.2,
+     "high quality %": 93.6, "hq se": 0.6, "reverse KL": 0.04, "kl se": 0.01},
+    {"data": "pacgan-ring", "method": "GAN", "modes": 6.3, "modes se": 0.5,
+     "high quality %": 98.2, "hq se": 0.2, "reverse KL": 0.45, "kl se": 0.09},
+    {"data": "pacgan-ring", "method": "PacGAN2", "modes": 7.9, "modes se": 0.1,
+     "high quality %": 95.6, "hq se": 2.0, "reverse KL": 0.07, "kl se": 0.03},
+]
+_BEST = {p["data"]: p for p in PUBLISHED if p["method"] != "GAN"}
+
+
+def settings_of(loss: str, extra: dict | None = None) -> dict:
+    """The overrides a run of ``loss`` uses: :data:`COMMON`, then :data:`SETTINGS`, then ``extra``."""
+    return {**COMMON, **SETTINGS[loss], **(extra or {})}
+
+
+def cases(data=DATA, losses=LOSSES, seeds=None, extra=None, tag="default") -> list[dict]:
+    """The grid in the order it runs: WGAN-GP and the GAN seed by seed first, the rest after."""
+    out = []
+    first = [loss for loss in losses if loss in TRIALS]
+    rest = [loss for loss in losses if loss not in TRIALS]
+    top = max((TRIALS[loss] for loss in first), default=0)
+    for seed in (seeds if seeds is not None else range(top)):
+        out += _rotated([_case(d, loss, seed, extra, tag) for loss in first for d in data
+                         if seeds is not None or seed < TRIALS[loss]], seed)
+    for seed in (seeds if seeds is not None else range(OTHER_TRIALS)):
+        out += _rotated([_case(d, loss, seed, extra, tag) for loss in rest for d in data], seed)
+    return out
+
+
+def _rotated(block: list, k: int) -> list:
+    """``block`` rotated by ``k``: every ``--shard`` then gets a mix of losses and data sets."""
+    k %= max(len(block), 1)
+    return block[k:] + block[:k]
+
+
+def _case(data, loss, seed, extra, tag):
+    return {"data": data, "loss": loss, "seed": int(seed), "tag": tag,
+            "settings": settings_of(loss, extra)}
+
+
+def key(row) -> tuple:
+    return row["data"], row["loss"], row["seed"], row["tag"]
+
+
+def run_case(case: dict) -> dict:
+    """Train one run; the final generator's measures on 2500 samples and a few of its samples."""
+    import tempfile
+
+    import torch
+
+    from otlab.gan import RunFolder, TrainConfig, train
+
+    torch.set_num_threads(1)
+    s = dict(case["settings"])
+    iters = s.pop("iters")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = TrainConfig.for_loss(case["loss"], data=case["data"], seed=case["seed"],
+                                   iters=iters, eval_every=iters, checkpoint_every=0,
+                                   progress=False, out=tmp,
+                                   **{k: tuple(v) if k == "betas" else v for k, v in s.items()})
+        m = measure(lambda: train(cfg), repeat=1, warmup=0)
+        fake = RunFolder(tmp).last_snapshot()["fake"][:KEPT]
+    final = m.result[-1]
+    return {"exact_w1": final["exact_w1"], "modes": final["modes"],
+            "high_quality_fraction": final["high_quality_fraction"],
+            "reverse_kl": final["reverse_kl"], "critic_estimate": final["critic_estimate"],
+            "iteration": final["iteration"], "wall_s": round(m.wall_s, 2),
+            "cpu_s": round(m.cpu_s, 2), "load": [round(m.load_before, 2), round(m.load_after, 2)],
+            "samples": np.round(fake.astype(np.float64), 3).tolist()}
+
+
+# ------------------------------------------------------------------ report
+def mean_se(values) -> tuple[float, float, int]:
+    """Mean, standard error (sample sd / sqrt(n); NaN for one value) and count of the
+    values that are not ``None``.
+
+    >>> mean, se, n = mean_se([1.0, 2.0, 3.0, None])
+    >>> mean, round(se, 6), n  # sd 1, n = 3
+    (2.0, 0.57735, 3)
+    """
+    v = np.array([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan, 0
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    return float(v.mean()), se, int(v.size)
+
+
+def _pm(mean, se, digits) -> str:
+    if mean != mean:
+        return "n/a"
+    return f"{mean:.{digits}f}" + ("" if se != se else f" ± {se:.{digits}f}")
+
+
+def summarise(rows) -> list[dict]:
+    """One row per (data, loss, tag): mean ± standard error of the measures over the seeds."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["data"], r["loss"], r["tag"]), []).append(r)
+    out = []
+    for (data, loss, tag), sel in sorted(groups.items(), key=lambda g: (g[0][0], g[0][2] != "default",
+                                                                         LOSSES.index(g[0][1]))):
+        modes = mean_se([r["modes"] for r in sel])
+        hq = mean_se([None if r["high_quality_fraction"] is None
+                      else 100 * r["high_quality_fraction"] for r in sel])
+        kl = mean_se([r["reverse_kl"] for r in sel])
+        w1 = mean_se([r["exact_w1"] for r in sel])
+        out.append({"data": data, "loss": loss, "tag": tag, "trials": len(sel),
+                    "modes": _pm(*modes[:2], 1), "high quality %": _pm(*hq[:2], 1),
+                    "reverse KL": _pm(*kl[:2], 2) + ("" if kl[2] == len(sel)
+                                                     else f" ({len(sel) - kl[2]} undefined)"),
+                    "exact W1": _pm(*w1[:2], 3),
+                    "mean CPU s": round(float(np.mean([r["cpu_s"] for r in sel])), 1),
+                    "_means": (modes[0], hq[0], kl[0])})
+    return out
+
+
+def _target(summary_rows) -> str:
+    """Where WGAN-GP stands against PacGAN's best of each data set, metric by metric."""
+    lines = []
+    for row in summary_rows:
+        if row["loss"] != "wgan-gp" or row["tag"] != "default":
+            continue
+        best = _BEST[row["data"]]
+        modes, hq, kl = row["_means"]
+        ok = [modes >= best["modes"], hq >= best["high quality %"], kl <= best["reverse KL"]]
+        verdict = "meets" if all(ok) else "misses"
+        lines.append(
+            f"- {row['data']}, {row['trials']} trials: WGAN-GP {verdict} {best['method']}'s "
+            f"published means: modes {modes:.2f} vs {best['modes']} "
+            f"({'>=' if ok[0] else '<'}), high quality {hq:.1f} % vs {best['high quality %']} % "
+            f"({'>=' if ok[1] else '<'}), reverse KL {kl:.3f} vs {best['reverse KL']} "
+            f"({'<=' if ok[2] else '>'}).")
+    return "\n".join(lines) + "\n" if lines else "(no WGAN-GP runs yet)\n"
+
+
+def _published_table() -> str:
+    rows = [{"data": p["data"], "method": p["method"], "modes": f"{p['modes']} ± {p['modes se']}",
+             "high quality %": f"{p['high quality %']} ± {p['hq se']}",
+             "reverse KL": f"{p['reverse KL']:.2f} ± {p['kl se']:.2f}", "exact W1": "not reported"}
+            for p in PUBLISHED]
+    return markdown_table(rows)
+
+
+def _floors(data_sets) -> str:
+    from otlab.gan import sampling_floor
+
+    rows = []
+    for data in data_sets:
+        floor = sampling_floor(data, N_SAMPLES, draws=5)
+        rows.append({"data": data, "samples per set": N_SAMPLES, "mean W1": float(floor.mean()),
+                     "min": float(floor.min()), "max": float(floor.max())})
+    return markdown_table(rows)
+
+
+def plot_extremes(rows, path):
+    """Samples of the best and the worst seed of each loss (by reverse KL, then modes),
+    each data set's modes marked with their 3-sigma circles."""
+    from otlab.gan import data_spec, mixture_modes
+    from otlab.gan.metrics import QUALITY_SIGMAS
+
+    rows = [r for r in rows if r["tag"] == "default" and r.get("samples")]
+    losses = [loss for loss in LOSSES if any(r["loss"] == loss for r in rows)]
+    data_sets = [d for d in DATA if any(r["data"] == d for r in rows)]
+    if not losses:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(2 * len(data_sets), len(losses), squeeze=False,
+                             figsize=(2.7 * len(losses), 2.9 * 2 * len(data_sets)))
+    for di, data in enumerate(data_sets):
+        modes, std = mixture_modes(data)
+        lo, hi = data_spec(data).plot_bounds
+        for li, loss in enumerate(losses):
+            sel = [r for r in rows if r["data"] == data and r["loss"] == loss]
+            order = sorted(sel, key=lambda r: (math.inf if r["reverse_kl"] is None
+                                               else r["reverse_kl"], -r["modes"]))
+            for k, (label, r) in enumerate((("best", order[0]), ("worst", order[-1]))
+                                           if sel else ()):
+                ax = axes[2 * di + k, li]
+                x = np.asarray(r["samples"])
+                ax.scatter(x[:, 0], x[:, 1], s=2, c="tab:blue", alpha=0.5,
+                           label=f"{len(x)} generated")
+                ax.scatter(modes[:, 0], modes[:, 1], marker="+", s=40, c="tab:red", lw=0.8,
+                           label="modes")
+                for mx, my in modes:
+                    ax.add_patch(plt.Circle((mx, my), QUALITY_SIGMAS * std, fill=False,
+                                            ec="tab:red", lw=0.5))
+                ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal", xlabel="x1", ylabel="x2")
+                kl = "n/a" if r["reverse_kl"] is None else f"{r['reverse_kl']:.2f}"
+                ax.set_title(f"{data} {loss}, {label} (seed {r['seed']})\n"
+                             f"{r['modes']} modes, {100 * r['high_quality_fraction']:.1f} % HQ, "
+                             f"KL {kl}, W1 {r['exact_w1']:.3f}", fontsize=7)
+                ax.tick_params(labelsize=6)
+    axes[0, 0].legend(fontsize=6, loc="lower left")
+    return save_png(fig, path)
+
+
+def report(rows=None) -> None:
+    rows = rows if rows is not None else _read_all()
+    summary_rows = summarise(rows)
+    table = markdown_table([{k: v for k, v in r.items() if not k.startswith("_")}
+                            for r in summary_rows])
+    runs = markdown_table([{"data": r["data"], "loss": r["loss"], "tag": r["tag"],
+                            "seed": r["seed"], "modes": r["modes"],
+                            "high quality %": round(100 * r["high_quality_fraction"], 2),
+                            "reverse KL": r["reverse_kl"], "exact W1": r["exact_w1"],
+                            "critic est.": r["critic_estimate"], "CPU s": r["cpu_s"],
+                            "wall s": r["wall_s"], "load": f"{r['load'][0]}, {r['load'][1]}"}
+                           for r in rows])
+    png = plot_extremes(rows, REPORTS / "gan_modes.png")
+    notes = REPORTS.parent / "notes" / "gan_modes.md"
+    settings = "\n".join(f"- `{loss}`: {json.dumps(settings_of(loss))}" for loss in LOSSES)
+    sections = [
+        ("Findings", notes.read_text() if notes.exists() else "(not written yet)\n"),
+        ("Target: WGAN-GP against PacGAN's best (measured vs quoted)", _target(summary_rows)),
+        ("Measured: mean ± standard error over the trials", table),
+        ("Quoted: PacGAN's Table 1 (Lin et al. 2018; 10 trials, ± standard error)",
+         _published_table()),
+        ("Settings", "Overrides of each loss's paper defaults (`TrainConfig.for_loss`); the "
+         "final generator is measured once, on 2500 samples against 2500 real ones:\n\n"
+         + settings + "\n"),
+        ("Sampling floor: exact W1 between two sets of real samples (measured)",
+         _floors(sorted({r["data"] for r in rows}))),
+    ]
+    if png is not None:
+        sections.append(("Best and worst trial of each loss (measured)",
+                         f"![samples]({png.name})\n\nRows: best and worst seed of each loss "
+                         f"(lowest / highest reverse KL) per data set; {KEPT} of the 2500 "
+                         f"final samples; red crosses the modes, circles their 3-sigma balls.\n"))
+    sections.append(("Every run (measured)", runs))
+    write_report("gan_modes", "Mode collapse on PacGAN's mixtures: otlab's losses, exact W1 "
+                 "beside the published measures", device="cpu", sections=sections)
+
+
+def _read_all():
+    from ._harness import read_jsonl
+
+    return read_jsonl(RESULTS)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", nargs="+", default=list(DATA), choices=DATA)
+    p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="seeds of every loss (default: 10 for wgan-gp and gan, 3 for the rest)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="override a TrainConfig field for every run (an ablation; give --tag)")
+    p.add_argument("--tag", default="default", help="name of the settings in the results")
+    p.add_argument("--shard", default="0/1", help="I/N: run every N-th case from the I-th")
+    p.add_argument("--report-only", action="store_true")
+    a = p.parse_args(argv)
+    extra = {}
+    for item in a.set:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes KEY=VALUE; got {item!r}")
+        extra[k] = json.loads(v)
+    if extra and a.tag == "default":
+        raise SystemExit("--set changes the settings: name them with --tag")
+    i, n = (int(x) for x in a.shard.split("/"))
+    grid = cases(a.data, a.losses, a.seeds, extra, a.tag)
+    if not a.report_only:
+        run_grid(grid[i::n], run_case, RESULTS, key=key,
+                 log=lambda msg: print(msg, flush=True))
+    if n == 1:  # a shard leaves the report to a --report-only call once all shards are done
+        report()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The grid and the statistics of benchmarks/gan_modes.py (no training here)."""
+
+import collections
+import math
+
+import numpy as np
+
+from benchmarks import gan_modes
+
+
+def test_grid_has_10_trials_of_wgan_gp_and_gan_and_3_of_every_other_loss_per_data_set():
+    grid = gan_modes.cases()
+    counts = collections.Counter((c["data"], c["loss"]) for c in grid)
+    for data in gan_modes.DATA:
+        for loss in gan_modes.LOSSES:
+            assert counts[data, loss] == (10 if loss in ("wgan-gp", "gan") else 3)
+    assert len({gan_modes.key(c) for c in grid}) == len(grid)  # every case answered once
+    assert [c["loss"] for c in grid[:4]] == ["wgan-gp", "wgan-gp", "gan", "gan"]
+
+
+def test_every_run_is_measured_on_2500_samples():
+    assert all(c["settings"]["eval_samples"] == 2500 for c in gan_modes.cases())
+
+
+def test_mean_and_standard_error_skip_undefined_values():
+    mean, se, n = gan_modes.mean_se([0.1, 0.3, None])
+    np.testing.assert_allclose([mean, se], [0.2, 0.1], rtol=1e-12)  # sd 0.1 sqrt(2), n = 2
+    assert n == 2
+    assert math.isnan(gan_modes.mean_se([None])[0])
+    assert math.isnan(gan_modes.mean_se([1.0])[1])
+
+
+def test_summary_counts_undefined_reverse_kl_and_gives_percent_quality():
+    rows = [{"data": "pacgan-ring", "loss": "gan", "tag": "default", "seed": s, "modes": m,
+             "high_quality_fraction": hq, "reverse_kl": kl, "exact_w1": 0.1, "cpu_s": 1.0}
+            for s, (m, hq, kl) in enumerate([(8, 0.9, 0.1), (4, 0.5, 0.3), (0, 0.0, None)])]
+    (row,) = gan_modes.summarise(rows)
+    assert row["trials"] == 3 and row["modes"].startswith("4.0 ± ")
+    assert row["high quality %"].startswith("46.7 ± ")
+    assert row["reverse KL"].endswith("(1 undefined)")
