@@ -310,6 +310,8 @@ def main(argv=None) -> None:
                    help="override a TrainConfig field for every run (an ablation; give --tag)")
     p.add_argument("--tag", default="default", help="name of the settings in the results")
     p.add_argument("--shard", default="0/1", help="I/N: run every N-th case from the I-th")
+    p.add_argument("--reverse", action="store_true",
+                   help="run the grid from its end (a helper process beside the shards)")
     p.add_argument("--report-only", action="store_true")
     a = p.parse_args(argv)
     extra = {}
@@ -322,6 +324,8 @@ def main(argv=None) -> None:
         raise SystemExit("--set changes the settings: name them with --tag")
     i, n = (int(x) for x in a.shard.split("/"))
     grid = cases(a.data, a.losses, a.seeds, extra, a.tag)
+    if a.reverse:
+        grid = grid[::-1]
     if not a.report_only:
         run_grid(grid[i::n], run_case, RESULTS, key=key,
                  log=lambda msg: print(msg, flush=True))
