@@ -48,7 +48,8 @@ __all__ = [
     "RunFolderError", "Replica", "Family", "family_for", "family_module", "UnconditionalGAN", "Evaluation",
     "RunRecord", "RunFolder", "CGANConfig", "ConditionalGAN", "InfoGANConfig", "InfoGAN",
     "Pix2PixConfig", "Pix2Pix", "DataSpec", "data_spec", "Sampler", "make_sampler",
-    "mixture_modes", "exact_w1", "mode_metrics", "mode_capture_metrics", "evaluate_samples", "sampling_floor",
+    "mixture_modes", "exact_w1", "mode_metrics", "mode_capture_metrics", "evaluate_samples",
+    "sampling_floor",
     "BackgroundEvaluator", "critic_loss", "generator_loss", "critic_estimate",
     "relu_mlp_input_gradient", "mlp", "conv_generator", "conv_critic", "build_models",
 ]
