@@ -50,6 +50,22 @@ def _histogram_tensors(a, b, M):
     return a_t, b_t, M_t, Output(numpy=use_numpy, dtype=dtype)
 
 
+def _dense_problem(M_t, reg, options, out):
+    """A histogram problem in the cost's power-of-two unit.
+
+    Returns the dense operator on :math:`C / s`, :math:`\\varepsilon / s`, the
+    ε-scaling schedule, the output record carrying :math:`s` and :math:`s`
+    itself, with :math:`s` the power of two at or above :math:`\\max |C|`.
+    """
+    scale = power_of_two_at_least(float(M_t.detach().abs().max()))
+    out = Output(numpy=out.numpy, dtype=out.dtype, scale=scale)
+    eps = reg / scale
+    op = DenseOperator(M_t.detach() / scale)
+    check_resolution(eps, op.cost_scale(), M_t.dtype, reg=reg, cost_unit=lambda c: c * scale)
+    span = float(op.C.max() - op.C.min())
+    schedule = epsilon_schedule(max(span, eps), eps, options.scaling)
+    return op, eps, schedule, out, scale
+
 def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = None,
              scaling: float | None = DEFAULT_SCALING, mass_rtol: float = MASS_RTOL,
              acceleration="anderson") -> SinkhornResult:
@@ -233,16 +249,10 @@ def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = N
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
     b_t = b_t * (a_t.sum() / b_t.sum())
-    scale = power_of_two_at_least(float(M_t.detach().abs().max()))
-    out = Output(numpy=out.numpy, dtype=out.dtype, scale=scale)
-    eps = reg / scale
+    op, eps, schedule, out, scale = _dense_problem(M_t, reg, options, out)
 
     with torch.no_grad(), loop_threads(tuple(M_t.shape), M_t.device):
         aa, bb = a_t.detach(), b_t.detach()
-        op = DenseOperator(M_t.detach() / scale)
-        check_resolution(eps, op.cost_scale(), M_t.dtype, reg=reg, cost_unit=lambda c: c * scale)
-        span = float(op.C.max() - op.C.min())
-        schedule = epsilon_schedule(max(span, eps), eps, options.scaling)
         f, g, n_iter, err = sinkhorn_loop(op, aa, bb, schedule, options)
         cost, err, converged = finish(op, aa, bb, f, g, eps, err, options, name="sinkhorn",
                                       reg=reg, out=out)

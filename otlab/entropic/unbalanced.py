@@ -28,18 +28,16 @@ import torch
 
 from .._backend import is_torch
 from .._validation import check_order, check_positive
-from ..frames import power_of_two_at_least, scale_by_power
+from ..frames import scale_by_power
 from ..sample import sample_pair
 from ._threads import loop_threads
-from .api import _histogram_tensors
-from .operators import DenseOperator
+from .api import _dense_problem, _histogram_tensors
 from .penalty import Penalty, check_rho, kl_divergence, phi
 from .divergence import divergence
 from .problem import PointProblem
-from .result import Output, UnbalancedResult, _Solution
-from .solver import (DEFAULT_SCALING, DEFAULT_TOL, SAMPLES_TOL, SinkhornOptions, check_resolution,
-                     envelope_terms, epsilon_schedule, finish, gradient_term, needs_grad, sinkhorn_loop,
-                     solve)
+from .result import UnbalancedResult, _Solution
+from .solver import (DEFAULT_SCALING, DEFAULT_TOL, SAMPLES_TOL, SinkhornOptions, envelope_terms,
+                     finish, gradient_term, needs_grad, sinkhorn_loop, solve)
 
 __all__ = ["unbalanced_sinkhorn", "unbalanced_sinkhorn_samples", "unbalanced_sinkhorn_divergence",
            "as_rho_pair"]
@@ -222,16 +220,10 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
             mass=float(sums_rows.sum()), row_marginal=sums_rows, col_marginal=sums_cols)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
-    scale = power_of_two_at_least(float(M_t.detach().abs().max()))
-    out = Output(numpy=out.numpy, dtype=out.dtype, scale=scale)
-    eps = reg / scale
+    op, eps, schedule, out, scale = _dense_problem(M_t, reg, options, out)
     penalty = Penalty(*rho_pair).scaled(1.0 / scale)
     with torch.no_grad(), loop_threads(tuple(M_t.shape), M_t.device):
         aa, bb = a_t.detach(), b_t.detach()
-        op = DenseOperator(M_t.detach() / scale)
-        check_resolution(eps, op.cost_scale(), M_t.dtype, reg=reg, cost_unit=lambda c: c * scale)
-        span = float(op.C.max() - op.C.min())
-        schedule = epsilon_schedule(max(span, eps), eps, options.scaling)
         f, g, n_iter, err = sinkhorn_loop(op, aa, bb, schedule, options, penalty=penalty)
         sums, cost, primal, dual, err, converged = _measure(
             op, aa, bb, f, g, eps, penalty, err, options, name="unbalanced_sinkhorn", reg=reg, out=out)
