@@ -39,6 +39,7 @@ from pathlib import Path
 REPORTS = Path(__file__).resolve().parent / "reports"
 
 __all__ = ["REPORTS", "Measurement", "measure", "run_grid", "GridRows", "fields_key",
+           "add_grid_arguments",
            "append_jsonl", "read_jsonl", "load_average", "time_call", "machine_description",
            "markdown_table", "write_report", "peak_cuda_memory", "pyplot", "save_png",
            "run_timed"]
@@ -393,6 +394,21 @@ def run_grid(cases, run_case, results: Path, *, key, report_only: bool = False,
     return GridRows([r for r in rows if r is not None and "error" not in r],
                     failed=[r for r in rows if r is not None and "error" in r],
                     missing=[c for c, r in zip(cases, rows) if r is None])
+
+
+
+def add_grid_arguments(parser, results_name: str) -> None:
+    """Add ``--out``, ``--results`` and ``--report-only``, the options of a script on :func:`run_grid`.
+
+    ``results_name`` is the results file's name in the report folder, the
+    default of ``--results``.
+    """
+    parser.add_argument("--out", type=Path, default=None, help="report folder")
+    parser.add_argument("--results", type=Path, default=None,
+                        help=f"JSON-lines results (default: <out>/{results_name}); cases "
+                        "already in it are not run again")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: rewrite the report from the results")
 
 
 def markdown_table(rows: list[dict]) -> str:

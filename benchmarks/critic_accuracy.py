@@ -37,11 +37,10 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid,
+from ._harness import (REPORTS, add_grid_arguments, fields_key, markdown_table, measure, pyplot, run_grid,
                        save_png, write_report)
 
 import otlab
@@ -268,12 +267,7 @@ def main(argv=None):
                         help="2 seeds, n = 200, 400 steps, 3 sign seeds (a CPU smoke run)")
     parser.add_argument("--sign-seeds", type=int, default=10,
                         help="seeds of the 1-D gp sign comparison (0 skips it)")
-    parser.add_argument("--out", type=Path, default=None, help="report folder")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="JSON-lines results (default: <out>/critic_accuracy.jsonl); cases "
-                        "already in it are not run again")
-    parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: rewrite the report from the results")
+    add_grid_arguments(parser, "critic_accuracy.jsonl")
     parser.add_argument("--time-budget", type=float, default=None,
                         help="seconds after which no new case is started (run again to go on)")
     args = parser.parse_args(argv)

@@ -22,11 +22,10 @@ from them).  Writes ``benchmarks/reports/knn_kl_bias.md`` and ``knn_kl_bias.png`
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
-from ._harness import (REPORTS, fields_key, load_average, markdown_table, measure, pyplot,
+from ._harness import (REPORTS, add_grid_arguments, fields_key, load_average, markdown_table, measure, pyplot,
                        run_grid, save_png, write_report)
 
 from otlab.estimators import knn_kl
@@ -112,12 +111,7 @@ def main(argv=None):
     parser.add_argument("--reps-large", type=int, default=10,
                         help="replications at n > 5000 (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="report folder")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="JSON-lines results (default: <out>/knn_kl_bias.jsonl); cases "
-                        "already in it are not run again")
-    parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: rewrite the report from the results")
+    add_grid_arguments(parser, "knn_kl_bias.jsonl")
     args = parser.parse_args(argv)
     out_dir = args.out or REPORTS
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -34,12 +34,11 @@ from __future__ import annotations
 import argparse
 import functools
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid, run_timed,
-                       save_png, write_report)
+from ._harness import (REPORTS, add_grid_arguments, fields_key, markdown_table, measure, pyplot,
+                       run_grid, run_timed, save_png, write_report)
 
 ACCELERATIONS = (None, "overrelaxation", "anderson")
 LABELS = {None: "none (plain)", "overrelaxation": "overrelaxation ω=1.5 (previous default)",
@@ -138,12 +137,7 @@ def main(argv=None):
     parser.add_argument("--sizes", default="500,2000", help="comma-separated n of the translates")
     parser.add_argument("--max-iter", type=int, default=20000, help="iteration cap at the target ε")
     parser.add_argument("--quick", action="store_true", help="n = 500, ε in {1e-2}, max_iter 2000")
-    parser.add_argument("--out", type=Path, default=None, help="report folder")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="JSON-lines results (default: <out>/sinkhorn_convergence.jsonl); "
-                        "cases already in it are not run again")
-    parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: rewrite the report from the results")
+    add_grid_arguments(parser, "sinkhorn_convergence.jsonl")
     args = parser.parse_args(argv)
 
     import torch

@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from pathlib import Path
 
-from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, run_grid,
+from ._harness import (REPORTS, add_grid_arguments, load_average, markdown_table, measure, pyplot, run_grid,
                        run_timed, save_png, write_report)
 from .sinkhorn import gaussian_samples
 
@@ -112,12 +111,7 @@ def run_size(case: dict) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    parser.add_argument("--out", type=Path, default=None, help="report folder")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="JSON-lines results, one row per n (default: "
-                        "<out>/sinkhorn_time_to_accuracy.jsonl); sizes there are not run again")
-    parser.add_argument("--report-only", action="store_true",
-                        help="run nothing: rewrite the report from the results")
+    add_grid_arguments(parser, "sinkhorn_time_to_accuracy.jsonl")
     args = parser.parse_args(argv)
 
     import torch
