@@ -29,11 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
+from pathlib import Path
 
 import numpy as np
 
-from ._harness import REPORTS, markdown_table, measure, pyplot, run_grid, save_png, write_report
+from ._harness import (REPORTS, add_grid_arguments, markdown_table, measure, pyplot, run_grid,
+                       save_png, write_report)
 
 DATA = ("pacgan-ring", "pacgan-grid")
 LOSSES = ("wgan-gp", "gan", "gan-ns", "wgan", "wgan-lp", "wgan-sn")
@@ -268,8 +269,8 @@ def plot_extremes(rows, path):
     return save_png(fig, path)
 
 
-def report(rows=None) -> None:
-    rows = rows if rows is not None else _read_all()
+def report(rows=None, *, out: Path = REPORTS, results: Path = RESULTS) -> None:
+    rows = rows if rows is not None else _read_all(results)
     summary_rows = summarise(rows)
     table = markdown_table([{k: v for k, v in r.items() if not k.startswith("_")}
                             for r in summary_rows])
@@ -280,7 +281,8 @@ def report(rows=None) -> None:
                             "critic est.": r["critic_estimate"], "CPU s": r["cpu_s"],
                             "wall s": r["wall_s"], "load": f"{r['load'][0]}, {r['load'][1]}"}
                            for r in rows])
-    png = plot_extremes(rows, REPORTS / "gan_modes.png")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    png = plot_extremes(rows, Path(out) / "gan_modes.png")
     notes = REPORTS.parent / "notes" / "gan_modes.md"
     settings = "\n".join(f"- `{loss}`: {json.dumps(settings_of(loss))}" for loss in LOSSES)
     sections = [
@@ -303,13 +305,13 @@ def report(rows=None) -> None:
                          f"final samples; red crosses the modes, circles their 3-sigma balls.\n"))
     sections.append(("Every run (measured)", runs))
     write_report("gan_modes", "Mode collapse on PacGAN's mixtures: otlab's losses, exact W1 "
-                 "beside the published measures", device="cpu", sections=sections)
+                 "beside the published measures", device="cpu", sections=sections, out_dir=out)
 
 
-def _read_all():
+def _read_all(results: Path = RESULTS):
     from ._harness import read_jsonl
 
-    return read_jsonl(RESULTS)
+    return read_jsonl(results)
 
 
 def main(argv=None) -> None:
@@ -324,7 +326,7 @@ def main(argv=None) -> None:
     p.add_argument("--shard", default="0/1", help="I/N: run every N-th case from the I-th")
     p.add_argument("--reverse", action="store_true",
                    help="run the grid from its end (a helper process beside the shards)")
-    p.add_argument("--report-only", action="store_true")
+    add_grid_arguments(p, RESULTS.name)
     a = p.parse_args(argv)
     extra = {}
     for item in a.set:
@@ -339,10 +341,10 @@ def main(argv=None) -> None:
     if a.reverse:
         grid = grid[::-1]
     if not a.report_only:
-        run_grid(grid[i::n], run_case, RESULTS, key=key,
+        run_grid(grid[i::n], run_case, a.results or RESULTS, key=key,
                  log=lambda msg: print(msg, flush=True))
     if n == 1:  # a shard leaves the report to a --report-only call once all shards are done
-        report()
+        report(out=a.out or REPORTS, results=a.results or RESULTS)
 
 
 if __name__ == "__main__":

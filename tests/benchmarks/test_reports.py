@@ -37,6 +37,8 @@ RERENDER = [
     ("exact_grid", "exact_grid",
      "--report-only --results {results}/exact_grid_runs.jsonl --out {out}"),
     ("exact_scale", "exact_scale", "--from-log {results}/exact_scale.jsonl --out {out}"),
+    ("gan_modes", "gan_modes",
+     "--report-only --results {results}/gan_modes_runs.jsonl --out {out}"),
     ("gan_family", "gan_family",
      "--report-only --results {results}/gan_family_runs.jsonl --out {out}"),
     ("quick_wgan", "quick_wgan",
