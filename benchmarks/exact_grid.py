@@ -59,43 +59,41 @@ POT_BYTES_PER_PAIR = 8 * 3
 #: What was run and how to read it (kept here so that a re-generated report keeps it).
 NOTES = """\
 What was run (solver of `emd_grid`: column generation over otlab's own network simplex, which
-keeps its basis between pricing rounds, each level seeded by the coarse plan; for pixels, coarse
-levels of 2 x 2 pixels and 4 nearest neighbours; for k = 2 pricing and certificate by the
-c-transform on the grid), one thread, on the 2-core machine shared with about eight busy
-engineers: load 18 to 27, so that CPU times are inflated by the contention (cache, context
-switches) and compare only roughly with the quiet-machine runs kept in
-`exact_grid_runs_previous.jsonl` (load 1.5 to 3.1, 8-point coarse blocks, 8 neighbours, the pair
-scan for every k):
+keeps its basis between pricing rounds in a thread tree (preorder list, subtree sizes and last
+nodes, as in LEMON), each level seeded by the coarse plan; for pixels, coarse levels of 2 x 2
+pixels and 4 nearest neighbours; for k = 2 pricing and certificate by the c-transform on the
+grid), one thread (`OMP_NUM_THREADS=1`), in one sweep on the 2-core machine at load 1.7 to 3.8
+(two other single-thread jobs ran beside it, so CPU times carry some contention):
 
-- 32²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3 --pot-pairs 1`),
-  POT's `ot.emd2` on the dense cost on 1 of them per class and k, in the same run.  This run
-  had the pixel settings but still priced k = 2 by the pair scan (the grid c-transform came
-  next); its 64² part, cut short, is left out.
-- 64²: all 7 classes, k = 1 and 2, 3 pairs per class, no POT (`--sizes 64 --pairs 3
-  --pot-pairs 0`; POT at load 25 took 200 s of wall time per pair).
+- 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
+  --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
+  and k at 32², in the same run.
 - 128²: all 7 classes, k = 1 and 2, one pair each (`--sizes 128 --pairs 1 --pot-pairs 0`); POT's
   cost matrix (2 GiB) is out of reach there.
-- 256²: one pair of `grf_smooth`, k = 2 (`--sizes 256 --pairs 1 --pot-pairs 0 --orders 2 1
-  --classes grf_smooth white_noise cauchy`): 131 s of CPU (target 15 s), certified; the next
-  pair (`white_noise`) was stopped unfinished at the deadline, k = 1 not reached.
-- 512²: not run (at load 25 a process gets a tenth of a core; the solve was stopped after 46 s
-  of CPU); nor the real DOTmark files.
-- The runs of the earlier solver (POT's sparse simplex warm-started by OR-Tools) are kept in
-  `exact_grid_runs_pot_sparse_simplex.jsonl`.
+- 256²: `grf_smooth` and `white_noise`, k = 2 and 1, one pair each (`--sizes 256 --classes
+  grf_smooth white_noise --orders 2 1 --pairs 1 --pot-pairs 0`).
+- 512²: not run; nor the real DOTmark files.
+- Earlier runs are kept apart: `exact_grid_runs_previous.jsonl` (before the thread tree: the
+  quiet-machine run with 8-point coarse blocks, 8 neighbours and the pair scan for every k, and
+  the run at load 18 to 27 with the pixel settings and the grid c-transform) and
+  `exact_grid_runs_pot_sparse_simplex.jsonl` (POT's sparse simplex warm-started by OR-Tools).
 
-POT/otlab CPU time on the same 32² pair (same run): median 3.3 (k = 1) and 8.2 (k = 2).
+POT/otlab CPU time on the same 32² pair (same run): median 3.7 (k = 1) and 9.6 (k = 2).
 
-Findings: every otlab solve is certified (`converged=True`); its values equal POT's to
-8.6e-15 relative or better on every pair compared (target 1e-9). The issue's targets are not met:
-128² takes a median of 11.1 s (k = 1; 15.9 s before, at load 2) and 6.0 s (k = 2; 8.0 s
-before) of CPU against a target of 1 s.  64² k = 2: median 0.40 s (0.58 s before); k = 1 0.9 s
-(0.74 s before, at load 2: no gain measurable through the load).  Where the time goes (128²
-smooth field, k = 2, 6.0 s): 4.2 s in the second round of the network simplex at the finest
-level, 62 000 pivots each relabelling about 5 800 of the 16 383 nodes (the moved subtree);
-the candidate sets and pricing are a small part.  For k = 1 the pair scan still prices: at
-128² it evaluates 15 % of all pixel pairs every round (W_1's dual is tight along whole
-transport rays, which no box bound can skip), 0.3 to 0.7 s per round over 9 rounds, 4.7 s of
-a 25.6 s solve.  The published specialised solvers below remain about 10 times faster.
+Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.6e-15
+relative or better on every pair compared (target 1e-9).  For k = 2 the certificate's dual
+violation includes the c-transform's explicit round-off bound (about 1e-14 of the largest
+cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a measured
+violation).  The issue's targets
+are not met: 128² takes a median of 6.5 s (k = 1) and 3.0 s (k = 2) of CPU against a target
+of 1 s (at load 2 before the thread tree and the grid settings: 15.9 s and 8.0 s); 256² k = 2
+took 37-38 s of CPU (target 15 s), k = 1 186 s (`grf_smooth`) and 48 s (`white_noise`), in 886 MiB peak RSS.
+64² median 0.70 s (k = 1) and 0.25 s (k = 2).  Where the time goes (128² smooth field, k = 2):
+the network simplex at the finest level, 80 000 to 140 000 pivots whose potential updates walk
+thousands of nodes of the moved subtree; for k = 1 the pair scan still prices (W_1's dual is
+tight along whole transport rays, which no box bound can skip).  Of the published solvers below,
+GridOT (k = 2, other hardware) is 4 to 7 times faster at 128²; Schmitzer's MultiScaleOT
+(1.0-3.1 s) takes as long as otlab at its slow end.
 """
 
 PUBLISHED = """\
