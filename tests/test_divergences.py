@@ -60,7 +60,7 @@ def test_kl_of_a_histogram_with_itself_is_zero(p):
 @given(histogram_pairs())
 def test_js_is_symmetric(pq):
     p, q = pq
-    np.testing.assert_allclose(js(p, q), js(q, p), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(js(p, q), js(q, p), rtol=1e-12, atol=1e-13)
 
 
 @given(histogram_pairs())
@@ -78,9 +78,9 @@ def test_js_and_tv_of_a_histogram_with_itself_are_zero(p):
 @given(disjoint_pairs())
 def test_disjoint_supports_give_js_log2_tv_one_kl_inf(pq):
     p, q = pq
-    np.testing.assert_allclose(js(p, q), LOG2, rtol=1e-15)
+    np.testing.assert_allclose(js(p, q), LOG2, rtol=1e-13)
     assert js(p, q) == LOG2
-    np.testing.assert_allclose(tv(p, q), 1.0, rtol=1e-15)
+    np.testing.assert_allclose(tv(p, q), 1.0, rtol=1e-13)
     assert kl(p, q) == math.inf
     assert kl(q, p) == math.inf
 
@@ -89,7 +89,7 @@ def test_disjoint_supports_give_js_log2_tv_one_kl_inf(pq):
 def test_tv_is_symmetric_and_at_most_one(pq):
     p, q = pq
     assert 0.0 <= tv(p, q) <= 1.0
-    np.testing.assert_allclose(tv(p, q), tv(q, p), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(tv(p, q), tv(q, p), rtol=1e-12, atol=1e-13)
 
 
 @given(histogram_pairs())
@@ -113,47 +113,47 @@ def test_js_is_the_square_of_scipy_jensenshannon_with_natural_log(pq):
     # For equal histograms scipy's JS rounds to a tiny negative number whose square root
     # is nan; the JS it stands for is 0 to round-off.
     ref = np.nan_to_num(jensenshannon(p, q), nan=0.0)
-    np.testing.assert_allclose(js(p, q), ref**2, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(js(p, q), ref**2, rtol=1e-9, atol=1e-10)
 
 
 @given(histogram_pairs(positive_q=True))
 def test_kl_matches_scipy_entropy(pq):
     p, q = pq
-    np.testing.assert_allclose(kl(p, q), entropy(p, q), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(kl(p, q), entropy(p, q), rtol=1e-9, atol=1e-10)
 
 
 @given(histogram_pairs())
 def test_histograms_are_normalised_before_comparison(pq):
     p, q = pq
-    np.testing.assert_allclose(kl(3.0 * p, q), kl(p, 0.5 * q), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(js(3.0 * p, q), js(p, q), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(tv(3.0 * p, q), tv(p, q), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(kl(3.0 * p, q), kl(p, 0.5 * q), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(js(3.0 * p, q), js(p, q), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(tv(3.0 * p, q), tv(p, q), rtol=1e-12, atol=1e-13)
 
 
 # --------------------------------------------------------------------------- closed forms
 
 
 def test_kl_of_a_point_mass_against_uniform_is_log_n():
-    np.testing.assert_allclose(kl([1, 0, 0, 0], [1, 1, 1, 1]), math.log(4), rtol=1e-15)
+    np.testing.assert_allclose(kl([1, 0, 0, 0], [1, 1, 1, 1]), math.log(4), rtol=1e-13)
 
 
 def test_kl_of_two_bernoullis_matches_closed_form():
     a, b = 0.3, 0.6
     expected = a * math.log(a / b) + (1 - a) * math.log((1 - a) / (1 - b))
-    np.testing.assert_allclose(kl([a, 1 - a], [b, 1 - b]), expected, rtol=1e-14)
+    np.testing.assert_allclose(kl([a, 1 - a], [b, 1 - b]), expected, rtol=1e-12)
 
 
 def test_partial_overlap_gives_js_half_log2_and_tv_half():
     # P uniform on {0, 1}, Q uniform on {1, 2}: M = (1/4, 1/2, 1/4).
     p, q = [1, 1, 0], [0, 1, 1]
-    np.testing.assert_allclose(js(p, q), 0.5 * LOG2, rtol=1e-14)
-    np.testing.assert_allclose(tv(p, q), 0.5, rtol=1e-15)
+    np.testing.assert_allclose(js(p, q), 0.5 * LOG2, rtol=1e-12)
+    np.testing.assert_allclose(tv(p, q), 0.5, rtol=1e-13)
 
 
 def test_kl_is_inf_only_in_the_direction_with_missing_support():
     p, q = [0.5, 0.5], [1.0, 0.0]
     assert kl(p, q) == math.inf
-    np.testing.assert_allclose(kl(q, p), LOG2, rtol=1e-15)
+    np.testing.assert_allclose(kl(q, p), LOG2, rtol=1e-13)
 
 
 def test_results_are_python_floats():
@@ -164,13 +164,13 @@ def test_results_are_python_floats():
 def test_torch_input_gives_the_same_values_as_numpy():
     p, q = np.array([0.1, 0.4, 0.5]), np.array([0.3, 0.3, 0.4])
     for f in (kl, js, tv):
-        np.testing.assert_allclose(f(torch.tensor(p), torch.tensor(q)), f(p, q), rtol=1e-15)
+        np.testing.assert_allclose(f(torch.tensor(p), torch.tensor(q)), f(p, q), rtol=1e-13)
 
 
 def test_huge_masses_do_not_overflow():
     p = np.array([1e308, 1e308, 0.0])
-    np.testing.assert_allclose(tv(p, [1, 1, 0]), 0.0, atol=1e-15)
-    np.testing.assert_allclose(js(p, [0, 0, 1]), LOG2, rtol=1e-15)
+    np.testing.assert_allclose(tv(p, [1, 1, 0]), 0.0, atol=1e-13)
+    np.testing.assert_allclose(js(p, [0, 0, 1]), LOG2, rtol=1e-13)
 
 
 # --------------------------------------------------------------------------- bad input

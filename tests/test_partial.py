@@ -39,7 +39,7 @@ def _lp(a, b, M, s):
 def test_partial_cost_equals_the_lp_with_inequality_marginals(problem):
     a, b, M, s = problem
     res = partial_wasserstein(a, b, M, mass=s)
-    np.testing.assert_allclose(res.cost, _lp(a, b, M, s), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.cost, _lp(a, b, M, s), rtol=1e-9, atol=1e-10)
     assert res.converged
     assert res.dual_violation < 1e-9 and abs(res.duality_gap) < 1e-9
     np.testing.assert_allclose(res.plan.sum(), s, rtol=1e-12)
@@ -80,7 +80,7 @@ def test_permuting_points_permutes_the_plan_and_keeps_the_cost(problem, data):
     pj = data.draw(st.permutations(range(len(b))))
     base = partial_wasserstein(a, b, M, mass=s)
     moved = partial_wasserstein(a[list(pi)], b[list(pj)], M[np.ix_(pi, pj)], mass=s)
-    np.testing.assert_allclose(moved.cost, base.cost, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(moved.cost, base.cost, rtol=1e-9, atol=1e-10)
 
 
 @FAST
@@ -114,7 +114,7 @@ def test_rotating_and_translating_the_points_keeps_the_partial_cost(problem, see
     base = partial_wasserstein(a, b, otlab.cost_matrix(x, y, order=1), mass=s).cost
     moved = partial_wasserstein(a, b, otlab.cost_matrix(x @ q.T + shift, y @ q.T + shift,
                                                         order=1), mass=s).cost
-    np.testing.assert_allclose(moved, base, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(moved, base, rtol=1e-9, atol=1e-10)
 
 
 @FAST
@@ -124,7 +124,7 @@ def test_splitting_a_source_point_into_duplicates_keeps_the_partial_cost(problem
     a2 = np.r_[a[0] / 2, a[0] / 2, a[1:]]
     M2 = np.vstack([M[:1], M])
     np.testing.assert_allclose(partial_wasserstein(a2, b, M2, mass=s).cost,
-                               partial_wasserstein(a, b, M, mass=s).cost, rtol=1e-9, atol=1e-12)
+                               partial_wasserstein(a, b, M, mass=s).cost, rtol=1e-9, atol=1e-10)
 
 
 @FAST

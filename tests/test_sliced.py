@@ -12,7 +12,7 @@ from otlab.sliced import max_sliced_wasserstein, sliced_wasserstein, sphere_dire
 
 from .strategies import offsets, rotations, sample_pairs, scale_factors, spread_pairs, weights
 
-TOL = dict(rtol=1e-9, atol=1e-12)
+TOL = dict(rtol=1e-9, atol=1e-10)
 FAST = settings(max_examples=25, deadline=None)
 
 

@@ -132,7 +132,7 @@ def test_unbalanced_divergence_is_nonnegative(seed, rho):
 
 def test_convention_conversions_round_trip():
     assert rho_from_reach(0.5, 2) == 0.5
-    assert_allclose(rho_from_tau(tau_from_rho(0.3, 0.1), 0.1), 0.3, rtol=1e-15)
+    assert_allclose(rho_from_tau(tau_from_rho(0.3, 0.1), 0.1), 0.3, rtol=1e-13)
     assert tau_from_rho(math.inf, 0.1) == 1.0
     with pytest.raises(ValueError, match="tau"):
         rho_from_tau(0.0, 0.1)
@@ -280,7 +280,7 @@ def test_dense_and_tiled_back_ends_agree():
     dense = _solve(x, y, a, b, 0.5, backend="dense")
     tiled = _solve(x, y, a, b, 0.5, backend="tiled")
     assert_allclose(tiled.objective, dense.objective, rtol=1e-10)
-    assert_allclose(tiled.row_marginal, dense.row_marginal, rtol=1e-9, atol=1e-14)
+    assert_allclose(tiled.row_marginal, dense.row_marginal, rtol=1e-9, atol=1e-12)
 
 
 def test_primal_and_dual_values_agree_at_convergence():
@@ -314,7 +314,7 @@ def test_gradient_in_the_masses_and_costs_matches_finite_differences():
               - unbalanced_sinkhorn(down, b, M, 0.3, rho=0.7, tol=1e-12).objective) / (2 * h)
         assert_allclose(at.grad[i].item(), fd, rtol=1e-5, atol=1e-8)
     assert_allclose(Mt.grad.numpy(), unbalanced_sinkhorn(a, b, M, 0.3, rho=0.7, tol=1e-12).plan,
-                    rtol=1e-10, atol=1e-14)
+                    rtol=1e-10, atol=1e-12)
 
 
 def test_gradient_in_the_points_matches_finite_differences():

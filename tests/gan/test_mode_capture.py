@@ -29,7 +29,7 @@ def test_pacgan_ring_has_8_modes_on_the_unit_circle_at_multiples_of_45_degrees()
     modes, std = mixture_modes("pacgan-ring")
     angles = 2 * np.pi * np.arange(8) / 8
     np.testing.assert_allclose(modes, np.column_stack([np.cos(angles), np.sin(angles)]),
-                               atol=1e-15)
+                               atol=1e-13)
     assert std == 0.01
 
 
@@ -95,7 +95,7 @@ def test_every_mode_hit_equally_gives_all_modes_full_quality_and_zero_kl():
 def test_collapse_onto_one_mode_gives_one_mode_and_the_largest_kl_log_k():
     m = mode_capture_metrics(np.repeat(_MODES[7:8], 2500, axis=0), _MODES, _STD)
     assert m["modes"] == 1 and m["high_quality_fraction"] == 1.0
-    np.testing.assert_allclose(m["reverse_kl"], math.log(25), rtol=1e-14)
+    np.testing.assert_allclose(m["reverse_kl"], math.log(25), rtol=1e-12)
 
 
 def test_half_the_samples_off_mode_halve_the_quality_and_leave_modes_and_kl():
@@ -103,14 +103,14 @@ def test_half_the_samples_off_mode_halve_the_quality_and_leave_modes_and_kl():
     off = on + [1.0, 1.0]  # halfway between modes, 1.41 from each: far outside 3 sigma
     m = mode_capture_metrics(np.vstack([on, off]), _MODES, _STD)
     assert m["modes"] == 25
-    np.testing.assert_allclose(m["high_quality_fraction"], 0.5, rtol=1e-15)
+    np.testing.assert_allclose(m["high_quality_fraction"], 0.5, rtol=1e-13)
     assert m["reverse_kl"] == 0.0
 
 
 def test_samples_on_half_the_modes_give_kl_log_2():
     m = mode_capture_metrics(np.repeat(_MODES[:5], 10, axis=0), _MODES[:10], _STD)
     assert m["modes"] == 5
-    np.testing.assert_allclose(m["reverse_kl"], math.log(2), rtol=1e-14)
+    np.testing.assert_allclose(m["reverse_kl"], math.log(2), rtol=1e-12)
 
 
 def test_one_sample_within_3_sigma_captures_a_mode_one_just_outside_does_not():
@@ -118,7 +118,7 @@ def test_one_sample_within_3_sigma_captures_a_mode_one_just_outside_does_not():
     inside, outside = [[0.0, 2.999 * _STD]], [[10.0, 3.001 * _STD]]
     m = mode_capture_metrics(np.array(inside + outside), modes, _STD)
     assert m["modes"] == 1 and m["high_quality_fraction"] == 0.5
-    np.testing.assert_allclose(m["reverse_kl"], math.log(2), rtol=1e-14)  # one of two modes
+    np.testing.assert_allclose(m["reverse_kl"], math.log(2), rtol=1e-12)  # one of two modes
 
 
 def test_no_high_quality_sample_gives_no_modes_and_no_kl():
@@ -197,7 +197,7 @@ def test_duplicating_every_sample_changes_no_measure(case, copies):
     dup = mode_capture_metrics(np.repeat(x, copies, axis=0), modes, _STD)
     assert dup["modes"] == base["modes"]
     np.testing.assert_allclose(dup["high_quality_fraction"], base["high_quality_fraction"],
-                               rtol=1e-14)
+                               rtol=1e-12)
     if base["reverse_kl"] is not None:
         np.testing.assert_allclose(dup["reverse_kl"], base["reverse_kl"], atol=1e-12)
 
