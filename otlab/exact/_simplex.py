@@ -95,6 +95,8 @@ __all__ = ["NetworkSimplex", "OPTIMAL", "INFEASIBLE", "MAX_ITER_REACHED", "EPSIL
 
 #: Largest pivot count the solver counts (int64).
 MAX_PIVOTS = 2**62
+#: Default pricing block size, in units of the square root of the number of pairs.
+BLOCK_FACTOR = 1.0
 #: Artificial flow at or below this (masses sum to 1) counts as none.
 ART_FLOW_TOL = 1e-14
 
@@ -150,6 +152,8 @@ class NetworkSimplex:
         self.art_flow = np.concatenate([a, b, [0.0]]).astype(np.float64)
         self.stem = np.empty((4, nodes + 1), np.int32)  # scratch space of a pivot
         self.art = 8.0
+        #: Pricing block: this many times the square root of the number of pairs.
+        self.block_factor = BLOCK_FACTOR
         self.pivots = 0
         #: Over all solves: arcs priced, potentials shifted, cycle nodes walked, stem nodes
         #: re-hung (a measure of the work).
@@ -268,7 +272,8 @@ class NetworkSimplex:
             status, pivots, self._start = run(
                 *arcs, self.parent, self.pred,
                 self.up, self.thread, self.rev_thread, self.succ, self.last, self.pi,
-                self.art_flow, self.art, self.stem, self._start, budget, self.work)
+                self.art_flow, self.art, self.stem, self._start, budget, self.work,
+                float(self.block_factor))
             self.pivots += pivots
             budget -= pivots
             if status != OPTIMAL or self.artificial_flow() <= ART_FLOW_TOL:

@@ -291,11 +291,14 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
 
 @njit(cache=True, nogil=True)
 def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last, pi,
-        art_flow, art, stem, start, max_iter, work):
-    """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``."""
+        art_flow, art, stem, start, max_iter, work, block_factor):
+    """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``.
+
+    The pricing blocks hold ``block_factor`` times the square root of the number of arcs.
+    """
     n_arcs = src.shape[0]
     n_nodes = parent.shape[0]
-    block = max(10, int(math.sqrt(n_arcs)))
+    block = max(10, int(block_factor * math.sqrt(n_arcs)))
     pivots = 0
     since = 0  # pivots since the potentials were last recomputed from the tree
     if n_arcs == 0:

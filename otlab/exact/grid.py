@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .._backend import to_numpy
+from ._grid_w1 import emd_w1_same_grid
 from .points import PointsEMDResult, solve_validated, validate_points
 
 __all__ = ["emd_grid", "GridEMDResult", "grid_points", "GRID_TUNING"]
@@ -252,8 +253,14 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     h = _as_spacing(spacing, A.ndim)
     checked = validate_points(grid_points(A.shape, h), grid_points(B.shape, h), A.reshape(-1),
                               B.reshape(-1), order, solver, max_iter, max_rounds)
-    res = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
-                          tuning=GRID_TUNING, shapes=(A.shape, B.shape))
+    res = None
+    if checked[4] == 1 and A.shape == B.shape:  # W_1 on one grid: only a - b moves
+        res = emd_w1_same_grid(checked[0], checked[1], checked[3], solver=solver,
+                               max_iter=max_iter, max_rounds=max_rounds, progress=progress,
+                               tuning=GRID_TUNING, shape=A.shape)
+    if res is None:
+        res = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
+                              tuning=GRID_TUNING, shapes=(A.shape, B.shape))
     values = {f.name: getattr(res, f.name) for f in fields(PointsEMDResult)}
     for key, shape in (("f", A.shape), ("a", A.shape), ("unit_f", A.shape),
                        ("g", B.shape), ("b", B.shape), ("unit_g", B.shape)):
