@@ -110,6 +110,8 @@ class SolverOptions:
     report: object = None  # callable(dict) or None
     #: callable(f, g, tol) -> ScanResult pricing the finest level instead of the scan (grids)
     pricer: object = None
+    #: pricing block of the network simplex, in units of the square root of the pair count
+    block_factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -247,9 +249,10 @@ def _restricted(ns: NetworkSimplex, rows, cols, status) -> Restricted:
                       cost=ns.cost(), f=f, g=g, code=status)
 
 
-def _seeded_simplex(a, b, keys, rows, cols, costs, seed) -> NetworkSimplex:
+def _seeded_simplex(a, b, keys, rows, cols, costs, seed, block_factor=1.0) -> NetworkSimplex:
     """The simplex on the candidates, its basis seeded from the refined coarse plan."""
     ns = NetworkSimplex(a, b)
+    ns.block_factor = block_factor
     ns.add_arcs(rows, cols, costs)
     seed_keys = _keys(seed[0], seed[1], b.shape[0])
     at = np.searchsorted(keys, seed_keys)
@@ -272,7 +275,7 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     near_x, near_y = _neighbours(x, opts.knn), _neighbours(y, opts.knn)
     rows, cols = keys // m, keys % m
     costs = opts.cost.pairs(x, y, rows, cols)
-    ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed)
+    ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed, opts.block_factor)
     for round_ in range(1, opts.max_rounds + 1):
         status = ns.solve(max_iter=opts.max_iter)
         plan = _restricted(ns, rows, cols, status)
