@@ -16,7 +16,13 @@ A north-west-corner split of two sequences is a staircase, so two points
 share at most one arc of it; with a coarse plan whose support is a forest
 (a basic solution) the fine support is a forest too, as the network simplex
 needs for a basis.  :meth:`otlab.exact._simplex.NetworkSimplex.seed` checks
-it and the caller falls back to a cold start if not.
+it and the caller falls back to a cold start if not.  The cuts of a split are
+compared as (group, position in the group) pairs: cuts on one line through
+all groups (group offsets added) round, and left pieces of about
+:math:`10^{-17}` joining a point to the next group's point or repeating a pair,
+so that no point-cloud seed was ever accepted (measured: 2-D uniform,
+:math:`n = 20\,000`, :math:`k = 1`: 384 000 pivots in the first round
+cold, 190 000 seeded; the solve 11.4 s to 6.8 s of CPU).
 """
 
 from __future__ import annotations
@@ -63,13 +69,27 @@ def north_west_pieces(groups_a, wa, groups_b, wb):
     ends_a, ends_b = _group_ends(groups_a), _group_ends(groups_b)
     total[groups_a[ends_a]] = ca[ends_a]
     cb[ends_b] = total[groups_b[ends_b]]
-    offset = np.concatenate([[0.0], np.cumsum(total)[:-1]])
-    pa, pb = offset[groups_a] + ca, offset[groups_b] + cb
-    cuts = np.unique(np.concatenate([pa, pb]))
-    i = np.minimum(np.searchsorted(pa, cuts, side="left"), pa.shape[0] - 1)
-    j = np.minimum(np.searchsorted(pb, cuts, side="left"), pb.shape[0] - 1)
-    mass = np.diff(cuts, prepend=0.0)
-    keep = mass > 0
+    # Cuts are (group, position in the group) pairs compared lexicographically: positions on
+    # one global line (group offsets added) would round, and a piece of 1e-17 could join a
+    # point to the next group's point, or repeat a pair (a cycle in the seed).
+    na = groups_a.shape[0]
+    group = np.concatenate([groups_a, groups_b])
+    pos = np.concatenate([ca, cb])
+    from_a = np.concatenate([np.ones(na, np.int64), np.zeros(groups_b.shape[0], np.int64)])
+    order = np.lexsort((pos, group))
+    group, pos, from_a = group[order], pos[order], from_a[order]
+    first = np.ones(group.shape[0], dtype=bool)
+    first[1:] = (group[1:] != group[:-1]) | (pos[1:] != pos[:-1])
+    cut = np.nonzero(first)[0]
+    # the first event of a side at or after a cut: the count of that side's events before it
+    i = (np.cumsum(from_a) - from_a)[cut]
+    j = (np.cumsum(1 - from_a) - (1 - from_a))[cut]
+    g, p = group[cut], pos[cut]
+    same = np.zeros(cut.shape[0], dtype=bool)
+    same[1:] = g[1:] == g[:-1]
+    mass = p - np.where(same, np.concatenate([[0.0], p[:-1]]), 0.0)
+    i, j = np.minimum(i, na - 1), np.minimum(j, groups_b.shape[0] - 1)
+    keep = (mass > 0) & (groups_a[i] == g) & (groups_b[j] == g)
     return i[keep], j[keep], mass[keep]
 
 
