@@ -1,5 +1,6 @@
 """The progress line of long exact solves: forced on, forced off, and 'auto' (terminal only)."""
 
+import re
 import time
 
 import numpy as np
@@ -66,7 +67,8 @@ def test_auto_progress_appears_on_a_terminal_once_the_delay_has_passed(capsys, m
 def test_emd_grid_and_wasserstein_show_the_same_line(capsys):
     rng = np.random.default_rng(1)
     emd_grid(rng.random((24, 24)), rng.random((24, 24)), solver="sparse", progress=True)
-    assert "rounds, level 0 (576 x 576)" in capsys.readouterr().err
+    # k = 1 on one grid solves between the pixels of a - b > 0 and those of a - b < 0
+    assert re.search(r"rounds, level 0 \(\d+ x \d+\)", capsys.readouterr().err)
     x, y = _clouds(n=500)
     otlab.wasserstein(x, y, method="exact", progress=True)  # 500 x 500: the sparse solver
     assert "violations" in capsys.readouterr().err
