@@ -33,17 +33,31 @@ from .._backend import to_numpy
 from ._grid_w1 import emd_w1_same_grid
 from .points import PointsEMDResult, solve_validated, validate_points
 
-__all__ = ["emd_grid", "GridEMDResult", "grid_points", "GRID_TUNING", "GRID_TUNING_ORDER_2"]
+__all__ = ["emd_grid", "GridEMDResult", "grid_points", "GRID_TUNING", "GRID_ORDER_TUNING",
+           "grid_tuning"]
 
 #: Solver settings for pixels (see :mod:`otlab.exact._multiscale`): 2 x 2 blocks per coarse
 #: point (a k-d tree leaf of 4 pixels) and 4 nearest neighbours.  Measured at 64^2, all
 #: classes, one thread: 38 % less CPU time than 8 and 8 for k = 2, 15 % less for k = 1.
 GRID_TUNING = {"coarse_leaf": 4, "knn": 4}
-#: For k = 2 also a smaller pricing block of the network simplex (0.2 sqrt(pairs) instead of
-#: sqrt(pairs): about as many pivots, each priced over fewer pairs).  Measured at 128^2, one
-#: thread, load 10: 15-25 % less CPU time on random fields and white noise, 5-10 % on Cauchy
-#: densities and shapes; for k = 1 it made no difference (within 5 %), so it is not used there.
-GRID_TUNING_ORDER_2 = {**GRID_TUNING, "block_factor": 0.2}
+#: Settings by order, on top of :data:`GRID_TUNING`.  Measured at 128^2, one thread, CPU time,
+#: load 10-12 (so 10-20 % of noise):
+#:
+#: * k = 1: the pair scan returns the 20 most violated pairs of each row (not 5): 5-7 pricing
+#:   rounds instead of 7, 15-20 % less time on Cauchy densities and smooth fields;
+#: * k = 2: pricing blocks of the network simplex of 0.2 sqrt(pairs) (not sqrt(pairs)): about
+#:   as many pivots, each priced over fewer pairs; 15-25 % less time on random fields and white
+#:   noise, 5-10 % on Cauchy densities and shapes (for k = 1 it made no difference).
+GRID_ORDER_TUNING = {1: {"top_k": 20}, 2: {"block_factor": 0.2}}
+
+
+def grid_tuning(order: float) -> dict:
+    """The :class:`~otlab.exact._multiscale.SolverOptions` overrides for pixels of this order.
+
+    >>> grid_tuning(2)
+    {'coarse_leaf': 4, 'knn': 4, 'block_factor': 0.2}
+    """
+    return {**GRID_TUNING, **GRID_ORDER_TUNING.get(order, {})}
 
 
 @dataclass(frozen=True)
@@ -262,11 +276,10 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     if checked[4] == 1 and A.shape == B.shape:  # W_1 on one grid: only a - b moves
         res = emd_w1_same_grid(checked[0], checked[1], checked[3], solver=solver,
                                max_iter=max_iter, max_rounds=max_rounds, progress=progress,
-                               tuning=GRID_TUNING, shape=A.shape)
+                               tuning=grid_tuning(1), shape=A.shape)
     if res is None:
-        tuning = GRID_TUNING_ORDER_2 if checked[4] == 2 else GRID_TUNING
         res = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
-                              tuning=tuning, shapes=(A.shape, B.shape))
+                              tuning=grid_tuning(checked[4]), shapes=(A.shape, B.shape))
     values = {f.name: getattr(res, f.name) for f in fields(PointsEMDResult)}
     for key, shape in (("f", A.shape), ("a", A.shape), ("unit_f", A.shape),
                        ("g", B.shape), ("b", B.shape), ("unit_g", B.shape)):
