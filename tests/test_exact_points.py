@@ -228,24 +228,3 @@ def test_ten_dimensional_weighted_clouds_of_different_sizes_match_pot(order):
     res = emd_points(x, y, a, b, order=order, solver="sparse")
     np.testing.assert_allclose(res.cost, _pot_value(x, y, a, b, order), rtol=1e-9)
     _assert_certified(res, value_scale=res.cost)
-
-
-@given(st.integers(0, 10**6), st.sampled_from([1.0, 2.0, 1.5]), st.sampled_from([9, 16, 64]))
-def test_screened_scan_keeps_every_positive_excess_exact(seed, order, d):
-    from otlab.costs import PowerCost
-    from otlab.exact._scan import _tile_excess
-
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (40, d))
-    y = np.concatenate([x[:20] + 1e-9 * rng.normal(size=(20, d)), rng.uniform(-1, 1, (30, d))])
-    cost = PowerCost(order)
-    exact_cost = cost.tile(x, y)
-    f = rng.normal(size=40) * 0.1
-    g = np.min(exact_cost - f[:, None], axis=0) + rng.normal(size=50) * 1e-12  # near-tight
-    exact = f[:, None] + g[None, :] - exact_cost
-    screened = _tile_excess(x, y, f, g, np.arange(40), np.arange(50), cost)
-    # costs from differences, summed in another order: equal to a few ulps of the costs
-    ulps = 1e-13 * (1.0 + exact_cost.max())
-    positive = exact > ulps
-    np.testing.assert_allclose(screened[positive], exact[positive], rtol=0, atol=ulps)
-    assert np.all(screened <= np.maximum(exact, 0) + ulps)

@@ -12,13 +12,35 @@ block (:class:`~otlab.exact._geometry.Leaves`).  For leaves :math:`A, B`
 
 so a block whose bound is :math:`\le 0` holds no positive excess and is
 skipped unseen; the other blocks are evaluated exactly, with costs formed
-from differences, a few thousand pairs at a time.  From :data:`GEMM_DIM`
-dimensions on (where boxes prune little) a tile is first bounded with
-squared distances from a matrix product, :math:`|x|^2 + |y|^2 - 2x\cdot y`,
-lowered by a bound on its round-off, :math:`4(d + 2)\,\epsilon\,(|x|^2 + |y|^2)`;
-only the pairs whose excess bound is positive are evaluated from differences.  Near-optimal potentials
+from differences, a few thousand pairs at a time.  Near-optimal potentials
 leave only the blocks near the transport plan, a small fraction of all pairs.
 Memory: :math:`O(n + m)` plus one tile.
+
+From :data:`GEMM_DIM` dimensions on the boxes prune nothing, and the scan
+reads every pair through one matrix product of *lifted* points
+(:func:`_lifted_scan`).  For :math:`k = 2` the excess is linear in the lifted
+coordinates,
+
+.. math::
+
+    e_{ij} = F_i + G_j + 2\,x_i \cdot y_j, \qquad
+    F_i = f_i - |x_i|^2,\ G_j = g_j - |y_j|^2 ,
+
+so one product of :math:`(x_i, F_i, 1)` and :math:`(2y_j, 1, G_j + \delta)`
+gives an upper bound of every excess, with :math:`\delta` a bound on the
+round-off of the product and of :math:`F, G` themselves: a sum of
+:math:`d + 2` products errs by at most :math:`\gamma_{d+2} \sum_t |u_t v_t|`,
+:math:`2|x\cdot y| \le |x|^2 + |y|^2` and :math:`|x|^2` errs by
+:math:`\gamma_d |x|^2`, about :math:`(2d + 2)\,\epsilon\,(|x|^2 + |y|^2) +
+(d + 4)\,\epsilon\,(|F| + |G|)` in all; :math:`\delta = 4(d + 4)\,\epsilon\,
+(\max|x|^2 + \max|y|^2 + \max|F| + \max|G|)` leaves a factor 2.  Other
+orders take a lower bound of the squared distance from
+:math:`(x_i, |x_i|^2, 1) \cdot (-2y_j, 1, |y_j|^2)` the same way (its terms
+bound its error by :math:`(3d + 4)\,\epsilon\,(|x|^2 + |y|^2)`).  Only the
+pairs whose bound is positive (a few per row near the optimum) are evaluated
+from differences; the tile is read three times (product, row maxima, the
+positive entries) instead of about a dozen.  Measured (d = 64, n = 5000,
+k = 2, one thread): 0.8 s to 0.25 s per check of all pairs.
 """
 
 from __future__ import annotations
@@ -88,21 +110,79 @@ def _top_violators(excess, rows, cols, tol, top_k):
 
 
 def _tile_excess(x, y, f, g, rows, cols, cost: PowerCost):
-    """Excess of the pairs of a tile: exact where it may be positive, an upper bound <= 0 elsewhere."""
-    xr, yc = x[rows], y[cols]
-    if x.shape[1] < GEMM_DIM:
-        return f[rows, None] + g[None, cols] - cost.tile(xr, yc)
-    sx, sy = np.einsum("ij,ij->i", xr, xr), np.einsum("ij,ij->i", yc, yc)
-    both = sx[:, None] + sy[None, :]
-    sq = both - 2.0 * (xr @ yc.T)
-    sq -= (4.0 * (x.shape[1] + 2) * np.finfo(float).eps) * both  # below the true value
-    np.maximum(sq, 0.0, out=sq)
-    excess = f[rows, None] + g[None, cols] - cost.of_squared(sq)  # above the true excess
-    near_r, near_c = np.nonzero(excess > 0)
-    if near_r.size:
-        excess[near_r, near_c] = (f[rows[near_r]] + g[cols[near_c]]
-                                  - cost.matched(xr[near_r], yc[near_c]))
-    return excess
+    """Excess of the pairs of a tile (below :data:`GEMM_DIM` dimensions)."""
+    return f[rows, None] + g[None, cols] - cost.tile(x[rows], y[cols])
+
+
+def _lifted(x, y, f, g, cost: PowerCost):
+    """Lifted points whose products bound the excess (k = 2) or the squared distance from below.
+
+    Returns ``(u, v, linear, delta)``: with ``linear`` the products ``u @ v.T``
+    are upper bounds of the excesses; otherwise they are squared distances,
+    ``delta`` above the true ones at most.
+    """
+    eps = np.finfo(float).eps
+    sx, sy = np.einsum("ij,ij->i", x, x), np.einsum("ij,ij->i", y, y)
+    ones_x, ones_y = np.ones((x.shape[0], 1)), np.ones((y.shape[0], 1))
+    scale = float(sx.max(initial=0.0) + sy.max(initial=0.0))
+    if cost.order == 2.0 and cost.unit == 1.0 and cost.clip == np.inf:
+        big_f, big_g = f - sx, g - sy
+        scale += float(np.abs(big_f).max(initial=0.0) + np.abs(big_g).max(initial=0.0))
+        delta = 4.0 * (x.shape[1] + 4) * eps * scale
+        u = np.hstack([x, big_f[:, None], ones_x])
+        v = np.hstack([2.0 * y, ones_y, (big_g + delta)[:, None]])
+        return u, v, True, delta
+    delta = 4.0 * (x.shape[1] + 4) * eps * scale
+    u = np.hstack([x, sx[:, None], ones_x])
+    v = np.hstack([-2.0 * y, ones_y, sy[:, None]])
+    return u, v, False, delta
+
+
+def _lifted_scan(x, y, f, g, cost: PowerCost, *, tol: float, top_k: int) -> ScanResult:
+    """Every pair through products of lifted points (module notes), tile by tile."""
+    n, m = x.shape[0], y.shape[0]
+    u, v, linear, delta = _lifted(x, y, f, g, cost)
+    vt = np.ascontiguousarray(v.T)
+    # the sum f_i + g_j - c of the other orders rounds too: a margin of its size
+    slack = 0.0 if linear else 4.0 * np.finfo(float).eps * float(
+        np.abs(f).max(initial=0.0) + np.abs(g).max(initial=0.0))
+    row_max = np.empty(n)
+    found_r, found_c, found_e = [], [], []
+    step = max(1, TILE_PAIRS // max(1, m))
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        bound = u[start:stop] @ vt
+        if not linear:
+            bound -= delta
+            np.maximum(bound, 0.0, out=bound)
+            bound = f[start:stop, None] + g[None, :] - cost.of_squared(bound)
+        top = bound.max(axis=1)
+        row_max[start:stop] = np.minimum(top + slack, 0.0)
+        open_rows = np.nonzero(top > -slack)[0]
+        if open_rows.size == 0:
+            continue
+        near_r, near_c = np.nonzero(bound[open_rows] > -slack)
+        rows = start + open_rows[near_r]
+        exact = f[rows] + g[near_c] - cost.matched(x[rows], y[near_c])
+        found_r.append(rows)
+        found_c.append(near_c)
+        found_e.append(exact)
+    empty = np.empty(0, dtype=np.int64)
+    if not found_r:
+        return ScanResult(row_max=row_max, rows=empty, cols=empty, n_violations=0,
+                          n_evaluated=n * m)
+    rows, cols, exact = (np.concatenate(found_r), np.concatenate(found_c),
+                         np.concatenate(found_e))
+    positive = exact > 0
+    np.maximum.at(row_max, rows[positive], exact[positive])
+    bad = exact > tol
+    rows, cols, exact = rows[bad], cols[bad], exact[bad]
+    order = np.lexsort((-exact, rows))  # by row, the largest first
+    rows, cols = rows[order], cols[order]
+    first = np.searchsorted(rows, rows, side="left")
+    keep = np.arange(rows.shape[0]) - first < top_k
+    return ScanResult(row_max=row_max, rows=rows[keep], cols=cols[keep],
+                      n_violations=int(bad.sum()), n_evaluated=n * m)
 
 
 def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
@@ -111,8 +191,11 @@ def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost,
 
     Returns the row maxima of the excess (exact wherever it is positive) and
     the largest violations above ``tol`` of each row, to add to a restricted
-    problem.
+    problem.  From :data:`GEMM_DIM` dimensions on, through products of lifted
+    points (module notes); the leaves are not used there.
     """
+    if x.shape[1] >= GEMM_DIM:
+        return _lifted_scan(x, y, f, g, cost, tol=tol, top_k=top_k)
     n = x.shape[0]
     row_max = np.full(n, -np.inf)
     found_r, found_c = [], []

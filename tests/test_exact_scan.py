@@ -1,0 +1,83 @@
+"""The check of every pair: it finds every violated pair, exactly, in any dimension."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otlab.costs import PowerCost
+from otlab.exact import emd_points, max_dual_violation
+from otlab.exact._geometry import Leaves
+from otlab.exact._scan import GEMM_DIM, scan_excess
+
+
+def _all_costs(x, y, cost):
+    rows, cols = np.divmod(np.arange(x.shape[0] * y.shape[0]), y.shape[0])
+    return cost.matched(x[rows], y[cols]).reshape(x.shape[0], y.shape[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 3, 9, 16, 64]),
+       st.sampled_from([1.0, 2.0, 1.5]), st.sampled_from([0.0, 1e3, -1e6]),
+       st.sampled_from([0.0, 1e-9, 1e-3]))
+def test_scan_finds_every_violated_pair_and_its_exact_excess(seed, d, order, offset, tol):
+    """Brute force over all pairs: near-tight potentials (ties), duplicated points, a common
+    offset moved from f to g, a few planted violations."""
+    rng = np.random.default_rng(seed)
+    n, m = 70, 60
+    x = rng.uniform(-1, 1, (n, d))
+    y = np.concatenate([x[:20], x[20:30] + 1e-9 * rng.normal(size=(10, d)),
+                        rng.uniform(-1, 1, (m - 30, d))])  # duplicates and near-duplicates
+    cost = PowerCost(order)
+    costs = _all_costs(x, y, cost)
+    f = rng.normal(size=n) * 0.1
+    g = np.min(costs - f[:, None], axis=0)  # tight: every column has a pair at excess 0
+    g[:5] += 10.0 ** rng.uniform(-12, -2, 5)  # violations
+    f, g = f + offset, g - offset
+    excess = f[:, None] + g[None, :] - costs
+    scan = scan_excess(x, y, f, g, Leaves(x, 8), Leaves(y, 8), cost, tol=tol, top_k=3)
+    # below GEMM_DIM the costs come from SciPy's cdist: other round-off than the reference
+    ulps = 0.0 if d >= GEMM_DIM else 1e-13 * (1.0 + abs(offset) + costs.max())
+    best = excess.max(axis=1)
+    positive = best > ulps
+    np.testing.assert_allclose(scan.row_max[positive], best[positive], rtol=0, atol=ulps)
+    assert np.all(scan.row_max <= np.maximum(best, 0.0) + ulps)
+    assert np.all(excess[scan.rows, scan.cols] > tol - ulps)
+    assert set(np.nonzero((excess > tol + ulps).any(axis=1))[0]) <= set(scan.rows.tolist())
+    assert (excess > tol + ulps).sum() <= scan.n_violations <= (excess > tol - ulps).sum()
+    np.testing.assert_allclose(scan.max_excess, max(0.0, best.max()), rtol=0, atol=ulps)
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_lifted_scan_bound_holds_far_from_the_origin_in_64_dimensions(order):
+    """max_dual_violation on data at 1e6 from the origin equals brute force in data units."""
+    rng = np.random.default_rng(3)
+    x = rng.random((120, 64)) + 1e6
+    y = rng.random((100, 64)) + 1e6
+    res = emd_points(x, y, order=order, solver="sparse")
+    assert res.converged
+    diff = x[:, None, :] - y[None, :, :]
+    costs = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)) ** order
+    assert max_dual_violation(x, y, res.f, res.g, order=order) <= 1e-9 * res.cost
+    f = res.f.copy()
+    f[7] += 1e-5 * res.cost
+    brute = (f[:, None] + res.g[None, :] - costs).max()
+    np.testing.assert_allclose(max_dual_violation(x, y, f, res.g, order=order), brute,
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_64_dimensional_clouds_match_pot_and_tampered_potentials_fail(order):
+    import ot
+
+    rng = np.random.default_rng(5)
+    x, y = rng.random((500, 64)), rng.random((450, 64))
+    a, b = rng.random(500), rng.random(450)
+    res = emd_points(x, y, a, b, order=order, solver="sparse")
+    cost = ot.dist(x, y, metric="euclidean") ** order
+    np.testing.assert_allclose(res.cost, ot.emd2(a / a.sum(), b / b.sum(), cost,
+                                                 numItermax=10**8), rtol=1e-9)
+    assert res.converged and res.dual_violation <= 1e-9 * res.cost
+    g = res.g.copy()
+    g[11] += 1e-6 * res.cost
+    assert max_dual_violation(x, y, res.f, g, order=order) >= 0.99e-6 * res.cost
