@@ -161,7 +161,11 @@ def _lifted_scan(x, y, f, g, cost: PowerCost, *, tol: float, top_k: int) -> Scan
         open_rows = np.nonzero(top > -slack)[0]
         if open_rows.size == 0:
             continue
-        near_r, near_c = np.nonzero(bound[open_rows] > -slack)
+        if open_rows.size < stop - start:  # near the optimum every row holds its plan's pairs
+            bound = bound[open_rows]
+        else:
+            open_rows = np.arange(stop - start)
+        near_r, near_c = np.nonzero(bound > -slack)
         rows = start + open_rows[near_r]
         exact = f[rows] + g[near_c] - cost.matched(x[rows], y[near_c])
         found_r.append(rows)
