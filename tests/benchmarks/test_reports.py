@@ -36,7 +36,7 @@ RERENDER = [
      "--accuracy {results}/divergences_accuracy.json --out {out}"),
     ("exact_grid", "exact_grid",
      "--report-only --results {results}/exact_grid_runs.jsonl --out {out}"),
-    ("exact_scale", "exact_scale", "--from-log {results}/exact_scale.jsonl --out {out}"),
+    ("exact_scale", "exact_scale", "--from-log {results}/exact_scale_runs_previous.jsonl --out {out}"),
     ("gan_modes", "gan_modes",
      "--report-only --results {results}/gan_modes_runs.jsonl --out {out}"),
     ("gan_family", "gan_family",
