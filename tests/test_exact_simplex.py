@@ -271,7 +271,8 @@ def _check_tree(ns):
         assert pos[int(ns.last[v])] == pos[v] + size[v] - 1  # subtrees are contiguous
     tree_arcs = np.sort(ns.pred[:nodes][ns.pred[:nodes] >= 0])  # storage positions
     np.testing.assert_array_equal(tree_arcs, np.sort(ns._int[np.nonzero(ns.basic)[0]]))
-    pi, src, tgt = ns.pi, ns.src, ns.tgt
+    pi = ns.pi  # by node number: the pairs' ends as node numbers too
+    src, tgt = ns._src[ns._int[:ns.n_arcs]], ns._tgt[ns._int[:ns.n_arcs]]
     on_tree = ns.basic
     scale = 1.0 + np.abs(ns.costs).max(initial=0.0) + np.abs(pi).max()
     np.testing.assert_allclose((ns.costs + pi[src] - pi[tgt])[on_tree], 0.0, rtol=0,

@@ -95,6 +95,8 @@ __all__ = ["NetworkSimplex", "OPTIMAL", "INFEASIBLE", "MAX_ITER_REACHED", "EPSIL
 
 #: Largest pivot count the solver counts (int64).
 MAX_PIVOTS = 2**62
+#: Nodes are renumbered in thread order every this many times ``n + m`` pivots.
+RENUMBER_EVERY = 1
 #: Default pricing block size, in units of the square root of the number of pairs.
 BLOCK_FACTOR = 1.0
 #: Artificial flow at or below this (masses sum to 1) counts as none.
@@ -151,13 +153,16 @@ class NetworkSimplex:
         self.pi = np.zeros(nodes + 1)
         self.art_flow = np.concatenate([a, b, [0.0]]).astype(np.float64)
         self.stem = np.empty((4, nodes + 1), np.int32)  # scratch space of a pivot
+        #: Node number of each node (sources, then ``n`` + targets, then the root): nodes are
+        #: renumbered in thread order (see :meth:`_renumber`).
+        self._pos = np.arange(nodes + 1, dtype=np.int32)
         self.art = 8.0
         #: Pricing block: this many times the square root of the number of pairs.
         self.block_factor = BLOCK_FACTOR
         self.pivots = 0
         #: Over all solves: arcs priced, potentials shifted, cycle nodes walked, stem nodes
-        #: re-hung (a measure of the work).
-        self.work = np.zeros(4, np.int64)
+        #: re-hung, degenerate pivots, ancestors whose last node changed (a measure of the work).
+        self.work = np.zeros(6, np.int64)
         self.status = OPTIMAL
         self._start = 0
         self._cold_start = True  # no seed and no solve yet: the basis is all artificial
@@ -171,10 +176,34 @@ class NetworkSimplex:
     # and pairs sorted by source priced few sources per block and took 2.6x the pivots from
     # cold (a warm or seeded basis went the other way: 2.4x the pivots when shuffled).
     # These properties give copies in the order the pairs were added.
-    src = property(lambda self: self._src[self._int[:self.n_arcs]],
+    src = property(lambda self: self._outside(self._src[self._int[:self.n_arcs]]),
                    doc="Source node of each pair (a copy).")
-    tgt = property(lambda self: self._tgt[self._int[:self.n_arcs]],
+    tgt = property(lambda self: self._outside(self._tgt[self._int[:self.n_arcs]]),
                    doc="Target node of each pair (``n`` + target index; a copy).")
+
+    def _outside(self, nodes):
+        """Outside numbers (source index, ``n`` + target index) of node numbers."""
+        outside = np.empty_like(self._pos)
+        outside[self._pos] = np.arange(self._pos.shape[0], dtype=self._pos.dtype)
+        return outside[nodes]
+
+    def _renumber(self) -> None:
+        """Number the nodes in thread order and recompute the potentials from the tree.
+
+        A pivot walks the moved subtree along the thread; with nodes numbered in
+        thread order (kept approximately between renumberings: a pivot moves whole
+        pieces of the thread) that walk reads consecutive memory instead of jumping
+        (measured on the walk alone: 2.7-3 ns a node against 7.7-8.2 ns).  End to end the
+        gain is small: at 128 x 128, k = 2, one thread at load 20, 0-10 % of CPU time
+        (within the noise), and none measurable on 10 000 uniform points; renumbering
+        more often than every ``n + m`` pivots gained nothing more.
+        """
+        n_arcs = self.n_arcs
+        _k().renumber(self.parent, self.pred, self.up, self.thread, self.rev_thread, self.succ,
+                      self.last, self.pi, self.art_flow, self._src[:n_arcs], self._tgt[:n_arcs],
+                      self._pos)
+        _k().relabel_all(self.parent, self.pred, self.up, self.thread, self.pi,
+                         self._cost[:n_arcs], self.art)
     costs = property(lambda self: self._cost[self._int[:self.n_arcs]],
                      doc="Cost of each pair (a copy).")
     flow = property(lambda self: self._flow[self._int[:self.n_arcs]],
@@ -215,6 +244,9 @@ class NetworkSimplex:
         self._int[start:start + count] = np.arange(start, start + count)
         top = _k().append(self._src, self._tgt, self._cost, self._flow, self._basic, start,
                           rows, cols, costs, self.n)
+        added = slice(start, start + count)
+        self._src[added] = self._pos[self._src[added]]
+        self._tgt[added] = self._pos[self._tgt[added]]
         self.n_arcs = start + count
         self._cmax = max(self._cmax, float(top))
         if self._cmax + 1.0 > self.art / 8.0:
@@ -250,6 +282,7 @@ class NetworkSimplex:
         self._flow[arcs] = flows
         self._basic[arcs] = True
         self._cold_start = False
+        self._renumber()
         return True
 
     def _set_art(self, art: float) -> None:
@@ -268,14 +301,18 @@ class NetworkSimplex:
         n_arcs = self.n_arcs
         arcs = (self._src[:n_arcs], self._tgt[:n_arcs], self._cost[:n_arcs],
                 self._flow[:n_arcs], self._basic[:n_arcs])
+        chunk = max(1000, int(RENUMBER_EVERY * (self.n + self.m)))
         while True:
+            self._renumber()
             status, pivots, self._start = run(
                 *arcs, self.parent, self.pred,
                 self.up, self.thread, self.rev_thread, self.succ, self.last, self.pi,
-                self.art_flow, self.art, self.stem, self._start, budget, self.work,
+                self.art_flow, self.art, self.stem, self._start, min(budget, chunk), self.work,
                 float(self.block_factor))
             self.pivots += pivots
             budget -= pivots
+            if status == MAX_ITER_REACHED and budget > 0:
+                continue  # a chunk of pivots done: renumber and go on
             if status != OPTIMAL or self.artificial_flow() <= ART_FLOW_TOL:
                 break
             if self.art >= top:
@@ -289,11 +326,12 @@ class NetworkSimplex:
         """Mass still routed through the artificial root (0 for a plan of the listed pairs)."""
         nodes = self.n + self.m
         on_tree = self.pred[:nodes] < 0
-        return float(self.art_flow[:nodes][on_tree].sum())
+        return float(self.art_flow[:nodes][on_tree].sum())  # the root is the last node
 
     def potentials(self):
         """Dual potentials ``(f, g)`` with ``f_i + g_j = c_ij`` on tree arcs."""
-        return -self.pi[:self.n].copy(), self.pi[self.n:self.n + self.m].copy()
+        pi = self.pi[self._pos[:self.n + self.m]]
+        return -pi[:self.n], pi[self.n:]
 
     def support(self):
         """Indices of the added pairs with positive flow, increasing."""

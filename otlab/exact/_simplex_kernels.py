@@ -24,7 +24,7 @@ opposite amount: potentials only matter up to a common constant) move by the ent
 arc's reduced cost, walking the thread.  No stack, no allocation in a pivot.
 
 ``work`` counts, over all calls: arcs priced, potentials shifted, cycle nodes walked,
-stem nodes re-hung.
+stem nodes re-hung, degenerate pivots (no flow moved), ancestors whose last node changed.
 """
 
 import math
@@ -34,7 +34,7 @@ from numba import njit
 
 from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
 
-__all__ = ["run", "build", "cold", "relabel_all", "append"]
+__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber"]
 
 
 @njit(cache=True, nogil=True)
@@ -180,10 +180,12 @@ def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem):
     # cut the old piece out
     thread[before] = after
     rev_thread[after] = before
+    climbed = 0
     w = parent[u_out]
     while w >= 0 and last[w] == old_last:
         last[w] = before
         w = parent[w]
+        climbed += 1
     # splice the new piece after v_in
     nxt = thread[v_in]
     thread[v_in] = u_in
@@ -194,9 +196,10 @@ def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem):
     while w >= 0 and last[w] == v_in:
         last[w] = new_last
         w = parent[w]
+        climbed += 1
     for i in range(k):
         last[stem[0, i]] = new_last
-    return new_last, k
+    return new_last, k, climbed
 
 
 @njit(cache=True, nogil=True)
@@ -258,7 +261,7 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
     while u != join:  # ... the new ones gain it
         succ[u] += moved
         u = parent[u]
-    new_last, n_stem = _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem)
+    new_last, n_stem, climbed = _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem)
     w, new_parent, new_arc, new_up, below = u_in, v_in, e, up_in, 0
     while True:  # the stem u_in .. u_out, reversed, below v_in
         old_parent, old_arc, old_up, old_size = parent[w], pred[w], up[w], succ[w]
@@ -286,6 +289,9 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
         work[1] += root + 1 - moved
     work[2] += walked
     work[3] += n_stem
+    if delta == 0:
+        work[4] += 1
+    work[5] += climbed
     return True
 
 
@@ -395,3 +401,42 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, thread, rev_thread, s
         if parent[v] != root:
             succ[parent[v]] += succ[v]
     return True
+
+
+@njit(cache=True, nogil=True)
+def renumber(parent, pred, up, thread, rev_thread, succ, last, pi, art_flow, src, tgt, pos):
+    """Give the nodes new numbers in thread order (the root keeps the last one).
+
+    Walking a subtree then reads consecutive memory.  Every node array is
+    permuted and every stored node number mapped; ``pos`` (outside number ->
+    node number) is updated.  Returns nothing; the potentials move with their nodes.
+    """
+    root = parent.shape[0] - 1
+    new = np.empty(root + 1, np.int32)
+    new[root] = root
+    v = thread[root]
+    k = 0
+    while v != root:
+        new[v] = k
+        k += 1
+        v = thread[v]
+    old_parent, old_pred, old_up = parent.copy(), pred.copy(), up.copy()
+    old_thread, old_rev, old_succ = thread.copy(), rev_thread.copy(), succ.copy()
+    old_last, old_pi, old_art = last.copy(), pi.copy(), art_flow.copy()
+    for v in range(root + 1):
+        w = new[v]
+        p = old_parent[v]
+        parent[w] = p if p < 0 else new[p]
+        pred[w] = old_pred[v]
+        up[w] = old_up[v]
+        thread[w] = new[old_thread[v]]
+        rev_thread[w] = new[old_rev[v]]
+        succ[w] = old_succ[v]
+        last[w] = new[old_last[v]]
+        pi[w] = old_pi[v]
+        art_flow[w] = old_art[v]
+    for e in range(src.shape[0]):
+        src[e] = new[src[e]]
+        tgt[e] = new[tgt[e]]
+    for i in range(pos.shape[0]):
+        pos[i] = new[pos[i]]
