@@ -63,7 +63,8 @@ simplex dominates, 80 000 to 140 000 pivots at the finest level over
 with or without the shielding-style pairs "partners of the neighbours" from
 the seed), each pivot relabelling 1 500 (first round) to 7 000 (later
 rounds) nodes of the moved subtree: the work per pivot, not the number of
-pivots or of candidate pairs, is what keeps 128² at seconds.
+pivots or of candidate pairs, is what keeps 128² at seconds (profile, and
+what else was tried: :mod:`otlab.exact.grid`).
 
 Tolerance :math:`\tau`.  The simplex stops when no reduced cost is below
 :math:`-2.2\cdot10^{-15}` times the magnitude of the cost and potentials
