@@ -89,7 +89,9 @@ POT/otlab CPU time on the same 32² pair (same run): median 4.8 (k = 1) and 14 (
 Before and after these changes, 128², one pair per class, the engine of the commit before them
 and this one run one after the other at load 19-21 (CPU s, before -> after): k = 1 `grf_smooth`
 15.4 -> 5.8 (2.7x), `white_noise` 5.35 -> 2.52 (2.1x), `cauchy` 11.2 -> 6.7 (1.7x); k = 2
-3.16 -> 2.20 (1.4x), 3.38 -> 2.18 (1.6x), 2.78 -> 2.04 (1.4x); the same values to 6e-15.
+3.16 -> 2.20 (1.4x), 3.38 -> 2.18 (1.6x), 2.78 -> 2.04 (1.4x); the same values to 6e-15.  A
+second pass of both at load 18-21: k = 1 16.1 -> 5.8 (2.8x), 5.18 -> 3.08 (1.7x), 11.4 -> 7.5
+(1.5x); k = 2 3.44 -> 2.55 (1.3x), 3.19 -> 2.63 (1.2x).  So k = 1 1.5-2.8x, k = 2 1.2-1.6x.
 
 Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.6e-15
 relative or better on every pair compared (target 1e-9).  For k = 2 the certificate's dual
