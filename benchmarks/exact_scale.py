@@ -15,8 +15,14 @@ cloud its own clusters).  Methods:
   largest blur in (3e-3, 1e-3, 3e-4) whose value is within 1 % of the
   exact one (the time of that run is reported).
 
-Writes ``benchmarks/reports/exact_scale.md`` and ``exact_scale.png``.
-``python -m benchmarks.exact_scale --help`` lists the options.
+Cases run through the harness's :func:`~benchmarks._harness.run_grid`:
+each finished case is appended to a JSON-lines file (``--results``, default
+``benchmarks/reports/exact_scale_runs.jsonl``) and a re-run skips the cases
+it holds, so a sweep can be stopped and resumed; ``--report-only`` rewrites
+the report from that file.  A case that runs past ``--timeout`` is recorded
+with a note and not run again.  Writes ``benchmarks/reports/exact_scale.md``
+and ``exact_scale.png``.  ``python -m benchmarks.exact_scale --help`` lists
+the options.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, save_png,
-                       write_report)
+from ._harness import (REPORTS, add_grid_arguments, fields_key, load_average, markdown_table,
+                       measure, pyplot, read_jsonl, run_grid, save_png, write_report)
 
 #: The repository root: each case runs as ``python -m benchmarks.exact_scale`` from there.
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,21 +138,40 @@ def spawn(method, n, d, order, exact, timeout, kind="uniform"):
     return json.loads(lines[-1])
 
 
-def sweep(plan, timeout, log):
-    rows = []
-    for n, d, order, methods, *kind in plan:
-        exact = None
-        for method in methods:
-            load = load_average()
-            row = spawn(method, n, d, order, exact, timeout, *kind)
-            row["load"] = load
-            if method == "sparse" and row.get("converged"):
-                exact = row["value"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-    return rows
+#: Which recorded row answers which case.
+KEY = fields_key("method", "n", "d", "order", "data")
+
+
+def _exact_value(results, case):
+    """The certified sparse value of the same problem, if recorded (Sinkhorn aims at it)."""
+    for row in read_jsonl(results):
+        if (row.get("method") == "sparse" and row.get("converged")
+                and all(row.get(k) == case[k] for k in ("n", "d", "order", "data"))):
+            return row["value"]
+    return None
+
+
+def sweep(cases, results, timeout, budget_s=None):
+    """Run the cases ``results`` does not hold yet, each in a fresh process."""
+    def run_case(case):
+        load = load_average()
+        exact = _exact_value(results, case) if case["method"] == "sinkhorn" else None
+        row = spawn(case["method"], case["n"], case["d"], case["order"], exact, timeout,
+                    case["data"])
+        row["load"] = load
+        print(json.dumps(row), flush=True)
+        return row
+
+    return run_grid(cases, run_case, results, key=KEY, budget_s=budget_s)
+
+
+def _latest(rows):
+    """The latest row of each case, in the order the cases first appear."""
+    latest = {}
+    for row in rows:
+        if "error" not in row:
+            latest[KEY(row)] = row
+    return list(latest.values())
 
 
 def _table(rows):
@@ -176,6 +201,7 @@ def _table(rows):
         row["sinkhorn err"] = (abs(sk["value"] - ref) / ref if ref and "value" in sk
                                else float("nan"))
         row["sparse rounds"] = sp.get("rounds", "")
+        row["note"] = sp.get("note", "")
         out.append(row)
     return out
 
@@ -189,7 +215,39 @@ NOTES = """\
   (`dual_violation` in the JSON log); `max rel diff` compares POT's value with otlab's.
 - Peak RSS includes the Python process with numpy, SciPy, POT, numba and torch loaded
   (about 0.45 GiB before the solve).
-- A case that shows "stopped after N s" hit the per-case time limit at that load.
+- A case that shows "stopped after N s" hit the per-case time limit at that load; where the
+  note says how far the solve got, that was read from its progress line (stderr) and its
+  process's status (peak RSS, CPU time) while it ran.
+- Runs of the engine before the coarse seed was repaired and before the lifted pricing of high
+  dimensions are kept in `exact_scale_runs_previous.jsonl` (not rendered): d = 64,
+  n = 10^4, W_2 took 58 s of CPU there (POT 1.43x slower); 2-D uniform n = 20 000, W_1, 8.9 s.
+"""
+
+
+PROFILE = """\
+Measured separately (the solver's rounds instrumented: CPU time of each part, one thread, on
+the shared machine at load 9 to 20, so the absolute times are inflated and move by 20-30 %
+between runs; the finest level only unless said).  "Scan" is the check of all pairs that
+prices each round; "frac" the share of the n^2 pairs it evaluated.
+
+| case | candidates (incl. coarse levels) | simplex per round (pivots) | scan per round (frac) | rounds | total CPU |
+|---|---|---|---|---|---|
+| 2-D uniform 2*10^4, k = 1, seed refused (before) | 0.5 s | 6.3 s (384 000), 1.8 s (91 000), 0.25, 0.08, 0.02 s | 0.3-0.7 s (3.0-3.8 %) | 5 | 11.4 s |
+| 2-D uniform 2*10^4, k = 1 | 0.5 s | 3.2 s (190 000), 0.9 s (67 000), 0.14, 0.02, 0.005 s | 0.25-0.56 s (3.0-3.8 %) | 5 | 6.8 s |
+| 2-D uniform 2*10^4, k = 2 | 0.5 s | 3.2 s (169 000), 1.1 s (65 000), 0.04 s | 0.3-0.45 s (1.0-1.1 %) | 3 | 6.1 s |
+| 2-D clustered 2*10^4, k = 1 | 1.0 s | 1.0, 2.0, 1.3, 0.9, 0.24, 0.06, 0.02 s (89 000, 156 000, 91 000, 34 000, ...) | 0.5-1.1 s (8.5-9 %) | 7 | 13.0 s |
+| 2-D clustered 2*10^4, k = 2 | 0.8 s | 0.6, 2.4, 0.9, 0.06, 0.02 s (56 000, 163 000, 64 000, ...) | 0.3-0.9 s (7.6-8.7 %) | 5 | 8.1 s |
+| 2-D uniform 10^5, k = 1 | 3.3 s | 121 s (1 225 000), 35 s (404 000), 5.0, 0.5, 0.05 s | 1.6-2.6 s (0.6-0.8 %) | 5 | 178 s |
+| d = 64 5000, k = 2, coarse seed (before) | 1.4 s | 2.1 s (133 000), 0.24, 0.04, 0.004 s | 0.7-0.9 s (100 %, box screening) | 4 | 8.2 s |
+| d = 64 5000, k = 2 | 0.9 s | 0.13 s (34 000), 0.16 s (33 000), 0.04, 0.01, 0.003 s | 0.21-0.26 s (100 %, lifted product) | 5 | 2.5-2.7 s |
+
+In 2-D the simplex is the cost: at 10^5 points the seeded first round makes 12 pivots per point
+at about 100 us each (17 us at 2*10^4: each pivot re-labels a subtree of the spanning tree,
+which grows with n), while pricing every pair takes 1-3 % of the solve.  On clustered data the
+coarse blocks miss the pairs between clusters: the first check finds 3-5 million violated
+pairs and three more rounds of 90 000-160 000 pivots follow.  In d = 64 the check of all
+pairs and the candidates' nearest-neighbour search (a matrix product and a partition per row)
+are most of what is left.
 """
 
 
@@ -221,7 +279,8 @@ def _summary(table):
             lines.append(f"- n = {n}, d = {d}, {kind}: not run")
         for case in cases:
             value = case[key]
-            verdict = ("not measured" if value != value else "met" if ok(case) else "MISSED")
+            verdict = ("NOT FINISHED (see the note)" if case["note"] else
+                       "not measured" if value != value else "met" if ok(case) else "MISSED")
             lines.append(f"- n = {n}, d = {d}, {kind}, k = {case['k']}: {what}: {value:.3g} -> "
                          f"{verdict}; sparse {case['sparse s']:.1f} s wall, {_cpu(case)}, "
                          f"{case['sparse MiB']:.0f} MiB peak RSS, load {case['load']:.1f}")
@@ -229,31 +288,93 @@ def _summary(table):
 
 
 def plot(rows, path):
+    """CPU time and peak memory of the sparse solver in 2-D against n, with the peers where run."""
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    styles = {"sparse": "o-", "dense": "s--", "pot": "^:", "sinkhorn": "x-."}
-    labels = {"sparse": "otlab sparse (emd_points)", "dense": "otlab dense",
-              "pot": "POT emd2 + ot.dist", "sinkhorn": "GeomLoss Sinkhorn (aiming at 1 %; error in table)"}
-    for method, style in styles.items():
-        pts = sorted((r["n"], r["seconds"], r.get("rss_mib", float("nan"))) for r in rows
-                     if r["method"] == method and r["d"] == 2 and r["order"] == 1
-                     and r.get("data", "uniform") == "uniform" and r["seconds"] == r["seconds"])
+    series = [("sparse", k, kind) for k in (1.0, 2.0) for kind in DATA]
+    for colour, (method, k, kind) in enumerate(series):
+        pts = sorted((r["n"], r.get("cpu_s", float("nan")), r.get("rss_mib", float("nan")))
+                     for r in rows if r["method"] == method and r["d"] == 2
+                     and r["order"] == k and r.get("data", "uniform") == kind
+                     and not r.get("note")
+                     and r.get("cpu_s", float("nan")) == r.get("cpu_s", float("nan")))
         if pts:
             n, t, mem = zip(*pts)
-            ax1.loglog(n, t, style, label=labels[method])
-            ax2.loglog(n, [m / 1024 for m in mem], style, label=labels[method])
-    cpu = sorted((r["n"], r["cpu_s"]) for r in rows if r["method"] == "sparse" and "cpu_s" in r
-                 and r["d"] == 2 and r["order"] == 1 and r.get("data", "uniform") == "uniform")
-    if cpu:
-        ax1.loglog(*zip(*cpu), "o", mfc="none", color="C0", label="otlab sparse, CPU time")
-    ax1.set(xlabel="n = m (2-D uniform, W_1)", ylabel="seconds (wall unless marked CPU)",
+            label = f"otlab sparse, k = {k:g}, {kind}"
+            style = "o-" if kind == "uniform" else "s--"
+            ax1.loglog(n, t, style, color=f"C{colour}", label=label)
+            ax2.loglog(n, [m / 1024 for m in mem], style, color=f"C{colour}", label=label)
+    for method, style in (("pot", "^:"), ("dense", "v:")):
+        pts = sorted((r["n"], r["cpu_s"]) for r in rows if r["method"] == method
+                     and r["d"] == 2 and "cpu_s" in r)
+        if pts:
+            ax1.loglog(*zip(*pts), style, color="grey",
+                       label="POT emd2 + ot.dist" if method == "pot" else "otlab dense")
+    stopped = [(r["n"], r["cpu_s"], r.get("rss_mib", float("nan"))) for r in rows
+               if r.get("note") and r.get("cpu_s") and r["d"] == 2]
+    if stopped:
+        n, t, mem = zip(*stopped)
+        ax1.loglog(n, t, "kx", ms=9, label="not finished: CPU time until stopped (a lower bound)")
+        ax2.loglog(n, [m / 1024 for m in mem], "kx", ms=9, label="not finished: peak RSS until "
+                   "stopped")
+    ax1.axhline(30, color="k", lw=0.8, ls=":", label="targets: 30 s at 10^5, 1 h at 10^6")
+    ax1.axhline(3600, color="k", lw=0.8, ls=":")
+    ax2.axhline(8, color="k", lw=0.8, ls=":", label="target: 8 GiB at 10^6")
+    ax1.set(xlabel="n = m (2-D)", ylabel="CPU seconds of the solve (one thread)",
             title="time (shared 2-core machine; load in the report)")
-    ax2.set(xlabel="n = m (2-D uniform, W_1)", ylabel="peak RSS (GiB)",
+    ax2.set(xlabel="n = m (2-D)", ylabel="peak RSS (GiB)",
             title="peak resident memory (fresh process)")
-    for ax, where in ((ax1, "lower right"), (ax2, "upper left")):
-        ax.legend(fontsize=8, loc=where)
+    for ax, where in ((ax1, "upper left"), (ax2, "upper left")):
+        ax.legend(fontsize=7, loc=where)
         ax.grid(True, which="both", alpha=0.3)
     save_png(fig, path)
+
+
+def default_cases(args):
+    """The sweep: small sizes against every peer, large ones sparse only, d = 64 against POT."""
+    plan = [(n, 2, 1.0, ["sparse", "dense", "pot"] + (["sinkhorn"] if n <= args.sinkhorn_max
+                                                       else []), "uniform")
+            for n in args.sizes]
+    plan += [(4000, 2, 2.0, ["sparse", "pot"], "uniform")]
+    plan += [(4000, d, k, ["sparse", "pot"], "uniform") for d in (3, 10) for k in (1.0, 2.0)]
+    plan += [(10_000, 64, k, ["sparse", "pot"], "uniform") for k in (2.0, 1.0)]
+    plan += [(n, 2, k, ["sparse"], kind) for n in args.large for k in (1.0, 2.0)
+             for kind in DATA]
+    plan += [(20_000, d, 1.0, ["sparse"], "uniform") for d in (3, 10)]
+    return [{"method": m, "n": n, "d": d, "order": k, "data": kind}
+            for n, d, k, methods, kind in plan for m in methods]
+
+
+def _only_cases(only, with_pot):
+    cases = []
+    for spec in only:
+        n, d, k, *rest = spec.split(":")
+        kind = rest[0] if rest else "uniform"
+        for method in ["sparse", "pot"] if with_pot else ["sparse"]:
+            cases.append({"method": method, "n": int(n), "d": int(d), "order": float(k),
+                          "data": kind})
+    return cases
+
+
+def report(rows, out):
+    """Write the report and figure from the recorded rows."""
+    table = _table(rows)
+    plot(rows, out / "exact_scale.png")
+    return write_report(
+        "exact_scale", "Exact OT at scale: sparse vs dense vs POT vs Sinkhorn", device="cpu",
+        sections=[("Targets (issue 19)", _summary(table)),
+                  ("Reading the numbers", NOTES),
+                  ("Where the time goes", PROFILE),
+                  ("Cases", "Times in seconds, peak RSS in MiB of a fresh process (its "
+                   "imports, about 350 MiB with torch, included); `load` is the 1-minute load "
+                   "average when the case started (2 cores); `sparse cpu s` is the CPU time of "
+                   "the sparse solve (user + system), which the other processes on the machine "
+                   "do not inflate.  `POT/sparse` is the speed-up "
+                   "of otlab's sparse solver over `ot.emd2`; `max rel diff` compares the "
+                   "dense and POT values with the sparse one; `sinkhorn err` is the relative "
+                   "error of the Sinkhorn value reported.\n\n" + markdown_table(table)),
+                  ("Figure", "![time and memory vs n](exact_scale.png)")],
+        out_dir=out)
 
 
 def main(argv=None):
@@ -264,60 +385,26 @@ def main(argv=None):
                         help="sizes run with the sparse solver only")
     parser.add_argument("--sinkhorn-max", type=int, default=4000,
                         help="largest n for the Sinkhorn peer (dense GeomLoss kernel)")
-    parser.add_argument("--timeout", type=int, default=1800)
-    parser.add_argument("--from-log", type=Path, nargs="+",
-                        help="rebuild the report from JSON-lines logs instead of running")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per case")
+    parser.add_argument("--budget-s", type=float, default=None,
+                        help="start no case after this many seconds")
     parser.add_argument("--only", nargs="+", metavar="N:D:K[:DATA]",
                         help="run only these cases (e.g. 100000:2:1 or 10000:64:2:uniform), "
-                        "sparse, and POT where --with-pot, log to --log")
+                        "sparse, and POT where --with-pot")
     parser.add_argument("--with-pot", action="store_true", help="--only cases also run POT")
-    parser.add_argument("--log", type=Path, help="JSON-lines log (default: next to the report)")
-    parser.add_argument("--out", type=Path, default=REPORTS)
+    add_grid_arguments(parser, "exact_scale_runs.jsonl")
     args = parser.parse_args(argv)
     if args.case:
         method, n, d, order, exact, kind = args.case
         run_case(method, int(n), int(d), float(order), float(exact) or None, kind)
         return
-    args.out.mkdir(parents=True, exist_ok=True)
-    log_path = args.log or args.out / "exact_scale.jsonl"
-    if args.from_log:
-        rows = [json.loads(ln) for path in args.from_log for ln in path.read_text().splitlines()
-                if ln]
-    elif args.only:
-        methods = ["sparse", "pot"] if args.with_pot else ["sparse"]
-        cases = [c.split(":") + ["uniform"] for c in args.only]
-        with open(log_path, "a") as log:
-            sweep([(int(c[0]), int(c[1]), float(c[2]), methods, c[3]) for c in cases],
-                  args.timeout, log)
-        return
-    else:
-        plan = [(n, 2, 1.0, ["sparse", "dense", "pot"] + (["sinkhorn"] if n <= args.sinkhorn_max
-                                                           else [])) for n in args.sizes]
-        plan += [(n, 2, 2.0, ["sparse", "pot"]) for n in (4000,)]
-        plan += [(4000, d, k, ["sparse", "pot"]) for d in (3, 10) for k in (1.0, 2.0)]
-        plan += [(n, 2, k, ["sparse"], kind) for n in args.large for k in (1.0, 2.0)
-                 for kind in DATA]
-        plan += [(20_000, d, 1.0, ["sparse"]) for d in (3, 10)]
-        plan += [(10_000, 64, k, ["sparse", "pot"]) for k in (1.0, 2.0)]
-        with open(log_path, "w") as log:
-            rows = sweep(plan, args.timeout, log)
-    table = _table(rows)
-    plot(rows, args.out / "exact_scale.png")
-    path = write_report(
-        "exact_scale", "Exact OT at scale: sparse vs dense vs POT vs Sinkhorn", device="cpu",
-        sections=[("Targets (issue 19)", _summary(table)),
-                  ("Reading the numbers", NOTES),
-                  ("Cases", "Times in seconds, peak RSS in MiB of a fresh process (its "
-                   "imports, about 350 MiB with torch, included); `load` is the 1-minute load "
-                   "average when the case started (2 cores); `sparse cpu s` is the CPU time of the sparse "
-                   "solve (user + system), which the other processes on the machine do not "
-                   "inflate.  `POT/sparse` is the speed-up "
-                   "of otlab's sparse solver over `ot.emd2`; `max rel diff` compares the "
-                   "dense and POT values with the sparse one; `sinkhorn err` is the relative "
-                   "error of the Sinkhorn value reported.\n\n" + markdown_table(table)),
-                  ("Figure", "![time and memory vs n](exact_scale.png)")],
-        out_dir=args.out)
-    print(f"wrote {path}")
+    out = args.out or REPORTS
+    out.mkdir(parents=True, exist_ok=True)
+    results = args.results or out / "exact_scale_runs.jsonl"
+    if not args.report_only:
+        cases = _only_cases(args.only, args.with_pot) if args.only else default_cases(args)
+        sweep(cases, results, args.timeout, args.budget_s)
+    print(f"wrote {report(_latest(read_jsonl(results)), out)}")
 
 
 if __name__ == "__main__":
