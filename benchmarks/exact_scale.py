@@ -169,8 +169,8 @@ def _latest(rows):
     """The latest row of each case, in the order the cases first appear."""
     latest = {}
     for row in rows:
-        if "error" not in row:
-            latest[KEY(row)] = row
+        if "error" not in row:  # the results file writes NaN as null
+            latest[KEY(row)] = {k: float("nan") if v is None else v for k, v in row.items()}
     return list(latest.values())
 
 
