@@ -43,6 +43,10 @@ _NARROW = {"hidden": (64, 64), "activation": "leaky_relu", "lr_schedule": "const
 _WIDE = {"hidden": (256, 256), "activation": "relu", "lr_schedule": "constant"}
 _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
 
+#: What every factor starts from: 1000 steps, no norm feature (the defaults before the
+#: step rule and WithRadius).
+BASE = {"radial": False, "steps": 1000}
+
 #: factor -> (training data, estimate_w1 options); "fixed" is a fixed sample of --n points.
 FACTORS = {
     "fixed 64x64 (former default)": ("fixed", _NARROW),
@@ -63,12 +67,30 @@ FACTORS = {
     "fresh 256x256 relu cosine penalty 100": ("fresh", {**_WIDE_COS, "penalty": 100.0}),
     "fresh 256x256x256 relu cosine": ("fresh", {**_WIDE_COS, "hidden": (256, 256, 256)}),
     "fresh 512x512 relu cosine": ("fresh", {**_WIDE_COS, "hidden": (512, 512)}),
+    # estimate_w1's former default (lp, relu, cosine, default_hidden, 1000 steps), one factor
+    # changed at a time
+    "fresh default": ("fresh", {}),
+    "fresh default betas 0.9": ("fresh", {"betas": (0.9, 0.999)}),
+    "fresh default batch 1024": ("fresh", {"batch_size": 1024}),
+    "fresh default betas 0.9 batch 1024": ("fresh", {"betas": (0.9, 0.999), "batch_size": 1024}),
+    "fresh default betas 0.9 steps 3000": ("fresh", {"betas": (0.9, 0.999), "steps": 3000}),
+    "fresh default betas 0.9 lr 3e-4": ("fresh", {"betas": (0.9, 0.999), "lr": 3e-4}),
+    "fresh default betas 0.9 penalty 1": ("fresh", {"betas": (0.9, 0.999), "penalty": 1.0}),
+    "fresh default elu": ("fresh", {"activation": "elu"}),
+    "fresh default tanh": ("fresh", {"activation": "tanh"}),
+    "fresh default 1024x256": ("fresh", {"hidden": (1024, 256)}),
+    # the network also sees |u| (otlab.networks.WithRadius)
+    "fresh radial": ("fresh", {"radial": True}),
+    "fresh radial steps 2000": ("fresh", {"radial": True, "steps": 2000}),
+    "fresh radial steps 4000": ("fresh", {"radial": True, "steps": 4000}),
+    "fresh radial batch 1024": ("fresh", {"radial": True, "batch_size": 1024}),
 }
 
 
 def run_case(case, args) -> dict:
     pair = w1_benchmark(case["D"], case["W"], seed=args.pair_seed)
     mode, opts = FACTORS[case["factor"]]
+    opts = {**BASE, **opts}
     seed = case["seed"]
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
     if mode == "fixed":

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-__all__ = ["ACTIVATIONS", "mlp", "linear_layers", "spectral_normalise", "ExactSpectralNorm",
+__all__ = ["ACTIVATIONS", "mlp", "WithRadius", "linear_layers", "spectral_normalise", "ExactSpectralNorm",
            "freeze_spectral_norm", "spectral_norms", "clip_weights_", "seeded"]
 
 #: Hidden-layer activations accepted by :func:`mlp` (all 1-Lipschitz).
@@ -109,6 +109,43 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int], *, activation: str = "
     if out_activation is not None:
         layers.append(out_activation)
     return nn.Sequential(*layers)
+
+
+class WithRadius(nn.Module):
+    r"""``net`` applied to the input and its Euclidean norm: :math:`u \mapsto g(u, \lVert u\rVert)`.
+
+    A ReLU MLP of width H draws :math:`\lVert u\rVert` in D dimensions from
+    H ridge functions :math:`\mathrm{relu}(w \cdot u + b)`; in high
+    dimension that needs far more units than D, and a critic without them
+    misses every radial part of the potential (in D = 128 the radial part is
+    about 40 % of the squared gradient of the known-answer pairs of
+    :func:`otlab.datasets.w1_benchmark`).  Given the norm as an extra input it
+    is one weight.  The map :math:`u \mapsto (u, \lVert u\rVert)` is
+    smooth but at 0, where the norm's gradient is taken as 0 (torch's
+    convention); its Lipschitz constant is :math:`\sqrt 2`, so a bound on
+    ``net`` (spectral norms) is not a bound on the whole: gradient penalties,
+    which see the gradient through the norm, are the methods to use it with.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Takes ``d + 1`` inputs.
+
+    Examples
+    --------
+    >>> g = WithRadius(nn.Linear(3, 1, bias=False))
+    >>> _ = g.net.weight.data.copy_(torch.tensor([[0.0, 0.0, 1.0]]))
+    >>> g(torch.tensor([[3.0, 4.0]])).item()
+    5.0
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        radius = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+        return self.net(torch.cat([u, radius], dim=-1))
 
 
 def linear_layers(net: nn.Module) -> list[nn.Linear]:

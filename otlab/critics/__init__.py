@@ -12,7 +12,7 @@ from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
 from .neural import (EXACT_SN_MAX_WIDTH, LR_SCHEDULES, CriticConfig, CriticDivergedError,
                      CriticFailedWarning, CriticResult, NeuralCritic, ScaledEstimateWarning,
-                     default_hidden, estimate_w1, spectral_norms)
+                     default_hidden, default_steps, estimate_w1, spectral_norms)
 
 __all__ = [
     "exact_critic",
@@ -33,4 +33,5 @@ __all__ = [
     "EXACT_SN_MAX_WIDTH",
     "LR_SCHEDULES",
     "default_hidden",
+    "default_steps",
 ]

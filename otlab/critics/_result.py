@@ -12,7 +12,7 @@ from ._function import NeuralCritic
 from .audit import LipschitzAudit
 
 __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
-           "EXACT_SN_MAX_WIDTH", "default_hidden", "with_dimension", "build_net", "finish",
+           "EXACT_SN_MAX_WIDTH", "default_hidden", "default_steps", "with_dimension", "build_net", "finish",
            "holdout_estimate", "max_gradient",
            "run_status"]
 
@@ -68,6 +68,7 @@ class CriticConfig:
     fix_sign: bool = True
     lr_schedule: str = "constant"
     n_eval: int = 0
+    radial: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,24 +179,41 @@ def default_hidden(dim: int) -> tuple[int, ...]:
     return (width, width)
 
 
+def default_steps(dim: int) -> int:
+    r"""The critic's optimiser steps when ``steps`` is not given, for dimension D.
+
+    PLACEHOLDER
+
+    Examples
+    --------
+    >>> default_steps(2), default_steps(32), default_steps(64), default_steps(128)
+    (1000, 1000, 1000, 1000)
+    """
+    return 1000
+
+
 def with_dimension(cfg: CriticConfig, dim: int) -> CriticConfig:
-    """``cfg`` with ``hidden`` resolved for data of dimension ``dim`` (:func:`default_hidden`)."""
-    if cfg.hidden is not None:
-        return cfg
-    return replace(cfg, hidden=default_hidden(dim))
+    """``cfg`` with ``hidden`` (:func:`default_hidden`), ``steps`` (:func:`default_steps`)
+    and ``log_every`` (a twentieth of the steps) resolved for data of dimension ``dim``."""
+    hidden = default_hidden(dim) if cfg.hidden is None else cfg.hidden
+    steps = default_steps(dim) if cfg.steps is None else cfg.steps
+    log_every = max(1, steps // 20) if cfg.log_every is None else cfg.log_every
+    return replace(cfg, hidden=hidden, steps=steps, log_every=log_every)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):
     """The MLP, initialised from a seed drawn from ``generator`` (global RNG untouched)."""
     import torch
 
-    from ..networks import mlp, seeded
+    from ..networks import WithRadius, mlp, seeded
 
     spectral = None
     if cfg.lipschitz == "sn":
         spectral = "exact" if max(cfg.hidden, default=0) <= EXACT_SN_MAX_WIDTH else "power"
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
     with seeded(seed):
+        if cfg.radial:
+            return WithRadius(mlp(dim + 1, 1, cfg.hidden, activation=cfg.activation))
         return mlp(dim, 1, cfg.hidden, activation=cfg.activation, spectral_norm=spectral)
 
 

@@ -110,12 +110,16 @@ PAPER_SETTINGS = {
 #: gradient has a first-order form, :func:`input_gradients`) and a cosine
 #: decay of the learning rate, measured on the known-answer pairs
 #: (``benchmarks/reports/critics_w1_benchmark.md``); the other methods keep
-#: leaky ReLU and a constant rate.
+#: leaky ReLU and a constant rate.  ``"radial"``: whether the network also
+#: sees the norm of its (standardised) input
+#: (:class:`otlab.networks.WithRadius`); on by default for ``"lp"`` only (a
+#: spectral-norm bound would not cover the norm feature).
 DEFAULT_SETTINGS = {
     name: {**cfg, "lr": {"clip": 5e-4, "gp": 1e-3, "lp": 1e-3, "sn": 1e-3,
                          "ctransform": 1e-3}[name],
            "activation": "relu" if name == "lp" else "leaky_relu",
-           "lr_schedule": "cosine" if name == "lp" else "constant"}
+           "lr_schedule": "cosine" if name == "lp" else "constant",
+           "radial": name == "lp"}
     for name, cfg in PAPER_SETTINGS.items()
 }
 
@@ -273,7 +277,9 @@ def input_gradients(critic, z, *, start: int = 0):
     (:func:`relu_mlp_input_gradient`): a first-order expression whose
     derivative with respect to the weights is what double backpropagation
     computes (the masks are piecewise constant, :math:`\mathrm{relu}'' = 0`),
-    in fewer, larger kernels and with a graph that ``torch.compile`` handles.
+    in fewer, larger kernels and with a graph that ``torch.compile`` handles;
+    so is a plain ReLU MLP on the input and its norm
+    (:class:`otlab.networks.WithRadius`), through the chain rule.
     Any other critic (convolutional, spectrally normalised, leaky ReLU,
     custom) takes the double-backpropagation path (``create_graph=True``).
     Either way the gradients are differentiable in the critic's parameters.
@@ -292,9 +298,18 @@ def input_gradients(critic, z, *, start: int = 0):
     """
     import torch
 
+    from ..networks import WithRadius
+
     layers = _plain_relu_mlp(critic)
     if layers is not None:
         return relu_mlp_input_gradient(layers, z, start=start)
+    if type(critic) is WithRadius and (layers := _plain_relu_mlp(critic.net)) is not None:
+        # chain rule through v = (z, |z|): grad_z = grad_v[:d] + grad_v[d] z / |z| (0 at 0)
+        radius = torch.linalg.vector_norm(z, dim=-1, keepdim=True)
+        out, grad = relu_mlp_input_gradient(layers, torch.cat([z, radius], dim=-1), start=start)
+        r = radius[start:]
+        direction = torch.where(r > 0, z[start:] / torch.where(r > 0, r, 1.0), 0.0)
+        return out, grad[:, :-1] + grad[:, -1:] * direction
     z.requires_grad_(True)
     out = critic(z).squeeze(-1)
     grad = torch.autograd.grad(out[start:].sum(), z, create_graph=True)[0][start:]

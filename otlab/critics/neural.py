@@ -22,12 +22,13 @@ from ..sample import sample_pair
 from ._function import NeuralCritic, _forward
 from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
 from ._result import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticFailedWarning, CriticResult,
-                      ScaledEstimateWarning, build_net, default_hidden, finish, with_dimension)
+                      ScaledEstimateWarning, build_net, default_hidden, default_steps, finish,
+                      with_dimension)
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
            "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
-           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "default_hidden"]
+           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "default_hidden", "default_steps"]
 
 
 def _canonical(x, w):
@@ -59,7 +60,7 @@ def _split(x, w, holdout, rng):
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
              clip_value, device, seed, holdout, log_every, fix_sign, lr_schedule,
-             n_eval) -> CriticConfig:
+             n_eval, radial) -> CriticConfig:
     from ..networks import ACTIVATIONS
 
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
@@ -70,7 +71,7 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
         hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
     n_eval = check_positive_int(n_eval, "n_eval")
-    steps = check_positive_int(steps, "steps")
+    steps = None if steps is None else check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     lr = check_positive(base["lr"] if lr is None else lr, "lr")
     optimizer = check_choice(optimizer or base["optimizer"], "optimizer", ("adam", "rmsprop"))
@@ -85,13 +86,18 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         raise ValueError(f"holdout must be in [0, 1); got {holdout!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer; got {seed!r}")
-    log_every = max(1, steps // 20) if log_every is None else check_positive_int(log_every,
-                                                                                 "log_every")
+    log_every = None if log_every is None else check_positive_int(log_every, "log_every")
     if not isinstance(fix_sign, bool):
         raise TypeError(f"fix_sign must be True or False; got {fix_sign!r}")
+    radial = base["radial"] if radial is None else radial
+    if not isinstance(radial, bool):
+        raise TypeError(f"radial must be True, False or None; got {radial!r}")
+    if radial and lipschitz == "sn":
+        raise ValueError("radial=True does not go with lipschitz='sn': the spectral norms "
+                         "would not bound the slope of the norm feature; got radial=True")
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                         penalty, clip_value, str(device), int(seed), holdout, log_every,
-                        fix_sign, lr_schedule, n_eval)
+                        fix_sign, lr_schedule, n_eval, radial)
 
 
 def _gap(values_x, wx, values_y, wy) -> float:
@@ -99,12 +105,13 @@ def _gap(values_x, wx, values_y, wy) -> float:
 
 
 def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
-                activation: str | None = None, steps: int = 1000, batch_size: int = 256,
+                activation: str | None = None, steps: int | None = None,
+                batch_size: int = 256,
                 lr: float | None = None, optimizer: str | None = None, betas=None,
                 penalty: float | None = None, clip_value: float | None = None, device="cpu",
                 seed: int = 0, holdout: float = 0.2, log_every: int | None = None,
                 audit: bool = True, fix_sign: bool = True, lr_schedule: str | None = None,
-                n_eval: int = 4096) -> CriticResult:
+                n_eval: int = 4096, radial: bool | None = None) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
     .. math::
@@ -300,7 +307,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                    penalty, clip_value, device, seed, holdout, log_every, fix_sign,
-                   lr_schedule, n_eval)
+                   lr_schedule, n_eval, radial)
     if callable(x) or callable(y):
         from .samplers import estimate_from_samplers
 

@@ -1,0 +1,96 @@
+"""The norm feature of the default critic (``radial``) and the step rule (``default_steps``)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otlab.critics import CriticFailedWarning, default_steps, estimate_w1
+from otlab.critics.lipschitz import input_gradients, kantorovich_loss
+from otlab.networks import WithRadius, mlp
+
+ONE_STEP = {"steps": 1, "hidden": (4,), "holdout": 0.0, "audit": False}
+
+
+def test_with_radius_feeds_the_euclidean_norm_as_the_last_input():
+    net = WithRadius(torch.nn.Identity())
+    u = torch.tensor([[3.0, 4.0], [0.0, 0.0], [-1e-30, 0.0]], dtype=torch.float64)
+    out = net(u)
+    np.testing.assert_array_equal(out[:, :2].numpy(), u.numpy())
+    np.testing.assert_allclose(out[:, 2].numpy(), [5.0, 0.0, 1e-30], rtol=1e-15, atol=0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**16), dim=st.integers(1, 6), n=st.integers(1, 7),
+       zero_row=st.booleans(), scale=st.sampled_from([1e-3, 1.0, 1e3]))
+def test_the_chain_rule_gradient_through_the_norm_equals_double_backpropagation(
+        seed, dim, n, zero_row, scale):
+    """grad_u g(u, |u|) = grad_v g[:d] + grad_v g[d] u/|u| (0 at the origin), and so do the
+    penalty's weight gradients: the first-order path trains the same critic."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = WithRadius(mlp(dim + 1, 1, (8, 5))).double()
+    z = scale * torch.randn(2 * n, dim, generator=gen, dtype=torch.float64)
+    if zero_row:
+        z[-1] = 0.0
+    out, grad = input_gradients(net, z.clone(), start=n)
+    zz = z.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(net(zz).sum(), zz, create_graph=True)
+    np.testing.assert_allclose(out.detach().numpy(), net(z).squeeze(-1).detach().numpy(),
+                               rtol=1e-12, atol=1e-12 * scale)
+    np.testing.assert_allclose(grad.detach().numpy(), expected[n:].detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    params = list(net.parameters())
+    first = torch.autograd.grad(grad.norm(dim=1).sum(), params, allow_unused=True)
+    second = torch.autograd.grad(expected[n:].norm(dim=1).sum(), params, allow_unused=True)
+    for a, b in zip(first, second):
+        if a is None or b is None:
+            assert a is None or not a.any()
+            assert b is None or not b.any()
+        else:
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_the_lp_loss_of_a_radial_critic_sees_the_slope_of_the_norm():
+    """g(u, r) = 2 r has slope 2 everywhere but at 0: the one-sided penalty is lambda (2-1)^2."""
+    net = WithRadius(torch.nn.Linear(3, 1, bias=False)).double()
+    with torch.no_grad():
+        net.net.weight.copy_(torch.tensor([[0.0, 0.0, 2.0]]))
+    real = torch.tensor([[3.0, 4.0], [0.0, 1.0]], dtype=torch.float64)
+    fake = torch.tensor([[0.0, 2.0], [1.0, 0.0]], dtype=torch.float64)
+    alpha = torch.full((2, 1), 0.5, dtype=torch.float64)
+    loss, value = kantorovich_loss("lp", net, real, fake, penalty=10.0, alpha=alpha)
+    assert value.item() == pytest.approx((10.0 + 2.0) / 2 - (4.0 + 2.0) / 2, rel=1e-14)
+    assert loss.item() == pytest.approx(-value.item() + 10.0, rel=1e-14)
+
+
+@pytest.mark.parametrize("method,radial", [("lp", True), ("gp", False), ("sn", False),
+                                           ("clip", False), ("ctransform", False)])
+def test_the_norm_feature_is_on_by_default_for_lp_only(method, radial):
+    x, y = np.zeros((4, 2)), np.ones((4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)  # one step: any status
+        res = estimate_w1(x, y, lipschitz=method, **ONE_STEP)
+    assert res.config.radial is radial
+    assert isinstance(res.critic.net, WithRadius) is radial
+
+
+def test_radial_can_be_switched_on_and_off():
+    x, y = np.zeros((4, 2)), np.ones((4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)  # one step: any status
+        off = estimate_w1(x, y, radial=False, **ONE_STEP)
+        on = estimate_w1(x, y, lipschitz="gp", radial=True, **ONE_STEP)
+    assert not isinstance(off.critic.net, WithRadius)
+    assert isinstance(on.critic.net, WithRadius)
+    assert on.critic.net.net[0].in_features == 3
+
+
+def test_radial_must_be_a_bool_and_not_with_spectral_norm():
+    with pytest.raises(TypeError, match="radial must be True, False or None; got 1"):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], radial=1)
+    with pytest.raises(ValueError, match="radial=True does not go with lipschitz='sn'"):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], lipschitz="sn", radial=True)
