@@ -34,8 +34,15 @@ of each side at every step, as the paper's critics train.
 CPU runs (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
 
     python -m benchmarks.critics_w1_benchmark --seeds 0 --time-budget 3000
-    python -m benchmarks.critics_w1_benchmark --fresh --methods lp --widths 4 16 --seeds 0 1
-    python -m benchmarks.critics_w1_benchmark --fresh --methods lp --widths 256 --dims 128
+    python -m benchmarks.critics_w1_benchmark --fresh --methods gp sn ctransform clip --widths 4
+    python -m benchmarks.critics_w1_benchmark --fresh --setting default-fresh --methods lp \
+        --widths 4 16 --seeds 0 1
+    python -m benchmarks.critics_w1_benchmark --fresh --setting default-fresh --methods lp \
+        --widths 256 --dims 128
+
+The setting ``cpu-fresh`` of ``lp`` is the former default (1000 steps, no norm
+feature); ``default-fresh`` is :func:`otlab.critics.estimate_w1`'s default with
+the norm feature (``radial=True``) and :func:`otlab.critics.default_steps`.
 
 GPU run of the paper's settings (critic MLP of two hidden layers of
 max(2D, 128) ReLU units, batch 1024, 60000 steps for gp/lp, 10000 for sn,

@@ -151,8 +151,9 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     activation : {"relu", "leaky_relu", "tanh", "elu"}, optional
         Default ``DEFAULT_SETTINGS[lipschitz]["activation"]``: ``"relu"`` for
         ``"lp"``, ``"leaky_relu"`` otherwise.
-    steps : int, default 1000
-        Optimiser steps (one minibatch of x and of y each).
+    steps : int, optional
+        Optimiser steps (one minibatch of x and of y each); default
+        :func:`default_steps` of the dimension.
     batch_size : int, default 256
     lr : float, optional
         Learning rate; default ``DEFAULT_SETTINGS[lipschitz]["lr"]`` (1e-3;
@@ -191,6 +192,17 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         Samplers only: points per side of the reference sample drawn before
         training (standardisation, sign checks, ``estimate``, the audit) and
         of the held-out sample drawn after it (``holdout_estimate``).
+    radial : bool, optional
+        Give the network the norm of its standardised input as one more
+        input (:class:`otlab.networks.WithRadius`): :math:`f(z) = s\,
+        g(u, \lVert u\rVert)` with :math:`u = (z - c)/s`.  Default
+        ``DEFAULT_SETTINGS[lipschitz]["radial"]``: True for ``"lp"``, False
+        otherwise; ``"sn"`` refuses it (its spectral norms would not bound the
+        slope of the norm).  High-dimensional data lie near a sphere around
+        their mean, and a potential's part along the radius, which a ReLU MLP
+        draws from many units, is then one weight: on the known-answer pairs
+        at D = 128 it took the gradient cosine from 0.75 to 0.89 (guide "How
+        good is a neural critic?").
 
     Returns
     -------

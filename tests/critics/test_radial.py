@@ -94,3 +94,30 @@ def test_radial_must_be_a_bool_and_not_with_spectral_norm():
         estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], radial=1)
     with pytest.raises(ValueError, match="radial=True does not go with lipschitz='sn'"):
         estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], lipschitz="sn", radial=True)
+
+
+@settings(max_examples=50, deadline=None)
+@given(d=st.integers(1, 10**6), e=st.integers(1, 10**6))
+def test_the_default_steps_are_1000_up_to_d32_grow_with_d_and_stop_at_4000(d, e):
+    lo, hi = sorted((d, e))
+    assert default_steps(lo) <= default_steps(hi)
+    assert default_steps(d) in (1000, 2000, 3000, 4000)
+    assert (default_steps(d) == 1000) is (d <= 32)
+    assert (default_steps(d) == 4000) is (d > 96)
+
+
+def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
+    from otlab.critics._result import with_dimension
+
+    x, y = np.zeros((4, 40)), np.ones((4, 40))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)  # one step: any status
+        cfg = estimate_w1(x, y, **ONE_STEP).config
+    assert (cfg.steps, cfg.log_every) == (1, 1)
+    unresolved = cfg.__class__(**{**cfg.__dict__, "steps": None, "log_every": None,
+                                  "hidden": None})
+    resolved = with_dimension(unresolved, 40)
+    assert (resolved.steps, resolved.log_every) == (2000, 100)
+    assert with_dimension(unresolved, 200).steps == 4000
+    kept = with_dimension(cfg.__class__(**{**unresolved.__dict__, "steps": 7}), 200)
+    assert (kept.steps, kept.log_every) == (7, 1)
