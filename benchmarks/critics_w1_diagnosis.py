@@ -180,7 +180,10 @@ def main(argv=None) -> None:
          "OMP_NUM_THREADS=1 on a 2-core machine shared with other work"
          + (f", load average {min(loads):.1f} to {max(loads):.1f} during the runs" if loads
             else "") + ". 'gap' = train estimate - held-out estimate (fresh: both on points "
-         "never trained on)."),
+         "never trained on). Factors named 'fresh default ...' start from estimate_w1's "
+         "defaults before the norm feature and the step rule (lp, ReLU, default_hidden, "
+         "cosine decay, 1000 steps; `BASE`), one change at a time; 'fresh radial ...' add "
+         "the norm feature (radial=True)."),
         ("Results", markdown_table(table)),
     ]
     if png:
