@@ -40,9 +40,13 @@ CPU runs (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
     python -m benchmarks.critics_w1_benchmark --fresh --setting default-fresh --methods lp \
         --widths 256 --dims 128
 
-The setting ``cpu-fresh`` of ``lp`` is the former default (1000 steps, no norm
-feature); ``default-fresh`` is :func:`otlab.critics.estimate_w1`'s default with
-the norm feature (``radial=True``) and :func:`otlab.critics.default_steps`.
+The setting ``cpu-fresh`` of ``lp`` is the first round's default (1000 steps,
+no norm feature), which is still the default up to D = 32; ``default-fresh``
+is :func:`otlab.critics.estimate_w1`'s default from D = 33 on (the norm
+feature, :func:`otlab.critics.default_radial`, and
+:func:`otlab.critics.default_steps`); ``radial-fresh`` the norm feature forced
+on at D <= 32 (``estimate_w1(..., radial=True)``, 1000 steps), which did not
+help there (``--setting radial-fresh --radial on --dims 2 4 8 16 32``).
 
 GPU run of the paper's settings (critic MLP of two hidden layers of
 max(2D, 128) ReLU units, batch 1024, 60000 steps for gp/lp, 10000 for sn,
@@ -118,6 +122,8 @@ def options(method: str, dim: int, args) -> dict:
         out["hidden"] = tuple(args.hidden)
     if args.batch_size:
         out["batch_size"] = args.batch_size
+    if args.radial is not None:
+        out["radial"] = args.radial == "on"
     return out
 
 
@@ -222,13 +228,15 @@ def figure(rows, path):
     widths = sorted({r["W"] for r in rows})
     if not widths:
         return None
-    fig, axes = plt.subplots(2, len(widths), figsize=(3.6 * len(widths), 6.2), squeeze=False,
+    fig, axes = plt.subplots(2, len(widths), figsize=(3.8 * len(widths), 6.6), squeeze=False,
                              sharex=True)
-    runs = sorted({(r["setting"], r["method"]) for r in rows},
-                  key=lambda sm: (sm[0] != "cpu", sm[0], METHODS.index(sm[1])))
+    # fresh samples only (the fixed-sample rows are in the table): the default thick
+    fresh = [r for r in rows if r["setting"].endswith("fresh")] or rows
+    runs = sorted({(r["setting"], r["method"]) for r in fresh},
+                  key=lambda sm: (sm[0] != "default-fresh", sm[0], METHODS.index(sm[1])))
     for j, width in enumerate(widths):
         for setting, method in runs:
-            rs = [r for r in rows if r["W"] == width and r["method"] == method
+            rs = [r for r in fresh if r["W"] == width and r["method"] == method
                   and r["setting"] == setting]
             dims = sorted({r["D"] for r in rs})
             if not dims:
@@ -236,10 +244,12 @@ def figure(rows, path):
             rel = [np.mean([abs(r["estimate"] / r["true"] - 1) for r in rs if r["D"] == d])
                    for d in dims]
             cos = [np.mean([r["cos"] for r in rs if r["D"] == d]) for d in dims]
-            label = method if setting == "cpu" else f"{method}, {setting}"
-            style = "o-" if setting == "cpu" else "s-"
-            axes[0, j].plot(dims, rel, style, label=label, lw=2.2 if setting != "cpu" else 1.2)
-            axes[1, j].plot(dims, cos, style, label=label, lw=2.2 if setting != "cpu" else 1.2)
+            thick = setting == "default-fresh"
+            look = {"color": f"C{runs.index((setting, method)) % 10}",
+                    "marker": "s" if thick else "o", "ls": "-" if method == "lp" else ":",
+                    "lw": 2.4 if thick else 1.0, "label": f"{method}, {setting}"}
+            axes[0, j].plot(dims, rel, **look)
+            axes[1, j].plot(dims, cos, **look)
         pub = [(d, PUBLISHED[(d, width)]) for d in DIMS if (d, width) in PUBLISHED]
         axes[0, j].plot([d for d, _ in pub], [abs(p["wgan-gp"][0] / p["true"][0] - 1)
                                               for _, p in pub], "k--", label="published GP")
@@ -255,7 +265,13 @@ def figure(rows, path):
         axes[1, j].set_xlabel("dimension D")
     axes[0, 0].set_ylabel("|estimate / true W1 - 1| (log)")
     axes[1, 0].set_ylabel("cosine(critic gradient, true gradient)")
-    axes[0, -1].legend(fontsize=7, loc="best")
+    labels = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labels.setdefault(label, handle)
+    # the cosine panels are empty below 0.4: one legend for every panel there
+    axes[1, -1].legend(labels.values(), labels.keys(), fontsize=7, loc="lower left",
+                       ncol=1 + (len(labels) > 5))
     return save_png(fig, path)
 
 
@@ -309,6 +325,8 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden", type=int, nargs="+",
                         help="hidden widths (default: estimate_w1's)")
     parser.add_argument("--batch-size", type=int, help="default: estimate_w1's")
+    parser.add_argument("--radial", choices=("on", "off"),
+                        help="the norm feature (default: estimate_w1's, default_radial)")
     parser.add_argument("--paper", action="store_true", help="the paper's training settings")
     parser.add_argument("--fresh", action="store_true",
                         help="train the neural critics on fresh minibatches of the pair's "

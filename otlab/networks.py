@@ -3,6 +3,7 @@ r"""Torch building blocks shared by the critics, the estimators, the GAN trainer
 One place for what every neural part of otlab builds the same way:
 
 * :func:`mlp` — a multilayer perceptron ``in_dim -> hidden... -> out_dim``;
+  :class:`WithRadius` feeds a network its input and the input's norm;
 * :func:`spectral_normalise` — spectral normalisation of the linear and
   convolutional layers, by one power iteration per call (Miyato et al. 2018)
   or by the exact largest singular value (:class:`ExactSpectralNorm`);

@@ -12,7 +12,8 @@ from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
 from .neural import (EXACT_SN_MAX_WIDTH, LR_SCHEDULES, CriticConfig, CriticDivergedError,
                      CriticFailedWarning, CriticResult, NeuralCritic, ScaledEstimateWarning,
-                     default_hidden, default_steps, estimate_w1, spectral_norms)
+                     default_hidden, default_radial, default_steps, estimate_w1,
+                     spectral_norms)
 
 __all__ = [
     "exact_critic",
@@ -34,4 +35,5 @@ __all__ = [
     "LR_SCHEDULES",
     "default_hidden",
     "default_steps",
+    "default_radial",
 ]

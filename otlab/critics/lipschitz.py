@@ -112,8 +112,9 @@ PAPER_SETTINGS = {
 #: (``benchmarks/reports/critics_w1_benchmark.md``); the other methods keep
 #: leaky ReLU and a constant rate.  ``"radial"``: whether the network also
 #: sees the norm of its (standardised) input
-#: (:class:`otlab.networks.WithRadius`); on by default for ``"lp"`` only (a
-#: spectral-norm bound would not cover the norm feature).
+#: (:class:`otlab.networks.WithRadius`) in dimension D > 32
+#: (:func:`otlab.critics.default_radial`); for ``"lp"`` only (a spectral-norm
+#: bound would not cover the norm feature).
 DEFAULT_SETTINGS = {
     name: {**cfg, "lr": {"clip": 5e-4, "gp": 1e-3, "lp": 1e-3, "sn": 1e-3,
                          "ctransform": 1e-3}[name],

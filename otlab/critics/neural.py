@@ -22,13 +22,14 @@ from ..sample import sample_pair
 from ._function import NeuralCritic, _forward
 from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
 from ._result import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticFailedWarning, CriticResult,
-                      ScaledEstimateWarning, build_net, default_hidden, default_steps, finish,
-                      with_dimension)
+                      ScaledEstimateWarning, build_net, default_hidden, default_radial,
+                      default_steps, finish, with_dimension)
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
            "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
-           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "default_hidden", "default_steps"]
+           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "default_hidden", "default_steps",
+           "default_radial"]
 
 
 def _canonical(x, w):
@@ -89,8 +90,7 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
     log_every = None if log_every is None else check_positive_int(log_every, "log_every")
     if not isinstance(fix_sign, bool):
         raise TypeError(f"fix_sign must be True or False; got {fix_sign!r}")
-    radial = base["radial"] if radial is None else radial
-    if not isinstance(radial, bool):
+    if radial is not None and not isinstance(radial, bool):
         raise TypeError(f"radial must be True, False or None; got {radial!r}")
     if radial and lipschitz == "sn":
         raise ValueError("radial=True does not go with lipschitz='sn': the spectral norms "
@@ -196,13 +196,13 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         Give the network the norm of its standardised input as one more
         input (:class:`otlab.networks.WithRadius`): :math:`f(z) = s\,
         g(u, \lVert u\rVert)` with :math:`u = (z - c)/s`.  Default
-        ``DEFAULT_SETTINGS[lipschitz]["radial"]``: True for ``"lp"``, False
-        otherwise; ``"sn"`` refuses it (its spectral norms would not bound the
+        :func:`default_radial`: for ``"lp"`` from D = 33 on, otherwise
+        never; ``"sn"`` refuses it (its spectral norms would not bound the
         slope of the norm).  High-dimensional data lie near a sphere around
         their mean, and a potential's part along the radius, which a ReLU MLP
         draws from many units, is then one weight: on the known-answer pairs
-        at D = 128 it took the gradient cosine from 0.75 to 0.89 (guide "How
-        good is a neural critic?").
+        at D = 128 it took the gradient cosine from 0.75 to 0.89; up to D = 32
+        it did not help (guide "How good is a neural critic?").
 
     Returns
     -------

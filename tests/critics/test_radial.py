@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otlab.critics import CriticFailedWarning, default_steps, estimate_w1
+from otlab.critics import CriticFailedWarning, default_radial, default_steps, estimate_w1
 from otlab.critics.lipschitz import input_gradients, kantorovich_loss
 from otlab.networks import WithRadius, mlp
 
@@ -67,22 +67,24 @@ def test_the_lp_loss_of_a_radial_critic_sees_the_slope_of_the_norm():
     assert loss.item() == pytest.approx(-value.item() + 10.0, rel=1e-14)
 
 
-@pytest.mark.parametrize("method,radial", [("lp", True), ("gp", False), ("sn", False),
-                                           ("clip", False), ("ctransform", False)])
-def test_the_norm_feature_is_on_by_default_for_lp_only(method, radial):
-    x, y = np.zeros((4, 2)), np.ones((4, 2))
+@pytest.mark.parametrize("method,dim,radial", [("lp", 32, False), ("lp", 33, True),
+                                               ("gp", 33, False), ("sn", 33, False),
+                                               ("clip", 33, False), ("ctransform", 33, False)])
+def test_the_norm_feature_is_on_by_default_for_lp_above_d32_only(method, dim, radial):
+    x, y = np.zeros((4, dim)), np.ones((4, dim))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # one step: any status
         res = estimate_w1(x, y, lipschitz=method, **ONE_STEP)
     assert res.config.radial is radial
     assert isinstance(res.critic.net, WithRadius) is radial
+    assert default_radial(method, dim) is radial
 
 
 def test_radial_can_be_switched_on_and_off():
     x, y = np.zeros((4, 2)), np.ones((4, 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # one step: any status
-        off = estimate_w1(x, y, radial=False, **ONE_STEP)
+        off = estimate_w1(np.zeros((4, 40)), np.ones((4, 40)), radial=False, **ONE_STEP)
         on = estimate_w1(x, y, lipschitz="gp", radial=True, **ONE_STEP)
     assert not isinstance(off.critic.net, WithRadius)
     assert isinstance(on.critic.net, WithRadius)
@@ -115,9 +117,10 @@ def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
         cfg = estimate_w1(x, y, **ONE_STEP).config
     assert (cfg.steps, cfg.log_every) == (1, 1)
     unresolved = cfg.__class__(**{**cfg.__dict__, "steps": None, "log_every": None,
-                                  "hidden": None})
+                                  "hidden": None, "radial": None})
     resolved = with_dimension(unresolved, 40)
-    assert (resolved.steps, resolved.log_every) == (2000, 100)
+    assert (resolved.steps, resolved.log_every, resolved.radial) == (2000, 100, True)
+    assert with_dimension(unresolved, 32).radial is False
     assert with_dimension(unresolved, 200).steps == 4000
     kept = with_dimension(cfg.__class__(**{**unresolved.__dict__, "steps": 7}), 200)
     assert (kept.steps, kept.log_every) == (7, 1)
