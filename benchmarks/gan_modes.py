@@ -125,9 +125,10 @@ def run_case(case: dict) -> dict:
     torch.set_num_threads(1)
     s = dict(case["settings"])
     iters = s.pop("iters")
+    eval_every = s.pop("eval_every", iters)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig.for_loss(case["loss"], data=case["data"], seed=case["seed"],
-                                   iters=iters, eval_every=iters, checkpoint_every=0,
+                                   iters=iters, eval_every=eval_every, checkpoint_every=0,
                                    progress=False, out=tmp,
                                    **{k: tuple(v) if k == "betas" else v for k, v in s.items()})
         m = measure(lambda: train(cfg), repeat=1, warmup=0)
@@ -138,7 +139,9 @@ def run_case(case: dict) -> dict:
             "reverse_kl": final["reverse_kl"], "critic_estimate": final["critic_estimate"],
             "iteration": final["iteration"], "wall_s": round(m.wall_s, 2),
             "cpu_s": round(m.cpu_s, 2), "load": [round(m.load_before, 2), round(m.load_after, 2)],
-            "samples": np.round(fake.astype(np.float64), 3).tolist()}
+            "samples": np.round(fake.astype(np.float64), 3).tolist(),
+            "curve": [[r["iteration"], r["modes"], r["high_quality_fraction"], r["reverse_kl"],
+                       r["exact_w1"]] for r in m.result if r.get("exact_w1") is not None]}
 
 
 # ------------------------------------------------------------------ report

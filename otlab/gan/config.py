@@ -23,6 +23,7 @@ from typing import ClassVar
 from .._validation import check_choice, check_positive, check_positive_int
 from ..critics.lipschitz import gan_paper_defaults
 from .data import DATASETS, data_spec
+from .ema import check_ema_decay
 
 __all__ = ["LoopConfig", "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS",
            "PAPER_DEFAULTS"]
@@ -107,6 +108,14 @@ class LoopConfig:
         for CIFAR-10 decays them so); a function of the iteration alone, so
         resume needs no extra state (but a new ``iters`` changes the schedule).
         Not with the CUDA graph, which fixes the learning rates when captured.
+    ema_decay : float or None
+        Evaluate an exponential moving average of the generator's weights
+        with this decay :math:`\beta` in (0, 1), bias-corrected
+        (:class:`otlab.gan.ema.WeightAverage`: the weighted mean
+        :math:`\sum_s \beta^{t-s} w_s / \sum_s \beta^{t-s}` of the weights after
+        each generator step); ``None`` (the default) evaluates the generator's
+        own weights.  Training is unchanged either way: the average is only
+        evaluated (and checkpointed, so resume stays bitwise).
     emd_max_iter : int
         Iteration cap of POT's network simplex in the evaluation.
     progress : bool
@@ -134,12 +143,14 @@ class LoopConfig:
     cuda_graph: bool | None = None
     compile: bool = False
     lr_decay: str = "none"
+    ema_decay: float | None = None
     emd_max_iter: int = 100_000_000
     progress: bool = True
 
     def __post_init__(self):
         check_choice(self.optimizer, "optimizer", ("adam", "rmsprop"))
         check_choice(self.lr_decay, "lr_decay", LR_DECAYS)
+        check_ema_decay(self.ema_decay)
         if self.lr_decay != "none" and self.use_cuda_graph:
             raise ValueError(
                 f"lr_decay={self.lr_decay!r} needs cuda_graph=False on CUDA (a captured graph "

@@ -42,6 +42,7 @@ import torch
 
 from ..distributed.replica import Replica
 from .config import LoopConfig
+from .ema import WeightAverage
 from .family import family_for
 from .record import CheckpointError, RunFolderError, RunRecord, load_history
 
@@ -81,8 +82,9 @@ class _Iteration:
     through ``replica.reduce_gradients`` before the optimiser step.
     """
 
-    def __init__(self, config, family, models, optimizers, replica, bad):
+    def __init__(self, config, family, models, optimizers, replica, bad, average=None):
         self.config, self.family, self.replica, self.bad = config, family, replica, bad
+        self.average = average
         self.generator, self.critic = models
         self.opt_g, self.opt_d = optimizers
         self.g_params, self.d_params = family.parameter_groups(*models)
@@ -109,6 +111,8 @@ class _Iteration:
             d_losses.append(d_loss.detach())
         g_loss = self.generator_loss(*self.family.generator_batch())
         self._step(self.opt_g, self.g_params, g_loss)
+        if self.average is not None:
+            self.average.update(self.generator)
         g_loss = g_loss.detach()
         with torch.no_grad():  # device-side flags: no host sync here
             self.bad[0].logical_or_(~torch.isfinite(torch.stack(d_losses)).all())
@@ -253,10 +257,15 @@ def train(config: LoopConfig, *, family=None, replica: Replica | None = None) ->
     opt_g = _make_optimizer(cfg, g_params, cfg.lr_g, cuda=cuda, graph=graph)
     opt_d = _make_optimizer(cfg, d_params, cfg.lr_d, cuda=cuda, graph=graph)
     parts = {"generator": generator, "critic": critic, "opt_g": opt_g, "opt_d": opt_d}
+    average = None
+    if cfg.ema_decay is not None:  # evaluated in place of the generator; off: old checkpoints
+        average = WeightAverage(generator, cfg.ema_decay)
+        parts["generator_ema"] = average
+    evaluated = generator if average is None else average.module
     record = RunRecord(cfg, family, device, rank=replica.rank, world_size=replica.world_size,
                        gather=replica.gather)
     bad = torch.zeros(2, dtype=torch.bool, device=device)
-    step = _Iteration(cfg, family, (generator, critic), (opt_g, opt_d), replica, bad)
+    step = _Iteration(cfg, family, (generator, critic), (opt_g, opt_d), replica, bad, average)
     if graph:
         step = _GraphedIteration(step)
 
@@ -268,7 +277,7 @@ def train(config: LoopConfig, *, family=None, replica: Replica | None = None) ->
         try:
             start = checked = it = record.resume(parts)
             if start == 0 and cfg.eval_every > 0 and record.evaluates:  # the untrained generator
-                record.submit(0, family.evaluate(generator, critic, 0))
+                record.submit(0, family.evaluate(evaluated, critic, 0))
             if start == cfg.iters and start > 0:  # nothing left to train: finish the evaluations
                 record.save(start, parts, replica.gather(record.rng_state()), wait=True)
             bar = tqdm(total=cfg.iters, initial=start, desc=cfg.label, dynamic_ncols=True,
@@ -288,7 +297,7 @@ def train(config: LoopConfig, *, family=None, replica: Replica | None = None) ->
                         bar.set_postfix(_progress_values(record, record.rows[it]["d_loss"]),
                                         refresh=False)
                     if evaluating and record.evaluates:
-                        record.submit(it, family.evaluate(generator, critic, it))
+                        record.submit(it, family.evaluate(evaluated, critic, it))
                     record.collect()
                     bar.update(1)
                     stop = interrupt.requested if replica.world_size == 1 else bool(
