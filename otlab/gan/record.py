@@ -21,6 +21,9 @@ dict saved with :func:`torch.save` and read back with ``weights_only=True``
     iterations).
 ``generator``, ``critic``, ``opt_g``, ``opt_d``
     ``state_dict()`` of the models and optimisers.
+``generator_ema``
+    Only with ``ema_decay``: the averaged generator weights and their step
+    count (:meth:`otlab.gan.ema.WeightAverage.state_dict`).
 ``rng``
     One entry per process of the run: the torch (CPU, and CUDA when used) and
     numpy generator states.

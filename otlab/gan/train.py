@@ -18,6 +18,11 @@ One *iteration* is ``n_critic`` critic steps followed by one generator step.
   and gather the RNG states for the checkpoint; only rank 0 evaluates, shows
   progress and writes files, and ranks > 0 draw their own batches.
 
+With ``ema_decay`` the loop also keeps an exponential moving average of the
+generator's weights (:class:`otlab.gan.ema.WeightAverage`), updated after
+every generator step, and evaluates it in place of the generator; training
+does not read it.
+
 Seeds are explicit (``torch.manual_seed(config.seed)`` and numpy's before the
 models are built); losses stay on the device: a device-side flag accumulates
 "some loss was NaN or infinite" and is read (one ``.item()``, like the logged
