@@ -119,3 +119,18 @@ def test_a_checkpoint_written_before_the_setting_existed_resumes(tmp_path):
     torch.save(state, path)
     assert train(TrainConfig.for_loss(iters=20, out=tmp_path / "old", resume=True,
                                       **COMMON)) == full
+
+
+@pytest.mark.gpu
+def test_the_average_is_updated_inside_the_cuda_graph(tmp_path):
+    # the captured iteration replays the lerp and the step count: the average advanced every
+    # iteration, and it differs from the last weights (it averages them)
+    cfg = TrainConfig.for_loss(iters=30, out=tmp_path, device="cuda", ema_decay=0.9,
+                               **{**COMMON, "checkpoint_every": 0})
+    assert cfg.use_cuda_graph
+    history = train(cfg)
+    state = _state(tmp_path / "checkpoint.pt")
+    assert state["generator_ema"]["steps"].item() == 30
+    assert np.isfinite([r["exact_w1"] for r in history if r["exact_w1"] is not None]).all()
+    assert any(not torch.equal(v, state["generator"][k])
+               for k, v in state["generator_ema"]["module"].items())
