@@ -38,3 +38,21 @@ def test_summary_counts_undefined_reverse_kl_and_gives_percent_quality():
     assert row["trials"] == 3 and row["modes"].startswith("4.0 ± ")
     assert row["high quality %"].startswith("46.7 ± ")
     assert row["reverse KL"].endswith("(1 undefined)")
+
+
+def test_every_run_evaluates_the_generator_weight_average():
+    assert all(c["settings"]["ema_decay"] == 0.99 for c in gan_modes.cases())
+
+
+def test_the_diagnosis_table_names_what_each_run_changed_and_its_curve():
+    base = dict(gan_modes.STUDY_BASELINE)
+    rows = [{"data": "pacgan-ring", "tag": t, "seed": 0, "settings": s, "modes": 8,
+             "high_quality_fraction": 0.5, "reverse_kl": 0.1, "exact_w1": 0.09, "cpu_s": 40.0,
+             "curve": c}
+            for t, s, c in [("baseline", base, []),
+                            ("ema", {**base, "ema_decay": 0.99, "eval_every": 500},
+                             [[0, 0, 0.0, None, 1.0], [500, 8, 0.25, 0.1, 0.2],
+                              [1000, 8, 0.5, 0.1, 0.09]])]]
+    lines = gan_modes.study_table(rows).splitlines()
+    assert "| pacgan-ring | baseline | 0 | (baseline) |" in lines[2]
+    assert "| ema_decay=0.99 |" in lines[3] and lines[3].endswith("| 500: 25, 1000: 50 |")

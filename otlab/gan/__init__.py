@@ -6,7 +6,8 @@ metrics (:mod:`~otlab.gan.models`, :mod:`~otlab.gan.losses`,
 :mod:`~otlab.gan.metrics`, :mod:`~otlab.gan.class_metrics`); the ``Family``
 protocol (:mod:`~otlab.gan.family`) and what the labelled families share
 (:mod:`~otlab.gan.conditioning`); the run record and folder
-(:mod:`~otlab.gan.record`); the loop (:mod:`~otlab.gan.train`); the figures.
+(:mod:`~otlab.gan.record`); the loop (:mod:`~otlab.gan.train`, with the
+generator's weight average of :mod:`~otlab.gan.ema`); the figures.
 The families themselves are plug-ins in :mod:`otlab.gan.families`, one module
 each, which only the loop's registry (:func:`~otlab.gan.family.family_for`)
 imports; their public names are also reachable from here, loaded on first use.
@@ -26,6 +27,7 @@ from .models import build_models, conv_critic, conv_generator, mlp
 from .family import Evaluation, Family, family_for, family_module
 from .record import BackgroundEvaluator, CheckpointError, RunFolder, RunFolderError, RunRecord
 from .train import NonFiniteLossError, Replica, load_history, train
+from .ema import WeightAverage
 
 #: Public names of the family plug-ins, and the module of :mod:`otlab.gan.families` of each.
 _FAMILY_NAMES = {
@@ -52,4 +54,5 @@ __all__ = [
     "sampling_floor",
     "BackgroundEvaluator", "critic_loss", "generator_loss", "critic_estimate",
     "relu_mlp_input_gradient", "mlp", "conv_generator", "conv_critic", "build_models",
+    "WeightAverage",
 ]

@@ -23,10 +23,9 @@ from typing import ClassVar
 from .._validation import check_choice, check_positive, check_positive_int
 from ..critics.lipschitz import gan_paper_defaults
 from .data import DATASETS, data_spec
-from .ema import check_ema_decay
 
 __all__ = ["LoopConfig", "TrainConfig", "LOSSES", "DATASETS", "ARCHS", "LR_DECAYS",
-           "PAPER_DEFAULTS"]
+           "PAPER_DEFAULTS", "check_ema_decay"]
 
 #: Training objectives: minimax GAN, non-saturating GAN, WGAN with weight
 #: clipping, gradient penalty, one-sided (Lipschitz) penalty, spectral norm.
@@ -51,6 +50,21 @@ PAPER_DEFAULTS = {
                "n_critic": 1},
     **{loss: gan_paper_defaults(loss) for loss in ("wgan", "wgan-gp", "wgan-lp", "wgan-sn")},
 }
+
+
+def check_ema_decay(value) -> None:
+    """``None`` or a number in (0, 1); otherwise a ``ValueError`` naming ``ema_decay``.
+
+    >>> check_ema_decay(0.999)
+    >>> check_ema_decay(1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: ema_decay must be None (off) or a number in (0, 1); got 1.0
+    """
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"ema_decay must be None (off) or a number in (0, 1); got {value!r}")
 
 
 def _check_flag(config, name: str) -> None:

@@ -4,7 +4,7 @@ GAN generators trained by alternating gradient steps oscillate around a good
 solution rather than settling on it; evaluating an exponential moving average
 of the generator's weights (the practice of progressive GANs, BigGAN and
 StyleGAN) removes much of that oscillation at the cost of one copy of the
-generator and one ``lerp`` per parameter per iteration.
+generator and two in-place operations per parameter per iteration.
 
 :class:`WeightAverage` keeps the *bias-corrected* average: after updates with
 the weights :math:`w_1, \dots, w_t` (one per generator step) and decay
@@ -19,10 +19,10 @@ untrained weights carry no weight once the first step is taken (a plain
 moving average started at them keeps a share :math:`\beta^t`, 22 % after 1500
 steps at :math:`\beta = 0.999`).  The running form is
 :math:`\bar w_t = \bar w_{t-1} + \frac{1 - \beta}{1 - \beta^t}(w_t - \bar w_{t-1})`,
-:math:`\bar w_1 = w_1`: a ``lerp`` whose weight is computed on the device
-from a step counter held there, so an iteration that updates the average can
-be captured in a CUDA graph.  Buffers (none in otlab's MLPs) are copied, not
-averaged.
+:math:`\bar w_1 = w_1` (exactly: the initial weights are multiplied by 0),
+with the weight :math:`1 / \sum_{s \le t} \beta^{t-s}` kept on the device, so
+an iteration that updates the average can be captured in a CUDA graph.
+Buffers (none in otlab's MLPs) are copied, not averaged.
 """
 
 from __future__ import annotations
@@ -31,22 +31,9 @@ import copy
 
 import torch
 
-__all__ = ["WeightAverage", "check_ema_decay"]
+from .config import check_ema_decay
 
-
-def check_ema_decay(value) -> None:
-    """``None`` or a number in (0, 1); otherwise a ``ValueError`` naming ``ema_decay``.
-
-    >>> check_ema_decay(0.999)
-    >>> check_ema_decay(1.0)
-    Traceback (most recent call last):
-    ...
-    ValueError: ema_decay must be None (off) or a number in (0, 1); got 1.0
-    """
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"ema_decay must be None (off) or a number in (0, 1); got {value!r}")
+__all__ = ["WeightAverage"]
 
 
 class WeightAverage:
@@ -80,23 +67,29 @@ class WeightAverage:
         self.module = copy.deepcopy(module).requires_grad_(False)
         device = next(iter(module.parameters())).device
         self.steps = torch.zeros((), dtype=torch.float64, device=device)
+        self.total = torch.zeros((), dtype=torch.float64, device=device)
 
     @torch.no_grad()
     def update(self, module: torch.nn.Module) -> None:
         """Fold the current weights of ``module`` into the average (device ops only)."""
         self.steps.add_(1)
-        weight = (1 - self.decay) / (1 - torch.pow(self.decay, self.steps))
+        self.total.mul_(self.decay).add_(1)  # sum_s decay^(t-s) = (1 - decay^t) / (1 - decay)
+        weight = 1 / self.total  # 1 exactly at the first step
         for avg, p in zip(self.module.parameters(), module.parameters()):
-            avg.lerp_(p, weight.to(avg.dtype))
+            w = weight.to(avg.dtype)  # (1 - w) avg + w p: exactly p at the first step (w = 1)
+            avg.mul_(1 - w).addcmul_(p, w)
         for avg, b in zip(self.module.buffers(), module.buffers()):
             avg.copy_(b)
 
     def state_dict(self) -> dict:
-        """The averaged weights and the step count, for a checkpoint."""
-        return {"module": self.module.state_dict(), "steps": self.steps.clone()}
+        r"""The averaged weights, the step count and the sum of the weights of the iterates
+        (:math:`\sum_s \beta^{t-s}`), for a checkpoint."""
+        return {"module": self.module.state_dict(), "steps": self.steps.clone(),
+                "total": self.total.clone()}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` (in place: the tensors keep their storage)."""
         self.module.load_state_dict(state["module"])
         with torch.no_grad():
             self.steps.copy_(state["steps"])
+            self.total.copy_(state["total"])
