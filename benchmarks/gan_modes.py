@@ -325,13 +325,15 @@ def report(rows=None, *, out: Path = REPORTS, results: Path = RESULTS) -> None:
     Path(out).mkdir(parents=True, exist_ok=True)
     png = plot_extremes(rows, Path(out) / "gan_modes.png")
     notes = REPORTS.parent / "notes" / "gan_modes.md"
-    settings = "\n".join(f"- `{loss}`: {json.dumps(settings_of(loss))}" for loss in LOSSES)
+    ran = {r["loss"] for r in rows if r["tag"] == "default"}
+    settings = "\n".join(f"- `{loss}`: {json.dumps(settings_of(loss))}" for loss in LOSSES
+                         if loss in ran or not rows)
     recorded = {}  # the settings the rows of another tag ran with
     for r in rows:
         if r["tag"] != "default" and "settings" in r:
             recorded.setdefault((r["tag"], r["loss"]), r["settings"])
     if recorded:
-        settings += "\n\nRows of other tags ran with the settings they record:\n\n" + "\n".join(
+        settings += "\n\nRows of other tags, with the settings they record:\n\n" + "\n".join(
             f"- `{loss}`, tag `{tag}`: {json.dumps(s)}"
             for (tag, loss), s in sorted(recorded.items(),
                                          key=lambda kv: (kv[0][0], LOSSES.index(kv[0][1]))))
@@ -342,7 +344,8 @@ def report(rows=None, *, out: Path = REPORTS, results: Path = RESULTS) -> None:
         ("Quoted: PacGAN's Table 1 (Lin et al. 2018; 10 trials, ± standard error)",
          _published_table()),
         ("Settings", "Overrides of each loss's paper defaults (`TrainConfig.for_loss`), one "
-         "torch thread per run; the final generator is measured once, on 2500 samples "
+         "torch thread per run; the final generator (its weight average where `ema_decay` "
+         "is set) is measured once, on 2500 samples "
          "against 2500 real ones:\n\n"
          + settings + "\n"),
         ("Sampling floor: exact W1 between two sets of real samples (measured)",
