@@ -39,7 +39,7 @@ from pathlib import Path
 REPORTS = Path(__file__).resolve().parent / "reports"
 
 __all__ = ["REPORTS", "Measurement", "measure", "run_grid", "GridRows", "fields_key",
-           "add_grid_arguments",
+           "add_grid_arguments", "grid_paths", "unmeasured", "number",
            "append_jsonl", "read_jsonl", "load_average", "time_call", "machine_description",
            "markdown_table", "write_report", "peak_cuda_memory", "pyplot", "save_png",
            "run_timed"]
@@ -409,6 +409,47 @@ def add_grid_arguments(parser, results_name: str) -> None:
                         "already in it are not run again")
     parser.add_argument("--report-only", action="store_true",
                         help="run nothing: rewrite the report from the results")
+
+
+def grid_paths(args, results_name: str) -> tuple[Path, Path]:
+    """The report folder and the results file of a script on :func:`add_grid_arguments`.
+
+    ``args.out`` (default :data:`REPORTS`, created if missing) and ``args.results``
+    (default ``<out>/<results_name>``).
+    """
+    out = Path(args.out) if args.out else REPORTS
+    out.mkdir(parents=True, exist_ok=True)
+    return out, Path(args.results) if args.results else out / results_name
+
+
+def number(value) -> float:
+    """A number read back from a results row: ``None`` (how a row stores NaN) is NaN again.
+
+    >>> number(None), number(2)
+    (nan, 2.0)
+    """
+    return math.nan if value is None else float(value)
+
+
+def unmeasured(rows: GridRows, *, describe=None) -> str:
+    """Markdown lines for the cases of :func:`run_grid` without a result (failed, missing).
+
+    ``describe(case) -> str`` names a case (default: its parameters as JSON);
+    empty when every case has its row.
+
+    Examples
+    --------
+    >>> print(unmeasured(GridRows([], failed=[{"n": 2, "error": "ValueError: x"}],
+    ...                           missing=[{"n": 3}])))
+    - {"n": 2}: failed (ValueError: x)
+    - {"n": 3}: not run
+    """
+    def name(case):
+        case = {k: v for k, v in case.items() if k not in ("error", "traceback")}
+        return describe(case) if describe else json.dumps(case, default=str)
+
+    return "\n".join([f"- {name(r)}: failed ({r['error']})" for r in rows.failed]
+                     + [f"- {name(c)}: not run" for c in rows.missing])
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -21,13 +21,16 @@ collectives (waiting for the other rank included).
   two processes with the same per-rank batch (global batch doubled) and with
   half the batch each (the same global batch).
 
-Every configuration runs in fresh processes (so peak memory is its own).
+Every configuration runs in fresh processes (so peak memory is its own), and is
+one case appended to ``distributed.jsonl`` as it ends; a later call runs only the
+missing configurations, and ``--report-only`` rewrites the report from the results.
 
 Usage::
 
     python -m benchmarks.distributed              # the CPU report (Gloo)
     python -m benchmarks.distributed --quick      # small smoke run
     python -m benchmarks.distributed --device cuda --nproc 2   # NCCL, one GPU per rank
+    python -m benchmarks.distributed --report-only
 """
 
 from __future__ import annotations
@@ -42,8 +45,9 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from ._harness import (REPORTS, load_average, markdown_table, measure, pyplot, run_timed,
-                       save_png, write_report)
+from ._harness import (add_grid_arguments, grid_paths, load_average,
+                       markdown_table, measure, pyplot, run_grid, save_png, unmeasured,
+                       write_report)
 
 #: The repository root: workers run as ``python -m benchmarks.distributed`` from there.
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +103,6 @@ def _sinkhorn_worker(args, rank, world_size):
 
 
 def _trainer_worker(args, rank, world_size):
-    import torch
 
     from otlab.distributed import current_replica
     from otlab.gan import TrainConfig, train
@@ -132,85 +135,108 @@ def worker(args):
 
 
 # -------------------------------------------------------------- orchestration
-def _load() -> float:
-    return load_average()
-
-
 #: For the memory runs: every allocation of 128 KiB or more is its own mapping, returned to
 #: the system when freed, so the peak resident set follows what the code holds rather than
 #: how glibc's heap happened to fragment (which varied by 2x between equivalent runs).
 MEMORY_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
-def launch(kind: str, world_size: int, threads: int, options: dict, a, env=None) -> dict:
+def launch(kind: str, world_size: int, threads: int, options: dict, *, device: str,
+           repeat: int, env=None) -> dict:
     """Run one configuration in fresh processes; return the ranks' results and the load."""
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result"
         flags = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
         command = ["-m", "benchmarks.distributed", "--worker", kind, "--threads", str(threads),
-                   "--device", a.device, "--repeat", str(a.repeat), "--result", str(result), *flags]
+                   "--device", device, "--repeat", str(repeat), "--result", str(result), *flags]
         if world_size > 1:
             command = [str(Path(sys.executable).with_name("torchrun")), "--standalone",
                        "--nproc_per_node", str(world_size), *command]
         else:
             command = [sys.executable, *command]
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), **(env or {})}
-        load_before = _load()
+        load_before = load_average()
         subprocess.run(command, check=True, env=env, timeout=3600, cwd=ROOT)
         ranks = [json.loads(Path(f"{result}.rank{r}.json").read_text())
                  for r in range(world_size)]
-    return {"ranks": ranks, "load": (load_before, _load())}
+    return {"ranks": ranks, "load": (load_before, load_average())}
 
 
-def _setups(a):
-    return [(1, 1), (1, 2), (a.nproc, 1)]  # (processes, threads per process)
+def _setups(nproc):
+    return [(1, 1), (1, 2), (nproc, 1)]  # (processes, threads per process)
 
 
-def sinkhorn_rows(a, partial: Path):
-    """The Sinkhorn rows; each is also written to ``partial`` as soon as it is measured."""
-    rows = []
-    for backend in a.backends:
-        for n in a.sizes:
-            ref = None
-            for world, threads in _setups(a):
-                options = {"points": n, "backend": backend, "sinkhorn_iters": a.sinkhorn_iters}
-                out = launch("sinkhorn", world, threads, options, a)
-                memory = launch("sinkhorn", world, threads, {**options, "memory": 1}, a,
-                                env=MEMORY_ENV)
-                slowest = max(out["ranks"], key=lambda r: r["seconds"])
-                per_iter = slowest["seconds"] / slowest["n_iter"]
-                ref = per_iter if ref is None else ref
-                rows.append({
-                    "n": n, "backend": backend, "processes": world, "threads each": threads,
-                    "local back-end": slowest["backend"], "iterations": slowest["n_iter"],
-                    "ms / iteration": 1e3 * per_iter,
-                    "vs 1 process, 1 thread": per_iter / ref,
-                    "communication share": max(r["communication_seconds"] / r["seconds"]
-                                               for r in out["ranks"]),
-                    "peak memory growth per process (MiB)": max(
-                        r["peak_rss_growth_mib"] for r in memory["ranks"]),
-                    "cost": slowest["cost"], "load (1-min avg) before/after": "%.1f / %.1f"
-                    % out["load"]})
-                print(rows[-1], flush=True)
-                partial.write_text(json.dumps({"sinkhorn": rows}, indent=1))
+def cases(a):
+    """Sinkhorn: every back-end, size and setup; trainer: every setup and per-rank batch."""
+    common = {"device": a.device, "repeat": a.repeat}
+    sink = [{"kind": "sinkhorn", "backend": backend, "n": n, "processes": world,
+             "threads": threads, "sinkhorn_iters": a.sinkhorn_iters, **common}
+            for backend in a.backends for n in a.sizes for world, threads in _setups(a.nproc)]
+    train = [{"kind": "trainer", "processes": world, "threads": threads, "batch": batch,
+              "train_iters": a.train_iters, **common}
+             for world, threads in _setups(a.nproc)
+             for batch in ([a.batch] if world == 1 else [a.batch, a.batch // world])]
+    return sink + train
+
+
+#: The fields that name a configuration (the trainer's have no back-end, the Sinkhorn's no batch).
+KEY_FIELDS = ("kind", "device", "repeat", "processes", "threads", "backend", "n",
+              "sinkhorn_iters", "batch", "train_iters")
+
+
+def _key(row):
+    return tuple(row.get(k) for k in KEY_FIELDS)
+
+
+def run_case(case):
+    """One configuration: its timed run and (Sinkhorn) its memory run, in fresh processes."""
+    run = dict(device=case["device"], repeat=case["repeat"])
+    world, threads = case["processes"], case["threads"]
+    if case["kind"] == "trainer":
+        out = launch("trainer", world, threads, {"batch_size": case["batch"],
+                     "train_iters": case["train_iters"]}, **run)
+        return {"ranks": out["ranks"], "load": out["load"]}
+    options = {"points": case["n"], "backend": case["backend"],
+               "sinkhorn_iters": case["sinkhorn_iters"]}
+    out = launch("sinkhorn", world, threads, options, **run)
+    memory = launch("sinkhorn", world, threads, {**options, "memory": 1}, **run, env=MEMORY_ENV)
+    return {"ranks": out["ranks"], "memory_ranks": memory["ranks"], "load": out["load"]}
+
+
+def sinkhorn_rows(runs):
+    """The Sinkhorn table: the slowest rank of each configuration, vs 1 process on 1 thread."""
+    rows, ref = [], {}
+    for run in runs:
+        slowest = max(run["ranks"], key=lambda r: r["seconds"])
+        per_iter = slowest["seconds"] / slowest["n_iter"]
+        if (run["processes"], run["threads"]) == (1, 1):
+            ref[run["backend"], run["n"]] = per_iter
+        rows.append({
+            "n": run["n"], "backend": run["backend"], "processes": run["processes"],
+            "threads each": run["threads"], "local back-end": slowest["backend"],
+            "iterations": slowest["n_iter"], "ms / iteration": 1e3 * per_iter,
+            "vs 1 process, 1 thread": per_iter / ref.get((run["backend"], run["n"]),
+                                                         float("nan")),
+            "communication share": max(r["communication_seconds"] / r["seconds"]
+                                       for r in run["ranks"]),
+            "peak memory growth per process (MiB)": max(
+                r["peak_rss_growth_mib"] for r in run["memory_ranks"]),
+            "cost": slowest["cost"], "load (1-min avg) before/after": "%.1f / %.1f"
+            % tuple(run["load"])})
     return rows
 
 
-def trainer_rows(a):
+def trainer_rows(runs):
     rows = []
-    for world, threads in _setups(a):
-        batches = [a.batch] if world == 1 else [a.batch, a.batch // world]
-        for batch in batches:
-            out = launch("trainer", world, threads, {"batch_size": batch,
-                         "train_iters": a.train_iters}, a)
-            slowest = max(out["ranks"], key=lambda r: r["seconds"])
-            rows.append({
-                "processes": world, "threads each": threads, "batch per process": batch,
-                "global batch": batch * world, "iterations / s": a.train_iters / slowest["seconds"],
-                "communication share": max(r["communication_seconds"] / r["seconds"]
-                                           for r in out["ranks"]),
-                "load (1-min avg) before/after": "%.1f / %.1f" % out["load"]})
-            print(rows[-1], flush=True)
+    for run in runs:
+        slowest = max(run["ranks"], key=lambda r: r["seconds"])
+        rows.append({
+            "processes": run["processes"], "threads each": run["threads"],
+            "batch per process": run["batch"], "global batch": run["batch"] * run["processes"],
+            "iterations / s": run["train_iters"] / slowest["seconds"],
+            "communication share": max(r["communication_seconds"] / r["seconds"]
+                                       for r in run["ranks"]),
+            "load (1-min avg) before/after": "%.1f / %.1f" % tuple(run["load"])})
     return rows
 
 
@@ -252,27 +278,19 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--repeat", type=int, default=1, help="timed solves per configuration")
     p.add_argument("--memory", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--from-json", default=None,
-                   help="only write the report and figure again from this distributed.json")
     p.add_argument("--quick", action="store_true", help="small smoke settings")
-    p.add_argument("--out", default=None, help="report folder (default benchmarks/reports)")
+    add_grid_arguments(p, "distributed.jsonl")
     a = p.parse_args(argv)
     if a.worker:
         return worker(a)
     if a.quick:
         a.sizes, a.backends, a.train_iters, a.repeat = [512, 1024], ["auto"], 30, 1
-    out_dir = Path(a.out) if a.out else REPORTS
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if a.from_json:
-        saved = json.loads(Path(a.from_json).read_text())
-        sink, train = saved["sinkhorn"], saved["trainer"]
-    else:
-        sink = sinkhorn_rows(a, out_dir / "distributed.json")
-        train = trainer_rows(a)
-        (out_dir / "distributed.json").write_text(
-            json.dumps({"sinkhorn": sink, "trainer": train}, indent=1))
-    png = figure(sink, out_dir / "distributed.png")
-    report(a, sink, train, png, out_dir)
+    out, results = grid_paths(a, "distributed.jsonl")
+    runs = run_grid(cases(a), run_case, results, key=_key, report_only=a.report_only)
+    sink = sinkhorn_rows([r for r in runs if r["kind"] == "sinkhorn"])
+    train = trainer_rows([r for r in runs if r["kind"] == "trainer"])
+    png = figure(sink, out / "distributed.png")
+    report(a, sink, train, png, out, unmeasured(runs))
 
 
 def _row(rows, **keys):
@@ -286,7 +304,7 @@ def answer(a, sink, train) -> str:
         for n in sorted({r["n"] for r in sink if r["backend"] == backend}):
             one, two_threads, many = (_row(sink, n=n, backend=backend, processes=p,
                                            **{"threads each": t})
-                                      for p, t in _setups(a))
+                                      for p, t in _setups(a.nproc))
             if None in (one, two_threads, many):
                 continue
             lines.append(
@@ -313,7 +331,7 @@ def answer(a, sink, train) -> str:
     return "\n".join(lines)
 
 
-def report(a, sink, train, png, out_dir):
+def report(a, sink, train, png, out_dir, missing=""):
     backend = "NCCL" if a.device.startswith("cuda") else "Gloo"
     setup = (
         f"{a.nproc} processes (torchrun --standalone, {backend}, one torch thread each) against "
@@ -334,16 +352,16 @@ def report(a, sink, train, png, out_dir):
                 ("Sinkhorn: time per iteration and memory per process", markdown_table(sink)),
                 ("Trainer: iterations per second", markdown_table(train)),
                 ("Figure", f"![time per iteration]({png.name})")]
-    sections.append(("GPU (NCCL)", "Not measured: no GPU in this session. Run "
-                     "`python -m benchmarks.distributed --device cuda --nproc N` on a machine "
-                     "with N GPUs."))
+    if missing:
+        sections.append(("Configurations without a result", missing))
+    if not a.device.startswith("cuda"):
+        sections.append(("GPU (NCCL)", "Not measured: no GPU in this session. Run "
+                         "`python -m benchmarks.distributed --device cuda --nproc N` on a "
+                         "machine with N GPUs (`benchmarks/gpu_session.sh distributed`)."))
     path = write_report("distributed", "Scaling out: torch.distributed, 1 vs several "
                         "processes", device=a.device, sections=sections, out_dir=out_dir)
     print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    if "--worker" in sys.argv:
-        main()
-    else:
-        run_timed(main)
+    main()

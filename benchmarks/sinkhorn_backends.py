@@ -10,10 +10,15 @@ where the former rule (dense up to n*m = 2^23 entries, then tiled) fell off a cl
 All back-ends run the same iterations on the same costs (the iteration counts are
 equal), so time per iteration compares the soft-min implementations.  One torch thread.
 
+Every run (one variant, one size, one repeat) is appended to
+``sinkhorn_backends.jsonl`` as it ends; a later call runs only the missing runs and
+``--report-only`` rewrites the report from the results.
+
 Usage::
 
     python -m benchmarks.sinkhorn_backends                 # n = 1000 ... 4000
     python -m benchmarks.sinkhorn_backends --sizes 500,1000 --streamed-max-n 1000
+    python -m benchmarks.sinkhorn_backends --report-only
 """
 
 from __future__ import annotations
@@ -22,9 +27,8 @@ import argparse
 
 import numpy as np
 
-
-from ._harness import (REPORTS, load_average, markdown_table, pyplot, run_timed, save_png,
-                       time_call, write_report)
+from ._harness import (add_grid_arguments, fields_key, grid_paths, markdown_table, measure,
+                       pyplot, run_grid, save_png, unmeasured, write_report)
 
 SIZES = (1000, 2000, 2800, 2900, 3000, 4000)
 
@@ -66,65 +70,99 @@ def solve(x, y, variant):
     return n_iter, kept, op
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats per variant")
-    parser.add_argument("--streamed-max-n", type=int, default=3000,
-                        help="largest n for the streamed tiled variant (slow by design)")
-    args = parser.parse_args(argv)
-
+def run_case(case):
+    """One timed solve of one variant at one size (no warm-up: the runs are interleaved)."""
     import torch
 
     from otlab.entropic.backend import MEMORY_FRACTION, available_memory
 
-    torch.set_num_threads(1)
-    rows = []
-    load_before = load_average()
-    for n in (int(s) for s in args.sizes.split(",")):
-        x, y = samples(n)
+    x, y = samples(case["n"])
+    m = measure(lambda: solve(x, y, case["variant"]), repeat=1, warmup=0)
+    n_iter, kept, op = m.result
+    return {"seconds": m.wall_s, "cpu_s": m.cpu_s, "iterations": n_iter, "kept": kept,
+            "operator": op.name, "load": m.load_before,
+            "memory_budget": MEMORY_FRACTION * available_memory(torch.device("cpu"))}
+
+
+def cases(sizes, repeat, streamed_max_n):
+    """Interleaved repeats (A B C A B C ...) per size: the machine's load drifts."""
+    grid = []
+    for n in sizes:
         variants = ["dense", "tiled, costs and kernels kept", "tiled, kernels kept", "auto"]
-        if n <= args.streamed_max_n:
+        if n <= streamed_max_n:
             variants.append("tiled, streamed")
-        # Interleaved repeats (A B C A B C ...), medians: the machine's load drifts.
-        times, info = {v: [] for v in variants}, {}
-        for _ in range(args.repeat):
-            for variant in variants:
-                seconds, (n_iter, kept, op) = time_call(lambda: solve(x, y, variant), repeat=1,
-                                                        warmup=0)
-                times[variant].append(seconds)
-                info[variant] = (n_iter, kept, op.name)
+        grid += [{"n": n, "variant": v, "repeat": r} for r in range(repeat) for v in variants]
+    return grid
+
+
+def table(runs):
+    """One row per size and variant: the median time of its repeats, per iteration, vs dense."""
+    rows = []
+    for n in sorted({r["n"] for r in runs}):
+        at_n = [r for r in runs if r["n"] == n]
+        variants = list(dict.fromkeys(r["variant"] for r in at_n))
+        dense_per_iter = None
         for variant in variants:
-            n_iter, kept, name = info[variant]
-            seconds = float(np.median(times[variant]))
-            per_iter = seconds / n_iter
+            mine = [r for r in at_n if r["variant"] == variant]
+            seconds = float(np.median([r["seconds"] for r in mine]))
+            last = mine[-1]
+            per_iter = seconds / last["iterations"]
             if variant == "dense":
                 dense_per_iter = per_iter
-            rows.append({"n": n, "back-end": variant if variant != "auto" else f"auto ({name})",
-                         "kept": kept, "iterations": n_iter,
+            rows.append({"n": n, "back-end": variant if variant != "auto"
+                         else f"auto ({last['operator']})",
+                         "kept": last["kept"], "iterations": last["iterations"],
                          "time (s)": seconds, "ms / iteration": 1e3 * per_iter,
-                         "ratio to dense": per_iter / dense_per_iter})
-            print(rows[-1], flush=True)
-    load_after = load_average()
-    budget = MEMORY_FRACTION * available_memory(torch.device("cpu"))
-    dense_limit = int((budget / 24) ** 0.5)
+                         "ratio to dense": per_iter / dense_per_iter if dense_per_iter
+                         else float("nan")})
+    return rows
+
+
+def report(runs, repeat, out):
+    rows = table(runs)
+    loads = [r["load"] for r in runs] or [float("nan")]
+    budget = runs[-1]["memory_budget"] if runs else float("nan")
+    dense_limit = int((budget / 24) ** 0.5) if runs else 0
     sections = [
         ("Setup", f"Two 2-D Gaussian samples N(0, I) and N((1, 0), I), n = m, uniform weights; "
                   "the Sinkhorn loop of `sinkhorn_samples(order=1)` at its defaults (ε = 0.004 "
                   "m_2^(1/2), tol 1e-4, ε-scaling 0.5, Anderson; the final pass over the plan, "
-                  "the same for all, is left out). One torch thread, median of 3 interleaved runs per row (the iteration "
+                  f"the same for all, is left out). One torch thread, median of {repeat} "
+                  "interleaved runs per row (the iteration "
                   "counts are equal across back-ends, so the ratios compare the soft-mins). "
-                  f"Load average (1 min) {load_before:.1f} before and {load_after:.1f} after "
-                  "the sweep, on a 2-core machine shared with other jobs: absolute times are "
+                  f"Load average (1 min) {min(loads):.1f} to {max(loads):.1f} before the runs "
+                  "of the sweep, on a 2-core machine shared with other jobs: absolute times are "
                   "inflated and noisy; the ratios within a row group are what to read. "
                   f"Memory budget of `auto`: a quarter of MemAvailable = {budget / 2**30:.1f} GiB, "
                   f"so dense up to n = m = {dense_limit} in float64."),
         ("Results", markdown_table(rows)),
         ("Answer", _answer(rows)),
     ]
+    if unmeasured(runs):
+        sections.append(("Runs without a result", unmeasured(runs)))
     path = write_report("sinkhorn_backends", "Sinkhorn back-ends on the CPU: time per iteration",
-                        device="cpu", sections=sections)
-    _plot(rows, REPORTS / "sinkhorn_backends.png")
+                        device="cpu", sections=sections, out_dir=out)
+    _plot(rows, out / "sinkhorn_backends.png")
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats per variant")
+    parser.add_argument("--streamed-max-n", type=int, default=3000,
+                        help="largest n for the streamed tiled variant (slow by design)")
+    add_grid_arguments(parser, "sinkhorn_backends.jsonl")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    out, results = grid_paths(args, "sinkhorn_backends.jsonl")
+    grid = cases([int(s) for s in args.sizes.split(",")], args.repeat, args.streamed_max_n)
+    runs = run_grid(grid, run_case, results, key=fields_key("n", "variant", "repeat"),
+                    report_only=args.report_only)
+    path = report(runs, args.repeat, out)
     print(path.read_text())
 
 
@@ -167,4 +205,4 @@ def _plot(rows, path):
 
 
 if __name__ == "__main__":
-    run_timed(main)
+    main()

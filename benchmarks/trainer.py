@@ -12,11 +12,16 @@ iteration: CUDA kernels on the GPU (from the profiler, without the CUDA graph,
 which replays the same kernels), and leaf ATen operators on the CPU.  That
 count is what bounds a launch-bound loop.
 
+Every loop (one row of the table) is appended to ``trainer.jsonl`` (on a GPU:
+``trainer_gpu.jsonl``) as it ends; a later call runs only the missing loops, and
+``--report-only`` rewrites the report from the results.
+
 Usage::
 
     python -m benchmarks.trainer --device cuda                  # the issue's GPU figures
     python -m benchmarks.trainer --device cpu --quick           # small CPU smoke run
     python -m benchmarks.trainer --device cpu --quick --compile # ... with torch.compile too
+    python -m benchmarks.trainer --device cpu --quick --compile --report-only
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import argparse
 import torch
 from torch import nn
 
-from ._harness import markdown_table, time_call, write_report
+from ._harness import (add_grid_arguments, fields_key, grid_paths, markdown_table, measure,
+                       run_grid, unmeasured, write_report)
 from otlab.gan import TrainConfig, train
 from otlab.gan.data import Sampler
 
@@ -88,6 +94,102 @@ def launches_per_iteration(run, device, *, short=5, long=25):
     return (count(long) - count(short)) / (long - short)
 
 
+PLAIN = "plain PyTorch reference"
+
+
+def loops(device, *, compile_too, eval_every):
+    """The loops timed, as ``(name, exact-W evaluation, train() options)``; the plain one first."""
+    cuda = device.startswith("cuda")
+    eager = dict(cuda_graph=False, compile=False)
+    variants = [(PLAIN, "off", None),
+                ("otlab train()" + (", no CUDA graph" if cuda else ""), "off",
+                 dict(eval_every=0, **eager))]
+    if cuda:
+        variants.append(("otlab train(), CUDA graph", "off", dict(eval_every=0, compile=False)))
+    if cuda or compile_too:
+        variants.append(("otlab train(), compile" + (" + CUDA graph" if cuda else ""), "off",
+                         dict(eval_every=0, compile=True)))
+    best = variants[-1][2]
+    variants.append((variants[-1][0], f"every {eval_every} it", dict(best, eval_every=eval_every)))
+    return variants
+
+
+def run_case(case):
+    """Time one loop (median of ``repeat`` runs after warm-up) and count its launches."""
+    s, device = case["settings"], case["device"]
+    shape = dict(hidden=s["hidden"], depth=s["depth"], batch=s["batch_size"],
+                 n_critic=s["n_critic"])
+    warm = max(5, s["iters"] // 10)
+    if case["options"] is None:
+        def run(n):
+            return reference_loop(n, device=device, **shape)
+    else:
+        cfg = TrainConfig.for_loss("wgan-gp", data="8gaussians", hidden=s["hidden"],
+                                   depth=s["depth"], batch_size=s["batch_size"],
+                                   n_critic=s["n_critic"], device=device, progress=False,
+                                   checkpoint_every=0, log_every=100).replace(**case["options"])
+
+        def run(n, **kw):
+            return train(cfg.replace(iters=n, **kw))
+    run(warm)
+    m = measure(lambda: run(s["iters"]), repeat=s["repeat"], warmup=0, device=device)
+    # Counted without the graph (it replays the same kernels); on the CPU the fused kernels
+    # inductor generates are not ATen ops, so compiled runs are not counted.
+    counted = s["counts"] and case["eval"] == "off" and (
+        device.startswith("cuda") or not (case["options"] or {}).get("compile"))
+    launches = float("nan")
+    if counted:
+        launches = launches_per_iteration(
+            run if case["options"] is None else (lambda n: run(n, cuda_graph=False)), device)
+    return {"seconds": m.wall_s, "cpu_s": m.cpu_s, "walls": m.walls, "load": m.load_before,
+            "warm-up iterations": warm, "launches / it": launches}
+
+
+def table(rows, device):
+    """The loops' speeds, and their speed-up over the plain loop of the same run."""
+    plain = next((r["seconds"] for r in rows if r["loop"] == PLAIN), float("nan"))
+    unit = "CUDA kernels" if device.startswith("cuda") else "leaf ATen ops"
+    return [{"loop": r["loop"], "exact W eval": r["eval"],
+             "generator it/s": r["settings"]["iters"] / r["seconds"],
+             "ms / it": 1e3 * r["seconds"] / r["settings"]["iters"],
+             "speed-up vs plain": plain / r["seconds"], f"{unit} / it": r["launches / it"],
+             "load": r["load"]} for r in rows]
+
+
+def report(rows, device, settings, out):
+    label = "GPU" if device.startswith("cuda") else "CPU"
+    warm = max(5, settings["iters"] // 10)
+    setting = (f"WGAN-GP, 8 Gaussians, {settings['depth']}x{settings['hidden']} ReLU MLPs, batch "
+               f"{settings['batch_size']}, n_critic {settings['n_critic']}; median time of "
+               f"{settings['repeat']} runs of {settings['iters']} generator iterations each, "
+               f"after {warm} warm-up iterations, one process, "
+               f"{settings['threads']} torch thread(s); `load` = 1-minute load average before "
+               "the timed runs; otlab's time is the whole `train()` call (set-up, CUDA "
+               "graph capture and the wait for the last exact-W evaluation included). "
+               "Launch counts come from the profiler on runs without the CUDA graph (a "
+               "graph replays the same kernels); n/a where not counted.")
+    sections = [(f"{label} results (measured, device {device})",
+                 setting + "\n\n" + markdown_table(table(rows, device)))]
+    if unmeasured(rows):
+        sections.append(("Loops without a result", unmeasured(rows)))
+    if label == "CPU":
+        sections.append(("GPU results: not measured in this run", (
+            "The issue's target (>= 1000 generator it/s for the 3x512 / batch 256 / n_critic 5 "
+            "configuration on the lent H100, CUDA graph path) has **not been measured**: the "
+            "session that wrote this report had no GPU. Run `python -m benchmarks.trainer "
+            "--device cuda` on the GPU machine (`benchmarks/gpu_session.sh trainer`) to fill "
+            "this in. CPU figures above are on a "
+            "shared 2-core machine and only show that the benchmark runs. On the CPU the "
+            "exact-W worker thread competes with training for the same cores, and the run "
+            "includes the evaluation at iteration 0 and waits for the last one (each 2048 x "
+            "2048 network simplex takes about 0.6 s here), so the eval-on row mostly measures "
+            "that work; on the GPU machine training runs on the GPU while POT uses a CPU "
+            "core.")))
+    name = "trainer_gpu" if label == "GPU" else "trainer"
+    return write_report(name, "WGAN-GP trainer speed: otlab vs plain PyTorch",
+                        device=device, sections=sections, out_dir=out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -104,78 +206,23 @@ def main(argv=None):
                    help="also time train(compile=True) (always on CUDA)")
     p.add_argument("--no-counts", action="store_false", dest="counts",
                    help="skip the profiler's kernel / operator counts")
-    p.add_argument("--out", default=None, help="report folder (default benchmarks/reports)")
+    add_grid_arguments(p, "trainer.jsonl (trainer_gpu.jsonl on CUDA)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.quick:
         a.iters, a.hidden, a.batch_size, a.eval_every = 400, 64, 64, 100
-    shape = dict(hidden=a.hidden, depth=a.depth, batch=a.batch_size, n_critic=a.n_critic)
-    base = TrainConfig.for_loss("wgan-gp", data="8gaussians", hidden=a.hidden, depth=a.depth,
-                                batch_size=a.batch_size, n_critic=a.n_critic, device=a.device,
-                                progress=False, checkpoint_every=0, log_every=100)
-    warm = max(5, a.iters // 10)
-    cuda = a.device.startswith("cuda")
-    reference_loop(warm, device=a.device, **shape)
-    def timed(fn):
-        return time_call(fn, repeat=a.repeat, warmup=0, device=a.device)[0]
-
-    t_ref = timed(lambda: reference_loop(a.iters, device=a.device, **shape))
-    rows = [{"loop": "plain PyTorch reference", "exact W eval": "off",
-             "generator it/s": a.iters / t_ref, "ms / it": 1e3 * t_ref / a.iters,
-             "speed-up vs plain": 1.0}]
-    counts = {}
-    if a.counts:
-        counts["plain PyTorch reference"] = launches_per_iteration(
-            lambda n: reference_loop(n, device=a.device, **shape), a.device)
-    eager = dict(cuda_graph=False, compile=False)
-    variants = [("otlab train()" + (", no CUDA graph" if cuda else ""), "off",
-                 dict(eval_every=0, **eager))]
-    if cuda:
-        variants.append(("otlab train(), CUDA graph", "off", dict(eval_every=0, compile=False)))
-    if cuda or a.compile:
-        variants.append(("otlab train(), compile" + (" + CUDA graph" if cuda else ""), "off",
-                         dict(eval_every=0, compile=True)))
-    best = variants[-1][2]
-    variants.append((variants[-1][0], f"every {a.eval_every} it",
-                     dict(best, eval_every=a.eval_every)))
-    for name, ev, kw in variants:
-        cfg = base.replace(**kw)
-        train(cfg.replace(iters=warm))
-        t = timed(lambda: train(cfg.replace(iters=a.iters)))
-        rows.append({"loop": name, "exact W eval": ev, "generator it/s": a.iters / t,
-                     "ms / it": 1e3 * t / a.iters, "speed-up vs plain": t_ref / t})
-        # Counted without the graph (it replays the same kernels); on the CPU the fused
-        # kernels inductor generates are not ATen ops, so compiled runs are not counted.
-        if a.counts and ev == "off" and (cuda or not kw.get("compile")):
-            counts[name] = launches_per_iteration(
-                lambda n: train(cfg.replace(iters=n, cuda_graph=False)), a.device)
-        print(rows[-1], flush=True)
-    unit = "CUDA kernels" if cuda else "leaf ATen ops"
-    for row in rows:
-        row[f"{unit} / it"] = counts.get(row["loop"], float("nan"))
-    label = "GPU" if a.device.startswith("cuda") else "CPU"
-    setting = (f"WGAN-GP, 8 Gaussians, {a.depth}x{a.hidden} ReLU MLPs, batch {a.batch_size}, "
-               f"n_critic {a.n_critic}; median time of {a.repeat} runs of {a.iters} generator "
-               f"iterations each, after {warm} warm-up iterations; otlab's time is the whole `train()` call (set-up, CUDA "
-               f"graph capture and the wait for the last exact-W evaluation included). "
-               f"Launch counts come from the profiler on runs without the CUDA graph (a "
-               f"graph replays the same kernels); n/a where not counted.")
-    sections = [(f"{label} results (measured, device {a.device})",
-                 setting + "\n\n" + markdown_table(rows))]
-    if label == "CPU":
-        sections.append(("GPU results: not measured in this run", (
-            "The issue's target (>= 1000 generator it/s for the 3x512 / batch 256 / n_critic 5 "
-            "configuration on the lent H100, CUDA graph path) has **not been measured**: the "
-            "session that wrote this report had no GPU. Run `python -m benchmarks.trainer "
-            "--device cuda` on the GPU machine to fill this in. CPU figures above are on a "
-            "shared 2-core machine and only show that the benchmark runs. On the CPU the "
-            "exact-W worker thread competes with training for the same cores, and the run "
-            "includes the evaluation at iteration 0 and waits for the last one (each 2048 x "
-            "2048 network simplex takes about 0.6 s here), so the eval-on row mostly measures "
-            "that work; on the GPU machine training runs on the GPU while POT uses a CPU "
-            "core.")))
-    path = write_report("trainer", "WGAN-GP trainer speed: otlab vs plain PyTorch",
-                        device=a.device, sections=sections, out_dir=a.out)
+    settings = dict(iters=a.iters, hidden=a.hidden, depth=a.depth, batch_size=a.batch_size,
+                    n_critic=a.n_critic, repeat=a.repeat, threads=a.threads, counts=a.counts)
+    grid = [{"device": a.device, "loop": name, "eval": ev, "options": options,
+             "settings": settings}
+            for name, ev, options in loops(a.device, compile_too=a.compile,
+                                           eval_every=a.eval_every)]
+    out, results = grid_paths(a, "trainer_gpu.jsonl" if a.device.startswith("cuda")
+                              else "trainer.jsonl")
+    rows = run_grid(grid, run_case, results,
+                    key=fields_key("device", "loop", "eval", "options", "settings"),
+                    report_only=a.report_only)
+    path = report(rows, a.device, settings, out)
     print(f"wrote {path}")
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import benchmarks
-from benchmarks._harness import (append_jsonl, fields_key, markdown_table, measure, read_jsonl,
-                                 run_grid, time_call)
+from benchmarks._harness import (GridRows, append_jsonl, fields_key, grid_paths, markdown_table,
+                                 measure, number, read_jsonl, run_grid, time_call, unmeasured)
 
 
 def test_measure_times_the_median_run_after_warmup_and_reports_load_and_memory():
@@ -199,3 +199,47 @@ def test_scripts_time_through_the_harness_and_leave_sys_path_alone(name):
     source = (Path(benchmarks.__file__).parent / f"{name}.py").read_text()
     for hand in ("perf_counter", "process_time", "sys.path", "os.getloadavg"):
         assert hand not in source, f"benchmarks/{name}.py uses {hand}: use the harness"
+
+
+@pytest.mark.parametrize("name", sorted(set(SCRIPTS) - HELPERS))
+def test_every_script_answers_help_without_running_anything(name, capsys):
+    import importlib
+
+    module = importlib.import_module(f"benchmarks.{name}")
+    with pytest.raises(SystemExit) as exit_:
+        module.main(["--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage:")
+    source = (Path(benchmarks.__file__).parent / f"{name}.py").read_text()
+    assert 'if __name__ == "__main__":' in source, f"python -m benchmarks.{name} runs nothing"
+
+
+def test_grid_paths_default_to_the_report_folder_and_its_results_file(tmp_path, monkeypatch):
+    import argparse
+
+    import benchmarks._harness as harness
+
+    monkeypatch.setattr(harness, "REPORTS", tmp_path / "reports")
+    args = argparse.Namespace(out=None, results=None)
+    assert grid_paths(args, "x.jsonl") == (tmp_path / "reports", tmp_path / "reports" / "x.jsonl")
+    assert (tmp_path / "reports").is_dir()
+    args = argparse.Namespace(out=tmp_path / "o", results=tmp_path / "r.jsonl")
+    assert grid_paths(args, "x.jsonl") == (tmp_path / "o", tmp_path / "r.jsonl")
+
+
+def test_unmeasured_lists_the_failed_and_the_missing_cases_and_nothing_else():
+    rows = GridRows([{"n": 1, "value": 1}], failed=[{"n": 2, "error": "ValueError: bad",
+                                                      "traceback": "..."}],
+                    missing=[{"n": 3}])
+    assert unmeasured(rows).splitlines() == ['- {"n": 2}: failed (ValueError: bad)',
+                                            '- {"n": 3}: not run']
+    assert unmeasured(rows, describe=lambda c: f"n = {c['n']}").splitlines()[0] == \
+        "- n = 2: failed (ValueError: bad)"
+    assert unmeasured(GridRows([{"n": 1}])) == ""
+
+
+def test_a_nan_stored_as_null_reads_back_as_nan(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    append_jsonl(path, {"a": float("nan"), "b": 2})
+    row = read_jsonl(path)[0]
+    assert math.isnan(number(row["a"])) and number(row["b"]) == 2.0
