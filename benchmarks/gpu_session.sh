@@ -9,8 +9,9 @@
 #
 # Steps:
 #   tests     pytest -m gpu (CUDA = CPU checks, the Triton kernel, the CUDA-graph trainer)
-#   trainer   python -m benchmarks.trainer --device cuda          -> trainer.md
-#   sinkhorn  python -m benchmarks.sinkhorn --device cuda         -> sinkhorn_gpu.md/.png
+#   trainer   python -m benchmarks.trainer --device cuda          -> trainer_gpu.md/.jsonl
+#   sinkhorn  python -m benchmarks.sinkhorn --device cuda         -> sinkhorn_gpu.md/.png/.jsonl
+#             (both resumable: carry the .jsonl back from $OUT into benchmarks/reports/)
 #   critics   python -m benchmarks.critic_accuracy --device cuda  -> critic_accuracy.md/.png;
 #             stops starting cases after CRITICS_BUDGET seconds (default 480); call it again
 #             to continue: finished cases are kept in critic_accuracy.jsonl (carry it back
@@ -27,6 +28,7 @@
 #             from $OUT into benchmarks/reports/).
 #   distributed  python -m benchmarks.distributed --device cuda, NCCL over every visible GPU
 #             (world size 1 on a one-GPU machine: the sharded path's overhead alone)
+#             -> reports/gpu/distributed.md/.png/.jsonl
 #
 # Everything the steps write under benchmarks/reports/, and the console log,
 # is packed into $OUT/reports.tgz (one file, so the return limits never bite).

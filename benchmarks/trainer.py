@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ._harness import (add_grid_arguments, fields_key, grid_paths, markdown_table, measure,
-                       run_grid, unmeasured, write_report)
+                       number, run_grid, unmeasured, write_report)
 from otlab.gan import TrainConfig, train
 from otlab.gan.data import Sampler
 
@@ -152,7 +152,8 @@ def table(rows, device):
     return [{"loop": r["loop"], "exact W eval": r["eval"],
              "generator it/s": r["settings"]["iters"] / r["seconds"],
              "ms / it": 1e3 * r["seconds"] / r["settings"]["iters"],
-             "speed-up vs plain": plain / r["seconds"], f"{unit} / it": r["launches / it"],
+             "speed-up vs plain": plain / r["seconds"],
+             f"{unit} / it": number(r["launches / it"]),
              "load": r["load"]} for r in rows]
 
 
