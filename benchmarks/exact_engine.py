@@ -32,7 +32,7 @@ import argparse
 import numpy as np
 
 from ._harness import (add_grid_arguments, fields_key, grid_paths, load_average, markdown_table,
-                       measure, run_grid, unmeasured, write_report)
+                       measure, number, run_grid, unmeasured, write_report)
 
 
 def _cpu(fn, repeat=3):
@@ -174,7 +174,8 @@ def _key(row):
 
 
 def report(runs, out):
-    engine = [r for run in runs if run["part"] == "engine" for r in run["rounds"]]
+    engine = [{k: number(v) if v is None else v for k, v in r.items()}  # NaN stored as null
+              for run in runs if run["part"] == "engine" for r in run["rounds"]]
     cross = [run["row"] for run in runs if run["part"] == "crossover"]
     sections = [("Restricted LPs of the column generation, replayed (CPU seconds)",
                  "Same LPs for both solvers (module docstring); `rel diff` is the "

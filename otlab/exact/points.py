@@ -59,7 +59,8 @@ __all__ = ["emd_points", "PointsEMDResult", "choose_exact_solver", "solve_valida
 SOLVERS = ("auto", "dense", "sparse")
 #: Problems with more pairs than this go to the sparse solver: it is as fast or
 #: faster from about 400 x 400 points on (2-D, W_1 and W_2, CPU time; dense/sparse
-#: 0.92-0.98 at 400, 1.2-2.0 at 600, 2.6-3.5 at 1000: benchmarks/reports/exact_engine.md).
+#: 1.0-1.2 at 300, 1.1-1.3 at 400, 1.5-2.1 at 600, 2.9-5.4 at 1000:
+#: benchmarks/reports/exact_engine.md).
 DENSE_SPEED_LIMIT = 160_000
 _SPARSE_HINT = "Use solver='sparse' (memory O(n + m)) or solver='auto'."
 #: A plan whose LP cost is below this share of the largest cost the LP was given is not
