@@ -24,11 +24,11 @@ full dual check):
    optimal for the full problem.
 
 Measured (``benchmarks/reports/exact_engine.md``: the finest level's LPs of
-real solves replayed round by round, CPU time, 2-core machine at load 11 to
-12).  From cold, POT's sparse simplex (LEMON's) is faster than otlab's per
-solve (about 1.1 to 2x); otlab's wins are the kept basis in the later rounds
-(a round that adds a thousand pairs costs a few dozen pivots: 0.001 s
-against 0.010 s for POT warm-started from potentials and 0.041 s for POT cold
+real solves replayed round by round, CPU time, 2-core machine at load 2.5 to
+2.7).  From cold, POT's sparse simplex (LEMON's) is faster than otlab's per
+solve (about 1.1 to 1.9x); otlab's wins are the kept basis in the later rounds
+(a round that adds a thousand pairs costs a few dozen pivots: 0.002 s
+against 0.010 s for POT warm-started from potentials and 0.038 s for POT cold
 at n = 2000) and the seeded first round.  End to end (``emd_points``, one
 thread, 64 x 64 grid pairs of random fields) the solve went from 4.0-5.9 s to
 0.7-1.0 s of CPU against the previous pipeline (POT re-solving each round,

@@ -80,7 +80,7 @@ out of the L2 cache), so the potential update is still about half of a pivot.
 From cold (428 000 pairs), 699 000 pivots took 43.5 s in the first layout
 and 27.6 s in this one, and shuffling the pairs made it 283 000 pivots and 6.0 s; POT takes 3.9 s there (200 000-300 000 pivots), and
 0.3 s against otlab's 0.5 s on the 64 x 64 LP: POT stays 1.3-1.8x faster from
-cold (``exact_engine.md``: 1.1-2.0x on the first rounds replayed), otlab is faster wherever a basis is kept or seeded, which is what the
+cold (``exact_engine.md``: 1.1-1.9x on the first rounds replayed), otlab is faster wherever a basis is kept or seeded, which is what the
 column generation needs.  ``benchmarks/reports/exact_engine.md`` has the
 round-by-round table.
 """
