@@ -23,6 +23,8 @@ COMMITTED = harness.REPORTS
 #: (script, report name, arguments): ``{results}`` is the folder of the committed results,
 #: ``{out}`` the temporary report folder.
 RERENDER = [
+    ("adversarial_cases", "adversarial_cases",
+     "--report-only --results {results}/adversarial_cases.jsonl --out {out}"),
     ("critic_accuracy", "critic_accuracy",
      "--report-only --seeds 2 --n 300 --steps 600 --results {results}/critic_accuracy.jsonl "
      "--out {out}"),
