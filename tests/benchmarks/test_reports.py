@@ -48,6 +48,8 @@ RERENDER = [
      "--report-only --results {results}/gan_modes_runs.jsonl --out {out}"),
     ("gan_family", "gan_family",
      "--report-only --results {results}/gan_family_runs.jsonl --out {out}"),
+    ("knn_kl_bias", "knn_kl_bias",
+     "--report-only --results {results}/knn_kl_bias.jsonl --out {out}"),
     ("quick_wgan", "quick_wgan",
      "--report-only --results {results}/quick_wgan_runs.jsonl --out {out}"),
     ("sinkhorn", "sinkhorn", "--report-only --results {results}/sinkhorn.jsonl --out {out}"),
