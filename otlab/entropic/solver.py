@@ -159,11 +159,16 @@ def _row_error(a, f_old, f_new, eps, lam=1.0, rho=math.inf):
     The error is :math:`\lVert P\mathbf 1 - a e^{-f/\rho}\rVert_1`, the row marginal
     against its target (``a`` itself when balanced, ``lam = 1``):
     :math:`\sum_i a_i e^{-f_i/\rho} \lvert e^{(f_i - f^\text{new}_i)/(\lambda\varepsilon)} - 1\rvert`,
-    since :math:`1/\varepsilon + 1/\rho = 1/(\lambda\varepsilon)`.
+    since :math:`1/\varepsilon + 1/\rho = 1/(\lambda\varepsilon)`.  With
+    penalties each term is formed as :math:`e^{s + \max(t, 0)}\,(1 - e^{-|t|})`
+    (:math:`s = -f_i/\rho`, :math:`t = (f_i - f^\text{new}_i)/(\lambda\varepsilon)`),
+    the same number without the :math:`0 \cdot \infty` of an underflowed target
+    times an overflowed ratio (a plan whose mass underflows, costs far above ρ).
     """
     if lam == 1.0:
         return float((a * torch.expm1((f_old - f_new) / eps)).abs().sum())
-    return float((a * torch.exp(-f_old / rho) * torch.expm1((f_old - f_new) / (lam * eps))).abs().sum())
+    t = (f_old - f_new) / (lam * eps)
+    return float((a * torch.exp(t.clamp(min=0) - f_old / rho) * -torch.expm1(-t.abs())).sum())
 
 
 def _dual(a, b, f, g, penalty=None, eps=None):

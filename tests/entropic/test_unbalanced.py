@@ -297,6 +297,33 @@ def test_a_far_outlier_is_destroyed_not_transported():
     assert_allclose(res.row_marginal[:2], 0.5 * np.exp(-0.0) * np.ones(2), rtol=0.02)
 
 
+
+@pytest.mark.parametrize("scaling", [0.5, None])
+@pytest.mark.parametrize("cost", [1e3, 1e4, 1e6])
+def test_two_diracs_far_apart_keep_only_the_mass_penalty(cost, scaling):
+    # f = g = rho c / (2 rho + eps), so the plan's mass exp(-c / (2 rho + eps)) underflows and
+    # the value is 2 rho (1 - mass) + eps (1 - mass) = 2.1: no transport, no divergence
+    res = unbalanced_sinkhorn([1.0], [1.0], [[cost]], 0.1, rho=1.0, scaling=scaling)
+    assert res.converged
+    assert res.mass < 1e-30
+    assert_allclose([res.objective, res.dual], [2.1, 2.1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("order, distance", [(1, 1e4), (1, 1e6), (2, 1e2), (2, 1e4)])
+def test_clouds_far_apart_are_destroyed_and_created_not_transported(order, distance):
+    # every cost is far above rho: the optimal plan is (numerically) empty and the value is
+    # rho_a m_a + rho_b m_b + eps m_a m_b, the KL penalties and entropic term of P = 0
+    x, y, a, b = _problem(12, n=9, m=6)
+    res = unbalanced_sinkhorn_samples(x, y + distance, a, b, rho=1.0, reg=0.1, order=order)
+    assert res.converged
+    assert res.mass < 1e-30
+    assert_allclose(res.objective, a.sum() + b.sum() + 0.1 * a.sum() * b.sum(), rtol=1e-12)
+    near = unbalanced_sinkhorn_divergence(x, y + 1e3 ** (1 / order), a, b, rho=1.0, reg=0.1,
+                                          order=order)
+    far = unbalanced_sinkhorn_divergence(x, y + distance, a, b, rho=1.0, reg=0.1, order=order)
+    assert_allclose(float(far), float(near), rtol=1e-10)
+
+
 # --- gradients --------------------------------------------------------------------------------
 
 def test_gradient_in_the_masses_and_costs_matches_finite_differences():
