@@ -417,9 +417,22 @@ def finish(op, a, b, f, g, eps, err_loop, options, *, name, reg, out, penalty=No
     floor = marginal_floor(a, b, f, g, eps, penalty=penalty)
     tol = options.tol_at(floor)
     if not math.isfinite(cost) and err <= tol and resolves(tol, floor):
-        warn_not_converged(name, options, reg, err, cost=cost, tol=tol)
+        warn_cost_overflow(name, err, tol, cost)
         return sums.cost, err, False
     return sums.cost, err, report(name, options, reg, err, floor, f.dtype, cost=cost)
+
+
+def warn_cost_overflow(name, err, tol, cost):
+    """The ConvergenceWarning for a plan that meets ``tol`` whose cost leaves the float range."""
+    warnings.warn(
+        f"{name}: the plan meets its marginals (error {err:.3g} <= tol={tol:g}), but its cost "
+        f"in the units of the data overflows the float range ({cost}), so converged=False. "
+        f"The solve ran in a rescaled frame; values computed there (such as the distance, the "
+        f"k-th root of the cost) stay finite. Rescale the data (costs scale as the data to the "
+        f"power k) to get a finite cost.",
+        ConvergenceWarning,
+        stacklevel=external_stacklevel(),
+    )
 
 
 def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 
-from otlab import wasserstein
+from otlab import ConvergenceWarning, wasserstein
 from otlab.costs import cost_matrix
 from otlab.entropic import (
     default_reg,
@@ -232,6 +232,23 @@ def test_tiled_with_and_without_cached_kernels_equals_dense():
         assert n_iter == n_dense
         assert_allclose(f, f_dense, rtol=1e-10, atol=1e-12)
         assert_allclose(g, g_dense, rtol=1e-10, atol=1e-12)
+
+
+def test_a_cost_past_the_float_range_warns_that_it_overflows_and_keeps_the_distance():
+    # W_2^2 of clouds at scale 1e200 is about 1e400: the plan meets tol in the local frame,
+    # but its cost in the data's units is inf, so converged=False with a warning that says so
+    # (not "did not converge within max_iter"), and the distance (the root) is still exact
+    x, y = _clouds(n=20)
+    ref = sinkhorn_samples(x, y, order=2)
+    with pytest.warns(ConvergenceWarning, match="overflows") as caught:
+        res = sinkhorn_samples(1e200 * x, 1e200 * y, order=2)
+    assert not any("max_iter" in str(w.message) for w in caught)
+    assert not res.converged and res.cost == np.inf
+    assert res.marginal_error <= 1e-4
+    assert_allclose(res.marginal_error, ref.marginal_error, rtol=1e-6)
+    with pytest.warns(ConvergenceWarning, match="overflows"):
+        far = wasserstein(1e200 * x, 1e200 * y, order=2, method="sinkhorn")
+    assert_allclose(far / 1e200, wasserstein(x, y, order=2, method="sinkhorn"), rtol=1e-7)
 
 
 def test_transport_of_samples_is_exact_at_every_representable_cost_scale():
