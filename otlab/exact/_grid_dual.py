@@ -49,6 +49,8 @@ class GridAxes:
     """Coordinates of a grid's pixel centres along each axis (increasing), in C order."""
 
     axes: tuple
+    #: Order of the cost the grid is priced with: 2 (the c-transform) or 1 (:mod:`._tile_scan`).
+    order: float = 2.0
 
     @property
     def shape(self) -> tuple:
@@ -116,7 +118,11 @@ class GridPricer:
     mass).  Calling it with the LP's potentials ``(f, g)`` returns a
     :class:`~otlab.exact._scan.ScanResult`: for each row its largest excess
     over *all* pixels of the second grid, the pair attaining it where that
-    exceeds ``tol``, and the round-off bound :func:`round_off`.
+    exceeds ``tol``, and the round-off bound :func:`round_off`.  For grids
+    whose axes say ``order=1`` (Euclidean costs, :meth:`build` with a cost of
+    order 1) it prices by the compiled scan over tiles of
+    :class:`~otlab.exact._tile_scan.TileScan` instead: exact row maxima and the
+    20 most violated pairs of each row.
     """
 
     def __init__(self, source: GridAxes, target: GridAxes, rows, cols):
@@ -124,17 +130,26 @@ class GridPricer:
         self.rows, self.cols = rows, cols
         self.col_of = np.full(int(np.prod(source.shape)), -1, np.int64)
         self.col_of[cols] = np.arange(cols.shape[0])
+        self.tiles = None
+        if source.order == 1.0:  # Euclidean costs: the tile scan (not separable by axis)
+            from ._tile_scan import TileScan
+
+            self.tiles = TileScan(source.axes, target.axes, rows, cols)
 
     @classmethod
     def build(cls, x, y, rows, cols, shapes, cost: PowerCost):
-        """The pricer, or None where it does not apply (order 2, no clip, a power-of-two unit)."""
+        """The pricer, or None where it does not apply (order 1 or 2, no clip, a power-of-two unit)."""
         exact_unit = math.frexp(cost.unit)[0] == 0.5  # dividing by it is exact
-        if shapes is None or cost.order != 2.0 or cost.clip < math.inf or not exact_unit:
+        if shapes is None or cost.order not in (1.0, 2.0) or cost.clip < math.inf \
+                or not exact_unit:
             return None
         if x.shape[0] != math.prod(shapes[0]) or y.shape[0] != math.prod(shapes[1]):
             return None
         target = GridAxes.of_points(x / cost.unit, shapes[0])
         source = GridAxes.of_points(y / cost.unit, shapes[1])
+        if cost.order == 1.0:
+            target = GridAxes(target.axes, order=1.0)
+            source = GridAxes(source.axes, order=1.0)
         return cls(source, target, rows, cols)
 
     def excess(self, f, g):
@@ -145,6 +160,8 @@ class GridPricer:
         return f - D.reshape(-1)[self.rows], arg.reshape(-1)[self.rows]
 
     def __call__(self, f, g, tol: float) -> ScanResult:
+        if self.tiles is not None:
+            return self.tiles(f, g, tol)
         row_max, pixel = self.excess(f, g)
         bad = np.nonzero(row_max > tol)[0]
         delta = round_off(self.source, self.target, float(np.abs(f).max(initial=0.0)),

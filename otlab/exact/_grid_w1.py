@@ -42,11 +42,39 @@ import scipy.sparse as sp
 
 from .._warnings import ConvergenceWarning, external_stacklevel
 from ._histogram import FEASIBILITY_RTOL, marginal_l1
+from ._grid_dual import GridAxes
 from ._multiscale import ETA_LIMIT
-from .duals import c_transform, max_dual_violation
+from ._tile_scan import TileScan
 from .points import PointsEMDResult, solve_validated, validate_points
 
-__all__ = ["difference_parts", "emd_w1_same_grid"]
+__all__ = ["c_transform", "difference_parts", "emd_w1_same_grid", "max_dual_violation"]
+
+
+def c_transform(axes, targets, g) -> np.ndarray:
+    r""":math:`u_p = \min_j \lVert z_p - z_j \rVert - g_j` over the pixels ``targets``, for all pixels.
+
+    ``axes`` are the grid's pixel coordinates per axis, ``targets`` flat (C-order)
+    pixel indices; a compiled scan over tiles of pixels (:mod:`otlab.exact._tile_scan`).
+
+    >>> c_transform((np.arange(4.0),), np.array([0, 3]), np.array([0.0, 1.0])).tolist()
+    [0.0, 1.0, 0.0, -1.0]
+    """
+    every = np.arange(int(np.prod([a.shape[0] for a in axes])))
+    scan = TileScan(axes, axes, every, targets, top_k=1)
+    return 0.0 - scan(np.zeros(every.shape[0]), g, np.inf).row_max  # no -0.0
+
+
+def max_dual_violation(axes, f, g) -> float:
+    r""":math:`\max(0, \max_{pq} f_p + g_q - \lVert z_p - z_q \rVert)` over all pixel pairs.
+
+    Plus the scan's round-off bound (:func:`otlab.exact._tile_scan.tile_round_off`),
+    so that it bounds the violation from above.
+
+    >>> max_dual_violation((np.arange(3.0),), np.zeros(3), np.array([0.0, 0.0, 1.5])) > 1.5
+    True
+    """
+    every = np.arange(f.shape[0])
+    return TileScan(axes, axes, every, every, top_k=1)(f, g, np.inf).max_excess
 
 
 def difference_parts(a: np.ndarray, b: np.ndarray):
@@ -76,7 +104,8 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
         red = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
                               tuning=tuning, shapes=(shape, shape))
     targets = np.nonzero(arrive > 0)[0]
-    u = c_transform(points, points[targets], red.g[targets], order=1)
+    axes = GridAxes.of_points(points, shape).axes
+    u = c_transform(axes, targets, red.g[targets])
     u -= (a @ u + b @ u) / 2  # centred: <a, f> = <b, g>
     f, g = u, -u
     reduced = red.plan.tocoo()
@@ -86,7 +115,7 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
          (np.concatenate([diag[stay > 0], reduced.row]),
           np.concatenate([diag[stay > 0], reduced.col]))), shape=(a.shape[0], b.shape[0])))
     cost = moved * red.cost
-    violation = max_dual_violation(points, points, f, g, order=1)
+    violation = max_dual_violation(axes, f, g)
     marginal = marginal_l1(plan, a, b)
     span = float(np.linalg.norm(points.max(axis=0) - points.min(axis=0)))
     converged = bool(red.converged and marginal <= FEASIBILITY_RTOL
