@@ -251,6 +251,10 @@ def figure(sink, path):
             ax.plot([r["n"] for r in pts], [r["ms / iteration"] for r in pts], marker=marker,
                     label=f"{world} process{'es' if world > 1 else ''} x {threads} thread"
                           f"{'s' if threads > 1 else ''}")
+        for n in sorted({r["n"] for r in sink}):
+            ax.annotate(f"load\n{_load_span([r for r in sink if r['n'] == n])}", (n, 0.02),
+                        xycoords=("data", "axes fraction"), ha="center", fontsize=7,
+                        color="0.35")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("n = m (points per cloud)")
@@ -297,6 +301,15 @@ def _row(rows, **keys):
     return next((r for r in rows if all(r[k] == v for k, v in keys.items())), None)
 
 
+LOAD = "load (1-min avg) before/after"
+
+
+def _load_span(rows) -> str:
+    """The range of the 1-minute load average over these rows' runs, as ``"lo-hi"``."""
+    loads = [float(v) for r in rows for v in r[LOAD].split(" / ")]
+    return f"{min(loads):.1f}-{max(loads):.1f}"
+
+
 def answer(a, sink, train) -> str:
     """The measured answers, as ratios of rows measured in the same run."""
     lines = []
@@ -317,7 +330,8 @@ def answer(a, sink, train) -> str:
                 f"{many['peak memory growth per process (MiB)']:.0f} MiB against "
                 f"{one['peak memory growth per process (MiB)']:.0f} MiB "
                 f"({many['peak memory growth per process (MiB)'] / one['peak memory growth per process (MiB)']:.2f}x); "
-                f"costs agree to {abs(many['cost'] / one['cost'] - 1):.0e} (relative).")
+                f"costs agree to {abs(many['cost'] / one['cost'] - 1):.0e} (relative); "
+                f"load {_load_span([one, two_threads, many])} during these runs.")
     one = _row(train, processes=1, **{"threads each": 1})
     for row in train:
         if row["processes"] > 1 and one is not None:
@@ -327,7 +341,18 @@ def answer(a, sink, train) -> str:
                 f"against {one['iterations / s']:.2f} for one process on one thread (batch "
                 f"{one['batch per process']}), {row['iterations / s'] / one['iterations / s']:.2f}x; "
                 f"the gradient all-reduce (waiting included) "
-                f"{100 * row['communication share']:.0f} % of a rank's time.")
+                f"{100 * row['communication share']:.0f} % of a rank's time; load "
+                f"{_load_span([one, row])} during these runs.")
+    if sink:
+        spans = ", ".join(f"n = {n}: {_load_span([r for r in sink if r['n'] == n])}"
+                          for n in sorted({r["n"] for r in sink}))
+        lines.append(
+            f"- The machine is shared: each size's rows ran minutes apart, the sizes at different "
+            f"times, under the load of other jobs on its 2 cores ({spans}; trainer: "
+            f"{_load_span(train) if train else 'n/a'}). Compare rows of one size, with their "
+            f"load column; across sizes the times are not comparable. Under load a configuration "
+            f"with 2 threads or 2 processes competes with the other jobs: one process on 2 threads "
+            f"(threads that wait for each other) suffers most.")
     return "\n".join(lines)
 
 
