@@ -3,7 +3,7 @@
 import numpy as np
 import ot
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -228,3 +228,44 @@ def test_ten_dimensional_weighted_clouds_of_different_sizes_match_pot(order):
     res = emd_points(x, y, a, b, order=order, solver="sparse")
     np.testing.assert_allclose(res.cost, _pot_value(x, y, a, b, order), rtol=1e-9)
     _assert_certified(res, value_scale=res.cost)
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_solve_in_space_order_equals_the_solve_in_input_order(monkeypatch, order):
+    """Renumbering the points along a k-d tree (and the pricing block of point clouds) changes
+    the path, not the answer: same value, certified, potentials and plan in input order."""
+    from otlab.exact import points
+
+    rng = np.random.default_rng(21)
+    x, y = rng.random((1500, 2)), rng.random((1300, 2)) + 0.1
+    a = rng.random(1500)
+    spatial = emd_points(x, y, a, order=order, solver="sparse")
+    monkeypatch.setattr(points, "SPACE_ORDER", False)
+    monkeypatch.setattr(points, "CLOUD_BLOCK_FACTOR", 1.0)
+    given_order = emd_points(x, y, a, order=order, solver="sparse")
+    np.testing.assert_allclose(spatial.cost, given_order.cost, rtol=1e-12)
+    for res in (spatial, given_order):
+        _assert_certified(res, value_scale=res.cost)
+        np.testing.assert_allclose(res.plan.sum(axis=1), res.a, atol=1e-12)
+        np.testing.assert_allclose(res.plan.sum(axis=0), res.b, atol=1e-12)
+    # potentials belong to the input's points: tight on the plan's pairs
+    rows, cols = spatial.plan.nonzero()
+    cost = np.linalg.norm(x[rows] - y[cols], axis=1) ** order
+    np.testing.assert_allclose(spatial.f[rows] + spatial.g[cols], cost, rtol=0,
+                               atol=1e-10 * cost.max())
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1.0, 2.0]))
+def test_permuting_the_points_permutes_the_solution(seed, order):
+    rng = np.random.default_rng(seed)
+    x, y = rng.random((600, 2)), rng.random((500, 2))
+    px, py = rng.permutation(600), rng.permutation(500)
+    res = emd_points(x, y, order=order, solver="sparse")
+    moved = emd_points(x[px], y[py], order=order, solver="sparse")
+    np.testing.assert_allclose(moved.cost, res.cost, rtol=1e-12)
+    plan, moved_plan = res.plan.toarray(), moved.plan.toarray()
+    # the optimal plan may not be unique: compare costs of the moved plan on the first problem
+    cost = np.linalg.norm(x[:, None] - y[None], axis=2) ** order
+    np.testing.assert_allclose((moved_plan * cost[px][:, py]).sum(), (plan * cost).sum(),
+                               rtol=1e-12)

@@ -16,6 +16,16 @@ from differences, a few thousand pairs at a time.  Near-optimal potentials
 leave only the blocks near the transport plan, a small fraction of all pairs.
 Memory: :math:`O(n + m)` plus one tile.
 
+For orders 1 and 2 in unit length without a clip (the costs of every plain
+solve), the bounds and the blocks are evaluated by one compiled kernel
+(:mod:`otlab.exact._scan_kernels`, numba), which computes each cost from the
+coordinate differences as the tiles do and keeps each row's ``top_k`` largest
+violations as it goes; other costs go through numpy tiles.  Measured (2-D
+uniform, :math:`W_1`, potentials of the first round, one thread, load 5-7):
+:math:`n = 2\cdot10^4`, 0.59 s to 0.20 s per check (3.8 % of the pairs
+evaluated), later rounds 0.25-0.37 s to 0.12 s; the leaf-pair bounds, an
+:math:`O((n/32)^2)` array in numpy, are now computed on the fly.
+
 From :data:`GEMM_DIM` dimensions on the boxes prune nothing, and the scan
 reads every pair through one matrix product of *lifted* points
 (:func:`_lifted_scan`).  For :math:`k = 2` the excess is linear in the lifted
@@ -189,6 +199,35 @@ def _lifted_scan(x, y, f, g, cost: PowerCost, *, tol: float, top_k: int) -> Scan
                       n_violations=int(bad.sum()), n_evaluated=n * m)
 
 
+def _block_bounds(x, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost):
+    """Chunks of source leaves and the bounds of their blocks' excess against every target leaf."""
+    max_f, max_g = leaves_x.leaf_max(f), leaves_y.leaf_max(g)
+    chunk = max(1, BOUND_PAIRS // max(1, leaves_y.count * x.shape[1]))
+    for first in range(0, leaves_x.count, chunk):
+        block = np.arange(first, min(first + chunk, leaves_x.count))
+        yield block, max_f[block, None] + max_g[None, :] - box_gaps(
+            leaves_x.lo[block], leaves_x.hi[block], leaves_y.lo, leaves_y.hi, cost)
+
+
+def _compiled_scan(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
+                   tol: float, top_k: int) -> ScanResult:
+    """The leaf-block scan, bounds and blocks in one compiled kernel (orders 1 and 2)."""
+    from ._scan_kernels import scan_leaves
+
+    n = x.shape[0]
+    row_max = np.full(n, -np.inf)
+    out_rows = np.empty(n * top_k, np.int64)
+    out_cols = np.empty(n * top_k, np.int64)
+    n_out, n_bad, n_eval = scan_leaves(
+        np.ascontiguousarray(x), np.ascontiguousarray(f), np.ascontiguousarray(y[leaves_y.perm]),
+        np.ascontiguousarray(g[leaves_y.perm]), leaves_y.perm, leaves_y.start, leaves_x.perm,
+        leaves_x.start, leaves_x.lo, leaves_x.hi, leaves_x.leaf_max(f), leaves_y.lo,
+        leaves_y.hi, leaves_y.leaf_max(g), cost.order == 1.0, float(tol), int(top_k), row_max,
+        out_rows, out_cols)
+    return ScanResult(row_max=row_max, rows=out_rows[:n_out], cols=out_cols[:n_out],
+                      n_violations=n_bad, n_evaluated=n_eval)
+
+
 def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
                 tol: float, top_k: int = 5) -> ScanResult:
     """Scan every pair ``(i, j)`` for a positive excess ``f_i + g_j - c(x_i, y_j)``.
@@ -200,16 +239,19 @@ def scan_excess(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost,
     """
     if x.shape[1] >= GEMM_DIM:
         return _lifted_scan(x, y, f, g, cost, tol=tol, top_k=top_k)
+    if cost.unit == 1.0 and cost.clip == np.inf and cost.order in (1.0, 2.0):
+        return _compiled_scan(x, y, f, g, leaves_x, leaves_y, cost, tol=tol, top_k=top_k)
+    return _tiled_scan(x, y, f, g, leaves_x, leaves_y, cost, tol=tol, top_k=top_k)
+
+
+def _tiled_scan(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
+                tol: float, top_k: int) -> ScanResult:
+    """The leaf-block scan in numpy tiles (any cost)."""
     n = x.shape[0]
     row_max = np.full(n, -np.inf)
     found_r, found_c = [], []
     n_bad = n_eval = 0
-    max_f, max_g = leaves_x.leaf_max(f), leaves_y.leaf_max(g)
-    chunk = max(1, BOUND_PAIRS // max(1, leaves_y.count * x.shape[1]))
-    for first in range(0, leaves_x.count, chunk):
-        block = np.arange(first, min(first + chunk, leaves_x.count))
-        bound = max_f[block, None] + max_g[None, :] - box_gaps(
-            leaves_x.lo[block], leaves_x.hi[block], leaves_y.lo, leaves_y.hi, cost)
+    for block, bound in _block_bounds(x, f, g, leaves_x, leaves_y, cost):
         for k, leaf in enumerate(block):
             near = np.nonzero(bound[k] > 0)[0]
             if near.size == 0:
