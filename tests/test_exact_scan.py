@@ -115,3 +115,16 @@ def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
     (rows_fast, top_fast), (rows_slow, top_slow) = kept(fast), kept(slow)
     np.testing.assert_array_equal(rows_fast, rows_slow)
     np.testing.assert_allclose(top_fast, top_slow, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_float32_points_are_scanned_as_their_float64_values(order):
+    rng = np.random.default_rng(5)
+    x, y = rng.random((400, 2)).astype(np.float32), rng.random((300, 2)).astype(np.float32)
+    f, g = rng.normal(size=400) * 0.05, rng.normal(size=300) * 0.05
+    cost = PowerCost(order)
+    single = scan_excess(x, y, f, g, Leaves(x, 8), Leaves(y, 8), cost, tol=0.0)
+    xd, yd = x.astype(np.float64), y.astype(np.float64)
+    double = scan_excess(xd, yd, f, g, Leaves(xd, 8), Leaves(yd, 8), cost, tol=0.0)
+    np.testing.assert_array_equal(single.row_max, double.row_max)
+    assert single.n_violations == double.n_violations

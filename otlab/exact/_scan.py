@@ -209,6 +209,11 @@ def _block_bounds(x, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost):
             leaves_x.lo[block], leaves_x.hi[block], leaves_y.lo, leaves_y.hi, cost)
 
 
+def _f64(values):
+    """Contiguous float64 (the tiles' ``cdist`` computes in float64 too)."""
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
 def _compiled_scan(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCost, *,
                    tol: float, top_k: int) -> ScanResult:
     """The leaf-block scan, bounds and blocks in one compiled kernel (orders 1 and 2)."""
@@ -219,10 +224,10 @@ def _compiled_scan(x, y, f, g, leaves_x: Leaves, leaves_y: Leaves, cost: PowerCo
     out_rows = np.empty(n * top_k, np.int64)
     out_cols = np.empty(n * top_k, np.int64)
     n_out, n_bad, n_eval = scan_leaves(
-        np.ascontiguousarray(x), np.ascontiguousarray(f), np.ascontiguousarray(y[leaves_y.perm]),
-        np.ascontiguousarray(g[leaves_y.perm]), leaves_y.perm, leaves_y.start, leaves_x.perm,
-        leaves_x.start, leaves_x.lo, leaves_x.hi, leaves_x.leaf_max(f), leaves_y.lo,
-        leaves_y.hi, leaves_y.leaf_max(g), cost.order == 1.0, float(tol), int(top_k), row_max,
+        _f64(x), _f64(f), _f64(y[leaves_y.perm]), _f64(g[leaves_y.perm]), leaves_y.perm,
+        leaves_y.start, leaves_x.perm, leaves_x.start, _f64(leaves_x.lo), _f64(leaves_x.hi),
+        _f64(leaves_x.leaf_max(f)), _f64(leaves_y.lo), _f64(leaves_y.hi),
+        _f64(leaves_y.leaf_max(g)), cost.order == 1.0, float(tol), int(top_k), row_max,
         out_rows, out_cols)
     return ScanResult(row_max=row_max, rows=out_rows[:n_out], cols=out_cols[:n_out],
                       n_violations=n_bad, n_evaluated=n_eval)
