@@ -107,8 +107,10 @@ def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = N
         The entropic regularisation ε > 0, absolute, in the units of ``M``
         (as in POT); at least :data:`RESOLUTION_ULPS` ulps of ``max |M|``.
     tol : float, optional
-        Stop when :math:`\lVert P 1 - a\rVert_1 + \lVert P^\top 1 - b\rVert_1 \le` ``tol``.
-        That error is measured in the working dtype, with a round-off floor
+        Stop when :math:`\lVert P 1 - a\rVert_1 + \lVert P^\top 1 - b\rVert_1 \le`
+        ``tol`` :math:`\cdot \min(1, \sum a)`: within ``tol``, and within ``tol``
+        relative to a total mass below 1 (histograms of mass :math:`10^{-8}` are
+        solved as far as those of mass 1).  That error is measured in the working dtype, with a round-off floor
         :math:`F \approx 2\,\text{ulp}\,((\max|f| + \max|g|)/\varepsilon + \sqrt{n + m})`
         (:mod:`otlab.entropic._roundoff`; about :math:`10^{-13}` in float64
         and :math:`10^{-4}` in float32 at :math:`\max M/\varepsilon = 1000`):

@@ -18,7 +18,7 @@ from ..costs import distances
 from .operators import TILE_ENTRIES, cost_bound
 from ._roundoff import marginal_floor
 from .penalty import Penalty, phi
-from .solver import SinkhornOptions, gradient_term, report, solve
+from .solver import SinkhornOptions, gradient_term, report, solve, unit_mass
 
 __all__ = ["divergence"]
 
@@ -37,7 +37,8 @@ def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penal
                              penalty=penalty)
     a, b = problem.a, (problem.a if symmetric else problem.b)
     floor = marginal_floor(a.detach(), b.detach(), f, g, eps, penalty=penalty)
-    report("sinkhorn_divergence", options, problem.input_reg(eps), err, floor, f.dtype)
+    report("sinkhorn_divergence", options, problem.input_reg(eps), err, floor, f.dtype,
+           mass=unit_mass(a.detach(), b.detach()))
     if penalty is None:
         value = (a.detach() * f).sum() + (b.detach() * g).sum()
         return value + gradient_term(problem, op, eps, f, g, symmetric=symmetric), err

@@ -63,7 +63,8 @@ class SinkhornOptions:
     Attributes
     ----------
     tol : float
-        L1 marginal tolerance.
+        L1 marginal tolerance, relative to the total mass when that is below 1
+        (:meth:`tol_at`).
     raise_tol : bool
         ``tol`` was not given: raise it to the smallest tolerance the dtype
         certifies for the problem when that is larger (:meth:`tol_at`).
@@ -95,15 +96,29 @@ class SinkhornOptions:
                 raise ValueError(f"scaling must be in (0, 1) or None; got {scaling!r}")
         return cls(tol, max_iter, scaling, as_acceleration(acceleration), raise_tol)
 
-    def tol_at(self, floor: float) -> float:
+    def tol_at(self, floor: float, mass: float = 1.0) -> float:
         """The tolerance in force for a problem whose marginal error has round-off ``floor``.
 
-        The given ``tol``; a default one is raised to
-        :data:`~otlab.entropic._roundoff.RESOLVABLE_TOL` times the floor when that is
-        larger (float32 at small ε), so that a call without ``tol`` converges wherever
-        the dtype can certify anything.
+        The given ``tol`` times ``min(1, mass)`` (``mass``: the smaller total mass of the
+        two marginals, :func:`unit_mass`), so that the L1 error is within ``tol`` and
+        within ``tol`` relative to the mass: histograms of mass 1e-8 are solved as far as
+        those of mass 1 instead of meeting an absolute ``tol`` at once.  A default one is
+        raised to :data:`~otlab.entropic._roundoff.RESOLVABLE_TOL` times the floor when
+        that is larger (float32 at small ε), so that a call without ``tol`` converges
+        wherever the dtype can certify anything.
+
+        >>> SinkhornOptions(tol=1e-6).tol_at(0.0, mass=1e-8)
+        1e-14
+        >>> SinkhornOptions(tol=1e-6).tol_at(0.0, mass=20.0)
+        1e-06
         """
-        return max(self.tol, RESOLVABLE_TOL * floor) if self.raise_tol else self.tol
+        tol = self.tol * min(1.0, mass)
+        return max(tol, RESOLVABLE_TOL * floor) if self.raise_tol else tol
+
+
+def unit_mass(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``min(1, sum a, sum b)``: the mass against which :meth:`SinkhornOptions.tol_at` scales."""
+    return min(1.0, float(a.sum()), float(b.sum()))
 
 
 def epsilon_schedule(eps_start: float, eps: float, scaling: float | None) -> list[float]:
@@ -232,12 +247,13 @@ def _symmetric_loop(op, a, schedule, options, penalty=None):
         n_iter += 1
     eps = schedule[-1]
     lam = damping(eps)
+    mass = unit_mass(a, a)
     for _ in range(options.max_iter):
         f_new = _damped(lam, op.softmin_rows(eps, log_a + f / eps))
         err = _row_error(a, f, f_new, eps, lam, rho)
         _check_finite(err, eps)
         floor = marginal_floor(a, a, f, f_new, eps, penalty=penalty)
-        if err <= stopping_threshold(options.tol_at(floor), floor):
+        if err <= stopping_threshold(options.tol_at(floor, mass), floor):
             break
         f = 0.5 * (f + f_new)
         n_iter += 1
@@ -322,6 +338,7 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
     stepper = acceleration.start(a, eps) if acceleration is not None else None
     guard = stepper is not None and acceleration.safeguarded
     backoff = _Backoff()
+    mass = unit_mass(a, b)
     if guard:
         dual, slack = _dual(a, b, f, g, penalty, eps), _dual_rounding(a, b, f, g, penalty, eps)
     while True:
@@ -329,7 +346,8 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
         err = _row_error(a, f, f_map, eps, lam_a, rho_a)
         _check_finite(err, eps)
         floor = marginal_floor(a, b, f, g, eps, penalty=penalty)
-        if updates >= options.max_iter or err <= stopping_threshold(options.tol_at(floor), floor):
+        if updates >= options.max_iter or err <= stopping_threshold(options.tol_at(floor, mass),
+                                                                     floor):
             return f, g, n_iter + updates, err
         f_next = f_map if stepper is None or backoff.waiting() else stepper.propose(f, f_map)
         g_next = _damped(lam_b, op.softmin_cols(eps, log_a + f_next / eps))
@@ -365,15 +383,16 @@ def warn_not_converged(name, options, reg, err, *, cost=None, tol=None):
     )
 
 
-def report(name, options, reg, err, floor, dtype, *, cost=None) -> bool:
+def report(name, options, reg, err, floor, dtype, *, cost=None, mass: float = 1.0) -> bool:
     """``converged`` for a measured error ``err`` and round-off floor ``floor``; warn if not.
 
     True only when the tolerance in force (:meth:`SinkhornOptions.tol_at`) is
     one the dtype resolves for this problem
     (:func:`otlab.entropic._roundoff.resolves`) and ``err`` is within it;
-    otherwise a ConvergenceWarning says which of the two failed.
+    otherwise a ConvergenceWarning says which of the two failed.  ``mass`` is
+    :func:`unit_mass` of the marginals.
     """
-    tol = options.tol_at(floor)
+    tol = options.tol_at(floor, mass)
     if not resolves(tol, floor):
         warn_below_floor(name, tol, floor, err, dtype)
         return False
@@ -415,11 +434,12 @@ def finish(op, a, b, f, g, eps, err_loop, options, *, name, reg, out, penalty=No
         err = err_loop if math.isfinite(err_loop) else err
     cost = float(out.cost(sums.cost.detach()))
     floor = marginal_floor(a, b, f, g, eps, penalty=penalty)
-    tol = options.tol_at(floor)
+    mass = unit_mass(a, b)
+    tol = options.tol_at(floor, mass)
     if not math.isfinite(cost) and err <= tol and resolves(tol, floor):
         warn_cost_overflow(name, err, tol, cost)
         return sums.cost, err, False
-    return sums.cost, err, report(name, options, reg, err, floor, f.dtype, cost=cost)
+    return sums.cost, err, report(name, options, reg, err, floor, f.dtype, cost=cost, mass=mass)
 
 
 def warn_cost_overflow(name, err, tol, cost):

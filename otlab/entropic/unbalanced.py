@@ -144,8 +144,10 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
     tol : float, optional
         Stop when the marginals are within ``tol`` (L1) of the optimality
         conditions :math:`P\mathbf 1 = a e^{-f/\rho_a}`,
-        :math:`P^\top\mathbf 1 = b e^{-g/\rho_b}`; default 1e-6, raised to what
-        the dtype certifies (as in :func:`~otlab.entropic.sinkhorn`).
+        :math:`P^\top\mathbf 1 = b e^{-g/\rho_b}`, times
+        :math:`\min(1, \sum a, \sum b)` (relative to masses below 1); default
+        1e-6, raised to what the dtype certifies (as in
+        :func:`~otlab.entropic.sinkhorn`).
     max_iter, scaling, acceleration
         As in :func:`~otlab.entropic.sinkhorn`.
 

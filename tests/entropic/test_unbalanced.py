@@ -257,6 +257,20 @@ def test_scaling_both_masses_by_t_scales_the_plan_by_t_to_the_2_over_1_plus_lamb
     assert_allclose(scaled.mass, power * ref.mass, rtol=1e-8, atol=slack)
 
 
+
+@pytest.mark.parametrize("t", [1e-12, 1e-8])
+def test_small_masses_are_solved_to_the_accuracy_of_unit_masses(t):
+    # the scaling law above at masses of 1e-8: the default tol holds relative to a mass below
+    # 1, so the plan's mass follows t^(2 / (1 + lambda)) (an absolute tol alone left it 86 % off)
+    x, y, a, b = _problem(13)
+    M = _cost(x, y)
+    ref = unbalanced_sinkhorn(a, b, M, 0.1, rho=1.0)
+    res = unbalanced_sinkhorn(t * a, t * b, M, 0.1, rho=1.0)
+    lam = 1.0 / 1.1
+    assert res.converged
+    assert_allclose(res.mass, t ** (2 / (1 + lam)) * ref.mass, rtol=5e-5)  # measured 5e-7
+    assert_allclose(res.objective - res.dual, 0.0, atol=1e-10 * abs(res.objective))
+
 @SMALL
 @given(unbalanced_problems())
 def test_float32_agrees_with_float64_to_float32_accuracy(problem):
