@@ -64,51 +64,55 @@ nodes, as in LEMON), each level seeded by the coarse plan; for pixels, coarse le
 pixels and 4 nearest neighbours; for k = 2 pricing and certificate by the c-transform on the
 grid and pricing blocks of 0.2 sqrt(pairs); for k = 1 on one grid only the difference of the
 images moves (Kantorovich-Rubinstein: the shared mass stays in its pixel, each pixel is a source
-or a target of the LP), with the 20 most violated pairs per row and pricing round), one thread
-(`OMP_NUM_THREADS=1`), in one sweep on the 2-core machine at load 10 to 20 (other jobs filled
-both cores, so wall times are 5-10x the CPU times and CPU times carry contention too):
+or a target of the LP), and the finest level, the potentials and the certificate are priced by
+a compiled scan over tiles of 8 x 8 pixels (exact row maxima, the 20 most violated pairs per
+row and round)), one thread (`OMP_NUM_THREADS=1`), in one sweep on the 2-core machine at load
+5.2 to 6.5 (other jobs kept both cores busy, so wall times are 2-3x the CPU times and CPU
+times carry some contention too):
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
   and k at 32², in the same run.
-- 128²: all 7 classes, k = 1 and 2, one pair each (`--sizes 128 --pairs 1 --pot-pairs 0`); POT's
-  cost matrix (2 GiB) is out of reach there.
+- 128²: all 7 classes, k = 1 and 2, two pairs each (`--sizes 128 --pairs 2 --pot-pairs 0`);
+  POT's cost matrix (2 GiB) is out of reach there.
 - 256²: `grf_smooth` and `white_noise`, k = 2 and 1, one pair each (`--sizes 256 --classes
   grf_smooth white_noise --orders 2 1 --pairs 1 --pot-pairs 0`).
-- 512² (`grf_smooth`, k = 2 then 1): started beside the sweep, it had not finished its first
-  solve when the report was written: k = 2 had used 6.8 min of CPU in 56 min of wall time at
-  load 17-21, at 1.05 GiB of RSS, and was stopped; so 512² is unmeasured.  Nor were the real
-  DOTmark files run.
-- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (before these changes: the
-  thread-tree run at load 1.7 to 3.8, the quiet-machine run with 8-point coarse blocks and the
-  run at load 18 to 27 with the pixel settings) and `exact_grid_runs_pot_sparse_simplex.jsonl`
-  (POT's sparse simplex warm-started by OR-Tools).
+- 512² (`grf_smooth`, k = 2, one pair, `timeout 720`): stopped unfinished after 12 min of
+  wall time and 243 s of CPU (the machine gave it a third of a core), at 1.09 GiB of peak RSS;
+  so 512² is still unmeasured (the run before this one stopped after 6.8 min of CPU, also
+  unfinished).  Nor were the real DOTmark files run.
+- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (the last 116 rows: the run
+  before the tile scan for k = 1, at load 10 to 20; before them the thread-tree run at load 1.7
+  to 3.8, the quiet-machine run with 8-point coarse blocks and the run at load 18 to 27 with
+  the pixel settings) and `exact_grid_runs_pot_sparse_simplex.jsonl` (POT's sparse simplex
+  warm-started by OR-Tools).
 
-POT/otlab CPU time on the same 32² pair (same run): median 4.8 (k = 1) and 14 (k = 2).
+POT/otlab CPU time on the same 32² pair (same run): median 8.7 (k = 1) and 10.3 (k = 2).
 
-Before and after these changes, 128², one pair per class, the engine of the commit before them
-and this one run one after the other at load 19-21 (CPU s, before -> after): k = 1 `grf_smooth`
-15.4 -> 5.8 (2.7x), `white_noise` 5.35 -> 2.52 (2.1x), `cauchy` 11.2 -> 6.7 (1.7x); k = 2
-3.16 -> 2.20 (1.4x), 3.38 -> 2.18 (1.6x), 2.78 -> 2.04 (1.4x); the same values to 6e-15.  A
-second pass of both at load 18-21: k = 1 16.1 -> 5.8 (2.8x), 5.18 -> 3.08 (1.7x), 11.4 -> 7.5
-(1.5x); k = 2 3.44 -> 2.55 (1.3x), 3.19 -> 2.63 (1.2x).  So k = 1 1.5-2.8x, k = 2 1.2-1.6x.
+Before and after the tile scan for k = 1, 128², one pair per class, the engine of the commit
+before it and this one run one after the other on each pair at load 5.6 (CPU s, before ->
+after): `white_noise` 2.46 -> 1.48 (1.67x), `grf_rough` 2.24 -> 1.82 (1.23x), `grf_moderate`
+2.44 -> 1.75 (1.39x), `grf_smooth` 4.61 -> 3.55 (1.30x), `log_grf` 3.27 -> 1.96 (1.67x),
+`cauchy` 5.69 -> 3.29 (1.73x), `shapes` 1.41 -> 0.83 (1.70x); median 2.44 -> 1.82 s; the same
+values to 3.4e-16.  k = 2 is unchanged (same engine).
 
-Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.6e-15
-relative or better on every pair compared (target 1e-9).  For k = 2 the certificate's dual
-violation includes the c-transform's explicit round-off bound (about 1e-14 of the largest
+Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.7e-15
+relative or better on every pair compared (target 1e-9).  The certificate's dual violation
+includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
-measured violation); for k = 1 it is measured over all pixel pairs.  The issue's targets are
-not met: 128² takes a median of 3.0 s (k = 1) and 2.4 s (k = 2) of CPU at load 16-18 against
-a target of 1 s (6.5 s and 3.0 s at load 1.7-3.8 before these changes); 256² k = 2 took 26-27 s
-of CPU (target 15 s; 37-38 s before), k = 1 57 s (`grf_smooth`, 186 s before) and 17 s
-(`white_noise`, 48 s before), in 807 MiB peak RSS.  64² median 0.45 s (k = 1) and 0.27 s
-(k = 2).  Where the time goes (module notes of `otlab.exact.grid`): for k = 2 the network
-simplex at the finest level, about 80 000 pivots from a seed only 0.4 % above the optimum, none
-degenerate, each moving a large subtree of a deep tree (3 500 potentials shifted in the second
-round); for k = 1 the pair scan is half of the time (W_1's dual is tight along whole transport
-rays, which no box bound can skip).  Of the published solvers below, GridOT (k = 2, other
-hardware) is 3 to 6 times faster at 128²; Schmitzer's MultiScaleOT (1.0-3.1 s) takes about as
-long as otlab.
+measured violation), for k = 1 the tile scan's (about 1e-13 of the largest cost; 3-4e-12 in
+pixels at 128², where the measured violation was 1e-14).  The issue's targets are not met:
+128² takes a median of 1.9 s (k = 1) and 2.1 s (k = 2) of CPU at load 5.4-6.2 against a target
+of 1 s (a quiet machine gave 2.1 s for k = 2 on the smooth-field and white-noise pairs, the same
+engine); 256² k = 2 took 23-26 s of CPU (target 15 s), k = 1 40 s (`grf_smooth`) and 14 s
+(`white_noise`), in 792 MiB peak RSS.  64² median 0.23 s (k = 1) and 0.25 s (k = 2).  Where
+the time goes (module notes of `otlab.exact.grid`): for k = 2 the network simplex at the
+finest level, about 80 000 pivots from a seed only 0.4 % above the optimum, none degenerate,
+each moving a large subtree of a deep tree (3 500 potentials shifted in the second round); for
+k = 1 the simplex is now about half, the rest split between the tile scans, the pair scans of
+the coarse levels and the reduced problem's c-transform of the pixels outside it.  Of the published
+solvers below, GridOT (k = 2, other hardware) is 3 to 5 times faster at 128²; Schmitzer's
+MultiScaleOT (1.0-3.1 s) takes about as long as otlab.
 """
 
 PUBLISHED = """\

@@ -38,9 +38,25 @@ machine at load 9-20, so figures carry 10-20 % of noise):
   refined seed costs only 0.4 % more than the optimum and no pivot is
   degenerate: the pivots are many small exchanges, each moving a large
   subtree of a deep tree.
+  Measured again on a quiet machine (load 0.5-1): 2.1 s for both a smooth
+  field and white noise, of which 1.4-1.6 s simplex at the finest level
+  (white noise: 50 000 seeded pivots, 3 500 potentials shifted each, then
+  22 500), 0.2-0.4 s the 64 x 64 level and below, 0.3 s the rest.
 * :math:`k = 1`, before the reduction: 14-15 s, of which 8.4 s simplex
   (320 000 pivots over 9 rounds, 20-33 us each) and 4.7 s pair scans (about
-  0.5 s a round); after it, 5.4-7.3 s, of which half is still the scan.
+  0.5 s a round); after it, 5.4-7.3 s, of which half is still the scan
+  (quiet machine: smooth field 4.9 s, of which 1.6 s pair scans, the scan
+  evaluating 29 % of the pairs at 7-19 ns a pair, and 1.4 s simplex at the
+  finest level; Cauchy densities 5.7 s, 2.5 s scans).  The finest level and
+  the certificate are now priced by the compiled scan over 8 x 8 tiles of
+  :mod:`otlab.exact._tile_scan` (exact row maxima, 12-25 % of the pairs
+  evaluated at 3-5 ns a pair): 1.4-1.8x less time on each of the seven
+  classes of ``benchmarks/exact_grid.py`` (one pair each, the previous
+  engine run just before on the same pairs, load 6).  What remains:
+  the simplex (about half), the pair scans of the coarse levels, and, in
+  :func:`otlab.emd_points` on the reduced problem, the c-transform of the
+  pixels outside it and a certificate that the reduction recomputes (about
+  10 %).
 
 Tried and measured (same pairs, same runs):
 
@@ -56,7 +72,40 @@ Tried and measured (same pairs, same runs):
 * the 20 most violated pairs per row for k = 1 (instead of 5): 5-6 rounds
   instead of 7, 15-20 % less time (:data:`GRID_ORDER_TUNING`); 50 pairs no
   better; scan leaves of 16 slower, of 64 the same;
-* nodes numbered in thread order (:mod:`otlab.exact._simplex`): 0-10 %.
+* nodes numbered in thread order (:mod:`otlab.exact._simplex`): 0-10 %;
+  walking the moved subtree by runs of consecutive node numbers (the next
+  node known before the thread is read): 25 % slower in the second round
+  (1.53 s against 1.22 s), the runs being short (22-44 % of the thread's
+  links join consecutive numbers at the finest level); renumbering every
+  (n + m)/4 to (n + m)/64 pivots instead of n + m: within the noise;
+* coarse levels stopped after their first restricted solve (they only seed
+  the next level): a worse seed, 6-7 rounds at the finest level instead of 3
+  and 3.2-3.9x the time on smooth fields and Cauchy densities (k = 2; 12 %
+  less on white noise); after two rounds as now;
+* neighbours of the partners added with the violated pairs at the finest
+  level (k = 2): none 15-17 rounds and 1.2-1.6x the time, 2 neighbours 11
+  rounds and 1.3x; 8 or 12 within the noise of 4; 20 8 % slower;
+* the 8, 20 (now) or 50 most violated pairs per row with the tile scan
+  (k = 1): 20 the fastest, by 4-7 %; tiles of 4 x 4 pixels instead of
+  8 x 8: fewer pairs evaluated (15 % against 25 %) but more bounds, no
+  faster;
+* the pairs stored in thread order of their sources before each kept-basis
+  round (the block pricing then walks neighbouring subtrees together): 3 %
+  less time for k = 2 and 5 % for k = 1 over three classes, within the
+  noise at load 6: not kept;
+* the 3-partite graph of separable costs (k = 2; Auricchio et al. 2018:
+  source :math:`(i, j)` to :math:`(k, j)` to target :math:`(k, l)`, the two
+  layers priced exactly by 1-D c-transforms): the simplex kernel carries it
+  as it is (intermediate nodes hang from the root like sources of mass 0;
+  only :meth:`~otlab.exact._simplex.NetworkSimplex.add_arcs` assumes two
+  sides), and a prototype gave the same values (to 2e-14).  From cold, even
+  with the optimal plan's pairs split into both layers among its first
+  arcs, it took 65 000 pivots and 0.80 s against 0.25 s at 64 x 64 (smooth
+  field; white noise 0.24 against 0.22 s), and at 128 x 128 327 000 pivots
+  and 13.8 s against 2.4 s (white noise 6.1 against 2.2 s); from a band of
+  one pixel it took 580 000 pivots at 64 x 64.  Without a seeded basis of its
+  own (a multiscale hierarchy on the 3-partite graph) it does not pay: not
+  kept.
 """
 
 from __future__ import annotations
@@ -81,7 +130,8 @@ GRID_TUNING = {"coarse_leaf": 4, "knn": 4}
 #: load 10-12 (so 10-20 % of noise):
 #:
 #: * k = 1: the pair scan returns the 20 most violated pairs of each row (not 5): 5-7 pricing
-#:   rounds instead of 7, 15-20 % less time on Cauchy densities and smooth fields;
+#:   rounds instead of 7, 15-20 % less time on Cauchy densities and smooth fields (the coarse
+#:   levels; the finest level's tile scan keeps as many, :data:`otlab.exact._tile_scan.TOP_K`);
 #: * k = 2: pricing blocks of the network simplex of 0.2 sqrt(pairs) (not sqrt(pairs)): about
 #:   as many pivots, each priced over fewer pairs; 15-25 % less time on random fields and white
 #:   noise, 5-10 % on Cauchy densities and shapes (for k = 1 it made no difference).
