@@ -221,7 +221,7 @@ def _reading(table) -> str:
         "On a quiet machine at n = 1000 and 2000 the thread choice (one thread) costs otlab "
         "up to 1.5x against all threads; with a neighbour all threads cost 2.5x. GeomLoss with scaling 0.5 makes only its ε-scaling sweeps, "
         "without a marginal tolerance, while otlab iterates until the L1 marginal error is "
-        "within 1e-4; at equal accuracy (within 1 % of W_1) otlab is 4.4-7.9x faster "
+        "within 1e-4; at equal accuracy (within 1 % of W_1) otlab is 2.9-10.7x faster "
         "(`sinkhorn_time_to_accuracy.md`).\n"
         "- Single runs: differences below about 30 % are noise.")
 

@@ -58,6 +58,9 @@ RERENDER = [
     ("sinkhorn_busy", "sinkhorn_busy", "--report-only"),
     ("sinkhorn_convergence", "sinkhorn_convergence",
      "--report-only --results {results}/sinkhorn_convergence.jsonl --out {out}"),
+    ("sinkhorn_time_to_accuracy", "sinkhorn_time_to_accuracy",
+     "--report-only --sizes 1000,2000,4000 --results {results}/sinkhorn_time_to_accuracy.jsonl "
+     "--out {out}"),
     ("trainer", "trainer",
      "--report-only --device cpu --quick --compile --results {results}/trainer.jsonl --out {out}"),
     ("unbalanced", "unbalanced",
