@@ -218,36 +218,67 @@ NOTES = """\
 - A case that shows "stopped after N s" hit the per-case time limit at that load; where the
   note says how far the solve got, that was read from its progress line (stderr) and its
   process's status (peak RSS, CPU time) while it ran.
-- Runs of the engine before the coarse seed was repaired and before the lifted pricing of high
-  dimensions are kept in `exact_scale_runs_previous.jsonl` (not rendered): d = 64,
-  n = 10^4, W_2 took 58 s of CPU there (POT 1.43x slower); 2-D uniform n = 20 000, W_1, 8.9 s.
+- Runs of earlier engines are kept in `exact_scale_runs_previous.jsonl` (not rendered): before
+  the coarse seed was repaired and the lifted pricing of high dimensions, d = 64, n = 10^4, W_2
+  took 58 s of CPU (POT 1.43x slower) and 2-D uniform n = 20 000, W_1, 8.9 s; before 2-D
+  clouds were solved in space order with small pricing blocks and the compiled pair check
+  (rows marked `engine`), 2-D uniform W_1 took 8.3 s at n = 20 000 and 185 s at n = 10^5
+  (load 18-21), and n = 10^6 was stopped in its first round after 419 s of CPU.
+- The d = 64 rows were measured before that change, which leaves d >= 9 alone.
+- 10^6 points were not run with the current engine.  The measured curve (2-D uniform, W_1,
+  CPU time at load 5.8-6.8: 0.86, 2.75, 10.5, 31.5, 111 s at n = 10^4, 2*10^4, 5*10^4, 10^5,
+  2*10^5; peak RSS 0.53-1.19 GiB) grows as n^1.5 to n^1.8 between neighbouring sizes.  Carried on
+  at n^1.8 it would reach about 2000 s of CPU and, at the 2*10^5 growth of RSS, about 4 GiB at
+  10^6: an extrapolation, not a result.  At the load the sweep ran under (wall time 3.7x the
+  CPU time) such a run would have taken about two hours, longer than the time the sweep had.
+  2*10^5 clustered (k = 1 and 2) was not run either: at 10^5 clustered W_1 took 160 s of CPU
+  (6.5 minutes of wall time) and the sweep had no half hour left for it.
 """
 
 
 PROFILE = """\
 Measured separately (the solver's rounds instrumented: CPU time of each part, one thread, on
-the shared machine at load 9 to 20, so the absolute times are inflated and move by 20-30 %
-between runs; the finest level only unless said).  "Scan" is the check of all pairs that
-prices each round; "frac" the share of the n^2 pairs it evaluated.
+the shared machine; the finest level only unless said).  "Scan" is the check of all pairs that
+prices each round; "frac" the share of the n^2 pairs it evaluated.  Since the last report 2-D
+clouds are solved with their points renumbered along a k-d tree, pricing blocks of
+0.1 sqrt(pairs) instead of sqrt(pairs), and the check of all pairs in a compiled kernel
+(`otlab/exact/points.py` and `_scan.py` module notes).  Before and after, same machine, load 5-8:
 
 | case | candidates (incl. coarse levels) | simplex per round (pivots) | scan per round (frac) | rounds | total CPU |
 |---|---|---|---|---|---|
-| 2-D uniform 2*10^4, k = 1, seed refused (before) | 0.5 s | 6.3 s (384 000), 1.8 s (91 000), 0.25, 0.08, 0.02 s | 0.3-0.7 s (3.0-3.8 %) | 5 | 11.4 s |
-| 2-D uniform 2*10^4, k = 1 | 0.5 s | 3.2 s (190 000), 0.9 s (67 000), 0.14, 0.02, 0.005 s | 0.25-0.56 s (3.0-3.8 %) | 5 | 6.8 s |
+| 2-D uniform 2*10^4, k = 1, before | 0.77 s | 2.2 s (186 000), 0.63 s (67 000), 0.12, 0.03, 0.007 s | 0.24-0.59 s (3.0-3.8 %) | 5 | 5.8-6.0 s |
+| 2-D uniform 2*10^4, k = 1, now | 0.48 s | 0.78 s (141 000), 0.33 s (63 000), 0.08, 0.02, 0.005 s | 0.12-0.20 s (3.0-3.8 %) | 5 | 2.7-2.9 s |
+| 2-D uniform 10^5, k = 1, before | 3.7 s | 52 s (1 220 000), 14.6 s (404 000), 2.3, 0.27, 0.07 s | 1.5-2.8 s (0.6-0.8 %) | 5 | 84.8 s |
+| 2-D uniform 10^5, k = 1, now | 2.7 s | 16.6 s (822 000), 5.4 s (305 000), 0.9, 0.2, 0.06 s | 0.76-1.17 s (0.6-0.8 %) | 5 | 33.5 s |
+| 2-D uniform 2*10^4, k = 2, now | 0.47 s | 0.67 s (119 000), 0.35 s (60 000), 0.03 s | 0.04-0.05 s (1.0-1.1 %) | 3 | 2.0 s |
+| 2-D clustered 2*10^4, k = 1, now | 0.72 s | 0.52, 0.99, 0.61, 0.26, 0.10, 0.05 s (105 000, 193 000, 99 000, 33 000, 4 700, 160) | 0.17-0.24 s (8.5-9 %) | 6 | 5.5 s |
+| 2-D clustered 2*10^4, k = 2, now | 0.60 s | 0.30, 0.94, 0.41, 0.05, 0.02 s (61 000, 163 000, 71 000, 3 100, 57) | 0.13-0.19 s (7.6-8.7 %) | 5 | 3.7 s |
+
+Per pivot of the first round at 10^5: before 43 us, a cycle of 671 nodes walked, 2 650
+potentials shifted and 1 330 pairs priced; now 20 us, 292 nodes, 2 400 potentials, 334 pairs.
+A pricing block of pairs of neighbouring sources makes each pivot local: its cycle is short
+and fewer pivots are needed (8.2 per point instead of 12.2).  The potentials shifted per
+pivot did not shrink and are now the largest part of a pivot.  Tried at 2*10^4 without gain
+(within the noise of 2.6-3.2 s): leaves of 4 or 16 points per coarse point instead of 8, the
+neighbours of the seed's partners among the first candidates, 10 violations per row a round
+instead of 5, blocks of 0.03 sqrt(pairs).  Clustered clouds are limited by the candidates,
+not by the cost of a pivot: their first round is short (61 000-105 000 pivots at 2*10^4), but
+the first check then finds 3.4 million (k = 1) and 5.2 million (k = 2) violated pairs, and two
+to four more rounds of 30 000-190 000 pivots follow; at 10^5 (k = 1) 9 rounds end with
+10 million candidate pairs.
+
+Before this change (earlier engine, load 9 to 20, so the absolute times are inflated):
+
+| case | candidates (incl. coarse levels) | simplex per round (pivots) | scan per round (frac) | rounds | total CPU |
+|---|---|---|---|---|---|
 | 2-D uniform 2*10^4, k = 2 | 0.5 s | 3.2 s (169 000), 1.1 s (65 000), 0.04 s | 0.3-0.45 s (1.0-1.1 %) | 3 | 6.1 s |
 | 2-D clustered 2*10^4, k = 1 | 1.0 s | 1.0, 2.0, 1.3, 0.9, 0.24, 0.06, 0.02 s (89 000, 156 000, 91 000, 34 000, ...) | 0.5-1.1 s (8.5-9 %) | 7 | 13.0 s |
 | 2-D clustered 2*10^4, k = 2 | 0.8 s | 0.6, 2.4, 0.9, 0.06, 0.02 s (56 000, 163 000, 64 000, ...) | 0.3-0.9 s (7.6-8.7 %) | 5 | 8.1 s |
-| 2-D uniform 10^5, k = 1 | 3.3 s | 121 s (1 225 000), 35 s (404 000), 5.0, 0.5, 0.05 s | 1.6-2.6 s (0.6-0.8 %) | 5 | 178 s |
 | d = 64 5000, k = 2, coarse seed (before) | 1.4 s | 2.1 s (133 000), 0.24, 0.04, 0.004 s | 0.7-0.9 s (100 %, box screening) | 4 | 8.2 s |
 | d = 64 5000, k = 2 | 0.9 s | 0.13 s (34 000), 0.16 s (33 000), 0.04, 0.01, 0.003 s | 0.21-0.26 s (100 %, lifted product) | 5 | 2.5-2.7 s |
 
-In 2-D the simplex is the cost: at 10^5 points the seeded first round makes 12 pivots per point
-at about 100 us each (17 us at 2*10^4: each pivot re-labels a subtree of the spanning tree,
-which grows with n), while pricing every pair takes 1-3 % of the solve.  On clustered data the
-coarse blocks miss the pairs between clusters: the first check finds 3-5 million violated
-pairs and three more rounds of 90 000-160 000 pivots follow.  In d = 64 the check of all
-pairs and the candidates' nearest-neighbour search (a matrix product and a partition per row)
-are most of what is left.
+In d = 64 the check of all pairs and the candidates' nearest-neighbour search (a matrix product and a
+partition per row) are most of what is left.
 """
 
 
@@ -276,7 +307,8 @@ def _summary(table):
     for n, d, kind, what, key, ok in TARGETS:
         cases = [c for c in table if c["n"] == n and c["d"] == d and c["data"] == kind]
         if not cases:
-            lines.append(f"- n = {n}, d = {d}, {kind}: not run")
+            lines.append(f"- n = {n}, d = {d}, {kind}: not run, unmeasured (see 'Reading the "
+                         "numbers')")
         for case in cases:
             value = case[key]
             verdict = ("NOT FINISHED (see the note)" if case["note"] else
@@ -381,8 +413,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", nargs=6, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
-    parser.add_argument("--large", type=int, nargs="*", default=[20_000, 100_000, 1_000_000],
-                        help="sizes run with the sparse solver only")
+    parser.add_argument("--large", type=int, nargs="*",
+                        default=[10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000],
+                        help="sizes run with the sparse solver only (2-D, uniform and "
+                        "clustered, k = 1 and 2)")
     parser.add_argument("--sinkhorn-max", type=int, default=4000,
                         help="largest n for the Sinkhorn peer (dense GeomLoss kernel)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per case")
