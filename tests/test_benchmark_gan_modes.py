@@ -44,6 +44,10 @@ def test_every_run_evaluates_the_generator_weight_average():
     assert all(c["settings"]["ema_decay"] == 0.99 for c in gan_modes.cases())
 
 
+def test_every_run_decays_both_learning_rates_linearly_to_zero():
+    assert all(c["settings"]["lr_decay"] == "linear" for c in gan_modes.cases())
+
+
 def test_the_diagnosis_table_names_what_each_run_changed_and_its_curve():
     base = dict(gan_modes.STUDY_BASELINE)
     rows = [{"data": "pacgan-ring", "tag": t, "seed": 0, "settings": s, "modes": 8,
@@ -56,3 +60,16 @@ def test_the_diagnosis_table_names_what_each_run_changed_and_its_curve():
     lines = gan_modes.study_table(rows).splitlines()
     assert "| pacgan-ring | baseline | 0 | (baseline) |" in lines[2]
     assert "| ema_decay=0.99 |" in lines[3] and lines[3].endswith("| 500: 25, 1000: 50 |")
+
+
+def test_the_second_diagnosis_table_gives_quality_and_exact_w1_at_every_evaluation():
+    base = dict(gan_modes.STUDY_LONG_BASELINE)
+    rows = [{"data": "pacgan-grid", "tag": "lin3k", "seed": 0, "modes": 25,
+             "settings": {**base, "iters": 3000, "lr_decay": "linear", "eval_every": 1000},
+             "high_quality_fraction": 0.77, "reverse_kl": 0.01, "exact_w1": 0.21, "cpu_s": 85.0,
+             "curve": [[0, 1, 0.1, 3.2, 3.7], [1000, 20, 0.068, 0.49, 0.5817],
+                       [2000, 25, 0.53, 0.08, 0.2759]]}]
+    lines = gan_modes.study_table(rows, base, w1_curve=True).splitlines()
+    assert "HQ % / exact W1 at iteration" in lines[0]
+    assert '| iters=3000, lr_decay="linear" |' in lines[2]
+    assert lines[2].endswith("| 1000: 7 / 0.582, 2000: 53 / 0.276 |")

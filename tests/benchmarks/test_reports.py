@@ -111,7 +111,7 @@ def test_every_committed_results_file_has_its_report_rerendered():
     read |= {name.replace(".jsonl", "_floors.jsonl") for name in read  # wgan's floors
              if name.startswith("wgan")}
     read |= {"sinkhorn_busy.jsonl", "sinkhorn_busy_first_call.jsonl",  # read from fixed paths
-             "gan_modes_study_runs.jsonl"}
+             "gan_modes_study_runs.jsonl", "gan_modes_study_long_runs.jsonl"}
     kept_apart = {"exact_grid_runs_pot_sparse_simplex.jsonl",  # an earlier engine, quoted
                   "exact_grid_runs_previous.jsonl",  # the runs before the grid settings
                   "exact_scale_runs_previous.jsonl",  # the runs before the repaired seed

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from otlab.gan import LOSSES, TrainConfig
 
@@ -83,6 +85,15 @@ def test_linear_decay_scales_both_rates_to_zero_over_the_budget():
     cfg = TrainConfig(iters=10, lr_decay="linear")
     assert cfg.lr_scale(1) == 1.0 and cfg.lr_scale(10) == pytest.approx(0.1)
     assert TrainConfig(iters=10).lr_scale(10) == 1.0
+
+
+@given(st.integers(1, 10**7), st.data())
+def test_linear_decay_rate_at_iteration_t_is_one_minus_the_elapsed_fraction(iters, data):
+    t = data.draw(st.integers(1, iters))
+    cfg = TrainConfig(iters=iters, lr_decay="linear")
+    assert cfg.lr_scale(t) == 1.0 - (t - 1) / iters  # the closed form, to the last bit
+    assert 0 < cfg.lr_scale(iters) <= cfg.lr_scale(t) <= cfg.lr_scale(1) == 1.0
+    assert TrainConfig(iters=iters).lr_scale(t) == 1.0  # off by default
 
 
 def test_linear_decay_with_a_cuda_graph_is_refused_naming_both():

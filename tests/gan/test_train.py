@@ -362,6 +362,28 @@ def test_the_progress_bar_ends_on_the_final_evaluation(capsys):
     assert f"critic={last['critic_estimate']:.4f}" in bar
 
 
+def test_linear_decay_sets_both_rates_to_the_closed_form_at_every_iteration(monkeypatch):
+    import importlib
+
+    train_module = importlib.import_module("otlab.gan.train")
+    seen = []
+    real = train_module._scale_lr
+
+    def spy(optimizer, lr):
+        real(optimizer, lr)
+        seen.append(optimizer.param_groups[0]["lr"])
+
+    monkeypatch.setattr(train_module, "_scale_lr", spy)
+    cfg = TrainConfig.for_loss("wgan-gp", iters=5, n_critic=1, eval_every=0, lr_g=2e-3,
+                               lr_d=3e-3, lr_decay="linear", **SMALL)
+    train(cfg)
+    # generator then critic, at iterations t = 1..5 of 5: the closed form, to the last bit
+    assert seen == [lr * (1 - (t - 1) / 5) for t in range(1, 6) for lr in (2e-3, 3e-3)]
+    seen.clear()
+    train(cfg.replace(lr_decay="none"))  # the default: the rates are never touched
+    assert seen == []
+
+
 def test_a_run_with_linear_decay_cut_after_a_checkpoint_resumes_bitwise(tmp_path, monkeypatch):
     import importlib
 
