@@ -384,6 +384,14 @@ def test_linear_decay_sets_both_rates_to_the_closed_form_at_every_iteration(monk
     assert seen == []
 
 
+def test_evaluating_more_often_leaves_training_and_the_final_evaluation_unchanged():
+    cfg = TrainConfig.for_loss("wgan-gp", data="pacgan-grid", iters=6, n_critic=1, log_every=6,
+                               lr_decay="linear", ema_decay=0.9, **SMALL)
+    often, once = train(cfg.replace(eval_every=2))[-1], train(cfg.replace(eval_every=6))[-1]
+    assert often["iteration"] == once["iteration"] == 6
+    assert often == once  # evaluations draw from their own generator, not training's
+
+
 def test_a_run_with_linear_decay_cut_after_a_checkpoint_resumes_bitwise(tmp_path, monkeypatch):
     import importlib
 
