@@ -211,7 +211,7 @@ def summarise(rows) -> list[dict]:
         w1 = mean_se([r["exact_w1"] for r in sel])
         out.append({"data": data, "loss": loss, "tag": tag, "trials": len(sel),
                     "modes": _pm(*modes[:2], 1), "high quality %": _pm(*hq[:2], 1),
-                    "reverse KL": _pm(*kl[:2], 2) + ("" if kl[2] == len(sel)
+                    "reverse KL": _pm(*kl[:2], 3) + ("" if kl[2] == len(sel)
                                                      else f" ({len(sel) - kl[2]} undefined)"),
                     "exact W1": _pm(*w1[:2], 3),
                     "mean CPU s": round(float(np.mean([r["cpu_s"] for r in sel])), 1),
