@@ -52,7 +52,10 @@ machine at load 9-20, so figures carry 10-20 % of noise):
   :mod:`otlab.exact._tile_scan` (exact row maxima, 12-25 % of the pairs
   evaluated at 3-5 ns a pair): 1.4-1.8x less time on each of the seven
   classes of ``benchmarks/exact_grid.py`` (one pair each, the previous
-  engine run just before on the same pairs, load 6).  What remains:
+  engine run just before on the same pairs, load 6); against the pair scan
+  once it was compiled too (:mod:`otlab.exact._scan_kernels`), pricing the
+  finest level by tiles still took 10 % less time over four classes
+  (-24 % to +4 %, load 7).  What remains:
   the simplex (about half), the pair scans of the coarse levels, and, in
   :func:`otlab.emd_points` on the reduced problem, the c-transform of the
   pixels outside it and a certificate that the reduction recomputes (about
