@@ -1,5 +1,7 @@
 """Exact OT on grids (``otlab.emd_grid``) against POT, emd_points, closed forms; bad input."""
 
+import warnings
+
 import numpy as np
 import ot
 import pytest
@@ -9,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import otlab
+from otlab import ConvergenceWarning
 from otlab.exact import emd_grid, emd_points, max_dual_violation
 from otlab.exact.grid import grid_points
 
@@ -216,6 +219,30 @@ def test_scaling_the_spacing_scales_w(pair, order, log2_c):
                                rtol=1e-9, atol=1e-300)
 
 
+@pytest.mark.parametrize("spacing", [1e-300, 1e-150, 1e150, 1e300, 1e307])
+def test_w1_scales_with_the_spacing_to_the_ends_of_the_float_range_without_warnings(spacing):
+    rng = np.random.default_rng(11)
+    A, B = rng.random((6, 6)), rng.random((6, 6))
+    base = emd_grid(A, B, order=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value RuntimeWarning either
+        res = emd_grid(A, B, order=1, spacing=spacing)
+    assert res.converged
+    np.testing.assert_allclose(res.distance, spacing * base.distance, rtol=1e-9)
+    # the certificate scales with the data (measured: the same to 3e-16 relative)
+    assert res.dual_violation <= 1e3 * spacing * max(base.dual_violation, 1e-15)
+
+
+def test_w2_squared_beyond_float64_is_not_reported_converged_but_the_distance_is_right():
+    rng = np.random.default_rng(12)
+    A, B = rng.random((5, 5)), rng.random((5, 5))
+    base = emd_grid(A, B, order=2).distance
+    with pytest.warns(ConvergenceWarning, match=r"does not fit in float64"):
+        res = emd_grid(A, B, order=2, spacing=1e200)
+    assert not res.converged and res.cost == np.inf
+    np.testing.assert_allclose(res.distance, 1e200 * base, rtol=1e-9)
+
+
 @given(image_pairs(max_side=4), st.floats(-300, 300))
 def test_pixel_values_are_normalised_so_their_scale_does_not_matter(pair, log10_c):
     A, B = pair
@@ -276,6 +303,8 @@ def test_bad_spacing_is_rejected_by_name(spacing, match):
     (dict(A=[[1.0]], B=np.array([[1 + 1j]])), "B must hold real numbers"),
     (dict(A=[[1.0]], B=[[1.0]], spacing="x"), "spacing must be a positive number"),
     (dict(A=[[1.0]], B=[[1.0]], spacing=True), "spacing must be a positive number"),
+    (dict(A=[[1.0]], B=[[1.0]], spacing="1"), "spacing must be a positive number"),
+    (dict(A=[[1.0]], B=[[1.0]], spacing=["1", "2"]), "spacing must be a positive number"),
 ])
 def test_non_numeric_input_is_a_type_error_by_name(kwargs, match):
     with pytest.raises(TypeError, match=match):

@@ -77,6 +77,17 @@ def test_value_is_translation_invariant_and_scale_equivariant(offset, scale, ord
     assert moved.converged
 
 
+@pytest.mark.parametrize("solver", ["sparse", "dense"])
+def test_cost_beyond_float64_is_not_reported_converged_but_the_distance_is_right(solver):
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(40, 2)), rng.normal(size=(30, 2)) + [0.5, 0.0]
+    reference = emd_points(x, y, order=2, solver=solver).distance
+    with pytest.warns(ConvergenceWarning, match=r"W_k\^k = inf does not fit in float64"):
+        res = emd_points(x * 1e160, y * 1e160, order=2, solver=solver)
+    assert not res.converged and res.cost == np.inf
+    np.testing.assert_allclose(res.distance, 1e160 * reference, rtol=1e-9)
+
+
 def test_single_points_cost_their_distance():
     res = emd_points([[0.0, 0.0]], [[3.0, 4.0]], order=2, solver="sparse")
     assert res.cost == 25.0 and res.distance == 5.0 and res.converged

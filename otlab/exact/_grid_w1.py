@@ -37,17 +37,20 @@ equal to 1e-15 relative.
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._warnings import ConvergenceWarning, external_stacklevel
-from ._histogram import FEASIBILITY_RTOL, marginal_l1
+from ..frames import power_of_two_at_least
 from ._grid_dual import GridAxes
+from ._histogram import FEASIBILITY_RTOL, marginal_l1
 from ._multiscale import ETA_LIMIT
 from ._tile_scan import TileScan
-from .points import PointsEMDResult, solve_validated, validate_points
+from .points import PointsEMDResult, overflow_message, solve_validated, validate_points
 
 __all__ = ["c_transform", "difference_parts", "emd_w1_same_grid", "max_dual_violation"]
 
@@ -62,8 +65,9 @@ def c_transform(axes, targets, g) -> np.ndarray:
     [0.0, 1.0, 0.0, -1.0]
     """
     every = np.arange(int(np.prod([a.shape[0] for a in axes])))
+    unit, axes = _in_units(axes)
     scan = TileScan(axes, axes, every, targets, top_k=1)
-    return 0.0 - scan(np.zeros(every.shape[0]), g, np.inf).row_max  # no -0.0
+    return unit * (0.0 - scan(np.zeros(every.shape[0]), g / unit, np.inf).row_max)  # no -0.0
 
 
 def max_dual_violation(axes, f, g) -> float:
@@ -76,7 +80,20 @@ def max_dual_violation(axes, f, g) -> float:
     True
     """
     every = np.arange(f.shape[0])
-    return TileScan(axes, axes, every, every, top_k=1)(f, g, np.inf).max_excess
+    unit, axes = _in_units(axes)
+    return unit * TileScan(axes, axes, every, every, top_k=1)(f / unit, g / unit,
+                                                             np.inf).max_excess
+
+
+def _in_units(axes):
+    """A power of two near the grid's extent, and the axes divided by it (exactly).
+
+    Distances, potentials and the scan's round-off are then of order 1 (no
+    square overflows at spacings of 1e300, none underflows at 1e-300); every
+    result scales back by the same power of two.
+    """
+    unit = power_of_two_at_least(max(float(np.abs(ax).max()) for ax in axes))
+    return unit, tuple(ax / unit for ax in axes)
 
 
 def difference_parts(a: np.ndarray, b: np.ndarray):
@@ -119,7 +136,7 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
     cost = moved * red.cost
     violation = max_dual_violation(axes, f, g)
     marginal = marginal_l1(plan, a, b)
-    span = float(np.linalg.norm(points.max(axis=0) - points.min(axis=0)))
+    span = math.hypot(*(points.max(axis=0) - points.min(axis=0)).tolist())
     converged = bool(red.converged and marginal <= FEASIBILITY_RTOL
                      and violation <= ETA_LIMIT * max(span, 1e-300))
     scale = red.scale
@@ -129,7 +146,11 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
         dual_violation=violation, duality_gap=cost - (a @ f + b @ g), marginal_error=marginal,
         frame=red.frame, unit=red.unit, unit_cost=cost / scale, unit_f=f / scale,
         unit_g=g / scale)
-    if not converged:
+    if not math.isfinite(cost):
+        result = replace(result, converged=False)
+        warnings.warn(overflow_message("emd_grid", result), ConvergenceWarning,
+                      stacklevel=external_stacklevel())
+    elif not converged:
         warnings.warn(
             f"emd_grid (order 1): the certificate does not hold (dual violation "
             f"{violation:.3g}, marginal error {marginal:.3g}, reduced problem converged: "

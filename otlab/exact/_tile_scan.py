@@ -106,8 +106,9 @@ class TileScan:
             self.lo = np.ascontiguousarray(np.minimum.reduceat(self.y, self.start[:-1], axis=1).T)
             self.hi = np.ascontiguousarray(np.maximum.reduceat(self.y, self.start[:-1], axis=1).T)
         self.top_k = int(top_k)
-        self.c_max = math.sqrt(sum((max(a[-1], b[-1]) - min(a[0], b[0])) ** 2
-                                   for a, b in zip(col_axes, row_axes)))
+        # hypot: no square overflows for spans above 1e154
+        self.c_max = math.hypot(*(float(max(a[-1], b[-1]) - min(a[0], b[0]))
+                                  for a, b in zip(col_axes, row_axes)))
 
     def __call__(self, f, g, tol: float) -> ScanResult:
         """Row maxima over all columns and the ``top_k`` largest violations above ``tol``."""

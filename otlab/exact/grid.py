@@ -225,7 +225,7 @@ def _as_spacing(spacing, ndim: int) -> np.ndarray:
         except (TypeError, ValueError):
             raise TypeError(f"spacing must be a positive number or one per axis; got "
                             f"{spacing!r}") from None
-        if np.asarray(spacing).dtype == bool:
+        if np.asarray(spacing).dtype.kind not in "iuf":  # bools, strings ("1" casts to 1.0)
             raise TypeError(f"spacing must be a positive number or one per axis; got "
                             f"{spacing!r}")
         if values.shape[0] == 1 and np.ndim(spacing) == 0:

@@ -72,7 +72,7 @@ from ._scan import scan_excess
 from .duals import SCAN_LEAF, local_c_transform
 
 __all__ = ["emd_points", "PointsEMDResult", "choose_exact_solver", "solve_validated",
-           "validate_points", "SOLVERS", "DENSE_SPEED_LIMIT", "RESOLVED", "CLIP"]
+           "overflow_message", "validate_points", "SOLVERS", "DENSE_SPEED_LIMIT", "RESOLVED", "CLIP"]
 
 #: Values accepted by ``solver``.
 SOLVERS = ("auto", "dense", "sparse")
@@ -510,10 +510,22 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
             report.close()
     result = _result(plan, sol, cost, clipped, p, frame, a, b, solver,
                      _grid_pricer(p, cost, shapes))
-    if not result.converged:
+    if result.converged and not math.isfinite(result.cost):
+        result = replace(result, converged=False)
+        warnings.warn(overflow_message("emd_points", result), ConvergenceWarning,
+                      stacklevel=external_stacklevel())
+    elif not result.converged:
         warnings.warn(_not_exact_message(result, clipped), ConvergenceWarning,
                       stacklevel=external_stacklevel())
     return result
+
+
+def overflow_message(name: str, res: PointsEMDResult) -> str:
+    """Why a solved plan is not reported as converged: W_k^k leaves the float64 range."""
+    return (f"{name}: the plan was solved in internal units, but W_k^k = {res.cost} does not fit "
+            f"in float64 (W_k = {res.distance:.6g}, order {res.order:g}); cost, potentials and "
+            "certificate cannot be given in data units, so converged=False. Rescale the data "
+            "(W_k scales with it) and scale the distance back.")
 
 
 def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame: Frame, a, b,
