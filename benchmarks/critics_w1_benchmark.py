@@ -38,15 +38,20 @@ CPU runs (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
     python -m benchmarks.critics_w1_benchmark --fresh --setting default-fresh --methods lp \
         --widths 4 16 --seeds 0 1
     python -m benchmarks.critics_w1_benchmark --fresh --setting default-fresh --methods lp \
-        --widths 256 --dims 128
+        --widths 256 --dims 128 --seeds 0 1
 
-The setting ``cpu-fresh`` of ``lp`` is the first round's default (1000 steps,
-no norm feature), which is still the default up to D = 32; ``default-fresh``
-is :func:`otlab.critics.estimate_w1`'s default from D = 33 on (the norm
-feature, :func:`otlab.critics.default_radial`, and
-:func:`otlab.critics.default_steps`); ``radial-fresh`` the norm feature forced
-on at D <= 32 (``estimate_w1(..., radial=True)``, 1000 steps), which did not
-help there (``--setting radial-fresh --radial on --dims 2 4 8 16 32``).
+``default-fresh`` is :func:`otlab.critics.estimate_w1`'s default: each input
+coordinate scaled to RMS 1 (``input_scale="coordinate"``,
+:func:`otlab.critics.input_gain`), and from D = 33 on the norm feature
+(:func:`otlab.critics.default_radial`) and more steps
+(:func:`otlab.critics.default_steps`).  The earlier defaults stay in the
+results under their own names, all with ``input_scale="radius"`` (the points'
+RMS norm 1): ``cpu-fresh`` of ``lp`` is the first round's (1000 steps, no norm
+feature; ``--input-scale radius`` reruns it), ``step-rule-fresh`` the second's
+from D = 33 on (the norm feature and the step rule), ``radial-fresh`` the norm
+feature forced on at D <= 32 (``--setting radial-fresh --radial on --dims 2 4 8
+16 32 --input-scale radius``), which did not help there.  The other methods
+keep ``input_scale="radius"`` by default.
 
 GPU run of the paper's settings (critic MLP of two hidden layers of
 max(2D, 128) ReLU units, batch 1024, 60000 steps for gp/lp, 10000 for sn,
@@ -124,6 +129,8 @@ def options(method: str, dim: int, args) -> dict:
         out["batch_size"] = args.batch_size
     if args.radial is not None:
         out["radial"] = args.radial == "on"
+    if args.input_scale is not None:
+        out["input_scale"] = args.input_scale
     return out
 
 
@@ -133,7 +140,7 @@ def run_one(pair, method, seed, args) -> dict:
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
     m = measure(lambda: _train_and_score(pair, method, seed, args, x, y, xt, yt), repeat=1,
                 warmup=0, device=args.device)
-    return {**m.result, "seconds": m.wall_s}
+    return {**m.result, "seconds": m.wall_s, "cpu_s": m.cpu_s}
 
 
 def _train_and_score(pair, method, seed, args, x, y, xt, yt) -> dict:
@@ -218,7 +225,9 @@ def summarise(rows):
                "published": (f"{p_est:.3g} of {p_true:.3g} (cos {p_cos:.2f})"
                              if p_est == p_est else "n/a"),
                "published rel.": f"{p_est / p_true - 1:+.0%}" if p_est == p_est else "n/a",
-               "s/run": f"{np.mean([r['seconds'] for r in rs]):.0f}"}
+               "s/run": f"{np.mean([r['seconds'] for r in rs]):.0f}",
+               "CPU s/run": (f"{np.mean([r['cpu_s'] for r in rs]):.0f}"
+                             if all("cpu_s" in r for r in rs) else "")}
         out.append(row)
     return out
 
@@ -327,6 +336,8 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, help="default: estimate_w1's")
     parser.add_argument("--radial", choices=("on", "off"),
                         help="the norm feature (default: estimate_w1's, default_radial)")
+    parser.add_argument("--input-scale", choices=("radius", "coordinate"),
+                        help="scale of the network's input (default: estimate_w1's)")
     parser.add_argument("--paper", action="store_true", help="the paper's training settings")
     parser.add_argument("--fresh", action="store_true",
                         help="train the neural critics on fresh minibatches of the pair's "

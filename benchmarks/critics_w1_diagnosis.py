@@ -10,12 +10,20 @@ points per side):
   fresh minibatches at every step (overfitting of the sample);
 * width and depth of the MLP (capacity), ReLU (the first-order gradient path);
 * the learning-rate schedule (constant or cosine decay to 0);
-* steps, batch size, penalty weight.
+* steps, batch size, penalty weight;
+* from the default with the norm feature and the step rule ('step rule ...'):
+  the learning rate, the width of the first layer, depth 3, the penalty
+  weight, and the scale of the network's input (``input_scale``: the points'
+  RMS norm 1, or each coordinate's RMS 1).
 
 Each run is scored on 4096 fresh held-out points per side: relative error of
 the held-out estimate against the true W_1, the train / held-out gap (the
 generalisation gap) and the mean cosine between the critic's and the true
-potential's gradient.  Results go to ``benchmarks/reports/critics_w1_diagnosis.jsonl``
+potential's gradient; and, on pairs of the optimal plan, the critic's slope
+along the moves, its mean gradient norm and its cosine with the move direction
+at the moves' midpoints (:func:`slope_audit`: is the estimate limited by the
+Lipschitz budget the critic uses, or by its shape?), and the CPU seconds of
+the run.  Results go to ``benchmarks/reports/critics_w1_diagnosis.jsonl``
 (resumable: a run skips the cases already there).
 
     OMP_NUM_THREADS=1 python -m benchmarks.critics_w1_diagnosis --time-budget 1800
@@ -34,7 +42,7 @@ from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run
                        save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
-from otlab.critics import CriticFailedWarning, estimate_w1
+from otlab.critics import CriticFailedWarning, default_steps, estimate_w1
 from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
@@ -45,7 +53,11 @@ _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
 
 #: What every factor starts from: 1000 steps, no norm feature (the defaults before the
 #: step rule and WithRadius).
-BASE = {"radial": False, "steps": 1000}
+BASE = {"radial": False, "steps": 1000, "input_scale": "radius"}
+
+#: estimate_w1's default before the input scale: the norm feature from D = 33 on,
+#: default_steps, input_scale="radius" (the 'step rule' factors).
+STEP_RULE = {"radial": None, "steps": None, "input_scale": "radius"}
 
 #: factor -> (training data, estimate_w1 options); "fixed" is a fixed sample of --n points.
 FACTORS = {
@@ -84,6 +96,23 @@ FACTORS = {
     "fresh radial steps 2000": ("fresh", {"radial": True, "steps": 2000}),
     "fresh radial steps 4000": ("fresh", {"radial": True, "steps": 4000}),
     "fresh radial batch 1024": ("fresh", {"radial": True, "batch_size": 1024}),
+    # the default before the input scale (the norm feature from D = 33, default_steps,
+    # input_scale="radius"), one change at a time; then with input_scale="coordinate"
+    **{f"step rule{name}": ("fresh", {**STEP_RULE, **opts}) for name, opts in {
+        "": {},
+        " lr 3e-3": {"lr": 3e-3},
+        " penalty 1": {"penalty": 1.0},
+        " 1024x256": {"hidden": (1024, 256)},
+        " 256x256x256": {"hidden": (256, 256, 256)},
+        " coordinate": {"input_scale": "coordinate"},
+        " coordinate lr 3e-4": {"input_scale": "coordinate", "lr": 3e-4},
+        " coordinate lr 3e-3": {"input_scale": "coordinate", "lr": 3e-3},
+        " coordinate penalty 1": {"input_scale": "coordinate", "penalty": 1.0},
+        " coordinate 1024x256": {"input_scale": "coordinate", "hidden": (1024, 256)},
+        " coordinate 256x256x256": {"input_scale": "coordinate", "hidden": (256, 256, 256)},
+        " coordinate steps x2": {"input_scale": "coordinate", "steps": "x2"},
+        " coordinate batch 1024": {"input_scale": "coordinate", "batch_size": 1024},
+    }.items()},
 }
 
 
@@ -91,6 +120,8 @@ def run_case(case, args) -> dict:
     pair = w1_benchmark(case["D"], case["W"], seed=args.pair_seed)
     mode, opts = FACTORS[case["factor"]]
     opts = {**BASE, **opts}
+    if opts["steps"] == "x2":
+        opts["steps"] = 2 * default_steps(case["D"])
     seed = case["seed"]
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
     if mode == "fixed":
@@ -107,7 +138,37 @@ def run_case(case, args) -> dict:
             "rel": est / pair.w1 - 1, "gap": res.estimate - est,
             "cos": cosine(res.critic, pair, xt), "K": res.lipschitz_bound,
             "status": res.status, "steps": res.config.steps,
-            "seconds": m.wall_s, "load": m.load_after}
+            **slope_audit(res.critic, pair, args.n_test, seed),
+            "seconds": m.wall_s, "cpu_s": m.cpu_s, "load": m.load_after}
+
+
+def slope_audit(critic, pair, n, seed) -> dict:
+    r"""Where the estimate is lost: the critic's slope along the optimal moves.
+
+    On ``n`` pairs :math:`(x_i, y_i)` of the optimal plan the critic's estimate
+    is :math:`\sum_i (f(x_i) - f(y_i)) / \sum_i \lVert x_i - y_i\rVert` times
+    :math:`W_1` ('slope': 1 for the optimal critic); at the midpoints
+    :math:`m_i` of the moves, 'gnorm' is the mean of :math:`\lVert\nabla
+    f(m_i)\rVert` (the Lipschitz budget the critic uses where the mass moves)
+    and 'cos_mid' the mean cosine between :math:`\nabla f(m_i)` and the move
+    direction :math:`(x_i - y_i) / \lVert x_i - y_i\rVert`.  A slope short of
+    1 with gnorm near 1 and cos_mid near the slope is a critic limited by its
+    shape; a gnorm well below 1 one that leaves its Lipschitz budget unused.
+    """
+    import torch
+
+    xp, yp = pair.sample_plan(n, seed=np.random.default_rng([seed, 3]))
+    move = xp - yp
+    length = np.linalg.norm(move, axis=1)
+    fx, fy = np.asarray(critic(xp)), np.asarray(critic(yp))
+    z = torch.tensor(0.5 * (xp + yp), dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(critic(z).sum(), z)
+    g = g.numpy()
+    gn = np.linalg.norm(g, axis=1)
+    keep = (length > 0) & (gn > 0)
+    cos_mid = (g * move).sum(axis=1)[keep] / (gn[keep] * length[keep])
+    return {"slope": float((fx - fy).sum() / length.sum()), "gnorm": float(gn.mean()),
+            "gnorm_max": float(gn.max()), "cos_mid": float(cos_mid.mean())}
 
 
 def figure(rows, path):
@@ -166,7 +227,11 @@ def main(argv=None) -> None:
               "true W1": f"{r['true']:.3f}", "train": f"{r['train']:.3f}",
               "held-out": f"{r['estimate']:.3f} ± {r['stderr']:.3f}",
               "rel. error": f"{r['rel']:+.1%}", "gap": f"{r['gap']:+.3f}",
-              "cos": f"{r['cos']:.3f}", "K": f"{r['K']:.2f}", "s": f"{r['seconds']:.0f}",
+              "cos": f"{r['cos']:.3f}", "K": f"{r['K']:.2f}",
+              "slope": f"{r['slope']:.3f}" if "slope" in r else "",
+              "mean |grad f|": f"{r['gnorm']:.3f}" if "gnorm" in r else "",
+              "cos along moves": f"{r['cos_mid']:.3f}" if "cos_mid" in r else "",
+              "s": f"{r['seconds']:.0f}", "CPU s": f"{r['cpu_s']:.0f}" if "cpu_s" in r else "",
               "load": f"{r['load']:.1f}"} for r in sorted(rows, key=lambda r: (r["W"], r["D"]))]
     png = figure(rows, REPORTS / f"{NAME}.png")
     loads = [r["load"] for r in rows]

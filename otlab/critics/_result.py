@@ -12,7 +12,8 @@ from ._function import NeuralCritic
 from .audit import LipschitzAudit
 
 __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
-           "EXACT_SN_MAX_WIDTH", "default_hidden", "default_steps", "default_radial",
+           "EXACT_SN_MAX_WIDTH", "INPUT_SCALES", "default_hidden", "default_steps",
+           "default_radial", "input_gain",
            "with_dimension", "build_net", "finish",
            "holdout_estimate", "max_gradient",
            "run_status"]
@@ -21,6 +22,9 @@ __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimat
 #: every step (one SVD per layer and step); wider networks use one power
 #: iteration per step and the exact norm once, at the end of training.
 EXACT_SN_MAX_WIDTH = 256
+
+#: Values of ``estimate_w1(input_scale=...)`` (:func:`input_gain`).
+INPUT_SCALES = ("radius", "coordinate")
 
 #: A critic whose values on the training points spread over less than this
 #: fraction of their size (or of the unit data scale) is constant: collapsed.
@@ -70,6 +74,7 @@ class CriticConfig:
     lr_schedule: str = "constant"
     n_eval: int = 0
     radial: bool | None = False
+    input_scale: str = "radius"
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,33 @@ def default_radial(lipschitz: str, dim: int) -> bool:
     from .lipschitz import DEFAULT_SETTINGS
 
     return bool(DEFAULT_SETTINGS[lipschitz]["radial"]) and int(dim) > 32
+
+
+def input_gain(input_scale: str, dim: int) -> float:
+    r"""The factor k of the network's input :math:`u = k\,(z - c)/s` for dimension D.
+
+    :math:`c` is the pooled mean and :math:`s` the RMS distance to it of the
+    reference points, so :math:`(z - c)/s` has RMS norm 1.  ``"radius"``:
+    k = 1, the input as it is (each coordinate then has RMS about
+    :math:`1/\sqrt D`).  ``"coordinate"``: :math:`k = \sqrt D`, each
+    coordinate of RMS 1 on average, the scale that PyTorch's default
+    initialisation of a linear layer (weights of variance :math:`1/(3D)`)
+    expects.  At initialisation the first layer's pre-activations then spread
+    over the points about 11 times more than its biases in D = 128 (0.58
+    against 0.05), where with ``"radius"`` they spread as little as the biases
+    (0.05).  The critic returned is
+    :math:`f(z) = (s/k)\, g(k\,(z - c)/s)` either way, with the Lipschitz
+    constant of :math:`g`.
+
+    Examples
+    --------
+    >>> input_gain("radius", 128), input_gain("coordinate", 4)
+    (1.0, 2.0)
+    """
+    if input_scale not in INPUT_SCALES:
+        raise ValueError(f"input_scale must be one of {', '.join(map(repr, INPUT_SCALES))}; "
+                         f"got {input_scale!r}")
+    return float(np.sqrt(int(dim))) if input_scale == "coordinate" else 1.0
 
 
 def with_dimension(cfg: CriticConfig, dim: int) -> CriticConfig:

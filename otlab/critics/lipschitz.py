@@ -114,13 +114,17 @@ PAPER_SETTINGS = {
 #: sees the norm of its (standardised) input
 #: (:class:`otlab.networks.WithRadius`) in dimension D > 32
 #: (:func:`otlab.critics.default_radial`); for ``"lp"`` only (a spectral-norm
-#: bound would not cover the norm feature).
+#: bound would not cover the norm feature).  ``"input_scale"``: how the input
+#: is scaled for the network (:func:`otlab.critics.input_gain`): each
+#: coordinate to RMS 1 (``"coordinate"``) for ``"lp"``, the whole point to RMS
+#: norm 1 (``"radius"``) for the others.
 DEFAULT_SETTINGS = {
     name: {**cfg, "lr": {"clip": 5e-4, "gp": 1e-3, "lp": 1e-3, "sn": 1e-3,
                          "ctransform": 1e-3}[name],
            "activation": "relu" if name == "lp" else "leaky_relu",
            "lr_schedule": "cosine" if name == "lp" else "constant",
-           "radial": name == "lp"}
+           "radial": name == "lp",
+           "input_scale": "coordinate" if name == "lp" else "radius"}
     for name, cfg in PAPER_SETTINGS.items()
 }
 

@@ -21,15 +21,15 @@ from ..frames import standardise
 from ..sample import sample_pair
 from ._function import NeuralCritic, _forward
 from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
-from ._result import (EXACT_SN_MAX_WIDTH, CriticConfig, CriticFailedWarning, CriticResult,
-                      ScaledEstimateWarning, build_net, default_hidden, default_radial,
-                      default_steps, finish, with_dimension)
+from ._result import (EXACT_SN_MAX_WIDTH, INPUT_SCALES, CriticConfig, CriticFailedWarning,
+                      CriticResult, ScaledEstimateWarning, build_net, default_hidden,
+                      default_radial, default_steps, finish, input_gain, with_dimension)
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
            "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
-           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "default_hidden", "default_steps",
-           "default_radial"]
+           "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "INPUT_SCALES", "default_hidden",
+           "default_steps", "default_radial", "input_gain"]
 
 
 def _canonical(x, w):
@@ -61,13 +61,15 @@ def _split(x, w, holdout, rng):
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
              clip_value, device, seed, holdout, log_every, fix_sign, lr_schedule,
-             n_eval, radial) -> CriticConfig:
+             n_eval, radial, input_scale) -> CriticConfig:
     from ..networks import ACTIVATIONS
 
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
     base = DEFAULT_SETTINGS[lipschitz]
     activation = check_choice(activation or base["activation"], "activation", ACTIVATIONS)
     lr_schedule = check_choice(lr_schedule or base["lr_schedule"], "lr_schedule", LR_SCHEDULES)
+    input_scale = check_choice(base["input_scale"] if input_scale is None else input_scale,
+                               "input_scale", INPUT_SCALES)
     if hidden is not None:
         hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
         hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
@@ -97,7 +99,7 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
                          "would not bound the slope of the norm feature; got radial=True")
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                         penalty, clip_value, str(device), int(seed), holdout, log_every,
-                        fix_sign, lr_schedule, n_eval, radial)
+                        fix_sign, lr_schedule, n_eval, radial, input_scale)
 
 
 def _gap(values_x, wx, values_y, wy) -> float:
@@ -111,7 +113,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
                 penalty: float | None = None, clip_value: float | None = None, device="cpu",
                 seed: int = 0, holdout: float = 0.2, log_every: int | None = None,
                 audit: bool = True, fix_sign: bool = True, lr_schedule: str | None = None,
-                n_eval: int = 4096, radial: bool | None = None) -> CriticResult:
+                n_eval: int = 4096, radial: bool | None = None,
+                input_scale: str | None = None) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
     .. math::
@@ -203,6 +206,16 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         draws from many units, is then one weight: on the known-answer pairs
         at D = 128 it took the gradient cosine from 0.75 to 0.89; up to D = 32
         it did not help (guide "How good is a neural critic?").
+    input_scale : {"radius", "coordinate"}, optional
+        How the standardised input is scaled for the network
+        (:func:`input_gain`): ``"radius"`` gives the points RMS norm 1,
+        ``"coordinate"`` multiplies that by :math:`\sqrt D` so each
+        coordinate has RMS 1, the scale PyTorch's default initialisation
+        expects.  Default ``DEFAULT_SETTINGS[lipschitz]["input_scale"]``:
+        ``"coordinate"`` for ``"lp"``, ``"radius"`` otherwise.  On the
+        known-answer pairs at D = 128, 16 funnels it took the default critic
+        from -31 % to -22 % (cosine 0.74 to 0.80) at the same cost (guide
+        "How good is a neural critic?").
 
     Returns
     -------
@@ -243,10 +256,11 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     Notes
     -----
     **Units.**  The network is trained on standardised points
-    :math:`u = (z - c)/s`, with :math:`c` the pooled mean and :math:`s` the
-    RMS distance to it of the training points (:class:`NeuralCritic`), and
+    :math:`u = k\,(z - c)/s`, with :math:`c` the pooled mean, :math:`s` the
+    RMS distance to it of the training points and :math:`k` the
+    :func:`input_gain` of ``input_scale`` (:class:`NeuralCritic`), and
     the critic returned is
-    :math:`f(z) = s\, g((z - c)/s)`, which has the Lipschitz constant of
+    :math:`f(z) = (s/k)\, g(k\,(z - c)/s)`, which has the Lipschitz constant of
     :math:`g`.  So the estimate moves with translations and scales of the
     data exactly as :math:`W_1` does (offsets of 1e8, scales from 1e-150 to
     1e150), the learning rates and λ mean the same on any data, and the rows
@@ -319,7 +333,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                    penalty, clip_value, device, seed, holdout, log_every, fix_sign,
-                   lr_schedule, n_eval, radial)
+                   lr_schedule, n_eval, radial, input_scale)
     if callable(x) or callable(y):
         from .samplers import estimate_from_samplers
 
@@ -330,6 +344,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     (x_tr, wx_tr), (x_ho, wx_ho) = _split(*_canonical(to_numpy(xs), to_numpy(wx)), cfg.holdout, rng)
     (y_tr, wy_tr), (y_ho, wy_ho) = _split(*_canonical(to_numpy(ys), to_numpy(wy)), cfg.holdout, rng)
     (u_x, u_y), center, scale = standardise(x_tr, y_tr, radius=True)
+    gain = input_gain(cfg.input_scale, xs.shape[1])
+    u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
 
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)

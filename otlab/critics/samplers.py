@@ -33,7 +33,7 @@ import numpy as np
 from .._backend import is_torch, to_numpy
 from ._function import _forward
 from ._loop import train_critic
-from ._result import build_net, finish, with_dimension
+from ._result import build_net, finish, input_gain, with_dimension
 
 __all__ = ["is_sampler", "draw_points", "estimate_from_samplers"]
 
@@ -114,6 +114,8 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     from ..frames import standardise
 
     (u_x, u_y), center, scale = standardise(ref_x, ref_y, radius=True)
+    gain = input_gain(cfg.input_scale, dim)
+    u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
     cfg = with_dimension(cfg, dim)
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)

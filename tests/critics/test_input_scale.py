@@ -1,0 +1,67 @@
+"""The scale of the critic network's input (``input_scale``, :func:`input_gain`)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otlab.critics import DEFAULT_SETTINGS, CriticFailedWarning, estimate_w1, input_gain
+from otlab.frames import standardise
+
+ONE_STEP = {"steps": 1, "hidden": (4,), "holdout": 0.0, "audit": False}
+
+
+def _quiet(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)  # one step: any status
+        return estimate_w1(*args, **kwargs)
+
+
+@settings(max_examples=30, deadline=None)
+@given(dim=st.integers(1, 10**6))
+def test_the_coordinate_gain_is_the_square_root_of_the_dimension_and_radius_is_one(dim):
+    assert input_gain("radius", dim) == 1.0
+    assert input_gain("coordinate", dim) == pytest.approx(np.sqrt(dim), rel=1e-15)
+
+
+@pytest.mark.parametrize("method,expected", [("lp", "coordinate"), ("gp", "radius"),
+                                             ("sn", "radius"), ("clip", "radius"),
+                                             ("ctransform", "radius")])
+def test_the_input_is_scaled_per_coordinate_by_default_for_lp_only(method, expected):
+    assert DEFAULT_SETTINGS[method]["input_scale"] == expected
+    x, y = np.zeros((4, 3)), np.ones((4, 3))
+    assert _quiet(x, y, lipschitz=method, **ONE_STEP).config.input_scale == expected
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**16), dim=st.integers(1, 40),
+       input_scale=st.sampled_from(["radius", "coordinate"]))
+def test_the_critic_returned_maps_data_units_through_the_scaled_input(seed, dim, input_scale):
+    """f(z) = (s/k) g(k (z - c)/s): the critic's scale is the standardisation's s over the gain."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(6, dim)), rng.normal(size=(5, dim)) + 2.0
+    res = _quiet(x, y, input_scale=input_scale, **ONE_STEP)
+    _, _, s = standardise(x, y, radius=True)
+    assert res.critic.scale == pytest.approx(s / input_gain(input_scale, dim), rel=1e-12)
+
+
+def test_both_input_scales_train_the_same_network_shape_on_samplers():
+    def p(n, rng):
+        return rng.standard_normal((n, 3))
+
+    def q(n, rng):
+        return rng.standard_normal((n, 3)) + 1.0
+
+    a = _quiet(p, q, input_scale="radius", n_eval=64, **ONE_STEP)
+    b = _quiet(p, q, input_scale="coordinate", n_eval=64, **ONE_STEP)
+    assert b.critic.scale == pytest.approx(a.critic.scale / np.sqrt(3), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["unit", "", "Coordinate"])
+def test_an_unknown_input_scale_raises_naming_it(bad):
+    with pytest.raises(ValueError, match=f"input_scale must be one of .*got {bad!r}"):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], input_scale=bad)
+    with pytest.raises(ValueError, match="input_scale must be one of"):
+        input_gain(bad, 3)
