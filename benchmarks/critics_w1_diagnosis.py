@@ -46,7 +46,7 @@ from otlab.critics import CriticFailedWarning, default_steps, estimate_w1
 from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
-CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16))
+CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16), (16, 16), (2, 4))
 _NARROW = {"hidden": (64, 64), "activation": "leaky_relu", "lr_schedule": "constant"}
 _WIDE = {"hidden": (256, 256), "activation": "relu", "lr_schedule": "constant"}
 _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
@@ -229,7 +229,7 @@ def main(argv=None) -> None:
               "rel. error": f"{r['rel']:+.1%}", "gap": f"{r['gap']:+.3f}",
               "cos": f"{r['cos']:.3f}", "K": f"{r['K']:.2f}",
               "slope": f"{r['slope']:.3f}" if "slope" in r else "",
-              "mean |grad f|": f"{r['gnorm']:.3f}" if "gnorm" in r else "",
+              "mean grad norm": f"{r['gnorm']:.3f}" if "gnorm" in r else "",
               "cos along moves": f"{r['cos_mid']:.3f}" if "cos_mid" in r else "",
               "s": f"{r['seconds']:.0f}", "CPU s": f"{r['cpu_s']:.0f}" if "cpu_s" in r else "",
               "load": f"{r['load']:.1f}"} for r in sorted(rows, key=lambda r: (r["W"], r["D"]))]
@@ -238,7 +238,8 @@ def main(argv=None) -> None:
     sections = [
         ("Question", "Why does the neural critic miss the true W_1 in high dimension, and which "
          "settings fix it? One factor changed at a time (module docstring)."),
-        ("Settings", f"`lp` critic, 1000 steps of batch 256 unless the factor says otherwise; "
+        ("Settings", f"`lp` critic, batch 256, 1000 steps unless the factor says otherwise "
+         "('step rule ...': default_steps, 1000 up to D = 32, 2000 at 64, 4000 at 128); "
          f"'fixed': {args.n} training points per side; 'fresh': samplers "
          "(`estimate_w1(pair.sample_source, pair.sample_target)`); scored on "
          f"{args.n_test} fresh points per side; one pair per (D, W), seed {args.pair_seed}; "
@@ -248,7 +249,14 @@ def main(argv=None) -> None:
          "never trained on). Factors named 'fresh default ...' start from estimate_w1's "
          "defaults before the norm feature and the step rule (lp, ReLU, default_hidden, "
          "cosine decay, 1000 steps; `BASE`), one change at a time; 'fresh radial ...' add "
-         "the norm feature (radial=True)."),
+         "the norm feature (radial=True); 'step rule ...' start from the default "
+         "before the input scale (the norm feature from D = 33, default_steps, "
+         "input_scale='radius'; `STEP_RULE`), and '... coordinate' scale each input "
+         "coordinate to RMS 1 (input_scale='coordinate', the default now). Slope audit "
+         "(`slope_audit`) on 4096 pairs of the optimal plan: 'slope' = sum of f(x) - f(y) "
+         "over sum of move lengths (1 for the optimal critic), 'mean grad norm' and 'cos "
+         "along moves' at the moves' midpoints. 'CPU s': process CPU time of the run "
+         "(training, sampling and scoring)."),
         ("Results", markdown_table(table)),
     ]
     if png:

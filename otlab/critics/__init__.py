@@ -12,7 +12,8 @@ from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
 from .neural import (EXACT_SN_MAX_WIDTH, LR_SCHEDULES, CriticConfig, CriticDivergedError,
                      CriticFailedWarning, CriticResult, NeuralCritic, ScaledEstimateWarning,
-                     default_hidden, default_radial, default_steps, estimate_w1, input_gain,
+                     default_hidden, default_input_scale, default_radial, default_steps,
+                     estimate_w1, input_gain,
                      spectral_norms)
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "default_hidden",
     "default_steps",
     "default_radial",
+    "default_input_scale",
     "input_gain",
 ]

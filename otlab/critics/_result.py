@@ -13,7 +13,7 @@ from .audit import LipschitzAudit
 
 __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
            "EXACT_SN_MAX_WIDTH", "INPUT_SCALES", "default_hidden", "default_steps",
-           "default_radial", "input_gain",
+           "default_radial", "default_input_scale", "input_gain",
            "with_dimension", "build_net", "finish",
            "holdout_estimate", "max_gradient",
            "run_status"]
@@ -74,7 +74,7 @@ class CriticConfig:
     lr_schedule: str = "constant"
     n_eval: int = 0
     radial: bool | None = False
-    input_scale: str = "radius"
+    input_scale: str | None = "radius"
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,33 @@ def default_radial(lipschitz: str, dim: int) -> bool:
     return bool(DEFAULT_SETTINGS[lipschitz]["radial"]) and int(dim) > 32
 
 
+def default_input_scale(lipschitz: str, dim: int) -> str:
+    r"""How the network's input is scaled (:func:`input_gain`) when ``input_scale`` is not given.
+
+    ``DEFAULT_SETTINGS[lipschitz]["input_scale"]`` (``"coordinate"`` for
+    ``"lp"``) from D = 33 on, where :func:`default_radial` and
+    :func:`default_steps` start too; ``"radius"`` otherwise.  On the
+    known-answer pairs (fresh samples) each coordinate at RMS 1 took the error
+    at D = 128, 16 funnels from -31 % to -22 % at the same cost, and at
+    D = 16 and 32, 16 funnels from -23 % to -10 % and -11 %; but at D = 4 to
+    16 with 4 funnels it made the estimate overshoot the true :math:`W_1`
+    (+5 % to +8 %, where ``"radius"`` gives -1 % to +4 %): the soft penalty
+    lets the slope along the moves exceed 1.  So up to D = 32 it stays off
+    (``benchmarks/reports/critics_w1_benchmark.md``, setting
+    ``coordinate-fresh``).
+
+    Examples
+    --------
+    >>> default_input_scale("lp", 32), default_input_scale("lp", 33)
+    ('radius', 'coordinate')
+    >>> default_input_scale("gp", 128)
+    'radius'
+    """
+    from .lipschitz import DEFAULT_SETTINGS
+
+    return DEFAULT_SETTINGS[lipschitz]["input_scale"] if int(dim) > 32 else "radius"
+
+
 def input_gain(input_scale: str, dim: int) -> float:
     r"""The factor k of the network's input :math:`u = k\,(z - c)/s` for dimension D.
 
@@ -255,13 +282,16 @@ def input_gain(input_scale: str, dim: int) -> float:
 
 def with_dimension(cfg: CriticConfig, dim: int) -> CriticConfig:
     """``cfg`` with ``hidden`` (:func:`default_hidden`), ``steps`` (:func:`default_steps`),
-    ``log_every`` (a twentieth of the steps) and ``radial`` (:func:`default_radial`)
-    resolved for data of dimension ``dim``."""
+    ``log_every`` (a twentieth of the steps), ``radial`` (:func:`default_radial`) and
+    ``input_scale`` (:func:`default_input_scale`) resolved for data of dimension ``dim``."""
     hidden = default_hidden(dim) if cfg.hidden is None else cfg.hidden
     steps = default_steps(dim) if cfg.steps is None else cfg.steps
     log_every = max(1, steps // 20) if cfg.log_every is None else cfg.log_every
     radial = default_radial(cfg.lipschitz, dim) if cfg.radial is None else cfg.radial
-    return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial)
+    input_scale = (default_input_scale(cfg.lipschitz, dim) if cfg.input_scale is None
+                   else cfg.input_scale)
+    return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial,
+                   input_scale=input_scale)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):

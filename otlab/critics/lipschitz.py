@@ -115,9 +115,10 @@ PAPER_SETTINGS = {
 #: (:class:`otlab.networks.WithRadius`) in dimension D > 32
 #: (:func:`otlab.critics.default_radial`); for ``"lp"`` only (a spectral-norm
 #: bound would not cover the norm feature).  ``"input_scale"``: how the input
-#: is scaled for the network (:func:`otlab.critics.input_gain`): each
-#: coordinate to RMS 1 (``"coordinate"``) for ``"lp"``, the whole point to RMS
-#: norm 1 (``"radius"``) for the others.
+#: is scaled for the network (:func:`otlab.critics.input_gain`) in dimension
+#: D > 32 (:func:`otlab.critics.default_input_scale`): each coordinate to RMS 1
+#: (``"coordinate"``) for ``"lp"``, the whole point to RMS norm 1
+#: (``"radius"``) for the others.
 DEFAULT_SETTINGS = {
     name: {**cfg, "lr": {"clip": 5e-4, "gp": 1e-3, "lp": 1e-3, "sn": 1e-3,
                          "ctransform": 1e-3}[name],

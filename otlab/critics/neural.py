@@ -23,13 +23,14 @@ from ._function import NeuralCritic, _forward
 from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
 from ._result import (EXACT_SN_MAX_WIDTH, INPUT_SCALES, CriticConfig, CriticFailedWarning,
                       CriticResult, ScaledEstimateWarning, build_net, default_hidden,
-                      default_radial, default_steps, finish, input_gain, with_dimension)
+                      default_input_scale, default_radial, default_steps, finish, input_gain,
+                      with_dimension)
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
            "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
            "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "INPUT_SCALES", "default_hidden",
-           "default_steps", "default_radial", "input_gain"]
+           "default_steps", "default_radial", "default_input_scale", "input_gain"]
 
 
 def _canonical(x, w):
@@ -68,8 +69,8 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
     base = DEFAULT_SETTINGS[lipschitz]
     activation = check_choice(activation or base["activation"], "activation", ACTIVATIONS)
     lr_schedule = check_choice(lr_schedule or base["lr_schedule"], "lr_schedule", LR_SCHEDULES)
-    input_scale = check_choice(base["input_scale"] if input_scale is None else input_scale,
-                               "input_scale", INPUT_SCALES)
+    if input_scale is not None:
+        input_scale = check_choice(input_scale, "input_scale", INPUT_SCALES)
     if hidden is not None:
         hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
         hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
@@ -211,11 +212,12 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         (:func:`input_gain`): ``"radius"`` gives the points RMS norm 1,
         ``"coordinate"`` multiplies that by :math:`\sqrt D` so each
         coordinate has RMS 1, the scale PyTorch's default initialisation
-        expects.  Default ``DEFAULT_SETTINGS[lipschitz]["input_scale"]``:
-        ``"coordinate"`` for ``"lp"``, ``"radius"`` otherwise.  On the
-        known-answer pairs at D = 128, 16 funnels it took the default critic
-        from -31 % to -22 % (cosine 0.74 to 0.80) at the same cost (guide
-        "How good is a neural critic?").
+        expects.  Default :func:`default_input_scale`: ``"coordinate"`` for
+        ``"lp"`` from D = 33 on, ``"radius"`` otherwise.  On the known-answer
+        pairs at D = 128, 16 funnels it took the default critic from -31 % to
+        -22 % (cosine 0.74 to 0.80) at the same cost; at D = 4 to 16 with 4
+        funnels it made the estimate overshoot (+5 % to +8 %, against -1 % to
+        +4 %) (guide "How good is a neural critic?").
 
     Returns
     -------
@@ -344,12 +346,12 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     (x_tr, wx_tr), (x_ho, wx_ho) = _split(*_canonical(to_numpy(xs), to_numpy(wx)), cfg.holdout, rng)
     (y_tr, wy_tr), (y_ho, wy_ho) = _split(*_canonical(to_numpy(ys), to_numpy(wy)), cfg.holdout, rng)
     (u_x, u_y), center, scale = standardise(x_tr, y_tr, radius=True)
-    gain = input_gain(cfg.input_scale, xs.shape[1])
-    u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
 
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
     cfg = with_dimension(cfg, xs.shape[1])
+    gain = input_gain(cfg.input_scale, xs.shape[1])
+    u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
     net = build_net(cfg, xs.shape[1], gen).to(dev)
     X = torch.as_tensor(u_x, dtype=torch.float32, device=dev)
     Y = torch.as_tensor(u_y, dtype=torch.float32, device=dev)

@@ -114,9 +114,9 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     from ..frames import standardise
 
     (u_x, u_y), center, scale = standardise(ref_x, ref_y, radius=True)
+    cfg = with_dimension(cfg, dim)
     gain = input_gain(cfg.input_scale, dim)
     u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
-    cfg = with_dimension(cfg, dim)
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
     net = build_net(cfg, dim, gen).to(dev)

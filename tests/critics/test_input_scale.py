@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otlab.critics import DEFAULT_SETTINGS, CriticFailedWarning, estimate_w1, input_gain
+from otlab.critics import (DEFAULT_SETTINGS, CriticFailedWarning, default_input_scale,
+                           estimate_w1, input_gain)
 from otlab.frames import standardise
 
 ONE_STEP = {"steps": 1, "hidden": (4,), "holdout": 0.0, "audit": False}
@@ -26,13 +27,29 @@ def test_the_coordinate_gain_is_the_square_root_of_the_dimension_and_radius_is_o
     assert input_gain("coordinate", dim) == pytest.approx(np.sqrt(dim), rel=1e-15)
 
 
-@pytest.mark.parametrize("method,expected", [("lp", "coordinate"), ("gp", "radius"),
-                                             ("sn", "radius"), ("clip", "radius"),
-                                             ("ctransform", "radius")])
-def test_the_input_is_scaled_per_coordinate_by_default_for_lp_only(method, expected):
-    assert DEFAULT_SETTINGS[method]["input_scale"] == expected
-    x, y = np.zeros((4, 3)), np.ones((4, 3))
+@pytest.mark.parametrize("method,dim,expected", [
+    ("lp", 32, "radius"), ("lp", 33, "coordinate"), ("lp", 200, "coordinate"),
+    ("gp", 33, "radius"), ("sn", 33, "radius"), ("clip", 33, "radius"),
+    ("ctransform", 33, "radius")])
+def test_each_coordinate_is_scaled_to_rms_1_by_default_for_lp_above_d32_only(method, dim,
+                                                                             expected):
+    assert default_input_scale(method, dim) == expected
+    x, y = np.zeros((4, dim)), np.ones((4, dim))
     assert _quiet(x, y, lipschitz=method, **ONE_STEP).config.input_scale == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(dim=st.integers(1, 10**6))
+def test_the_default_input_scale_of_lp_switches_once_at_d33(dim):
+    assert (default_input_scale("lp", dim) == "coordinate") is (dim > 32)
+    assert DEFAULT_SETTINGS["lp"]["input_scale"] == "coordinate"
+
+
+def test_a_given_input_scale_overrides_the_rule():
+    x, y = np.zeros((4, 40)), np.ones((4, 40))
+    assert _quiet(x, y, input_scale="radius", **ONE_STEP).config.input_scale == "radius"
+    assert _quiet(x[:, :2], y[:, :2], input_scale="coordinate",
+                  **ONE_STEP).config.input_scale == "coordinate"
 
 
 @settings(max_examples=10, deadline=None)

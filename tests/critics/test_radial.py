@@ -120,10 +120,12 @@ def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
         cfg = estimate_w1(x, y, **ONE_STEP).config
     assert (cfg.steps, cfg.log_every) == (1, 1)
     unresolved = cfg.__class__(**{**cfg.__dict__, "steps": None, "log_every": None,
-                                  "hidden": None, "radial": None})
+                                  "hidden": None, "radial": None, "input_scale": None})
     resolved = with_dimension(unresolved, 40)
-    assert (resolved.steps, resolved.log_every, resolved.radial) == (2000, 100, True)
+    assert (resolved.steps, resolved.log_every, resolved.radial,
+            resolved.input_scale) == (2000, 100, True, "coordinate")
     assert with_dimension(unresolved, 32).radial is False
+    assert with_dimension(unresolved, 32).input_scale == "radius"
     assert with_dimension(unresolved, 200).steps == 4000
     kept = with_dimension(cfg.__class__(**{**unresolved.__dict__, "steps": 7}), 200)
     assert (kept.steps, kept.log_every) == (7, 1)
