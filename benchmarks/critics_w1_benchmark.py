@@ -241,6 +241,11 @@ def figure(rows, path):
                              sharex=True)
     # fresh samples only (the fixed-sample rows are in the table): the default thick
     fresh = [r for r in rows if r["setting"].endswith("fresh")] or rows
+    # up to D = 32 the default's settings are those of the first round's lp runs
+    covered = {(r["D"], r["W"]) for r in fresh if r["setting"] == "default-fresh"}
+    fresh += [{**r, "setting": "default-fresh"} for r in fresh
+              if r["setting"] == "cpu-fresh" and r["method"] == "lp" and r["D"] <= 32
+              and (r["D"], r["W"]) not in covered]
     runs = sorted({(r["setting"], r["method"]) for r in fresh},
                   key=lambda sm: (sm[0] != "default-fresh", sm[0], METHODS.index(sm[1])))
     for j, width in enumerate(widths):

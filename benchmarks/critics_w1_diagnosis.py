@@ -111,6 +111,8 @@ FACTORS = {
         " coordinate 1024x256": {"input_scale": "coordinate", "hidden": (1024, 256)},
         " coordinate 256x256x256": {"input_scale": "coordinate", "hidden": (256, 256, 256)},
         " coordinate steps x2": {"input_scale": "coordinate", "steps": "x2"},
+        " coordinate 256x256x256 steps x2": {"input_scale": "coordinate",
+                                             "hidden": (256, 256, 256), "steps": "x2"},
         " coordinate batch 1024": {"input_scale": "coordinate", "batch_size": 1024},
     }.items()},
 }
