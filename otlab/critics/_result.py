@@ -235,8 +235,8 @@ def default_input_scale(lipschitz: str, dim: int) -> str:
     known-answer pairs (fresh samples) each coordinate at RMS 1 took the error
     at D = 128, 16 funnels from -31 % to -22 % at the same cost, and at
     D = 16 and 32, 16 funnels from -23 % to -10 % and -11 %; but at D = 4 to
-    16 with 4 funnels it made the estimate overshoot the true :math:`W_1`
-    (+5 % to +8 %, where ``"radius"`` gives -1 % to +4 %): the soft penalty
+    32 with 4 funnels it made the estimate overshoot the true :math:`W_1`
+    (+4 % to +8 %, where ``"radius"`` gives -4 % to +4 %): the soft penalty
     lets the slope along the moves exceed 1.  So up to D = 32 it stays off
     (``benchmarks/reports/critics_w1_benchmark.md``, setting
     ``coordinate-fresh``).

@@ -215,8 +215,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         expects.  Default :func:`default_input_scale`: ``"coordinate"`` for
         ``"lp"`` from D = 33 on, ``"radius"`` otherwise.  On the known-answer
         pairs at D = 128, 16 funnels it took the default critic from -31 % to
-        -22 % (cosine 0.74 to 0.80) at the same cost; at D = 4 to 16 with 4
-        funnels it made the estimate overshoot (+5 % to +8 %, against -1 % to
+        -22 % (cosine 0.74 to 0.80) at the same cost; at D = 4 to 32 with 4
+        funnels it made the estimate overshoot (+4 % to +8 %, against -4 % to
         +4 %) (guide "How good is a neural critic?").
 
     Returns
