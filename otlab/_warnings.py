@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["ConvergenceWarning", "external_stacklevel"]
+__all__ = ["ConvergenceWarning", "CostOverflowWarning", "external_stacklevel"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -35,6 +35,17 @@ class ConvergenceWarning(UserWarning):
 
 # Shown as ``otlab.ConvergenceWarning`` in warnings and tracebacks: the public path.
 ConvergenceWarning.__module__ = "otlab"
+
+
+class CostOverflowWarning(ConvergenceWarning):
+    """The LP was solved, but :math:`W_k^k` does not fit in float64 (``converged=False``).
+
+    A :class:`ConvergenceWarning`, so filters on that class catch it.  The
+    exact solvers work in internal units, so :math:`W_k` itself is exact; the
+    cost, the potentials and the certificate cannot be given in data units.
+    Functions that return only :math:`W_k` (``otlab.wasserstein``) do not
+    raise it.
+    """
 
 
 def external_stacklevel() -> int:

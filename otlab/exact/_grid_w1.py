@@ -44,7 +44,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from .._warnings import ConvergenceWarning, external_stacklevel
+from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
 from ..frames import power_of_two_at_least
 from ._grid_dual import GridAxes
 from ._histogram import FEASIBILITY_RTOL, marginal_l1
@@ -148,7 +148,7 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
         unit_g=g / scale)
     if not math.isfinite(cost):
         result = replace(result, converged=False)
-        warnings.warn(overflow_message("emd_grid", result), ConvergenceWarning,
+        warnings.warn(overflow_message("emd_grid", result), CostOverflowWarning,
                       stacklevel=external_stacklevel())
     elif not converged:
         warnings.warn(

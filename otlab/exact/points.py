@@ -58,7 +58,7 @@ import numpy as np
 from .._backend import to_numpy
 from .._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
 from .._validation import check_choice, check_order, check_positive_int
-from .._warnings import ConvergenceWarning, external_stacklevel
+from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
 from ..costs import PowerCost, power_sum
 from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
@@ -512,7 +512,7 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
                      _grid_pricer(p, cost, shapes))
     if result.converged and not math.isfinite(result.cost):
         result = replace(result, converged=False)
-        warnings.warn(overflow_message("emd_points", result), ConvergenceWarning,
+        warnings.warn(overflow_message("emd_points", result), CostOverflowWarning,
                       stacklevel=external_stacklevel())
     elif not result.converged:
         warnings.warn(_not_exact_message(result, clipped), ConvergenceWarning,

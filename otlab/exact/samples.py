@@ -26,7 +26,7 @@ import numpy as np
 
 from .._backend import common_backend, is_torch, result_like
 from .._validation import check_order
-from .._warnings import ConvergenceWarning, external_stacklevel
+from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
 from ..costs import pairwise_cost, power_mean
 from ..sample import sample_pair
 from .points import PointsEMDResult, emd_points
@@ -105,7 +105,11 @@ def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int |
     """
     order = check_order(order)
     sp, sq = sample_pair(p, q, a, b)
-    res = emd_points(sp, sq, order=order, solver=solver, max_iter=max_iter, progress=progress)
+    with warnings.catch_warnings():
+        # W_k is exact even where W_k^k overflows (order=500): only the cost cannot be given
+        warnings.simplefilter("ignore", CostOverflowWarning)
+        res = emd_points(sp, sq, order=order, solver=solver, max_iter=max_iter,
+                         progress=progress)
     x, wx, y, wy = common_backend(sp.points, sp.probabilities, sq.points, sq.probabilities)
     if not res.feasible:
         warnings.warn("wasserstein: the LP stopped with an infeasible plan; returning nan "
