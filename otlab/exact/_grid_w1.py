@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,7 +136,8 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
     violation = max_dual_violation(axes, f, g)
     marginal = marginal_l1(plan, a, b)
     span = math.hypot(*(points.max(axis=0) - points.min(axis=0)).tolist())
-    converged = bool(red.converged and marginal <= FEASIBILITY_RTOL
+    overflow = not math.isfinite(cost)  # W_1 beyond float64: certified or not, no value to give
+    converged = bool(red.converged and marginal <= FEASIBILITY_RTOL and not overflow
                      and violation <= ETA_LIMIT * max(span, 1e-300))
     scale = red.scale
     result = PointsEMDResult(
@@ -146,8 +146,7 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
         dual_violation=violation, duality_gap=cost - (a @ f + b @ g), marginal_error=marginal,
         frame=red.frame, unit=red.unit, unit_cost=cost / scale, unit_f=f / scale,
         unit_g=g / scale)
-    if not math.isfinite(cost):
-        result = replace(result, converged=False)
+    if overflow:
         warnings.warn(overflow_message("emd_grid", result), CostOverflowWarning,
                       stacklevel=external_stacklevel())
     elif not converged:
