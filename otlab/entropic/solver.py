@@ -215,9 +215,15 @@ def _dual_rounding(a, b, f, g, penalty=None, eps=None):
     return 8.0 * ulp * float(total)
 
 
-def _check_finite(err, eps):
+def _check_finite(err):
+    """Raise if the marginal error at the final ε (the user's ``reg``) is not finite.
+
+    The loop runs in cost units divided by the cost's own scale, so its ε is not
+    the ``reg`` the user gave: the message names ``reg`` and not a value.
+    """
     if not math.isfinite(err):
-        raise FloatingPointError(f"sinkhorn diverged at reg={eps:g}: marginal error {err}")
+        raise FloatingPointError(f"sinkhorn diverged at the requested reg: the marginal error "
+                                 f"is {err}; try a larger reg, or float64 data")
 
 
 def _damped(lam: float, v: torch.Tensor) -> torch.Tensor:
@@ -251,7 +257,7 @@ def _symmetric_loop(op, a, schedule, options, penalty=None):
     for _ in range(options.max_iter):
         f_new = _damped(lam, op.softmin_rows(eps, log_a + f / eps))
         err = _row_error(a, f, f_new, eps, lam, rho)
-        _check_finite(err, eps)
+        _check_finite(err)
         floor = marginal_floor(a, a, f, f_new, eps, penalty=penalty)
         if err <= stopping_threshold(options.tol_at(floor, mass), floor):
             break
@@ -259,7 +265,7 @@ def _symmetric_loop(op, a, schedule, options, penalty=None):
         n_iter += 1
     g = _damped(lam, op.softmin_cols(eps, log_a + f / eps))
     err = _row_error(a, f, _damped(lam, op.softmin_rows(eps, log_a + g / eps)), eps, lam, rho)
-    _check_finite(err, eps)
+    _check_finite(err)
     return f, g, n_iter + 1, err
 
 
@@ -344,7 +350,7 @@ def sinkhorn_loop(op, a, b, schedule, options: SinkhornOptions, *, symmetric=Fal
     while True:
         f_map = _damped(lam_a, op.softmin_rows(eps, log_b + g / eps))
         err = _row_error(a, f, f_map, eps, lam_a, rho_a)
-        _check_finite(err, eps)
+        _check_finite(err)
         floor = marginal_floor(a, b, f, g, eps, penalty=penalty)
         if updates >= options.max_iter or err <= stopping_threshold(options.tol_at(floor, mass),
                                                                      floor):
