@@ -191,6 +191,8 @@ def figure(rows, path):
     axes[0].set_yticks(ypos, factors, fontsize=8)
     axes[0].invert_yaxis()
     axes[0].set_xscale("log")
+    smallest = min((abs(r["rel"]) for r in rows if r["rel"]), default=0.05)
+    axes[0].set_xlim(left=min(0.5 * smallest, 1e-2))  # every bar visible, the smallest too
     axes[0].axvline(0.05, color="grey", ls=":", lw=1)
     axes[1].axvline(0.9, color="grey", ls=":", lw=1)
     axes[0].set_xlabel("|held-out estimate / true W1 - 1| (log)")

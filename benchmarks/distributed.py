@@ -251,14 +251,16 @@ def figure(sink, path):
             ax.plot([r["n"] for r in pts], [r["ms / iteration"] for r in pts], marker=marker,
                     label=f"{world} process{'es' if world > 1 else ''} x {threads} thread"
                           f"{'s' if threads > 1 else ''}")
-        for n in sorted({r["n"] for r in sink}):
-            ax.annotate(f"load\n{_load_span([r for r in sink if r['n'] == n])}", (n, 0.02),
-                        xycoords=("data", "axes fraction"), ha="center", fontsize=7,
-                        color="0.35")
+        ns = sorted({r["n"] for r in sink})
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.margins(x=0.12)  # room for the load labels at the ends
-        ax.set_xlabel("n = m (points per cloud)")
+        # the load of each size's runs under its tick, clear of the curves
+        loads = [_load_span([r for r in sink if r["n"] == n]) for n in ns]
+        ax.set_xticks(ns, [f"$2^{{{n.bit_length() - 1}}}$\nload {load}"
+                           for n, load in zip(ns, loads)], fontsize=8)
+        ax.minorticks_off()
+        ax.margins(x=0.12)
+        ax.set_xlabel("n = m (points per cloud); the runs' 1-min load average")
         ax.set_ylabel("time per Sinkhorn iteration (ms)")
         ax.set_title(f'backend="{backend}"', fontsize=10)
         ax.legend(fontsize=8)
