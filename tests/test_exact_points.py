@@ -280,3 +280,24 @@ def test_permuting_the_points_permutes_the_solution(seed, order):
     cost = np.linalg.norm(x[:, None] - y[None], axis=2) ** order
     np.testing.assert_allclose((moved_plan * cost[px][:, py]).sum(), (plan * cost).sum(),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_uncertified_solve_gives_the_same_plan_and_leaves_zero_weight_potentials_out(order):
+    # certify=False: for callers that certify a problem of their own (emd_grid, order 1)
+    from otlab.exact.points import solve_validated, validate_points
+
+    rng = np.random.default_rng(3)
+    x, y = rng.random((30, 2)), rng.random((25, 2))
+    a, b = rng.random(30), rng.random(25)
+    a[::4], b[::5] = 0.0, 0.0
+    checked = validate_points(x, y, a, b, order, "sparse", None, 100)
+    full = solve_validated(*checked, solver="sparse", max_rounds=100, progress=False)
+    bare = solve_validated(*checked, solver="sparse", max_rounds=100, progress=False,
+                           certify=False)
+    assert full.converged and bare.converged
+    assert bare.cost == full.cost
+    assert np.isnan(bare.dual_violation) and np.isfinite(full.dual_violation)
+    assert np.isnan(bare.f[a == 0]).all() and np.isnan(bare.g[b == 0]).all()
+    np.testing.assert_allclose(bare.f[a > 0], full.f[a > 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(bare.g[b > 0], full.g[b > 0], rtol=0, atol=1e-12)

@@ -159,6 +159,18 @@ class GridPricer:
         D, arg = c_transform_grid(self.source, values.reshape(self.source.shape), self.target)
         return f - D.reshape(-1)[self.rows], arg.reshape(-1)[self.rows]
 
+    def c_transform_rows(self, g):
+        r""":math:`\min_q c(x_p, y_q) - g_q` over the LP's columns, for every pixel ``p`` of the rows' grid."""
+        values = np.full(self.col_of.shape[0], np.inf)
+        values[self.cols] = -g
+        return c_transform_grid(self.source, values.reshape(self.source.shape),
+                                self.target)[0].reshape(-1)
+
+    def c_transform_cols(self, f):
+        r""":math:`\min_p c(x_p, y_q) - f_p` over *all* pixels ``p`` of the rows' grid, for every ``q``."""
+        values = -np.asarray(f, dtype=np.float64).reshape(self.target.shape)
+        return c_transform_grid(self.target, values, self.source)[0].reshape(-1)
+
     def __call__(self, f, g, tol: float) -> ScanResult:
         if self.tiles is not None:
             return self.tiles(f, g, tol)

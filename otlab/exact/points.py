@@ -225,7 +225,10 @@ class _Problem:
     inv_y: np.ndarray
 
 
-def _reduce(x, a, y, b) -> _Problem:
+def _reduce(x, a, y, b, *, distinct: bool = False) -> _Problem:
+    """The problem on distinct points; ``distinct`` says they are already (pixel centres)."""
+    if distinct:
+        return _Problem(x, y, a, b, np.arange(x.shape[0]), np.arange(y.shape[0]))
     ux, wx, inv_x = merge_duplicates(x, a)
     uy, wy, inv_y = merge_duplicates(y, b)
     return _Problem(ux, uy, wx, wy, inv_x, inv_y)
@@ -243,8 +246,11 @@ def _grid_pricer(p: _Problem, cost: PowerCost, shapes):
 
 
 def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, report,
-                   tuning=None, shapes=None):
-    """Solve on the positive-weight points; potentials of zero-weight points by c-transform."""
+                   tuning=None, shapes=None, complete=True):
+    """Solve on the positive-weight points; potentials of zero-weight points by c-transform.
+
+    With ``complete=False`` the zero-weight points get potential 0 (no c-transform).
+    """
     px, py = p.wx > 0, p.wy > 0
     xs, ys = p.x[px], p.y[py]
     a, b = p.wx[px] / p.wx[px].sum(), p.wy[py] / p.wy[py].sum()
@@ -256,16 +262,33 @@ def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, r
                          sparse_top=solver == "sparse", pricer=_grid_pricer(p, cost, shapes),
                          **{**clouds, **(tuning or {})})
     sol = _solve_in_space_order(xs, a, ys, b, opts, spatial=shapes is None)
-    f, g = np.empty(p.x.shape[0]), np.empty(p.y.shape[0])
+    f, g = np.zeros(p.x.shape[0]), np.zeros(p.y.shape[0])
     f[px], g[py] = sol.plan.f, sol.plan.g
-    f[~px] = local_c_transform(p.x[~px], ys, sol.plan.g, cost)
-    g[~py] = local_c_transform(p.y[~py], p.x, f, cost)
+    if complete:
+        _complete_potentials(p, f, g, ys, cost, opts.pricer)
     ix, iy = np.nonzero(px)[0], np.nonzero(py)[0]
     keep = sol.plan.flows > 0
     plan = Restricted(rows=ix[sol.plan.rows[keep]], cols=iy[sol.plan.cols[keep]],
                       flows=sol.plan.flows[keep], cost=sol.plan.cost, f=f, g=g,
                       code=sol.plan.code)
     return plan, sol
+
+
+def _complete_potentials(p: _Problem, f, g, ys, cost: PowerCost, pricer) -> None:
+    """Potentials of the zero-weight points by the c-transform, in place.
+
+    On a grid with squared Euclidean costs by the grid's c-transform (:mod:`._grid_dual`,
+    O(n) per axis), else by the pruned scan of :func:`local_c_transform`.
+    """
+    px, py = p.wx > 0, p.wy > 0
+    if px.all() and py.all():
+        return
+    if pricer is not None and pricer.tiles is None:
+        f[~px] = pricer.c_transform_rows(g[py])[~px]
+        g[~py] = pricer.c_transform_cols(f)[~py]
+        return
+    f[~px] = local_c_transform(p.x[~px], ys, g[py], cost)
+    g[~py] = local_c_transform(p.y[~py], p.x, f, cost)
 
 
 #: Leaf size of the k-d tree whose order renumbers the points (module notes).
@@ -306,7 +329,7 @@ def _first_unit(order: float, dim: int) -> float:
 
 
 def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tuning=None,
-                    shapes=None):
+                    shapes=None, complete=True):
     r"""The LP, solved again in finer units until the plan's cost is resolved.
 
     The network simplex resolves costs to about :math:`10^{-14}` of the
@@ -321,7 +344,7 @@ def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tu
     cost = PowerCost(order, unit=_first_unit(order, p.x.shape[1]))
     for _ in range(MAX_SOLVES):
         plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report, tuning,
-                                   shapes)
+                                   shapes, complete)
         clipped = cost.clip < math.inf and bool(
             (cost.pairs(p.x, p.y, plan.rows, plan.cols) >= cost.clip).any())
         if not sol.converged:
@@ -485,13 +508,16 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
 
 
 def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress,
-                    tuning=None, shapes=None) -> PointsEMDResult:
+                    tuning=None, shapes=None, certify=True) -> PointsEMDResult:
     """:func:`emd_points` on validated input.
 
     ``tuning`` overrides :class:`SolverOptions` fields; ``shapes`` (two grid
     shapes) says that ``x`` and ``y`` are all the pixel centres of two grids in
     C order, which lets squared Euclidean costs be priced and certified by the
-    grid's c-transform (:mod:`otlab.exact._grid_dual`).
+    grid's c-transform (:mod:`otlab.exact._grid_dual`).  ``certify=False`` is
+    for callers that certify a problem of their own: the potentials of
+    zero-weight points are NaN and ``dual_violation`` is NaN (``converged``
+    then only says that the LP was solved and its plan is feasible).
     """
     progress = check_progress(progress)
     n, m = x.shape[0], y.shape[0]
@@ -500,16 +526,16 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     if solver == "dense":
         check_dense_memory(n, m, with_cost_matrix=True, alternative=_SPARSE_HINT)
     frame = common_frame(x, y)
-    p = _reduce(frame.local(x), a, frame.local(y), b)
+    p = _reduce(frame.local(x), a, frame.local(y), b, distinct=shapes is not None)
     report = progress_reporter(progress, "emd_points")
     try:
         plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report,
-                                                   tuning, shapes)
+                                                   tuning, shapes, certify)
     finally:
         if report is not None:
             report.close()
     result = _result(plan, sol, cost, clipped, p, frame, a, b, solver,
-                     _grid_pricer(p, cost, shapes))
+                     _grid_pricer(p, cost, shapes), certify)
     if result.converged and not math.isfinite(result.cost):
         result = replace(result, converged=False)
         warnings.warn(overflow_message("emd_points", result), CostOverflowWarning,
@@ -529,12 +555,14 @@ def overflow_message(name: str, res: PointsEMDResult) -> str:
 
 
 def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame: Frame, a, b,
-            solver, grid=None) -> PointsEMDResult:
+            solver, grid=None, certify=True) -> PointsEMDResult:
     """Centre the potentials, complete the certificate, and put everything in data units."""
     fu, gu = plan.f, plan.g
     shift = (p.wy @ gu - p.wx @ fu) / 2  # centre: <a, f> = <b, g>
     fu, gu = fu + shift, gu - shift
-    if sol.scan is not None and p.wx.all() and p.wy.all():
+    if not certify:  # the caller certifies: no completed potentials, no violation
+        violation = np.nan
+    elif sol.scan is not None and p.wx.all() and p.wy.all():
         violation = sol.scan.max_excess
     elif grid is not None:  # every pixel pair, by the grid's c-transform
         everything = GridPricer(grid.source, grid.target, np.arange(p.x.shape[0]),
@@ -548,6 +576,9 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
     total, top = power_sum(plan.flows, PowerCost(1).pairs(p.x, p.y, plan.rows, plan.cols),
                            cost.order)
     scale = frame.scale * cost.unit
+    gap = plan.cost - p.wx @ fu - p.wy @ gu
+    if not certify:
+        fu, gu = np.where(p.wx > 0, fu, np.nan), np.where(p.wy > 0, gu, np.nan)
     return PointsEMDResult(
         plan=plan_csr, cost=scale_by_power(total, top * frame.scale, cost.order),
         distance=top * total ** (1.0 / cost.order) * frame.scale,
@@ -556,6 +587,6 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
         converged=bool(sol.converged and not clipped and marginal <= FEASIBILITY_RTOL),
         order=cost.order, a=a, b=b, solver=solver, rounds=sol.rounds, n_pairs=sol.n_pairs,
         dual_violation=scale_by_power(violation, scale, cost.order),
-        duality_gap=scale_by_power(plan.cost - p.wx @ fu - p.wy @ gu, scale, cost.order),
+        duality_gap=scale_by_power(gap, scale, cost.order),
         marginal_error=marginal, frame=frame, unit=cost.unit, unit_cost=plan.cost,
         unit_f=fu[p.inv_x], unit_g=gu[p.inv_y])
