@@ -113,7 +113,17 @@ Tried and measured (same pairs, same runs):
   and 13.8 s against 2.4 s (white noise 6.1 against 2.2 s); from a band of
   one pixel it took 580 000 pivots at 64 x 64.  Without a seeded basis of its
   own (a multiscale hierarchy on the 3-partite graph) it does not pay: not
-  kept.
+  kept;
+* a seed whose duals are better (k = 2): the coarse potentials spread over
+  their 2 x 2 blocks, their exact grid c-transform :math:`g = f^c`
+  (:mod:`otlab.exact._grid_dual`), and the pair of each row and of each
+  column that is tight under :math:`(g^c, g)` added to the first candidates
+  (32 768 pairs on top of 234 000).  The second round shrank (smooth field
+  53 000 -> 46 000 pivots, white noise 22 500 -> 13 000) but the seeded round
+  grew as much (26 000 -> 39 000, 50 000 -> 57 000): total pivots and CPU time
+  within the noise (three classes, two repetitions each, load 2-3);
+  pricing blocks of 0.1 and 0.05 :math:`\sqrt{A}` (instead of 0.2) likewise
+  within the noise.  Not kept.
 """
 
 from __future__ import annotations
