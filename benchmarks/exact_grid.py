@@ -66,25 +66,29 @@ grid and pricing blocks of 0.2 sqrt(pairs); for k = 1 on one grid only the diffe
 images moves (Kantorovich-Rubinstein: the shared mass stays in its pixel, each pixel is a source
 or a target of the LP), and the finest level, the potentials and the certificate are priced by
 a compiled scan over tiles of 8 x 8 pixels (exact row maxima, the 20 most violated pairs per
-row and round)), one thread (`OMP_NUM_THREADS=1`), in one sweep on the 2-core machine at load
+row and round; the reduced problem is not certified on its own, the full one is, once)),
+one thread (`OMP_NUM_THREADS=1`), 32² and 64² in one sweep on the 2-core machine at load
 5.2 to 6.5 (other jobs kept both cores busy, so wall times are 2-3x the CPU times and CPU
-times carry some contention too):
+times carry some contention too), 128² and 256² again on the current engine at load 0.8 to
+2.8:
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
   and k at 32², in the same run.
-- 128²: all 7 classes, k = 1 and 2, two pairs each (`--sizes 128 --pairs 2 --pot-pairs 0`);
-  POT's cost matrix (2 GiB) is out of reach there.
+- 128²: all 7 classes, k = 1 and 2, two pairs each (`--sizes 128 --orders 2 1 --pairs 2
+  --pot-pairs 0`), load 0.8 to 2.0; POT's cost matrix (2 GiB) is out of reach there.
 - 256²: `grf_smooth` and `white_noise`, k = 2 and 1, one pair each (`--sizes 256 --classes
-  grf_smooth white_noise --orders 2 1 --pairs 1 --pot-pairs 0`).
+  grf_smooth white_noise --orders 2 1 --pairs 1 --pot-pairs 0`), load 2.1 to 2.8.
 - 512² (`grf_smooth`, k = 2, one pair; `--sizes 512 --classes grf_smooth --orders 2 --pairs 1
-  --pot-pairs 0`), run after the sweep on the same engine, beside other jobs at load 4.4: 367 s of CPU (596 s
+  --pot-pairs 0`), run after the 32²-64² sweep on its engine, beside other jobs at load 4.4: 367 s of CPU (596 s
   of wall time), 1.30 GiB of peak RSS, certified in 3 rounds over 5.3 million candidate pairs
   (the two runs before it were stopped unfinished, after 243 s and 6.8 min of CPU with a third
   of a core).  512² k = 1, the same pair (`--orders 1`), run after it beside the test suite (load 1.2-2): 575 s
   of CPU (600 s of wall time), 1.69 GiB of peak RSS, certified in 8 rounds over 11.3 million
   candidate pairs.  The real DOTmark files were not run.
-- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (the last 116 rows: the run
+- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (the last 32 rows: 128² and
+  256² on the engine before the reduction stopped certifying its reduced problem, at load 5.2
+  to 6.2, the same values to 1e-15; before them 116 rows: the run
   before the tile scan for k = 1, at load 10 to 20; before them the thread-tree run at load 1.7
   to 3.8, the quiet-machine run with 8-point coarse blocks and the run at load 18 to 27 with
   the pixel settings) and `exact_grid_runs_pot_sparse_simplex.jsonl` (POT's sparse simplex
@@ -99,22 +103,30 @@ after): `white_noise` 2.46 -> 1.48 (1.67x), `grf_rough` 2.24 -> 1.82 (1.23x), `g
 `cauchy` 5.69 -> 3.29 (1.73x), `shapes` 1.41 -> 0.83 (1.70x); median 2.44 -> 1.82 s; the same
 values to 3.4e-16.  k = 2 is unchanged (same engine).
 
+Before and after the k = 1 reduction stopped completing and certifying its reduced problem (the
+full problem's potentials and certificate are computed once; for k = 2 the zero pixels'
+potentials by the grid's c-transform instead of a pruned scan), 128², one pair per class, the
+two engines interleaved on each pair in the same run at load 2.9-3.0 (CPU s, before -> after),
+k = 1: `white_noise` 1.65 -> 1.45, `grf_rough` 1.48 -> 1.34, `grf_moderate` 1.67 -> 1.58,
+`grf_smooth` 2.86 -> 3.18 (noise), `log_grf` 1.73 -> 1.50, `cauchy` 3.58 -> 3.04, `shapes` 0.60
+-> 0.36; median ratio 0.88; k = 2: `shapes` 0.44 -> 0.15, the others 0.92-1.02 (median ratio
+0.96); the same values (relative difference 0).
+
 Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.7e-15
 relative or better on every pair compared (target 1e-9).  The certificate's dual violation
 includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
 measured violation), for k = 1 the tile scan's (about 1e-13 of the largest cost; 3-4e-12 in
 pixels at 128², where the measured violation was 1e-14).  The issue's targets are not met:
-128² takes a median of 1.9 s (k = 1) and 2.1 s (k = 2) of CPU at load 5.4-6.2 against a target
-of 1 s (a quiet machine gave 2.1 s for k = 2 on the smooth-field and white-noise pairs, the same
-engine); 256² k = 2 took 23-26 s of CPU (target 15 s), k = 1 40 s (`grf_smooth`) and 14 s
-(`white_noise`), in 792 MiB peak RSS; 512² k = 2 367 s and k = 1 575 s (target 5 min) in 1.30
+128² takes a median of 1.3 s (k = 1; 0.2 to 3.4 s) and 1.8 s (k = 2; 0.06 to 2.5 s) of CPU at
+load 0.8-2.0 against a target of 1 s; 256² k = 2 took 20-21 s of CPU (target 15 s), k = 1 36 s
+(`grf_smooth`) and 11 s (`white_noise`), in 788 MiB peak RSS; 512² k = 2 367 s and k = 1 575 s (target 5 min) in 1.30
 and 1.69 GiB (target 4 GiB).  64² median 0.23 s (k = 1) and 0.25 s (k = 2).  Where
 the time goes (module notes of `otlab.exact.grid`): for k = 2 the network simplex at the
 finest level, about 80 000 pivots from a seed only 0.4 % above the optimum, none degenerate,
 each moving a large subtree of a deep tree (3 500 potentials shifted in the second round); for
-k = 1 the simplex is now about half, the rest split between the tile scans, the pair scans of
-the coarse levels and the reduced problem's c-transform of the pixels outside it.  Of the published
+k = 1 the simplex is about half, the rest mostly the tile scans of the finest level and of the
+certificate and the pair scans of the coarse levels.  Of the published
 solvers below, GridOT (k = 2, other hardware) is 3 to 5 times faster at 128²; Schmitzer's
 MultiScaleOT (1.0-3.1 s) takes about as long as otlab.
 """

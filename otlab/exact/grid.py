@@ -41,7 +41,15 @@ machine at load 9-20, so figures carry 10-20 % of noise):
   Measured again on a quiet machine (load 0.5-1): 2.1 s for both a smooth
   field and white noise, of which 1.4-1.6 s simplex at the finest level
   (white noise: 50 000 seeded pivots, 3 500 potentials shifted each, then
-  22 500), 0.2-0.4 s the 64 x 64 level and below, 0.3 s the rest.
+  22 500), 0.2-0.4 s the 64 x 64 level and below, 0.3 s the rest.  Profiled
+  again (load 2-3): smooth field 1.9 s, of which 1.47 s simplex (finest
+  level: 26 000 seeded pivots in 0.12 s, 53 000 in 1.12 s at 21 us, each
+  pricing 850 pairs, shifting 3 500 potentials and walking a cycle of 120
+  nodes with a stem of 44, then 1 800); the rest is spread thin (nearest
+  neighbours 0.09 s, coarse pair scans 0.03 s, k-d tree leaves 0.03 s,
+  candidate keys and costs 0.1 s).  Shapes on a zero background: the zero
+  pixels' potentials by the grid's c-transform (not a pruned scan), 0.44 ->
+  0.15 s.
 * :math:`k = 1`, before the reduction: 14-15 s, of which 8.4 s simplex
   (320 000 pivots over 9 rounds, 20-33 us each) and 4.7 s pair scans (about
   0.5 s a round); after it, 5.4-7.3 s, of which half is still the scan
