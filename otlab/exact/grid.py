@@ -131,7 +131,14 @@ Tried and measured (same pairs, same runs):
   grew as much (26 000 -> 39 000, 50 000 -> 57 000): total pivots and CPU time
   within the noise (three classes, two repetitions each, load 2-3);
   pricing blocks of 0.1 and 0.05 :math:`\sqrt{A}` (instead of 0.2) likewise
-  within the noise.  Not kept.
+  within the noise.  Not kept;
+* LEMON's altering candidate list as the pricing rule (k = 2; re-price the
+  best few arcs of the last search, extend the list by blocks, enter the
+  best): head of 3 with blocks of 0.2 :math:`\sqrt{A}` within the noise of
+  the block search (0.93-1.25x over three classes, two repetitions, load
+  2.5-2.9), blocks of :math:`\sqrt{A}` 1.2-1.5x slower, head 10 with
+  0.5 :math:`\sqrt{A}` 1.0-1.4x: as with larger blocks, entering the most
+  negative of more arcs takes more or costlier pivots here.  Not kept.
 """
 
 from __future__ import annotations
