@@ -138,7 +138,10 @@ Tried and measured (same pairs, same runs):
   the block search (0.93-1.25x over three classes, two repetitions, load
   2.5-2.9), blocks of :math:`\sqrt{A}` 1.2-1.5x slower, head 10 with
   0.5 :math:`\sqrt{A}` 1.0-1.4x: as with larger blocks, entering the most
-  negative of more arcs takes more or costlier pivots here.  Not kept.
+  negative of more arcs takes more or costlier pivots here.  Not kept;
+* coarse levels capped at 2 or 3 pricing rounds (their plan only seeds the
+  next level): k = 1 0.80-1.10x, k = 2 0.92-1.04x (three classes, two
+  repetitions each, load 2.5-2.9): within the noise, not kept.
 """
 
 from __future__ import annotations
