@@ -160,6 +160,15 @@ def _missing(keys, sorted_keys):
     return keys[sorted_keys[pos] != keys] if sorted_keys.size else keys
 
 
+def _merge(sorted_keys, other):
+    """The sorted union of ``sorted_keys`` and the sorted keys ``other``, absent from it (O(n)).
+
+    >>> _merge(np.array([1, 4, 9]), np.array([0, 5, 10])).tolist()
+    [0, 1, 4, 5, 9, 10]
+    """
+    return np.insert(sorted_keys, np.searchsorted(sorted_keys, other), other)
+
+
 def _expand_blocks(lx: Leaves, ly: Leaves, leaf_rows, leaf_cols, m):
     """Keys of all point pairs in the leaf pairs ``(leaf_rows[k], leaf_cols[k])``."""
     na, nb = lx.sizes[leaf_rows], ly.sizes[leaf_cols]
@@ -216,10 +225,11 @@ def _knn_keys(x, y, k, m):
                            (to_x * m + np.arange(m)[:, None]).ravel()])
 
 
-def _partner_keys(plan: Restricted, near_x, near_y, m):
-    """Pairs joining each point to the neighbours of its current partners."""
-    return np.concatenate([(plan.rows[:, None] * m + near_y[plan.cols]).ravel(),
-                           (near_x[plan.rows] * m + plan.cols[:, None]).ravel()])
+def _partner_keys(keys, near_x, near_y, m):
+    """Pairs joining the two points of each pair ``keys`` to the neighbours of the other."""
+    rows, cols = keys // m, keys % m
+    return np.concatenate([(rows[:, None] * m + near_y[cols]).ravel(),
+                           (near_x[rows] * m + cols[:, None]).ravel()])
 
 
 def _neighbours(points, k):
@@ -298,6 +308,10 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     rows, cols = keys // m, keys % m
     costs = opts.cost.pairs(x, y, rows, cols)
     ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed, opts.block_factor)
+    # Plan pairs whose partners' neighbours are candidates already: pairs are never removed, so
+    # each plan pair's neighbours are looked up once (the same candidates as looking up every
+    # plan pair each round, without sorting and searching them again in later rounds).
+    expanded = np.empty(0, np.int64)
     for round_ in range(1, opts.max_rounds + 1):
         status = ns.solve(max_iter=opts.max_iter)
         plan = _restricted(ns, rows, cols, status)
@@ -319,8 +333,10 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
             return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=rows.shape[0],
                             converged=eta <= ETA_LIMIT * float(costs.max()),
                             max_cost=float(costs.max()))
-        new = _missing(np.concatenate([new, _partner_keys(plan, near_x, near_y, m)]), keys)
-        keys = _sorted_unique(np.concatenate([keys, new]))
+        fresh = _missing(_keys(plan.rows, plan.cols, m), expanded)
+        expanded = _merge(expanded, fresh)
+        new = _missing(np.concatenate([new, _partner_keys(fresh, near_x, near_y, m)]), keys)
+        keys = _merge(keys, new)
         new_rows, new_cols = new // m, new % m
         new_costs = opts.cost.pairs(x, y, new_rows, new_cols)
         ns.add_arcs(new_rows, new_cols, new_costs)  # the basis is kept
