@@ -69,14 +69,18 @@ a compiled scan over tiles of 8 x 8 pixels (exact row maxima, the 20 most violat
 row and round; the reduced problem is not certified on its own, the full one is, once)),
 one thread (`OMP_NUM_THREADS=1`), 32² and 64² in one sweep on the 2-core machine at load
 5.2 to 6.5 (other jobs kept both cores busy, so wall times are 2-3x the CPU times and CPU
-times carry some contention too), 128² and 256² again on the current engine at load 0.8 to
-2.8:
+times carry some contention too), 128² again on the current engine at load 2.3 to 2.8 and
+256² on the engine before the last change to the column generation's bookkeeping (see below)
+at load 2.1 to 2.8:
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
   and k at 32², in the same run.
 - 128²: all 7 classes, k = 1 and 2, two pairs each (`--sizes 128 --orders 2 1 --pairs 2
-  --pot-pairs 0`), load 0.8 to 2.0; POT's cost matrix (2 GiB) is out of reach there.
+  --pot-pairs 0`), load 2.3 to 2.8; POT's cost matrix (2 GiB) is out of reach there.  The
+  same pairs on the engine before the bookkeeping change (the same pivots and values), at load
+  0.8 to 2.0: median 1.32 s (k = 1) and 1.82 s (k = 2), the last 28 rows of
+  `exact_grid_runs_previous.jsonl`: CPU times move with the load by as much as the change.
 - 256²: `grf_smooth` and `white_noise`, k = 2 and 1, one pair each (`--sizes 256 --classes
   grf_smooth white_noise --orders 2 1 --pairs 1 --pot-pairs 0`), load 2.1 to 2.8.
 - 512² (`grf_smooth`, k = 2, one pair; `--sizes 512 --classes grf_smooth --orders 2 --pairs 1
@@ -86,9 +90,10 @@ times carry some contention too), 128² and 256² again on the current engine at
   of a core).  512² k = 1, the same pair (`--orders 1`), run after it beside the test suite (load 1.2-2): 575 s
   of CPU (600 s of wall time), 1.69 GiB of peak RSS, certified in 8 rounds over 11.3 million
   candidate pairs.  The real DOTmark files were not run.
-- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (the last 32 rows: 128² and
-  256² on the engine before the reduction stopped certifying its reduced problem, at load 5.2
-  to 6.2, the same values to 1e-15; before them 116 rows: the run
+- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (the last 28 rows: 128² as
+  above; before them 32 rows: 128² and 256² on the engine before the reduction stopped
+  certifying its reduced problem, at load 5.2 to 6.2, the same values to 1e-15; before them
+  116 rows: the run
   before the tile scan for k = 1, at load 10 to 20; before them the thread-tree run at load 1.7
   to 3.8, the quiet-machine run with 8-point coarse blocks and the run at load 18 to 27 with
   the pixel settings) and `exact_grid_runs_pot_sparse_simplex.jsonl` (POT's sparse simplex
@@ -112,14 +117,20 @@ k = 1: `white_noise` 1.65 -> 1.45, `grf_rough` 1.48 -> 1.34, `grf_moderate` 1.67
 -> 0.36; median ratio 0.88; k = 2: `shapes` 0.44 -> 0.15, the others 0.92-1.02 (median ratio
 0.96); the same values (relative difference 0).
 
+The column generation's bookkeeping (the partners' neighbours of each plan pair looked up once,
+since pairs are never removed; new candidate keys merged into the sorted list instead of
+re-sorting it): the same candidates, pivots and values; in an A/B on the same pairs, interleaved,
+at load 2.7-4.9, 0.96-0.97x the CPU time for k = 2 (`log_grf`, 10 pricing rounds, 0.90-0.96x)
+and no measurable change for k = 1.
+
 Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.7e-15
 relative or better on every pair compared (target 1e-9).  The certificate's dual violation
 includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
 measured violation), for k = 1 the tile scan's (about 1e-13 of the largest cost; 3-4e-12 in
 pixels at 128², where the measured violation was 1e-14).  The issue's targets are not met:
-128² takes a median of 1.3 s (k = 1; 0.2 to 3.4 s) and 1.8 s (k = 2; 0.06 to 2.5 s) of CPU at
-load 0.8-2.0 against a target of 1 s; 256² k = 2 took 20-21 s of CPU (target 15 s), k = 1 36 s
+128² takes a median of 1.3 s (k = 1; 0.2 to 3.4 s) and 1.9 s (k = 2; 0.08 to 2.8 s) of CPU at
+load 2.3-2.8 (1.3 and 1.8 s at load 0.8-2.0) against a target of 1 s; 256² k = 2 took 20-21 s of CPU (target 15 s), k = 1 36 s
 (`grf_smooth`) and 11 s (`white_noise`), in 788 MiB peak RSS; 512² k = 2 367 s and k = 1 575 s (target 5 min) in 1.30
 and 1.69 GiB (target 4 GiB).  64² median 0.23 s (k = 1) and 0.25 s (k = 2).  Where
 the time goes (module notes of `otlab.exact.grid`): for k = 2 the network simplex at the
