@@ -144,7 +144,17 @@ Tried and measured (same pairs, same runs):
   repetitions each, load 2.5-2.9): within the noise, not kept;
 * the finest level's first round stopped after 0.25 or 0.5 (n + m) pivots
   and priced there (the grid pricer's pairs join before the restricted
-  optimum is reached): 0.97-1.16x, not kept.
+  optimum is reached): 0.97-1.16x, not kept;
+* the grid pricer also adding each column's most violated pair (the
+  c-transform the other way, k = 2): log-GRF pairs 10 -> 5 rounds and
+  0.77-0.92x, but smooth fields 1.13x and the rest 0.9-1.0x (two
+  repetitions, load 2.6-2.8): mixed, not kept; the neighbours of each
+  violated pair's pixels added with it: the same rounds, within the noise;
+* for k = 1, a second tile bound through the tile's centre (triangle
+  inequality, :math:`f_p + \max_q (g_q + \lVert y_q - c\rVert) -
+  \lVert x_p - c\rVert`): the same 25 % of pairs evaluated (the excess is
+  0 along whole transport rays, so the tiles a ray crosses must be
+  evaluated whatever the bound), not kept.
 
 Where the pivots go (k = 2, 128², finest level, entering arcs logged; smooth
 field / white noise).  Seeded round: 26 000 / 50 000 pivots, median
