@@ -148,7 +148,9 @@ Tried and measured (same pairs, same runs):
 * the grid pricer also adding each column's most violated pair (the
   c-transform the other way, k = 2): log-GRF pairs 10 -> 5 rounds and
   0.77-0.92x, but smooth fields 1.13x and the rest 0.9-1.0x (two
-  repetitions, load 2.6-2.8): mixed, not kept; the neighbours of each
+  repetitions, load 2.6-2.8): mixed; only from the second pricing round on
+  (the tail of rounds), 0.84-1.10x over four classes, two pairs and two
+  repetitions each (median 1.0): not kept; the neighbours of each
   violated pair's pixels added with it: the same rounds, within the noise;
 * for k = 1, a second tile bound through the tile's centre (triangle
   inequality, :math:`f_p + \max_q (g_q + \lVert y_q - c\rVert) -
