@@ -237,10 +237,19 @@ def test_w2_squared_beyond_float64_is_not_reported_converged_but_the_distance_is
     rng = np.random.default_rng(12)
     A, B = rng.random((5, 5)), rng.random((5, 5))
     base = emd_grid(A, B, order=2).distance
-    with pytest.warns(ConvergenceWarning, match=r"does not fit in float64"):
+    with pytest.warns(ConvergenceWarning, match=r"^emd_grid: .*does not fit in float64"):
         res = emd_grid(A, B, order=2, spacing=1e200)
     assert not res.converged and res.cost == np.inf
     np.testing.assert_allclose(res.distance, 1e200 * base, rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_solve_stopped_by_max_iter_warns_in_the_name_of_emd_grid(order):
+    rng = np.random.default_rng(3)
+    A, B = rng.random((12, 12)), rng.random((12, 12))
+    with pytest.warns(ConvergenceWarning, match=r"^emd_grid "):
+        res = emd_grid(A, B, order=order, max_iter=5)
+    assert not res.converged
 
 
 @given(image_pairs(max_side=4), st.floats(-300, 300))

@@ -120,7 +120,8 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # judged on the full problem below
         red = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
-                              tuning=tuning, shapes=(shape, shape), certify=False)
+                              tuning=tuning, shapes=(shape, shape), certify=False,
+                              name="emd_grid")
     targets = np.nonzero(arrive > 0)[0]
     axes = GridAxes.of_points(points, shape).axes
     u = c_transform(axes, targets, red.g[targets])

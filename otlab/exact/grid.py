@@ -435,7 +435,8 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
                                tuning=grid_tuning(1), shape=A.shape)
     if res is None:
         res = solve_validated(*checked, solver=solver, max_rounds=max_rounds, progress=progress,
-                              tuning=grid_tuning(checked[4]), shapes=(A.shape, B.shape))
+                              tuning=grid_tuning(checked[4]), shapes=(A.shape, B.shape),
+                              name="emd_grid")
     values = {f.name: getattr(res, f.name) for f in fields(PointsEMDResult)}
     for key, shape in (("f", A.shape), ("a", A.shape), ("unit_f", A.shape),
                        ("g", B.shape), ("b", B.shape), ("unit_g", B.shape)):

@@ -395,8 +395,8 @@ def validate_points(x, y, a, b, order, solver, max_iter, max_rounds):
             max_iter)
 
 
-def _not_exact_message(res: PointsEMDResult, clipped: bool) -> str:
-    head = (f"emd_points ({res.solver}) did not certify optimality: dual violation "
+def _not_exact_message(res: PointsEMDResult, clipped: bool, name: str = "emd_points") -> str:
+    head = (f"{name} ({res.solver}) did not certify optimality: dual violation "
             f"{res.dual_violation:.3g}, duality gap {res.duality_gap:.3g}; ")
     if clipped:
         head += (f"the plan uses pairs whose cost was capped after {MAX_SOLVES} solves in finer "
@@ -508,7 +508,8 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
 
 
 def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress,
-                    tuning=None, shapes=None, certify=True) -> PointsEMDResult:
+                    tuning=None, shapes=None, certify=True,
+                    name: str = "emd_points") -> PointsEMDResult:
     """:func:`emd_points` on validated input.
 
     ``tuning`` overrides :class:`SolverOptions` fields; ``shapes`` (two grid
@@ -517,7 +518,8 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     grid's c-transform (:mod:`otlab.exact._grid_dual`).  ``certify=False`` is
     for callers that certify a problem of their own: the potentials of
     zero-weight points are NaN and ``dual_violation`` is NaN (``converged``
-    then only says that the LP was solved and its plan is feasible).
+    then only says that the LP was solved and its plan is feasible).  ``name``
+    is the entry point that the progress line and the warnings name.
     """
     progress = check_progress(progress)
     n, m = x.shape[0], y.shape[0]
@@ -527,7 +529,7 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
         check_dense_memory(n, m, with_cost_matrix=True, alternative=_SPARSE_HINT)
     frame = common_frame(x, y)
     p = _reduce(frame.local(x), a, frame.local(y), b, distinct=shapes is not None)
-    report = progress_reporter(progress, "emd_points")
+    report = progress_reporter(progress, name)
     try:
         plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report,
                                                    tuning, shapes, certify)
@@ -538,10 +540,10 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
                      _grid_pricer(p, cost, shapes), certify)
     if result.converged and not math.isfinite(result.cost):
         result = replace(result, converged=False)
-        warnings.warn(overflow_message("emd_points", result), CostOverflowWarning,
+        warnings.warn(overflow_message(name, result), CostOverflowWarning,
                       stacklevel=external_stacklevel())
     elif not result.converged:
-        warnings.warn(_not_exact_message(result, clipped), ConvergenceWarning,
+        warnings.warn(_not_exact_message(result, clipped, name), ConvergenceWarning,
                       stacklevel=external_stacklevel())
     return result
 
