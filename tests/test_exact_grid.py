@@ -243,6 +243,16 @@ def test_w2_squared_beyond_float64_is_not_reported_converged_but_the_distance_is
     np.testing.assert_allclose(res.distance, 1e200 * base, rtol=1e-9)
 
 
+def test_a_boolean_mask_is_the_uniform_measure_on_its_true_pixels():
+    rng = np.random.default_rng(5)
+    A, B = rng.random((9, 9)) < 0.3, rng.random((9, 9)) < 0.3
+    for order in (1, 2):
+        res = emd_grid(A, B, order=order)
+        ref = emd_grid(A.astype(float), B.astype(float), order=order)
+        assert res.converged
+        np.testing.assert_allclose(res.distance, ref.distance, rtol=1e-12)
+
+
 @pytest.mark.parametrize("order", [1, 2])
 def test_a_solve_stopped_by_max_iter_warns_in_the_name_of_emd_grid(order):
     rng = np.random.default_rng(3)

@@ -255,8 +255,8 @@ def _as_grid(A, name: str) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - ragged lists and the like: say which argument
         raise ValueError(f"{name} must be a 1-, 2- or 3-D array of non-negative numbers; "
                          f"could not read it as an array ({exc})") from None
-    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer)
-                                 or np.issubdtype(arr.dtype, np.floating)):
+    if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
+            or np.issubdtype(arr.dtype, np.floating)):  # a boolean mask is mass 1 per pixel
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
     if arr.ndim not in (1, 2, 3):
         raise ValueError(f"{name} must be a 1-, 2- or 3-D array; got {arr.ndim} dimensions "
@@ -350,7 +350,8 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     ----------
     A, B : array-like, 1-, 2- or 3-D
         Non-negative, finite pixel values with positive total mass (numpy,
-        lists or torch; computed in float64).  Both have the same number of
+        lists or torch; computed in float64; a boolean mask puts mass 1 on
+        each ``True`` pixel).  Both have the same number of
         dimensions; their shapes may differ (two grids with the same spacing
         and the same first pixel).
     order : float, default 1
