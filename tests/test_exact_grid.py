@@ -1,6 +1,9 @@
 """Exact OT on grids (``otlab.emd_grid``) against POT, emd_points, closed forms; bad input."""
 
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import ot
@@ -343,3 +346,19 @@ def test_zero_pixel_potentials_are_the_c_transform_of_the_positive_pixels(A, B):
     np.testing.assert_allclose(res.f.ravel()[~pos_a], f_c[~pos_a], rtol=0, atol=1e-10 * top)
     g_c = np.min(cost - res.f.ravel()[:, None], axis=0)
     np.testing.assert_allclose(res.g.ravel()[~pos_b], g_c[~pos_b], rtol=0, atol=1e-10 * top)
+
+
+def test_a_sparse_solve_does_not_import_pot_torch_or_sklearn():
+    """The coarse dense levels use otlab's simplex: a one-off solve does not pay POT's imports."""
+    code = ("import sys, numpy as np, otlab\n"
+            "rng = np.random.default_rng(0)\n"
+            "for k in (1, 2):\n"
+            "    r = otlab.emd_grid(rng.random((40, 40)), rng.random((40, 40)), order=k)\n"
+            "    assert r.converged\n"
+            "r = otlab.emd_points(rng.random((2000, 2)), rng.random((2000, 2)), solver='sparse')\n"
+            "assert r.converged\n"
+            "print(sorted(m for m in ('ot', 'torch', 'sklearn') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, cwd=Path(otlab.__file__).parent.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
