@@ -87,8 +87,10 @@ def test_64_dimensional_clouds_match_pot_and_tampered_potentials_fail(order):
 @given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 3]), st.sampled_from([1.0, 2.0]),
        st.sampled_from([1e-9, 1e-3]), st.sampled_from([0, 1, 5]))
 def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
-    """The compiled leaf-block kernel and the numpy tiles find the same maxima, the same
-    number of violated pairs and, row by row, the same largest excesses (ties, duplicates).
+    """The compiled leaf-block kernel and the numpy tiles find the same positive maxima, the
+    same number of violated pairs and, row by row, the same largest excesses (ties,
+    duplicates); the kernel also prunes point by point, so it evaluates at most as many pairs
+    and a row without a positive excess may show a lower (non-positive) maximum.
     Measured bitwise equal; compared at 1e-13 (another CPU may fuse the products)."""
     from otlab.exact._scan import _compiled_scan, _tiled_scan
 
@@ -103,9 +105,12 @@ def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
     lx, ly = Leaves(x, 8), Leaves(y, 8)
     fast = _compiled_scan(x, y, f, g, lx, ly, cost, tol=tol, top_k=top_k)
     slow = _tiled_scan(x, y, f, g, lx, ly, cost, tol=tol, top_k=top_k)
-    np.testing.assert_allclose(fast.row_max, slow.row_max, rtol=0, atol=1e-13)
+    positive = (fast.row_max > 0) | (slow.row_max > 0)
+    np.testing.assert_allclose(fast.row_max[positive], slow.row_max[positive], rtol=0,
+                               atol=1e-13)
+    assert np.all(fast.row_max[~positive] <= slow.row_max[~positive])
     assert fast.n_violations == slow.n_violations
-    assert fast.n_evaluated == slow.n_evaluated
+    assert fast.n_evaluated <= slow.n_evaluated
     excess = f[:, None] + g[None, :] - costs
 
     def kept(scan):

@@ -29,15 +29,32 @@ def _keep_top(value, col, top_v, top_c, count, top_k):
     return count + 1
 
 
+#: Relative slack of the squared comparison in :func:`_may_exceed` (far above its round-off):
+#: a block is evaluated when in doubt.
+SQUARED_SLACK = 1e-12
+
+
 @njit(cache=True, nogil=True)
-def _box_cost(lo_a, hi_a, lo_b, hi_b, a, b, root):
-    """Least cost between the boxes ``a`` and ``b`` (as :func:`._geometry.box_gaps`)."""
+def _box_sq(lo_a, hi_a, lo_b, hi_b, a, b):
+    """Least squared distance between the boxes ``a`` and ``b`` (as :func:`._geometry.box_gaps`)."""
     sq = 0.0
     for k in range(lo_a.shape[1]):
         gap = max(lo_b[b, k] - hi_a[a, k], lo_a[a, k] - hi_b[b, k])
         if gap > 0.0:
             sq += gap * gap
-    return math.sqrt(sq) if root else sq
+    return sq
+
+
+@njit(cache=True, nogil=True)
+def _may_exceed(top, sq, root):
+    """Whether ``top - c`` can be positive for a cost ``c`` of squared distance at least ``sq``.
+
+    For ``root`` (cost = distance) ``top > sqrt(sq)`` is tested as ``sq < top^2`` with a
+    relative slack of :data:`SQUARED_SLACK`: no square root, and never a false "no".
+    """
+    if root:
+        return top > 0.0 and sq < top * top * (1.0 + SQUARED_SLACK)
+    return top - sq > 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -48,7 +65,9 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
     Source leaf ``a`` (its points ``rows_of[start_x[a]:start_x[a + 1]]``, box
     ``lo_x[a], hi_x[a]``, largest potential ``max_f[a]``) is paired with every
     target leaf ``b`` whose bound ``max_f[a] + max_g[b] - (least cost between the
-    boxes)`` is positive; the targets are given in leaf order (``y_sorted``,
+    boxes)`` is positive, and each of its points with those of the leaves whose bound
+    for that point alone (its potential, its least cost to the box) is positive; no
+    pair with a positive excess is skipped.  The targets are given in leaf order (``y_sorted``,
     ``g_sorted``, their indices ``y_index``, leaf ``b`` at ``start_y[b]:start_y[b + 1]``).
     The cost is the squared distance from coordinate differences, and its square
     root where ``root``.  Fills ``row_max`` (``-inf`` where no block was evaluated)
@@ -66,7 +85,7 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
     for leaf in range(max_f.shape[0]):
         n_near = 0
         for b in range(max_g.shape[0]):
-            if max_f[leaf] + max_g[b] - _box_cost(lo_x, hi_x, lo_y, hi_y, leaf, b, root) > 0:
+            if _may_exceed(max_f[leaf] + max_g[b], _box_sq(lo_x, hi_x, lo_y, hi_y, leaf, b), root):
                 near[n_near] = b
                 n_near += 1
         if n_near == 0:
@@ -78,6 +97,15 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
             count = 0
             for s in range(n_near):
                 b = near[s]
+                # the same bound for this point alone: the leaf's bound uses the largest
+                # potential and the box of its whole leaf
+                sq = 0.0
+                for k in range(d):
+                    gap = max(lo_y[b, k] - x[i, k], x[i, k] - hi_y[b, k])
+                    if gap > 0.0:
+                        sq += gap * gap
+                if not _may_exceed(fi + max_g[b], sq, root):
+                    continue
                 for q in range(start_y[b], start_y[b + 1]):
                     sq = 0.0
                     for k in range(d):
