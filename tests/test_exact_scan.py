@@ -133,3 +133,19 @@ def test_float32_points_are_scanned_as_their_float64_values(order):
     double = scan_excess(xd, yd, f, g, Leaves(xd, 8), Leaves(yd, 8), cost, tol=0.0)
     np.testing.assert_array_equal(single.row_max, double.row_max)
     assert single.n_violations == double.n_violations
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1e300, 1e300, allow_nan=False), st.floats(0.0, 1e300, allow_nan=False),
+       st.booleans())
+def test_the_block_bound_never_skips_a_block_that_may_hold_a_positive_excess(top, sq, root):
+    """``_may_exceed(top, sq)`` is True whenever ``top - cost > 0`` for the cost of squared
+    distance ``sq`` (the distance for order 1, no square root taken), also where squares
+    underflow or overflow."""
+    from otlab.exact._scan_kernels import _may_exceed
+
+    cost = np.sqrt(sq) if root else sq
+    if top - cost > 0:
+        assert _may_exceed(top, sq, root)
+    if root and top >= 1e-150 and sq > top * top * (1 + 1e-9):
+        assert not _may_exceed(top, sq, root)

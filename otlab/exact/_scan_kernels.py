@@ -50,10 +50,11 @@ def _may_exceed(top, sq, root):
     """Whether ``top - c`` can be positive for a cost ``c`` of squared distance at least ``sq``.
 
     For ``root`` (cost = distance) ``top > sqrt(sq)`` is tested as ``sq < top^2`` with a
-    relative slack of :data:`SQUARED_SLACK`: no square root, and never a false "no".
+    relative slack of :data:`SQUARED_SLACK`: no square root, and never a false "no" (below
+    1e-150, where the square could underflow, the answer is "yes").
     """
     if root:
-        return top > 0.0 and sq < top * top * (1.0 + SQUARED_SLACK)
+        return top > 0.0 and (sq < top * top * (1.0 + SQUARED_SLACK) or top < 1e-150)
     return top - sq > 0.0
 
 
