@@ -362,3 +362,15 @@ def test_a_sparse_solve_does_not_import_pot_torch_or_sklearn():
                          timeout=600, cwd=Path(otlab.__file__).parent.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("solver", ["dense", "sparse"])
+def test_an_axis_far_below_the_others_adds_nothing_to_w2(solver):
+    # spacing (1e-200, 1e150): the first axis's pixel centres coincide in the solver's frame
+    # (1e-350 relative); W_2 is then 1e150 times W_2 of the second axis's marginals
+    rng = np.random.default_rng(3)
+    A, B = rng.random((6, 5)), rng.random((6, 5))
+    base = emd_grid(A.sum(axis=0), B.sum(axis=0), order=2).distance
+    res = emd_grid(A, B, order=2, spacing=(1e-200, 1e150), solver=solver)
+    assert res.converged
+    np.testing.assert_allclose(res.distance, 1e150 * base, rtol=1e-9)

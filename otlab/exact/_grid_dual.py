@@ -138,7 +138,11 @@ class GridPricer:
 
     @classmethod
     def build(cls, x, y, rows, cols, shapes, cost: PowerCost):
-        """The pricer, or None where it does not apply (order 1 or 2, no clip, a power-of-two unit)."""
+        """The pricer, or None where it does not apply.
+
+        It applies to orders 1 and 2 without a clip, in a power-of-two unit, on axes whose
+        coordinates increase strictly (the lower envelope divides by their differences).
+        """
         exact_unit = math.frexp(cost.unit)[0] == 0.5  # dividing by it is exact
         if shapes is None or cost.order not in (1.0, 2.0) or cost.clip < math.inf \
                 or not exact_unit:
@@ -147,6 +151,8 @@ class GridPricer:
             return None
         target = GridAxes.of_points(x / cost.unit, shapes[0])
         source = GridAxes.of_points(y / cost.unit, shapes[1])
+        if not all((np.diff(a) > 0).all() for a in target.axes + source.axes):
+            return None  # an axis whose centres coincide in the frame (spacing far below the rest)
         if cost.order == 1.0:
             target = GridAxes(target.axes, order=1.0)
             source = GridAxes(source.axes, order=1.0)
