@@ -9,6 +9,7 @@ import numpy as np
 import ot
 import pytest
 import scipy.stats
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -374,3 +375,11 @@ def test_an_axis_far_below_the_others_adds_nothing_to_w2(solver):
     res = emd_grid(A, B, order=2, spacing=(1e-200, 1e150), solver=solver)
     assert res.converged
     np.testing.assert_allclose(res.distance, 1e150 * base, rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+def test_complex_tensors_are_a_type_error_not_their_real_part(dtype):
+    with pytest.raises(TypeError, match=r"A must hold real numbers; got .*complex"):
+        emd_grid(torch.ones(2, 2, dtype=dtype), np.ones((2, 2)))
+    with pytest.raises(TypeError, match=r"B must hold real numbers; got .*complex"):
+        emd_grid(np.ones((2, 2)), torch.ones(2, 2, dtype=dtype))

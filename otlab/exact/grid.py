@@ -251,7 +251,7 @@ def _describe(x) -> str:
 def _as_grid(A, name: str) -> np.ndarray:
     """``A`` as a finite, non-negative float64 array of 1 to 3 dimensions with positive mass."""
     try:
-        arr = to_numpy(A) if hasattr(A, "detach") else np.asarray(A)
+        arr = to_numpy(A, dtype=None) if hasattr(A, "detach") else np.asarray(A)
     except Exception as exc:  # noqa: BLE001 - ragged lists and the like: say which argument
         raise ValueError(f"{name} must be a 1-, 2- or 3-D array of non-negative numbers; "
                          f"could not read it as an array ({exc})") from None
