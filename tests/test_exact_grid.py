@@ -1,6 +1,7 @@
 """Exact OT on grids (``otlab.emd_grid``) against POT, emd_points, closed forms; bad input."""
 
 import subprocess
+from decimal import Decimal
 import sys
 import warnings
 from pathlib import Path
@@ -329,6 +330,7 @@ def test_bad_spacing_is_rejected_by_name(spacing, match):
     (dict(A=[[1.0]], B=[[1.0]], spacing=True), "spacing must be a positive number"),
     (dict(A=[[1.0]], B=[[1.0]], spacing="1"), "spacing must be a positive number"),
     (dict(A=[[1.0]], B=[[1.0]], spacing=["1", "2"]), "spacing must be a positive number"),
+    (dict(A=[[1.0]], B=[[1.0]], spacing=Decimal("0.5")), "spacing must be a positive number"),
 ])
 def test_non_numeric_input_is_a_type_error_by_name(kwargs, match):
     with pytest.raises(TypeError, match=match):
@@ -383,3 +385,22 @@ def test_complex_tensors_are_a_type_error_not_their_real_part(dtype):
         emd_grid(torch.ones(2, 2, dtype=dtype), np.ones((2, 2)))
     with pytest.raises(TypeError, match=r"B must hold real numbers; got .*complex"):
         emd_grid(np.ones((2, 2)), torch.ones(2, 2, dtype=dtype))
+
+
+def test_a_spacing_tensor_that_requires_grad_is_read_as_numbers():
+    rng = np.random.default_rng(8)
+    A, B = rng.random((4, 3)), rng.random((4, 3))
+    h = torch.tensor([0.5, 2.0], requires_grad=True)
+    np.testing.assert_allclose(emd_grid(A, B, spacing=h).cost,
+                               emd_grid(A, B, spacing=(0.5, 2.0)).cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize("spacing, match", [
+    (1e308, r"spacing 1e\+308 puts the pixel centres of A \(shape \(3, 3\)\) beyond the float"),
+    ((1.0, 1e308), r"spacing \[1\.0, 1e\+308\] puts the pixel centres of A"),
+    (10**400, r"spacing must be positive and finite; got an integer of about 10\*\*400"),
+    (-10**400, r"spacing must be positive and finite; got an integer of about -10\*\*400"),
+])
+def test_a_spacing_whose_pixel_centres_overflow_is_rejected_by_name(spacing, match):
+    with pytest.raises(ValueError, match=match):
+        emd_grid(np.ones((3, 3)), np.ones((2, 2)), spacing=spacing)

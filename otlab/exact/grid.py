@@ -176,6 +176,7 @@ pivots a tree whose potential shifts do not chase the thread node by node.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, fields
 
@@ -280,8 +281,15 @@ def _as_grid(A, name: str) -> np.ndarray:
 
 def _as_spacing(spacing, ndim: int) -> np.ndarray:
     """One positive, finite spacing per axis from a number or a sequence of ``ndim`` numbers."""
+    if hasattr(spacing, "detach"):  # a tensor, perhaps one that requires grad
+        spacing = to_numpy(spacing, dtype=None)
     if isinstance(spacing, numbers.Real) and not isinstance(spacing, bool):
-        values = np.full(ndim, float(spacing))
+        try:
+            values = np.full(ndim, float(spacing))
+        except OverflowError:  # an int beyond float64
+            digits = int(int(abs(spacing)).bit_length() * math.log10(2))
+            raise ValueError(f"spacing must be positive and finite; got an integer of about "
+                             f"{'-' if spacing < 0 else ''}10**{digits}") from None
     else:
         try:
             values = np.asarray(spacing, dtype=np.float64).reshape(-1)
@@ -320,6 +328,18 @@ def grid_points(shape, spacing) -> np.ndarray:
     """
     axes = [(np.arange(s) + 0.5) * h for s, h in zip(shape, spacing)]
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(shape))
+
+
+def _centres(arr: np.ndarray, spacing: np.ndarray, name: str) -> np.ndarray:
+    """:func:`grid_points` of ``arr``'s grid; a ValueError naming ``spacing`` where they overflow."""
+    with np.errstate(over="ignore"):
+        points = grid_points(arr.shape, spacing)
+    if not np.isfinite(points).all():
+        shown = spacing[0] if (spacing == spacing[0]).all() else spacing.tolist()
+        raise ValueError(f"spacing {shown} puts the pixel centres of {name} (shape {arr.shape}) "
+                         f"beyond the float range (largest {np.finfo(float).max:.3g}); choose a "
+                         "smaller spacing")
+    return points
 
 
 def _check_same_ndim(A: np.ndarray, B: np.ndarray) -> None:
@@ -375,8 +395,9 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     ------
     ValueError
         Negative, NaN or infinite pixels, an all-zero or empty array, arrays
-        of different dimensions, a spacing that is not positive and finite or
-        has the wrong length; each message names ``A``, ``B`` or ``spacing``.
+        of different dimensions, a spacing that is not positive and finite,
+        has the wrong length or puts pixel centres beyond the float range;
+        each message names ``A``, ``B`` or ``spacing``.
     TypeError
         Arrays that do not hold real numbers, a spacing that is not numbers.
 
@@ -427,7 +448,7 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
     A, B = _as_grid(A, "A"), _as_grid(B, "B")
     _check_same_ndim(A, B)
     h = _as_spacing(spacing, A.ndim)
-    checked = validate_points(grid_points(A.shape, h), grid_points(B.shape, h), A.reshape(-1),
+    checked = validate_points(_centres(A, h, "A"), _centres(B, h, "B"), A.reshape(-1),
                               B.reshape(-1), order, solver, max_iter, max_rounds)
     res = None
     if checked[4] == 1 and A.shape == B.shape:  # W_1 on one grid: only a - b moves
