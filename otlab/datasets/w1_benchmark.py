@@ -56,6 +56,9 @@ __all__ = ["W1BenchmarkPair", "w1_benchmark"]
 
 #: Rows per block when tracing rays (bounds the (rows, funnels) temporaries).
 _BLOCK = 8192
+#: Accepted half widths: the rays are traced with squared distances, which underflowed (W_1 = 0)
+#: below about 1e-160 and overflowed (W_1 = NaN) above about 1e155; W_1 scales exactly inside.
+HALF_WIDTH_RANGE = (1e-100, 1e100)
 
 
 def _funnel_distances(z, centers):
@@ -251,6 +254,7 @@ def w1_benchmark(dim: int, n_funnels: int, *, seed, half_width: float = 2.5,
         Draws the funnels and the Monte-Carlo sample of the true :math:`W_1`.
     half_width : float, default 2.5
         The target is uniform on :math:`[-h, h]^D`; the centres too.
+        Between 1e-100 and 1e100.
     degree : float, default 8
         p >= 1: how strongly the source is pulled towards the centres.
     bias_scale : float, default 0.1
@@ -282,6 +286,10 @@ def w1_benchmark(dim: int, n_funnels: int, *, seed, half_width: float = 2.5,
     dim = check_positive_int(dim, "dim")
     n_funnels = check_positive_int(n_funnels, "n_funnels")
     half_width = check_positive(half_width, "half_width")
+    if not HALF_WIDTH_RANGE[0] <= half_width <= HALF_WIDTH_RANGE[1]:
+        raise ValueError(f"half_width must be between {HALF_WIDTH_RANGE[0]:g} and "
+                         f"{HALF_WIDTH_RANGE[1]:g}; got {half_width!r} (the rays are traced "
+                         "with squared distances, which leave float64 beyond)")
     if isinstance(degree, bool) or not isinstance(degree, numbers.Real):
         raise TypeError(f"degree must be a real number >= 1; got {degree!r}")
     if not (np.isfinite(degree) and degree >= 1):

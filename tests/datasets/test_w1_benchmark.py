@@ -131,3 +131,19 @@ def test_source_and_target_samplers_draw_the_marginals_of_the_plan(seed):
     np.testing.assert_array_equal(t, pair.sample_target(300, np.random.default_rng(seed)))
     with pytest.raises(ValueError, match="n must be"):
         pair.sample_target(0, seed)
+
+
+@pytest.mark.parametrize("half_width", [1e-100, 1e-30, 1e30, 1e100])
+def test_true_w1_scales_with_the_cube_when_the_offsets_scale_with_it(half_width):
+    # the same seed draws the same funnels in units of h: every length, W_1 included, scales by h
+    base = w1_benchmark(3, 8, seed=4, bias_scale=0.04, n_mc=512)
+    pair = w1_benchmark(3, 8, seed=4, half_width=half_width, bias_scale=0.04 * half_width / 2.5,
+                        n_mc=512)
+    np.testing.assert_allclose(pair.w1 / half_width, base.w1 / 2.5, rtol=1e-9)
+
+
+@pytest.mark.parametrize("half_width", [1e-300, 1e-170, 1e160, 1e300])
+def test_a_half_width_whose_squared_distances_leave_float64_is_rejected_by_name(half_width):
+    # were: W_1 = 0 (squares underflowed) below about 1e-160, NaN above about 1e155
+    with pytest.raises(ValueError, match=r"half_width must be between 1e-100 and 1e\+100; got"):
+        w1_benchmark(2, 4, seed=0, half_width=half_width, n_mc=64)
