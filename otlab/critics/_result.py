@@ -310,12 +310,20 @@ def build_net(cfg: CriticConfig, dim: int, generator):
         return mlp(dim, 1, cfg.hidden, activation=cfg.activation, spectral_norm=spectral)
 
 
+def _spread(w, f, mean: float) -> float:
+    """``sqrt(sum w_i^2 (f_i - mean)^2)`` without squaring huge or tiny values."""
+    if w.shape[0] == 0:
+        return float("nan")
+    dev = np.abs(w * (f - mean))
+    top = float(dev.max())
+    return top * float(np.sqrt(np.sum((dev / top) ** 2))) if top > 0 else 0.0
+
+
 def holdout_estimate(critic, x, wx, y, wy) -> tuple[float, float]:
     """The critic's estimate on the held-out points and its standard error (weighted)."""
     fx, fy = critic(x), critic(y)
     mx, my = float(wx @ fx), float(wy @ fy)
-    var = float(wx**2 @ (fx - mx) ** 2 + wy**2 @ (fy - my) ** 2)
-    return mx - my, float(np.sqrt(var))
+    return mx - my, float(np.hypot(_spread(wx, fx, mx), _spread(wy, fy, my)))
 
 
 def max_gradient(net, X, Y) -> float:

@@ -77,3 +77,15 @@ def test_zero_weight_points_play_no_role_in_the_estimate():
         a = estimate_w1(otlab.Sample(x, w), y, **kw)
         b = estimate_w1(x[:20], y, **kw)
     assert a.estimate == b.estimate
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_holdout_standard_error_scales_with_the_data_to_the_ends_of_the_float_range(scale):
+    x, y = _shifted(n=100)
+    kw = {"lipschitz": "ctransform", "hidden": (16,), "steps": 50, "audit": False}
+    base = estimate_w1(x, y, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow in the squares
+        res = estimate_w1(x * scale, y * scale, **kw)
+    np.testing.assert_allclose(res.holdout_stderr / scale, base.holdout_stderr, rtol=1e-6)
+    np.testing.assert_allclose(res.holdout_estimate / scale, base.holdout_estimate, rtol=1e-6)
