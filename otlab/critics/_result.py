@@ -123,7 +123,8 @@ class CriticResult:
     holdout_stderr : float
         Standard error of ``holdout_estimate`` over the held-out points,
         :math:`\\sqrt{\\sum_i a_i^2 (f(x_i) - \\bar f_x)^2 + \\sum_j b_j^2 (f(y_j) -
-        \\bar f_y)^2}` with the held-out weights (NaN when ``holdout=0``): the
+        \\bar f_y)^2}` with the held-out weights (NaN when ``holdout=0`` or when
+        a side holds out a single point of positive weight): the
         sampling error bar of the estimate for this critic (not the spread over
         seeds of training).
     """
@@ -311,8 +312,11 @@ def build_net(cfg: CriticConfig, dim: int, generator):
 
 
 def _spread(w, f, mean: float) -> float:
-    """``sqrt(sum w_i^2 (f_i - mean)^2)`` without squaring huge or tiny values."""
-    if w.shape[0] == 0:
+    """``sqrt(sum w_i^2 (f_i - mean)^2)`` without squaring huge or tiny values.
+
+    NaN for a single point of positive weight: the spread of one value is no error bar.
+    """
+    if np.count_nonzero(w) < 2:
         return float("nan")
     dev = np.abs(w * (f - mean))
     top = float(dev.max())

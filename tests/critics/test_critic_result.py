@@ -79,6 +79,23 @@ def test_zero_weight_points_play_no_role_in_the_estimate():
     assert a.estimate == b.estimate
 
 
+def test_one_held_out_point_per_side_gives_no_standard_error_rather_than_zero():
+    # the spread of one value is no error bar: NaN, not 0 (which claims an exact estimate)
+    x, y = _shifted(n=5)
+    kw = {"lipschitz": "ctransform", "hidden": (8,), "steps": 5, "audit": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)
+        res = estimate_w1(x, y, holdout=0.2, **kw)
+        assert res.holdout_samples[0].shape[0] == 1  # one point held out of each sample
+        assert np.isfinite(res.holdout_estimate) and np.isnan(res.holdout_stderr)
+        fresh = estimate_w1(lambda n, r: r.normal(size=(n, 2)),
+                            lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=1, **kw)
+        assert np.isnan(fresh.holdout_stderr)
+        two = estimate_w1(lambda n, r: r.normal(size=(n, 2)),
+                          lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=2, **kw)
+        assert two.holdout_stderr > 0
+
+
 @pytest.mark.parametrize("scale", [1e-200, 1e200])
 def test_holdout_standard_error_scales_with_the_data_to_the_ends_of_the_float_range(scale):
     x, y = _shifted(n=100)
