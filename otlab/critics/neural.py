@@ -90,6 +90,8 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         raise ValueError(f"holdout must be in [0, 1); got {holdout!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an integer; got {seed!r}")
+    if not 0 <= seed < 2**64:  # what numpy's and torch's generators both take
+        raise ValueError(f"seed must be between 0 and 2**64 - 1; got {seed!r}")
     log_every = None if log_every is None else check_positive_int(log_every, "log_every")
     if not isinstance(fix_sign, bool):
         raise TypeError(f"fix_sign must be True or False; got {fix_sign!r}")

@@ -302,3 +302,13 @@ def test_each_method_trains_on_cuda(method):
     assert isinstance(res.critic(x), np.ndarray)
     if method in TOLERANCE:
         np.testing.assert_allclose(res.estimate, THETA, rtol=TOLERANCE[method])
+
+
+@pytest.mark.parametrize("seed, match", [
+    (-1, r"seed must be between 0 and 2\*\*64 - 1; got -1"),
+    (2**70, r"seed must be between 0 and 2\*\*64 - 1; got 1180591620717411303424"),
+])
+def test_a_seed_outside_what_the_generators_take_is_rejected_by_name(seed, match):
+    with pytest.raises(ValueError, match=match):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], seed=seed, steps=1)
+
