@@ -60,6 +60,18 @@ def _split(x, w, holdout, rng):
     return (x[tr], wt), (x[ho], wh)
 
 
+def _check_device(device):
+    """``device`` as torch reads it; a ValueError naming it where torch does not."""
+    import torch
+
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be a torch.device or a device name such as 'cpu', "
+                         f"'cuda' or 'cuda:1'; got {device!r} ({str(exc).splitlines()[0]})"
+                         ) from None
+
+
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
              clip_value, device, seed, holdout, log_every, fix_sign, lr_schedule,
              n_eval, radial, input_scale) -> CriticConfig:
@@ -92,6 +104,7 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         raise TypeError(f"seed must be an integer; got {seed!r}")
     if not 0 <= seed < 2**64:  # what numpy's and torch's generators both take
         raise ValueError(f"seed must be between 0 and 2**64 - 1; got {seed!r}")
+    device = _check_device(device)
     log_every = None if log_every is None else check_positive_int(log_every, "log_every")
     if not isinstance(fix_sign, bool):
         raise TypeError(f"fix_sign must be True or False; got {fix_sign!r}")

@@ -312,3 +312,8 @@ def test_a_seed_outside_what_the_generators_take_is_rejected_by_name(seed, match
     with pytest.raises(ValueError, match=match):
         estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], seed=seed, steps=1)
 
+
+@pytest.mark.parametrize("device", ["graphics-card", "cpu:x", None])
+def test_an_unknown_device_is_rejected_by_name(device):
+    with pytest.raises(ValueError, match=r"device must be a torch\.device or a device name"):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], device=device, steps=1)
