@@ -112,13 +112,15 @@ def _pull_back(y, centers, biases, half_width, degree):
     return out
 
 
-def _as_torch(z):
+def _as_torch(z, dim: int):
+    """``(tensor, was_torch)`` for points ``z`` of shape (k, dim); a ValueError naming z otherwise."""
     import torch
 
-    if is_torch(z):
-        return z, True
-    z = np.asarray(z, dtype=np.float64)
-    return torch.as_tensor(z), False
+    was_torch = is_torch(z)
+    t = z if was_torch else torch.as_tensor(np.asarray(z, dtype=np.float64))
+    if t.ndim != 2 or t.shape[1] != dim:
+        raise ValueError(f"z must have shape (k, {dim}); got shape {tuple(t.shape)}")
+    return t, was_torch
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,7 @@ class W1BenchmarkPair:
         """
         import torch
 
-        t, was_torch = _as_torch(z)
+        t, was_torch = _as_torch(z, self.dim)
         centers = torch.as_tensor(self.centers, dtype=t.dtype, device=t.device)
         biases = torch.as_tensor(self.biases, dtype=t.dtype, device=t.device)
         dist = torch.cdist(t, centers, compute_mode="donot_use_mm_for_euclid_dist")
@@ -227,7 +229,7 @@ class W1BenchmarkPair:
         """
         import torch
 
-        t, was_torch = _as_torch(z)
+        t, was_torch = _as_torch(z, self.dim)
         centers = torch.as_tensor(self.centers, dtype=t.dtype, device=t.device)
         biases = torch.as_tensor(self.biases, dtype=t.dtype, device=t.device)
         dist = torch.cdist(t, centers, compute_mode="donot_use_mm_for_euclid_dist")

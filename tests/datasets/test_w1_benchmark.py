@@ -147,3 +147,11 @@ def test_a_half_width_whose_squared_distances_leave_float64_is_rejected_by_name(
     # were: W_1 = 0 (squares underflowed) below about 1e-160, NaN above about 1e155
     with pytest.raises(ValueError, match=r"half_width must be between 1e-100 and 1e\+100; got"):
         w1_benchmark(2, 4, seed=0, half_width=half_width, n_mc=64)
+
+
+@pytest.mark.parametrize("z", [np.zeros((3, 5)), np.zeros(2), torch.zeros(3, 2, 2)])
+def test_potential_and_gradient_reject_points_of_the_wrong_shape_by_name(z):
+    pair = w1_benchmark(2, 4, seed=0, n_mc=16)
+    for method in (pair.potential, pair.gradient):
+        with pytest.raises(ValueError, match=r"z must have shape \(k, 2\); got shape"):
+            method(z)
