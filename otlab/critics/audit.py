@@ -85,8 +85,18 @@ def _in_dtype(critic, dtype, device):
 
 
 def _max_slope(fa, fb, a, b) -> float:
-    dist = np.linalg.norm(a - b, axis=1)
-    keep = dist > 1e-12
+    """Largest ``|fa - fb| / |a - b|`` over pairs farther apart than round-off of the data.
+
+    Distances are formed in units of each pair's largest coordinate difference (no overflow
+    at 1e200, no underflow at 1e-200), and pairs closer than ``1e-12`` times the data's
+    largest coordinate are left out, so the slopes do not change with the data's scale.
+    """
+    diff = a - b
+    top = np.abs(diff).max(axis=1, initial=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = top * np.linalg.norm(diff / top[:, None], axis=1)
+    span = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
+    keep = (top > 0) & (dist > 1e-12 * span)
     if not keep.any():
         return 0.0
     return float((np.abs(fa - fb)[keep] / dist[keep]).max())
