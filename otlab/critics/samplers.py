@@ -82,6 +82,9 @@ def draw_points(sampler, n: int, rng, *, name: str, dim: int | None = None):
         want = f"({n}, {dim})" if dim is not None else f"({n}, d)"
         raise ValueError(f"the {name} sampler must return an array of shape {want} for "
                          f"n={n}; got shape {tuple(out.shape)}")
+    if out.shape[1] == 0:
+        raise ValueError(f"the {name} sampler must return points with at least one coordinate; "
+                         f"got shape {tuple(out.shape)}")
     if not is_torch(out) and not np.isfinite(out).all():
         raise ValueError(f"the {name} sampler returned non-finite values (NaN or inf)")
     return out

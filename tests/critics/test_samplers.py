@@ -81,6 +81,8 @@ def test_benchmark_pair_methods_are_samplers():
     (gauss, lambda n, rng: np.zeros((n, 3)), {}, ValueError, r"y sampler .*\(256, 2\).*\(256, 3\)"),
     (gauss, lambda n, rng: np.full((n, 2), np.nan), {}, ValueError, "y sampler .*non-finite"),
     (lambda n, rng: [["a", "b"]] * n, shifted, {}, TypeError, "x sampler .*real numbers"),
+    (lambda n, rng: np.zeros((n, 0)), lambda n, rng: np.zeros((n, 0)), {}, ValueError,
+     r"x sampler must return points with at least one coordinate; got shape \(256, 0\)"),
     (gauss, shifted, {"n_eval": 0}, ValueError, "n_eval"),
     (gauss, shifted, {"lr_schedule": "step"}, ValueError, "lr_schedule"),
 ])
