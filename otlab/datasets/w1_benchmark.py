@@ -112,6 +112,14 @@ def _pull_back(y, centers, biases, half_width, degree):
     return out
 
 
+def _check_degree(degree) -> float:
+    if isinstance(degree, bool) or not isinstance(degree, numbers.Real):
+        raise TypeError(f"degree must be a real number >= 1; got {degree!r}")
+    if not (np.isfinite(degree) and degree >= 1):
+        raise ValueError(f"degree must be finite and >= 1; got {degree!r}")
+    return float(degree)
+
+
 def _as_torch(z, dim: int):
     """``(tensor, was_torch)`` for points ``z`` of shape (k, dim); a ValueError naming z otherwise."""
     import torch
@@ -157,6 +165,29 @@ class W1BenchmarkPair:
     w1: float = float("nan")
     w1_stderr: float = float("nan")
     n_mc: int = 0
+
+    def __post_init__(self):
+        """Check the funnels as :func:`w1_benchmark` draws them (a pair may be built directly)."""
+        half_width = check_positive(self.half_width, "half_width")
+        degree = _check_degree(self.degree)
+        centers = np.asarray(self.centers, dtype=np.float64)
+        biases = np.asarray(self.biases, dtype=np.float64)
+        if centers.ndim != 2 or 0 in centers.shape:
+            raise ValueError(f"centers must have shape (W, D) with W, D >= 1; got shape "
+                             f"{centers.shape}")
+        if biases.shape != (centers.shape[0],):
+            raise ValueError(f"biases must have one offset per centre ({centers.shape[0]}); "
+                             f"got shape {biases.shape}")
+        for name, v in (("centers", centers), ("biases", biases)):
+            if not np.isfinite(v).all():
+                raise ValueError(f"{name} must be finite; got {int((~np.isfinite(v)).sum())} "
+                                 "NaN or infinite entries")
+        if np.abs(centers).max() > half_width:
+            raise ValueError(f"centers must lie in the cube [-{half_width:g}, {half_width:g}]^D; "
+                             f"got a coordinate {np.abs(centers).max():.6g} in absolute value")
+        for name, value in (("centers", centers), ("biases", biases),
+                            ("half_width", half_width), ("degree", degree)):
+            object.__setattr__(self, name, value)
 
     @property
     def dim(self) -> int:
@@ -292,10 +323,7 @@ def w1_benchmark(dim: int, n_funnels: int, *, seed, half_width: float = 2.5,
         raise ValueError(f"half_width must be between {HALF_WIDTH_RANGE[0]:g} and "
                          f"{HALF_WIDTH_RANGE[1]:g}; got {half_width!r} (the rays are traced "
                          "with squared distances, which leave float64 beyond)")
-    if isinstance(degree, bool) or not isinstance(degree, numbers.Real):
-        raise TypeError(f"degree must be a real number >= 1; got {degree!r}")
-    if not (np.isfinite(degree) and degree >= 1):
-        raise ValueError(f"degree must be finite and >= 1; got {degree!r}")
+    degree = _check_degree(degree)
     bias_scale = check_positive(bias_scale, "bias_scale", allow_zero=True)
     n_mc = check_positive_int(n_mc, "n_mc")
     if n_mc < 2:

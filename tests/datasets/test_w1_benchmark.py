@@ -155,3 +155,27 @@ def test_potential_and_gradient_reject_points_of_the_wrong_shape_by_name(z):
     for method in (pair.potential, pair.gradient):
         with pytest.raises(ValueError, match=r"z must have shape \(k, 2\); got shape"):
             method(z)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"biases": np.zeros(3)}, ValueError, r"biases must have one offset per centre \(4\); got shape \(3,\)"),
+    ({"centers": np.zeros(4), "biases": np.zeros(4)}, ValueError, r"centers must have shape \(W, D\) with W, D >= 1; got shape \(4,\)"),
+    ({"centers": np.full((4, 2), 10.0)}, ValueError, r"centers must lie in the cube \[-2\.5, 2\.5\]\^D; got"),
+    ({"centers": np.full((4, 2), np.nan)}, ValueError, r"centers must be finite"),
+    ({"biases": np.full(4, np.inf)}, ValueError, r"biases must be finite"),
+    ({"half_width": -1.0}, ValueError, r"half_width must be finite and > 0"),
+    ({"degree": 0.5}, ValueError, r"degree must be finite and >= 1; got 0\.5"),
+])
+def test_a_pair_built_from_bad_funnels_is_rejected_by_name(kwargs, error, match):
+    # a pair built directly (e.g. from published funnels) is checked like w1_benchmark's
+    args = {"centers": np.zeros((4, 2)), "biases": np.zeros(4), **kwargs}
+    with pytest.raises(error, match=match):
+        W1BenchmarkPair(**args)
+
+
+def test_a_pair_built_from_lists_of_funnels_samples_like_one_from_arrays():
+    from_lists = W1BenchmarkPair([[0.5, -1.0], [1.0, 1.0]], [0.0, 0.1])
+    from_arrays = W1BenchmarkPair(np.array([[0.5, -1.0], [1.0, 1.0]]), np.array([0.0, 0.1]))
+    np.testing.assert_array_equal(from_lists.sample_plan(50, seed=3)[0],
+                                  from_arrays.sample_plan(50, seed=3)[0])
+    assert from_lists.dim == 2 and from_lists.n_funnels == 2
