@@ -5,7 +5,9 @@ a raw traceback, or a misleading message (offsets of 1e7, float32 far from
 the origin, half precision, tiny and huge epsilon, coordinates near 1e-300,
 weights near the largest float, order 500, an iteration budget of 1, 20000
 points, neural critics at absurd learning rates, the k-NN KL estimator at
-extreme scales, complex tensors, ambiguous tuples), what does otlab return
+extreme scales, complex tensors, ambiguous tuples; grids with extreme or
+odd spacings, a degenerate line of points, known-answer pairs and critics
+at the ends of the float range), what does otlab return
 *now*, next to the exact or known answer?
 
 Every case is recomputed when the script runs (``--again``; each case is
@@ -305,6 +307,80 @@ def api_cases() -> None:
          lambda: otlab.wasserstein([[0.0]], [[1.0]], reg=0.1))
 
 
+def entry_point_cases() -> None:
+    """emd_grid, emd_points on a degenerate line, w1_benchmark and estimate_w1 at the edges."""
+    from otlab.critics import lipschitz_audit
+    from otlab.datasets import W1BenchmarkPair, w1_benchmark
+
+    rng = np.random.default_rng(3)
+    A, B = rng.random((6, 5)), rng.random((6, 5))
+    w2 = otlab.emd_grid(A.sum(axis=0), B.sum(axis=0), order=2).distance
+
+    def grid_w2():
+        r = otlab.emd_grid(A, B, order=2, spacing=(1e-200, 1e150))
+        return f"W_2 {r.distance:.6g}, converged={r.converged}"
+
+    case("emd_grid(order=2, spacing=(1e-200, 1e150))", f"W_2 {1e150 * w2:.6g} (the marginal's)",
+         "ZeroDivisionError from the grid's lower envelope", grid_w2)
+    case("emd_grid(complex64 tensor, B)", "a TypeError naming A",
+         "solved on the real part (numpy ComplexWarning only)",
+         lambda: otlab.emd_grid(torch.ones(2, 2, dtype=torch.complex64), np.ones((2, 2))))
+    case("emd_grid(3x3, 2x2, spacing=1e308)", "a ValueError naming spacing",
+         "ValueError about an argument 'x' never passed",
+         lambda: otlab.emd_grid(np.ones((3, 3)), np.ones((2, 2)), spacing=1e308))
+    case("emd_grid(spacing=tensor requiring grad)", "the value with spacing (0.5, 2)",
+         "torch RuntimeError (numpy() on a tensor that requires grad)",
+         lambda: otlab.emd_grid(A, B, spacing=torch.tensor([0.5, 2.0], requires_grad=True)).cost)
+    line = np.random.default_rng(29)
+    x, y = line.normal(size=(3000, 1)), line.normal(size=(2, 1)) + 0.3
+    a, b = line.random(3000), line.random(2)
+    import scipy.stats
+
+    def on_a_line():
+        r = otlab.emd_points(x, y, a, b, solver="sparse")
+        return f"{r.cost:.12g}, converged={r.converged}"
+
+    case("emd_points: 3000 weighted points on a line vs 2 (W_1)",
+         f"{scipy.stats.wasserstein_distance(x[:, 0], y[:, 0], a, b):.12g} (1-D closed form)",
+         "right value but converged=False: POT's simplex stalled at its pivot cap", on_a_line)
+    for h in (1e-300, 1e300):
+        case(f"w1_benchmark(2, 4, half_width={h:g})", "a ValueError naming half_width",
+             "w1 = 0 (1e-300) / NaN (1e300), numpy warnings only",
+             lambda h=h: w1_benchmark(2, 4, seed=0, half_width=h, n_mc=64).w1)
+    case("W1BenchmarkPair(centers (4, 2), biases (3,))", "a ValueError naming biases",
+         "broadcast ValueError inside sampling",
+         lambda: W1BenchmarkPair(np.zeros((4, 2)), np.zeros(3)).sample_plan(5, seed=0))
+    case("pair.potential(points of shape (3, 5)) for D = 2", "a ValueError naming z",
+         "torch cdist RuntimeError",
+         lambda: w1_benchmark(2, 4, seed=0, n_mc=16).potential(np.zeros((3, 5))))
+    u, v = rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + [3.0, 0.0]
+    small = {"lipschitz": "ctransform", "hidden": (16,), "steps": 50, "audit": False}
+    base = estimate_w1(u, v, **small).holdout_stderr
+    case("estimate_w1 holdout_stderr, data x 1e200", f"{1e200 * base:.4g} (1e200 x at scale 1)",
+         "inf (overflow warnings)",
+         lambda: estimate_w1(u * 1e200, v * 1e200, **small).holdout_stderr)
+    case("estimate_w1(samplers, n_eval=1) holdout_stderr", "NaN (one point: no error bar)", "0.0",
+         lambda: estimate_w1(lambda n, r: r.normal(size=(n, 2)),
+                             lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=1,
+                             **{**small, "steps": 5}).holdout_stderr)
+    case("estimate_w1(seed=2**70)", "a ValueError naming seed",
+         "torch 'Overflow when unpacking long long'",
+         lambda: estimate_w1(u, v, seed=2**70, **small))
+    case("estimate_w1(device='gpu')", "a ValueError naming device", "torch RuntimeError",
+         lambda: estimate_w1(u, v, device="gpu", **small))
+    case("estimate_w1(samplers of (n, 0) points)", "a ValueError naming the sampler",
+         "estimate 0, status 'collapsed'",
+         lambda: estimate_w1(lambda n, r: np.zeros((n, 0)), lambda n, r: np.zeros((n, 0)),
+                             **small))
+    critic = otlab.exact_critic(u[:30], v[:30])
+    unit = lipschitz_audit(critic, u[:30], v[:30], n_pairs=256).max_slope
+    for s in (1e-13, 1e300):
+        case(f"lipschitz_audit max_slope, exact critic, data x {s:g}", f"{unit:.6g} (at scale 1)",
+             "0",
+             lambda s=s: lipschitz_audit(otlab.exact_critic(u[:30] * s, v[:30] * s),
+                                         u[:30] * s, v[:30] * s, n_pairs=256).max_slope)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--skip-slow", action="store_true",
@@ -321,7 +397,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     groups = [offset_cases, epsilon_and_precision_cases, divergence_cases, extreme_value_cases,
-              budget_cases, critic_cases, knn_kl_cases, api_cases]
+              budget_cases, critic_cases, knn_kl_cases, api_cases, entry_point_cases]
     if not a.skip_slow:
         groups += [large_exact_case, sinkhorn_cliff_case]
     CASES.clear()
