@@ -404,3 +404,11 @@ def test_a_spacing_tensor_that_requires_grad_is_read_as_numbers():
 def test_a_spacing_whose_pixel_centres_overflow_is_rejected_by_name(spacing, match):
     with pytest.raises(ValueError, match=match):
         emd_grid(np.ones((3, 3)), np.ones((2, 2)), spacing=spacing)
+
+
+def test_a_masked_array_is_a_type_error_rather_than_its_masked_values_being_used():
+    A = np.ma.masked_array(np.ones((3, 3)), mask=np.eye(3, dtype=bool))
+    with pytest.raises(TypeError, match=r"A is a masked array .*A\.filled\(0\)"):
+        emd_grid(A, np.ones((3, 3)))
+    # an array without masked entries is its data
+    assert emd_grid(np.ma.masked_array(np.eye(3)), np.eye(3)).cost == 0.0

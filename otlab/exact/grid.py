@@ -251,6 +251,10 @@ def _describe(x) -> str:
 
 def _as_grid(A, name: str) -> np.ndarray:
     """``A`` as a finite, non-negative float64 array of 1 to 3 dimensions with positive mass."""
+    if np.ma.is_masked(A):  # numpy would read the masked pixels' values as mass
+        raise TypeError(f"{name} is a masked array with {int(np.ma.count_masked(A))} masked "
+                        f"pixel(s), whose values would count as mass; pass {name}.filled(0) to "
+                        "leave them out, or the plain array")
     try:
         arr = to_numpy(A, dtype=None) if hasattr(A, "detach") else np.asarray(A)
     except Exception as exc:  # noqa: BLE001 - ragged lists and the like: say which argument
@@ -399,7 +403,8 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
         has the wrong length or puts pixel centres beyond the float range;
         each message names ``A``, ``B`` or ``spacing``.
     TypeError
-        Arrays that do not hold real numbers, a spacing that is not numbers.
+        Arrays that do not hold real numbers, masked arrays with masked
+        pixels (pass ``A.filled(0)``), a spacing that is not numbers.
 
     Warns
     -----
