@@ -214,7 +214,8 @@ NOTES = """\
 - Every sparse solve that finished had its certificate checked over all n x m pairs
   (`dual_violation` in the JSON log); `max rel diff` compares POT's value with otlab's.
 - Peak RSS includes the Python process with numpy, SciPy, POT, numba and torch loaded
-  (about 0.45 GiB before the solve).
+  (about 0.45 GiB before the solve); the rows measured since a sparse solve stopped importing
+  POT (and with it torch) start from about 0.17 GiB (`base_rss_mib` in the JSON log).
 - A case that shows "stopped after N s" hit the per-case time limit at that load; where the
   note says how far the solve got, that was read from its progress line (stderr) and its
   process's status (peak RSS, CPU time) while it ran.
@@ -229,11 +230,21 @@ NOTES = """\
   trainings at load 2.6): 2116 s of CPU (2201 s of wall time), 3.47 GiB of peak RSS, certified
   (dual violation 8.9e-16 over all 10^12 pairs) in 4 rounds over 25.3 million candidate pairs:
   within the targets of 1 h and 8 GiB.  From 2*10^5 (110 s) the CPU time grew as n^1.84.
-  W_1 at 10^6 was started after it and had not finished when this report was written; 10^6
-  clustered clouds were not run (at 10^5 they take 2.3x (W_2) to 5x (W_1) the time of uniform
-  ones).
-  2*10^5 clustered (k = 1 and 2) was not run either: at 10^5 clustered W_1 took 160 s of CPU
-  (6.5 minutes of wall time) and the sweep had no half hour left for it.
+- 10^6 points, 2-D uniform, W_1 (`--only 1000000:2:1:uniform`, one thread; the machine's other
+  core busy with a second solve and tests, load 2-4 for most of the run): 3417 s of CPU (4303 s
+  of wall time), 3.76 GiB of peak RSS, certified (dual violation 8.9e-16) in 7 rounds over 28.8
+  million candidate pairs: within 1 h and 8 GiB, by 5 %.  Both 10^6 rows were measured with the
+  engine before the point-by-point bound of the pair scan (`engine` in the JSON log), which
+  took 10^5 W_1 from 31.2 s to 24.9 s of CPU (both on a quiet machine, load 0.1-0.3).
+- 10^6 clustered clouds were not run to the end: a W_2 solve started beside the W_1 one was
+  stopped after 11 minutes of CPU (at nice 5, load 3), far from done.  At 10^5 they take 2.7x
+  (W_2) to 7x (W_1) the time of uniform ones; 2*10^5 clustered was not run either.
+- The n = 10^5 rows were measured again after that change on a quiet machine (load 0.1-0.9; the
+  earlier rows, at load 4.6-5.8, are in `exact_scale_runs_previous.jsonl`).  Uniform clouds:
+  W_1 31.5 -> 24.9 s, W_2 27.6 -> 24.4 s.  Clustered clouds are limited by their simplex and
+  their rounds (8 for W_1), not by the check, and did not change beyond the noise: W_2 64.4 ->
+  66.1 s (and 75.0 s against 74.0 s for the engines before and after, run one after the other
+  on the quiet machine: repeated runs vary by about 10 %), W_1 160 -> 179 s.
 """
 
 
