@@ -41,7 +41,9 @@ def as_float_array(x, name: str):
     """Return ``x`` as a floating-point numpy array or torch tensor.
 
     Integer and boolean tensors become the default torch float dtype; integer
-    arrays and array-likes become float64.  Float32 is kept.
+    arrays and array-likes become float64.  Float32 is kept.  A masked array
+    with masked entries is a TypeError (numpy would use their values); one
+    without masked entries is its data.
     """
     if is_torch(x):
         import torch
@@ -53,6 +55,10 @@ def as_float_array(x, name: str):
         return x
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be array-like; got {_describe(x)}")
+    if np.ma.is_masked(x):  # numpy would read the masked entries' values as data
+        raise TypeError(f"{name} is a masked array with {int(np.ma.count_masked(x))} masked "
+                        f"entries, whose values would be used as data; pass {name}.filled(...) "
+                        "with the value you mean, or the plain array without them")
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged lists and the like

@@ -144,3 +144,20 @@ def test_integers_beyond_int64_are_numbers_and_beyond_float64_are_named():
     with pytest.raises(TypeError, match=r"p must hold real numbers; got an array of dtype "
                                         r"object with None"):
         otlab.kl(np.array([1, None], dtype=object), [1, 1])
+
+
+def test_masked_arrays_with_masked_entries_are_refused_naming_the_argument():
+    """numpy reads a masked array's hidden values as data: every entry point refuses it."""
+    x = np.ma.masked_array(np.arange(6.0).reshape(3, 2), mask=[[0, 0], [1, 0], [0, 0]])
+    y = np.arange(6.0).reshape(3, 2) + 1
+    with pytest.raises(TypeError, match="p is a masked array with 1 masked"):
+        otlab.wasserstein(x, y)
+    with pytest.raises(TypeError, match="x is a masked array"):
+        otlab.emd_points(x, y)
+    a = np.ma.masked_array([0.5, 0.5, 0.0], mask=[0, 0, 1])
+    with pytest.raises(TypeError, match="a is a masked array"):
+        otlab.emd(a, np.full(3, 1 / 3), np.ones((3, 3)))
+    # without masked entries a masked array is its data
+    plain = np.ma.masked_array(y - 1, mask=False)
+    np.testing.assert_allclose(otlab.wasserstein(plain, y), otlab.wasserstein(y - 1, y),
+                               rtol=1e-12)
