@@ -55,10 +55,7 @@ def as_float_array(x, name: str):
         return x
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be array-like; got {_describe(x)}")
-    if np.ma.is_masked(x):  # numpy would read the masked entries' values as data
-        raise TypeError(f"{name} is a masked array with {int(np.ma.count_masked(x))} masked "
-                        f"entries, whose values would be used as data; pass {name}.filled(...) "
-                        "with the value you mean, or the plain array without them")
+    check_not_masked(x, name)
     try:
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged lists and the like
@@ -70,6 +67,25 @@ def as_float_array(x, name: str):
     if arr.dtype != np.float32:
         arr = arr.astype(np.float64)
     return arr
+
+
+def check_not_masked(x, name: str, *, fill: str = "...") -> None:
+    """A TypeError naming ``name`` for a masked array with masked entries.
+
+    numpy would read the masked entries' values as data.
+
+    ``fill`` is the value suggested to ``filled``.
+
+    >>> check_not_masked(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), "a", fill="0")
+    Traceback (most recent call last):
+    ...
+    TypeError: a is a masked array with 1 masked entries, whose values would be used as
+    data; pass a.filled(0) with the value you mean, or the plain array without them
+    """
+    if np.ma.is_masked(x):
+        raise TypeError(f"{name} is a masked array with {int(np.ma.count_masked(x))} masked "
+                        f"entries, whose values would be used as data; pass {name}.filled({fill}) "
+                        "with the value you mean, or the plain array without them")
 
 
 def _real_objects(arr: np.ndarray, name: str) -> np.ndarray:

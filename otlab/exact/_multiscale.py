@@ -288,8 +288,7 @@ def _solve_dense_level(x, a, y, b, opts: SolverOptions, level: int) -> Solution:
     if plan is None or plan.code != OPTIMAL:
         n, m = costs.shape
         rows, cols = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
-        ns = NetworkSimplex(a, b)
-        ns.add_arcs(rows, cols, costs.ravel())
+        ns = _seeded_simplex(a, b, None, rows, cols, costs.ravel(), seed=None)
         plan = _restricted(ns, rows, cols, ns.solve(max_iter=opts.max_iter))
     return Solution(plan=plan, scan=None, rounds=1, n_pairs=x.shape[0] * y.shape[0],
                     converged=plan.code == OPTIMAL, max_cost=float(costs.max()))

@@ -183,6 +183,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .._backend import to_numpy
+from .._validation import check_not_masked
 from ._grid_w1 import emd_w1_same_grid
 from .points import PointsEMDResult, solve_validated, validate_points
 
@@ -251,10 +252,7 @@ def _describe(x) -> str:
 
 def _as_grid(A, name: str) -> np.ndarray:
     """``A`` as a finite, non-negative float64 array of 1 to 3 dimensions with positive mass."""
-    if np.ma.is_masked(A):  # numpy would read the masked pixels' values as mass
-        raise TypeError(f"{name} is a masked array with {int(np.ma.count_masked(A))} masked "
-                        f"pixel(s), whose values would count as mass; pass {name}.filled(0) to "
-                        "leave them out, or the plain array")
+    check_not_masked(A, name, fill="0")  # 0: a masked pixel holds no mass
     try:
         arr = to_numpy(A, dtype=None) if hasattr(A, "detach") else np.asarray(A)
     except Exception as exc:  # noqa: BLE001 - ragged lists and the like: say which argument
