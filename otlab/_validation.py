@@ -169,6 +169,24 @@ def safe_total(w) -> float:
     return to_float((w / top).sum()) * top
 
 
+def scaled_norm(v: np.ndarray, axis=None):
+    """Euclidean norm of ``v`` (along ``axis``) without squaring huge or tiny entries.
+
+    Formed on ``v / max|v|`` and scaled back, as :func:`safe_total` does for sums; 0 where
+    ``v`` is all zero.
+
+    >>> float(scaled_norm(np.array([3e200, 4e200]))), float(scaled_norm(np.array([3e-200, 4e-200])))
+    (5e+200, 5e-200)
+    >>> scaled_norm(np.array([[3.0, 4.0], [0.0, 0.0]]), axis=1).tolist()
+    [5.0, 0.0]
+    """
+    v = np.abs(np.asarray(v, dtype=np.float64))
+    top = v.max(axis=axis, initial=0.0, keepdims=True)
+    safe = np.where(top > 0, top, 1.0)
+    norm = np.sqrt(np.sum((v / safe) ** 2, axis=axis, keepdims=True)) * top
+    return norm.reshape(()) if axis is None else np.squeeze(norm, axis=axis)
+
+
 def _check_nonnegative_mass(w, name: str) -> None:
     check_finite(w, name)
     w_min = to_float(w.min())

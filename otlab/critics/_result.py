@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .._backend import to_numpy
+from .._validation import scaled_norm
 from ._function import NeuralCritic
 from .audit import LipschitzAudit
 
@@ -318,9 +319,7 @@ def _spread(w, f, mean: float) -> float:
     """
     if np.count_nonzero(w) < 2:
         return float("nan")
-    dev = np.abs(w * (f - mean))
-    top = float(dev.max())
-    return top * float(np.sqrt(np.sum((dev / top) ** 2))) if top > 0 else 0.0
+    return float(scaled_norm(w * (f - mean)))
 
 
 def holdout_estimate(critic, x, wx, y, wy) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._backend import to_numpy
+from .._validation import scaled_norm
 
 __all__ = ["LipschitzAudit", "lipschitz_audit"]
 
@@ -91,12 +92,9 @@ def _max_slope(fa, fb, a, b) -> float:
     at 1e200, no underflow at 1e-200), and pairs closer than ``1e-12`` times the data's
     largest coordinate are left out, so the slopes do not change with the data's scale.
     """
-    diff = a - b
-    top = np.abs(diff).max(axis=1, initial=0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dist = top * np.linalg.norm(diff / top[:, None], axis=1)
+    dist = scaled_norm(a - b, axis=1)
     span = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
-    keep = (top > 0) & (dist > 1e-12 * span)
+    keep = dist > 1e-12 * span
     if not keep.any():
         return 0.0
     return float((np.abs(fa - fb)[keep] / dist[keep]).max())

@@ -2,12 +2,13 @@ r"""POT's network simplex, dense and on a list of pairs: dense problems and a re
 
 A problem the user solves densely (``solver="dense"``, or ``"auto"`` below
 about 400 x 400 points) uses POT's dense network simplex
-(:func:`solve_dense`), faster there than anything that lists pairs; the
-coarse dense levels of a sparse solve use otlab's own simplex, so that a
-sparse solve never imports POT (and with it torch and scikit-learn).  :func:`solve_restricted` (POT's sparse simplex,
-``emd_c_sparse``, warm potentials accepted) is the solver the column
-generation used before :mod:`otlab.exact._simplex`; it stays as the reference
-that ``benchmarks/exact_engine.py`` measures the new engine against.
+(:func:`solve_dense`), faster there than anything that lists pairs; the coarse
+dense levels of a sparse solve use otlab's own simplex, so that a sparse solve
+never imports POT (and with it torch and scikit-learn).
+:func:`solve_restricted` (POT's sparse simplex, ``emd_c_sparse``, warm
+potentials accepted) is the solver the column generation used before
+:mod:`otlab.exact._simplex`; it stays as the reference that
+``benchmarks/exact_engine.py`` measures the new engine against.
 """
 
 from __future__ import annotations

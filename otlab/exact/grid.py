@@ -333,7 +333,7 @@ def grid_points(shape, spacing) -> np.ndarray:
 
 
 def _centres(arr: np.ndarray, spacing: np.ndarray, name: str) -> np.ndarray:
-    """:func:`grid_points` of ``arr``'s grid; a ValueError naming ``spacing`` where they overflow."""
+    """:func:`grid_points` of ``arr``'s grid; a ValueError naming ``spacing`` if they overflow."""
     with np.errstate(over="ignore"):
         points = grid_points(arr.shape, spacing)
     if not np.isfinite(points).all():
