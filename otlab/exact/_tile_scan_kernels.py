@@ -17,23 +17,26 @@ def _fill(fr, xr, y, g, lo, hi, buf):
     One loop per dimension, so that the loop over columns vectorises.
     """
     d = y.shape[0]
+    base = np.uint64(lo)  # unsigned indices: no negative-index tests, the loops vectorise
+    size = np.uint64(hi - lo)
+    zero, one, two = np.uint64(0), np.uint64(1), np.uint64(2)
     if d == 2:
         x0, x1 = xr[0], xr[1]
-        for q in range(lo, hi):
-            u = x0 - y[0, q]
-            v = x1 - y[1, q]
-            buf[q - lo] = fr + g[q] - np.sqrt(u * u + v * v)
+        for q in range(size):
+            u = x0 - y[zero, base + q]
+            v = x1 - y[one, base + q]
+            buf[q] = fr + g[base + q] - np.sqrt(u * u + v * v)
     elif d == 1:
         x0 = xr[0]
-        for q in range(lo, hi):
-            buf[q - lo] = fr + g[q] - abs(x0 - y[0, q])
+        for q in range(size):
+            buf[q] = fr + g[base + q] - abs(x0 - y[zero, base + q])
     else:
         x0, x1, x2 = xr[0], xr[1], xr[2]
-        for q in range(lo, hi):
-            u = x0 - y[0, q]
-            v = x1 - y[1, q]
-            w = x2 - y[2, q]
-            buf[q - lo] = fr + g[q] - np.sqrt(u * u + v * v + w * w)
+        for q in range(size):
+            u = x0 - y[zero, base + q]
+            v = x1 - y[one, base + q]
+            w = x2 - y[two, base + q]
+            buf[q] = fr + g[base + q] - np.sqrt(u * u + v * v + w * w)
 
 
 @njit(cache=True, nogil=True)
@@ -41,7 +44,7 @@ def _scan_tile(r, fr, xr, y, g, lo, hi, tol, top_k, row_max, top_val, top_col, c
     """Evaluate the columns ``lo .. hi - 1`` for row ``r``; returns the new row maximum."""
     _fill(fr, xr, y, g, lo, hi, buf)
     top = -np.inf
-    for q in range(hi - lo):
+    for q in range(np.uint64(hi - lo)):
         top = max(top, buf[q])
     if top > tol:
         for q in range(lo, hi):
@@ -89,14 +92,14 @@ def scan_tiles(x, f, y, g, start, box_lo, box_hi, gmax, tol, top_k, row_max, top
         fr = f[r]
         xr = x[r]
         first = 0
-        for t in range(n_tiles):
+        for t in range(np.uint64(n_tiles)):
             sq = 0.0
-            for a in range(d):
+            for a in range(np.uint64(d)):
                 gap = max(box_lo[t, a] - xr[a], xr[a] - box_hi[t, a], 0.0)
                 sq += gap * gap
             bound[t] = fr + gmax[t] - np.sqrt(sq)
             if bound[t] > bound[first]:
-                first = t
+                first = np.int64(t)
         best = _scan_tile(r, fr, xr, y, g, start[first], start[first + 1], tol, top_k, -np.inf,
                           top_val, top_col, count, buf)
         evaluated += start[first + 1] - start[first]
