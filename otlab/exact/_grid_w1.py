@@ -43,6 +43,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from .._dot import dot
 from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
 from ..frames import power_of_two_at_least
 from ._grid_dual import GridAxes
@@ -125,7 +126,7 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
     targets = np.nonzero(arrive > 0)[0]
     axes = GridAxes.of_points(points, shape).axes
     u = c_transform(axes, targets, red.g[targets])
-    u -= (a @ u + b @ u) / 2  # centred: <a, f> = <b, g>
+    u -= (dot(a, u) + dot(b, u)) / 2  # centred: <a, f> = <b, g>
     f, g = u, -u
     reduced = red.plan.tocoo()
     diag = np.arange(a.shape[0])
@@ -144,7 +145,7 @@ def emd_w1_same_grid(points, a, b, *, solver, max_iter, max_rounds, progress, tu
     result = PointsEMDResult(
         plan=plan, cost=cost, distance=cost, f=f, g=g, converged=converged, order=red.order,
         a=a, b=b, solver=red.solver, rounds=red.rounds, n_pairs=red.n_pairs,
-        dual_violation=violation, duality_gap=cost - (a @ f + b @ g), marginal_error=marginal,
+        dual_violation=violation, duality_gap=cost - (dot(a, f) + dot(b, g)), marginal_error=marginal,
         frame=red.frame, unit=red.unit, unit_cost=cost / scale, unit_f=f / scale,
         unit_g=g / scale)
     if overflow:

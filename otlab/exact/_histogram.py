@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from .._backend import to_numpy
+from .._dot import dot
 from .._memory import check_dense_memory
 from .._warnings import ConvergenceWarning
 from .._validation import (as_cost_matrix, as_histogram, check_positive_int, check_same_mass,
@@ -114,7 +115,7 @@ class EMDResult:
     @cached_property
     def duality_gap(self) -> float:
         r"""Primal minus dual objective, :math:`\langle P, M\rangle - \langle a, f\rangle - \langle b, g\rangle`."""
-        return float(self.cost - self.a @ self.f - self.b @ self.g)
+        return float(self.cost - dot(self.a, self.f) - dot(self.b, self.g))
 
     @cached_property
     def marginal_error(self) -> float:

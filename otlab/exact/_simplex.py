@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._dot import dot
 from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
 
 __all__ = ["NetworkSimplex", "OPTIMAL", "INFEASIBLE", "MAX_ITER_REACHED", "EPSILON"]
@@ -339,4 +340,4 @@ class NetworkSimplex:
 
     def cost(self) -> float:
         """Cost of the current flow on the listed pairs."""
-        return float(self._flow[:self.n_arcs] @ self._cost[:self.n_arcs])
+        return dot(self._flow[:self.n_arcs], self._cost[:self.n_arcs])  # no BLAS threads

@@ -56,6 +56,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._backend import to_numpy
+from .._dot import dot
 from .._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
 from .._validation import check_choice, check_order, check_positive_int
 from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
@@ -560,7 +561,7 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
             solver, grid=None, certify=True) -> PointsEMDResult:
     """Centre the potentials, complete the certificate, and put everything in data units."""
     fu, gu = plan.f, plan.g
-    shift = (p.wy @ gu - p.wx @ fu) / 2  # centre: <a, f> = <b, g>
+    shift = (dot(p.wy, gu) - dot(p.wx, fu)) / 2  # centre: <a, f> = <b, g>
     fu, gu = fu + shift, gu - shift
     if not certify:  # the caller certifies: no completed potentials, no violation
         violation = np.nan
@@ -578,7 +579,7 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
     total, top = power_sum(plan.flows, PowerCost(1).pairs(p.x, p.y, plan.rows, plan.cols),
                            cost.order)
     scale = frame.scale * cost.unit
-    gap = plan.cost - p.wx @ fu - p.wy @ gu
+    gap = plan.cost - dot(p.wx, fu) - dot(p.wy, gu)
     if not certify:
         fu, gu = np.where(p.wx > 0, fu, np.nan), np.where(p.wy > 0, gu, np.nan)
     return PointsEMDResult(
