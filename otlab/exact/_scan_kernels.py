@@ -85,31 +85,36 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
     n_out = 0
     for leaf in range(max_f.shape[0]):
         n_near = 0
-        for b in range(max_g.shape[0]):
+        for b in range(np.uint64(max_g.shape[0])):
             if _may_exceed(max_f[leaf] + max_g[b], _box_sq(lo_x, hi_x, lo_y, hi_y, leaf, b), root):
                 near[n_near] = b
                 n_near += 1
         if n_near == 0:
             continue
         for p in range(start_x[leaf], start_x[leaf + 1]):
-            i = rows_of[p]
+            i = np.uint64(rows_of[p])
             fi = f[i]
             best = -np.inf
             count = 0
             for s in range(n_near):
-                b = near[s]
+                b = np.uint64(near[s])
                 # the same bound for this point alone: the leaf's bound uses the largest
                 # potential and the box of its whole leaf
-                sq = 0.0
-                for k in range(d):
-                    gap = max(lo_y[b, k] - x[i, k], x[i, k] - hi_y[b, k])
-                    if gap > 0.0:
-                        sq += gap * gap
+                if d == 2:  # unrolled: the common case
+                    g0 = max(lo_y[b, 0] - x[i, 0], x[i, 0] - hi_y[b, 0], 0.0)
+                    g1 = max(lo_y[b, 1] - x[i, 1], x[i, 1] - hi_y[b, 1], 0.0)
+                    sq = g0 * g0 + g1 * g1
+                else:
+                    sq = 0.0
+                    for k in range(np.uint64(d)):
+                        gap = max(lo_y[b, k] - x[i, k], x[i, k] - hi_y[b, k])
+                        if gap > 0.0:
+                            sq += gap * gap
                 if not _may_exceed(fi + max_g[b], sq, root):
                     continue
-                for q in range(start_y[b], start_y[b + 1]):
+                for q in range(np.uint64(start_y[b]), np.uint64(start_y[b + np.uint64(1)])):
                     sq = 0.0
-                    for k in range(d):
+                    for k in range(np.uint64(d)):
                         diff = x[i, k] - y_sorted[q, k]
                         sq += diff * diff
                     c = math.sqrt(sq) if root else sq
@@ -120,7 +125,7 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
                         n_bad += 1
                         if top_k > 0:
                             count = _keep_top(e, y_index[q], top_v, top_c, count, top_k)
-                n_eval += start_y[b + 1] - start_y[b]
+                n_eval += start_y[b + np.uint64(1)] - start_y[b]
             row_max[i] = best
             for k in range(count):
                 out_rows[n_out] = i
