@@ -67,39 +67,41 @@ images moves (Kantorovich-Rubinstein: the shared mass stays in its pixel, each p
 or a target of the LP), and the finest level, the potentials and the certificate are priced by
 a compiled scan over tiles of 8 x 8 pixels (exact row maxima, the 20 most violated pairs per
 row and round; the reduced problem is not certified on its own, the full one is, once)),
-one thread (`OMP_NUM_THREADS=1`), 32² and 64² in one sweep on the 2-core machine at load
-5.2 to 6.5 (other jobs kept both cores busy, so wall times are 2-3x the CPU times and CPU
-times carry some contention too), 128² again on the current engine at load 2.3 to 2.8 and
-256² on the engine before the last change to the column generation's bookkeeping (see below)
-at load 2.1 to 2.8:
+one thread (`OMP_NUM_THREADS=1`), every size again on the engine with unsigned indices in its
+compiled kernels (`53a32a7`, see below), one sweep on the 2-core machine while the other core
+trained neural critics (load 1.7 to 2.2):
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
   and k at 32², in the same run.
 - 128²: all 7 classes, k = 1 and 2, two pairs each (`--sizes 128 --orders 2 1 --pairs 2
-  --pot-pairs 0`), load 2.3 to 2.8; POT's cost matrix (2 GiB) is out of reach there.  The
-  same pairs on the engine before the bookkeeping change (the same pivots and values), at load
-  0.8 to 2.0: median 1.32 s (k = 1) and 1.82 s (k = 2), the last 28 rows of
-  `exact_grid_runs_previous.jsonl`: CPU times move with the load by as much as the change.
-- 256²: `grf_smooth` and `white_noise`, k = 2 and 1, one pair each (`--sizes 256 --classes
-  grf_smooth white_noise --orders 2 1 --pairs 1 --pot-pairs 0`), load 2.1 to 2.8.
-- 512² (`grf_smooth`, k = 2, one pair; `--sizes 512 --classes grf_smooth --orders 2 --pairs 1
-  --pot-pairs 0`), run after the 32²-64² sweep on its engine, beside other jobs at load 4.4: 367 s of CPU (596 s
-  of wall time), 1.30 GiB of peak RSS, certified in 3 rounds over 5.3 million candidate pairs
-  (the two runs before it were stopped unfinished, after 243 s and 6.8 min of CPU with a third
-  of a core).  512² k = 1, the same pair (`--orders 1`), run after it beside the test suite (load 1.2-2): 575 s
-  of CPU (600 s of wall time), 1.69 GiB of peak RSS, certified in 8 rounds over 11.3 million
-  candidate pairs.  The real DOTmark files were not run.
-- Earlier runs are kept apart in `exact_grid_runs_previous.jsonl` (the last 28 rows: 128² as
-  above; before them 32 rows: 128² and 256² on the engine before the reduction stopped
-  certifying its reduced problem, at load 5.2 to 6.2, the same values to 1e-15; before them
-  116 rows: the run
-  before the tile scan for k = 1, at load 10 to 20; before them the thread-tree run at load 1.7
-  to 3.8, the quiet-machine run with 8-point coarse blocks and the run at load 18 to 27 with
-  the pixel settings) and `exact_grid_runs_pot_sparse_simplex.jsonl` (POT's sparse simplex
-  warm-started by OR-Tools).
+  --pot-pairs 0`); POT's cost matrix (2 GiB) is out of reach there.
+- 256²: all 7 classes, k = 2 and 1, one pair each (`--sizes 256 --orders 2 1 --pairs 1
+  --pot-pairs 0`).
+- 512²: `grf_smooth`, k = 2 and 1, one pair (`--sizes 512 --classes grf_smooth --orders 2 1
+  --pairs 1 --pot-pairs 0`).  The real DOTmark files were not run.
+- Every earlier run is kept apart in `exact_grid_runs_previous.jsonl`, tagged with its engine
+  where it was not the one just before it: the last 132 rows are the previous sweep of every
+  size (`engine`: before `53a32a7`; 32²-64² at load 5.2-6.5, 128² at load 2.3-2.8, 256²
+  `grf_smooth` and `white_noise` only, at load 2.1-2.8, 512² at load 1.2-4.4); before them
+  the 128² runs on the engine before the column generation's bookkeeping change, the 128² and
+  256² runs before the reduction stopped certifying its reduced problem, the run before the
+  tile scan for k = 1, the thread-tree run, the quiet-machine run with 8-point coarse blocks
+  and the run with the pixel settings; `exact_grid_runs_pot_sparse_simplex.jsonl` has POT's
+  sparse simplex warm-started by OR-Tools.
 
-POT/otlab CPU time on the same 32² pair (same run): median 8.7 (k = 1) and 10.3 (k = 2).
+The unsigned indices (`53a32a7`; `otlab/exact/_simplex.py` module notes): numba tests every
+signed array index for a negative value, and in the simplex's walks along the thread and up the
+parent pointers that test sat on the chain of dependent loads.  With node and arc numbers cast to
+unsigned integers, the same pivots and values (bitwise) took 0.72-0.87x the CPU time at 128²
+(four classes, k = 1 and 2, the two engines interleaved, three runs each, load 2).  Against the
+previous sweep: 32² median 0.036 -> 0.019 s (k = 1) and 0.039 -> 0.029 s (k = 2), 64² 0.23 ->
+0.10 s and 0.25 -> 0.14 s, 128² 1.35 -> 0.88 s and 1.92 -> 1.15 s, 256² (`grf_smooth`,
+`white_noise`) 36 / 11 -> 19 / 6.3 s (k = 1) and 21 / 20 -> 11.6 / 10.7 s (k = 2), 512² 575 ->
+288 s (k = 1) and 367 -> 156 s (k = 2); part of these gains is the load (the earlier 32²-64²
+and 512² runs shared the machine with more work).  With it the solver's cost is no longer a
+BLAS dot product (`otlab/_dot.py`): OpenBLAS ran it in threads that kept spinning, which
+without `OMP_NUM_THREADS=1` slowed a whole 128² solve on the busy machine by a third.
 
 Before and after the tile scan for k = 1, 128², one pair per class, the engine of the commit
 before it and this one run one after the other on each pair at load 5.6 (CPU s, before ->
@@ -123,23 +125,30 @@ re-sorting it): the same candidates, pivots and values; in an A/B on the same pa
 at load 2.7-4.9, 0.96-0.97x the CPU time for k = 2 (`log_grf`, 10 pricing rounds, 0.90-0.96x)
 and no measurable change for k = 1.
 
-Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.7e-15
+Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.4e-15
 relative or better on every pair compared (target 1e-9).  The certificate's dual violation
 includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
-measured violation), for k = 1 the tile scan's (about 1e-13 of the largest cost; 3-4e-12 in
-pixels at 128², where the measured violation was 1e-14).  The issue's targets are not met:
-128² takes a median of 1.3 s (k = 1; 0.2 to 3.4 s) and 1.9 s (k = 2; 0.08 to 2.8 s) of CPU at
-load 2.3-2.8 (1.3 and 1.8 s at load 0.8-2.0) against a target of 1 s; 256² k = 2 took 20-21 s of CPU (target 15 s), k = 1 36 s
-(`grf_smooth`) and 11 s (`white_noise`), in 788 MiB peak RSS; 512² k = 2 367 s and k = 1 575 s (target 5 min) in 1.30
-and 1.69 GiB (target 4 GiB).  64² median 0.23 s (k = 1) and 0.25 s (k = 2).  Where
-the time goes (module notes of `otlab.exact.grid`): for k = 2 the network simplex at the
-finest level, about 80 000 pivots from a seed only 0.4 % above the optimum, none degenerate,
-each moving a large subtree of a deep tree (3 500 potentials shifted in the second round); for
-k = 1 the simplex is about half, the rest mostly the tile scans of the finest level and of the
-certificate and the pair scans of the coarse levels.  Of the published
-solvers below, GridOT (k = 2, other hardware) is 3 to 5 times faster at 128²; Schmitzer's
-MultiScaleOT (1.0-3.1 s) takes about as long as otlab.
+measured violation), for k = 1 the tile scan's (about 1e-13 of the largest cost).  Medians of
+CPU time per pair against the issue's targets:
+
+| grid | k = 1 | k = 2 | target |
+|---|---|---|---|
+| 32² | 0.019 s | 0.029 s | |
+| 64² | 0.10 s | 0.14 s | |
+| 128² | 0.88 s (0.15-2.1 s, 14 pairs) | 1.15 s (0.04-1.6 s) | 1 s: met for k = 1, missed for k = 2 |
+| 256² | 10.7 s (1.8-26 s, 7 pairs) | 11.1 s (0.3-16.5 s) | 15 s: met (one pair per class) |
+| 512² | 288 s, 1.70 GiB | 156 s, 1.19 GiB | 5 min and 4 GiB: met (one pair, `grf_smooth`) |
+
+POT's dense solver took 7.9x (k = 1) and 7.0x (k = 2) otlab's CPU time on the same 32² pairs
+(median).  Where the time goes (module notes of `otlab.exact.grid`): for k = 2 the network
+simplex at the finest level, about 80 000 pivots from a seed only 0.4 % above the optimum, none
+degenerate, each moving a large subtree of a deep tree (3 500 potentials shifted in the second
+round, now about 1.8 ns a potential); for k = 1 the simplex is about half, the rest mostly the
+tile scans of the finest level and of the certificate and the pair scans of the coarse levels.
+Of the published solvers below, GridOT (k = 2, other hardware) is 1.5 to 2.7 times faster at 128²
+and about as fast at 256²; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²) takes about as long
+as otlab.
 """
 
 PUBLISHED = """\
@@ -456,7 +465,7 @@ def plot(rows, path: Path) -> Path:
     handles += [Line2D([], [], color="k", ls="-", marker="o", label="otlab emd_grid"),
                 Line2D([], [], color="k", ls="--", marker="s", alpha=0.55,
                        label="POT emd2 (dense cost)")]
-    axes[0][-1].legend(handles=handles, fontsize=8, loc="lower right")
+    axes[0][-1].legend(handles=handles, fontsize=8, loc="upper left")
     return save_png(fig, path)
 
 

@@ -239,14 +239,17 @@ NOTES = """\
 - 10^6 clustered clouds were not run to the end: a W_2 solve started beside the W_1 one was
   stopped after 11 minutes of CPU (at nice 5, load 3), far from done.  At 10^5 they take 2.7x
   (W_2) to 7x (W_1) the time of uniform ones; 2*10^5 clustered was not run either.
-- The n = 10^5 rows were measured again after that change on a quiet machine (load 0.1-0.9; the
-  earlier rows, at load 4.6-5.8, are in `exact_scale_runs_previous.jsonl`).  Uniform clouds:
-  W_1 31.5 -> 24.9 s, W_2 27.6 -> 24.4 s.  Three more runs of the W_1 case, one after the
-  other on the quiet machine, took 30.3, 28.8 and 30.7 s (in the previous-runs log): the median
-  of the four is 29.6 s, so the 30 s target holds on the median but not in every run.  Clustered clouds are limited by their simplex and
-  their rounds (8 for W_1), not by the check, and did not change beyond the noise: W_2 64.4 ->
-  66.1 s (and 75.0 s against 74.0 s for the engines before and after, run one after the other
-  on the quiet machine: repeated runs vary by about 10 %), W_1 160 -> 179 s.
+- The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
+  module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
+  value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
+  other core trained neural critics (load 1.2-2.1): uniform W_1 16.0 s (before: 24.9 s, and
+  28.8-30.7 s in three repeats; median 29.6 s), W_2 15.7 s (24.4 s), clustered W_2 33.8 s
+  (66.1 s), clustered W_1 74.3 s (179 s).  The earlier rows are in
+  `exact_scale_runs_previous.jsonl` (`engine` says which).  Part of the difference is the
+  machine, whose speed varied by up to 1.7x between sessions: in an A/B run interleaving the
+  two engines on another 10^5 uniform W_1 pair, the new one took 21.1 and 22.3 s against 29.8
+  and 29.3 s (0.71-0.76x), and on 5*10^4 clustered W_2 0.76-0.83x, with the same values.
+  The uniform targets (30 s) are met; clustered clouds at 10^5 still miss them (W_2 by 13 %).
 """
 
 

@@ -25,8 +25,18 @@ For :math:`k = 1` and two arrays of the same shape only the difference
 moves (:mod:`otlab.exact._grid_w1`): the mass the images share stays in its
 pixel and the LP carries each pixel as a source or a target, never both.
 
-Where the time goes (profiled at 128 x 128, one thread, CPU time, 2-core
-machine at load 9-20, so figures carry 10-20 % of noise):
+Where the time goes now (128 x 128, one thread, CPU time, load 2, after the
+unsigned indices of :mod:`otlab.exact._simplex_kernels`): k = 2, smooth random
+fields, 1.15-1.2 s, of which 0.88 s is the simplex (finest level: 26 000 seeded
+pivots in 0.07 s, then 53 000 in 0.65 s, 12 us each, half of it shifting 3 500
+potentials along the thread at about 1.8 ns each), 0.2 s the coarse levels and
+0.13 s the finest level's candidates; k = 1, Cauchy densities, 1.7 s, of which
+0.7 s simplex and 0.64 s tile scans (seven of them, 0.86 s with signed indices).
+Tried after it, within the noise: coarse blocks of 2 pixels at the finest level
+only (finest-level pivots 53 000 -> 31 000 but a coarse level twice the size:
+0.88-1.10x), pricing blocks of 0.1 :math:`\sqrt{A}`, and pricing the new pairs
+of a round first.  The notes below are older (profiled before it, at load 9-20,
+so their figures carry 10-20 % of noise):
 
 * :math:`k = 2`, smooth random fields: of 2.5-3.4 s, 1.9-2.7 s is the network
   simplex at the finest level (16 384 pixels): a seeded round of 26 000
