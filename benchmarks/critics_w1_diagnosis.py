@@ -32,6 +32,7 @@ the run.  Results go to ``benchmarks/reports/critics_w1_diagnosis.jsonl``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import warnings
 from pathlib import Path
@@ -42,7 +43,8 @@ from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run
                        save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
-from otlab.critics import CriticFailedWarning, default_steps, estimate_w1
+from otlab.critics import (CriticFailedWarning, default_input_scale, default_radial,
+                           default_steps, estimate_w1)
 from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
@@ -58,6 +60,10 @@ BASE = {"radial": False, "steps": 1000, "input_scale": "radius"}
 #: estimate_w1's default before the input scale: the norm feature from D = 33 on,
 #: default_steps, input_scale="radius" (the 'step rule' factors).
 STEP_RULE = {"radial": None, "steps": None, "input_scale": "radius"}
+
+#: estimate_w1's current default: every setting resolved by estimate_w1 (the 'default ...'
+#: factors).
+CURRENT = {"radial": None, "steps": None, "input_scale": None}
 
 #: factor -> (training data, estimate_w1 options); "fixed" is a fixed sample of --n points.
 FACTORS = {
@@ -115,15 +121,142 @@ FACTORS = {
                                              "hidden": (256, 256, 256), "steps": "x2"},
         " coordinate batch 1024": {"input_scale": "coordinate", "batch_size": 1024},
     }.items()},
+    # estimate_w1's current default (the norm feature, input_scale="coordinate" and
+    # default_steps from D = 33 on), one change at a time; 'steps xN': N * default_steps
+    **{f"default{name}": ("fresh", {**CURRENT, **opts}) for name, opts in {
+        "": {},
+        " steps x2": {"steps": "x2"},
+        " steps x4": {"steps": "x4"},
+        " 512x512": {"hidden": (512, 512)},
+        " 512x512 steps x2": {"hidden": (512, 512), "steps": "x2"},
+        " batch 1024": {"batch_size": 1024},
+        " batch 1024 lr 2e-3": {"batch_size": 1024, "lr": 2e-3},
+        " lr 2e-3": {"lr": 2e-3},
+        " lr 5e-4 steps x2": {"lr": 5e-4, "steps": "x2"},
+        " penalty 1": {"penalty": 1.0},
+        " penalty 100": {"penalty": 100.0},
+        " penalty at samples": {"penalty_points": "samples"},
+        " penalty at both": {"penalty_points": "both"},
+        " two-sided": {"lipschitz": "gp", "activation": "relu", "lr_schedule": "cosine",
+                       "radial": "lp", "input_scale": "lp"},
+        " warm-up": {"warmup": 0.05},
+        " betas 0.9": {"betas": (0.9, 0.999)},
+        " 256x256x256": {"hidden": (256, 256, 256)},
+        " 256x256x256 steps x2": {"hidden": (256, 256, 256), "steps": "x2"},
+        " anchors 32": {"anchors": 32},
+        " anchors 64": {"anchors": 64},
+    }.items()},
 }
+
+#: Where the ``"lp"`` penalty is evaluated ('penalty at ...' factors): the library's
+#: interpolates t x + (1 - t) y, the minibatch points themselves, or both.
+PENALTY_POINTS = ("interpolates", "samples", "both")
+
+
+def _lp_loss(where):
+    """A ``critic_loss`` whose one-sided penalty is evaluated at ``where`` (PENALTY_POINTS)."""
+    import torch
+
+    from otlab.critics.lipschitz import critic_loss, input_gradients
+
+    def loss(method, net, xb, yb, generator, *, penalty):
+        if method != "lp" or where == "interpolates":
+            return critic_loss(method, net, xb, yb, generator, penalty=penalty)
+        n = xb.shape[0]
+        t = torch.rand((n, 1), generator=generator).to(device=xb.device, dtype=xb.dtype)
+        extra = [t * xb + (1.0 - t) * yb] if where == "both" else []
+        out, grad = input_gradients(net, torch.cat([xb, yb.detach(), *extra]), start=0)
+        excess = (grad.norm(dim=1) - 1.0).clamp(min=0.0)
+        d_real, d_fake = out[:n], out[n:2 * n]
+        value = d_fake.mean() - d_real.mean() + penalty * excess.pow(2).mean()
+        return value, (d_real.mean() - d_fake.mean()).detach()
+
+    return loss
+
+
+def _warmup_cosine(fraction):
+    """``lr_factor`` with a linear warm-up over the first ``fraction`` of the steps."""
+    from otlab.critics._loop import lr_factor
+
+    def factor(schedule, step, steps):
+        ramp = max(1, int(round(fraction * steps)))
+        return lr_factor(schedule, step, steps) * min(1.0, step / ramp)
+
+    return factor
+
+
+def _anchored_net(n_anchors):
+    r"""A ``build_net`` whose MLP also sees the distances to ``n_anchors`` learned points.
+
+    :math:`u \mapsto g(u, \lVert u\rVert, \lVert u - c_1\rVert, ..., \lVert u - c_m\rVert)`:
+    the Kantorovich potential of :math:`W_1` between discrete measures is a
+    minimum of cones :math:`\min_j (\lVert z - y_j\rVert + g_j)`, which a ReLU MLP
+    draws from ridge functions only with many units in high dimension.  The
+    anchors :math:`c_j` are trained with the network; they start at the first
+    rows of the first minibatch (half source, half target points).
+    """
+    import torch
+    from torch import nn
+
+    from otlab.networks import mlp, seeded
+
+    class WithAnchors(nn.Module):
+        def __init__(self, net, dim):
+            super().__init__()
+            self.net = net
+            self.anchors = nn.Parameter(torch.zeros(n_anchors, dim))
+            self.register_buffer("ready", torch.zeros((), dtype=torch.bool))
+
+        def forward(self, u):
+            if not bool(self.ready):
+                half = n_anchors // 2
+                n = u.shape[0] // 3  # the loss's first pass: [real, fake, interpolates]
+                with torch.no_grad():
+                    self.anchors.copy_(torch.cat([u[:half], u[n:n + n_anchors - half]]))
+                    self.ready.fill_(True)
+            diff = u[:, None, :] - self.anchors.to(u.dtype)[None]
+            dist = diff.pow(2).sum(-1).clamp_min(1e-12).sqrt()
+            radius = torch.linalg.vector_norm(u, dim=-1, keepdim=True)
+            return self.net(torch.cat([u, radius, dist], dim=-1))
+
+    def build(cfg, dim, generator):
+        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+        with seeded(seed):
+            return WithAnchors(mlp(dim + 1 + n_anchors, 1, cfg.hidden,
+                                   activation=cfg.activation), dim)
+
+    return build
+
+
+@contextlib.contextmanager
+def _patched(*, penalty_points=None, warmup=None, anchors=None):
+    """The training loop with a diagnosis variant of its loss, schedule or net, restored after."""
+    from otlab.critics import _loop, samplers
+
+    saved = _loop.critic_loss, _loop.lr_factor, samplers.build_net
+    try:
+        if penalty_points is not None:
+            _loop.critic_loss = _lp_loss(penalty_points)
+        if warmup is not None:
+            _loop.lr_factor = _warmup_cosine(warmup)
+        if anchors is not None:
+            samplers.build_net = _anchored_net(anchors)
+        yield
+    finally:
+        _loop.critic_loss, _loop.lr_factor, samplers.build_net = saved
 
 
 def run_case(case, args) -> dict:
     pair = w1_benchmark(case["D"], case["W"], seed=args.pair_seed)
     mode, opts = FACTORS[case["factor"]]
     opts = {**BASE, **opts}
-    if opts["steps"] == "x2":
-        opts["steps"] = 2 * default_steps(case["D"])
+    if isinstance(opts["steps"], str):  # "xN": N times the step rule
+        opts["steps"] = int(opts["steps"][1:]) * default_steps(case["D"])
+    lipschitz = opts.pop("lipschitz", "lp")
+    for name, rule in (("radial", default_radial), ("input_scale", default_input_scale)):
+        if opts.get(name) == "lp":  # another method with lp's rule for this setting
+            opts[name] = rule("lp", case["D"])
+    patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors") if k in opts}
     seed = case["seed"]
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
     if mode == "fixed":
@@ -132,8 +265,10 @@ def run_case(case, args) -> dict:
         data = (pair.sample_source, pair.sample_target)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # recorded in status
-        m = measure(lambda: estimate_w1(*data, lipschitz="lp", seed=seed, holdout=0.0,
-                                        audit=False, **opts), repeat=1, warmup=0)
+        with _patched(**patch):
+            m = measure(lambda: estimate_w1(*data, lipschitz=lipschitz, seed=seed,
+                                            holdout=0.0, audit=False, **opts),
+                        repeat=1, warmup=0)
     res = m.result
     est, se = held_out(res.critic, xt, yt)
     return {"true": pair.w1, "train": res.estimate, "estimate": est, "stderr": se,
