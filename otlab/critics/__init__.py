@@ -12,8 +12,8 @@ from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
 from .neural import (EXACT_SN_MAX_WIDTH, LR_SCHEDULES, CriticConfig, CriticDivergedError,
                      CriticFailedWarning, CriticResult, NeuralCritic, ScaledEstimateWarning,
-                     default_hidden, default_input_scale, default_radial, default_steps,
-                     estimate_w1, input_gain,
+                     default_hidden, default_input_scale, default_penalty, default_radial,
+                     default_steps, estimate_w1, input_gain,
                      spectral_norms)
 
 __all__ = [
@@ -38,5 +38,6 @@ __all__ = [
     "default_steps",
     "default_radial",
     "default_input_scale",
+    "default_penalty",
     "input_gain",
 ]

@@ -14,7 +14,7 @@ from .audit import LipschitzAudit
 
 __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
            "EXACT_SN_MAX_WIDTH", "INPUT_SCALES", "default_hidden", "default_steps",
-           "default_radial", "default_input_scale", "input_gain",
+           "default_radial", "default_input_scale", "default_penalty", "input_gain",
            "with_dimension", "build_net", "finish",
            "holdout_estimate", "max_gradient",
            "run_status"]
@@ -187,24 +187,45 @@ def default_hidden(dim: int) -> tuple[int, ...]:
     return (width, width)
 
 
-def default_steps(dim: int) -> int:
+def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> int:
     r"""The critic's optimiser steps when ``steps`` is not given, for dimension D.
 
-    :math:`1000 \cdot \min(4, \lceil D / 32 \rceil)`: 1000 up to D = 32,
-    2000 up to 64, 3000 up to 96, 4000 from 97 on.  On the known-answer pairs
-    (fresh samples) the critic still learns after 1000 steps from D = 64 on:
-    at D = 128, 4 funnels, 4000 steps took the error from -18 % to -14 % and
-    the gradient cosine from 0.89 to 0.94
-    (``benchmarks/reports/critics_w1_diagnosis.md``).  The cost grows with
-    the steps; past D = 128 nothing was measured and the rule stops growing.
+    :math:`S \cdot \min(4, \lceil D / 32 \rceil)`.  On samplers (fresh
+    minibatches) S = ``DEFAULT_SETTINGS[lipschitz]["steps_unit"]``: for the
+    default ``"lp"`` S = 4000, so 4000 steps up to D = 32, 8000 up to 64,
+    12000 up to 96 and 16000 from 97 on; for the other methods S = 1000
+    (1000 to 4000).  On fixed samples (``samplers=False``) S = 1000 for every
+    method: there more steps fit the sample more (the generalisation gap of
+    ``benchmarks/reports/critics_w1_diagnosis.md``), and the larger S was
+    measured on fresh samples only.
+
+    On the known-answer pairs (fresh samples, 16 funnels, seed 0) the
+    ``"lp"`` critic was still learning at the former S = 1000: twice and four
+    times the steps took its slope along the optimal moves (its estimate over
+    :math:`W_1`) from 0.82 to 0.85 and 0.91 at D = 128, from 0.90 to 0.93 and
+    0.95 at D = 64, from 0.76 to 0.83 and 0.88 at D = 16.  Nothing else
+    measured gained more per CPU second (D = 128: twice the steps 4 points for
+    1.8 times the CPU time, layers of 512 units 5 for 2.5 times, batch 1024 6
+    for 3.5 times; the learning rate 2e-3 and Adam's betas (0.9, 0.999) 2 to
+    3 points at equal steps but nothing with four times the steps; depth 3, a
+    warm-up, the penalty evaluated at the samples, a two-sided penalty at most
+    1); with 4 funnels the extra steps moved the slope by at most 2 points
+    (``benchmarks/reports/critics_w1_diagnosis.md``).
+    Eight times the former steps at D = 128 reached a slope of 0.95 and a
+    gradient cosine of 0.92 (32000 steps, 4 CPU minutes): pass ``steps``
+    for that.  Past D = 128 nothing was measured and the rule stops growing.
 
     Examples
     --------
     >>> [default_steps(d) for d in (1, 32, 33, 64, 96, 128, 10_000)]
-    [1000, 1000, 2000, 2000, 3000, 4000, 4000]
+    [4000, 4000, 8000, 8000, 12000, 16000, 16000]
+    >>> default_steps(128, "gp"), default_steps(128, samplers=False)
+    (4000, 4000)
     """
-    dim = int(dim)
-    return 1000 * min(4, max(1, -(-dim // 32)))
+    from .lipschitz import DEFAULT_SETTINGS
+
+    unit = int(DEFAULT_SETTINGS[lipschitz]["steps_unit"]) if samplers else 1000
+    return unit * min(4, max(1, -(-int(dim) // 32)))
 
 
 def default_radial(lipschitz: str, dim: int) -> bool:
@@ -212,11 +233,11 @@ def default_radial(lipschitz: str, dim: int) -> bool:
 
     For the methods whose ``DEFAULT_SETTINGS[lipschitz]["radial"]`` is True
     (``"lp"``), from D = 33 on, where :func:`default_steps` starts growing
-    too.  On the known-answer pairs the norm feature took D = 128, 4 funnels
-    from -28 % to -18 % and the gradient cosine from 0.75 to 0.89 (1000
-    steps); up to D = 32 it changed the error by a few points either way and
-    lowered the cosine slightly (W = 4 and 16, two seeds;
-    ``benchmarks/reports/critics_w1_benchmark.md``).
+    and :func:`default_penalty` drops to 10.  On the known-answer pairs the
+    norm feature took D = 128, 4 funnels from -28 % to -18 % and the gradient
+    cosine from 0.75 to 0.89 (1000 steps); up to D = 32 it changed the error
+    by a few points either way and lowered the cosine slightly (W = 4 and 16,
+    two seeds; ``benchmarks/reports/critics_w1_benchmark.md``).
 
     Examples
     --------
@@ -231,28 +252,59 @@ def default_radial(lipschitz: str, dim: int) -> bool:
 def default_input_scale(lipschitz: str, dim: int) -> str:
     r"""How the network's input is scaled (:func:`input_gain`) when ``input_scale`` is not given.
 
-    ``DEFAULT_SETTINGS[lipschitz]["input_scale"]`` (``"coordinate"`` for
-    ``"lp"``) from D = 33 on, where :func:`default_radial` and
-    :func:`default_steps` start too; ``"radius"`` otherwise.  On the
+    ``DEFAULT_SETTINGS[lipschitz]["input_scale"]``: ``"coordinate"`` for
+    ``"lp"`` at every D, ``"radius"`` for the other methods.  On the
     known-answer pairs (fresh samples) each coordinate at RMS 1 took the error
     at D = 128, 16 funnels from -31 % to -22 % at the same cost, and at
-    D = 16 and 32, 16 funnels from -23 % to -10 % and -11 %; but at D = 4 to
-    32 with 4 funnels it made the estimate overshoot the true :math:`W_1`
-    (+4 % to +8 %, where ``"radius"`` gives -4 % to +4 %): the soft penalty
-    lets the slope along the moves exceed 1.  So up to D = 32 it stays off
-    (``benchmarks/reports/critics_w1_benchmark.md``, setting
-    ``coordinate-fresh``).
+    D = 16 and 32, 16 funnels from -23 % to -10 % and -11 %.  With the
+    paper's penalty weight 10 it made the estimate overshoot at D = 4 to 32
+    with 4 funnels (+4 % to +8 %: the soft penalty let the critic's gradient
+    norm along the moves reach 1.07), so up to D = 32 it was off; with the
+    weight 30 of :func:`default_penalty` there, the gradient norm along the
+    moves is 0.96 to 1.02 and both the 4- and the 16-funnel estimates gain
+    (``benchmarks/reports/critics_w1_diagnosis.md``).
 
     Examples
     --------
-    >>> default_input_scale("lp", 32), default_input_scale("lp", 33)
-    ('radius', 'coordinate')
+    >>> default_input_scale("lp", 2), default_input_scale("lp", 33)
+    ('coordinate', 'coordinate')
     >>> default_input_scale("gp", 128)
     'radius'
     """
     from .lipschitz import DEFAULT_SETTINGS
 
-    return DEFAULT_SETTINGS[lipschitz]["input_scale"] if int(dim) > 32 else "radius"
+    return DEFAULT_SETTINGS[lipschitz]["input_scale"]
+
+
+def default_penalty(lipschitz: str, dim: int) -> float:
+    r"""The penalty weight λ of ``"gp"`` and ``"lp"`` when ``penalty`` is not given.
+
+    ``DEFAULT_SETTINGS[lipschitz]["penalty"]`` (the papers' 10) from D = 33
+    on, ``DEFAULT_SETTINGS[lipschitz]["penalty_up_to_d32"]`` up to D = 32:
+    30 for ``"lp"``, whose input has each coordinate at RMS 1
+    (:func:`default_input_scale`).  The one-sided penalty is soft: on the
+    known-answer pairs (fresh samples, 4000 steps, seed 0) the weight 10 let
+    the critic's mean gradient norm along the optimal moves reach 1.05 to 1.08
+    at D = 16 and 32 and the 4-funnel estimate overshoot by 5 %; with 30
+    the norm was 0.96 to 1.02 and the estimate's slope along the moves
+    (estimate over :math:`W_1`) 0.996 to 1.007 with 4 funnels, 0.91 to 0.96
+    with 16 (D = 2, 8, 16, 32).  From D = 33 on 30 cost 5 points with 16
+    funnels and 4 with 4 at D = 64 (norm 0.99 where 10 gives 1.04, slopes
+    0.90 and 0.96 against 0.95 and 1.01), so 10 stays there
+    (``benchmarks/reports/critics_w1_diagnosis.md``).  0 for the methods
+    without a penalty.
+
+    Examples
+    --------
+    >>> default_penalty("lp", 32), default_penalty("lp", 33), default_penalty("gp", 2)
+    (30.0, 10.0, 10.0)
+    >>> default_penalty("sn", 2)
+    0.0
+    """
+    from .lipschitz import DEFAULT_SETTINGS
+
+    settings = DEFAULT_SETTINGS[lipschitz]
+    return float(settings["penalty_up_to_d32"] if int(dim) <= 32 else settings["penalty"])
 
 
 def input_gain(input_scale: str, dim: int) -> float:
@@ -282,18 +334,21 @@ def input_gain(input_scale: str, dim: int) -> float:
     return float(np.sqrt(int(dim))) if input_scale == "coordinate" else 1.0
 
 
-def with_dimension(cfg: CriticConfig, dim: int) -> CriticConfig:
-    """``cfg`` with ``hidden`` (:func:`default_hidden`), ``steps`` (:func:`default_steps`),
-    ``log_every`` (a twentieth of the steps), ``radial`` (:func:`default_radial`) and
-    ``input_scale`` (:func:`default_input_scale`) resolved for data of dimension ``dim``."""
+def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> CriticConfig:
+    """``cfg`` with ``hidden`` (:func:`default_hidden`), ``steps`` (:func:`default_steps`,
+    on samplers or fixed samples), ``log_every`` (a twentieth of the steps), ``radial``
+    (:func:`default_radial`) and ``input_scale`` (:func:`default_input_scale`) resolved for
+    data of dimension ``dim``."""
     hidden = default_hidden(dim) if cfg.hidden is None else cfg.hidden
-    steps = default_steps(dim) if cfg.steps is None else cfg.steps
+    steps = (default_steps(dim, cfg.lipschitz, samplers=samplers) if cfg.steps is None
+             else cfg.steps)
     log_every = max(1, steps // 20) if cfg.log_every is None else cfg.log_every
     radial = default_radial(cfg.lipschitz, dim) if cfg.radial is None else cfg.radial
     input_scale = (default_input_scale(cfg.lipschitz, dim) if cfg.input_scale is None
                    else cfg.input_scale)
+    penalty = default_penalty(cfg.lipschitz, dim) if cfg.penalty is None else cfg.penalty
     return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial,
-                   input_scale=input_scale)
+                   input_scale=input_scale, penalty=penalty)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):

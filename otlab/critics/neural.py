@@ -23,14 +23,16 @@ from ._function import NeuralCritic, _forward
 from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
 from ._result import (EXACT_SN_MAX_WIDTH, INPUT_SCALES, CriticConfig, CriticFailedWarning,
                       CriticResult, ScaledEstimateWarning, build_net, default_hidden,
-                      default_input_scale, default_radial, default_steps, finish, input_gain,
+                      default_input_scale, default_penalty, default_radial, default_steps,
+                      finish, input_gain,
                       with_dimension)
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
 __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning",
            "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
            "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "INPUT_SCALES", "default_hidden",
-           "default_steps", "default_radial", "default_input_scale", "input_gain"]
+           "default_steps", "default_radial", "default_input_scale", "default_penalty",
+           "input_gain"]
 
 
 def _canonical(x, w):
@@ -92,8 +94,8 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
     lr = check_positive(base["lr"] if lr is None else lr, "lr")
     optimizer = check_choice(optimizer or base["optimizer"], "optimizer", ("adam", "rmsprop"))
     betas = base["betas"] if betas is None else tuple(float(b) for b in betas)
-    penalty = check_positive(base["penalty"] if penalty is None else penalty, "penalty",
-                             allow_zero=True)
+    if penalty is not None:  # None: default_penalty of the dimension (with_dimension)
+        penalty = check_positive(penalty, "penalty", allow_zero=True)
     clip_value = base["clip_value"] if clip_value is None else clip_value
     if lipschitz == "clip":
         clip_value = check_positive(clip_value, "clip_value")
@@ -172,7 +174,10 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         ``"lp"``, ``"leaky_relu"`` otherwise.
     steps : int, optional
         Optimiser steps (one minibatch of x and of y each); default
-        :func:`default_steps` of the dimension.
+        :func:`default_steps` of the dimension and method: on samplers for
+        ``"lp"`` 4000 up to D = 32, 4000 more per 32 dimensions, 16000 from
+        D = 97 on; on fixed samples, and for the other methods, 1000 up to
+        D = 32, to 4000 from D = 97 on.
     batch_size : int, default 256
     lr : float, optional
         Learning rate; default ``DEFAULT_SETTINGS[lipschitz]["lr"]`` (1e-3;
@@ -184,7 +189,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         Adam's betas; default (0, 0.9) for ``"gp"``/``"lp"``, (0.5, 0.999)
         otherwise.
     penalty : float, optional
-        λ of ``"gp"``/``"lp"``; default 10.
+        λ of ``"gp"``/``"lp"``; default :func:`default_penalty`: 10, but 30
+        for ``"lp"`` up to D = 32.
     clip_value : float, optional
         c of ``"clip"``; default 0.01.
     device : str or torch.device, default "cpu"
@@ -228,11 +234,12 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         ``"coordinate"`` multiplies that by :math:`\sqrt D` so each
         coordinate has RMS 1, the scale PyTorch's default initialisation
         expects.  Default :func:`default_input_scale`: ``"coordinate"`` for
-        ``"lp"`` from D = 33 on, ``"radius"`` otherwise.  On the known-answer
-        pairs at D = 128, 16 funnels it took the default critic from -31 % to
-        -22 % (cosine 0.74 to 0.80) at the same cost; at D = 4 to 32 with 4
-        funnels it made the estimate overshoot (+4 % to +8 %, against -4 % to
-        +4 %) (guide "How good is a neural critic?").
+        ``"lp"``, ``"radius"`` otherwise.  On the known-answer pairs at
+        D = 128, 16 funnels it took the default critic from -31 % to -22 %
+        (cosine 0.74 to 0.80) at the same cost; at D = 4 to 32 with 4 funnels
+        it made the estimate overshoot (+4 % to +8 %) with the penalty weight
+        10, not with the default 30 there (:func:`default_penalty`; guide
+        "How good is a neural critic?").
 
     Returns
     -------

@@ -117,7 +117,7 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     from ..frames import standardise
 
     (u_x, u_y), center, scale = standardise(ref_x, ref_y, radius=True)
-    cfg = with_dimension(cfg, dim)
+    cfg = with_dimension(cfg, dim, samplers=True)
     gain = input_gain(cfg.input_scale, dim)
     u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
     dev = torch.device(cfg.device)

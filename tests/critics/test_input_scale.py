@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otlab.critics import (DEFAULT_SETTINGS, CriticFailedWarning, default_input_scale,
-                           estimate_w1, input_gain)
+from otlab.critics import (DEFAULT_SETTINGS, PAPER_SETTINGS, CriticFailedWarning,
+                           default_input_scale, default_penalty, estimate_w1, input_gain)
 from otlab.frames import standardise
 
 ONE_STEP = {"steps": 1, "hidden": (4,), "holdout": 0.0, "audit": False}
@@ -28,11 +28,10 @@ def test_the_coordinate_gain_is_the_square_root_of_the_dimension_and_radius_is_o
 
 
 @pytest.mark.parametrize("method,dim,expected", [
-    ("lp", 32, "radius"), ("lp", 33, "coordinate"), ("lp", 200, "coordinate"),
-    ("gp", 33, "radius"), ("sn", 33, "radius"), ("clip", 33, "radius"),
-    ("ctransform", 33, "radius")])
-def test_each_coordinate_is_scaled_to_rms_1_by_default_for_lp_above_d32_only(method, dim,
-                                                                             expected):
+    ("lp", 1, "coordinate"), ("lp", 32, "coordinate"), ("lp", 33, "coordinate"),
+    ("lp", 200, "coordinate"), ("gp", 33, "radius"), ("sn", 33, "radius"),
+    ("clip", 2, "radius"), ("ctransform", 33, "radius")])
+def test_each_coordinate_is_scaled_to_rms_1_by_default_for_lp_only(method, dim, expected):
     assert default_input_scale(method, dim) == expected
     x, y = np.zeros((4, dim)), np.ones((4, dim))
     assert _quiet(x, y, lipschitz=method, **ONE_STEP).config.input_scale == expected
@@ -40,9 +39,33 @@ def test_each_coordinate_is_scaled_to_rms_1_by_default_for_lp_above_d32_only(met
 
 @settings(max_examples=50, deadline=None)
 @given(dim=st.integers(1, 10**6))
-def test_the_default_input_scale_of_lp_switches_once_at_d33(dim):
-    assert (default_input_scale("lp", dim) == "coordinate") is (dim > 32)
+def test_the_default_input_scale_of_lp_is_coordinate_at_every_dimension(dim):
+    assert default_input_scale("lp", dim) == "coordinate"
     assert DEFAULT_SETTINGS["lp"]["input_scale"] == "coordinate"
+
+
+@settings(max_examples=50, deadline=None)
+@given(dim=st.integers(1, 10**6),
+       method=st.sampled_from(["lp", "gp", "sn", "clip", "ctransform"]))
+def test_the_default_penalty_is_30_for_lp_up_to_d32_and_the_papers_otherwise(dim, method):
+    expected = PAPER_SETTINGS[method]["penalty"]
+    if method == "lp" and dim <= 32:
+        expected = 30.0
+    assert default_penalty(method, dim) == expected
+
+
+@pytest.mark.parametrize("dim,given_penalty,expected", [
+    (2, None, 30.0), (32, None, 30.0), (33, None, 10.0), (2, 5.0, 5.0), (40, 0.0, 0.0)])
+def test_the_penalty_resolves_from_the_dimension_unless_given(dim, given_penalty, expected):
+    x, y = np.zeros((4, dim)), np.ones((4, dim))
+    res = _quiet(x, y, penalty=given_penalty, **ONE_STEP)
+    assert res.config.penalty == expected
+    assert _quiet(x, y, lipschitz="gp", **ONE_STEP).config.penalty == 10.0
+
+
+def test_a_negative_penalty_raises_naming_it():
+    with pytest.raises(ValueError, match="penalty"):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], penalty=-1.0)
 
 
 def test_a_given_input_scale_overrides_the_rule():

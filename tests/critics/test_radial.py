@@ -102,13 +102,20 @@ def test_radial_must_be_a_bool_and_not_with_spectral_norm():
 
 
 @settings(max_examples=50, deadline=None)
-@given(d=st.integers(1, 10**6), e=st.integers(1, 10**6))
-def test_the_default_steps_are_1000_up_to_d32_grow_with_d_and_stop_at_4000(d, e):
-    lo, hi = sorted((d, e))
-    assert default_steps(lo) <= default_steps(hi)
-    assert default_steps(d) in (1000, 2000, 3000, 4000)
-    assert (default_steps(d) == 1000) is (d <= 32)
-    assert (default_steps(d) == 4000) is (d > 96)
+@given(d=st.integers(1, 10**6), e=st.integers(1, 10**6),
+       method=st.sampled_from(["lp", "gp", "sn", "clip", "ctransform"]))
+def test_the_default_steps_are_one_unit_up_to_d32_grow_with_d_and_stop_at_four(d, e, method):
+    """One unit up to D = 32, four from D = 97: 4000 steps for "lp" on samplers, else 1000."""
+    for samplers in (True, False):
+        unit = 4000 if method == "lp" and samplers else 1000
+        lo, hi = sorted((d, e))
+        steps = default_steps(d, method, samplers=samplers)
+        assert default_steps(lo, method, samplers=samplers) <= default_steps(
+            hi, method, samplers=samplers)
+        assert steps in (unit, 2 * unit, 3 * unit, 4 * unit)
+        assert (steps == unit) is (d <= 32)
+        assert (steps == 4 * unit) is (d > 96)
+    assert default_steps(d) == default_steps(d, "lp", samplers=True)
 
 
 def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
@@ -120,12 +127,18 @@ def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
         cfg = estimate_w1(x, y, **ONE_STEP).config
     assert (cfg.steps, cfg.log_every) == (1, 1)
     unresolved = cfg.__class__(**{**cfg.__dict__, "steps": None, "log_every": None,
-                                  "hidden": None, "radial": None, "input_scale": None})
-    resolved = with_dimension(unresolved, 40)
+                                  "hidden": None, "radial": None, "input_scale": None,
+                                  "penalty": None})
+    resolved = with_dimension(unresolved, 40, samplers=True)
     assert (resolved.steps, resolved.log_every, resolved.radial,
-            resolved.input_scale) == (2000, 100, True, "coordinate")
+            resolved.input_scale) == (8000, 400, True, "coordinate")
+    assert with_dimension(unresolved, 40).steps == 2000  # fixed samples: 1000 per unit
     assert with_dimension(unresolved, 32).radial is False
-    assert with_dimension(unresolved, 32).input_scale == "radius"
+    assert with_dimension(unresolved, 32).input_scale == "coordinate"
+    assert (resolved.penalty, with_dimension(unresolved, 32).penalty) == (10.0, 30.0)
+    assert with_dimension(unresolved, 200, samplers=True).steps == 16000
     assert with_dimension(unresolved, 200).steps == 4000
+    gp = cfg.__class__(**{**unresolved.__dict__, "lipschitz": "gp"})
+    assert with_dimension(gp, 200, samplers=True).steps == 4000
     kept = with_dimension(cfg.__class__(**{**unresolved.__dict__, "steps": 7}), 200)
     assert (kept.steps, kept.log_every) == (7, 1)
