@@ -40,11 +40,17 @@ CPU runs (the committed report; 2 shared cores, OMP_NUM_THREADS=1)::
     python -m benchmarks.critics_w1_benchmark --fresh --setting default-fresh --methods lp \
         --widths 256 --dims 128 --seeds 0 1
 
-``default-fresh`` is :func:`otlab.critics.estimate_w1`'s default: each input
-coordinate scaled to RMS 1 (``input_scale="coordinate"``,
-:func:`otlab.critics.input_gain`), and from D = 33 on the norm feature
-(:func:`otlab.critics.default_radial`) and more steps
-(:func:`otlab.critics.default_steps`).  The earlier defaults stay in the
+``default-fresh`` is the third round's default of
+:func:`otlab.critics.estimate_w1` (its rows were run then): from D = 33 on
+each input coordinate scaled to RMS 1 (``input_scale="coordinate"``,
+:func:`otlab.critics.input_gain`), the norm feature
+(:func:`otlab.critics.default_radial`) and 2000 to 4000 steps; up to D = 32
+the first round's.  The fourth round's default (four times the steps on
+samplers, each coordinate at RMS 1 with the penalty weight 30 up to D = 32)
+is measured in ``critics_w1_diagnosis.py`` ('round 4 default', and the
+factors 'default steps x4' and 'default coordinate steps x4 penalty 30' that
+are its settings); a run here under a new ``--setting`` name measures it
+over all cells.  The earlier defaults stay in the
 results under their own names, all with ``input_scale="radius"`` (the points'
 RMS norm 1): ``cpu-fresh`` of ``lp`` is the first round's (1000 steps, no norm
 feature; ``--input-scale radius`` reruns it), ``step-rule-fresh`` the second's

@@ -15,6 +15,14 @@ points per side):
   the learning rate, the width of the first layer, depth 3, the penalty
   weight, and the scale of the network's input (``input_scale``: the points'
   RMS norm 1, or each coordinate's RMS 1).
+* from the third round's default (each coordinate at RMS 1, the norm feature
+  and the step rule from D = 33 on; 'default ...'): the learning curve (2, 4
+  and 8 times its steps), width 512, depth 3, batch 1024, the learning rate,
+  Adam's betas, a linear warm-up, the penalty's weight, where the penalty is
+  evaluated (the interpolates, the minibatch points or both), a two-sided
+  penalty, distances to learned anchor points as extra inputs, and at D <= 32
+  each coordinate at RMS 1 with 4 times the steps and the penalty weights 10
+  and 30; 'round 4 default' is estimate_w1's default at the time of the run.
 
 Each run is scored on 4096 fresh held-out points per side: relative error of
 the held-out estimate against the true W_1, the train / held-out gap (the
@@ -43,27 +51,37 @@ from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run
                        save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
-from otlab.critics import (CriticFailedWarning, default_input_scale, default_radial,
-                           default_steps, estimate_w1)
+from otlab.critics import CriticFailedWarning, estimate_w1
 from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
-CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16), (16, 16), (2, 4))
+CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16), (16, 16), (2, 4),
+         (2, 16), (8, 4), (16, 4), (128, 256))
 _NARROW = {"hidden": (64, 64), "activation": "leaky_relu", "lr_schedule": "constant"}
 _WIDE = {"hidden": (256, 256), "activation": "relu", "lr_schedule": "constant"}
 _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
 
 #: What every factor starts from: 1000 steps, no norm feature (the defaults before the
 #: step rule and WithRadius).
-BASE = {"radial": False, "steps": 1000, "input_scale": "radius"}
+BASE = {"radial": False, "steps": 1000, "input_scale": "radius", "penalty": 10.0}
 
 #: estimate_w1's default before the input scale: the norm feature from D = 33 on,
-#: default_steps, input_scale="radius" (the 'step rule' factors).
-STEP_RULE = {"radial": None, "steps": None, "input_scale": "radius"}
+#: the third round's step rule (round3_steps), input_scale="radius" (the 'step rule' factors).
+STEP_RULE = {"radial": "round 3", "steps": "x1", "input_scale": "radius"}
 
-#: estimate_w1's current default: every setting resolved by estimate_w1 (the 'default ...'
-#: factors).
-CURRENT = {"radial": None, "steps": None, "input_scale": None}
+#: estimate_w1's default of the third round (the norm feature, input_scale="coordinate" and
+#: its step rule from D = 33 on, penalty 10; the 'default ...' factors), written out so that
+#: the rows keep their meaning when the default changes: "round 3" and "xN" (N times its
+#: step rule, :func:`round3_steps`) are resolved per dimension in :func:`run_case`.
+CURRENT = {"radial": "round 3", "steps": "x1", "input_scale": "round 3"}
+
+#: estimate_w1's default when the run was made (every setting resolved by estimate_w1).
+LIBRARY = {"radial": None, "steps": None, "input_scale": None, "penalty": None}
+
+
+def round3_steps(dim: int) -> int:
+    """The third round's step rule: 1000 up to D = 32, 1000 more per 32 dimensions to 4000."""
+    return 1000 * min(4, max(1, -(-int(dim) // 32)))
 
 #: factor -> (training data, estimate_w1 options); "fixed" is a fixed sample of --n points.
 FACTORS = {
@@ -127,6 +145,19 @@ FACTORS = {
         "": {},
         " steps x2": {"steps": "x2"},
         " steps x4": {"steps": "x4"},
+        " steps x8": {"steps": "x8"},
+        " steps x4 lr 2e-3": {"steps": "x4", "lr": 2e-3},
+        " steps x4 betas 0.9": {"steps": "x4", "betas": (0.9, 0.999)},
+        " coordinate": {"input_scale": "coordinate"},
+        " coordinate steps x2": {"input_scale": "coordinate", "steps": "x2"},
+        " coordinate steps x4": {"input_scale": "coordinate", "steps": "x4"},
+        " coordinate steps x4 penalty 30": {"input_scale": "coordinate", "steps": "x4",
+                                            "penalty": 30.0},
+        " steps x4 penalty 30": {"steps": "x4", "penalty": 30.0},
+        " coordinate steps x8 penalty 30": {"input_scale": "coordinate", "steps": "x8",
+                                            "penalty": 30.0},
+        " coordinate steps x4 penalty 20": {"input_scale": "coordinate", "steps": "x4",
+                                            "penalty": 20.0},
         " 512x512": {"hidden": (512, 512)},
         " 512x512 steps x2": {"hidden": (512, 512), "steps": "x2"},
         " batch 1024": {"batch_size": 1024},
@@ -137,8 +168,7 @@ FACTORS = {
         " penalty 100": {"penalty": 100.0},
         " penalty at samples": {"penalty_points": "samples"},
         " penalty at both": {"penalty_points": "both"},
-        " two-sided": {"lipschitz": "gp", "activation": "relu", "lr_schedule": "cosine",
-                       "radial": "lp", "input_scale": "lp"},
+        " two-sided": {"lipschitz": "gp", "activation": "relu", "lr_schedule": "cosine"},
         " warm-up": {"warmup": 0.05},
         " betas 0.9": {"betas": (0.9, 0.999)},
         " 256x256x256": {"hidden": (256, 256, 256)},
@@ -146,6 +176,8 @@ FACTORS = {
         " anchors 32": {"anchors": 32},
         " anchors 64": {"anchors": 64},
     }.items()},
+    # estimate_w1's default at the time of the run (the fourth round's, LIBRARY)
+    "round 4 default": ("fresh", LIBRARY),
 }
 
 #: Where the ``"lp"`` penalty is evaluated ('penalty at ...' factors): the library's
@@ -250,12 +282,14 @@ def run_case(case, args) -> dict:
     pair = w1_benchmark(case["D"], case["W"], seed=args.pair_seed)
     mode, opts = FACTORS[case["factor"]]
     opts = {**BASE, **opts}
-    if isinstance(opts["steps"], str):  # "xN": N times the step rule
-        opts["steps"] = int(opts["steps"][1:]) * default_steps(case["D"])
+    dim = case["D"]
+    if isinstance(opts["steps"], str):  # "xN": N times the third round's step rule
+        opts["steps"] = int(opts["steps"][1:]) * round3_steps(dim)
+    if opts["radial"] == "round 3":
+        opts["radial"] = dim > 32
+    if opts["input_scale"] == "round 3":
+        opts["input_scale"] = "coordinate" if dim > 32 else "radius"
     lipschitz = opts.pop("lipschitz", "lp")
-    for name, rule in (("radial", default_radial), ("input_scale", default_input_scale)):
-        if opts.get(name) == "lp":  # another method with lp's rule for this setting
-            opts[name] = rule("lp", case["D"])
     patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors") if k in opts}
     seed = case["seed"]
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
@@ -316,13 +350,20 @@ def figure(rows, path):
         return None
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.45 * len(factors) + 2), sharey=True)
     ypos = np.arange(len(factors))
+    colours = plt.get_cmap("tab20").colors
     for k, (d, w) in enumerate(cells):
         off = (k - (len(cells) - 1) / 2) * 0.8 / len(cells)
-        cell = {r["factor"]: r for r in rows if (r["D"], r["W"]) == (d, w)}
-        rel = [abs(cell[f]["rel"]) if f in cell else np.nan for f in factors]
-        cos = [cell[f]["cos"] if f in cell else np.nan for f in factors]
-        axes[0].barh(ypos + off, rel, height=0.8 / len(cells), label=f"D={d}, W={w}")
-        axes[1].barh(ypos + off, cos, height=0.8 / len(cells), label=f"D={d}, W={w}")
+        cell = {}  # factor -> the cell's rows of every seed (the bars show their mean)
+        for r in rows:
+            if (r["D"], r["W"]) == (d, w):
+                cell.setdefault(r["factor"], []).append(r)
+        rel = [np.mean([abs(r["rel"]) for r in cell[f]]) if f in cell else np.nan
+               for f in factors]
+        cos = [np.mean([r["cos"] for r in cell[f]]) if f in cell else np.nan for f in factors]
+        style = {"height": 0.8 / len(cells), "label": f"D={d}, W={w}",
+                 "color": colours[k % len(colours)]}
+        axes[0].barh(ypos + off, rel, **style)
+        axes[1].barh(ypos + off, cos, **style)
     axes[0].set_yticks(ypos, factors, fontsize=8)
     axes[0].invert_yaxis()
     axes[0].set_xscale("log")
@@ -343,7 +384,7 @@ def main(argv=None) -> None:
     parser.add_argument("--factors", nargs="+", default=list(FACTORS), choices=list(FACTORS))
     parser.add_argument("--cells", nargs="+", default=[f"{d}x{w}" for d, w in CELLS],
                         help="DxW cells, in order")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--pair-seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=4000, help="fixed training points per side")
     parser.add_argument("--n-test", type=int, default=4096)
@@ -378,20 +419,35 @@ def main(argv=None) -> None:
         ("Question", "Why does the neural critic miss the true W_1 in high dimension, and which "
          "settings fix it? One factor changed at a time (module docstring)."),
         ("Settings", f"`lp` critic, batch 256, 1000 steps unless the factor says otherwise "
-         "('step rule ...': default_steps, 1000 up to D = 32, 2000 at 64, 4000 at 128); "
+         "('step rule ...' and 'default ...': the third round's step rule, 1000 up to "
+         "D = 32, 2000 at 64, 4000 at 128; 'steps xN': N times that); "
          f"'fixed': {args.n} training points per side; 'fresh': samplers "
          "(`estimate_w1(pair.sample_source, pair.sample_target)`); scored on "
          f"{args.n_test} fresh points per side; one pair per (D, W), seed {args.pair_seed}; "
          "OMP_NUM_THREADS=1 on a 2-core machine shared with other work"
          + (f", load average {min(loads):.1f} to {max(loads):.1f} during the runs" if loads
             else "") + ". 'gap' = train estimate - held-out estimate (fresh: both on points "
-         "never trained on). Factors named 'fresh default ...' start from estimate_w1's "
+         "never trained on). All factors of one cell and seed are scored on the same "
+         "held-out points, so their rows share its sampling error (the standard error "
+         "after the held-out estimate, 2-3 % of W_1); the slope along the optimal moves "
+         "(below) is the less noisy measure of the critic. Factors named 'fresh default ...' "
+         "start from estimate_w1's "
          "defaults before the norm feature and the step rule (lp, ReLU, default_hidden, "
          "cosine decay, 1000 steps; `BASE`), one change at a time; 'fresh radial ...' add "
          "the norm feature (radial=True); 'step rule ...' start from the default "
-         "before the input scale (the norm feature from D = 33, default_steps, "
+         "before the input scale (the norm feature from D = 33, the step rule, "
          "input_scale='radius'; `STEP_RULE`), and '... coordinate' scale each input "
-         "coordinate to RMS 1 (input_scale='coordinate', the default now). Slope audit "
+         "coordinate to RMS 1 (input_scale='coordinate'); 'default ...' start from the "
+         "third round's default (`CURRENT`: input_scale='coordinate', the norm feature and "
+         "the step rule from D = 33 on, penalty 10), one change at a time; 'round 4 "
+         "default' is estimate_w1's default when the run was made (`LIBRARY`; since the "
+         "fourth round: 4 times the step rule on samplers, and up to D = 32 each "
+         "coordinate at RMS 1 with penalty 30, i.e. 'default coordinate steps x4 penalty "
+         "30' there and 'default steps x4' above). 'penalty at samples / both': the "
+         "one-sided penalty at the minibatch points instead of / besides the "
+         "interpolates (`_lp_loss`); 'two-sided': lipschitz='gp' with lp's network and "
+         "schedule; 'warm-up': a linear warm-up over 5 % of the steps; 'anchors N': the "
+         "MLP also sees the distances to N learned points (`_anchored_net`). Slope audit "
          "(`slope_audit`) on 4096 pairs of the optimal plan: 'slope' = sum of f(x) - f(y) "
          "over sum of move lengths (1 for the optimal critic), 'mean grad norm' and 'cos "
          "along moves' at the moves' midpoints. 'CPU s': process CPU time of the run "
@@ -399,7 +455,8 @@ def main(argv=None) -> None:
         ("Results", markdown_table(table)),
     ]
     if png:
-        sections.append(("Figure", f"![relative error and cosine per factor]({png.name})"))
+        sections.append(("Figure", f"![relative error and cosine per factor (mean over the "
+                                   f"seeds run)]({png.name})"))
     print(write_report(NAME, "Why critics miss W_1 in high dimension: one factor at a time",
                        device="cpu", sections=sections,
                        script="python -m benchmarks.critics_w1_diagnosis"))
