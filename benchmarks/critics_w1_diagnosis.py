@@ -56,7 +56,7 @@ from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
 CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16), (16, 16), (2, 4),
-         (2, 16), (8, 4), (16, 4), (128, 256))
+         (2, 16), (8, 4), (16, 4), (128, 256), (4, 4), (4, 16))
 _NARROW = {"hidden": (64, 64), "activation": "leaky_relu", "lr_schedule": "constant"}
 _WIDE = {"hidden": (256, 256), "activation": "relu", "lr_schedule": "constant"}
 _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
