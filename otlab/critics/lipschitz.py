@@ -115,10 +115,11 @@ PAPER_SETTINGS = {
 #: (:class:`otlab.networks.WithRadius`) in dimension D > 32
 #: (:func:`otlab.critics.default_radial`); for ``"lp"`` only (a spectral-norm
 #: bound would not cover the norm feature).  ``"input_scale"``: how the input
-#: is scaled for the network (:func:`otlab.critics.input_gain`) in dimension
-#: every dimension (:func:`otlab.critics.default_input_scale`): each coordinate
-#: to RMS 1 (``"coordinate"``) for ``"lp"``, the whole point to RMS norm 1
-#: (``"radius"``) for the others.  ``"penalty_up_to_d32"``: the penalty weight
+#: is scaled for the network (:func:`otlab.critics.input_gain`) on samplers at
+#: every dimension and on fixed samples from D = 33 on
+#: (:func:`otlab.critics.default_input_scale`): each coordinate to RMS 1
+#: (``"coordinate"``) for ``"lp"``, the whole point to RMS norm 1 (``"radius"``)
+#: for the others.  ``"penalty_up_to_d32"``: the penalty weight on samplers
 #: up to D = 32 (:func:`otlab.critics.default_penalty`; ``"penalty"`` above):
 #: 30 for ``"lp"``, whose soft one-sided penalty let the critic's slope exceed
 #: 1 there with the weight 10.  ``"steps_unit"``: the steps up to D = 32

@@ -190,7 +190,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         otherwise.
     penalty : float, optional
         λ of ``"gp"``/``"lp"``; default :func:`default_penalty`: 10, but 30
-        for ``"lp"`` up to D = 32.
+        for ``"lp"`` on samplers up to D = 32.
     clip_value : float, optional
         c of ``"clip"``; default 0.01.
     device : str or torch.device, default "cpu"
@@ -234,7 +234,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         ``"coordinate"`` multiplies that by :math:`\sqrt D` so each
         coordinate has RMS 1, the scale PyTorch's default initialisation
         expects.  Default :func:`default_input_scale`: ``"coordinate"`` for
-        ``"lp"``, ``"radius"`` otherwise.  On the known-answer pairs at
+        ``"lp"`` (on fixed samples from D = 33 on), ``"radius"`` otherwise.
+        On the known-answer pairs at
         D = 128, 16 funnels it took the default critic from -31 % to -22 %
         (cosine 0.74 to 0.80) at the same cost; at D = 4 to 32 with 4 funnels
         it made the estimate overshoot (+4 % to +8 %) with the penalty weight

@@ -27,39 +27,56 @@ def test_the_coordinate_gain_is_the_square_root_of_the_dimension_and_radius_is_o
     assert input_gain("coordinate", dim) == pytest.approx(np.sqrt(dim), rel=1e-15)
 
 
-@pytest.mark.parametrize("method,dim,expected", [
-    ("lp", 1, "coordinate"), ("lp", 32, "coordinate"), ("lp", 33, "coordinate"),
-    ("lp", 200, "coordinate"), ("gp", 33, "radius"), ("sn", 33, "radius"),
-    ("clip", 2, "radius"), ("ctransform", 33, "radius")])
-def test_each_coordinate_is_scaled_to_rms_1_by_default_for_lp_only(method, dim, expected):
-    assert default_input_scale(method, dim) == expected
+def _sampler(dim, shift):
+    return lambda n, rng: rng.normal(size=(n, dim)) + shift
+
+
+@pytest.mark.parametrize("method,dim,on_samplers,on_arrays", [
+    ("lp", 1, "coordinate", "radius"), ("lp", 32, "coordinate", "radius"),
+    ("lp", 33, "coordinate", "coordinate"), ("lp", 200, "coordinate", "coordinate"),
+    ("gp", 33, "radius", "radius"), ("sn", 33, "radius", "radius"),
+    ("clip", 2, "radius", "radius"), ("ctransform", 33, "radius", "radius")])
+def test_each_coordinate_is_scaled_to_rms_1_by_default_for_lp_only(method, dim, on_samplers,
+                                                                   on_arrays):
+    assert default_input_scale(method, dim) == on_samplers
+    assert default_input_scale(method, dim, samplers=False) == on_arrays
     x, y = np.zeros((4, dim)), np.ones((4, dim))
-    assert _quiet(x, y, lipschitz=method, **ONE_STEP).config.input_scale == expected
+    assert _quiet(x, y, lipschitz=method, **ONE_STEP).config.input_scale == on_arrays
+    res = _quiet(_sampler(dim, 0.0), _sampler(dim, 1.0), lipschitz=method, n_eval=8, **ONE_STEP)
+    assert res.config.input_scale == on_samplers
 
 
 @settings(max_examples=50, deadline=None)
 @given(dim=st.integers(1, 10**6))
-def test_the_default_input_scale_of_lp_is_coordinate_at_every_dimension(dim):
+def test_the_default_input_scale_of_lp_on_samplers_is_coordinate_at_every_dimension(dim):
     assert default_input_scale("lp", dim) == "coordinate"
     assert DEFAULT_SETTINGS["lp"]["input_scale"] == "coordinate"
+    assert default_input_scale("lp", dim, samplers=False) == ("coordinate" if dim > 32
+                                                              else "radius")
 
 
 @settings(max_examples=50, deadline=None)
 @given(dim=st.integers(1, 10**6),
        method=st.sampled_from(["lp", "gp", "sn", "clip", "ctransform"]))
-def test_the_default_penalty_is_30_for_lp_up_to_d32_and_the_papers_otherwise(dim, method):
+def test_the_default_penalty_is_30_for_lp_on_samplers_up_to_d32_and_the_papers_otherwise(
+        dim, method):
     expected = PAPER_SETTINGS[method]["penalty"]
+    assert default_penalty(method, dim, samplers=False) == expected
     if method == "lp" and dim <= 32:
         expected = 30.0
     assert default_penalty(method, dim) == expected
 
 
-@pytest.mark.parametrize("dim,given_penalty,expected", [
-    (2, None, 30.0), (32, None, 30.0), (33, None, 10.0), (2, 5.0, 5.0), (40, 0.0, 0.0)])
-def test_the_penalty_resolves_from_the_dimension_unless_given(dim, given_penalty, expected):
+@pytest.mark.parametrize("dim,given_penalty,on_samplers,on_arrays", [
+    (2, None, 30.0, 10.0), (32, None, 30.0, 10.0), (33, None, 10.0, 10.0), (2, 5.0, 5.0, 5.0),
+    (40, 0.0, 0.0, 0.0)])
+def test_the_penalty_resolves_from_the_dimension_unless_given(dim, given_penalty, on_samplers,
+                                                              on_arrays):
     x, y = np.zeros((4, dim)), np.ones((4, dim))
-    res = _quiet(x, y, penalty=given_penalty, **ONE_STEP)
-    assert res.config.penalty == expected
+    assert _quiet(x, y, penalty=given_penalty, **ONE_STEP).config.penalty == on_arrays
+    res = _quiet(_sampler(dim, 0.0), _sampler(dim, 1.0), penalty=given_penalty, n_eval=8,
+                 **ONE_STEP)
+    assert res.config.penalty == on_samplers
     assert _quiet(x, y, lipschitz="gp", **ONE_STEP).config.penalty == 10.0
 
 

@@ -134,8 +134,10 @@ def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
             resolved.input_scale) == (8000, 400, True, "coordinate")
     assert with_dimension(unresolved, 40).steps == 2000  # fixed samples: 1000 per unit
     assert with_dimension(unresolved, 32).radial is False
-    assert with_dimension(unresolved, 32).input_scale == "coordinate"
-    assert (resolved.penalty, with_dimension(unresolved, 32).penalty) == (10.0, 30.0)
+    assert with_dimension(unresolved, 32, samplers=True).input_scale == "coordinate"
+    assert with_dimension(unresolved, 32).input_scale == "radius"  # fixed samples
+    assert (resolved.penalty, with_dimension(unresolved, 32, samplers=True).penalty,
+            with_dimension(unresolved, 32).penalty) == (10.0, 30.0, 10.0)
     assert with_dimension(unresolved, 200, samplers=True).steps == 16000
     assert with_dimension(unresolved, 200).steps == 4000
     gp = cfg.__class__(**{**unresolved.__dict__, "lipschitz": "gp"})
