@@ -236,9 +236,12 @@ NOTES = """\
   million candidate pairs: within 1 h and 8 GiB, by 5 %.  Both 10^6 rows were measured with the
   engine before the point-by-point bound of the pair scan (`engine` in the JSON log), which
   took 10^5 W_1 from 31.2 s to 24.9 s of CPU (both on a quiet machine, load 0.1-0.3).
-- 10^6 clustered clouds were not run to the end: a W_2 solve started beside the W_1 one was
-  stopped after 11 minutes of CPU (at nice 5, load 3), far from done.  At 10^5 they take 2.7x
-  (W_2) to 7x (W_1) the time of uniform ones; 2*10^5 clustered was not run either.
+- 10^6 points, 2-D clustered, W_2 (`--only 1000000:2:2:clustered`, one thread, on the engine
+  with unsigned indices; the other core trained neural critics, load 1.7-2.6): 1852 s of CPU
+  (1981 s of wall time), 5.15 GiB of peak RSS, certified (dual violation 1.8e-15 over all
+  10^12 pairs) in 7 rounds over 47.9 million candidate pairs: within 1 h and 8 GiB.  (An
+  earlier W_2 solve on the engine before, started beside the 10^6 uniform W_1 one, was stopped
+  after 11 minutes of CPU at nice 5, far from done.)  2*10^5 clustered was not run.
 - The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
   module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
   value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
