@@ -24,18 +24,19 @@ full dual check):
    optimal for the full problem.
 
 Measured (``benchmarks/reports/exact_engine.md``: the finest level's LPs of
-real solves replayed round by round, CPU time, 2-core machine at load 2.5 to
-2.7).  From cold, POT's sparse simplex (LEMON's) is faster than otlab's per
-solve (about 1.1 to 1.9x); otlab's wins are the kept basis in the later rounds
-(a round that adds a thousand pairs costs a few dozen pivots: 0.002 s
-against 0.010 s for POT warm-started from potentials and 0.038 s for POT cold
-at n = 2000) and the seeded first round.  End to end (``emd_points``, one
+real solves replayed round by round, CPU time, 2-core machine at load 1.8 to
+1.9, after the unsigned indices of :mod:`._simplex_kernels`).  From cold,
+POT's sparse simplex (LEMON's) is faster than otlab's per solve (about 1.4 to
+2.0x); otlab's wins are the kept basis in the later rounds (a round that adds
+a thousand pairs costs a few dozen pivots: 0.0009 s against 0.007 s for POT
+warm-started from potentials and 0.026 s for POT cold at n = 2000) and the
+seeded first round.  End to end (``emd_points``, one
 thread, 64 x 64 grid pairs of random fields) the solve went from 4.0-5.9 s to
 0.7-1.0 s of CPU against the previous pipeline (POT re-solving each round,
 warm-started from an OR-Tools flow), and 2-D uniform n = 20 000 from 12.3 s to
 8.9 s of CPU.  The simplex now keeps its tree as a thread (preorder list,
 subtree sizes and last nodes, as in LEMON; :mod:`._simplex`): the same pivots
-cost 1.8-2.3x less, and POT is still 1.3-1.8x faster from cold.  Not done:
+cost 1.8-2.3x less (POT was then 1.3-1.8x faster from cold).  Not done:
 Schmitzer's shielding neighbourhoods as a provable candidate set (the
 candidate sets are still the coarse blocks, nearest neighbours and the
 monotone coupling; global optimality comes from the full check).

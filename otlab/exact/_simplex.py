@@ -82,7 +82,10 @@ and 27.6 s in this one, and shuffling the pairs made it 283 000 pivots and 6.0 s
 0.3 s against otlab's 0.5 s on the 64 x 64 LP: POT stays 1.3-1.8x faster from
 cold (``exact_engine.md``: 1.1-1.9x on the first rounds replayed), otlab is faster wherever a basis is kept or seeded, which is what the
 column generation needs.  ``benchmarks/reports/exact_engine.md`` has the
-round-by-round table.  These comparisons with POT were made before the next change.
+round-by-round table.  These comparisons with POT were made before the next change; after
+it, POT's simplex is 1.4-2.0x faster from cold on the replayed LPs (load 1.8-1.9; the
+machine was faster than for the figures above, POT's times 30-40 % lower), and the kept
+basis 0.8-60x faster than POT warm-started in the later rounds.
 
 Unsigned indices (:mod:`._simplex_kernels`).  numba tests every array index of a
 signed integer type for a negative value (wrap-around) and adds the length; in a
