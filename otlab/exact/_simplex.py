@@ -84,8 +84,8 @@ cold (``exact_engine.md``: 1.1-1.9x on the first rounds replayed), otlab is fast
 column generation needs.  ``benchmarks/reports/exact_engine.md`` has the
 round-by-round table.  These comparisons with POT were made before the next change; after
 it, POT's simplex is 1.4-2.0x faster from cold on the replayed LPs (load 1.8-1.9; the
-machine was faster than for the figures above, POT's times 30-40 % lower), and the kept
-basis 0.8-60x faster than POT warm-started in the later rounds.
+machine was faster than for the figures above, POT's times 30-40 % lower), and in the
+later rounds POT warm-started took 0.83 to 60 times the kept basis's time.
 
 Unsigned indices (:mod:`._simplex_kernels`).  numba tests every array index of a
 signed integer type for a negative value (wrap-around) and adds the length; in a
