@@ -90,7 +90,7 @@ def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
     """The compiled leaf-block kernel and the numpy tiles find the same positive maxima, the
     same number of violated pairs and, row by row, the same largest excesses (ties,
     duplicates); the kernel also prunes point by point, so it evaluates at most as many pairs
-    and a row without a positive excess may show a lower (non-positive) maximum.
+    and where a row has no positive excess each shows a lower bound of its maximum.
     Measured bitwise equal; compared at 1e-13 (another CPU may fuse the products)."""
     from otlab.exact._scan import _compiled_scan, _tiled_scan
 
@@ -108,10 +108,13 @@ def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
     positive = (fast.row_max > 0) | (slow.row_max > 0)
     np.testing.assert_allclose(fast.row_max[positive], slow.row_max[positive], rtol=0,
                                atol=1e-13)
-    assert np.all(fast.row_max[~positive] <= slow.row_max[~positive])
+    excess = f[:, None] + g[None, :] - costs
+    # a row without a positive excess: each scan gives the largest excess of the blocks it
+    # evaluated, a lower bound of the row's maximum (which block each skips may differ)
+    for scan in (fast, slow):
+        assert np.all(scan.row_max[~positive] <= excess.max(axis=1)[~positive] + 1e-13)
     assert fast.n_violations == slow.n_violations
     assert fast.n_evaluated <= slow.n_evaluated
-    excess = f[:, None] + g[None, :] - costs
 
     def kept(scan):
         order_ = np.lexsort((-excess[scan.rows, scan.cols], scan.rows))
