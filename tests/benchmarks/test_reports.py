@@ -115,5 +115,6 @@ def test_every_committed_results_file_has_its_report_rerendered():
     kept_apart = {"exact_grid_runs_pot_sparse_simplex.jsonl",  # an earlier engine, quoted
                   "exact_grid_runs_previous.jsonl",  # the runs before the grid settings
                   "exact_scale_runs_previous.jsonl",  # the runs before the repaired seed
+                  "exact_engine_previous.jsonl",  # the replays before the unsigned indices
                   "sinkhorn_busy_load20.jsonl"}  # an earlier run at load 20, kept
     assert results - read - kept_apart == set()
