@@ -72,7 +72,8 @@ def process_group(device="cpu", *, timeout: timedelta = DEFAULT_TIMEOUT):
     Under ``torchrun`` the group is initialised from the environment with
     :func:`backend_for` ``device`` (a CUDA ``device`` also selects the GPU
     ``LOCAL_RANK``, so ``"cuda"`` then means this process's GPU), and
-    destroyed at the end of the block.  A group initialised before is used
+    destroyed at the end of the block, after a barrier (without one when the
+    block raised).  A group initialised before is used
     as it is and left alone.  Without ``torchrun`` the block gets a lone
     :class:`otlab.gan.Replica` (rank 0 of 1).
 
@@ -103,6 +104,14 @@ def process_group(device="cpu", *, timeout: timedelta = DEFAULT_TIMEOUT):
         created = True
     try:
         yield current_replica()
-    finally:
-        if created:
+    except BaseException:
+        if created:  # no barrier: the other ranks may never reach it (torchrun stops them)
             dist.destroy_process_group()
+        raise
+    if created:
+        # Every rank has left the block (rank 0 may have evaluated alone after the last
+        # collective): the group is torn down by all ranks together, not by one while another
+        # still holds it.  Once, under heavy load, a rank that destroyed its group first aborted
+        # in gloo's teardown ("terminate called without an active exception").
+        dist.barrier()
+        dist.destroy_process_group()
