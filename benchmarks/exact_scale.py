@@ -242,6 +242,11 @@ NOTES = """\
   10^12 pairs) in 7 rounds over 47.9 million candidate pairs: within 1 h and 8 GiB.  (An
   earlier W_2 solve on the engine before, started beside the 10^6 uniform W_1 one, was stopped
   after 11 minutes of CPU at nice 5, far from done.)  2*10^5 clustered was not run.
+- 10^6 points, 2-D clustered, W_1 (`--only 1000000:2:1:clustered --timeout 3700`, the same
+  engine, right after the W_2 solve, load 1.3-2): stopped unfinished at the time limit, after
+  about 3580 s of CPU (read from its process just before: 58 min 35 s at 3639 s of wall time)
+  and 5.8 GiB of RSS, so it misses the 1 h target; how much longer it needs is unmeasured.
+  At 10^5 clustered W_1 took 2.2x the time of W_2.
 - The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
   module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
   value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
