@@ -233,21 +233,16 @@ def _apex(s, t, succ, parent):
 
 
 @njit(cache=True, nogil=True)
-def _shift(first, stop, sigma, thread, pi):
-    """``pi += sigma`` along the thread from ``first`` up to (not including) ``stop``."""
+def _add_along(first, stop, amount, values, links):
+    """``values[w] += amount`` from ``first`` along ``links`` up to (not including) ``stop``.
+
+    Along ``thread`` it shifts the potentials of a piece of the preorder, along ``parent``
+    it changes the subtree sizes of a node and its ancestors below ``stop``.
+    """
     w, end = np.uint32(first), np.uint32(stop)
     while w != end:
-        pi[w] += sigma
-        w = np.uint32(thread[w])
-
-
-@njit(cache=True, nogil=True)
-def _resize(first, join, moved, succ, parent):
-    """``succ += moved`` on ``first`` and its ancestors below ``join``."""
-    u, end = np.uint32(first), np.uint32(join)
-    while u != end:
-        succ[u] += moved
-        u = np.uint32(parent[u])
+        values[w] += amount
+        w = np.uint32(links[w])
 
 
 @njit(cache=True, nogil=True)
@@ -303,8 +298,8 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
     else:
         u_in, v_in, up_in, sigma = t, s, False, rc
     moved = succ[u_out]
-    _resize(parent[u_out], join, -moved, succ, parent)  # the old ancestors lose the subtree ...
-    _resize(v_in, join, moved, succ, parent)  # ... the new ones gain it
+    _add_along(parent[u_out], join, -moved, succ, parent)  # the old ancestors lose the subtree ...
+    _add_along(v_in, join, moved, succ, parent)  # ... the new ones gain it
     new_last, n_stem, climbed = _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem)
     w, new_parent, new_arc, new_up, below = u_in, v_in, e, up_in, 0
     while True:  # the stem u_in .. u_out, reversed, below v_in
@@ -319,10 +314,10 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
         w = old_parent
     root = parent.shape[0] - 1
     if 2 * moved <= root + 1:  # shift the smaller side
-        _shift(u_in, thread[new_last], sigma, thread, pi)
+        _add_along(u_in, thread[new_last], sigma, pi, thread)
         work[1] += moved
     else:
-        _shift(thread[new_last], u_in, -sigma, thread, pi)
+        _add_along(thread[new_last], u_in, -sigma, pi, thread)
         work[1] += root + 1 - moved
     work[2] += walked
     work[3] += n_stem
