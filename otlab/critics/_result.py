@@ -26,6 +26,14 @@ EXACT_SN_MAX_WIDTH = 256
 
 #: Values of ``estimate_w1(input_scale=...)`` (:func:`input_gain`).
 INPUT_SCALES = ("radius", "coordinate")
+#: Up to this dimension the critic keeps its low-dimensional defaults: the fewest steps
+#: (:func:`default_steps` grows by one unit per further ``LOW_DIM`` dimensions), no norm
+#: feature (:func:`default_radial`) and, on fixed samples, the radius scale
+#: (:func:`default_input_scale`); on samplers the ``"penalty_up_to_d32"`` weight
+#: (:func:`default_penalty`).
+LOW_DIM = 32
+#: The steps per ``LOW_DIM`` dimensions on fixed samples, every method (:func:`default_steps`).
+FIXED_STEPS_UNIT = 1000
 
 #: A critic whose values on the training points spread over less than this
 #: fraction of their size (or of the unit data scale) is constant: collapsed.
@@ -213,7 +221,8 @@ def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> 
     (``benchmarks/reports/critics_w1_diagnosis.md``).
     Eight times the former steps at D = 128 reached a slope of 0.95 and 0.97
     and a gradient cosine of 0.92 and 0.95 on two seeds (32000 steps, about 4
-    CPU minutes): pass ``steps`` for that.  Past D = 128 nothing was measured and the rule stops growing.
+    CPU minutes): pass ``steps`` for that.  Past D = 128 nothing was measured and
+    the rule stops growing.
 
     Examples
     --------
@@ -224,8 +233,8 @@ def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> 
     """
     from .lipschitz import DEFAULT_SETTINGS
 
-    unit = int(DEFAULT_SETTINGS[lipschitz]["steps_unit"]) if samplers else 1000
-    return unit * min(4, max(1, -(-int(dim) // 32)))
+    unit = int(DEFAULT_SETTINGS[lipschitz]["steps_unit"]) if samplers else FIXED_STEPS_UNIT
+    return unit * min(4, max(1, -(-int(dim) // LOW_DIM)))
 
 
 def default_radial(lipschitz: str, dim: int) -> bool:
@@ -246,7 +255,7 @@ def default_radial(lipschitz: str, dim: int) -> bool:
     """
     from .lipschitz import DEFAULT_SETTINGS
 
-    return bool(DEFAULT_SETTINGS[lipschitz]["radial"]) and int(dim) > 32
+    return bool(DEFAULT_SETTINGS[lipschitz]["radial"]) and int(dim) > LOW_DIM
 
 
 def default_input_scale(lipschitz: str, dim: int, *, samplers: bool = True) -> str:
@@ -279,7 +288,7 @@ def default_input_scale(lipschitz: str, dim: int, *, samplers: bool = True) -> s
     """
     from .lipschitz import DEFAULT_SETTINGS
 
-    if not samplers and int(dim) <= 32:
+    if not samplers and int(dim) <= LOW_DIM:
         return "radius"
     return DEFAULT_SETTINGS[lipschitz]["input_scale"]
 
@@ -291,9 +300,10 @@ def default_penalty(lipschitz: str, dim: int, *, samplers: bool = True) -> float
     on, ``DEFAULT_SETTINGS[lipschitz]["penalty_up_to_d32"]`` up to D = 32 on
     samplers: 30 for ``"lp"``, whose input has each coordinate at RMS 1
     there (:func:`default_input_scale`).  On fixed samples
-    (``samplers=False``) 10 at every D, with the radius scale up to D = 32.  The one-sided penalty is soft: on the
-    known-answer pairs (fresh samples, 4000 steps, seed 0) the weight 10 let
-    the critic's mean gradient norm along the optimal moves reach 1.05 to 1.08
+    (``samplers=False``) 10 at every D, with the radius scale up to D = 32.  The
+    one-sided penalty is soft: on the known-answer pairs (fresh samples, 4000
+    steps, seed 0) the weight 10 let the critic's mean gradient norm along the
+    optimal moves reach 1.05 to 1.08
     at D = 16 and 32 and the 4-funnel estimate overshoot by 5 %; with 30
     the norm was 0.96 to 1.02 and the estimate's slope along the moves
     (estimate over :math:`W_1`) 0.996 to 1.007 with 4 funnels, 0.91 to 0.96
@@ -314,7 +324,7 @@ def default_penalty(lipschitz: str, dim: int, *, samplers: bool = True) -> float
 
     settings = DEFAULT_SETTINGS[lipschitz]
     up_to_d32 = settings["penalty_up_to_d32"] if samplers else settings["penalty"]
-    return float(up_to_d32 if int(dim) <= 32 else settings["penalty"])
+    return float(up_to_d32 if int(dim) <= LOW_DIM else settings["penalty"])
 
 
 def input_gain(input_scale: str, dim: int) -> float:
