@@ -44,7 +44,12 @@ def test_scan_finds_every_violated_pair_and_its_exact_excess(seed, d, order, off
     assert np.all(scan.row_max <= np.maximum(best, 0.0) + ulps)
     assert np.all(excess[scan.rows, scan.cols] > tol - ulps)
     assert set(np.nonzero((excess > tol + ulps).any(axis=1))[0]) <= set(scan.rows.tolist())
-    assert (excess > tol + ulps).sum() <= scan.n_violations <= (excess > tol - ulps).sum()
+    # once a row holds its top_k, blocks that cannot enter it are skipped: the count is then
+    # at least one per violated row and at most all violations
+    violated_rows = (excess > tol + ulps).any(axis=1).sum()
+    assert violated_rows <= scan.n_violations <= (excess > tol - ulps).sum()
+    if scan.n_evaluated == n * m:
+        assert (excess > tol + ulps).sum() <= scan.n_violations
     np.testing.assert_allclose(scan.max_excess, max(0.0, best.max()), rtol=0, atol=ulps)
 
 
@@ -88,7 +93,7 @@ def test_64_dimensional_clouds_match_pot_and_tampered_potentials_fail(order):
        st.sampled_from([1e-9, 1e-3]), st.sampled_from([0, 1, 5]))
 def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
     """The compiled leaf-block kernel and the numpy tiles find the same positive maxima, the
-    same number of violated pairs and, row by row, the same largest excesses (ties,
+    same number of violated pairs (without top_k) and, row by row, the same largest excesses (ties,
     duplicates); the kernel also prunes point by point, so it evaluates at most as many pairs
     and where a row has no positive excess each shows a lower bound of its maximum.
     Measured bitwise equal; compared at 1e-13 (another CPU may fuse the products)."""
@@ -113,7 +118,10 @@ def test_compiled_scan_equals_the_tiled_scan(seed, d, order, tol, top_k):
     # evaluated, a lower bound of the row's maximum (which block each skips may differ)
     for scan in (fast, slow):
         assert np.all(scan.row_max[~positive] <= excess.max(axis=1)[~positive] + 1e-13)
-    assert fast.n_violations == slow.n_violations
+    if top_k == 0:
+        assert fast.n_violations == slow.n_violations
+    else:  # the kernel skips blocks that cannot enter a full top_k: a lower bound, >= 1 a row
+        assert (excess > tol + 1e-13).any(axis=1).sum() <= fast.n_violations <= slow.n_violations
     assert fast.n_evaluated <= slow.n_evaluated
 
     def kept(scan):
@@ -152,3 +160,68 @@ def test_the_block_bound_never_skips_a_block_that_may_hold_a_positive_excess(top
         assert _may_exceed(top, sq, root)
     if root and top >= 1e-150 and sq > top * top * (1 + 1e-9):
         assert not _may_exceed(top, sq, root)
+
+
+def _one_leaf_planes(y, g, root):
+    from otlab.exact._scan_kernels import leaf_planes
+
+    lo, hi = y.min(axis=0, keepdims=True), y.max(axis=0, keepdims=True)
+    centre, slope, offset = np.empty_like(lo), np.empty_like(lo), np.empty(1)
+    leaf_planes(y, g, np.array([0, y.shape[0]]), lo, hi, root, centre, slope, offset)
+    return lo, hi, g.max(keepdims=True), centre, slope, offset
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 3]), st.booleans(),
+       st.sampled_from([1e-3, 1.0, 50.0]), st.sampled_from([1, 2, 9, 32]),
+       st.sampled_from([0.0, 1.0, 1e4]))
+def test_plane_bounds_are_upper_bounds_of_every_excess_in_their_boxes(seed, d, root, slope_size,
+                                                                       size, spread):
+    """The bounds of the compiled scan from a box's plane (a point against a leaf,
+    ``_plane_bound``; two leaves, ``_pair_bound``) are at least the largest excess
+    ``f_i + g_j - c_ij`` over the boxes, whatever the potentials: steep linear parts (the
+    planes' slopes), rough parts, one point or coinciding points in a leaf; up to the
+    round-off ``_plane_margin`` allows for."""
+    from otlab.exact._scan import _plane_margin
+    from otlab.exact._scan_kernels import _pair_bound, _plane_bound
+
+    rng = np.random.default_rng(seed)
+    y = rng.random((size, d)) * 0.05 + rng.random(d)
+    y[size // 2:] = y[0]  # coinciding points
+    x = rng.random((size, d)) * 0.05 + rng.random(d)
+    cost = PowerCost(1.0 if root else 2.0)
+    costs = _all_costs(x, y, cost)
+    g = slope_size * (y @ rng.normal(size=d)) + spread * 1e-6 * rng.normal(size=size)
+    f = slope_size * (x @ rng.normal(size=d)) + spread * 1e-6 * rng.normal(size=size)
+    true_max = (f[:, None] + g[None, :] - costs)
+    side_y, side_x = _one_leaf_planes(y, g, root), _one_leaf_planes(x, f, root)
+    margin = _plane_margin(x, y, side_x, side_y)
+    lo, hi, _, centre, slope, offset = side_y
+    for i in range(size):
+        bound = _plane_bound(x, i, f[i], centre, slope, offset, lo, hi, 0, root)
+        assert bound + margin >= true_max[i].max()
+    assert _pair_bound(side_x, 0, side_y, 0, root) + margin >= true_max.max()
+
+
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_scan_of_a_translation_finds_every_violated_pair(order):
+    """Potentials of a translation by a quarter of the extent (steep and smooth, where the
+    planes' bounds prune) with planted violations: the compiled scan finds each violated row,
+    its exact maximum and the same top pairs as brute force."""
+    from otlab.exact._scan import _compiled_scan
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(600, 2)) * 0.02 + 0.3
+    y = x + 0.25 + 1e-3 * rng.normal(size=x.shape)
+    cost = PowerCost(order)
+    costs = _all_costs(x, y, cost)
+    shift = np.array([0.25, 0.25])
+    f = -(x @ shift) * (2.0 if order == 2 else 1.0 / np.linalg.norm(shift))
+    g = np.min(costs - f[:, None], axis=0)  # tight
+    g[:9] += 10.0 ** rng.uniform(-10, -3, 9)
+    excess = f[:, None] + g[None, :] - costs
+    scan = _compiled_scan(x, y, f, g, Leaves(x, 32), Leaves(y, 32), cost, tol=1e-12, top_k=2)
+    best = excess.max(axis=1)
+    positive = best > 1e-12
+    np.testing.assert_allclose(scan.row_max[positive], best[positive], rtol=0, atol=1e-13)
+    assert set(np.nonzero(positive)[0]) <= set(scan.rows.tolist())

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["scan_leaves"]
+__all__ = ["leaf_planes", "scan_leaves"]
 
 
 @njit(cache=True, nogil=True)
@@ -59,43 +59,205 @@ def _may_exceed(top, sq, root):
 
 
 @njit(cache=True, nogil=True)
-def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo_x, hi_x,
-                max_f, lo_y, hi_y, max_g, root, tol, top_k, row_max, out_rows, out_cols):
-    """Excess ``f_i + g_j - c_ij`` of every pair in the leaf blocks that may hold a positive one.
+def leaf_planes(y_sorted, g_sorted, start_y, lo_y, hi_y, root, centre, slope, offset):
+    r"""Per target leaf, a plane above its potentials, for :func:`scan_leaves`'s plane bound.
 
-    Source leaf ``a`` (its points ``rows_of[start_x[a]:start_x[a + 1]]``, box
-    ``lo_x[a], hi_x[a]``, largest potential ``max_f[a]``) is paired with every
-    target leaf ``b`` whose bound ``max_f[a] + max_g[b] - (least cost between the
-    boxes)`` is positive, and each of its points with those of the leaves whose bound
-    for that point alone (its potential, its least cost to the box) is positive; no
-    pair with a positive excess is skipped.  The targets are given in leaf order (``y_sorted``,
-    ``g_sorted``, their indices ``y_index``, leaf ``b`` at ``start_y[b]:start_y[b + 1]``).
-    The cost is the squared distance from coordinate differences, and its square
-    root where ``root``.  Fills ``row_max`` (``-inf`` where no block was evaluated)
-    and writes the ``top_k`` largest excesses above ``tol`` of each row to
-    ``out_rows``, ``out_cols``; returns their number, the number of excesses above
-    ``tol`` and the number of pairs evaluated.
+    Leaf ``b`` (points ``y_sorted[start_y[b]:start_y[b + 1]]``) gets its box
+    centre :math:`c_b` (``centre[b]``), a slope :math:`w_b` (``slope[b]``, the
+    least-squares slope of :math:`h_j` over :math:`y_j - c_b`) and the offset
+    :math:`A_b = \max_j h_j - w_b \cdot (y_j - c_b)` (``offset[b]``), so that
+    :math:`h_j \le A_b + w_b \cdot (y_j - c_b)` for every point of the leaf,
+    whatever the slope; :math:`h_j = g_j - |y_j - c_b|^2` for the squared
+    distance and :math:`h_j = g_j` for the distance (``root``).
+    """
+    d = y_sorted.shape[1]
+    gram = np.empty((d, d))
+    rhs = np.empty(d)
+    diff = np.empty(d)
+    for b in range(np.uint64(start_y.shape[0] - 1)):
+        first, end = np.uint64(start_y[b]), np.uint64(start_y[b + np.uint64(1)])
+        for k in range(d):
+            centre[b, k] = 0.5 * (lo_y[b, k] + hi_y[b, k])
+        gram[:, :] = 0.0
+        rhs[:] = 0.0
+        mean_h = 0.0
+        for q in range(first, end):
+            mean_h += _lifted_h(y_sorted, g_sorted, centre, b, q, root)
+        mean_h /= max(1.0, float(end - first))
+        trace = 0.0
+        for q in range(first, end):
+            h = _lifted_h(y_sorted, g_sorted, centre, b, q, root) - mean_h
+            for k in range(d):
+                diff[k] = y_sorted[q, k] - centre[b, k]
+            for k in range(d):
+                rhs[k] += diff[k] * h
+                for t in range(d):
+                    gram[k, t] += diff[k] * diff[t]
+            for k in range(d):
+                trace += diff[k] * diff[k]
+        slope[b, :] = 0.0
+        if trace > 0.0 and end - first > np.uint64(d):
+            for k in range(d):  # a ridge: any slope gives a valid bound, only its tightness varies
+                gram[k, k] += 1e-9 * trace
+            slope[b, :] = np.linalg.solve(gram, rhs)
+            for k in range(d):
+                if not math.isfinite(slope[b, k]):
+                    slope[b, :] = 0.0
+                    break
+        top = -np.inf
+        for q in range(first, end):
+            h = _lifted_h(y_sorted, g_sorted, centre, b, q, root)
+            for k in range(d):
+                h -= slope[b, k] * (y_sorted[q, k] - centre[b, k])
+            top = max(top, h)
+        offset[b] = top
+
+
+@njit(cache=True, nogil=True)
+def _lifted_h(y_sorted, g_sorted, centre, b, q, root):
+    """:math:`g_q - |y_q - c_b|^2` for the squared distance, :math:`g_q` for the distance."""
+    if root:
+        return g_sorted[q]
+    sq = 0.0
+    for k in range(y_sorted.shape[1]):
+        diff = y_sorted[q, k] - centre[b, k]
+        sq += diff * diff
+    return g_sorted[q] - sq
+
+
+@njit(cache=True, nogil=True)
+def _plane_bound(x, i, fi, centre, slope, offset, lo_y, hi_y, b, root):
+    r"""Upper bound of ``f_i + g_j - c_ij`` over leaf ``b``, from its plane (:func:`leaf_planes`).
+
+    With :math:`u = x_i - c_b` and the box's half widths :math:`r_k`:
+    squared distance, :math:`c_{ij} = |u|^2 - 2u \cdot (y_j - c_b) + |y_j - c_b|^2`
+    exactly, so :math:`e_{ij} \le f_i - |u|^2 + A_b + \sum_k |w_{bk} + 2u_k| r_k`;
+    distance, :math:`|x_i - y_j| \ge |u| - (u / |u|) \cdot (y_j - c_b)` (the norm
+    is above its tangent plane), so :math:`e_{ij} \le f_i - |u| + A_b +
+    \sum_k |w_{bk} + u_k / |u|| r_k`.
     """
     d = x.shape[1]
+    sq = 0.0
+    for k in range(d):
+        diff = x[i, k] - centre[b, k]
+        sq += diff * diff
+    if root:
+        dist = math.sqrt(sq)
+        base = fi - dist + offset[b]
+        scale = 1.0 / dist if dist > 0.0 else 0.0
+    else:
+        base = fi - sq + offset[b]
+        scale = 2.0
+    spread = 0.0
+    for k in range(d):
+        v = slope[b, k] + scale * (x[i, k] - centre[b, k])
+        spread += abs(v) * (0.5 * (hi_y[b, k] - lo_y[b, k]))
+    return base + spread
+
+
+@njit(cache=True, nogil=True)
+def _pair_bound(side_a, a, side_b, b, root):
+    r"""Upper bound of ``f_i + g_j - c_ij`` over boxes ``a`` and ``b``, from both boxes' planes.
+
+    ``side_a``, ``side_b`` are ``(lo, hi, top, centre, slope, offset)`` (the
+    boxes, largest potential, and planes of :func:`leaf_planes`).  With
+    :math:`D = c_a - c_b`, :math:`x_i = c_a + s`, :math:`y_j = c_b + t` and the
+    half widths :math:`r^a, r^b`: squared distance,
+    :math:`e_{ij} = (f_i - |s|^2) + (g_j - |t|^2) - |D|^2 - 2D \cdot s + 2D \cdot t
+    + 2 s \cdot t \le A_a + A_b - |D|^2 + \sum_k (|w_{ak} - 2D_k| r^a_k + |w_{bk} + 2D_k|
+    r^b_k + 2 r^a_k r^b_k)`; distance, with :math:`u = D / |D|` and
+    :math:`|D + s - t| \ge |D| + u \cdot (s - t)`, :math:`e_{ij} \le A_a + A_b - |D|
+    + \sum_k (|w_{ak} - u_k| r^a_k + |w_{bk} + u_k| r^b_k)`.
+    """
+    lo_a, hi_a, _, centre_a, slope_a, offset_a = side_a
+    lo_b, hi_b, _, centre_b, slope_b, offset_b = side_b
+    sq = 0.0
+    for k in range(lo_a.shape[1]):
+        diff = centre_a[a, k] - centre_b[b, k]
+        sq += diff * diff
+    if root:
+        dist = math.sqrt(sq)
+        bound = offset_a[a] + offset_b[b] - dist
+        scale = 1.0 / dist if dist > 0.0 else 0.0
+    else:
+        bound = offset_a[a] + offset_b[b] - sq
+        scale = 2.0
+    for k in range(lo_a.shape[1]):
+        v = scale * (centre_a[a, k] - centre_b[b, k])
+        ra = 0.5 * (hi_a[a, k] - lo_a[a, k])
+        rb = 0.5 * (hi_b[b, k] - lo_b[b, k])
+        bound += abs(slope_a[a, k] - v) * ra + abs(slope_b[b, k] + v) * rb
+        if not root:
+            bound += 2.0 * ra * rb
+    return bound
+
+
+@njit(cache=True, nogil=True)
+def _may_hold_excess(side_a, a, side_b, b, root, margin):
+    """Whether boxes ``a`` and ``b`` may hold a pair of excess above ``-margin``: both bounds."""
+    lo_a, hi_a, top_a = side_a[0], side_a[1], side_a[2]
+    lo_b, hi_b, top_b = side_b[0], side_b[1], side_b[2]
+    if not _may_exceed(top_a[a] + top_b[b], _box_sq(lo_a, hi_a, lo_b, hi_b, a, b), root):
+        return False
+    return _pair_bound(side_a, a, side_b, b, root) > -margin
+
+
+@njit(cache=True, nogil=True)
+def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, leaves_x, leaves_y,
+                groups_y, group_size, margin, root, tol, top_k, row_max, out_rows, out_cols):
+    """Excess ``f_i + g_j - c_ij`` of every pair in the leaf blocks that may hold a positive one.
+
+    Source leaf ``a`` (its points ``rows_of[start_x[a]:start_x[a + 1]]``) is
+    paired with the groups of ``group_size`` consecutive target leaves
+    (``groups_y``), then with the leaves of the groups it may exceed, then each
+    of its points with those leaves; no pair with a positive excess is skipped.
+    A pair of boxes is kept where both of its bounds (:func:`_may_hold_excess`)
+    may be positive: the largest potentials less the least cost between the boxes,
+    and the planes' bound :func:`_pair_bound`; a point, where its own potential
+    less its least cost to the leaf's box, and the leaf plane's bound
+    :func:`_plane_bound`, may be positive.  ``leaves_x``, ``leaves_y``,
+    ``groups_y`` are ``(lo, hi, top, centre, slope, offset)``: boxes, largest
+    potential, planes (:func:`leaf_planes`).  The plane bounds must exceed
+    ``-margin`` (above their round-off).  The targets are given in leaf order
+    (``y_sorted``, ``g_sorted``, their indices ``y_index``, leaf ``b`` at
+    ``start_y[b]:start_y[b + 1]``).  The cost is the squared distance from
+    coordinate differences, and its square root where ``root``.  Fills
+    ``row_max`` (``-inf`` where no block was evaluated) and writes the ``top_k``
+    largest excesses above ``tol`` of each row to ``out_rows``, ``out_cols``;
+    returns their number, the number of excesses above ``tol`` and the number of
+    pairs evaluated.
+    """
+    d = x.shape[1]
+    lo_y, hi_y, max_g, centre, slope, offset = leaves_y
+    n_leaves = max_g.shape[0]
     n_bad = 0
     n_eval = 0
     top_v = np.empty(top_k)
     top_c = np.empty(top_k, np.int64)
-    near = np.empty(max_g.shape[0], np.int64)
+    near = np.empty(n_leaves, np.int64)
+    promise = np.empty(n_leaves)
     n_out = 0
-    for leaf in range(max_f.shape[0]):
+    for leaf in range(leaves_x[2].shape[0]):
         n_near = 0
-        for b in range(np.uint64(max_g.shape[0])):
-            if _may_exceed(max_f[leaf] + max_g[b], _box_sq(lo_x, hi_x, lo_y, hi_y, leaf, b), root):
-                near[n_near] = b
-                n_near += 1
+        for group in range(groups_y[2].shape[0]):
+            if not _may_hold_excess(leaves_x, leaf, groups_y, group, root, margin):
+                continue
+            for b in range(group * group_size, min((group + 1) * group_size, n_leaves)):
+                if _may_hold_excess(leaves_x, leaf, leaves_y, b, root, margin):
+                    near[n_near] = b
+                    promise[n_near] = -_pair_bound(leaves_x, leaf, leaves_y, b, root)
+                    n_near += 1
         if n_near == 0:
             continue
+        if top_k > 0:  # the most promising leaves first: the rows' tops fill early
+            order = np.argsort(promise[:n_near])
+            near[:n_near] = near[:n_near][order]
         for p in range(start_x[leaf], start_x[leaf + 1]):
             i = np.uint64(rows_of[p])
             fi = f[i]
             best = -np.inf
             count = 0
+            floor = 0.0  # a leaf whose bound is at most this can change neither output
             for s in range(n_near):
                 b = np.uint64(near[s])
                 # the same bound for this point alone: the leaf's bound uses the largest
@@ -110,7 +272,9 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
                         gap = max(lo_y[b, k] - x[i, k], x[i, k] - hi_y[b, k])
                         if gap > 0.0:
                             sq += gap * gap
-                if not _may_exceed(fi + max_g[b], sq, root):
+                if not _may_exceed(fi + max_g[b] - floor, sq, root):
+                    continue
+                if _plane_bound(x, i, fi, centre, slope, offset, lo_y, hi_y, b, root) <= floor - margin:
                     continue
                 for q in range(np.uint64(start_y[b]), np.uint64(start_y[b + np.uint64(1)])):
                     sq = 0.0
@@ -126,6 +290,8 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, lo
                         if top_k > 0:
                             count = _keep_top(e, y_index[q], top_v, top_c, count, top_k)
                 n_eval += start_y[b + np.uint64(1)] - start_y[b]
+                if count == top_k and top_k > 0:
+                    floor = top_v[top_k - 1]  # > tol >= 0: below it, no pair enters the top
             row_max[i] = best
             for k in range(count):
                 out_rows[n_out] = i
