@@ -258,6 +258,17 @@ NOTES = """\
   two engines on another 10^5 uniform W_1 pair, the new one took 21.1 and 22.3 s against 29.8
   and 29.3 s (0.71-0.76x), and on 5*10^4 clustered W_2 0.76-0.83x, with the same values.
   The uniform targets (30 s) are met; clustered clouds at 10^5 still miss them (W_2 by 13 %).
+- The n = 10^5 rows rendered above were measured again after the pair scan got its plane bounds
+  (`76b375d`, module notes of `otlab/exact/_scan.py`: a plane above each leaf's potentials, leaves
+  bounded sixteen at a time, blocks that cannot enter a row's top skipped), on a day when the
+  machine ran about 1.25x slower than for the rows before (load 1.7-2.4, the other core training
+  neural critics).  Right after them, the engine before (`b1d42a6`) in the same harness
+  (rows in `exact_scale_runs_previous.jsonl`): uniform W_1 21.0 s against 20.1 s now, W_2 20.4
+  against 18.1 s, clustered W_2 47.2 against 41.3 s, clustered W_1 98.5 against 95.2 s
+  (0.88-0.97x), the same values and rounds.  The uniform targets are still met; on this day's
+  machine clustered W_2 misses 30 s by 38 % and W_1 by 3.2x.  What remains is the simplex
+  (62 % of the clustered W_2 solve): about 16 pivots a point, and in 4-6 % of them the cut
+  subtree holds more than a twentieth of the nodes, which makes 80 % of the potentials shifted.
 """
 
 
