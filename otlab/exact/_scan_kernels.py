@@ -60,9 +60,10 @@ def _may_exceed(top, sq, root):
 
 @njit(cache=True, nogil=True)
 def leaf_planes(y_sorted, g_sorted, start_y, lo_y, hi_y, root, centre, slope, offset):
-    r"""Per target leaf, a plane above its potentials, for :func:`scan_leaves`'s plane bound.
+    r"""Per box (a leaf, or a group of leaves), a plane above its points' potentials.
 
-    Leaf ``b`` (points ``y_sorted[start_y[b]:start_y[b + 1]]``) gets its box
+    Used by the plane bounds of :func:`scan_leaves` on both sides.  Box ``b``
+    (points ``y_sorted[start_y[b]:start_y[b + 1]]``, potentials ``g_sorted``) gets its box
     centre :math:`c_b` (``centre[b]``), a slope :math:`w_b` (``slope[b]``, the
     least-squares slope of :math:`h_j` over :math:`y_j - c_b`) and the offset
     :math:`A_b = \max_j h_j - w_b \cdot (y_j - c_b)` (``offset[b]``), so that
