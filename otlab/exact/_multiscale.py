@@ -56,7 +56,19 @@ clouds: 29 000), and 5-6 rounds follow.  Tried without gain (2*10^4, k = 1 and 2
 most violated pairs per row instead of 5, 16 nearest neighbours instead of 8, coarse leaves of
 4 points, and the pairs that the c-transform of the coarse potentials (spread over their
 leaves) makes tight, one per point on each side, among the first candidates (round-one
-violations 5.2 -> 4.1 million, the same 5 rounds, more time).
+violations 5.2 -> 4.1 million, the same 5 rounds, more time).  Where the violations lie
+(5*10^4 points, W_2, pairs sampled with the first round's potentials): 97 % join a source
+cluster to a target cluster that exchange mass at the optimum (73 of the 400 cluster pairs),
+with excesses up to 0.08; the potentials within a moved cluster are wrong, not the offsets
+between clusters.  The neighbours of the seed's partners among the first candidates (the
+pairs that make a translated block's potentials right) cut the round-one violations from
+about 53 million to 64 000, but the first round then takes 454 000 pivots instead of
+149 000 and the total (715 000 against 780 000 at 5*10^4; 1.49 against 1.63 million at 10^5)
+and the CPU time stay the same (11.1 / 11.5 s; 39.4 / 40.0 s).  The pivots are the cost:
+about 16 a point, and in 4-6 % of them the cut subtree holds more than a twentieth of the
+nodes, which makes 80 % of the potentials shifted (on 128² grids, k = 2, 42 % of the
+finest level's pivots do).  Larger pricing blocks (0.3 and 1 times the square root of the
+pairs instead of 0.1) were slower (12.6 and 14.3 s against 11.1 s at 5*10^4).
 
 Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
 coarse point (``coarse_leaf=4``) and 4 nearest neighbours, and with
