@@ -64,7 +64,7 @@ between clusters.  The neighbours of the seed's partners among the first candida
 pairs that make a translated block's potentials right) cut the round-one violations from
 about 53 million to 64 000, but the first round then takes 454 000 pivots instead of
 149 000 and the total (715 000 against 780 000 at 5*10^4; 1.49 against 1.63 million at 10^5)
-and the CPU time stay the same (11.1 / 11.5 s; 39.4 / 40.0 s).  The pivots are the cost:
+and the CPU time stay the same (11.5 / 11.1 s; 39.4 / 40.0 s).  The pivots are the cost:
 about 16 a point, and in 4-6 % of them the cut subtree holds more than a twentieth of the
 nodes, which makes 80 % of the potentials shifted (on 128² grids, k = 2, 42 % of the
 finest level's pivots do).  Larger pricing blocks (0.3 and 1 times the square root of the
