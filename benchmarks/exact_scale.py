@@ -233,9 +233,18 @@ NOTES = """\
 - 10^6 points, 2-D uniform, W_1 (`--only 1000000:2:1:uniform`, one thread; the machine's other
   core busy with a second solve and tests, load 2-4 for most of the run): 3417 s of CPU (4303 s
   of wall time), 3.76 GiB of peak RSS, certified (dual violation 8.9e-16) in 7 rounds over 28.8
-  million candidate pairs: within 1 h and 8 GiB, by 5 %.  Both 10^6 rows were measured with the
-  engine before the point-by-point bound of the pair scan (`engine` in the JSON log), which
-  took 10^5 W_1 from 31.2 s to 24.9 s of CPU (both on a quiet machine, load 0.1-0.3).
+  million candidate pairs: within 1 h and 8 GiB, by 5 %.  Both 10^6 uniform solves were first
+  measured with the engine before the point-by-point bound of the pair scan (`engine` in the JSON
+  log), which took 10^5 W_1 from 31.2 s to 24.9 s of CPU (both on a quiet machine, load 0.1-0.3).
+  W_1 was measured again on the engine with the plane bounds (`76b375d`; the other core training
+  neural critics, load 1.2-2, on the day the machine ran about 1.25x slower): 1746 s of CPU
+  (1797 s of wall time), 3.51 GiB of peak RSS, certified (dual violation 8.9e-16) in 7 rounds
+  over 28.8 million candidate pairs, half the time of the row before (kept in
+  `exact_scale_runs_previous.jsonl`).  At 10^5 the three changes since took 0.71-0.76x
+  (unsigned indices), 0.90x (point-by-point bound) and 0.96x (planes) of the CPU time; at
+  10^6 the check of all pairs also visited all 1.07*10^9 pairs of leaves (32 768 a side) each
+  round before the target leaves were grouped, a share not measured on its own.  W_2 was not
+  measured again.
 - 10^6 points, 2-D clustered, W_2 (`--only 1000000:2:2:clustered`, one thread, on the engine
   with unsigned indices; the other core trained neural critics, load 1.7-2.6): 1852 s of CPU
   (1981 s of wall time), 5.15 GiB of peak RSS, certified (dual violation 1.8e-15 over all
