@@ -178,6 +178,22 @@ FACTORS = {
     }.items()},
     # estimate_w1's default at the time of the run (the fourth round's, LIBRARY)
     "round 4 default": ("fresh", LIBRARY),
+    # the fourth round's default (LIBRARY at the time) with the critic's weights averaged
+    # over the last steps ('average F': the uniform mean of the iterates of the last fraction
+    # F of the steps, evaluated with the averaged weights; 'ema F': an exponential moving
+    # average with a window of F times the steps; 'constant lr': no cosine decay), or, for
+    # the low dimensions, more steps or width
+    **{f"round 4 default{name}": ("fresh", {**LIBRARY, **opts}) for name, opts in {
+        " average 0.25": {"average": 0.25},
+        " average 0.5": {"average": 0.5},
+        " ema 0.1": {"average": 0.1, "average_kind": "ema"},
+        " constant lr average 0.5": {"lr_schedule": "constant", "average": 0.5},
+        " steps 16000": {"steps": 16000},
+        " 512x512": {"hidden": (512, 512)},
+        " 512x512 steps 16000": {"hidden": (512, 512), "steps": 16000},
+        " 256x256x256": {"hidden": (256, 256, 256)},
+        " 128x128x128 steps 16000": {"hidden": (128, 128, 128), "steps": 16000},
+    }.items()},
 }
 
 #: Where the ``"lp"`` penalty is evaluated ('penalty at ...' factors): the library's
@@ -261,12 +277,16 @@ def _anchored_net(n_anchors):
 
 
 @contextlib.contextmanager
-def _patched(*, penalty_points=None, warmup=None, anchors=None):
-    """The training loop with a diagnosis variant of its loss, schedule or net, restored after."""
+def _patched(*, penalty_points=None, warmup=None, anchors=None, average_kind=None):
+    """The training loop with a diagnosis variant of its loss, schedule, net or weight
+    average, restored after."""
     from otlab.critics import _loop, samplers
 
     saved = _loop.critic_loss, _loop.lr_factor, samplers.build_net
+    saved_kind = _loop.WeightAverage.default_kind
     try:
+        if average_kind is not None:
+            _loop.WeightAverage.default_kind = average_kind
         if penalty_points is not None:
             _loop.critic_loss = _lp_loss(penalty_points)
         if warmup is not None:
@@ -276,6 +296,7 @@ def _patched(*, penalty_points=None, warmup=None, anchors=None):
         yield
     finally:
         _loop.critic_loss, _loop.lr_factor, samplers.build_net = saved
+        _loop.WeightAverage.default_kind = saved_kind
 
 
 def run_case(case, args) -> dict:
@@ -290,7 +311,8 @@ def run_case(case, args) -> dict:
     if opts["input_scale"] == "round 3":
         opts["input_scale"] = "coordinate" if dim > 32 else "radius"
     lipschitz = opts.pop("lipschitz", "lp")
-    patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors") if k in opts}
+    patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors", "average_kind")
+             if k in opts}
     seed = case["seed"]
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
     if mode == "fixed":

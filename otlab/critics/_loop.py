@@ -16,7 +16,8 @@ import numpy as np
 
 from .lipschitz import DEFAULT_SETTINGS, critic_loss, project
 
-__all__ = ["LR_SCHEDULES", "SYMMETRIC", "CriticDivergedError", "train_critic"]
+__all__ = ["LR_SCHEDULES", "SYMMETRIC", "AVERAGE_KINDS", "CriticDivergedError",
+           "WeightAverage", "train_critic"]
 
 #: Learning-rate schedules of ``estimate_w1(lr_schedule=...)``.
 LR_SCHEDULES = ("constant", "cosine")
@@ -25,6 +26,69 @@ LR_SCHEDULES = ("constant", "cosine")
 #: penalties see the same gradient norms, clipping and spectral norms the same
 #: weights), so a critic with a negative gap can be replaced by its negation.
 SYMMETRIC = ("clip", "gp", "lp", "sn")
+
+
+#: How the iterates of the last steps are averaged (:class:`WeightAverage`).
+AVERAGE_KINDS = ("uniform", "ema")
+
+
+class WeightAverage:
+    r"""An average of a network's parameters over the last ``fraction`` of the steps.
+
+    ``"uniform"`` (Polyak-Ruppert): the mean of the iterates
+    :math:`\theta_s` after the steps :math:`s = S - m + 1, \dots, S`, with
+    :math:`m = \lceil \text{fraction} \cdot S\rceil`.  ``"ema"``: the
+    exponential moving average :math:`\bar\theta \leftarrow \beta \bar\theta
+    + (1 - \beta) \theta_s` over every step, with :math:`\beta = 1 - 1/m`
+    (an effective window of about m steps).  :meth:`negate_last` keeps the
+    average of a critic whose output layer is negated (a sign flip) the
+    average of the negated critic; :meth:`copy_to` writes it into the network.
+    """
+
+    #: The kind used when none is given (``estimate_w1`` averages uniformly).
+    default_kind = "uniform"
+
+    def __init__(self, net, steps: int, fraction: float, kind: str | None = None):
+        kind = self.default_kind if kind is None else kind
+        self.params = list(net.parameters())
+        self.window = max(1, math.ceil(fraction * steps))
+        self.start = steps - self.window + 1 if kind == "uniform" else 1
+        self.kind = kind
+        self.count = 0
+        self.mean = [p.detach().clone() for p in self.params]
+
+    def update(self, step: int) -> None:
+        """Add the iterate after ``step`` (1-based) when it falls in the window."""
+        import torch
+
+        if step < self.start:
+            return
+        self.count += 1
+        # uniform: the running mean; ema: the running mean until the window is full
+        weight = 1.0 / (self.count if self.kind == "uniform" else min(self.count, self.window))
+        with torch.no_grad():
+            for mean, p in zip(self.mean, self.params):
+                mean.lerp_(p.detach(), weight)
+
+    def negate_last(self, net) -> None:
+        """Negate the average of the output layer's parameters, as :func:`negate_output` does."""
+        import torch
+
+        from ..networks import linear_layers
+
+        last = {id(p) for p in linear_layers(net)[-1].parameters()}
+        with torch.no_grad():
+            for mean, p in zip(self.mean, self.params):
+                if id(p) in last:
+                    mean.neg_()
+
+    def copy_to(self, net) -> None:
+        """Write the averaged parameters into ``net`` (whose parameters were averaged)."""
+        import torch
+
+        with torch.no_grad():
+            for mean, p in zip(self.mean, self.params):
+                p.copy_(mean)
 
 
 class CriticDivergedError(FloatingPointError):
@@ -108,6 +172,7 @@ def train_critic(cfg, net, draw, gap, generator, *, check=None):
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: lr_factor(cfg.lr_schedule, i + 1, cfg.steps))
     project(cfg.lipschitz, net, clip_value=cfg.clip_value)
+    average = WeightAverage(net, cfg.steps, cfg.average) if cfg.average > 0 else None
     history = {"step": [], "loss": [], "estimate": []}
     flips, bad, checked = [], None, 0
     for step in range(1, cfg.steps + 1):
@@ -118,6 +183,8 @@ def train_critic(cfg, net, draw, gap, generator, *, check=None):
         opt.step()
         sched.step()
         project(cfg.lipschitz, net, clip_value=cfg.clip_value)
+        if average is not None:
+            average.update(step)
         finite = torch.isfinite(loss.detach())
         bad = ~finite if bad is None else bad | ~finite
         if step % cfg.log_every == 0 or step == cfg.steps:
@@ -130,9 +197,14 @@ def train_critic(cfg, net, draw, gap, generator, *, check=None):
             checked = step
             if value < 0 and cfg.fix_sign and cfg.lipschitz in SYMMETRIC:
                 negate_output(net, opt)
+                if average is not None:
+                    average.negate_last(net)
                 flips.append(step)
                 value = -value
             history["step"].append(step)
             history["loss"].append(loss.item())
             history["estimate"].append(value)
+    if average is not None:
+        average.copy_to(net)
+        project(cfg.lipschitz, net, clip_value=cfg.clip_value)
     return history, flips

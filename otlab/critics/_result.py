@@ -84,6 +84,7 @@ class CriticConfig:
     n_eval: int = 0
     radial: bool | None = False
     input_scale: str | None = "radius"
+    average: float | None = 0.0
 
 
 @dataclass(frozen=True)
@@ -368,8 +369,9 @@ def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> Cr
                    if cfg.input_scale is None else cfg.input_scale)
     penalty = (default_penalty(cfg.lipschitz, dim, samplers=samplers) if cfg.penalty is None
                else cfg.penalty)
+    average = 0.0 if cfg.average is None else cfg.average
     return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial,
-                   input_scale=input_scale, penalty=penalty)
+                   input_scale=input_scale, penalty=penalty, average=average)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):

@@ -76,7 +76,7 @@ def _check_device(device):
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
              clip_value, device, seed, holdout, log_every, fix_sign, lr_schedule,
-             n_eval, radial, input_scale) -> CriticConfig:
+             n_eval, radial, input_scale, average) -> CriticConfig:
     from ..networks import ACTIVATIONS
 
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
@@ -115,9 +115,13 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
     if radial and lipschitz == "sn":
         raise ValueError("radial=True does not go with lipschitz='sn': the spectral norms "
                          "would not bound the slope of the norm feature; got radial=True")
+    if average is not None:
+        average = check_positive(average, "average", allow_zero=True)
+        if average > 1:
+            raise ValueError(f"average must be a fraction of the steps in [0, 1]; got {average!r}")
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                         penalty, clip_value, str(device), int(seed), holdout, log_every,
-                        fix_sign, lr_schedule, n_eval, radial, input_scale)
+                        fix_sign, lr_schedule, n_eval, radial, input_scale, average)
 
 
 def _gap(values_x, wx, values_y, wy) -> float:
@@ -132,7 +136,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
                 seed: int = 0, holdout: float = 0.2, log_every: int | None = None,
                 audit: bool = True, fix_sign: bool = True, lr_schedule: str | None = None,
                 n_eval: int = 4096, radial: bool | None = None,
-                input_scale: str | None = None) -> CriticResult:
+                input_scale: str | None = None,
+                average: float | None = None) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
     .. math::
@@ -358,7 +363,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                    penalty, clip_value, device, seed, holdout, log_every, fix_sign,
-                   lr_schedule, n_eval, radial, input_scale)
+                   lr_schedule, n_eval, radial, input_scale, average)
     if callable(x) or callable(y):
         from .samplers import estimate_from_samplers
 
