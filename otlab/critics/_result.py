@@ -27,7 +27,8 @@ EXACT_SN_MAX_WIDTH = 256
 #: Values of ``estimate_w1(input_scale=...)`` (:func:`input_gain`).
 INPUT_SCALES = ("radius", "coordinate")
 #: Up to this dimension the critic keeps its low-dimensional defaults: the fewest steps
-#: (:func:`default_steps` grows by one unit per further ``LOW_DIM`` dimensions), no norm
+#: (:func:`default_steps` grows by one unit per further ``LOW_DIM`` dimensions, except
+#: for ``"lp"`` on samplers), no norm
 #: feature (:func:`default_radial`) and, on fixed samples, the radius scale
 #: (:func:`default_input_scale`); on samplers the ``"penalty_up_to_d32"`` weight
 #: (:func:`default_penalty`).
@@ -84,7 +85,7 @@ class CriticConfig:
     n_eval: int = 0
     radial: bool | None = False
     input_scale: str | None = "radius"
-    average: float | None = 0.0
+    average: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -199,42 +200,47 @@ def default_hidden(dim: int) -> tuple[int, ...]:
 def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> int:
     r"""The critic's optimiser steps when ``steps`` is not given, for dimension D.
 
-    :math:`S \cdot \min(4, \lceil D / 32 \rceil)`.  On samplers (fresh
-    minibatches) S = ``DEFAULT_SETTINGS[lipschitz]["steps_unit"]``: for the
-    default ``"lp"`` S = 4000, so 4000 steps up to D = 32, 8000 up to 64,
-    12000 up to 96 and 16000 from 97 on; for the other methods S = 1000
-    (1000 to 4000).  On fixed samples (``samplers=False``) S = 1000 for every
-    method: there more steps fit the sample more (the generalisation gap of
-    ``benchmarks/reports/critics_w1_diagnosis.md``), and the larger S was
-    measured on fresh samples only.
+    On samplers (fresh minibatches) with ``DEFAULT_SETTINGS[lipschitz]
+    ["samplers_steps"]`` set, that many at every D: 16000 for the default
+    ``"lp"``.  Otherwise :math:`S \cdot \min(4, \lceil D / 32 \rceil)`,
+    S = ``DEFAULT_SETTINGS[lipschitz]["steps_unit"]`` on samplers and
+    ``FIXED_STEPS_UNIT`` on fixed samples, 1000 for every method: 1000 steps
+    up to D = 32, 2000 up to 64, 3000 up to 96 and 4000 from 97 on.  On fixed
+    samples (``samplers=False``) more steps fit the sample more (the
+    generalisation gap of ``benchmarks/reports/critics_w1_diagnosis.md``), and
+    the larger counts were measured on fresh samples only.
 
-    On the known-answer pairs (fresh samples, 16 funnels, seed 0) the
-    ``"lp"`` critic was still learning at the former S = 1000: twice and four
-    times the steps took its slope along the optimal moves (its estimate over
-    :math:`W_1`) from 0.82 to 0.85 and 0.91 at D = 128, from 0.90 to 0.93 and
-    0.95 at D = 64, from 0.76 to 0.83 and 0.88 at D = 16.  Nothing else
-    measured gained more per CPU second (D = 128: twice the steps 4 points for
-    1.8 times the CPU time, layers of 512 units 5 for 2.5 times, batch 1024 6
-    for 3.5 times; the learning rate 2e-3 and Adam's betas (0.9, 0.999) 2 to
-    3 points at equal steps but nothing with four times the steps; depth 3, a
-    warm-up, the penalty evaluated at the samples, a two-sided penalty at most
-    1); with 4 funnels the extra steps moved the slope by at most 2 points
-    (``benchmarks/reports/critics_w1_diagnosis.md``).
-    Eight times the former steps at D = 128 reached a slope of 0.95 and 0.97
-    and a gradient cosine of 0.92 and 0.95 on two seeds (32000 steps, about 4
-    CPU minutes): pass ``steps`` for that.  Past D = 128 nothing was measured and
-    the rule stops growing.
+    On the known-answer pairs (fresh samples, 16 funnels) the ``"lp"`` critic
+    is still learning when its steps end.  The fourth round gave it four times
+    the former rule (4000 up to D = 32, 8000 at 64, 16000 from 97 on): its
+    slope along the optimal moves (its estimate over :math:`W_1`) went from
+    0.82 to 0.91 at D = 128 and from 0.76 to 0.91 at D = 16.  The fifth round
+    gave every D the 16000 steps that D = 128 had: at
+    D = 4, 16 and 32 the slope went from 0.94, 0.91 and 0.91 to 0.97, 0.94 and
+    0.93-0.95 and the gradient cosine from 0.89-0.90 to 0.91-0.93 (two seeds; D = 2:
+    0.95 to 0.98, cosine 0.82-0.85 to 0.86-0.88), in 72 to 187 CPU seconds
+    instead of 11 to 42; at D = 64 (8000 before) from 0.95-0.96 to 0.98,
+    cosine 0.95; with 4 funnels the slope stayed at 1.001 to 1.017 (D = 2 to
+    64).  Nothing else measured gained more per CPU second
+    (width, depth, batch, the learning rate, Adam's betas, a warm-up, the
+    penalty's weight and points, a two-sided penalty, averaging the weights;
+    ``benchmarks/reports/critics_w1_diagnosis.md``).  At D = 128 twice the
+    steps (32000, about 4 CPU minutes) reached a slope of 0.95 and 0.97 and a
+    gradient cosine of 0.92 and 0.95 on two seeds: pass ``steps`` for that.
 
     Examples
     --------
-    >>> [default_steps(d) for d in (1, 32, 33, 64, 96, 128, 10_000)]
-    [4000, 4000, 8000, 8000, 12000, 16000, 16000]
-    >>> default_steps(128, "gp"), default_steps(128, samplers=False)
-    (4000, 4000)
+    >>> [default_steps(d) for d in (1, 32, 33, 128, 10_000)]
+    [16000, 16000, 16000, 16000, 16000]
+    >>> default_steps(128, "gp"), default_steps(32, samplers=False), default_steps(64, "sn")
+    (4000, 1000, 2000)
     """
     from .lipschitz import DEFAULT_SETTINGS
 
-    unit = int(DEFAULT_SETTINGS[lipschitz]["steps_unit"]) if samplers else FIXED_STEPS_UNIT
+    settings = DEFAULT_SETTINGS[lipschitz]
+    if samplers and settings["samplers_steps"] is not None:
+        return int(settings["samplers_steps"])
+    unit = int(settings["steps_unit"]) if samplers else FIXED_STEPS_UNIT
     return unit * min(4, max(1, -(-int(dim) // LOW_DIM)))
 
 
@@ -243,7 +249,7 @@ def default_radial(lipschitz: str, dim: int) -> bool:
 
     For the methods whose ``DEFAULT_SETTINGS[lipschitz]["radial"]`` is True
     (``"lp"``), from D = 33 on, where :func:`default_steps` starts growing
-    and :func:`default_penalty` drops to 10.  On the known-answer pairs the
+    (on fixed samples) and :func:`default_penalty` drops to 10.  On the known-answer pairs the
     norm feature took D = 128, 4 funnels from -28 % to -18 % and the gradient
     cosine from 0.75 to 0.89 (1000 steps); up to D = 32 it changed the error
     by a few points either way and lowered the cosine slightly (W = 4 and 16,
@@ -369,9 +375,8 @@ def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> Cr
                    if cfg.input_scale is None else cfg.input_scale)
     penalty = (default_penalty(cfg.lipschitz, dim, samplers=samplers) if cfg.penalty is None
                else cfg.penalty)
-    average = 0.0 if cfg.average is None else cfg.average
     return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial,
-                   input_scale=input_scale, penalty=penalty, average=average)
+                   input_scale=input_scale, penalty=penalty)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):

@@ -123,9 +123,11 @@ PAPER_SETTINGS = {
 #: up to D = 32 (:func:`otlab.critics.default_penalty`; ``"penalty"`` above):
 #: 30 for ``"lp"``, whose soft one-sided penalty let the critic's slope exceed
 #: 1 there with the weight 10.  ``"steps_unit"``: the steps up to D = 32
-#: and per further 32 dimensions (:func:`otlab.critics.default_steps`): 4000
-#: for ``"lp"``, which was still learning after 1000 on the known-answer pairs
-#: with 16 funnels, 1000 for the others (not measured with more).
+#: and per further 32 dimensions on samplers (:func:`otlab.critics.default_steps`),
+#: 1000; ``"samplers_steps"``: for ``"lp"`` the steps on samplers at every
+#: dimension instead, 16000 (it was still learning after 1000 and 4000 per unit
+#: on the known-answer pairs with 16 funnels), None for the others (not
+#: measured with more).
 DEFAULT_SETTINGS = {
     name: {**cfg, "lr": {"clip": 5e-4, "gp": 1e-3, "lp": 1e-3, "sn": 1e-3,
                          "ctransform": 1e-3}[name],
@@ -133,7 +135,8 @@ DEFAULT_SETTINGS = {
            "lr_schedule": "cosine" if name == "lp" else "constant",
            "radial": name == "lp",
            "input_scale": "coordinate" if name == "lp" else "radius",
-           "steps_unit": 4000 if name == "lp" else 1000,
+           "steps_unit": 1000,
+           "samplers_steps": 16000 if name == "lp" else None,
            "penalty_up_to_d32": 30.0 if name == "lp" else cfg["penalty"]}
     for name, cfg in PAPER_SETTINGS.items()
 }

@@ -104,17 +104,20 @@ def test_radial_must_be_a_bool_and_not_with_spectral_norm():
 @settings(max_examples=50, deadline=None)
 @given(d=st.integers(1, 10**6), e=st.integers(1, 10**6),
        method=st.sampled_from(["lp", "gp", "sn", "clip", "ctransform"]))
-def test_the_default_steps_are_one_unit_up_to_d32_grow_with_d_and_stop_at_four(d, e, method):
-    """One unit up to D = 32, four from D = 97: 4000 steps for "lp" on samplers, else 1000."""
+def test_the_default_steps_grow_by_a_unit_per_32_dimensions_to_four_except_lp_on_samplers(
+        d, e, method):
+    """One unit of 1000 up to D = 32, four from D = 97; "lp" on samplers: 16000 at every D."""
     for samplers in (True, False):
-        unit = 4000 if method == "lp" and samplers else 1000
         lo, hi = sorted((d, e))
         steps = default_steps(d, method, samplers=samplers)
         assert default_steps(lo, method, samplers=samplers) <= default_steps(
             hi, method, samplers=samplers)
-        assert steps in (unit, 2 * unit, 3 * unit, 4 * unit)
-        assert (steps == unit) is (d <= 32)
-        assert (steps == 4 * unit) is (d > 96)
+        if method == "lp" and samplers:
+            assert steps == 16000
+            continue
+        assert steps in (1000, 2000, 3000, 4000)
+        assert (steps == 1000) is (d <= 32)
+        assert (steps == 4000) is (d > 96)
     assert default_steps(d) == default_steps(d, "lp", samplers=True)
 
 
@@ -131,7 +134,7 @@ def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
                                   "penalty": None})
     resolved = with_dimension(unresolved, 40, samplers=True)
     assert (resolved.steps, resolved.log_every, resolved.radial,
-            resolved.input_scale) == (8000, 400, True, "coordinate")
+            resolved.input_scale) == (16000, 800, True, "coordinate")
     assert with_dimension(unresolved, 40).steps == 2000  # fixed samples: 1000 per unit
     assert with_dimension(unresolved, 32).radial is False
     assert with_dimension(unresolved, 32, samplers=True).input_scale == "coordinate"

@@ -104,11 +104,11 @@ def test_sampler_that_turns_non_finite_during_training_raises():
 
 
 def test_the_default_steps_of_lp_are_larger_on_samplers_than_on_fixed_samples():
-    """default_steps(samplers=True) for samplers (4000 at D <= 32), 1000 for arrays."""
+    """default_steps(samplers=True) for samplers (16000 at every D), 1000 for arrays at D <= 32."""
     tiny = {"hidden": (4,), "batch_size": 8, "n_eval": 16, "audit": False, "holdout": 0.0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # a tiny critic: any status
         fresh = estimate_w1(gauss, shifted, seed=0, **tiny)
         fixed = estimate_w1(np.zeros((8, 2)), np.ones((8, 2)), seed=0, **tiny)
-    assert (fresh.config.steps, fixed.config.steps) == (4000, 1000)
-    assert len(fresh.history["step"]) == 20 and fresh.history["step"][-1] == 4000
+    assert (fresh.config.steps, fixed.config.steps) == (16000, 1000)
+    assert len(fresh.history["step"]) == 20 and fresh.history["step"][-1] == 16000
