@@ -30,7 +30,8 @@ points per side):
   constant learning rate with the mean of the last half, the stochastic
   weight averaging recipe), the critic evaluated with the averaged weights;
   and, for the low dimensions, where the 16-funnel cosine stayed below 0.9,
-  more steps, width and batch.  Under
+  more steps, width, batch, and at D = 2 the learning rate and Adam's betas
+  on top of 16000 steps.  Under
   the default's cosine decay to 0 the average changed nothing beyond the
   noise (the last iterates barely move: slope along the optimal moves within
   0.003 with the last quarter or the moving average at D = 2, 4, 16, 32 with
@@ -212,6 +213,8 @@ FACTORS = {
         " 512x512": {"hidden": (512, 512)},
         " batch 1024": {"batch_size": 1024},
         " steps 32000": {"steps": 32000},
+        " steps 16000 lr 2e-3": {"steps": 16000, "lr": 2e-3},
+        " steps 16000 betas 0.9": {"steps": 16000, "betas": (0.9, 0.999)},
     }.items()},
 }
 
