@@ -255,7 +255,10 @@ NOTES = """\
   engine, right after the W_2 solve, load 1.3-2): stopped unfinished at the time limit, after
   about 3580 s of CPU (read from its process just before: 58 min 35 s at 3639 s of wall time)
   and 5.8 GiB of RSS, so it misses the 1 h target; how much longer it needs is unmeasured.
-  At 10^5 clustered W_1 took 2.2x the time of W_2.
+  At 10^5 clustered W_1 took 2.2x the time of W_2.  Run again on the engine with the plane
+  bounds (`76b375d`; `--timeout 3540` s of wall time, load about 2, on the day the machine ran
+  about 1.25x slower): stopped unfinished again, after about 3416 s of CPU and
+  4.9 GiB of RSS (read from its process every 20 s, the last time at 04:13:27).
 - The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
   module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
   value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
