@@ -194,13 +194,14 @@ def _pair_bound(side_a, a, side_b, b, root):
 
 
 @njit(cache=True, nogil=True)
-def _may_hold_excess(side_a, a, side_b, b, root, margin):
-    """Whether boxes ``a`` and ``b`` may hold a pair of excess above ``-margin``: both bounds."""
+def _box_pair_bound(side_a, a, side_b, b, root):
+    """:func:`_pair_bound` of boxes ``a`` and ``b``, or ``-inf`` where the boxes' largest
+    potentials less their least cost already rule out a positive excess."""
     lo_a, hi_a, top_a = side_a[0], side_a[1], side_a[2]
     lo_b, hi_b, top_b = side_b[0], side_b[1], side_b[2]
     if not _may_exceed(top_a[a] + top_b[b], _box_sq(lo_a, hi_a, lo_b, hi_b, a, b), root):
-        return False
-    return _pair_bound(side_a, a, side_b, b, root) > -margin
+        return -np.inf
+    return _pair_bound(side_a, a, side_b, b, root)
 
 
 @njit(cache=True, nogil=True)
@@ -212,7 +213,7 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, le
     paired with the groups of ``group_size`` consecutive target leaves
     (``groups_y``), then with the leaves of the groups it may exceed, then each
     of its points with those leaves; no pair with a positive excess is skipped.
-    A pair of boxes is kept where both of its bounds (:func:`_may_hold_excess`)
+    A pair of boxes is kept where both of its bounds (:func:`_box_pair_bound`)
     may be positive: the largest potentials less the least cost between the boxes,
     and the planes' bound :func:`_pair_bound`; a point, where its own potential
     less its least cost to the leaf's box, and the leaf plane's bound
@@ -241,12 +242,13 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, le
     for leaf in range(leaves_x[2].shape[0]):
         n_near = 0
         for group in range(groups_y[2].shape[0]):
-            if not _may_hold_excess(leaves_x, leaf, groups_y, group, root, margin):
+            if _box_pair_bound(leaves_x, leaf, groups_y, group, root) <= -margin:
                 continue
             for b in range(group * group_size, min((group + 1) * group_size, n_leaves)):
-                if _may_hold_excess(leaves_x, leaf, leaves_y, b, root, margin):
+                bound = _box_pair_bound(leaves_x, leaf, leaves_y, b, root)
+                if bound > -margin:
                     near[n_near] = b
-                    promise[n_near] = -_pair_bound(leaves_x, leaf, leaves_y, b, root)
+                    promise[n_near] = -bound
                     n_near += 1
         if n_near == 0:
             continue
