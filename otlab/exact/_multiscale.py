@@ -143,6 +143,9 @@ class SolverOptions:
     report: object = None  # callable(dict) or None
     #: callable(f, g, tol) -> ScanResult pricing the finest level instead of the scan (grids)
     pricer: object = None
+    #: the finest level's pixels on their grids (:class:`~._grid_geometry.GridGeometry`):
+    #: their nearest neighbours found by grid offsets, without k-d trees
+    grid: object = None
     #: pricing block of the network simplex, in units of the square root of the pair count
     block_factor: float = 1.0
 
@@ -237,11 +240,13 @@ def _nearest(points, queries, k):
     return out
 
 
-def _knn_keys(x, y, k, m):
+def _knn_keys(x, y, k, m, grid=None):
     n = x.shape[0]
     kx, ky = min(k, m), min(k, n)
-    to_y = _nearest(y, x, kx)
-    to_x = _nearest(x, y, ky)
+    if grid is not None:
+        to_y, to_x = grid.nearest(0, 1, kx, x, y), grid.nearest(1, 0, ky, y, x)
+    else:
+        to_y, to_x = _nearest(y, x, kx), _nearest(x, y, ky)
     return np.concatenate([(np.arange(n)[:, None] * m + to_y).ravel(),
                            (to_x * m + np.arange(m)[:, None]).ravel()])
 
@@ -253,9 +258,11 @@ def _partner_keys(keys, near_x, near_y, m):
                            (near_x[rows] * m + cols[:, None]).ravel()])
 
 
-def _neighbours(points, k):
+def _neighbours(points, k, grid=None, side=0):
     if k == 0:
         return np.empty((points.shape[0], 0), dtype=np.int64)
+    if grid is not None:
+        return grid.nearest(side, side, min(k + 1, points.shape[0]), points, points)
     return _nearest(points, points, min(k + 1, points.shape[0]))
 
 
@@ -265,6 +272,7 @@ def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
     if x.shape[1] >= opts.coarse_dim:
         return _sorted_unique(np.concatenate([_monotone_keys(x, a, y, b, m),
                                               _knn_keys(x, y, max(opts.knn, 1), m)])), None
+    grid = opts.grid if level == 0 else None
     lx, ly = Leaves(x, opts.coarse_leaf), Leaves(y, opts.coarse_leaf)
     cx, ca = lx.weighted_centres(x, a)
     cy, cb = ly.weighted_centres(y, b)
@@ -272,7 +280,7 @@ def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
     keys = [_expand_blocks(lx, ly, coarse.rows, coarse.cols, m),
             _monotone_keys(x, a, y, b, m)]
     if opts.knn:
-        keys.append(_knn_keys(x, y, opts.knn, m))
+        keys.append(_knn_keys(x, y, opts.knn, m, grid))
     seed = refine_plan(lx, ly, x, a, y, b, cx, cy, coarse.rows, coarse.cols, coarse.flows)
     return _sorted_unique(np.concatenate(keys)), seed
 
@@ -343,7 +351,8 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     # partners' neighbours: from coarse_dim on they did not save a round and cost a search
     high = x.shape[1] >= opts.coarse_dim
     k_near = 0 if high else opts.knn
-    near_x, near_y = _neighbours(x, k_near), _neighbours(y, k_near)
+    grid = opts.grid if level == 0 else None
+    near_x, near_y = _neighbours(x, k_near, grid, 0), _neighbours(y, k_near, grid, 1)
     rows, cols = keys // m, keys % m
     costs = opts.cost.pairs(x, y, rows, cols)
     ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed, opts.block_factor)

@@ -65,6 +65,7 @@ from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
 from ._grid_dual import GridPricer
+from ._grid_geometry import GridGeometry
 from ._histogram import FEASIBILITY_RTOL, check_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
 from ._progress import check_progress, progress_reporter
@@ -258,9 +259,11 @@ def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, r
     dense_pairs = xs.shape[0] * ys.shape[0] if solver == "dense" else 0
     clouds = {} if shapes is not None or p.x.shape[1] >= SolverOptions.coarse_dim else {
         "block_factor": CLOUD_BLOCK_FACTOR}
+    pricer = _grid_pricer(p, cost, shapes)
     opts = SolverOptions(cost=cost, max_iter=max_iter, max_rounds=max_rounds, report=report,
                          dense_pairs=max(dense_pairs, SolverOptions.dense_pairs),
-                         sparse_top=solver == "sparse", pricer=_grid_pricer(p, cost, shapes),
+                         sparse_top=solver == "sparse", pricer=pricer,
+                         grid=GridGeometry.of_pricer(pricer) if pricer is not None else None,
                          **{**clouds, **(tuning or {})})
     sol = _solve_in_space_order(xs, a, ys, b, opts, spatial=shapes is None)
     f, g = np.zeros(p.x.shape[0]), np.zeros(p.y.shape[0])
