@@ -37,13 +37,36 @@ import math
 
 import numpy as np
 
-__all__ = ["GridGeometry"]
+__all__ = ["GridGeometry", "space_order"]
 
 
 def _kernels():
     from . import _grid_geometry_kernels
 
     return _grid_geometry_kernels
+
+
+def space_order(index: np.ndarray, shape) -> np.ndarray:
+    """The order of the pixels ``index`` (flat, C order, in a grid of ``shape``) along a Z-curve.
+
+    The pixels sorted by their Morton codes (the bits of their indices
+    interleaved, the last axis lowest): blocks of :math:`2^j \times 2^j`
+    pixels come out together at every scale.  Returns the positions into
+    ``index``, as :func:`numpy.argsort` does.
+
+    >>> space_order(np.arange(16), (4, 4)).tolist()
+    [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15]
+    """
+    coords = np.unravel_index(np.asarray(index, np.int64), tuple(shape))
+    d = len(coords)
+    code = np.zeros(np.shape(index), np.int64)
+    bits = max(1, max(int(s) - 1 for s in shape).bit_length())
+    if bits * d > 62:
+        return np.argsort(index, kind="stable")  # codes would not fit: keep C order
+    for bit in range(bits):
+        for t, c in enumerate(coords):
+            code |= ((c >> bit) & 1) << (bit * d + (d - 1 - t))
+    return np.argsort(code, kind="stable")
 
 
 class GridGeometry:
@@ -56,7 +79,8 @@ class GridGeometry:
     spacing : sequence of float
         The grid spacing per axis (shared by both grids).
     rows, cols : ndarray of int
-        Flat (C-order) pixel indices of the rows and of the columns, increasing.
+        Flat (C-order) pixel indices of the rows and of the columns, in the
+        LP's order (any order).
 
     Examples
     --------

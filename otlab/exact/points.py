@@ -43,8 +43,22 @@ pivots at 43 us (52 s) to 822 000 at 19 us (16 s), the solve from 85 s to
 35 s (with the compiled pair check of :mod:`otlab.exact._scan`, 2.7 s and
 see ``benchmarks/reports/exact_scale.md``).  Blocks of 0.3 and 3 times
 :math:`\sqrt{A}` gave 4.0 s and 8.2 s at :math:`2\cdot10^4`; 0.03 no
-better than 0.1.  Grids keep their pixel order and the simplex's default
-block; from ``coarse_dim`` dimensions on neither applies.
+better than 0.1.  From ``coarse_dim`` dimensions on neither applies.
+
+Grids keep the simplex's default block, and their pixels are solved along a
+Z-curve (:func:`~otlab.exact._grid_geometry.space_order`, :data:`GRID_SPACE_ORDER`)
+rather than in C order: a pricing block then holds the pairs of a compact
+patch of pixels instead of a strip of a few rows.  At 128 x 128, k = 2, the
+pivots stayed within -3.2 % to +1.3 % (14 pairs, two of each class of
+``benchmarks/exact_grid.py``) but the second round's pivots shifted fewer
+potentials (smooth field 3 545 -> 3 226 a pivot, Cauchy densities 2 759 ->
+2 309, white noise 4 526 -> 3 750), and the simplex took 0.87-0.99x the time
+(five classes, two runs each, load 2).
+Together with the nearest pixels of :mod:`otlab.exact._grid_geometry`, the same
+14 pairs took a median 0.92x the CPU time of the engine before (0.81-1.02x;
+shapes on a zero background, 0.06-0.14 s, 1.2x), the two engines run one
+after the other on each class, three runs each, load 1.7-2.2; k = 1 0.97x
+(0.68-1.37x, within that load's noise; pivots -11 % to +0.6 %).
 """
 
 from __future__ import annotations
@@ -65,7 +79,7 @@ from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
 from ._grid_dual import GridPricer
-from ._grid_geometry import GridGeometry
+from ._grid_geometry import GridGeometry, space_order
 from ._histogram import FEASIBILITY_RTOL, check_max_iter, marginal_l1
 from ._multiscale import SolverOptions, solve_points
 from ._progress import check_progress, progress_reporter
@@ -236,15 +250,21 @@ def _reduce(x, a, y, b, *, distinct: bool = False) -> _Problem:
     return _Problem(ux, uy, wx, wy, inv_x, inv_y)
 
 
-def _grid_pricer(p: _Problem, cost: PowerCost, shapes):
-    """The grid's O(n) pricing (:mod:`._grid_dual`) where it applies, else None."""
+def _grid_pricer(p: _Problem, cost: PowerCost, shapes, *, in_space_order: bool = False):
+    """The grid's O(n) pricing (:mod:`._grid_dual`) where it applies, else None.
+
+    Its rows and columns are the positive pixels, in C order or, with
+    ``in_space_order``, along a Z-curve (:func:`~._grid_geometry.space_order`).
+    """
     if shapes is None or p.inv_x.shape[0] != p.x.shape[0] or p.inv_y.shape[0] != p.y.shape[0]:
         return None
     if not (np.array_equal(p.inv_x, np.arange(p.x.shape[0]))
             and np.array_equal(p.inv_y, np.arange(p.y.shape[0]))):
         return None  # not the pixels in C order
-    return GridPricer.build(p.x, p.y, np.nonzero(p.wx > 0)[0], np.nonzero(p.wy > 0)[0],
-                            shapes, cost)
+    rows, cols = np.nonzero(p.wx > 0)[0], np.nonzero(p.wy > 0)[0]
+    if in_space_order:
+        rows, cols = rows[space_order(rows, shapes[0])], cols[space_order(cols, shapes[1])]
+    return GridPricer.build(p.x, p.y, rows, cols, shapes, cost)
 
 
 def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, report,
@@ -259,13 +279,17 @@ def _solve_reduced(p: _Problem, cost: PowerCost, solver, max_iter, max_rounds, r
     dense_pairs = xs.shape[0] * ys.shape[0] if solver == "dense" else 0
     clouds = {} if shapes is not None or p.x.shape[1] >= SolverOptions.coarse_dim else {
         "block_factor": CLOUD_BLOCK_FACTOR}
-    pricer = _grid_pricer(p, cost, shapes)
+    pricer = _grid_pricer(p, cost, shapes, in_space_order=GRID_SPACE_ORDER)
+    orders = None
+    if pricer is not None:  # the LP's rows and columns in the pricer's order
+        orders = (np.searchsorted(np.nonzero(px)[0], pricer.rows),
+                  np.searchsorted(np.nonzero(py)[0], pricer.cols))
     opts = SolverOptions(cost=cost, max_iter=max_iter, max_rounds=max_rounds, report=report,
                          dense_pairs=max(dense_pairs, SolverOptions.dense_pairs),
                          sparse_top=solver == "sparse", pricer=pricer,
                          grid=GridGeometry.of_pricer(pricer) if pricer is not None else None,
                          **{**clouds, **(tuning or {})})
-    sol = _solve_in_space_order(xs, a, ys, b, opts, spatial=shapes is None)
+    sol = _solve_in_space_order(xs, a, ys, b, opts, spatial=shapes is None, orders=orders)
     f, g = np.zeros(p.x.shape[0]), np.zeros(p.y.shape[0])
     f[px], g[py] = sol.plan.f, sol.plan.g
     if complete:
@@ -288,7 +312,7 @@ def _complete_potentials(p: _Problem, f, g, ys, cost: PowerCost, pricer) -> None
     if px.all() and py.all():
         return
     if pricer is not None and pricer.tiles is None:
-        f[~px] = pricer.c_transform_rows(g[py])[~px]
+        f[~px] = pricer.c_transform_rows(g[pricer.cols])[~px]
         g[~py] = pricer.c_transform_cols(f)[~py]
         return
     f[~px] = local_c_transform(p.x[~px], ys, g[py], cost)
@@ -299,6 +323,8 @@ def _complete_potentials(p: _Problem, f, g, ys, cost: PowerCost, pricer) -> None
 ORDER_LEAF = 8
 #: Whether point clouds below ``coarse_dim`` dimensions are solved in space order.
 SPACE_ORDER = True
+#: Whether the pixels of a grid problem are solved along a Z-curve (module notes), not in C order.
+GRID_SPACE_ORDER = True
 #: Pricing block of the network simplex on point clouds below ``coarse_dim`` dimensions, in
 #: units of the square root of the number of pairs (module notes).
 CLOUD_BLOCK_FACTOR = 0.1
@@ -309,11 +335,18 @@ def _space_order(points):
     return Leaves(points, ORDER_LEAF).perm
 
 
-def _solve_in_space_order(x, a, y, b, opts: SolverOptions, *, spatial: bool):
-    """:func:`solve_points` on the points renumbered in space order, answered in the given order."""
-    if not (spatial and SPACE_ORDER) or x.shape[1] >= opts.coarse_dim:
+def _solve_in_space_order(x, a, y, b, opts: SolverOptions, *, spatial: bool, orders=None):
+    """:func:`solve_points` on the points renumbered in space order, answered in the given order.
+
+    ``orders`` (two permutations) gives that order; without it the points are
+    renumbered along the leaves of a k-d tree where ``spatial`` says so.
+    """
+    if orders is not None:
+        ox, oy = orders
+    elif not (spatial and SPACE_ORDER) or x.shape[1] >= opts.coarse_dim:
         return solve_points(x, a, y, b, opts)
-    ox, oy = _space_order(x), _space_order(y)
+    else:
+        ox, oy = _space_order(x), _space_order(y)
     sol = solve_points(x[ox], a[ox], y[oy], b[oy], opts)
     f, g = np.empty_like(sol.plan.f), np.empty_like(sol.plan.g)
     f[ox], g[oy] = sol.plan.f, sol.plan.g
