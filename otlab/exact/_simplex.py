@@ -170,7 +170,7 @@ class NetworkSimplex:
         self.succ = np.empty(nodes + 1, np.int32)
         self.last = np.empty(nodes + 1, np.int32)
         self.pi = np.zeros(nodes + 1)
-        self.art_flow = np.concatenate([a, b, [0.0]]).astype(np.float64)
+        self.tree_flow = np.concatenate([a, b, [0.0]]).astype(np.float64)
         self.stem = np.empty((4, nodes + 1), np.int32)  # scratch space of a pivot
         #: Node number of each node (sources, then ``n`` + targets, then the root): nodes are
         #: renumbered in thread order (see :meth:`_renumber`).
@@ -219,7 +219,7 @@ class NetworkSimplex:
         """
         n_arcs = self.n_arcs
         _k().renumber(self.parent, self.pred, self.up, self.thread, self.rev_thread, self.succ,
-                      self.last, self.pi, self.art_flow, self._src[:n_arcs], self._tgt[:n_arcs],
+                      self.last, self.pi, self.tree_flow, self._src[:n_arcs], self._tgt[:n_arcs],
                       self._pos)
         _k().relabel_all(self.parent, self.pred, self.up, self.thread, self.pi,
                          self._cost[:n_arcs], self.art)
@@ -288,7 +288,7 @@ class NetworkSimplex:
         arcs = self._int[np.asarray(arcs, np.int64)]
         n_arcs = self.n_arcs
         tree = (self.parent, self.pred, self.up, self.thread, self.rev_thread, self.succ,
-                self.last, self.pi, self.art_flow)
+                self.last, self.pi, self.tree_flow)
         state = [x.copy() for x in tree]
         ok = _k().build(self.n + self.m, self._src[:n_arcs], self._tgt[:n_arcs],
                         self._cost[:n_arcs], arcs, *tree, self.art)
@@ -300,6 +300,8 @@ class NetworkSimplex:
         self._basic[:n_arcs] = False
         self._flow[arcs] = flows
         self._basic[arcs] = True
+        on_arc = np.nonzero(self.pred[:self.n + self.m] >= 0)[0]
+        self.tree_flow[on_arc] = self._flow[self.pred[on_arc]]
         self._cold_start = False
         self._renumber()
         return True
@@ -326,8 +328,9 @@ class NetworkSimplex:
             status, pivots, self._start = run(
                 *arcs, self.parent, self.pred,
                 self.up, self.thread, self.rev_thread, self.succ, self.last, self.pi,
-                self.art_flow, self.art, self.stem, self._start, min(budget, chunk), self.work,
+                self.tree_flow, self.art, self.stem, self._start, min(budget, chunk), self.work,
                 float(self.block_factor))
+            _k().sync_flows(self.pred, self.tree_flow, self._flow)
             self.pivots += pivots
             budget -= pivots
             if status == MAX_ITER_REACHED and budget > 0:
@@ -345,7 +348,7 @@ class NetworkSimplex:
         """Mass still routed through the artificial root (0 for a plan of the listed pairs)."""
         nodes = self.n + self.m
         on_tree = self.pred[:nodes] < 0
-        return float(self.art_flow[:nodes][on_tree].sum())  # the root is the last node
+        return float(self.tree_flow[:nodes][on_tree].sum())  # the root is the last node
 
     def potentials(self):
         """Dual potentials ``(f, g)`` with ``f_i + g_j = c_ij`` on tree arcs."""

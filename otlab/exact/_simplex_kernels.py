@@ -12,7 +12,12 @@ every node ``v``
   contiguous piece ``v, thread[v], ..., last[v]`` of it;
 * ``succ[v]``: the number of nodes in the subtree of ``v`` (``v`` included).  An ancestor
   has more than its descendants, which finds the apex of a cycle without depths;
-* ``last[v]``: the last node of the subtree of ``v`` in the thread.
+* ``last[v]``: the last node of the subtree of ``v`` in the thread;
+* ``tree_flow[v]``: the flow on the tree arc from ``v`` to its parent (the artificial
+  arc's when ``pred[v]`` is ``-1``).  Arcs off the tree carry no flow, so these are all
+  the flows; the walks along a cycle read and change them in node arrays (a few hundred
+  kilobytes) instead of the arcs' (megabytes), and :func:`sync_flows` writes them back
+  to the arcs after a run.
 
 A pivot re-hangs one subtree ``S`` (rooted at the leaving arc's lower node ``u_out``) from
 the entering arc's end ``u_in`` inside it: the new preorder of ``S`` is the old one cut
@@ -34,7 +39,7 @@ from numba import njit
 
 from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
 
-__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber"]
+__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber", "sync_flows"]
 
 
 @njit(cache=True, nogil=True)
@@ -125,21 +130,6 @@ def price(src, tgt, cost, basic, pi, start, block):
                 return best, e
             count = 0
     return best, e
-
-
-@njit(cache=True, nogil=True)
-def _flow_of(v, pred, flow, art_flow):
-    k = pred[v]
-    return art_flow[v] if k < 0 else flow[np.uint64(k)]
-
-
-@njit(cache=True, nogil=True)
-def _add_flow(v, amount, pred, flow, art_flow):
-    k = pred[v]
-    if k < 0:
-        art_flow[v] += amount
-    else:
-        flow[np.uint64(k)] += amount
 
 
 @njit(cache=True, nogil=True)
@@ -246,7 +236,7 @@ def _add_along(first, stop, amount, values, links):
 
 
 @njit(cache=True, nogil=True)
-def _leaving(first, join, on_up, ties, delta, u_out, parent, up, pred, flow, art_flow):
+def _leaving(first, join, on_up, ties, delta, u_out, parent, up, tree_flow):
     """The blocking arc on the path ``first .. join``: arcs pointing up (``on_up``) or down.
 
     Returns the smallest flow (``delta``) and its node, replaced on ties when ``ties``.
@@ -254,7 +244,7 @@ def _leaving(first, join, on_up, ties, delta, u_out, parent, up, pred, flow, art
     u, end = np.uint32(first), np.uint32(join)
     while u != end:
         if up[u] == on_up:
-            d = _flow_of(u, pred, flow, art_flow)
+            d = tree_flow[u]
             if d < delta or (ties and d == delta):
                 delta, u_out = d, np.int64(u)
         u = np.uint32(parent[u])
@@ -262,35 +252,35 @@ def _leaving(first, join, on_up, ties, delta, u_out, parent, up, pred, flow, art
 
 
 @njit(cache=True, nogil=True)
-def _augment(first, join, amount, parent, up, pred, flow, art_flow):
+def _augment(first, join, amount, parent, up, tree_flow):
     """Push ``amount`` along the tree arcs of ``first .. join``: against arcs pointing up."""
     u, end = np.uint32(first), np.uint32(join)
     while u != end:
-        _add_flow(u, -amount if up[u] else amount, pred, flow, art_flow)
+        tree_flow[u] += -amount if up[u] else amount
         u = np.uint32(parent[u])
 
 
 @njit(cache=True, nogil=True)
 def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last,
-          pi, art_flow, stem, work):
+          pi, tree_flow, stem, work):
     """Bring arc ``e`` into the tree; returns False when the cycle has no blocking arc."""
     s, t = src[e], tgt[e]
     join, walked = _apex(s, t, succ, parent)
     # flow runs join -> s on one side, t -> join on the other; on the t side the last
     # blocking arc wins ties, so that the tree stays strongly feasible
-    delta, u_out = _leaving(s, join, True, False, np.inf, -1, parent, up, pred, flow, art_flow)
+    delta, u_out = _leaving(s, join, True, False, np.inf, -1, parent, up, tree_flow)
     on_s = u_out
-    delta, u_out = _leaving(t, join, False, True, delta, u_out, parent, up, pred, flow, art_flow)
+    delta, u_out = _leaving(t, join, False, True, delta, u_out, parent, up, tree_flow)
     if u_out < 0:
         return False
     side = 1 if u_out == on_s else 2
     if delta > 0:
-        flow[e] += delta
-        _augment(s, join, delta, parent, up, pred, flow, art_flow)
-        _augment(t, join, -delta, parent, up, pred, flow, art_flow)
+        _augment(s, join, delta, parent, up, tree_flow)
+        _augment(t, join, -delta, parent, up, tree_flow)
     k_out = pred[u_out]
     if k_out >= 0:
         basic[k_out] = False
+        flow[k_out] = 0.0  # its flow after the augmentation: arcs off the tree carry none
     basic[e] = True
     rc = cost[e] + pi[s] - pi[t]
     if side == 1:
@@ -301,16 +291,18 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
     _add_along(parent[u_out], join, -moved, succ, parent)  # the old ancestors lose the subtree ...
     _add_along(v_in, join, moved, succ, parent)  # ... the new ones gain it
     new_last, n_stem, climbed = _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem)
-    w, new_parent, new_arc, new_up, below = u_in, v_in, e, up_in, 0
-    while True:  # the stem u_in .. u_out, reversed, below v_in
+    w, new_parent, new_arc, new_up, below, new_flow = u_in, v_in, e, up_in, 0, delta
+    while True:  # the stem u_in .. u_out, reversed, below v_in; flows move with their arcs
         old_parent, old_arc, old_up, old_size = parent[w], pred[w], up[w], succ[w]
+        old_flow = tree_flow[w]
         parent[w] = new_parent
         pred[w] = new_arc
         up[w] = new_up
         succ[w] = moved - below
+        tree_flow[w] = new_flow
         if w == u_out:
             break
-        new_parent, new_arc, new_up, below = w, old_arc, not old_up, old_size
+        new_parent, new_arc, new_up, below, new_flow = w, old_arc, not old_up, old_size, old_flow
         w = old_parent
     root = parent.shape[0] - 1
     if 2 * moved <= root + 1:  # shift the smaller side
@@ -329,7 +321,7 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
 
 @njit(cache=True, nogil=True)
 def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last, pi,
-        art_flow, art, stem, start, max_iter, work, block_factor):
+        tree_flow, art, stem, start, max_iter, work, block_factor):
     """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``.
 
     The pricing blocks hold ``block_factor`` times the square root of the number of arcs.
@@ -354,15 +346,24 @@ def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ,
         if pivots >= max_iter:
             return MAX_ITER_REACHED, pivots, start
         if not pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread,
-                     succ, last, pi, art_flow, stem, work):
+                     succ, last, pi, tree_flow, stem, work):
             return INFEASIBLE, pivots, start
         pivots += 1
         since += 1
 
 
 @njit(cache=True, nogil=True)
+def sync_flows(pred, tree_flow, flow):
+    """``flow[pred[v]] = tree_flow[v]`` for every node on a real tree arc (the rest are 0)."""
+    for v in range(pred.shape[0] - 1):
+        k = pred[v]
+        if k >= 0:
+            flow[np.uint64(k)] = tree_flow[v]
+
+
+@njit(cache=True, nogil=True)
 def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, thread, rev_thread, succ, last,
-          pi, art_flow, art):
+          pi, tree_flow, art):
     """Hang each tree of the forest ``arcs`` from the root; False if they hold a cycle."""
     root = n_nodes
     deg = np.zeros(n_nodes + 1, np.int64)
@@ -392,7 +393,7 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, thread, rev_thread, s
         parent[r] = root
         pred[r] = -1
         up[r] = True
-        art_flow[r] = 0.0
+        tree_flow[r] = 0.0
         pi[r] = -art
         size = 0
         stack[size] = r
@@ -436,7 +437,7 @@ def build(n_nodes, src, tgt, cost, arcs, parent, pred, up, thread, rev_thread, s
 
 
 @njit(cache=True, nogil=True)
-def renumber(parent, pred, up, thread, rev_thread, succ, last, pi, art_flow, src, tgt, pos):
+def renumber(parent, pred, up, thread, rev_thread, succ, last, pi, tree_flow, src, tgt, pos):
     """Give the nodes new numbers in thread order (the root keeps the last one).
 
     Walking a subtree then reads consecutive memory.  Every node array is
@@ -454,7 +455,7 @@ def renumber(parent, pred, up, thread, rev_thread, succ, last, pi, art_flow, src
         v = thread[v]
     old_parent, old_pred, old_up = parent.copy(), pred.copy(), up.copy()
     old_thread, old_rev, old_succ = thread.copy(), rev_thread.copy(), succ.copy()
-    old_last, old_pi, old_art = last.copy(), pi.copy(), art_flow.copy()
+    old_last, old_pi, old_flow = last.copy(), pi.copy(), tree_flow.copy()
     for v in range(root + 1):
         w = new[v]
         p = old_parent[v]
@@ -466,7 +467,7 @@ def renumber(parent, pred, up, thread, rev_thread, succ, last, pi, art_flow, src
         succ[w] = old_succ[v]
         last[w] = new[old_last[v]]
         pi[w] = old_pi[v]
-        art_flow[w] = old_art[v]
+        tree_flow[w] = old_flow[v]
     for e in range(src.shape[0]):
         src[e] = new[src[e]]
         tgt[e] = new[tgt[e]]
