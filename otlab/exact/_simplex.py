@@ -101,6 +101,19 @@ values.  Tried with it and not kept (within the noise): the cycle's two paths
 recorded during the walk to its apex and read back by the later walks (instead of
 climbing the parent pointers four more times), and renumbering every
 (n + m)/4 pivots.
+
+Flows by node (:mod:`._simplex_kernels`, ``tree_flow``).  Arcs off the tree carry
+no flow, so the tree arcs' flows, one per node (the arc to its parent), are all the
+flows.  The walks along a cycle (finding the blocking arc on each side, then pushing
+the flow) read and write them there, a node array of a few hundred kilobytes,
+instead of the arcs' array of several megabytes, where each node's arc sat at a
+random place; the flows move with their arcs when the stem is re-hung and are
+written back to the arcs after each run.  The same pivots and the same values
+(bitwise); ``emd_grid`` at 128 x 128 took a median 0.86x the CPU time (k = 2, 14
+pairs, 0.69-0.98x; shapes on a zero background 1.2x at 0.06-0.14 s, the two
+engines run one after the other on each class, three runs each, load 2), 2-D
+clouds of 5*10^4 points 0.69x (uniform, W_1), 0.76-0.80x (uniform, W_2),
+0.79x (clustered, W_1) and 0.69-1.05x (clustered, W_2, three runs each).
 """
 
 from __future__ import annotations
