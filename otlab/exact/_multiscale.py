@@ -148,6 +148,8 @@ class SolverOptions:
     grid: object = None
     #: pricing block of the network simplex, in units of the square root of the pair count
     block_factor: float = 1.0
+    #: pricing rounds of a coarse level (its plan only seeds the next one); None: max_rounds
+    coarse_rounds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -360,7 +362,10 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     # each plan pair's neighbours are looked up once (the same candidates as looking up every
     # plan pair each round, without sorting and searching them again in later rounds).
     expanded = np.empty(0, np.int64)
-    for round_ in range(1, opts.max_rounds + 1):
+    max_rounds = opts.max_rounds
+    if level > 0 and opts.coarse_rounds is not None:
+        max_rounds = min(max_rounds, opts.coarse_rounds)
+    for round_ in range(1, max_rounds + 1):
         status = ns.solve(max_iter=opts.max_iter)
         plan = _restricted(ns, rows, cols, status)
         if status != OPTIMAL:
@@ -390,5 +395,5 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         ns.add_arcs(new_rows, new_cols, new_costs)  # the basis is kept
         rows, cols = np.concatenate([rows, new_rows]), np.concatenate([cols, new_cols])
         costs = np.concatenate([costs, new_costs])
-    return Solution(plan=plan, scan=scan, rounds=opts.max_rounds, n_pairs=rows.shape[0],
+    return Solution(plan=plan, scan=scan, rounds=max_rounds, n_pairs=rows.shape[0],
                     converged=False, max_cost=float(costs.max()))
