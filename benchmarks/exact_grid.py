@@ -60,16 +60,17 @@ POT_BYTES_PER_PAIR = 8 * 3
 NOTES = """\
 What was run (solver of `emd_grid`: column generation over otlab's own network simplex, which
 keeps its basis between pricing rounds in a thread tree (preorder list, subtree sizes and last
-nodes, as in LEMON), each level seeded by the coarse plan; for pixels, coarse levels of 2 x 2
-pixels and 4 nearest neighbours; for k = 2 pricing and certificate by the c-transform on the
-grid and pricing blocks of 0.2 sqrt(pairs); for k = 1 on one grid only the difference of the
-images moves (Kantorovich-Rubinstein: the shared mass stays in its pixel, each pixel is a source
-or a target of the LP), and the finest level, the potentials and the certificate are priced by
-a compiled scan over tiles of 8 x 8 pixels (exact row maxima, the 20 most violated pairs per
-row and round; the reduced problem is not certified on its own, the full one is, once)),
-one thread (`OMP_NUM_THREADS=1`), every size again on the engine with unsigned indices in its
-compiled kernels (`53a32a7`, see below), one sweep on the 2-core machine while the other core
-trained neural critics (load 1.7 to 2.2):
+nodes, as in LEMON) with the tree arcs' flows kept by node, each level seeded by the coarse
+plan; for pixels, the LP's pixels numbered along a Z-curve, coarse levels of 2 x 2 pixels
+stopped after 2 pricing rounds, and 4 nearest neighbours found by grid offsets; for k = 2
+pricing and certificate by the c-transform on the grid and pricing blocks of 0.2 sqrt(pairs);
+for k = 1 on one grid only the difference of the images moves (Kantorovich-Rubinstein: the
+shared mass stays in its pixel, each pixel is a source or a target of the LP), and the finest
+level, the potentials and the certificate are priced by a compiled scan over tiles of 8 x 8
+pixels (exact row maxima, the 20 most violated pairs per row and round; the reduced problem is
+not certified on its own, the full one is, once)), one thread (`OMP_NUM_THREADS=1`), every size
+again on the engine with the flows by node (see below), one sweep on the 2-core machine while
+the other core trained neural critics (load 1.7 to 2.2):
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
@@ -81,14 +82,39 @@ trained neural critics (load 1.7 to 2.2):
 - 512²: `grf_smooth`, k = 2 and 1, one pair (`--sizes 512 --classes grf_smooth --orders 2 1
   --pairs 1 --pot-pairs 0`).  The real DOTmark files were not run.
 - Every earlier run is kept apart in `exact_grid_runs_previous.jsonl`, tagged with its engine
-  where it was not the one just before it: the last 132 rows are the previous sweep of every
-  size (`engine`: before `53a32a7`; 32²-64² at load 5.2-6.5, 128² at load 2.3-2.8, 256²
+  where it was not the one just before it: the last 142 rows are the previous sweep of every
+  size (`engine`: before `4bd484e`, at load 1.7-2.2), the 132 before them the sweep before
+  (`engine`: before `53a32a7`; 32²-64² at load 5.2-6.5, 128² at load 2.3-2.8, 256²
   `grf_smooth` and `white_noise` only, at load 2.1-2.8, 512² at load 1.2-4.4); before them
   the 128² runs on the engine before the column generation's bookkeeping change, the 128² and
   256² runs before the reduction stopped certifying its reduced problem, the run before the
   tile scan for k = 1, the thread-tree run, the quiet-machine run with 8-point coarse blocks
   and the run with the pixel settings; `exact_grid_runs_pot_sparse_simplex.jsonl` has POT's
   sparse simplex warm-started by OR-Tools.
+
+This sweep's engine (`4bd484e` to `01890d6`; module notes of `otlab/exact/_simplex.py`,
+`otlab/exact/points.py`, `otlab/exact/_grid_geometry.py` and `GRID_TUNING` in
+`otlab/exact/grid.py`), each change measured on the 14 pairs at 128², against the engine just
+before it, the two run one after the other on each class, three runs each, load 1.7-2.2:
+
+- the flows of the tree arcs kept by node: the walks along a pivot's cycle read and push flows
+  in a node array (a few hundred kilobytes) instead of the arcs' (megabytes), where each node's
+  arc sat at a random place; the same pivots and values (bitwise); k = 2 median 0.86x the CPU
+  time (0.69-0.98x; shapes 1.2x at 0.06-0.14 s), 2-D clouds of 5*10^4 points 0.69-0.80x;
+- the LP's pixels numbered along a Z-curve instead of in C order: a pricing block holds the pairs
+  of a compact patch; pivots -3.2 to +1.3 %, but the second round's pivots shift 9-17 % fewer
+  potentials;
+- the nearest pixels by grid offsets instead of four k-d tree searches (about 60 ms a solve);
+  with the Z-curve, k = 2 median 0.92x (0.81-1.02x), k = 1 0.97x (within the load's noise);
+- coarse levels stopped after 2 pricing rounds: the coarse levels 0.84-0.86x, whole solves
+  0.96-1.0x.
+
+Against the engine before them all (`ad521fc`), the same 14 pairs: k = 2 median 0.79x
+(0.59-0.92x), k = 1 0.91x (0.77-1.28x), values equal to 8.8e-15.  Against the previous sweep
+(medians, k = 1 / k = 2): 32² 0.019 / 0.029 -> 0.020 / 0.024 s, 64² 0.10 / 0.14 -> 0.098 /
+0.11 s, 128² 0.88 / 1.15 -> 0.90 / 0.87 s, 256² 10.7 / 11.1 -> 10.0 / 8.6 s, 512² 288 / 156 ->
+263 / 134 s.  That sweep ran on another day: on this day's machine the engine before it took a
+median 1.00 s (k = 1) and 1.18 s (k = 2) at 128², at load 0.7, against 0.88 and 1.15 s in it.
 
 The unsigned indices (`53a32a7`; `otlab/exact/_simplex.py` module notes): numba tests every
 signed array index for a negative value, and in the simplex's walks along the thread and up the
@@ -125,7 +151,7 @@ re-sorting it): the same candidates, pivots and values; in an A/B on the same pa
 at load 2.7-4.9, 0.96-0.97x the CPU time for k = 2 (`log_grf`, 10 pricing rounds, 0.90-0.96x)
 and no measurable change for k = 1.
 
-Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 8.4e-15
+Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 7.4e-15
 relative or better on every pair compared (target 1e-9).  The certificate's dual violation
 includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
@@ -134,21 +160,23 @@ CPU time per pair against the issue's targets:
 
 | grid | k = 1 | k = 2 | target |
 |---|---|---|---|
-| 32² | 0.019 s | 0.029 s | |
-| 64² | 0.10 s | 0.14 s | |
-| 128² | 0.88 s (0.15-2.1 s, 14 pairs) | 1.15 s (0.04-1.6 s) | 1 s: met for k = 1, missed for k = 2 |
-| 256² | 10.7 s (1.8-26 s, 7 pairs) | 11.1 s (0.3-16.5 s) | 15 s: met (one pair per class) |
-| 512² | 288 s, 1.70 GiB | 156 s, 1.19 GiB | 5 min and 4 GiB: met (one pair, `grf_smooth`) |
+| 32² | 0.020 s | 0.024 s | |
+| 64² | 0.098 s | 0.11 s | |
+| 128² | 0.90 s (0.21-2.3 s, 14 pairs) | 0.87 s (0.04-1.2 s) | 1 s: met (at load 2) |
+| 256² | 10.0 s (2.4-20 s, 7 pairs) | 8.6 s (0.3-18 s) | 15 s: met (one pair per class) |
+| 512² | 263 s, 1.63 GiB | 134 s, 1.22 GiB | 5 min and 4 GiB: met (one pair, `grf_smooth`) |
 
-POT's dense solver took 7.9x (k = 1) and 7.0x (k = 2) otlab's CPU time on the same 32² pairs
-(median).  Where the time goes (module notes of `otlab.exact.grid`): for k = 2 the network
-simplex at the finest level, about 80 000 pivots from a seed only 0.4 % above the optimum, none
-degenerate, each moving a large subtree of a deep tree (3 500 potentials shifted in the second
-round, now about 1.8 ns a potential); for k = 1 the simplex is about half, the rest mostly the
-tile scans of the finest level and of the certificate and the pair scans of the coarse levels.
-Of the published solvers below, GridOT (k = 2, other hardware) is 1.5 to 2.7 times faster at 128²
-and about as fast at 256²; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²) takes about as long
-as otlab.
+At 128² the medians are close to the target: 5 of the 14 k = 2 pairs and 7 of the 14 k = 1
+pairs took more than 0.9 s (2 and 6 more than 1 s), the slowest k = 2 pair 1.2 s.  POT's dense solver took 11.6x (k = 1)
+and 15.0x (k = 2) otlab's CPU time on the same 32² pairs (median).  Where the time goes (module
+notes of `otlab.exact.grid`): for k = 2 the network simplex at the finest level, about 80 000
+pivots from a seed only 0.4 % above the optimum, none degenerate, each moving a large subtree of
+a deep tree (about 3 200 potentials shifted a pivot in the second round, about 1.8 ns a
+potential); for k = 1 the simplex is about half, the rest mostly the tile scans of the finest
+level and of the certificate and the pair scans of the coarse levels.  Of the published solvers
+below, GridOT (k = 2, other hardware) is 1.1 to 2.1 times faster at 128², and its 256² median
+(11.6 s, on other images) is above otlab's 8.6 s; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²)
+is slower than otlab there.
 """
 
 PUBLISHED = """\

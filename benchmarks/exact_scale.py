@@ -281,6 +281,16 @@ NOTES = """\
   machine clustered W_2 misses 30 s by 38 % and W_1 by 3.2x.  What remains is the simplex
   (62 % of the clustered W_2 solve): about 16 pivots a point, and in 4-6 % of them the cut
   subtree holds more than a twentieth of the nodes, which makes 80 % of the potentials shifted.
+- The n = 10^5 rows rendered above were measured again on the engine whose network simplex keeps
+  the flows of its tree arcs by node (`3a5f1d8`, module notes of `otlab/exact/_simplex.py`: the
+  walks along a pivot's cycle read and push flows in a node array instead of the arcs' array of
+  several megabytes, where each node's arc sat at a random place), one sweep, the other core
+  training neural critics (load 1.9-2.0): uniform W_1 15.0 s (20.1 s in the rows before, now in
+  `exact_scale_runs_previous.jsonl`), W_2 13.8 s (18.1 s), clustered W_2 31.1 s (41.3 s),
+  clustered W_1 73.1 s (95.2 s); the same values.  The rows before were measured on another day;
+  at 5*10^4 the two engines back to back took 0.69x (uniform W_1), 0.76-0.80x (uniform W_2),
+  0.79x (clustered W_1) and 0.69-1.05x (clustered W_2, three runs each) of the CPU time, with
+  the same pivots.  The uniform targets are met; clustered W_2 misses 30 s by 4 %, W_1 by 2.4x.
 """
 
 

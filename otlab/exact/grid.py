@@ -25,14 +25,28 @@ For :math:`k = 1` and two arrays of the same shape only the difference
 moves (:mod:`otlab.exact._grid_w1`): the mass the images share stays in its
 pixel and the LP carries each pixel as a source or a target, never both.
 
-Where the time goes now (128 x 128, one thread, CPU time, load 2, after the
-unsigned indices of :mod:`otlab.exact._simplex_kernels`): k = 2, smooth random
-fields, 1.15-1.2 s, of which 0.88 s is the simplex (finest level: 26 000 seeded
+Where the time goes now (128 x 128, one thread, CPU time, load 2, with the
+flows by node of :mod:`otlab.exact._simplex_kernels`, the Z-curve order of
+:mod:`otlab.exact.points` and the nearest pixels of
+:mod:`otlab.exact._grid_geometry`): k = 2, smooth random field, 0.9 s, of which
+0.64 s is the simplex (finest level: 26 000 seeded pivots in 0.06 s, then
+51 000 in 0.46 s, 9 us each, shifting 3 200 potentials, pricing 900 pairs and
+walking a cycle of 113 nodes each); the coarse levels about 0.2 s.  Before them
+(after the unsigned indices): 1.15-1.2 s, of which 0.88 s was the simplex (finest level: 26 000 seeded
 pivots in 0.07 s, then 53 000 in 0.65 s, 12 us each, half of it shifting 3 500
 potentials along the thread at about 1.8 ns each), 0.2 s the coarse levels and
 0.13 s the finest level's candidates; k = 1, Cauchy densities, 1.7 s, of which
 0.7 s simplex and 0.64 s tile scans (seven of them, 0.86 s with signed indices).
-Tried after it, within the noise: coarse blocks of 2 pixels at the finest level
+Tried with them and not kept (k = 2, five or six classes, load 2): the coarse plan
+refined by an exact (POT) or a greedy small OT inside each coarse pair of blocks
+instead of the north-west corner along the pair's direction (white noise 50 000
+-> 45 000 seeded pivots before the flows by node, the other classes none or
+more); coarse blocks of 8 or 16 points below the finest level (the finest level's
+pivots unchanged, the coarse levels slower); the coarse levels' dense threshold
+at 20 000 or 60 000 pairs instead of 160 000 (the same); the pixels along a
+Hilbert curve instead of the Z-curve, 3 or 6 nearest neighbours, pricing blocks
+of 0.1 or 0.4 :math:`\sqrt{A}` (within the noise or slower).
+Tried after the unsigned indices, within the noise: coarse blocks of 2 pixels at the finest level
 only (finest-level pivots 53 000 -> 31 000 but a coarse level twice the size:
 0.88-1.10x), pricing blocks of 0.1 :math:`\sqrt{A}`, and pricing the new pairs
 of a round first.  The notes below are older (profiled before it, at load 9-20,
