@@ -287,6 +287,23 @@ def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
     return _sorted_unique(np.concatenate(keys)), seed
 
 
+def _pair_costs(cost: PowerCost, x, y, rows, cols):
+    """``cost.pairs(x, y, rows, cols)`` by a compiled loop (no gathered coordinate arrays)."""
+    from ._pair_kernels import squared_distances
+
+    sq = squared_distances(np.ascontiguousarray(x, dtype=np.float64),
+                           np.ascontiguousarray(y, dtype=np.float64), rows, cols,
+                           np.empty(rows.shape[0]))
+    return cost.of_squared(sq)
+
+
+def _max_excess(f, g, rows, cols, costs) -> float:
+    """The largest :math:`f_i + g_j - c_{ij}` over the listed pairs (compiled)."""
+    from ._pair_kernels import max_excess
+
+    return float(max_excess(f, g, rows, cols, costs))
+
+
 def _report(opts, **fields):
     if opts.report is not None:
         opts.report(fields)
@@ -356,7 +373,7 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     grid = opts.grid if level == 0 else None
     near_x, near_y = _neighbours(x, k_near, grid, 0), _neighbours(y, k_near, grid, 1)
     rows, cols = keys // m, keys % m
-    costs = opts.cost.pairs(x, y, rows, cols)
+    costs = _pair_costs(opts.cost, x, y, rows, cols)
     ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed, opts.block_factor)
     # Plan pairs whose partners' neighbours are candidates already: pairs are never removed, so
     # each plan pair's neighbours are looked up once (the same candidates as looking up every
@@ -371,7 +388,7 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         if status != OPTIMAL:
             return Solution(plan=plan, scan=None, rounds=round_, n_pairs=rows.shape[0],
                             converged=False, max_cost=float(costs.max()))
-        eta = max(0.0, float(np.max(plan.f[rows] + plan.g[cols] - costs)))
+        eta = max(0.0, _max_excess(plan.f, plan.g, rows, cols, costs))
         tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
         if pricer is not None:
             scan = pricer(plan.f, plan.g, tol)
@@ -391,7 +408,7 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         new = _missing(np.concatenate([new, _partner_keys(fresh, near_x, near_y, m)]), keys)
         keys = _merge(keys, new)
         new_rows, new_cols = new // m, new % m
-        new_costs = opts.cost.pairs(x, y, new_rows, new_cols)
+        new_costs = _pair_costs(opts.cost, x, y, new_rows, new_cols)
         ns.add_arcs(new_rows, new_cols, new_costs)  # the basis is kept
         rows, cols = np.concatenate([rows, new_rows]), np.concatenate([cols, new_cols])
         costs = np.concatenate([costs, new_costs])
