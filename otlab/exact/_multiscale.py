@@ -71,7 +71,10 @@ finest level's pivots do).  Larger pricing blocks (0.3 and 1 times the square ro
 pairs instead of 0.1) were slower (12.6 and 14.3 s against 11.1 s at 5*10^4).
 
 Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
-coarse point (``coarse_leaf=4``) and 4 nearest neighbours, and with
+coarse point (``coarse_leaf=4``), coarse levels stopped after 2 pricing rounds
+(``coarse_rounds``: their plan only seeds the next level) and 4 nearest
+neighbours, found at the finest level by grid offsets (``grid``,
+:mod:`otlab.exact._grid_geometry`), and with
 :math:`k = 2` the finest level is priced by a ``pricer``
 (:class:`~otlab.exact._grid_dual.GridPricer`): the c-transform on the grid,
 axis by axis, gives every row's largest excess over *all* pixels and the
