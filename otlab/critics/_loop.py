@@ -175,9 +175,12 @@ def train_critic(cfg, net, draw, gap, generator, *, check=None):
     average = WeightAverage(net, cfg.steps, cfg.average) if cfg.average > 0 else None
     history = {"step": [], "loss": [], "estimate": []}
     flips, bad, checked = [], None, 0
+    penalty_rows = ({} if cfg.penalty_batch is None or cfg.penalty_batch >= cfg.batch_size
+                    else {"penalty_batch": cfg.penalty_batch})
     for step in range(1, cfg.steps + 1):
         xb, yb = draw(step)
-        loss, _ = critic_loss(cfg.lipschitz, net, xb, yb, generator, penalty=cfg.penalty)
+        loss, _ = critic_loss(cfg.lipschitz, net, xb, yb, generator, penalty=cfg.penalty,
+                              **penalty_rows)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

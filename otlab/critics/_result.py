@@ -14,7 +14,8 @@ from .audit import LipschitzAudit
 
 __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
            "EXACT_SN_MAX_WIDTH", "INPUT_SCALES", "default_hidden", "default_steps",
-           "default_radial", "default_input_scale", "default_penalty", "input_gain",
+           "default_radial", "default_input_scale", "default_penalty", "default_batch_size",
+           "default_penalty_batch", "input_gain",
            "with_dimension", "build_net", "finish",
            "holdout_estimate", "max_gradient",
            "run_status"]
@@ -70,7 +71,7 @@ class CriticConfig:
     hidden: tuple[int, ...]
     activation: str
     steps: int
-    batch_size: int
+    batch_size: int | None
     lr: float
     optimizer: str
     betas: tuple[float, float] | None
@@ -86,6 +87,7 @@ class CriticConfig:
     radial: bool | None = False
     input_scale: str | None = "radius"
     average: float = 0.0
+    penalty_batch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ class CriticResult:
         return self.estimate - self.holdout_estimate
 
 
-def default_hidden(dim: int) -> tuple[int, ...]:
+def default_hidden(dim: int, lipschitz: str | None = None, *,
+                   samplers: bool = False) -> tuple[int, ...]:
     r"""The critic's hidden widths when ``hidden`` is not given, for dimension D.
 
     Two layers of :math:`\min(256, \max(128, 8D))` units: 128 up to
@@ -186,14 +189,30 @@ def default_hidden(dim: int) -> tuple[int, ...]:
     funnels, fresh samples, 1000 steps) a 64x64 MLP missed :math:`W_1` by
     11 %, a 128x128 one by 6 %, a 256x256 one by under 1 %
     (``benchmarks/reports/critics_w1_diagnosis.md``); the paper's critics are
-    two layers of :math:`\max(2D, 128)`.
+    two layers of :math:`\max(2D, 128)`.  For a method whose
+    ``DEFAULT_SETTINGS[lipschitz]["samplers_width_from_d16"]`` is set
+    (``"lp"``: 256) on samplers (``samplers=True``), at least that many from
+    D = 16 on: with 16 funnels at D = 16 and 16000 steps, 256 units took the
+    slope along the optimal moves from 0.937-0.938 to 0.965-0.968, the
+    gradient cosine from 0.91 to 0.94 and the held-out error from -5.8 % and
+    -6.4 % to -3.1 % and -3.4 % (two seeds), where a larger batch gained
+    nothing; with 4 funnels +4.5 % (seed 0; +3.5 % with 128 units, and the
+    scoring sample itself +3.3 %).
 
     Examples
     --------
     >>> default_hidden(2), default_hidden(16), default_hidden(32), default_hidden(1000)
     ((128, 128), (128, 128), (256, 256), (256, 256))
+    >>> default_hidden(8, "lp", samplers=True), default_hidden(16, "lp", samplers=True)
+    ((128, 128), (256, 256))
     """
     width = min(256, max(128, 8 * int(dim)))
+    if lipschitz is not None and samplers and int(dim) >= 16:
+        from .lipschitz import DEFAULT_SETTINGS
+
+        wider = DEFAULT_SETTINGS[lipschitz]["samplers_width_from_d16"]
+        if wider is not None:
+            width = max(width, int(wider))
     return (width, width)
 
 
@@ -224,9 +243,13 @@ def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> 
     64).  Nothing else measured gained more per CPU second
     (width, depth, batch, the learning rate, Adam's betas, a warm-up, the
     penalty's weight and points, a two-sided penalty, averaging the weights;
-    ``benchmarks/reports/critics_w1_diagnosis.md``).  At D = 128 twice the
+    ``benchmarks/reports/critics_w1_diagnosis.md``) until the sixth round: a
+    larger batch for the objective with the penalty at 256 of its pairs
+    (:func:`default_batch_size`, :func:`default_penalty_batch`) gained at
+    D = 128 as much as twice the steps.  At D = 128 twice the
     steps (32000, about 4 CPU minutes) reached a slope of 0.95 and 0.97 and a
-    gradient cosine of 0.92 and 0.95 on two seeds: pass ``steps`` for that.
+    gradient cosine of 0.92 and 0.95 on two seeds with the former batch of
+    256: pass ``steps`` for that.
 
     Examples
     --------
@@ -334,6 +357,65 @@ def default_penalty(lipschitz: str, dim: int, *, samplers: bool = True) -> float
     return float(up_to_d32 if int(dim) <= LOW_DIM else settings["penalty"])
 
 
+def default_batch_size(lipschitz: str, dim: int, *, samplers: bool = True) -> int:
+    r"""Points per side of each minibatch when ``batch_size`` is not given, for dimension D.
+
+    ``DEFAULT_SETTINGS[lipschitz]["samplers_batch_size_above_d32"]`` on
+    samplers from D = 33 on where it is set (512 for ``"lp"``), else
+    ``DEFAULT_SETTINGS[lipschitz]["batch_size"]`` (256).  With
+    :func:`default_penalty_batch` the ``"lp"`` critic on samplers then
+    evaluates its objective on 512 points per side and its penalty at 256
+    interpolates: on the known-answer pairs at D = 128 with 16 funnels the
+    slope along the optimal moves went from 0.91 to 0.95-0.96 and the
+    gradient cosine from 0.89 to 0.93-0.94 (two seeds); at D = 16 nothing
+    changed and at D = 32 the slope gained 0.4-1.6 points, so up to D = 32
+    the batch stays 256 (``benchmarks/reports/critics_w1_diagnosis.md``).
+
+    Examples
+    --------
+    >>> default_batch_size("lp", 32), default_batch_size("lp", 33)
+    (256, 512)
+    >>> default_batch_size("gp", 128), default_batch_size("lp", 128, samplers=False)
+    (256, 256)
+    """
+    from .lipschitz import DEFAULT_SETTINGS
+
+    settings = DEFAULT_SETTINGS[lipschitz]
+    above = settings["samplers_batch_size_above_d32"]
+    if samplers and above is not None and int(dim) > LOW_DIM:
+        return int(above)
+    return int(settings["batch_size"])
+
+
+def default_penalty_batch(lipschitz: str, batch_size: int, *,
+                          samplers: bool = True) -> int | None:
+    r"""Interpolates per step for the penalty when ``penalty_batch`` is not given.
+
+    None (every pair of the minibatch) unless
+    ``DEFAULT_SETTINGS[lipschitz]["samplers_penalty_batch"]`` is set (256
+    for ``"lp"``) and the critic trains on samplers: then the smaller of it
+    and ``batch_size``.  Only ``"gp"`` and ``"lp"`` have a penalty.  The
+    penalty's input gradients (the gradient of the critic at each
+    interpolate, differentiated again with respect to the weights) cost more
+    per row than the objective's values, so capping them at 256 rows lets
+    :func:`default_batch_size` give the objective 512 points per side for a
+    fraction of the cost of a whole batch of 512.
+
+    Examples
+    --------
+    >>> default_penalty_batch("lp", 512), default_penalty_batch("lp", 100)
+    (256, 100)
+    >>> default_penalty_batch("gp", 512) is None, default_penalty_batch("lp", 512, samplers=False)
+    (True, None)
+    """
+    from .lipschitz import DEFAULT_SETTINGS
+
+    rows = DEFAULT_SETTINGS[lipschitz]["samplers_penalty_batch"]
+    if not samplers or rows is None:
+        return None
+    return min(int(rows), int(batch_size))
+
+
 def input_gain(input_scale: str, dim: int) -> float:
     r"""The factor k of the network's input :math:`u = k\,(z - c)/s` for dimension D.
 
@@ -364,9 +446,12 @@ def input_gain(input_scale: str, dim: int) -> float:
 def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> CriticConfig:
     """``cfg`` with ``hidden`` (:func:`default_hidden`), ``steps`` (:func:`default_steps`,
     on samplers or fixed samples), ``log_every`` (a twentieth of the steps), ``radial``
-    (:func:`default_radial`) and ``input_scale`` (:func:`default_input_scale`) resolved for
-    data of dimension ``dim``."""
-    hidden = default_hidden(dim) if cfg.hidden is None else cfg.hidden
+    (:func:`default_radial`), ``input_scale`` (:func:`default_input_scale`), ``penalty``
+    (:func:`default_penalty`), ``batch_size`` (:func:`default_batch_size`) and
+    ``penalty_batch`` (:func:`default_penalty_batch`) resolved for data of dimension
+    ``dim``."""
+    hidden = (default_hidden(dim, cfg.lipschitz, samplers=samplers) if cfg.hidden is None
+              else cfg.hidden)
     steps = (default_steps(dim, cfg.lipschitz, samplers=samplers) if cfg.steps is None
              else cfg.steps)
     log_every = max(1, steps // 20) if cfg.log_every is None else cfg.log_every
@@ -375,8 +460,13 @@ def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> Cr
                    if cfg.input_scale is None else cfg.input_scale)
     penalty = (default_penalty(cfg.lipschitz, dim, samplers=samplers) if cfg.penalty is None
                else cfg.penalty)
+    batch_size = (default_batch_size(cfg.lipschitz, dim, samplers=samplers)
+                  if cfg.batch_size is None else cfg.batch_size)
+    penalty_batch = (default_penalty_batch(cfg.lipschitz, batch_size, samplers=samplers)
+                     if cfg.penalty_batch is None else min(cfg.penalty_batch, batch_size))
     return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial,
-                   input_scale=input_scale, penalty=penalty)
+                   input_scale=input_scale, penalty=penalty, batch_size=batch_size,
+                   penalty_batch=penalty_batch)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):
