@@ -41,6 +41,23 @@ points per side):
   the weights blurs), so it stays off.  Steps gained the most per CPU second
   again, and 'round 5 default' (estimate_w1's default at the time of the
   run) gives the ``"lp"`` critic on samplers 16000 steps at every D.
+* from the fifth round's default ('round 5 default ...'): the objective on
+  a larger minibatch with the penalty at the interpolates of its first 256
+  pairs only ('batch B penalty rows M', ``estimate_w1(batch_size=B,
+  penalty_batch=M)``: the penalty's input gradients are the costly part of a
+  step), and layers of 256 units at D = 16.  'round 6 default' is
+  estimate_w1's default when the run was made (since the sixth round, on
+  samplers, 512 points per side with the penalty at 256 from D = 33 on and
+  layers of 256 units from D = 16 on).
+
+The column 'true f' is the held-out relative error of the *true* potential
+on the same scoring points (:func:`true_heldout_rel`): the scoring sample's
+own error, which a critic close to the true potential shares (at D = 128
+with 4 and 16 funnels it is -3.3 % to -3.5 % on both seeds' points, so there
+a critic needs a slope along the optimal moves of about 0.985 to score
+within 5 %).
+``--backfill-true`` adds it to rows recorded before the column existed (it
+is computed from the cell, the seed and ``--n-test``, not measured).
 
 Each run is scored on 4096 fresh held-out points per side: relative error of
 the held-out estimate against the true W_1, the train / held-out gap (the
@@ -69,7 +86,7 @@ from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run
                        save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
-from otlab.critics import CriticFailedWarning, estimate_w1
+from otlab.critics import CriticFailedWarning, default_hidden, estimate_w1
 from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
@@ -81,7 +98,8 @@ _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
 
 #: What every factor starts from: 1000 steps, no norm feature (the defaults before the
 #: step rule and WithRadius).
-BASE = {"radial": False, "steps": 1000, "input_scale": "radius", "penalty": 10.0}
+BASE = {"radial": False, "steps": 1000, "input_scale": "radius", "penalty": 10.0,
+        "batch_size": 256, "penalty_batch": "all", "hidden": "former"}
 
 #: estimate_w1's default before the input scale: the norm feature from D = 33 on,
 #: the third round's step rule (round3_steps), input_scale="radius" (the 'step rule' factors).
@@ -94,12 +112,21 @@ STEP_RULE = {"radial": "round 3", "steps": "x1", "input_scale": "radius"}
 CURRENT = {"radial": "round 3", "steps": "x1", "input_scale": "round 3"}
 
 #: estimate_w1's default when the run was made (every setting resolved by estimate_w1).
-LIBRARY = {"radial": None, "steps": None, "input_scale": None, "penalty": None}
+LIBRARY = {"radial": None, "steps": None, "input_scale": None, "penalty": None,
+           "batch_size": None, "penalty_batch": None, "hidden": None}
+
+#: estimate_w1's default of the fifth round, written out ('round 5 default ...' factors):
+#: the library's settings but 16000 steps and minibatches of 256 points per side, with the
+#: penalty at every pair's interpolate ('all': as many interpolates as the batch has pairs),
+#: and the widths of default_hidden's rule for every method ('former': 128 up to D = 16).
+ROUND5 = {**LIBRARY, "steps": 16000, "batch_size": 256, "penalty_batch": "all",
+          "hidden": "former"}
 
 #: estimate_w1's default of the fourth round, written out ('round 4 default ...' factors):
 #: the library's norm feature, input scale and penalty, and four times the third round's
 #: step rule (4000 up to D = 32, 8000 at 64, 16000 at 128).
-ROUND4 = {**LIBRARY, "steps": "x4"}
+ROUND4 = {**LIBRARY, "steps": "x4", "batch_size": 256, "penalty_batch": "all",
+          "hidden": "former"}
 
 
 def round3_steps(dim: int) -> int:
@@ -197,8 +224,8 @@ FACTORS = {
     }.items()},
     # estimate_w1's default of the fourth round (ROUND4: LIBRARY when its rows were run)
     "round 4 default": ("fresh", ROUND4),
-    # estimate_w1's default at the time of the run (the fifth round's, LIBRARY)
-    "round 5 default": ("fresh", LIBRARY),
+    # estimate_w1's default of the fifth round (ROUND5: LIBRARY when its rows were run)
+    "round 5 default": ("fresh", ROUND5),
     # the fourth round's default (ROUND4) with the critic's weights averaged
     # over the last steps ('average F': the uniform mean of the iterates of the last fraction
     # F of the steps, evaluated with the averaged weights; 'ema F': an exponential moving
@@ -216,6 +243,19 @@ FACTORS = {
         " steps 16000 lr 2e-3": {"steps": 16000, "lr": 2e-3},
         " steps 16000 betas 0.9": {"steps": 16000, "betas": (0.9, 0.999)},
     }.items()},
+    # estimate_w1's default at the time of the run (the sixth round's, LIBRARY)
+    "round 6 default": ("fresh", LIBRARY),
+    # the fifth round's default (ROUND5: 16000 steps on samplers), one change at a time:
+    # 'batch B penalty rows M' draws B points per side for the objective but evaluates
+    # the one-sided penalty at the interpolates of the first M pairs only
+    # (estimate_w1(batch_size=B, penalty_batch=M))
+    **{f"round 5 default{name}": ("fresh", {**ROUND5, **opts}) for name, opts in {
+        " steps 32000": {"steps": 32000},
+        " batch 512 penalty rows 256": {"batch_size": 512, "penalty_batch": 256},
+        " batch 1024 penalty rows 256": {"batch_size": 1024, "penalty_batch": 256},
+        " 512x512": {"hidden": (512, 512)},
+        " 256x256": {"hidden": (256, 256)},
+    }.items()},
 }
 
 #: Where the ``"lp"`` penalty is evaluated ('penalty at ...' factors): the library's
@@ -229,7 +269,7 @@ def _lp_loss(where):
 
     from otlab.critics.lipschitz import critic_loss, input_gradients
 
-    def loss(method, net, xb, yb, generator, *, penalty):
+    def loss(method, net, xb, yb, generator, *, penalty, **kwargs):
         if method != "lp" or where == "interpolates":
             return critic_loss(method, net, xb, yb, generator, penalty=penalty)
         n = xb.shape[0]
@@ -332,6 +372,10 @@ def run_case(case, args) -> dict:
         opts["radial"] = dim > 32
     if opts["input_scale"] == "round 3":
         opts["input_scale"] = "coordinate" if dim > 32 else "radius"
+    if opts["penalty_batch"] == "all":  # the penalty at every pair (before the sixth round)
+        opts["penalty_batch"] = opts["batch_size"]
+    if opts["hidden"] == "former":  # default_hidden's rule of every method (before the sixth)
+        opts["hidden"] = default_hidden(dim)
     lipschitz = opts.pop("lipschitz", "lp")
     patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors", "average_kind")
              if k in opts}
@@ -350,11 +394,47 @@ def run_case(case, args) -> dict:
     res = m.result
     est, se = held_out(res.critic, xt, yt)
     return {"true": pair.w1, "train": res.estimate, "estimate": est, "stderr": se,
+            "true_rel": true_heldout_rel(pair, xt, yt),
             "rel": est / pair.w1 - 1, "gap": res.estimate - est,
             "cos": cosine(res.critic, pair, xt), "K": res.lipschitz_bound,
             "status": res.status, "steps": res.config.steps,
             **slope_audit(res.critic, pair, args.n_test, seed),
             "seconds": m.wall_s, "cpu_s": m.cpu_s, "load": m.load_after}
+
+
+def true_heldout_rel(pair, xt, yt) -> float:
+    r"""The held-out relative error of the *true* potential on the scoring points.
+
+    :math:`(\bar f(x_t) - \bar f(y_t)) / W_1 - 1` with the optimal potential
+    :math:`f`: the sampling error of the held-out points themselves, which a
+    critic close to :math:`f` shares (its held-out error is about this plus its
+    slope along the optimal moves minus 1).
+    """
+    return float((pair.potential(xt).mean() - pair.potential(yt).mean()) / pair.w1 - 1)
+
+
+def backfill_true_rel(results: Path, pair_seed: int, n_test: int) -> int:
+    """Add ``true_rel`` (:func:`true_heldout_rel`) to the rows of ``results`` without it.
+
+    The scoring points are a function of the cell, the seed and ``n_test``
+    (:func:`run_case`), so the field is computed, not measured; returns the rows changed.
+    """
+    import json
+
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    pairs, changed = {}, 0
+    for row in rows:
+        if "true_rel" in row or "error" in row:
+            continue
+        cell = (row["D"], row["W"])
+        if cell not in pairs:
+            pairs[cell] = w1_benchmark(*cell, seed=pair_seed)
+        xt, yt = pairs[cell].sample(n_test, seed=np.random.default_rng([row["seed"], 2]))
+        row["true_rel"] = true_heldout_rel(pairs[cell], xt, yt)
+        changed += 1
+    if changed:
+        results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return changed
 
 
 def slope_audit(critic, pair, n, seed) -> dict:
@@ -436,12 +516,17 @@ def main(argv=None) -> None:
     parser.add_argument("--results", default=None,
                         help="JSON-lines results (default reports/critics_w1_diagnosis.jsonl)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--backfill-true", action="store_true",
+                        help="add the true potential's held-out error on the scoring points "
+                             "(true_heldout_rel) to the recorded rows without it, then go on")
     args = parser.parse_args(argv)
     cells = [tuple(int(v) for v in c.split("x")) for c in args.cells]
     cases = [{"D": d, "W": w, "factor": f, "seed": s}
              for (d, w) in cells for f in args.factors for s in args.seeds]
     results = Path(args.results) if args.results else REPORTS / f"{NAME}.jsonl"
     budget = None if args.time_budget == float("inf") else args.time_budget
+    if args.backfill_true and results.exists():
+        print(f"{backfill_true_rel(results, args.pair_seed, args.n_test)} rows given true_rel")
     rows = run_grid(cases, functools.partial(run_case, args=args), results,
                     key=fields_key("D", "W", "factor", "seed"), report_only=args.report_only,
                     budget_s=budget)
@@ -450,7 +535,9 @@ def main(argv=None) -> None:
     table = [{"D": r["D"], "W": r["W"], "factor": r["factor"], "seed": r["seed"],
               "true W1": f"{r['true']:.3f}", "train": f"{r['train']:.3f}",
               "held-out": f"{r['estimate']:.3f} ± {r['stderr']:.3f}",
-              "rel. error": f"{r['rel']:+.1%}", "gap": f"{r['gap']:+.3f}",
+              "rel. error": f"{r['rel']:+.1%}",
+              "true f": f"{r['true_rel']:+.1%}" if "true_rel" in r else "",
+              "gap": f"{r['gap']:+.3f}",
               "cos": f"{r['cos']:.3f}", "K": f"{r['K']:.2f}",
               "slope": f"{r['slope']:.3f}" if "slope" in r else "",
               "mean grad norm": f"{r['gnorm']:.3f}" if "gnorm" in r else "",
@@ -496,7 +583,16 @@ def main(argv=None) -> None:
          "steps 16000' up to D = 64 and 'round 4 default' at D = 128). "
          "'penalty at samples / both': the "
          "one-sided penalty at the minibatch points instead of / besides the "
-         "interpolates (`_lp_loss`); 'two-sided': lipschitz='gp' with lp's network and "
+         "interpolates (`_lp_loss`); 'round 5 default ...' that default with one change: "
+         "'batch B penalty rows M' B points per side for the objective, the penalty at the "
+         "interpolates of the first M pairs only (estimate_w1(batch_size=B, penalty_batch=M)); "
+         "'round 6 default' is estimate_w1's default when the run was made (`LIBRARY`; since "
+         "the sixth round 'round 5 default 256x256' at D = 16 and 'round 5 default batch 512 "
+         "penalty rows 256' from D = 33 on); "
+         "'true f': the held-out "
+         "relative error of the true potential on the same scoring points (their sampling "
+         "error, which a critic near the true potential shares: `true_heldout_rel`); "
+         "'two-sided': lipschitz='gp' with lp's network and "
          "schedule; 'warm-up': a linear warm-up over 5 % of the steps; 'anchors N': the "
          "MLP also sees the distances to N learned points (`_anchored_net`). Slope audit "
          "(`slope_audit`) on 4096 pairs of the optimal plan: 'slope' = sum of f(x) - f(y) "
