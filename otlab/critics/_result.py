@@ -196,8 +196,8 @@ def default_hidden(dim: int, lipschitz: str | None = None, *,
     slope along the optimal moves from 0.937-0.938 to 0.965-0.968, the
     gradient cosine from 0.91 to 0.94 and the held-out error from -5.8 % and
     -6.4 % to -3.1 % and -3.4 % (two seeds), where a larger batch gained
-    nothing; with 4 funnels +4.5 % (seed 0; +3.5 % with 128 units, and the
-    scoring sample itself +3.3 %).
+    nothing; with 4 funnels +4.5 % and +2.9 % (+3.5 % and +1.9 % with 128
+    units; the scoring sample itself +3.3 % and +1.6 %).
 
     Examples
     --------
