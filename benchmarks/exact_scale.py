@@ -258,7 +258,11 @@ NOTES = """\
   At 10^5 clustered W_1 took 2.2x the time of W_2.  Run again on the engine with the plane
   bounds (`76b375d`; `--timeout 3540` s of wall time, load about 2, on the day the machine ran
   about 1.25x slower): stopped unfinished again, after about 3416 s of CPU and
-  4.9 GiB of RSS (read from its process every 20 s, the last time at 04:13:27).
+  4.9 GiB of RSS (read from its process every 20 s, the last time at 04:13:27).  Run a third
+  time on the engine with the flows by node (`e9979c5`, `--timeout 3540`, the other core
+  training neural critics and then running the test suite, load 1.7-2.2): stopped unfinished,
+  after about 3150 s of CPU (read every 20 s, the last time 20 s before the stop) and 5.1 GiB
+  of RSS (peak 5.4 GiB); the rows before are in `exact_scale_runs_previous.jsonl`.
 - The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
   module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
   value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
