@@ -95,6 +95,15 @@ class GridGeometry:
         self.index = (np.asarray(rows, np.int64), np.asarray(cols, np.int64))
         if not len(self.shapes[0]) == len(self.shapes[1]) == self.spacing.shape[0]:
             raise ValueError("shape_a, shape_b and spacing must have the same length")
+        self._luts = {}  # side -> flat pixel index -> position on that side (-1: left out)
+
+    def _lut(self, side: int) -> np.ndarray:
+        """Each pixel's position among the side's pixels, built once (each side is asked twice)."""
+        if side not in self._luts:
+            lut = np.full(math.prod(self.shapes[side]), -1, np.int64)
+            lut[self.index[side]] = np.arange(self.index[side].shape[0])
+            self._luts[side] = lut
+        return self._luts[side]
 
     @classmethod
     def of_pricer(cls, pricer) -> "GridGeometry | None":
@@ -143,11 +152,9 @@ class GridGeometry:
         out = np.empty((query.shape[0], k), np.int64)
         if k == 0:
             return out
-        lut = np.full(math.prod(self.shapes[side_to]), -1, np.int64)
-        lut[targets] = np.arange(targets.shape[0])
         offsets, sq, limit = self._offsets(k)
         sure = _kernels().nearest_by_offsets(
-            query, np.array(self.shapes[side_from], np.int64), lut,
+            query, np.array(self.shapes[side_from], np.int64), self._lut(side_to),
             np.array(self.shapes[side_to], np.int64), offsets, sq, k, limit, out)
         if not sure.all():
             from scipy.spatial import cKDTree

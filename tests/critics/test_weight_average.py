@@ -40,15 +40,19 @@ def _run(net, iterates, average):
     return np.array([p.item() for p in average.mean])
 
 
+def _averaged(steps, fraction, seed, kind):
+    """Random iterates, their averaged values under ``kind``, and the window length m."""
+    iterates = np.random.default_rng(seed).normal(size=(steps, 2))
+    net = _net(iterates[0])
+    average = WeightAverage(net, steps, fraction, kind)
+    return iterates, _run(net, iterates, average), max(1, math.ceil(fraction * steps))
+
+
 @settings(max_examples=40, deadline=None)
 @given(steps=st.integers(1, 60), fraction=st.floats(1e-3, 1.0),
        seed=st.integers(0, 2**32 - 1))
 def test_the_uniform_average_is_the_mean_of_the_last_iterates(steps, fraction, seed):
-    iterates = np.random.default_rng(seed).normal(size=(steps, 2))
-    net = _net(iterates[0])
-    average = WeightAverage(net, steps, fraction, "uniform")
-    m = max(1, math.ceil(fraction * steps))
-    got = _run(net, iterates, average)
+    iterates, got, m = _averaged(steps, fraction, seed, "uniform")
     np.testing.assert_allclose(got, iterates[-m:].mean(axis=0), rtol=1e-9, atol=1e-9)
 
 
@@ -56,14 +60,11 @@ def test_the_uniform_average_is_the_mean_of_the_last_iterates(steps, fraction, s
 @given(steps=st.integers(1, 60), fraction=st.floats(1e-3, 1.0),
        seed=st.integers(0, 2**32 - 1))
 def test_the_ema_is_the_running_mean_then_the_exponential_average(steps, fraction, seed):
-    iterates = np.random.default_rng(seed).normal(size=(steps, 2))
-    net = _net(iterates[0])
-    average = WeightAverage(net, steps, fraction, "ema")
-    m = max(1, math.ceil(fraction * steps))
+    iterates, got, m = _averaged(steps, fraction, seed, "ema")
     want = np.zeros(2)
     for k, row in enumerate(iterates, start=1):
         want += (row - want) / min(k, m)
-    np.testing.assert_allclose(_run(net, iterates, average), want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("kind", ["uniform", "ema"])
@@ -89,7 +90,7 @@ def test_a_sign_flip_gives_the_average_of_the_negated_critic(kind):
     reference = WeightAverage(reference_net, steps, 0.5, kind)
     want = _run(reference_net, -iterates, reference)
     got = np.array([p.item() for p in flipped.mean])
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
 
 
 def test_a_window_of_one_step_is_the_last_iterate():
