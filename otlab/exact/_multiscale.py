@@ -115,7 +115,7 @@ from ..costs import PowerCost
 from ._geometry import Leaves
 from ._refine import refine_plan
 from ._restricted import Restricted, solve_dense
-from ._scan import ScanResult, scan_excess
+from ._scan import SCAN_LEAF, ScanResult, scan_excess
 from ._simplex import OPTIMAL, NetworkSimplex
 
 __all__ = ["SolverOptions", "Solution", "solve_points"]
@@ -137,7 +137,7 @@ class SolverOptions:
     max_rounds: int = 100
     dense_pairs: int = 160_000  # below this a level is solved densely: faster there
     coarse_leaf: int = 8
-    scan_leaf: int = 32
+    scan_leaf: int = SCAN_LEAF
     knn: int = 8
     top_k: int = 5
     sparse_top: bool = False  # solve the finest level sparsely whatever its size

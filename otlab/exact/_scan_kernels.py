@@ -205,6 +205,46 @@ def _box_pair_bound(side_a, a, side_b, b, root):
 
 
 @njit(cache=True, nogil=True)
+def _leaf_excess(x, i, fi, y_columns, g_sorted, q0, q1, root, buf):
+    """``buf[t] = f_i + g_q - c(x_i, y_q)`` for the targets ``q = q0 + t < q1`` of one leaf.
+
+    Branch-free loops over the leaf's points, one coordinate at a time
+    (``y_columns`` is the targets' coordinates transposed), which the compiler
+    turns into vector instructions, square roots included.  The squared
+    distance is summed coordinate by coordinate in the same order as one
+    pair at a time, so every excess is the same to the last bit.
+    """
+    width = q1 - q0
+    if y_columns.shape[0] == 2:  # the common case, in one pass
+        x0, x1 = x[i, 0], x[i, 1]
+        y0, y1 = y_columns[0], y_columns[1]
+        if root:
+            for t in range(width):
+                d0 = x0 - y0[q0 + t]
+                d1 = x1 - y1[q0 + t]
+                buf[t] = fi + g_sorted[q0 + t] - math.sqrt(d0 * d0 + d1 * d1)
+        else:
+            for t in range(width):
+                d0 = x0 - y0[q0 + t]
+                d1 = x1 - y1[q0 + t]
+                buf[t] = fi + g_sorted[q0 + t] - (d0 * d0 + d1 * d1)
+        return
+    buf[:width] = 0.0
+    for k in range(y_columns.shape[0]):
+        xk = x[i, k]
+        yk = y_columns[k]
+        for t in range(width):
+            diff = xk - yk[q0 + t]
+            buf[t] += diff * diff
+    if root:
+        for t in range(width):
+            buf[t] = fi + g_sorted[q0 + t] - math.sqrt(buf[t])
+    else:
+        for t in range(width):
+            buf[t] = fi + g_sorted[q0 + t] - buf[t]
+
+
+@njit(cache=True, nogil=True)
 def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, leaves_x, leaves_y,
                 groups_y, group_size, margin, root, tol, top_k, row_max, out_rows, out_cols):
     """Excess ``f_i + g_j - c_ij`` of every pair in the leaf blocks that may hold a positive one.
@@ -238,6 +278,11 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, le
     top_c = np.empty(top_k, np.int64)
     near = np.empty(n_leaves, np.int64)
     promise = np.empty(n_leaves)
+    widest = 0
+    for b in range(n_leaves):
+        widest = max(widest, start_y[b + 1] - start_y[b])
+    buf = np.empty(widest)  # one leaf's excesses
+    y_columns = np.ascontiguousarray(y_sorted.T)  # coordinate by coordinate: vector loads
     n_out = 0
     for leaf in range(leaves_x[2].shape[0]):
         n_near = 0
@@ -279,20 +324,17 @@ def scan_leaves(x, f, y_sorted, g_sorted, y_index, start_y, rows_of, start_x, le
                     continue
                 if _plane_bound(x, i, fi, centre, slope, offset, lo_y, hi_y, b, root) <= floor - margin:
                     continue
-                for q in range(np.uint64(start_y[b]), np.uint64(start_y[b + np.uint64(1)])):
-                    sq = 0.0
-                    for k in range(np.uint64(d)):
-                        diff = x[i, k] - y_sorted[q, k]
-                        sq += diff * diff
-                    c = math.sqrt(sq) if root else sq
-                    e = fi + g_sorted[q] - c
+                q0, q1 = np.uint64(start_y[b]), np.uint64(start_y[b + np.uint64(1)])
+                _leaf_excess(x, i, fi, y_columns, g_sorted, q0, q1, root, buf)
+                for t in range(q1 - q0):  # the rare violations: a branch per pair, not vectorised
+                    e = buf[t]
                     if e > best:
                         best = e
                     if e > tol:
                         n_bad += 1
                         if top_k > 0:
-                            count = _keep_top(e, y_index[q], top_v, top_c, count, top_k)
-                n_eval += start_y[b + np.uint64(1)] - start_y[b]
+                            count = _keep_top(e, y_index[q0 + t], top_v, top_c, count, top_k)
+                n_eval += q1 - q0
                 if count == top_k and top_k > 0:
                     floor = top_v[top_k - 1]  # > tol >= 0: below it, no pair enters the top
             row_max[i] = best

@@ -24,12 +24,9 @@ from .._validation import as_points, check_order
 from ..costs import PowerCost
 from ..frames import common_frame, scale_by_power
 from ._geometry import Leaves
-from ._scan import scan_excess
+from ._scan import SCAN_LEAF, scan_excess
 
 __all__ = ["c_transform", "max_dual_violation", "local_c_transform"]
-
-#: Points per leaf of the scans' k-d trees.
-SCAN_LEAF = 32
 
 
 def local_c_transform(points, others, pot_others, cost: PowerCost, *, argmin: bool = False):
