@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..costs import PowerCost
-from ._scan import ScanResult
+from ._geometry import Leaves
+from ._scan import SCAN_LEAF, ScanResult, scan_excess
 
 __all__ = ["GridAxes", "GridPricer", "c_transform_grid", "round_off"]
 
@@ -49,7 +50,7 @@ class GridAxes:
     """Coordinates of a grid's pixel centres along each axis (increasing), in C order."""
 
     axes: tuple
-    #: Order of the cost the grid is priced with: 2 (the c-transform) or 1 (:mod:`._tile_scan`).
+    #: Order of the cost the grid is priced with: 2 (the c-transform) or 1 (the pair scan).
     order: float = 2.0
 
     @property
@@ -120,9 +121,15 @@ class GridPricer:
     over *all* pixels of the second grid, the pair attaining it where that
     exceeds ``tol``, and the round-off bound :func:`round_off`.  For grids
     whose axes say ``order=1`` (Euclidean costs, :meth:`build` with a cost of
-    order 1) it prices by the compiled scan over tiles of
-    :class:`~otlab.exact._tile_scan.TileScan` instead: exact row maxima and the
-    20 most violated pairs of each row.
+    order 1) it prices by the pair scan of :func:`~otlab.exact._scan.scan_excess`
+    over the pixel centres instead: row maxima exact where positive and the
+    :data:`~otlab.exact._tile_scan.TOP_K` most violated pairs of each row
+    (``euclidean`` is then True).  Against the tiles of
+    :class:`~otlab.exact._tile_scan.TileScan` (128², one thread, load 2): the
+    scan's plane bounds evaluated 20 % of the pairs instead of 46 % (Cauchy
+    densities) and 16 % instead of 26 % (smooth random fields), a pricing round
+    took 0.76x and 0.89x the time, and the whole solve over six classes 0.96x
+    (0.93-1.02x by class).
     """
 
     def __init__(self, source: GridAxes, target: GridAxes, rows, cols):
@@ -130,11 +137,12 @@ class GridPricer:
         self.rows, self.cols = rows, cols
         self.col_of = np.full(int(np.prod(source.shape)), -1, np.int64)
         self.col_of[cols] = np.arange(cols.shape[0])
-        self.tiles = None
-        if source.order == 1.0:  # Euclidean costs: the tile scan (not separable by axis)
-            from ._tile_scan import TileScan
+        self.euclidean = source.order == 1.0
+        if self.euclidean:  # not separable by axis: the pair scan over the pixel centres
+            from ._tile_scan import pixels
 
-            self.tiles = TileScan(source.axes, target.axes, rows, cols)
+            self.points = (pixels(target.axes, rows)[0], pixels(source.axes, cols)[0])
+            self.leaves = tuple(Leaves(p, SCAN_LEAF) for p in self.points)
 
     @classmethod
     def build(cls, x, y, rows, cols, shapes, cost: PowerCost):
@@ -178,8 +186,11 @@ class GridPricer:
         return c_transform_grid(self.target, values, self.source)[0].reshape(-1)
 
     def __call__(self, f, g, tol: float) -> ScanResult:
-        if self.tiles is not None:
-            return self.tiles(f, g, tol)
+        if self.euclidean:
+            from ._tile_scan import TOP_K
+
+            return scan_excess(*self.points, f, g, *self.leaves, PowerCost(1), tol=tol,
+                               top_k=TOP_K)
         row_max, pixel = self.excess(f, g)
         bad = np.nonzero(row_max > tol)[0]
         delta = round_off(self.source, self.target, float(np.abs(f).max(initial=0.0)),

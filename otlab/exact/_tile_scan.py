@@ -37,7 +37,7 @@ import numpy as np
 
 from ._scan import ScanResult
 
-__all__ = ["TILE", "TOP_K", "TileScan", "tile_round_off"]
+__all__ = ["TILE", "TOP_K", "TileScan", "pixels", "tile_round_off"]
 
 #: Pixels per axis of a tile, by grid dimension (64 pixels a tile in 1-D and 2-D).
 TILE = {1: 64, 2: 8, 3: 4}
@@ -54,7 +54,7 @@ def tile_round_off(d: int, f_max: float, g_max: float, c_max: float) -> float:
     return 16.0 * (d + 1) * float(np.finfo(float).eps) * (f_max + g_max + c_max)
 
 
-def _pixels(axes, index):
+def pixels(axes, index):
     """Coordinates of the pixels ``index`` (flat, C order) of the grid with these axes."""
     multi = np.unravel_index(index, tuple(a.shape[0] for a in axes))
     return np.stack([a[i] for a, i in zip(axes, multi)], axis=1), multi
@@ -90,8 +90,8 @@ class TileScan:
 
     def __init__(self, col_axes, row_axes, rows, cols, *, top_k: int = TOP_K):
         d = len(col_axes)
-        self.x, _ = _pixels(row_axes, rows)
-        y, multi = _pixels(col_axes, cols)
+        self.x, _ = pixels(row_axes, rows)
+        y, multi = pixels(col_axes, cols)
         side = TILE[d]
         tiles = tuple(-(-a.shape[0] // side) for a in col_axes)
         tile = np.ravel_multi_index(tuple(i // side for i in multi), tiles)

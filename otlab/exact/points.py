@@ -311,7 +311,7 @@ def _complete_potentials(p: _Problem, f, g, ys, cost: PowerCost, pricer) -> None
     px, py = p.wx > 0, p.wy > 0
     if px.all() and py.all():
         return
-    if pricer is not None and pricer.tiles is None:
+    if pricer is not None and not pricer.euclidean:
         f[~px] = pricer.c_transform_rows(g[pricer.cols])[~px]
         g[~py] = pricer.c_transform_cols(f)[~py]
         return
