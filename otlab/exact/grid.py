@@ -87,7 +87,12 @@ so their figures carry 10-20 % of noise):
   engine run just before on the same pairs, load 6); against the pair scan
   once it was compiled too (:mod:`otlab.exact._scan_kernels`), pricing the
   finest level by tiles still took 10 % less time over four classes
-  (-24 % to +4 %, load 7).  What remains:
+  (-24 % to +4 %, load 7).  Since the pair scan evaluates each leaf in
+  vector loops, with leaves of 128 points and bounds by planes
+  (:mod:`otlab.exact._scan`), it prices the finest level and the certificate
+  again (:class:`~otlab.exact._grid_dual.GridPricer`; 20 % instead of 46 % of
+  the pairs evaluated on Cauchy densities, six classes 0.96x the time); the
+  tiles still compute the c-transform of :mod:`otlab.exact._grid_w1`.  What remains:
   the simplex (about half), the pair scans of the coarse levels.  The
   reduced problem is no longer completed and certified on its own (its
   zero pixels' c-transform and a certificate over all pairs, about 10 %):
@@ -228,7 +233,7 @@ GRID_TUNING = {"coarse_leaf": 4, "knn": 4, "coarse_rounds": 2}
 #:
 #: * k = 1: the pair scan returns the 20 most violated pairs of each row (not 5): 5-7 pricing
 #:   rounds instead of 7, 15-20 % less time on Cauchy densities and smooth fields (the coarse
-#:   levels; the finest level's tile scan keeps as many, :data:`otlab.exact._tile_scan.TOP_K`);
+#:   levels; the finest level's pricer keeps as many, :data:`otlab.exact._tile_scan.TOP_K`);
 #: * k = 2: pricing blocks of the network simplex of 0.2 sqrt(pairs) (not sqrt(pairs)): about
 #:   as many pivots, each priced over fewer pairs; 15-25 % less time on random fields and white
 #:   noise, 5-10 % on Cauchy densities and shapes (for k = 1 it made no difference).
