@@ -65,12 +65,14 @@ plan; for pixels, the LP's pixels numbered along a Z-curve, coarse levels of 2 x
 stopped after 2 pricing rounds, and 4 nearest neighbours found by grid offsets; for k = 2
 pricing and certificate by the c-transform on the grid and pricing blocks of 0.2 sqrt(pairs);
 for k = 1 on one grid only the difference of the images moves (Kantorovich-Rubinstein: the
-shared mass stays in its pixel, each pixel is a source or a target of the LP), and the finest
-level, the potentials and the certificate are priced by a compiled scan over tiles of 8 x 8
-pixels (exact row maxima, the 20 most violated pairs per row and round; the reduced problem is
-not certified on its own, the full one is, once)), one thread (`OMP_NUM_THREADS=1`), every size
-again on the engine with the flows by node (see below), one sweep on the 2-core machine while
-the other core trained neural critics (load 1.7 to 2.2):
+shared mass stays in its pixel, each pixel is a source or a target of the LP), the finest
+level and the certificate priced by the pair scan (leaves of 128 pixels with plane bounds,
+vector loops; the 20 most violated pairs per row and round), the zero pixels' potentials by a
+compiled scan over tiles of 8 x 8 pixels (exact row maxima; the reduced problem is not
+certified on its own, the full one is, once)), one thread (`OMP_NUM_THREADS=1`), on the 2-core
+machine while the other core trained neural critics: 32², 64² and 512² on the engine with the
+flows by node (`e9979c5`, load 1.7 to 2.2), 128² and 256² again on the engine with the
+vectorised pair scan (`777834d`, load 1.8 to 2.0; see below):
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
@@ -82,8 +84,9 @@ the other core trained neural critics (load 1.7 to 2.2):
 - 512²: `grf_smooth`, k = 2 and 1, one pair (`--sizes 512 --classes grf_smooth --orders 2 1
   --pairs 1 --pot-pairs 0`).  The real DOTmark files were not run.
 - Every earlier run is kept apart in `exact_grid_runs_previous.jsonl`, tagged with its engine
-  where it was not the one just before it: the last 142 rows are the previous sweep of every
-  size (`engine`: before `4bd484e`, at load 1.7-2.2), the 132 before them the sweep before
+  where it was not the one just before it: the last 42 rows are the 128² and 256² runs on
+  `e9979c5` (`engine`: before `5654c18`, load 1.9-2.2), the 142 before them the previous sweep
+  of every size (`engine`: before `4bd484e`, at load 1.7-2.2), the 132 before them the sweep before
   (`engine`: before `53a32a7`; 32²-64² at load 5.2-6.5, 128² at load 2.3-2.8, 256²
   `grf_smooth` and `white_noise` only, at load 2.1-2.8, 512² at load 1.2-4.4); before them
   the 128² runs on the engine before the column generation's bookkeeping change, the 128² and
@@ -115,6 +118,18 @@ Against the engine before them all (`ad521fc`), the same 14 pairs: k = 2 median 
 0.11 s, 128² 0.88 / 1.15 -> 0.90 / 0.87 s, 256² 10.7 / 11.1 -> 10.0 / 8.6 s, 512² 288 / 156 ->
 263 / 134 s.  That sweep ran on another day: on this day's machine the engine before it took a
 median 1.00 s (k = 1) and 1.18 s (k = 2) at 128², at load 0.7, against 0.88 and 1.15 s in it.
+
+The vectorised pair scan (`5654c18`, `777834d`; module notes of `otlab/exact/_scan.py` and
+`GridPricer` in `otlab/exact/_grid_dual.py`): the scan evaluates a leaf's pairs for one point in
+branch-free loops over targets stored coordinate by coordinate, which the compiler vectorises
+(about 3 ns a pair instead of 10-12 ns), its leaves hold 128 points instead of 32, and for k = 1
+it prices the finest level and the certificate again, with its plane bounds, instead of the
+tiles (Cauchy densities: 20 % of the pairs evaluated instead of 46 %, a round 0.76x the time).
+The same values; k = 1 at 128², six classes, one pair each, the two engines one after
+the other: 0.96x the CPU time (0.93-1.02x by class).  Against the rows on `e9979c5` (same sizes
+and pairs, another hour): 128² median 0.90 -> 0.74 s (k = 1; slowest pair 2.3 -> 1.46 s) and
+0.87 -> 0.90 s (k = 2, which prices by the c-transform: its coarse levels alone use the scan, so
+the difference is the machine's), 256² 10.0 -> 9.1 s (k = 1) and 8.6 -> 8.5 s (k = 2).
 
 The unsigned indices (`53a32a7`; `otlab/exact/_simplex.py` module notes): numba tests every
 signed array index for a negative value, and in the simplex's walks along the thread and up the
@@ -155,27 +170,29 @@ Findings: every otlab solve is certified (`converged=True`); its values equal PO
 relative or better on every pair compared (target 1e-9).  The certificate's dual violation
 includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
-measured violation), for k = 1 the tile scan's (about 1e-13 of the largest cost).  Medians of
-CPU time per pair against the issue's targets:
+measured violation); for k = 1 the pair scan evaluates every excess it cannot rule out from
+coordinate differences, so its violation is measured (at most 7.1e-12 pixels at 256², about
+4e-14 of the largest cost).  Medians of CPU time per pair against the issue's targets:
 
 | grid | k = 1 | k = 2 | target |
 |---|---|---|---|
 | 32² | 0.020 s | 0.024 s | |
 | 64² | 0.098 s | 0.11 s | |
-| 128² | 0.90 s (0.21-2.3 s, 14 pairs) | 0.87 s (0.04-1.2 s) | 1 s: met (at load 2) |
-| 256² | 10.0 s (2.4-20 s, 7 pairs) | 8.6 s (0.3-18 s) | 15 s: met (one pair per class) |
+| 128² | 0.74 s (0.15-1.46 s, 14 pairs) | 0.90 s (0.04-1.25 s) | 1 s: met (at load 2) |
+| 256² | 9.1 s (1.8-17.7 s, 7 pairs) | 8.5 s (0.25-18.1 s) | 15 s: met (one pair per class) |
 | 512² | 263 s, 1.63 GiB | 134 s, 1.22 GiB | 5 min and 4 GiB: met (one pair, `grf_smooth`) |
 
-At 128² the medians are close to the target: 5 of the 14 k = 2 pairs and 7 of the 14 k = 1
-pairs took more than 0.9 s (2 and 6 more than 1 s), the slowest k = 2 pair 1.2 s.  POT's dense solver took 11.6x (k = 1)
+At 128² the k = 2 median is close to the target: 6 of its 14 pairs took more than 0.9 s (2
+more than 1 s, the slowest 1.25 s); 4 of the 14 k = 1 pairs took more than 1 s (the slowest
+1.46 s).  POT's dense solver took 11.6x (k = 1)
 and 15.0x (k = 2) otlab's CPU time on the same 32² pairs (median).  Where the time goes (module
 notes of `otlab.exact.grid`): for k = 2 the network simplex at the finest level, about 80 000
 pivots from a seed only 0.4 % above the optimum, none degenerate, each moving a large subtree of
 a deep tree (about 3 200 potentials shifted a pivot in the second round, about 1.8 ns a
-potential); for k = 1 the simplex is about half, the rest mostly the tile scans of the finest
-level and of the certificate and the pair scans of the coarse levels.  Of the published solvers
+potential); for k = 1 the simplex is about half, the rest mostly the pair scans (finest level,
+certificate and coarse levels) and the tile scan of the zero pixels' potentials.  Of the published solvers
 below, GridOT (k = 2, other hardware) is 1.1 to 2.1 times faster at 128², and its 256² median
-(11.6 s, on other images) is above otlab's 8.6 s; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²)
+(11.6 s, on other images) is above otlab's 8.5 s; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²)
 is slower than otlab there.
 """
 

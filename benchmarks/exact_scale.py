@@ -295,6 +295,22 @@ NOTES = """\
   at 5*10^4 the two engines back to back took 0.69x (uniform W_1), 0.76-0.80x (uniform W_2),
   0.79x (clustered W_1) and 0.69-1.05x (clustered W_2, three runs each) of the CPU time, with
   the same pivots.  The uniform targets are met; clustered W_2 misses 30 s by 4 %, W_1 by 2.4x.
+- The n = 10^5 rows rendered above were measured again after the pair scan got vectorised loops
+  and leaves of 128 points (`5654c18`, module notes of `otlab/exact/_scan.py`), one sweep, the
+  other core training neural critics (load 1.5-1.8): uniform W_1 14.8 s (15.0 s in the rows
+  before, now in `exact_scale_runs_previous.jsonl`), W_2 13.9 s (13.8 s), clustered W_2 27.6 s
+  (31.1 s), clustered W_1 63.1 s (73.1 s); the same values.  The two engines one after the
+  other on the same clouds (load 2): clustered W_2 29.5 -> 26.5 s, clustered W_1 70.1 -> 62.3 s,
+  uniform W_1 13.1 -> 12.3 s, uniform W_2 12.4 -> 12.3 s.  Uniform and clustered W_2 now meet
+  30 s; clustered W_1 misses it by 2.1x.  Where its time goes (one instrumented solve, 62 s of
+  CPU): the network simplex 44 s (3.6 million pivots at the finest level, 36 a point, about half
+  of them degenerate, 3 000 to 9 000 potentials shifted a pivot), the pair scans 10 s (8 rounds,
+  2 % of the pairs evaluated each: W_1's potentials leave the pairs along a transport ray nearly
+  tight, so the bounds cannot rule them out), the rest 8 s.  The coarse level's plan seeds the
+  finest level within 0.07 % of the optimal cost (5*10^4 points), but the optimum among the many
+  nearly optimal plans of clusters moved far apart is set by terms of the order of the clusters'
+  width squared over the distance moved, which the seed does not resolve: the pivots per point
+  are the same at every level (35-36).
 """
 
 
