@@ -72,6 +72,35 @@ def _pricer(x, sa, y, sb):
                       np.arange(x.shape[0]), np.arange(y.shape[0]))
 
 
+@given(grid_problems(), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_euclidean_pricer_finds_each_rows_largest_positive_excess_over_its_columns(problem, seed):
+    """Order 1: the pair scan's row maxima are exact where positive, its pairs the top ones."""
+    x, sa, y, sb, g = problem
+    rng = np.random.default_rng(seed)
+    rows = np.nonzero(rng.random(x.shape[0]) < 0.8)[0]
+    cols = np.nonzero(np.isfinite(g))[0]
+    if rows.size == 0:
+        rows = np.arange(1)
+    pricer = GridPricer(GridAxes(GridAxes.of_points(y, sb).axes, order=1.0),
+                        GridAxes(GridAxes.of_points(x, sa).axes, order=1.0), rows, cols)
+    assert pricer.euclidean
+    scale = float(np.abs(g[cols]).max()) + 1.0
+    f = rng.normal(size=rows.shape[0]) * scale
+    excess = f[:, None] + g[cols][None, :] - cdist(x[rows], y[cols])
+    found = pricer(f, g[cols], 0.0)
+    expected = excess.max(axis=1)
+    # pairs evaluated from the same differences: equal up to a few ulps of the terms (1e-12 of them)
+    atol = 1e-12 * (scale + float(cdist(x, y).max()))
+    positive = expected > atol
+    np.testing.assert_allclose(found.row_max[positive], expected[positive], rtol=0, atol=atol)
+    assert np.all(found.row_max[~positive] <= atol)
+    for r, c in zip(found.rows, found.cols):  # c: a position in ``cols``
+        kth = np.sort(excess[r])[::-1][min(19, excess.shape[1] - 1)]  # the row's 20th largest
+        assert excess[r, c] >= max(kth, 0.0) - atol
+    assert set(found.rows.tolist()) >= set(np.nonzero(expected > atol)[0].tolist())
+
+
 def test_a_tampered_potential_fails_the_grid_certificate():
     rng = np.random.default_rng(3)
     A, B = rng.random((9, 7)), rng.random((9, 7))
