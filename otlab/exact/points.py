@@ -43,7 +43,9 @@ pivots at 43 us (52 s) to 822 000 at 19 us (16 s), the solve from 85 s to
 35 s (with the compiled pair check of :mod:`otlab.exact._scan`, 2.7 s and
 see ``benchmarks/reports/exact_scale.md``).  Blocks of 0.3 and 3 times
 :math:`\sqrt{A}` gave 4.0 s and 8.2 s at :math:`2\cdot10^4`; 0.03 no
-better than 0.1.  From ``coarse_dim`` dimensions on neither applies.
+better than 0.1; on clustered clouds (:math:`W_1`, :math:`5\cdot10^4`, load 2)
+0.03, 0.1 and 0.3 took 18.8, 17.7 and 17.4 s, within the noise.  From
+``coarse_dim`` dimensions on neither applies.
 
 Grids keep the simplex's default block, and their pixels are solved along a
 Z-curve (:func:`~otlab.exact._grid_geometry.space_order`, :data:`GRID_SPACE_ORDER`)
