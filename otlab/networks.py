@@ -36,11 +36,12 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-__all__ = ["ACTIVATIONS", "mlp", "WithRadius", "linear_layers", "spectral_normalise", "ExactSpectralNorm",
+__all__ = ["ACTIVATIONS", "GroupSort", "mlp", "WithRadius", "linear_layers", "spectral_normalise", "ExactSpectralNorm",
            "freeze_spectral_norm", "spectral_norms", "clip_weights_", "seeded"]
 
-#: Hidden-layer activations accepted by :func:`mlp` (all 1-Lipschitz).
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu")
+#: Hidden-layer activations accepted by :func:`mlp` (all 1-Lipschitz); ``"groupsort"`` is
+#: :class:`GroupSort` with groups of two (MaxMin).
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "elu", "groupsort")
 
 _NORMALISED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 
@@ -48,9 +49,62 @@ _NORMALISED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 _FREEZE_MARGIN = 1.0 + 2.0**-20
 
 
+class GroupSort(nn.Module):
+    r"""Sort each consecutive group of ``group_size`` units, largest first (Anil et al. 2019).
+
+    With groups of two (the default) this is *MaxMin*:
+    :math:`(a, b) \mapsto (\max(a, b), \min(a, b))`.  The output is a
+    permutation of the input that depends on the input, so the Jacobian is a
+    permutation matrix wherever no two units of a group are equal: the
+    activation is 1-Lipschitz and *preserves the gradient norm* (a ReLU zeroes
+    the units it cuts), and a network of GroupSort units with weights of norm 1
+    can represent maxima and minima of affine functions, cones
+    :math:`\lVert z - a\rVert` and their minima (Anil, Lucas & Grosse 2019).
+    The widths of the layers before it must be multiples of ``group_size``.
+
+    Parameters
+    ----------
+    group_size : int, default 2
+
+    References
+    ----------
+    C. Anil, J. Lucas, R. Grosse (2019). Sorting out Lipschitz function
+    approximation. ICML.
+
+    Examples
+    --------
+    >>> GroupSort()(torch.tensor([[1.0, 3.0, -2.0, -5.0]]))
+    tensor([[ 3.,  1., -2., -5.]])
+    >>> GroupSort(4)(torch.tensor([[1.0, 3.0, -2.0, 0.0]]))
+    tensor([[ 3.,  1.,  0., -2.]])
+    """
+
+    def __init__(self, group_size: int = 2):
+        super().__init__()
+        if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
+            raise ValueError(f"group_size must be a positive integer; got {group_size!r}")
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sort(x)[0]
+
+    def sort(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The output and the sorting indices within each group, shape ``(..., n / g, g)``."""
+        n = x.shape[-1]
+        if n % self.group_size:
+            raise ValueError(f"GroupSort({self.group_size}) needs a multiple of "
+                             f"{self.group_size} units; got {n}")
+        values, order = x.unflatten(-1, (n // self.group_size, self.group_size)).sort(
+            dim=-1, descending=True, stable=True)
+        return values.flatten(-2), order
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
+
+
 def _activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh,
-            "elu": nn.ELU}[name]()
+            "elu": nn.ELU, "groupsort": GroupSort}[name]()
 
 
 def mlp(in_dim: int, out_dim: int, hidden: Sequence[int], *, activation: str = "relu",
@@ -72,7 +126,9 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int], *, activation: str = "
         Input and output widths.
     hidden : sequence of int
         Hidden widths (empty: one affine layer).
-    activation : {"relu", "leaky_relu", "tanh", "elu"}, default "relu"
+    activation : {"relu", "leaky_relu", "tanh", "elu", "groupsort"}, default "relu"
+        ``"groupsort"``: :class:`GroupSort` with groups of two (MaxMin); every
+        hidden width must then be even.
     spectral_norm : {None, "power", "exact"}, default None
         Spectrally normalise every linear layer (:func:`spectral_normalise`).
     out_activation : torch.nn.Module, optional
@@ -100,6 +156,9 @@ def mlp(in_dim: int, out_dim: int, hidden: Sequence[int], *, activation: str = "
         raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}; "
                          f"got {activation!r}")
     widths = [int(in_dim), *(int(h) for h in hidden), int(out_dim)]
+    if activation == "groupsort" and any(h % 2 for h in widths[1:-1]):
+        raise ValueError(f"activation='groupsort' sorts pairs of units: every hidden width must "
+                         f"be even; got hidden={tuple(widths[1:-1])}")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(n_in, n_out))

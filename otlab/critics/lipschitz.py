@@ -75,7 +75,7 @@ from __future__ import annotations
 __all__ = ["LIPSCHITZ_METHODS", "GAN_LOSSES", "PAPER_SETTINGS", "DEFAULT_SETTINGS",
            "GAN_DEVIATIONS", "method_of", "gan_paper_defaults", "kantorovich_loss",
            "critic_loss", "project", "gradient_norms", "input_gradients",
-           "relu_mlp_input_gradient", "batch_c_transform"]
+           "relu_mlp_input_gradient", "sorting_mlp_input_gradient", "batch_c_transform"]
 
 #: Names accepted by ``estimate_w1(lipschitz=...)``.
 LIPSCHITZ_METHODS = ("clip", "gp", "lp", "sn", "ctransform")
@@ -240,8 +240,9 @@ def gradient_norms(net, z, *, create_graph: bool = False):
     return grad.norm(dim=1)
 
 
-def _plain_relu_mlp(critic):
-    """The ``Linear`` layers of a ``Linear, ReLU, ..., Linear(., 1)`` Sequential, else ``None``.
+def _plain_mlp(critic, kinds):
+    """``(linears, activations)`` of a ``Linear, act, ..., Linear(., 1)`` Sequential whose
+    activations are all of the types ``kinds``, else ``None``.
 
     Parametrised layers (spectral norm) and subclasses are left to autograd.
     """
@@ -250,11 +251,94 @@ def _plain_relu_mlp(critic):
     if type(critic) is not nn.Sequential or len(critic) % 2 == 0:
         return None
     modules = list(critic)
-    linears, relus = modules[0::2], modules[1::2]
+    linears, acts = modules[0::2], modules[1::2]
     plain = (all(type(m) is nn.Linear and not nn.utils.parametrize.is_parametrized(m)
                  for m in linears)
-             and all(type(m) is nn.ReLU for m in relus) and linears[-1].out_features == 1)
-    return linears if plain else None
+             and all(type(m) in kinds for m in acts) and linears[-1].out_features == 1)
+    return (linears, acts) if plain else None
+
+
+def _plain_relu_mlp(critic):
+    """The ``Linear`` layers of a ``Linear, ReLU, ..., Linear(., 1)`` Sequential, else ``None``."""
+    from torch import nn
+
+    found = _plain_mlp(critic, (nn.ReLU,))
+    return None if found is None else found[0]
+
+
+def _plain_sorting_mlp(critic):
+    """``(linears, activations)`` of a Sequential of ``Linear`` layers with ReLU and
+    :class:`otlab.networks.GroupSort` activations, at least one GroupSort, else ``None``."""
+    from torch import nn
+
+    from ..networks import GroupSort
+
+    found = _plain_mlp(critic, (nn.ReLU, GroupSort))
+    if found is None or not any(type(m) is GroupSort for m in found[1]):
+        return None
+    return found
+
+
+def sorting_mlp_input_gradient(layers, activations, x, *, start: int = 0):
+    r"""Outputs and input gradients of an MLP with ReLU and GroupSort units (first order).
+
+    As :func:`relu_mlp_input_gradient`, for activations that are each a
+    ``torch.nn.ReLU`` or an :class:`otlab.networks.GroupSort`.  A GroupSort
+    unit permutes its group, :math:`h_j = p_{\pi(j)}`, so its backward step
+    sends the gradient of output j to input :math:`\pi(j)` (a scatter by the
+    sorting indices, which are piecewise constant in the weights): the result
+    is the gradient autograd computes, differentiable in the weights without
+    double backpropagation.
+
+    Parameters
+    ----------
+    layers : sequence of torch.nn.Linear
+        The affine layers; the last has one output.
+    activations : sequence of torch.nn.Module
+        One after each layer but the last.
+    x : Tensor, shape (n, d)
+    start : int
+        First row whose input gradient is wanted.
+
+    Returns
+    -------
+    out : Tensor, shape (n,)
+    grad : Tensor, shape (n - start, d)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from otlab.networks import mlp
+    >>> _ = torch.manual_seed(0)
+    >>> net = mlp(3, 1, (4, 4), activation="groupsort")
+    >>> x = torch.randn(5, 3, requires_grad=True)
+    >>> out, grad = sorting_mlp_input_gradient(list(net[0::2]), list(net[1::2]), x)
+    >>> (expected,) = torch.autograd.grad(net(x).sum(), x)
+    >>> torch.allclose(grad, expected), torch.allclose(out, net(x).squeeze(-1))
+    (True, True)
+    """
+    import torch
+    import torch.nn.functional as F
+
+    h, backs = x, []
+    for layer, act in zip(layers[:-1], activations):
+        pre = F.linear(h, layer.weight, layer.bias)
+        if isinstance(act, torch.nn.ReLU):
+            backs.append(("mask", (pre[start:] > 0).to(pre.dtype)))
+            h = torch.relu(pre)
+        else:
+            h, order = act.sort(pre)
+            backs.append(("scatter", order[start:]))
+    out = F.linear(h, layers[-1].weight, layers[-1].bias).squeeze(-1)
+    grad = layers[-1].weight.expand(x.shape[0] - start, -1)
+    for layer, (kind, back) in zip(reversed(layers[:-1]), reversed(backs)):
+        if kind == "mask":
+            grad = grad * back
+        else:  # output j of a group came from input order[j]
+            grouped = grad.unflatten(-1, back.shape[-2:])
+            grad = torch.zeros_like(grouped).scatter(-1, back, grouped).flatten(-2)
+        grad = grad @ layer.weight
+    return out, grad
 
 
 def relu_mlp_input_gradient(layers, x, *, start: int = 0):
@@ -315,7 +399,8 @@ def input_gradients(critic, z, *, start: int = 0):
     derivative with respect to the weights is what double backpropagation
     computes (the masks are piecewise constant, :math:`\mathrm{relu}'' = 0`),
     in fewer, larger kernels and with a graph that ``torch.compile`` handles;
-    so is a plain ReLU MLP on the input and its norm
+    so is an MLP whose units are ReLU or :class:`otlab.networks.GroupSort`
+    (:func:`sorting_mlp_input_gradient`), and either on the input and its norm
     (:class:`otlab.networks.WithRadius`), through the chain rule.
     Any other critic (convolutional, spectrally normalised, leaky ReLU,
     custom) takes the double-backpropagation path (``create_graph=True``).
@@ -337,13 +422,20 @@ def input_gradients(critic, z, *, start: int = 0):
 
     from ..networks import WithRadius
 
-    layers = _plain_relu_mlp(critic)
-    if layers is not None:
-        return relu_mlp_input_gradient(layers, z, start=start)
-    if type(critic) is WithRadius and (layers := _plain_relu_mlp(critic.net)) is not None:
+    def first_order(net):
+        """The first-order gradient function of ``net``, or None (autograd's path)."""
+        if (layers := _plain_relu_mlp(net)) is not None:
+            return lambda v: relu_mlp_input_gradient(layers, v, start=start)
+        if (found := _plain_sorting_mlp(net)) is not None:
+            return lambda v: sorting_mlp_input_gradient(*found, v, start=start)
+        return None
+
+    if (fn := first_order(critic)) is not None:
+        return fn(z)
+    if type(critic) is WithRadius and (fn := first_order(critic.net)) is not None:
         # chain rule through v = (z, |z|): grad_z = grad_v[:d] + grad_v[d] z / |z| (0 at 0)
         radius = torch.linalg.vector_norm(z, dim=-1, keepdim=True)
-        out, grad = relu_mlp_input_gradient(layers, torch.cat([z, radius], dim=-1), start=start)
+        out, grad = fn(torch.cat([z, radius], dim=-1))
         r = radius[start:]
         direction = torch.where(r > 0, z[start:] / torch.where(r > 0, r, 1.0), 0.0)
         return out, grad[:, :-1] + grad[:, -1:] * direction

@@ -179,9 +179,15 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         Hidden layer widths of the MLP; default :func:`default_hidden` of the
         dimension: two layers of 128 units up to D = 16, of 256 above; for
         ``"lp"`` on samplers 256 from D = 16 on.
-    activation : {"relu", "leaky_relu", "tanh", "elu"}, optional
+    activation : {"relu", "leaky_relu", "tanh", "elu", "groupsort"}, optional
         Default ``DEFAULT_SETTINGS[lipschitz]["activation"]``: ``"relu"`` for
-        ``"lp"``, ``"leaky_relu"`` otherwise.
+        ``"lp"``, ``"leaky_relu"`` otherwise.  ``"groupsort"`` is MaxMin
+        (:class:`otlab.networks.GroupSort` on pairs of units; Anil, Lucas &
+        Grosse 2019), gradient-norm preserving; its penalty gradients take
+        the first-order path as ReLU's do
+        (:func:`otlab.critics.lipschitz.input_gradients`), and the hidden
+        widths must be even.  On the known-answer pairs it did not beat ReLU
+        (guide "How good is a neural critic?", the seventh round).
     steps : int, optional
         Optimiser steps (one minibatch of x and of y each); default
         :func:`default_steps` of the dimension and method: on samplers for
