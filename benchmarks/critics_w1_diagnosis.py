@@ -49,6 +49,16 @@ points per side):
   estimate_w1's default when the run was made (since the sixth round, on
   samplers, 512 points per side with the penalty at 256 from D = 33 on and
   layers of 256 units from D = 16 on).
+* the seventh round, on the 256-funnel case: 'radial reference' is the
+  critic :math:`-\lVert z - c\rVert` (no training, :func:`_score_reference`),
+  what a critic scores without drawing one funnel; 'round 6 default regression
+  ...' trains the sixth round's default network, optimiser and minibatches to
+  fit the *true* potential (values and input gradients, :func:`_regression_loss`):
+  if even that stays far from the true gradient, the network cannot draw the
+  potential whatever the Kantorovich objective; '... groupsort' uses MaxMin units
+  (``activation="groupsort"``, :class:`otlab.networks.GroupSort`); 'round 6
+  default scored on 65536' scores the default on 65536 held-out points per side
+  instead of ``--n-test`` (a smaller sampling error of the scoring sample itself).
 
 The column 'true f' is the held-out relative error of the *true* potential
 on the same scoring points (:func:`true_heldout_rel`): the scoring sample's
@@ -82,8 +92,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid,
-                       save_png, write_report)
+from ._harness import (REPORTS, fields_key, load_average, markdown_table, measure, pyplot,
+                       run_grid, save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
 from otlab.critics import CriticFailedWarning, default_hidden, estimate_w1
@@ -91,7 +101,7 @@ from otlab.datasets import w1_benchmark
 
 NAME = "critics_w1_diagnosis"
 CELLS = ((32, 4), (128, 4), (64, 16), (8, 16), (64, 4), (32, 16), (128, 16), (16, 16), (2, 4),
-         (2, 16), (8, 4), (16, 4), (128, 256), (4, 4), (4, 16))
+         (2, 16), (8, 4), (16, 4), (128, 256), (4, 4), (4, 16), (128, 64))
 _NARROW = {"hidden": (64, 64), "activation": "leaky_relu", "lr_schedule": "constant"}
 _WIDE = {"hidden": (256, 256), "activation": "relu", "lr_schedule": "constant"}
 _WIDE_COS = {**_WIDE, "lr_schedule": "cosine"}
@@ -256,6 +266,26 @@ FACTORS = {
         " 512x512": {"hidden": (512, 512)},
         " 256x256": {"hidden": (256, 256)},
     }.items()},
+    # the seventh round: the critic -|z - c| (no training; _score_reference), and the
+    # sixth round's default network and training fitted to the *true* potential by
+    # supervised regression (values and input gradients; _regression_loss): capacity or
+    # objective?  And the sixth round's default scored on 16 times the held-out points.
+    "radial reference": ("reference", {}),
+    **{f"round 6 default{name}": ("fresh", {**LIBRARY, **opts}) for name, opts in {
+        " regression steps 2000": {"regress": True, "steps": 2000},
+        " regression steps 8000": {"regress": True, "steps": 8000},
+        " regression steps 2000 groupsort": {"regress": True, "steps": 2000,
+                                             "activation": "groupsort"},
+        " regression steps 2000 1024x256": {"regress": True, "steps": 2000,
+                                            "hidden": (1024, 256)},
+        " regression steps 2000 256x256x256": {"regress": True, "steps": 2000,
+                                               "hidden": (256, 256, 256)},
+        " regression steps 2000 groupsort 4x256": {"regress": True, "steps": 2000,
+                                                   "activation": "groupsort",
+                                                   "hidden": (256,) * 4},
+        " scored on 65536": {"n_test": 65536},
+        " groupsort": {"activation": "groupsort"},
+    }.items()},
 }
 
 #: Where the ``"lp"`` penalty is evaluated ('penalty at ...' factors): the library's
@@ -338,8 +368,57 @@ def _anchored_net(n_anchors):
     return build
 
 
+def _regression_loss(pair, seed, n_eval=4096):
+    r"""A ``critic_loss`` that fits the *true* potential by supervised regression.
+
+    The critic's network, optimiser, schedule, minibatches and steps are those
+    of the run; only the loss changes: on the minibatch points and the
+    interpolates of the first ``penalty_batch`` pairs (the points the one-sided
+    penalty sees), the mean squared error of the values (up to a constant)
+    plus that of the input gradients against the true potential
+    :math:`f = -u` and its gradient,
+
+    .. math:: \operatorname{Var}_i\big(g(u_i) - f(z_i)/s\big)
+        + \tfrac1n \sum_i \lVert \nabla g(u_i) - \nabla f(z_i)\rVert^2
+
+    in the network's standardised units :math:`u = (z - c)/s`.  The centre and
+    scale are those :func:`otlab.critics.estimate_w1` computes on samplers
+    (its reference draw, repeated here with the same seed).  If even this
+    fit, given the answer at every point, stays far from the true gradient,
+    the network (or its training) cannot draw the potential, whatever the
+    Kantorovich objective: capacity, not the objective.
+    """
+    import torch
+
+    from otlab.critics import input_gain
+    from otlab.critics.lipschitz import input_gradients
+    from otlab.frames import standardise
+
+    rx, ry = np.random.default_rng(seed).spawn(2)
+    ref_x, ref_y = pair.sample_source(n_eval, rx), pair.sample_target(n_eval, ry)
+    _, center, scale = standardise(ref_x, ref_y, radius=True)
+    scale = scale / input_gain("coordinate", pair.dim)
+    center_t = torch.as_tensor(center)
+
+    def loss(method, net, xb, yb, generator, *, penalty, penalty_batch=None):
+        n = xb.shape[0]
+        rows = n if penalty_batch is None else min(int(penalty_batch), n)
+        t = torch.rand((rows, 1), generator=generator).to(dtype=xb.dtype)
+        u = torch.cat([xb, yb.detach(), t * xb[:rows] + (1.0 - t) * yb[:rows]])
+        z = u.detach().double() * scale + center_t
+        target = pair.potential(z) / scale
+        out, grad = input_gradients(net, u, start=0)
+        resid = out - target.to(out.dtype)
+        value = (resid - resid.mean()).pow(2).mean() + (
+            grad - pair.gradient(z).to(grad.dtype)).pow(2).sum(dim=1).mean()
+        return value, (out[:n].mean() - out[n:2 * n].mean()).detach()
+
+    return loss
+
+
 @contextlib.contextmanager
-def _patched(*, penalty_points=None, warmup=None, anchors=None, average_kind=None):
+def _patched(*, penalty_points=None, warmup=None, anchors=None, average_kind=None,
+             regression=None):
     """The training loop with a diagnosis variant of its loss, schedule, net or weight
     average, restored after."""
     from otlab.critics import _loop, samplers
@@ -351,6 +430,8 @@ def _patched(*, penalty_points=None, warmup=None, anchors=None, average_kind=Non
             _loop.WeightAverage.default_kind = average_kind
         if penalty_points is not None:
             _loop.critic_loss = _lp_loss(penalty_points)
+        if regression is not None:
+            _loop.critic_loss = regression
         if warmup is not None:
             _loop.lr_factor = _warmup_cosine(warmup)
         if anchors is not None:
@@ -377,14 +458,22 @@ def run_case(case, args) -> dict:
     if opts["hidden"] == "former":  # default_hidden's rule of every method (before the sixth)
         opts["hidden"] = default_hidden(dim)
     lipschitz = opts.pop("lipschitz", "lp")
-    patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors", "average_kind")
-             if k in opts}
+    patch = {k: opts.pop(k) for k in ("penalty_points", "warmup", "anchors", "average_kind",
+                                      "regress") if k in opts}
     seed = case["seed"]
+    if "n_test" in opts:  # scored on more held-out points than --n-test
+        args = argparse.Namespace(**{**vars(args), "n_test": opts.pop("n_test")})
     xt, yt = pair.sample(args.n_test, seed=np.random.default_rng([seed, 2]))
+    if mode == "reference":
+        return _score_reference(pair, xt, yt, seed, args)
     if mode == "fixed":
         data = pair.sample(args.n, seed=np.random.default_rng([seed, 1]))
     else:
         data = (pair.sample_source, pair.sample_target)
+    if patch.pop("regress", False):
+        if opts["input_scale"] not in (None, "coordinate"):
+            raise ValueError("the regression factors assume input_scale='coordinate'")
+        patch["regression"] = _regression_loss(pair, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # recorded in status
         with _patched(**patch):
@@ -399,7 +488,46 @@ def run_case(case, args) -> dict:
             "cos": cosine(res.critic, pair, xt), "K": res.lipschitz_bound,
             "status": res.status, "steps": res.config.steps,
             **slope_audit(res.critic, pair, args.n_test, seed),
-            "seconds": m.wall_s, "cpu_s": m.cpu_s, "load": m.load_after}
+            "seconds": m.wall_s, "cpu_s": m.cpu_s, "load": m.load_after, "n_test": args.n_test}
+
+
+class _RadialCritic:
+    r"""The critic :math:`f(z) = -\lVert z - c\rVert` (numpy in, numpy out; torch in, torch out)."""
+
+    def __init__(self, center):
+        self.center = np.asarray(center, dtype=np.float64)
+
+    def __call__(self, z):
+        import torch
+
+        if isinstance(z, torch.Tensor):
+            return -(z - torch.as_tensor(self.center, dtype=z.dtype)).norm(dim=1)
+        return -np.linalg.norm(np.asarray(z) - self.center, axis=1)
+
+
+def _score_reference(pair, xt, yt, seed, args) -> dict:
+    r"""The 'radial reference' row: no training, the critic :math:`-\lVert z - c\rVert`.
+
+    :math:`c` is the pooled mean of 4096 points per side (drawn as
+    :func:`otlab.critics.estimate_w1` draws its reference sample).  It knows
+    nothing of the funnels but that both laws sit around the cube's centre and
+    the source lies inwards: its gradient cosine is what a critic scores
+    without drawing a single funnel.  Its estimate is not a 1-Lipschitz
+    critic's best: compare the cosines.
+    """
+    import time
+
+    start, cpu = time.perf_counter(), time.process_time()
+    rx, ry = np.random.default_rng(seed).spawn(2)
+    ref = np.concatenate([pair.sample_source(4096, rx), pair.sample_target(4096, ry)])
+    critic = _RadialCritic(ref.mean(axis=0))
+    est, se = held_out(critic, xt, yt)
+    out = {"true": pair.w1, "train": est, "estimate": est, "stderr": se,
+           "true_rel": true_heldout_rel(pair, xt, yt), "rel": est / pair.w1 - 1, "gap": 0.0,
+           "cos": cosine(critic, pair, xt), "K": 1.0, "status": "reference", "steps": 0,
+           **slope_audit(critic, pair, args.n_test, seed)}
+    return {**out, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "load": load_average(), "n_test": args.n_test}
 
 
 def true_heldout_rel(pair, xt, yt) -> float:
@@ -588,7 +716,14 @@ def main(argv=None) -> None:
          "interpolates of the first M pairs only (estimate_w1(batch_size=B, penalty_batch=M)); "
          "'round 6 default' is estimate_w1's default when the run was made (`LIBRARY`; since "
          "the sixth round 'round 5 default 256x256' at D = 16 and 'round 5 default batch 512 "
-         "penalty rows 256' from D = 33 on); "
+         "penalty rows 256' from D = 33 on); 'round 6 default ...' that default with one "
+         "change: 'groupsort' MaxMin units (activation='groupsort'), 'scored on 65536' "
+         "the held-out scoring (and the slope audit) on 65536 points per side, "
+         "'regression steps N' the same network, optimiser and minibatches trained for N "
+         "steps to fit the true potential's values and gradients (supervised, "
+         "`_regression_loss`: can the network draw the potential at all?); 'radial "
+         "reference': no training, the critic -|z - c| with c the pooled mean "
+         "(`_score_reference`: what a critic scores without drawing a funnel); "
          "'true f': the held-out "
          "relative error of the true potential on the same scoring points (their sampling "
          "error, which a critic near the true potential shares: `true_heldout_rel`); "
