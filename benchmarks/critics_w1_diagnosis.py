@@ -92,8 +92,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._harness import (REPORTS, fields_key, load_average, markdown_table, measure, pyplot,
-                       run_grid, save_png, write_report)
+from ._harness import (REPORTS, fields_key, markdown_table, measure, pyplot, run_grid,
+                       save_png, write_report)
 from .critics_w1_benchmark import cosine, held_out
 
 from otlab.critics import CriticFailedWarning, default_hidden, estimate_w1
@@ -515,19 +515,19 @@ def _score_reference(pair, xt, yt, seed, args) -> dict:
     without drawing a single funnel.  Its estimate is not a 1-Lipschitz
     critic's best: compare the cosines.
     """
-    import time
+    def score():
+        rx, ry = np.random.default_rng(seed).spawn(2)
+        ref = np.concatenate([pair.sample_source(4096, rx), pair.sample_target(4096, ry)])
+        critic = _RadialCritic(ref.mean(axis=0))
+        est, se = held_out(critic, xt, yt)
+        return {"true": pair.w1, "train": est, "estimate": est, "stderr": se,
+                "true_rel": true_heldout_rel(pair, xt, yt), "rel": est / pair.w1 - 1,
+                "gap": 0.0, "cos": cosine(critic, pair, xt), "K": 1.0, "status": "reference",
+                "steps": 0, **slope_audit(critic, pair, args.n_test, seed)}
 
-    start, cpu = time.perf_counter(), time.process_time()
-    rx, ry = np.random.default_rng(seed).spawn(2)
-    ref = np.concatenate([pair.sample_source(4096, rx), pair.sample_target(4096, ry)])
-    critic = _RadialCritic(ref.mean(axis=0))
-    est, se = held_out(critic, xt, yt)
-    out = {"true": pair.w1, "train": est, "estimate": est, "stderr": se,
-           "true_rel": true_heldout_rel(pair, xt, yt), "rel": est / pair.w1 - 1, "gap": 0.0,
-           "cos": cosine(critic, pair, xt), "K": 1.0, "status": "reference", "steps": 0,
-           **slope_audit(critic, pair, args.n_test, seed)}
-    return {**out, "seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
-            "load": load_average(), "n_test": args.n_test}
+    m = measure(score, repeat=1, warmup=0)
+    return {**m.result, "seconds": m.wall_s, "cpu_s": m.cpu_s, "load": m.load_after,
+            "n_test": args.n_test}
 
 
 def true_heldout_rel(pair, xt, yt) -> float:
