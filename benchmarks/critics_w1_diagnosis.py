@@ -1,4 +1,4 @@
-"""Why do neural critics miss the true W_1 in high dimension, and which settings fix it?
+r"""Why do neural critics miss the true W_1 in high dimension, and which settings fix it?
 
 On pairs of :func:`otlab.datasets.w1_benchmark` (D = 32, 64, 128; W = 4, 16)
 the ``"lp"`` critic of :func:`otlab.critics.estimate_w1` is trained with one
