@@ -262,7 +262,13 @@ NOTES = """\
   time on the engine with the flows by node (`e9979c5`, `--timeout 3540`, the other core
   training neural critics and then running the test suite, load 1.7-2.2): stopped unfinished,
   after about 3150 s of CPU (read every 20 s, the last time 20 s before the stop) and 5.1 GiB
-  of RSS (peak 5.4 GiB); the rows before are in `exact_scale_runs_previous.jsonl`.
+  of RSS (peak 5.4 GiB); the rows before are in `exact_scale_runs_previous.jsonl`.  Run a fourth
+  time, on the engine with the vectorised pair scan (`5654c18`), with a longer limit to measure
+  how far it is (`--timeout 5400` s of wall time; beside it neural critics trained for its first
+  hour and tests ran, so in its first 27 minutes it got 0.6-0.8 of a core, then about all of
+  one): stopped unfinished after about 4780 s of CPU (read every 20 s, the last 20 s before the
+  stop), its RSS still growing, to a peak of 9.8 GiB (7.7 GiB at 4200 s).  So 10^6 clustered
+  W_1 misses both targets, 1 h and 8 GiB, by an unmeasured margin.
 - The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
   module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
   value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
