@@ -76,9 +76,10 @@ bounds per point and leaf became the larger part, so the leaves hold
 bounds).  Measured (one thread, the finest level's scans of a whole solve,
 5*10^4 points, load 2): clustered :math:`W_1` 5.3 -> 3.2 s (32 -> 128 points
 a leaf; 16 and 8 points were slower, 8.6 and 18.4 s, with the former loop),
-clustered :math:`W_2` 1.9 -> 1.2 s, uniform 0.58 -> 0.33 s (:math:`W_1`) and
-0.35 -> 0.16 s (:math:`W_2`); leaves of 64 and 256 points, or sources of 64
-against targets of 128, were within 10 % of 128.  Whole solves at
+clustered :math:`W_2` 1.9 -> 1.2 s, uniform :math:`W_2` 0.36 -> 0.16 s (and
+uniform :math:`W_1` 0.58 s with the vector loops at 32 points, 0.33 s at
+128); on clustered :math:`W_1`, leaves of 64 and 256 points took 3.2 and 3.1 s
+and sources of 64 against targets of 128 points 3.0 s, against 2.9 s.  Whole solves at
 :math:`10^5` points (the engines one after the other, load 2): clustered
 :math:`W_2` 29.5 -> 26.5 s, clustered :math:`W_1` 70.1 -> 62.3 s, uniform
 :math:`W_1` 13.1 -> 12.3 s, uniform :math:`W_2` 12.4 -> 12.3 s; ``emd_grid`` at
