@@ -78,6 +78,34 @@ def test_arcs_added_between_solves_reach_the_cold_optimum(seed, n, m, parts):
     _check_optimal(warm, a, b, M)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 20), st.integers(1, 20), st.integers(1, 4),
+       st.booleans())
+def test_plan_and_max_excess_read_the_flows_off_the_tree_in_the_order_pairs_were_added(
+        seed, n, m, parts, grid):
+    x, y, a, b = _problem(seed, n, m, grid=grid)
+    M = _costs(x, y, 1.0)
+    rows, cols = _all_pairs(n, m)
+    order = np.random.default_rng(seed).permutation(rows.shape[0])
+    rows, cols = rows[order], cols[order]
+    ns = NetworkSimplex(a, b)  # the first solve is cold: it shuffles the pairs it holds
+    for chunk in np.array_split(np.arange(rows.shape[0]), min(parts, rows.shape[0])):
+        ns.add_arcs(rows[chunk], cols[chunk], M[rows[chunk], cols[chunk]])
+        ns.solve(max_iter=10**7)
+        listed = rows[:chunk[-1] + 1], cols[:chunk[-1] + 1]
+        flows = ns.flow
+        support = np.nonzero(flows > 0)[0]
+        np.testing.assert_array_equal(ns.support(), support)
+        plan_rows, plan_cols, plan_flows = ns.plan()
+        np.testing.assert_array_equal(plan_rows, listed[0][support])
+        np.testing.assert_array_equal(plan_cols, listed[1][support])
+        np.testing.assert_array_equal(plan_flows, flows[support])
+        assert ns.max_cost == M[listed].max()
+        f, g = ns.potentials()
+        f = f + np.random.default_rng(seed).random(n)  # any potentials, not only the tree's
+        assert ns.max_excess(f, g) == (f[listed[0]] + g[listed[1]] - M[listed]).max()
+
+
 def test_a_kept_basis_costs_fewer_pivots_than_a_new_solve():
     x, y, a, b = _problem(1, 60, 60)
     M = _costs(x, y, 2.0)
@@ -209,7 +237,9 @@ def test_a_broken_basis_fails_the_certificate(monkeypatch):
 
     def broken(self, *, max_iter):
         status = original(self, max_iter=max_iter)
-        self._flow[np.argmax(self._flow[:self.n_arcs])] = 0.0  # a tree arc loses its flow
+        nodes = self.n + self.m  # the flows live on the tree's nodes: one tree arc loses its flow
+        on_arc = np.where(self.pred[:nodes] >= 0, self.tree_flow[:nodes], -1.0)
+        self.tree_flow[np.argmax(on_arc)] = 0.0
         return status
 
     monkeypatch.setattr(NetworkSimplex, "solve", broken)
@@ -270,9 +300,9 @@ def _check_tree(ns):
     for v in order:
         assert pos[int(ns.last[v])] == pos[v] + size[v] - 1  # subtrees are contiguous
     tree_arcs = np.sort(ns.pred[:nodes][ns.pred[:nodes] >= 0])  # storage positions
-    np.testing.assert_array_equal(tree_arcs, np.sort(ns._int[np.nonzero(ns.basic)[0]]))
+    np.testing.assert_array_equal(tree_arcs, np.sort(ns._internal()[np.nonzero(ns.basic)[0]]))
     pi = ns.pi  # by node number: the pairs' ends as node numbers too
-    src, tgt = ns._src[ns._int[:ns.n_arcs]], ns._tgt[ns._int[:ns.n_arcs]]
+    src, tgt = ns._src[ns._internal()], ns._tgt[ns._internal()]
     on_tree = ns.basic
     scale = 1.0 + np.abs(ns.costs).max(initial=0.0) + np.abs(pi).max()
     np.testing.assert_allclose((ns.costs + pi[src] - pi[tgt])[on_tree], 0.0, rtol=0,

@@ -300,13 +300,6 @@ def _pair_costs(cost: PowerCost, x, y, rows, cols):
     return cost.of_squared(sq)
 
 
-def _max_excess(f, g, rows, cols, costs) -> float:
-    """The largest :math:`f_i + g_j - c_{ij}` over the listed pairs (compiled)."""
-    from ._pair_kernels import max_excess
-
-    return float(max_excess(f, g, rows, cols, costs))
-
-
 def _report(opts, **fields):
     if opts.report is not None:
         opts.report(fields)
@@ -332,17 +325,16 @@ def _solve_dense_level(x, a, y, b, opts: SolverOptions, level: int) -> Solution:
         n, m = costs.shape
         rows, cols = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
         ns = _seeded_simplex(a, b, None, rows, cols, costs.ravel(), seed=None)
-        plan = _restricted(ns, rows, cols, ns.solve(max_iter=opts.max_iter))
+        plan = _restricted(ns, ns.solve(max_iter=opts.max_iter))
     return Solution(plan=plan, scan=None, rounds=1, n_pairs=x.shape[0] * y.shape[0],
                     converged=plan.code == OPTIMAL, max_cost=float(costs.max()))
 
 
-def _restricted(ns: NetworkSimplex, rows, cols, status) -> Restricted:
+def _restricted(ns: NetworkSimplex, status) -> Restricted:
     """The simplex's plan (positive flows), cost and potentials."""
-    support = ns.support()
+    rows, cols, flows = ns.plan()
     f, g = ns.potentials()
-    return Restricted(rows=rows[support], cols=cols[support], flows=ns.flow[support],
-                      cost=ns.cost(), f=f, g=g, code=status)
+    return Restricted(rows=rows, cols=cols, flows=flows, cost=ns.cost(), f=f, g=g, code=status)
 
 
 def _seeded_simplex(a, b, keys, rows, cols, costs, seed, block_factor=1.0) -> NetworkSimplex:
@@ -375,9 +367,11 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
     k_near = 0 if high else opts.knn
     grid = opts.grid if level == 0 else None
     near_x, near_y = _neighbours(x, k_near, grid, 0), _neighbours(y, k_near, grid, 1)
+    # The pairs live in the simplex alone (17 bytes each); here only their sorted keys.
     rows, cols = keys // m, keys % m
-    costs = _pair_costs(opts.cost, x, y, rows, cols)
-    ns = _seeded_simplex(a, b, keys, rows, cols, costs, seed, opts.block_factor)
+    ns = _seeded_simplex(a, b, keys, rows, cols, _pair_costs(opts.cost, x, y, rows, cols), seed,
+                         opts.block_factor)
+    del rows, cols
     # Plan pairs whose partners' neighbours are candidates already: pairs are never removed, so
     # each plan pair's neighbours are looked up once (the same candidates as looking up every
     # plan pair each round, without sorting and searching them again in later rounds).
@@ -387,33 +381,30 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         max_rounds = min(max_rounds, opts.coarse_rounds)
     for round_ in range(1, max_rounds + 1):
         status = ns.solve(max_iter=opts.max_iter)
-        plan = _restricted(ns, rows, cols, status)
+        plan = _restricted(ns, status)
         if status != OPTIMAL:
-            return Solution(plan=plan, scan=None, rounds=round_, n_pairs=rows.shape[0],
-                            converged=False, max_cost=float(costs.max()))
-        eta = max(0.0, _max_excess(plan.f, plan.g, rows, cols, costs))
-        tol = max(4.0 * eta, TOL_FLOOR * float(costs.max()))
+            return Solution(plan=plan, scan=None, rounds=round_, n_pairs=ns.n_arcs,
+                            converged=False, max_cost=ns.max_cost)
+        eta = max(0.0, ns.max_excess(plan.f, plan.g))
+        tol = max(4.0 * eta, TOL_FLOOR * ns.max_cost)
         if pricer is not None:
             scan = pricer(plan.f, plan.g, tol)
         else:
             scan = scan_excess(x, y, plan.f, plan.g, scan_x, scan_y, opts.cost, tol=tol,
                                top_k=opts.top_k)
         new = _missing(_keys(scan.rows, scan.cols, m), keys)
-        _report(opts, level=level, n=n, m=m, round=round_, pairs=rows.shape[0],
+        _report(opts, level=level, n=n, m=m, round=round_, pairs=ns.n_arcs,
                 violations=scan.n_violations, max_violation=scan.max_excess, tol=tol,
                 cost=plan.cost, seconds=time.perf_counter() - start)
         if new.size == 0:
-            return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=rows.shape[0],
-                            converged=eta <= ETA_LIMIT * float(costs.max()),
-                            max_cost=float(costs.max()))
+            return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=ns.n_arcs,
+                            converged=eta <= ETA_LIMIT * ns.max_cost, max_cost=ns.max_cost)
         fresh = _missing(_keys(plan.rows, plan.cols, m), expanded)
         expanded = _merge(expanded, fresh)
         new = _missing(np.concatenate([new, _partner_keys(fresh, near_x, near_y, m)]), keys)
         keys = _merge(keys, new)
         new_rows, new_cols = new // m, new % m
-        new_costs = _pair_costs(opts.cost, x, y, new_rows, new_cols)
-        ns.add_arcs(new_rows, new_cols, new_costs)  # the basis is kept
-        rows, cols = np.concatenate([rows, new_rows]), np.concatenate([cols, new_cols])
-        costs = np.concatenate([costs, new_costs])
-    return Solution(plan=plan, scan=scan, rounds=max_rounds, n_pairs=rows.shape[0],
-                    converged=False, max_cost=float(costs.max()))
+        ns.add_arcs(new_rows, new_cols, _pair_costs(opts.cost, x, y, new_rows, new_cols))
+        del new, new_rows, new_cols  # the basis is kept
+    return Solution(plan=plan, scan=scan, rounds=max_rounds, n_pairs=ns.n_arcs,
+                    converged=False, max_cost=ns.max_cost)

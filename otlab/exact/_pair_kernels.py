@@ -1,14 +1,15 @@
 """Compiled loops over the candidate pairs of :mod:`otlab.exact._multiscale` (numba).
 
 Imported only when a sparse exact solve runs, so that ``import otlab`` does not load numba.
-Each replaces numpy code that gathered whole arrays of coordinates or potentials per pair
-(``x[rows] - y[cols]``, ``f[rows] + g[cols] - costs``) before reducing them.
+It replaces numpy code that gathered whole arrays of coordinates per pair
+(``x[rows] - y[cols]``) before reducing them.  (The largest excess over the candidate
+pairs is computed on the simplex's own pairs: :meth:`~._simplex.NetworkSimplex.max_excess`.)
 """
 
 import numpy as np
 from numba import njit
 
-__all__ = ["squared_distances", "max_excess"]
+__all__ = ["squared_distances"]
 
 
 @njit(cache=True, nogil=True)
@@ -23,14 +24,3 @@ def squared_distances(x, y, rows, cols, out):
             acc += diff * diff
         out[t] = acc
     return out
-
-
-@njit(cache=True, nogil=True)
-def max_excess(f, g, rows, cols, costs):
-    """:math:`\\max_t f_{r_t} + g_{c_t} - c_t` over the pairs (``-inf`` for none)."""
-    top = -np.inf
-    for t in range(rows.shape[0]):
-        e = f[rows[t]] + g[cols[t]] - costs[t]
-        if e > top:
-            top = e
-    return top

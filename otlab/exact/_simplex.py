@@ -107,13 +107,22 @@ no flow, so the tree arcs' flows, one per node (the arc to its parent), are all 
 flows.  The walks along a cycle (finding the blocking arc on each side, then pushing
 the flow) read and write them there, a node array of a few hundred kilobytes,
 instead of the arcs' array of several megabytes, where each node's arc sat at a
-random place; the flows move with their arcs when the stem is re-hung and are
-written back to the arcs after each run.  The same pivots and the same values
+random place; the flows move with their arcs when the stem is re-hung.  (They were
+first written back to an array of the arcs' flows after each run; that array is gone,
+see "Memory" below.)  The same pivots and the same values
 (bitwise); ``emd_grid`` at 128 x 128 took a median 0.86x the CPU time (k = 2, 14
 pairs, 0.69-0.98x; shapes on a zero background 1.2x at 0.06-0.14 s, the two
 engines run one after the other on each class, three runs each, load 2), 2-D
 clouds of 5*10^4 points 0.69x (uniform, W_1), 0.76-0.80x (uniform, W_2),
 0.79x (clustered, W_1) and 0.69-1.05x (clustered, W_2, three runs each).
+
+Memory.  Per pair the simplex keeps two node numbers (int32), the cost and whether the
+pair is basic: 17 bytes, and 8 more for the pair's index once a cold solve has shuffled
+the pairs.  The flows are read off the tree (:meth:`NetworkSimplex.plan`), the largest
+excess of given potentials over the pairs is computed on the stored pairs
+(:meth:`NetworkSimplex.max_excess`),
+and the arrays grow by a quarter, one at a time, so the column generation of
+:mod:`._multiscale` need not keep its own copy of the pairs.
 """
 
 from __future__ import annotations
@@ -167,12 +176,12 @@ class NetworkSimplex:
         self.n, self.m = a.shape[0], b.shape[0]
         nodes = self.n + self.m
         self.n_arcs = 0
-        self._ext = np.empty(0, np.int64)  # internal position -> index of the added pair
-        self._int = np.empty(0, np.int64)  # index of the added pair -> internal position
+        #: Internal position -> index of the added pair, once a cold solve has shuffled the
+        #: pairs (None while the two agree).
+        self._ext = None
         self._src = np.empty(0, np.int32)
         self._tgt = np.empty(0, np.int32)
         self._cost = np.empty(0)
-        self._flow = np.empty(0)
         self._basic = np.empty(0, np.bool_)
         self._cmax = 0.0
         self.parent = np.empty(nodes + 1, np.int32)
@@ -208,16 +217,24 @@ class NetworkSimplex:
     # and pairs sorted by source priced few sources per block and took 2.6x the pivots from
     # cold (a warm or seeded basis went the other way: 2.4x the pivots when shuffled).
     # These properties give copies in the order the pairs were added.
-    src = property(lambda self: self._outside(self._src[self._int[:self.n_arcs]]),
+    src = property(lambda self: self._outside(self._src[self._internal()]),
                    doc="Source node of each pair (a copy).")
-    tgt = property(lambda self: self._outside(self._tgt[self._int[:self.n_arcs]]),
+    tgt = property(lambda self: self._outside(self._tgt[self._internal()]),
                    doc="Target node of each pair (``n`` + target index; a copy).")
 
-    def _outside(self, nodes):
-        """Outside numbers (source index, ``n`` + target index) of node numbers."""
+    def _internal(self):
+        """Storage position of each added pair, in the order they were added."""
+        if self._ext is None:
+            return np.arange(self.n_arcs)
+        internal = np.empty(self.n_arcs, np.int64)
+        internal[self._ext[:self.n_arcs]] = np.arange(self.n_arcs)
+        return internal
+
+    def _outside(self, nodes=None):
+        """Outside numbers (source index, ``n`` + target index) of node numbers (all: None)."""
         outside = np.empty_like(self._pos)
         outside[self._pos] = np.arange(self._pos.shape[0], dtype=self._pos.dtype)
-        return outside[nodes]
+        return outside if nodes is None else outside[nodes]
 
     def _renumber(self) -> None:
         """Number the nodes in thread order and recompute the potentials from the tree.
@@ -236,23 +253,42 @@ class NetworkSimplex:
                       self._pos)
         _k().relabel_all(self.parent, self.pred, self.up, self.thread, self.pi,
                          self._cost[:n_arcs], self.art)
-    costs = property(lambda self: self._cost[self._int[:self.n_arcs]],
+    costs = property(lambda self: self._cost[self._internal()],
                      doc="Cost of each pair (a copy).")
-    flow = property(lambda self: self._flow[self._int[:self.n_arcs]],
+    flow = property(lambda self: self._stored_flows()[self._internal()],
                     doc="Flow on each pair (a copy).")
-    basic = property(lambda self: self._basic[self._int[:self.n_arcs]],
+    basic = property(lambda self: self._basic[self._internal()],
                      doc="Whether each pair is a tree arc (a copy).")
+    max_cost = property(lambda self: self._cmax, doc="The largest absolute cost of a pair.")
+
+    def _stored_flows(self):
+        """Flow on each pair, by storage position (arcs off the tree carry none)."""
+        flows = np.zeros(self.n_arcs)
+        nodes = self.n + self.m
+        on_arc = self.pred[:nodes] >= 0
+        flows[self.pred[:nodes][on_arc]] = self.tree_flow[:nodes][on_arc]
+        return flows
 
     def _reserve(self, size: int) -> None:
+        """Room for ``size`` pairs: the arrays grow by a quarter (or to ``size``), one at a time.
+
+        Per pair the simplex keeps 17 bytes (two node numbers, the cost and whether it is
+        basic), 25 once a cold solve has shuffled the pairs; the flows live on the tree's
+        nodes.  Growing by a quarter, one array at a time, keeps the spare room and the copy
+        made while an array grows small beside the candidate pairs of a large solve.
+        """
         capacity = self._cost.shape[0]
         if size <= capacity:
             return
-        capacity = max(size, 2 * capacity, 1024)
-        for name in ("_ext", "_int", "_src", "_tgt", "_cost", "_flow", "_basic"):
+        capacity = max(size, capacity + capacity // 4, 1024)
+        for name in ("_ext", "_src", "_tgt", "_cost", "_basic"):
             old = getattr(self, name)
+            if old is None:
+                continue
             grown = np.empty(capacity, old.dtype)
             grown[:self.n_arcs] = old[:self.n_arcs]
             setattr(self, name, grown)
+            del old, grown
 
     def add_arcs(self, rows, cols, costs) -> None:
         """Append pairs ``rows[k] -> cols[k]`` (flow 0; the basis is unchanged).
@@ -272,10 +308,10 @@ class NetworkSimplex:
             raise ValueError("costs must be finite; got non-finite values")
         start, count = self.n_arcs, rows.shape[0]
         self._reserve(start + count)
-        self._ext[start:start + count] = np.arange(start, start + count)
-        self._int[start:start + count] = np.arange(start, start + count)
-        top = _k().append(self._src, self._tgt, self._cost, self._flow, self._basic, start,
-                          rows, cols, costs, self.n)
+        if self._ext is not None:
+            self._ext[start:start + count] = np.arange(start, start + count)
+        top = _k().append(self._src, self._tgt, self._cost, self._basic, start, rows, cols,
+                          costs, self.n)
         added = slice(start, start + count)
         self._src[added] = self._pos[self._src[added]]
         self._tgt[added] = self._pos[self._tgt[added]]
@@ -288,17 +324,19 @@ class NetworkSimplex:
         """Store the pairs in a random (seeded) order; the basis must be all artificial."""
         n_arcs = self.n_arcs
         perm = np.random.default_rng(n_arcs).permutation(n_arcs)
-        for name in ("_ext", "_src", "_tgt", "_cost"):
+        for name in ("_src", "_tgt", "_cost"):
             arr = getattr(self, name)
             arr[:n_arcs] = arr[perm]
-        self._int[self._ext[:n_arcs]] = np.arange(n_arcs)
+        self._ext = np.empty(self._cost.shape[0], np.int64)
+        self._ext[:n_arcs] = perm
 
     def seed(self, arcs, flows) -> bool:
         """Start from a feasible flow on ``arcs`` (indices of added pairs) whose support is a forest.
 
         Returns False (and keeps the current basis) when the support holds a cycle.
         """
-        arcs = self._int[np.asarray(arcs, np.int64)]
+        arcs = self._internal()[np.asarray(arcs, np.int64)]
+        flows = np.asarray(flows, np.float64)
         n_arcs = self.n_arcs
         tree = (self.parent, self.pred, self.up, self.thread, self.rev_thread, self.succ,
                 self.last, self.pi, self.tree_flow)
@@ -309,12 +347,12 @@ class NetworkSimplex:
             for x, saved in zip(tree, state):
                 x[:] = saved
             return False
-        self._flow[:n_arcs] = 0.0
         self._basic[:n_arcs] = False
-        self._flow[arcs] = flows
         self._basic[arcs] = True
         on_arc = np.nonzero(self.pred[:self.n + self.m] >= 0)[0]
-        self.tree_flow[on_arc] = self._flow[self.pred[on_arc]]
+        by_arc = np.argsort(arcs)
+        at = np.searchsorted(arcs[by_arc], self.pred[on_arc])
+        self.tree_flow[on_arc] = flows[by_arc][at]
         self._cold_start = False
         self._renumber()
         return True
@@ -334,7 +372,7 @@ class NetworkSimplex:
             self._cold_start = False
         n_arcs = self.n_arcs
         arcs = (self._src[:n_arcs], self._tgt[:n_arcs], self._cost[:n_arcs],
-                self._flow[:n_arcs], self._basic[:n_arcs])
+                self._basic[:n_arcs])
         chunk = max(1000, int(RENUMBER_EVERY * (self.n + self.m)))
         while True:
             self._renumber()
@@ -343,7 +381,6 @@ class NetworkSimplex:
                 self.up, self.thread, self.rev_thread, self.succ, self.last, self.pi,
                 self.tree_flow, self.art, self.stem, self._start, min(budget, chunk), self.work,
                 float(self.block_factor))
-            _k().sync_flows(self.pred, self.tree_flow, self._flow)
             self.pivots += pivots
             budget -= pivots
             if status == MAX_ITER_REACHED and budget > 0:
@@ -368,10 +405,40 @@ class NetworkSimplex:
         pi = self.pi[self._pos[:self.n + self.m]]
         return -pi[:self.n], pi[self.n:]
 
+    def _positive(self):
+        """Storage positions of the pairs with positive flow and their flows, by pair index."""
+        nodes = self.n + self.m
+        on = np.nonzero((self.pred[:nodes] >= 0) & (self.tree_flow[:nodes] > 0))[0]
+        arcs, flows = self.pred[on], self.tree_flow[on]
+        index = arcs if self._ext is None else self._ext[arcs]
+        order = np.argsort(index)
+        return arcs[order], index[order], flows[order]
+
     def support(self):
         """Indices of the added pairs with positive flow, increasing."""
-        return np.sort(self._ext[np.nonzero(self._flow[:self.n_arcs] > 0)[0]])
+        return self._positive()[1]
+
+    def plan(self):
+        """``(rows, cols, flows)``: source, target and flow of the pairs with positive flow.
+
+        In the order the pairs were added.
+        """
+        arcs, _, flows = self._positive()
+        rows = self._outside(self._src[arcs])
+        return rows, self._outside(self._tgt[arcs]) - self.n, flows
 
     def cost(self) -> float:
         """Cost of the current flow on the listed pairs."""
-        return dot(self._flow[:self.n_arcs], self._cost[:self.n_arcs])  # no BLAS threads
+        arcs, _, flows = self._positive()
+        return dot(flows, self._cost[arcs])  # no BLAS threads
+
+    def max_excess(self, f, g) -> float:
+        r"""The largest :math:`f_i + g_j - c_{ij}` over the listed pairs.
+
+        ``f`` and ``g`` are indexed by source and target (as :meth:`potentials` gives
+        them); ``-inf`` when no pair is listed.
+        """
+        n_arcs = self.n_arcs
+        return float(_k().max_excess(self._src[:n_arcs], self._tgt[:n_arcs], self._cost[:n_arcs],
+                                     self._outside(), self.n, np.asarray(f, np.float64),
+                                     np.asarray(g, np.float64)))

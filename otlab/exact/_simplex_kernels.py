@@ -15,9 +15,8 @@ every node ``v``
 * ``last[v]``: the last node of the subtree of ``v`` in the thread;
 * ``tree_flow[v]``: the flow on the tree arc from ``v`` to its parent (the artificial
   arc's when ``pred[v]`` is ``-1``).  Arcs off the tree carry no flow, so these are all
-  the flows; the walks along a cycle read and change them in node arrays (a few hundred
-  kilobytes) instead of the arcs' (megabytes), and :func:`sync_flows` writes them back
-  to the arcs after a run.
+  the flows, and the arcs keep none of their own; the walks along a cycle read and change
+  them in node arrays (a few hundred kilobytes) instead of the arcs' (megabytes).
 
 A pivot re-hangs one subtree ``S`` (rooted at the leaving arc's lower node ``u_out``) from
 the entering arc's end ``u_in`` inside it: the new preorder of ``S`` is the old one cut
@@ -39,7 +38,7 @@ from numba import njit
 
 from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
 
-__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber", "sync_flows"]
+__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber", "max_excess"]
 
 
 @njit(cache=True, nogil=True)
@@ -82,8 +81,8 @@ def relabel_all(parent, pred, up, thread, pi, cost, art):
 
 
 @njit(cache=True, nogil=True)
-def append(src, tgt, cost, flow, basic, start, rows, cols, costs, n):
-    """Write pairs ``rows -> cols`` at ``start`` (flow 0, non-basic); returns max |cost|."""
+def append(src, tgt, cost, basic, start, rows, cols, costs, n):
+    """Write pairs ``rows -> cols`` at ``start`` (non-basic); returns max |cost|."""
     top = 0.0
     for k in range(rows.shape[0]):
         e = start + k
@@ -91,7 +90,6 @@ def append(src, tgt, cost, flow, basic, start, rows, cols, costs, n):
         tgt[e] = cols[k] + n
         c = costs[k]
         cost[e] = c
-        flow[e] = 0.0
         basic[e] = False
         if abs(c) > top:
             top = abs(c)
@@ -261,7 +259,7 @@ def _augment(first, join, amount, parent, up, tree_flow):
 
 
 @njit(cache=True, nogil=True)
-def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last,
+def pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last,
           pi, tree_flow, stem, work):
     """Bring arc ``e`` into the tree; returns False when the cycle has no blocking arc."""
     s, t = src[e], tgt[e]
@@ -279,8 +277,7 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
         _augment(t, join, -delta, parent, up, tree_flow)
     k_out = pred[u_out]
     if k_out >= 0:
-        basic[k_out] = False
-        flow[k_out] = 0.0  # its flow after the augmentation: arcs off the tree carry none
+        basic[k_out] = False  # at flow 0 after the augmentation, as every arc off the tree
     basic[e] = True
     rc = cost[e] + pi[s] - pi[t]
     if side == 1:
@@ -320,7 +317,7 @@ def pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, 
 
 
 @njit(cache=True, nogil=True)
-def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ, last, pi,
+def run(src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last, pi,
         tree_flow, art, stem, start, max_iter, work, block_factor):
     """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``.
 
@@ -345,7 +342,7 @@ def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ,
             return OPTIMAL, pivots, start
         if pivots >= max_iter:
             return MAX_ITER_REACHED, pivots, start
-        if not pivot(e, src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread,
+        if not pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread,
                      succ, last, pi, tree_flow, stem, work):
             return INFEASIBLE, pivots, start
         pivots += 1
@@ -353,12 +350,18 @@ def run(src, tgt, cost, flow, basic, parent, pred, up, thread, rev_thread, succ,
 
 
 @njit(cache=True, nogil=True)
-def sync_flows(pred, tree_flow, flow):
-    """``flow[pred[v]] = tree_flow[v]`` for every node on a real tree arc (the rest are 0)."""
-    for v in range(pred.shape[0] - 1):
-        k = pred[v]
-        if k >= 0:
-            flow[np.uint64(k)] = tree_flow[v]
+def max_excess(src, tgt, cost, outside, n, f, g):
+    """The largest ``f[i] + g[j] - c`` over the arcs ``i -> j`` (``-inf`` for none).
+
+    ``outside[v]`` is the outside number of node ``v`` (source index, ``n`` + target index).
+    """
+    top = -np.inf
+    for k in range(src.shape[0]):
+        ku = np.uint64(k)
+        e = f[outside[np.uint32(src[ku])]] + g[outside[np.uint32(tgt[ku])] - n] - cost[ku]
+        if e > top:
+            top = e
+    return top
 
 
 @njit(cache=True, nogil=True)
