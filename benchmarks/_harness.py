@@ -490,9 +490,9 @@ def pyplot():
     return plt
 
 
-def save_png(fig, path, *, dpi: int = 120) -> Path:
-    """Lay out, save ``fig`` as a PNG at ``path``, close it and return the path."""
-    fig.tight_layout()
+def save_png(fig, path, *, dpi: int = 120, rect=(0.0, 0.0, 1.0, 1.0)) -> Path:
+    """Lay out (inside ``rect``, figure fractions), save ``fig`` as a PNG at ``path``, close it."""
+    fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
     return Path(path)

@@ -626,9 +626,13 @@ def figure(rows, path):
     axes[0].set_xlabel("|held-out estimate / true W1 - 1| (log)")
     axes[1].set_xlabel("cosine(critic gradient, true gradient)")
     axes[1].set_xlim(0, 1)
-    axes[1].legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4, frameon=False)
-    fig.tight_layout()
-    return save_png(fig, path)
+    # one legend over both panels, in the figure's own top margin (inside the image)
+    handles, labels = axes[1].get_legend_handles_labels()
+    ncol = min(len(labels), 7)
+    height = fig.get_figheight()
+    top = 1.0 - (0.25 * -(-len(labels) // ncol) + 0.2) / height
+    fig.legend(handles, labels, fontsize=7, loc="upper center", ncol=ncol, frameon=False)
+    return save_png(fig, path, rect=(0.0, 0.0, 1.0, top))
 
 
 def main(argv=None) -> None:
