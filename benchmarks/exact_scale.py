@@ -250,7 +250,12 @@ NOTES = """\
   (1981 s of wall time), 5.15 GiB of peak RSS, certified (dual violation 1.8e-15 over all
   10^12 pairs) in 7 rounds over 47.9 million candidate pairs: within 1 h and 8 GiB.  (An
   earlier W_2 solve on the engine before, started beside the 10^6 uniform W_1 one, was stopped
-  after 11 minutes of CPU at nice 5, far from done.)  2*10^5 clustered was not run.
+  after 11 minutes of CPU at nice 5, far from done.)  2*10^5 clustered points were first run
+  on the engine whose candidate pairs live in the simplex alone (`2c962fd`; one thread, beside
+  a 10^6 solve and a helper's tests, load 2.2-3.0): W_1 184 s of CPU (10 rounds, 21.2 million
+  pairs, 1.13 GiB peak RSS), W_2 107 s (6 rounds, 9.0 million pairs, 0.69 GiB), both certified;
+  from 10^5 (63.1 s and 27.6 s, measured on the engine before at load 1.7-1.8) that is
+  n^1.5 and n^2.0.
 - 10^6 points, 2-D clustered, W_1 (`--only 1000000:2:1:clustered --timeout 3700`, the same
   engine, right after the W_2 solve, load 1.3-2): stopped unfinished at the time limit, after
   about 3580 s of CPU (read from its process just before: 58 min 35 s at 3639 s of wall time)
