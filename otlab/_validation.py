@@ -26,6 +26,7 @@ __all__ = [
     "check_positive",
     "check_positive_int",
     "check_order",
+    "MAX_ORDER",
     "check_choice",
     "safe_total",
     "check_finite",
@@ -219,7 +220,8 @@ def as_weights(w, n: int, name: str, *, like=None):
     """Validate sample weights for ``n`` points and normalise them to sum 1.
 
     ``w=None`` gives uniform weights (a numpy array, or a tensor matching
-    ``like`` when ``like`` is a tensor).
+    ``like`` when ``like`` is a tensor).  Numpy weights are normalised and
+    returned in float64 whatever their dtype; tensors keep theirs.
     """
     if w is None:
         if is_torch(like):
@@ -230,6 +232,10 @@ def as_weights(w, n: int, name: str, *, like=None):
     w = as_histogram(w, name)
     if w.shape[0] != n:
         raise ValueError(f"{name} must have one weight per point: expected {n}, got {w.shape[0]}")
+    if not is_torch(w):
+        # float32 weights are exact numbers: divided by their sum in float32 they would change
+        # the measure by 6e-8 relative (W_k by 5e-9 relative, measured), so in float64
+        w = w.astype(np.float64)
     return normalized(w)
 
 
@@ -282,13 +288,35 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+#: The largest Wasserstein order accepted.  :math:`W_k` is formed as
+#: :math:`u \, (\sum_t w_t (d_t / u)^k)^{1/k}` with :math:`u` a power of two within a factor 2
+#: of the longest distance (:func:`otlab.costs.power_sum`), whose terms are at least
+#: :math:`w_t 2^{-k}`: beyond :math:`k \approx 1074` they underflow and the sum is 0.  Measured
+#: before this bound: ``wasserstein`` of two weighted 1-D samples returned 0.0 from k = 1500 on,
+#: ``emd_points`` returned ``distance=0.0`` with ``converged=True`` from k = 1500-5000 on, and
+#: k = 1e15 raised an OverflowError; the exact LP in float64 stops resolving costs
+#: :math:`(d / u)^k` from about k = 1000 on (it then warns that it did not converge).
+MAX_ORDER = 1000
+
+
 def check_order(order) -> float:
-    """Validate the Wasserstein order ``k >= 1``."""
+    """Validate the Wasserstein order ``1 <= k <= MAX_ORDER``.
+
+    >>> check_order(2)
+    2.0
+    >>> check_order(1e6)
+    Traceback (most recent call last):
+    ...
+    ValueError: order must be at most 1000 (float64 cannot resolve d**k beyond); got 1000000.0
+    """
     if isinstance(order, bool) or not isinstance(order, numbers.Real):
         raise TypeError(f"order must be a real number >= 1; got {order!r}")
     order = float(order)
     if not (np.isfinite(order) and order >= 1):
         raise ValueError(f"order must be finite and >= 1; got {order!r}")
+    if order > MAX_ORDER:
+        raise ValueError(f"order must be at most {MAX_ORDER} (float64 cannot resolve d**k "
+                         f"beyond); got {order!r}")
     return order
 
 

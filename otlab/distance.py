@@ -49,7 +49,7 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
         normalised to sum 1; without them every point has mass 1/n.  Weights
         are never read from a tuple: see :mod:`otlab.sample`.
     order : float, default 1
-        The order ``k >= 1``.
+        The order ``1 <= k <= 1000`` (beyond, float64 cannot resolve :math:`d^k`).
     method : {"auto", "exact", "1d", "sinkhorn"}, default "auto"
         ``"exact"``: the LP (:func:`otlab.exact.wasserstein_exact`): the
         network simplex on the dense cost matrix for small samples, the
@@ -82,7 +82,7 @@ def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",
     Raises
     ------
     ValueError
-        On invalid samples or weights, mismatched dimensions, ``order < 1``,
+        On invalid samples or weights, mismatched dimensions, ``order`` outside [1, 1000],
         an unknown ``method``, or ``method="1d"`` with d > 1.
     TypeError
         Solver options with a method that takes none (``reg=`` without

@@ -412,3 +412,47 @@ def test_a_masked_array_is_a_type_error_rather_than_its_masked_values_being_used
         emd_grid(A, np.ones((3, 3)))
     # an array without masked entries is its data
     assert emd_grid(np.ma.masked_array(np.eye(3)), np.eye(3)).cost == 0.0
+
+
+def test_timedelta_pixels_are_a_type_error_not_their_integer_counts():
+    # numpy counts timedelta64 as an integer type: they were read as masses
+    with pytest.raises(TypeError, match=r"A must hold real numbers; got dtype timedelta64"):
+        emd_grid(np.array([1, 2], dtype="timedelta64[s]"), np.array([1.0, 1.0]))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_object_arrays_of_python_numbers_are_their_values_as_for_emd_points(order):
+    # they were a TypeError ("must hold real numbers; got dtype object") while emd_points
+    # reads the same numbers; ints beyond int64 are numbers too
+    from fractions import Fraction
+
+    A = np.array([[2**70, 0], [Fraction(1, 3), 1.5]], dtype=object)
+    B = np.array([[1, 2], [3, 4]], dtype=object)
+    expected = emd_grid(A.astype(np.float64), B.astype(np.float64), order=order)
+    res = emd_grid(A, B, order=order)
+    assert res.converged and res.cost == expected.cost
+    with pytest.raises(TypeError, match=r"A must hold real numbers; got an array of dtype object"
+                                         r" with 'a' \(str\)"):
+        emd_grid(np.array([["a", 1]], dtype=object), np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("spacing, error, match", [
+    ([[1.0, 2.0]], ValueError, r"spacing must be one number or a flat sequence of one per axis; "
+                               r"got shape \(1, 2\)"),
+    (np.array([[1.0], [2.0]]), ValueError, r"flat sequence of one per axis; got shape \(2, 1\)"),
+    ([True, 1.0], TypeError, r"spacing must be a positive number or one per axis; got \[True"),
+    ([2**2000, 1.0], ValueError, r"spacing must be positive and finite; got an integer beyond"),
+    (np.ma.masked_array([1.0, 2.0], mask=[0, 1]), TypeError,
+     r"spacing is a masked array with 1 masked entries"),
+])
+def test_a_spacing_of_the_wrong_shape_or_kind_is_rejected_by_name(spacing, error, match):
+    # nested sequences were flattened, [True, 1] read as (1, 1) while True alone is refused,
+    # a huge int in a list escaped as an OverflowError, a masked entry's value was used
+    with pytest.raises(error, match=match):
+        emd_grid(np.ones((2, 2)), np.eye(2), spacing=spacing)
+
+
+@pytest.mark.parametrize("order", [1001, 1e6, 1e300])
+def test_orders_beyond_what_float64_resolves_are_rejected_by_name(order):
+    with pytest.raises(ValueError, match=r"order must be at most 1000"):
+        emd_grid(np.eye(3), np.ones((3, 3)), order=order)

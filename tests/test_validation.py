@@ -62,6 +62,15 @@ def test_wasserstein_rejects_order_below_one(order):
         otlab.wasserstein(X, Y, order=order)
 
 
+@pytest.mark.parametrize("p, q", [(X, Y), ([0.0, 1.0], [2.0, 3.5])])
+@pytest.mark.parametrize("order", [1000.5, 1500, 1e6, 1e300])
+def test_wasserstein_rejects_orders_beyond_what_float64_resolves(p, q, order):
+    # the 1-D closed form returned 0.0 for these (W_k of [0, 1] and [2, 3.5] is near 2.5),
+    # the LP 0.0 or an OverflowError
+    with pytest.raises(ValueError, match=r"order must be at most 1000 .*; got"):
+        otlab.wasserstein(p, q, order=order)
+
+
 def test_wasserstein_rejects_unknown_method_listing_valid_ones():
     with pytest.raises(ValueError, match=r"method must be one of 'auto', 'exact', '1d'"):
         otlab.wasserstein(X, Y, method="simplex")

@@ -212,7 +212,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from .._backend import to_numpy
-from .._validation import check_not_masked
+from .._validation import as_float_array, check_not_masked
 from ._grid_w1 import emd_w1_same_grid
 from .points import PointsEMDResult, solve_validated, validate_points
 
@@ -292,8 +292,9 @@ def _as_grid(A, name: str) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - ragged lists and the like: say which argument
         raise ValueError(f"{name} must be a 1-, 2- or 3-D array of non-negative numbers; "
                          f"could not read it as an array ({exc})") from None
-    if not (arr.dtype == bool or np.issubdtype(arr.dtype, np.integer)
-            or np.issubdtype(arr.dtype, np.floating)):  # a boolean mask is mass 1 per pixel
+    if arr.dtype == object:  # Python numbers (ints beyond int64, Fractions), as emd_points reads
+        arr = as_float_array(arr, name)
+    if arr.dtype.kind not in "biuf":  # a boolean mask is mass 1 per pixel; no timedelta64
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
     if arr.ndim not in (1, 2, 3):
         raise ValueError(f"{name} must be a 1-, 2- or 3-D array; got {arr.ndim} dimensions "
@@ -319,6 +320,7 @@ def _as_spacing(spacing, ndim: int) -> np.ndarray:
     """One positive, finite spacing per axis from a number or a sequence of ``ndim`` numbers."""
     if hasattr(spacing, "detach"):  # a tensor, perhaps one that requires grad
         spacing = to_numpy(spacing, dtype=None)
+    check_not_masked(spacing, "spacing", fill="1.0")
     if isinstance(spacing, numbers.Real) and not isinstance(spacing, bool):
         try:
             values = np.full(ndim, float(spacing))
@@ -332,9 +334,18 @@ def _as_spacing(spacing, ndim: int) -> np.ndarray:
         except (TypeError, ValueError):
             raise TypeError(f"spacing must be a positive number or one per axis; got "
                             f"{spacing!r}") from None
-        if np.asarray(spacing).dtype.kind not in "iuf":  # bools, strings ("1" casts to 1.0)
+        except OverflowError:  # an int beyond float64 in a sequence
+            raise ValueError("spacing must be positive and finite; got an integer beyond the "
+                             "float range (1.8e308)") from None
+        given = np.asarray(spacing)
+        if given.dtype.kind not in "iuf" or (  # bools, strings ("1" casts to 1.0); [True, 1]
+                isinstance(spacing, (list, tuple))
+                and any(isinstance(v, (bool, np.bool_)) for v in spacing)):
             raise TypeError(f"spacing must be a positive number or one per axis; got "
                             f"{spacing!r}")
+        if given.ndim > 1:
+            raise ValueError(f"spacing must be one number or a flat sequence of one per axis; "
+                             f"got shape {given.shape}: {spacing!r}")
         if values.shape[0] == 1 and np.ndim(spacing) == 0:
             values = np.full(ndim, values[0])
         elif values.shape[0] != ndim:
@@ -411,7 +422,7 @@ def emd_grid(A, B, *, order: float = 1, spacing=1.0, solver: str = "auto",
         dimensions; their shapes may differ (two grids with the same spacing
         and the same first pixel).
     order : float, default 1
-        The order ``k >= 1`` of the ground cost :math:`\lVert z_p - z_q\rVert_2^k`.
+        The order ``1 <= k <= 1000`` of the ground cost :math:`\lVert z_p - z_q\rVert_2^k`.
     spacing : float or sequence of float, default 1.0
         The grid spacing: one positive number for all axes, or one per axis
         (anisotropic grids).
