@@ -108,6 +108,11 @@ RESOLVED = 1e-6
 CLIP = 1e4
 #: Solves of one problem at most (the first and its re-solves in finer units).
 MAX_SOLVES = 8
+#: A plan is reported converged only when its certificate (duality gap plus dual violation)
+#: is at most this share of its cost, or bounds W_k to CERT_ATOL (:func:`_bounds_w`).
+CERT_RTOL = 1e-6
+#: ... of the frame's half-width: W_k known to this absolute accuracy in frame units.
+CERT_ATOL = 1e-12
 #: Orders whose costs in the frame could exceed 2**SAFE_EXPONENT start in units of the
 #: frame's diameter, where no cost exceeds 1.
 SAFE_EXPONENT = 256
@@ -159,8 +164,10 @@ class PointsEMDResult:
         Dual potentials, :math:`f_i + g_j \le \lVert x_i - y_j \rVert^k` for
         *all* pairs, centred so that :math:`\langle a, f\rangle = \langle b, g\rangle`.
     converged : bool
-        True when the certificate holds: the plan meets its marginals and no
-        pair violates dual feasibility beyond the round-off tolerance.
+        True when the certificate holds: the plan meets its marginals, no
+        pair violates dual feasibility beyond the round-off tolerance, and
+        :attr:`error_bound` is at most :data:`CERT_RTOL` of the cost (or pins
+        :math:`W_k` down to :data:`CERT_ATOL` of the data's extent).
     order : float
         The order ``k``.
     a, b : ndarray
@@ -620,6 +627,22 @@ def overflow_message(name: str, res: PointsEMDResult) -> str:
             "(W_k scales with it) and scale the distance back.")
 
 
+def _bounds_w(value: float, error_bound: float, cost: PowerCost) -> bool:
+    r"""Whether a feasible plan's certificate pins :math:`W_k` down, in the LP's units.
+
+    The plan's cost ``value`` :math:`= c` is an upper bound on :math:`W_k^k` and
+    :math:`c - e` (``error_bound`` :math:`= e`, duality gap plus dual violation) a lower
+    one.  Certified when :math:`e \le` :data:`CERT_RTOL` :math:`c`, or when the interval
+    :math:`[(c - e)_+^{1/k}, c^{1/k}]` of :math:`W_k` is at most :data:`CERT_ATOL` of the
+    frame's half-width long (two samples equal to round-off).
+    """
+    if not error_bound > CERT_RTOL * value:  # also NaN: a caller that certifies on its own
+        return True
+    lower = max(value - error_bound, 0.0)
+    width = cost.unit * (value ** (1.0 / cost.order) - lower ** (1.0 / cost.order))
+    return width <= CERT_ATOL
+
+
 def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame: Frame, a, b,
             solver, grid=None, certify=True) -> PointsEMDResult:
     """Centre the potentials, complete the certificate, and put everything in data units."""
@@ -643,6 +666,7 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
                            cost.order)
     scale = frame.scale * cost.unit
     gap = plan.cost - dot(p.wx, fu) - dot(p.wy, gu)
+    certified = not certify or _bounds_w(plan.cost, abs(gap) + violation, cost)
     if not certify:
         fu, gu = np.where(p.wx > 0, fu, np.nan), np.where(p.wy > 0, gu, np.nan)
     return PointsEMDResult(
@@ -650,7 +674,8 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
         distance=top * total ** (1.0 / cost.order) * frame.scale,
         f=scale_by_power(fu[p.inv_x], scale, cost.order),
         g=scale_by_power(gu[p.inv_y], scale, cost.order),
-        converged=bool(sol.converged and not clipped and marginal <= FEASIBILITY_RTOL),
+        converged=bool(sol.converged and not clipped and marginal <= FEASIBILITY_RTOL
+                       and certified),
         order=cost.order, a=a, b=b, solver=solver, rounds=sol.rounds, n_pairs=sol.n_pairs,
         dual_violation=scale_by_power(violation, scale, cost.order),
         duality_gap=scale_by_power(gap, scale, cost.order),
