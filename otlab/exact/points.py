@@ -108,6 +108,11 @@ RESOLVED = 1e-6
 CLIP = 1e4
 #: Solves of one problem at most (the first and its re-solves in finer units).
 MAX_SOLVES = 8
+#: Points that carry mass spanning less than this share of the frame (far points beside
+#: them) are not resolved: their squared distances underflow (:func:`_mass_unresolved`).
+#: Measured: a weight-0 point at 1e100 beside data of size 1 left W_1 exact to round-off,
+#: at 1e160 (2**-531) W_1 was 3.6e-5 off, at 1e300 0.0.
+MASS_EXTENT = 2.0**-400
 #: A plan is reported converged only when its certificate (duality gap plus dual violation)
 #: is at most this share of its cost, or bounds W_k to CERT_ATOL (:func:`_bounds_w`).
 CERT_RTOL = 1e-6
@@ -465,9 +470,15 @@ def _float64_weights(sample, given) -> np.ndarray:
     return w / w.sum()
 
 
-def _not_exact_message(res: PointsEMDResult, clipped: bool, name: str = "emd_points") -> str:
+def _not_exact_message(res: PointsEMDResult, clipped: bool, name: str = "emd_points", *,
+                       unresolved: bool = False) -> str:
     head = (f"{name} ({res.solver}) did not certify optimality: dual violation "
             f"{res.dual_violation:.3g}, duality gap {res.duality_gap:.3g}; ")
+    if unresolved:
+        head += (f"the points that carry mass span less than {MASS_EXTENT:.3g} of the extent of "
+                 "all points (points very far away?), so their squared distances underflow "
+                 "in the solver's frame and W_k is not resolved: leave out far points of "
+                 "weight 0, or solve far clusters apart; ")
     if clipped:
         head += (f"the plan uses pairs whose cost was capped after {MAX_SOLVES} solves in finer "
                  "units (a very large order?); ")
@@ -598,7 +609,8 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
         solver = choose_exact_solver(n, m, x.shape[1], order)
     if solver == "dense":
         check_dense_memory(n, m, with_cost_matrix=True, alternative=_SPARSE_HINT)
-    frame = common_frame(x, y)
+    frame = _frame(x, a, y, b, grid=shapes is not None)
+    unresolved = _mass_unresolved(x, a, y, b, frame)
     p = _reduce(frame.local(x), a, frame.local(y), b, distinct=shapes is not None)
     report = progress_reporter(progress, name)
     try:
@@ -607,16 +619,49 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     finally:
         if report is not None:
             report.close()
-    result = _result(plan, sol, cost, clipped, p, frame, a, b, solver,
+    result = _result(plan, sol, cost, clipped or unresolved, p, frame, a, b, solver,
                      _grid_pricer(p, cost, shapes), certify)
     if result.converged and not math.isfinite(result.cost):
         result = replace(result, converged=False)
         warnings.warn(overflow_message(name, result), CostOverflowWarning,
                       stacklevel=external_stacklevel())
     elif not result.converged:
-        warnings.warn(_not_exact_message(result, clipped, name), ConvergenceWarning,
-                      stacklevel=external_stacklevel())
+        warnings.warn(_not_exact_message(result, clipped, name, unresolved=unresolved),
+                      ConvergenceWarning, stacklevel=external_stacklevel())
     return result
+
+
+def _mass_unresolved(x, a, y, b, frame: Frame) -> bool:
+    """Whether the points that carry mass span less than :data:`MASS_EXTENT` of the frame.
+
+    Their coordinates in the frame are then below 2**-400, their squared differences near
+    or below the float range (2**-1022), and the LP's costs of them 0 or subnormal.
+    """
+    mass = np.concatenate([x[a > 0], y[b > 0]])
+    half_side = float((mass.max(0) / 2 - mass.min(0) / 2).max())
+    return 0 < half_side < MASS_EXTENT * frame.scale
+
+
+def _frame(x, a, y, b, *, grid: bool) -> Frame:
+    """The solver's frame: centred on the median of the points that carry mass.
+
+    The midpoint of the bounding box of all points (:func:`~otlab.frames.common_frame`)
+    lies far from the data when a few points are far away: x - centre then keeps only the
+    far points' digits.  A pair of weight 1e-12 at 1e10 beside data of size 1 moved W_1 by
+    7e-9 relative, at 1e100 (or a weight-0 point at 1e300) every point that carries mass had
+    the same coordinates and W_k was 0.0 with converged=True (measured).  From the median,
+    each point's offset is exact to its own precision, and the power-of-two scale (the
+    farthest offset) keeps it so.  Pixels lie within their grid: the box's midpoint.
+    """
+    frame = common_frame(x, y)
+    if grid:
+        return frame
+    centre = np.median(np.concatenate([x[a > 0], y[b > 0]]), axis=0)
+    with np.errstate(over="ignore"):
+        reach = max(float(np.abs(x - centre).max()), float(np.abs(y - centre).max()))
+    if not math.isfinite(reach):  # offsets beyond the float range: only the midpoint fits
+        return frame
+    return Frame(centre=centre, scale=power_of_two_at_least(reach))
 
 
 def overflow_message(name: str, res: PointsEMDResult) -> str:
@@ -636,7 +681,7 @@ def _bounds_w(value: float, error_bound: float, cost: PowerCost) -> bool:
     :math:`[(c - e)_+^{1/k}, c^{1/k}]` of :math:`W_k` is at most :data:`CERT_ATOL` of the
     frame's half-width long (two samples equal to round-off).
     """
-    if not error_bound > CERT_RTOL * value:  # also NaN: a caller that certifies on its own
+    if error_bound <= CERT_RTOL * value:  # not when NaN
         return True
     lower = max(value - error_bound, 0.0)
     width = cost.unit * (value ** (1.0 / cost.order) - lower ** (1.0 / cost.order))
