@@ -322,6 +322,18 @@ NOTES = """\
   nearly optimal plans of clusters moved far apart is set by terms of the order of the clusters'
   width squared over the distance moved, which the seed does not resolve: the pivots per point
   are the same at every level (35-36).
+- The n = 10^5 rows rendered above were measured again on the engine whose candidate pairs live
+  in the network simplex alone (`2c962fd`, module notes of `otlab/exact/_simplex.py`, "Memory":
+  17 bytes a pair, the flows read off the tree's nodes, the column generation keeping only the
+  pairs' sorted keys), with the exact front end's later input fixes, one sweep beside a 10^6
+  solve (load 1.8-2.7): uniform W_1 13.0 s and 381 MiB peak RSS (14.8 s and 531 MiB in the
+  rows before, now in `exact_scale_runs_previous.jsonl`), W_2 13.0 s and 367 MiB (13.9 s,
+  501 MiB), clustered W_2 27.4 s and 501 MiB (27.6 s, 771 MiB), clustered W_1 61.9 s and
+  647 MiB (63.1 s, 1225 MiB); the same values, bitwise.  The process alone takes about
+  178 MiB, so the solve's own peak fell to 0.45-0.59x of what it was (0.45x for clustered
+  W_1, 10.1 million pairs).  Clustered W_1 still misses 30 s, by 2.1x: the potentials that its pivots shift
+  (module notes of `otlab/exact/_simplex.py`, "Large shifts", for two ways around them that
+  were measured and not kept).
 """
 
 
