@@ -58,6 +58,15 @@ def quantile_coupling(x, wx, y, wy, *, uniform: bool = False):
     ix, iy = argsort(x), argsort(y)
     xs, ys = x[ix], y[iy]
     cx, cy = xp.cumsum(wx[ix], 0), xp.cumsum(wy[iy], 0)
+    # Both cumulative sums end at 1 only to round-off (about 2e-16 apart): the tail segment
+    # between their ends paired the last point of one sample (1e300, weight 1e-20) with an
+    # inner point of the other, and W_1 came out 2.2e284 instead of 0.53.  Each divided by
+    # its own last value ends at exactly 1 (c / c == 1), and so does every cut equal to it.
+    # Tensors: the divisor is a constant (gradients as before, to round-off).
+    if is_torch(x):
+        cx, cy = cx / cx[-1].detach(), cy / cy[-1].detach()
+    else:
+        cx, cy = cx / cx[-1], cy / cy[-1]
     # Breakpoints of the merged quantile functions and the segment lengths.
     levels = sort(cat([cx, cy]))
     lengths = xp.diff(levels, prepend=levels[:1] * 0)

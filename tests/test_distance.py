@@ -182,13 +182,11 @@ def test_points_of_weight_zero_anywhere_change_no_one_dimensional_distance(seed,
     np.testing.assert_allclose(got, expected, rtol=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "one_d.quantile_coupling pairs the merged cumulative weights, which end at 1 only to "
-    "round-off: a coinciding pair of weight 1e-20 at 1e300 in both samples takes a segment of "
-    "about 2e-16 against the other sample's last point, and W_1 comes out 2.2e284 instead of "
-    "0.53 (at 1e10 with weight 1e-6: 4e-6 relative off); needs cumulative weights summed "
-    "from both ends, or the tails matched exactly"))
 def test_a_light_point_far_away_in_both_samples_changes_the_one_dimensional_distance_little():
+    # The cumulative weights of the two samples ended at 1 only to round-off, and the tail
+    # segment (about 2e-16) paired the far point of one sample with an inner point of the
+    # other: 2.2e284 instead of 0.53.  Each cumulative sum now ends at exactly 1: within
+    # 1.2e-15 relative of the distance without the pair (6 seeds, measured), asserted 1e-9.
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=40), rng.normal(size=33) + 0.3
     a, b = rng.random(40), rng.random(33)
