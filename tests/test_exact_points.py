@@ -464,14 +464,11 @@ def test_points_with_mass_below_the_frames_resolution_are_not_reported_converged
     assert not res.converged
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "costs.PowerCost forms squared coordinate differences in the frame before any unit: with "
-    "a pair of weight 1e-300 at 1e300 the frame's scale is 2**997, the other points' "
-    "differences (1e-300) square to 0, every cost among them is 0 and W_1 comes out 0.0 with "
-    "converged=True (at 1e160: 3.6e-5 off); needs differences divided by the unit before "
-    "squaring, or the clusters solved apart"))
 @pytest.mark.parametrize("solver", ["sparse", "dense"])
 def test_a_light_pair_at_1e300_is_resolved_or_not_reported_converged(solver):
+    # The frame's scale is 2**997 and the other points' squared differences underflow: W_1
+    # was 0.0 with converged=True; now the plan's underflowed pairs are caught
+    # (points._plan_unresolved) and it is reported not converged, with the reason.
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
     w = 1e-300
@@ -482,17 +479,32 @@ def test_a_light_pair_at_1e300_is_resolved_or_not_reported_converged(solver):
                          solver=solver)
     expected = emd_points(x, y, solver=solver).cost + w * 1.0
     assert not res.converged or abs(res.cost - expected) <= 1e-9 * expected
+    with pytest.warns(ConvergenceWarning, match=r"squared distance underflows"):
+        emd_points(np.vstack([x, [[1e300, 0.0]]]), np.vstack([y, [[1e300, 1.0]]]), a, a,
+                   solver=solver)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the same cause as the light pair at 1e300: the frame's scale is 2**1023, each pair's "
-    "difference (0, 1) is 1e-308 in the frame and squares to 0 in costs.PowerCost, so "
-    "W_1 = 1 comes out 0.0 with converged=True"))
 @pytest.mark.parametrize("solver", ["sparse", "dense"])
 def test_pairs_one_apart_at_the_ends_of_the_float_range_cost_one(solver):
+    # Each pair is 2**-1023 apart in the frame and its square underflows: W_1 was 0.0 with
+    # converged=True.  The plan's distances below points.UNDERFLOW_DISTANCE are now taken by
+    # a scaled norm: W_1 = 1.0 exactly (measured), asserted 1e-12.
     x = np.array([[1.7e308, 0.0], [-1.7e308, 0.0], [0.0, 1.0]])
     y = np.array([[1.7e308, 1.0], [-1.7e308, 1.0], [0.0, 0.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = emd_points(x, y, solver=solver)
     assert not res.converged or res.distance == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["sparse", "dense"])
+@pytest.mark.parametrize("theta", [5e-324, 1e-200])
+def test_pairs_closer_than_their_points_round_off_stay_converged(solver, theta):
+    # The check for pairs whose squared distance underflows (points.UNDERFLOW_DISTANCE) passes
+    # pairs far below their points' own round-off: parallel lines theta apart, points of size
+    # 1.  W_1 = theta is reported 0 (theta**2 underflows), exact to the points' precision.
+    z = (np.arange(7) + 0.5) / 7
+    x, y = np.column_stack([np.zeros(7), z]), np.column_stack([np.full(7, theta), z])
+    res = emd_points(x, y, solver=solver)
+    assert res.converged
+    assert res.distance <= theta * (1 + 1e-6)

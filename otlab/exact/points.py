@@ -76,7 +76,7 @@ from .._dot import dot
 from .._memory import available_memory_bytes, check_dense_memory, dense_memory_bytes
 from .._validation import check_choice, check_order, check_positive_int
 from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
-from ..costs import PowerCost, power_sum
+from ..costs import PowerCost, power_mean, power_sum
 from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
@@ -112,8 +112,15 @@ MAX_SOLVES = 8
 #: them) are not resolved: their squared distances underflow (:func:`_mass_unresolved`).
 #: Measured beside data of size 1: a weight-0 point at 1e100 (2**-332) left W_k within
 #: 8.3e-16; a pair of weight 1e-300 at 1e160 (2**-531) moved W_1 by 3.6e-5, at 1e300 to 0.0
-#: (not caught: those points carry mass; see the xfail test in tests/test_exact_points.py).
+#: (those points carry mass: caught by :func:`_plan_unresolved`).
 MASS_EXTENT = 2.0**-400
+#: A pair the plan uses whose distance in the frame is below this has a squared distance
+#: outside the normal range (2**-1000): its cost came out 0 or subnormal
+#: (:func:`_plan_unresolved`).
+UNDERFLOW_DISTANCE = 2.0**-500
+#: ... and is not reported converged while that distance exceeds this share of its points'
+#: sizes (so that it is a value of the data, not of its round-off).
+OWN_PRECISION = 2.0**-40
 #: A plan is reported converged only when its certificate (duality gap plus dual violation)
 #: is at most this share of its cost, or bounds W_k to CERT_ATOL (:func:`_bounds_w`).
 CERT_RTOL = 1e-6
@@ -474,7 +481,7 @@ def _float64_weights(sample, given) -> np.ndarray:
 
 
 def _not_exact_message(res: PointsEMDResult, clipped: bool, name: str = "emd_points", *,
-                       unresolved: bool = False) -> str:
+                       unresolved: bool = False, underflow: bool = False) -> str:
     head = (f"{name} ({res.solver}) did not certify optimality: dual violation "
             f"{res.dual_violation:.3g}, duality gap {res.duality_gap:.3g}; ")
     if unresolved:
@@ -482,9 +489,17 @@ def _not_exact_message(res: PointsEMDResult, clipped: bool, name: str = "emd_poi
                  "of all points (points of weight 0 very far away?), so their squared "
                  "distances underflow in the solver's frame and W_k is not resolved: leave "
                  "out far points of weight 0; ")
+    if underflow:
+        head += ("the plan uses pairs whose squared distance underflows in the solver's frame "
+                 "(the points span scales that no float64 frame holds: data of size 1 beside "
+                 "points near 1e300?), so their costs and W_k are not resolved: solve the "
+                 "clusters apart, or rescale; ")
     if clipped:
         head += (f"the plan uses pairs whose cost was capped after {MAX_SOLVES} solves in finer "
                  "units (a very large order?); ")
+    if res.feasible and (unresolved or underflow):  # the plan's costs are the underflowed ones
+        return head + (f"the plan is feasible, but its cost {res.cost:.6g} is formed from costs "
+                       "below the true ones: no upper bound on W_k^k.")
     if res.feasible:
         return head + (f"the plan is feasible, so its cost {res.cost:.6g} is an upper bound on "
                        "W_k^k. Increase max_iter or max_rounds.")
@@ -622,14 +637,16 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     finally:
         if report is not None:
             report.close()
-    result = _result(plan, sol, cost, clipped or unresolved, p, frame, a, b, solver,
+    underflow = _plan_unresolved(p, plan, order, frame)
+    result = _result(plan, sol, cost, clipped or unresolved or underflow, p, frame, a, b, solver,
                      _grid_pricer(p, cost, shapes), certify)
     if result.converged and not math.isfinite(result.cost):
         result = replace(result, converged=False)
         warnings.warn(overflow_message(name, result), CostOverflowWarning,
                       stacklevel=external_stacklevel())
     elif not result.converged:
-        warnings.warn(_not_exact_message(result, clipped, name, unresolved=unresolved),
+        warnings.warn(_not_exact_message(result, clipped, name, unresolved=unresolved,
+                                         underflow=underflow),
                       ConvergenceWarning, stacklevel=external_stacklevel())
     return result
 
@@ -643,6 +660,66 @@ def _mass_unresolved(x, a, y, b, frame: Frame) -> bool:
     mass = np.concatenate([x[a > 0], y[b > 0]])
     half_side = float((mass.max(0) / 2 - mass.min(0) / 2).max())
     return 0 < half_side < MASS_EXTENT * frame.scale
+
+
+def _plan_unresolved(p: _Problem, plan: Restricted, order: float, frame: Frame) -> bool:
+    """Whether the plan moves mass along a pair whose cost underflowed in the frame.
+
+    Costs are formed from squared differences in the frame (:class:`~otlab.costs.PowerCost`):
+    a pair less than :data:`UNDERFLOW_DISTANCE` apart has cost 0 or a subnormal one.  Where
+    the pair's points lie within ``1 / OWN_PRECISION`` times that distance of the origin
+    (in data units), the distance is far above their round-off, so its cost is a value of the
+    data that the LP did not see: far points set the frame's scale (a light pair at 1e300
+    beside data of size 1, pairs one apart at +-1.7e308), and W_k came out 0.0 with
+    converged=True.  Pairs whose distance lies below their points' round-off (parallel lines
+    5e-324 apart, points of size 1) are exact to that round-off and pass.  Costs that
+    underflow on pairs the plan does not use lie below the true ones, so the duals stay
+    feasible for the true costs.  Pairs whose costs are negligible pass too (see below).
+    """
+    used = plan.flows > 0
+    if not used.any():
+        return False
+    xs, ys, flows = p.x[plan.rows[used]], p.y[plan.cols[used]], plan.flows[used]
+    gap = np.abs(xs - ys).max(1)
+    near = (gap > 0) & (gap < UNDERFLOW_DISTANCE)
+    if near.any():  # the points' sizes in data units (the origin's frame), over the scale
+        origin = 0.0 if frame.centre is None else np.asarray(frame.centre) / frame.scale
+        size = np.maximum(np.abs(xs + origin).max(1), np.abs(ys + origin).max(1))
+        near &= gap > OWN_PRECISION * size
+    if not near.any():
+        return False
+    # The LP saw those pairs' costs as 0 (or below), so the plan is optimal only to within
+    # their true costs, at most mass * (sqrt(d) * longest gap)**k of W_k^k: not reported
+    # converged unless that is below CERT_RTOL of the plan's cost, or its k-th root below
+    # CERT_ATOL of the size of the data that carry the mass (their k-th moment about the
+    # frame's centre; the frame's half-width is the size of all points, far ones included).
+    total, top = power_sum(flows, _plan_distances(xs, ys), order)
+    mass = float(flows[near].sum())
+    longest = math.sqrt(xs.shape[1]) * float(gap[near].max())
+    with np.errstate(over="ignore", under="ignore"):
+        if mass * (longest / top) ** order <= CERT_RTOL * total:
+            return False
+    weights = np.concatenate([p.wx, p.wy]) / 2
+    size = float(power_mean(weights, np.abs(np.concatenate([p.x, p.y])).max(1), order))
+    return not mass ** (1.0 / order) * longest <= CERT_ATOL * size
+
+
+def _plan_distances(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Distances between matched rows, those whose squares underflow by a scaled norm.
+
+    Distances of :data:`UNDERFLOW_DISTANCE` and more are :class:`~otlab.costs.PowerCost`'s
+    (bitwise as before); below, the squares of the coordinate differences lose digits or
+    underflow (pairs one apart at +-1.7e308 have W_1 = 1, 2**-1023 in the frame, and got
+    0.0), so those rows are divided by their largest difference before squaring.
+    """
+    out = PowerCost(1).matched(xs, ys)
+    tiny = out < UNDERFLOW_DISTANCE
+    if tiny.any():
+        diff = xs[tiny] - ys[tiny]
+        top = np.abs(diff).max(1)
+        unit = np.where(top > 0, top, 1.0)
+        out[tiny] = top * np.sqrt(((diff / unit[:, None]) ** 2).sum(1))
+    return out
 
 
 def _frame(x, a, y, b, *, grid: bool) -> Frame:
@@ -710,7 +787,7 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
                                 cost, tol=np.inf).max_excess
     plan_csr = _expand_plan(plan, p, a, b)
     marginal = marginal_l1(plan_csr, a, b)
-    total, top = power_sum(plan.flows, PowerCost(1).pairs(p.x, p.y, plan.rows, plan.cols),
+    total, top = power_sum(plan.flows, _plan_distances(p.x[plan.rows], p.y[plan.cols]),
                            cost.order)
     scale = frame.scale * cost.unit
     gap = plan.cost - dot(p.wx, fu) - dot(p.wy, gu)
