@@ -484,6 +484,26 @@ def test_a_light_pair_at_1e300_is_resolved_or_not_reported_converged(solver):
                    solver=solver)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "points._plan_unresolved catches the pairs whose squares underflow, but passes them when "
+    "their cost is below CERT_ATOL of the mass-weighted k-th moment about the frame's centre: "
+    "a far pair of weight 1e-12 at 1e200 dominates that moment (1e-12 of the frame against "
+    "1e-200 for the rest), and W_1 comes out 40-52 % off with converged=True; needs a floor "
+    "that far light mass does not dominate, or the clusters solved apart"))
+@pytest.mark.parametrize("solver", ["sparse", "dense"])
+def test_a_light_pair_at_1e200_of_weight_1e_12_is_resolved_or_not_reported_converged(solver):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
+    w = 1e-12
+    a = np.append(np.full(20, (1 - w) / 20), w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = emd_points(np.vstack([x, [[1e200, 0.0]]]), np.vstack([y, [[1e200, 1.0]]]), a, a,
+                         solver=solver)
+    expected = (1 - w) * emd_points(x, y, solver=solver).cost + w * 1.0
+    assert not res.converged or abs(res.cost - expected) <= 1e-9 * expected
+
+
 @pytest.mark.parametrize("solver", ["sparse", "dense"])
 def test_pairs_one_apart_at_the_ends_of_the_float_range_cost_one(solver):
     # Each pair is 2**-1023 apart in the frame and its square underflows: W_1 was 0.0 with
