@@ -70,9 +70,11 @@ level and the certificate priced by the pair scan (leaves of 128 pixels with pla
 vector loops; the 20 most violated pairs per row and round), the zero pixels' potentials by a
 compiled scan over tiles of 8 x 8 pixels (exact row maxima; the reduced problem is not
 certified on its own, the full one is, once)), one thread (`OMP_NUM_THREADS=1`), on the 2-core
-machine while the other core trained neural critics: 32², 64² and 512² on the engine with the
+machine while the other core trained neural critics: 32² and 64² on the engine with the
 flows by node (`e9979c5`, load 1.7 to 2.2), 128² and 256² again on the engine with the
-vectorised pair scan (`777834d`, load 1.8 to 2.0; see below):
+vectorised pair scan (`777834d`, load 1.8 to 2.0; see below), 512² again on the engine whose
+candidate pairs live in the simplex alone (`2c962fd`, load 2.2 to 3.0, beside a 10^6 cloud
+solve and the test suite; see below):
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
@@ -84,7 +86,8 @@ vectorised pair scan (`777834d`, load 1.8 to 2.0; see below):
 - 512²: `grf_smooth`, k = 2 and 1, one pair (`--sizes 512 --classes grf_smooth --orders 2 1
   --pairs 1 --pot-pairs 0`).  The real DOTmark files were not run.
 - Every earlier run is kept apart in `exact_grid_runs_previous.jsonl`, tagged with its engine
-  where it was not the one just before it: the last 42 rows are the 128² and 256² runs on
+  where it was not the one just before it: the last 2 rows are the 512² runs on `e9979c5`
+  (`engine`: before `2c962fd`), the 42 before them the 128² and 256² runs on
   `e9979c5` (`engine`: before `5654c18`, load 1.9-2.2), the 142 before them the previous sweep
   of every size (`engine`: before `4bd484e`, at load 1.7-2.2), the 132 before them the sweep before
   (`engine`: before `53a32a7`; 32²-64² at load 5.2-6.5, 128² at load 2.3-2.8, 256²
@@ -180,7 +183,16 @@ coordinate differences, so its violation is measured (at most 7.1e-12 pixels at 
 | 64² | 0.098 s | 0.11 s | |
 | 128² | 0.74 s (0.15-1.46 s, 14 pairs) | 0.90 s (0.04-1.25 s) | 1 s: met (at load 2) |
 | 256² | 9.1 s (1.8-17.7 s, 7 pairs) | 8.5 s (0.25-18.1 s) | 15 s: met (one pair per class) |
-| 512² | 263 s, 1.63 GiB | 134 s, 1.22 GiB | 5 min and 4 GiB: met (one pair, `grf_smooth`) |
+| 512² | 231 s, 1.11 GiB | 129 s, 0.88 GiB | 5 min and 4 GiB: met (one pair, `grf_smooth`) |
+
+The candidate pairs in the simplex alone (`2c962fd`; module notes of
+`otlab/exact/_simplex.py`, "Memory": 17 bytes a pair, the flows read off the tree's nodes, the
+column generation keeping only the pairs' sorted keys): 512², `grf_smooth`, k = 2 134 s and
+1.22 GiB -> 129 s and 0.88 GiB, k = 1 263 s and 1.63 GiB -> 231 s and 1.11 GiB (the rows
+before on `e9979c5` at load 1.7-2.2, these at 2.2-3.0); the same values (k = 2 bitwise, k = 1
+within 2e-15 relative; between the two runs the exact front end also changed: its frame,
+re-solves and certificate checks).  At 128², three classes, k = 2, the two engines back to
+back: 2.44 -> 2.38 s, the same values.
 
 At 128² the k = 2 median is close to the target: 6 of its 14 pairs took more than 0.9 s (2
 more than 1 s, the slowest 1.25 s); 4 of the 14 k = 1 pairs took more than 1 s (the slowest
