@@ -273,7 +273,16 @@ NOTES = """\
   hour and tests ran, so in its first 27 minutes it got 0.6-0.8 of a core, then about all of
   one): stopped unfinished after about 4780 s of CPU (read every 20 s, the last 20 s before the
   stop), its RSS still growing, to a peak of 9.8 GiB (7.7 GiB at 4200 s).  So 10^6 clustered
-  W_1 misses both targets, 1 h and 8 GiB, by an unmeasured margin.
+  W_1 misses both targets, 1 h and 8 GiB, by an unmeasured margin.  Run a fifth time on the engine whose candidate
+  pairs live in the simplex alone (`2c962fd`, with the exact front end's later input fixes;
+  `--timeout 6900` s of wall time; beside it helpers' tests, other benchmarks and from 12:11 a
+  10^6 uniform W_2 solve, so it got 0.7-0.9 of a core): stopped unfinished after about 5950 s
+  of CPU (read every 20 s, the last 15 s before the stop), in the finest level's eighth round:
+  its eighth check had found 1.96 million violated pairs (largest excess 8.1e-9, tolerance
+  1.5e-13) over 123.8 million candidate pairs (the checks of rounds 1-7 had found 770, 91.9, 58.3,
+  33.8, 19.9, 10.8 and 5.2 million).  Its peak RSS was 5.34 GiB, against 9.8 GiB at 4780 s
+  for the engine before, so the memory now stays within 8 GiB as far as it got; the time
+  target (1 h) is missed, by a margin still unmeasured.
 - The n = 10^5 rows were measured again with unsigned indices in the compiled kernels (`53a32a7`,
   module notes of `otlab/exact/_simplex.py`: numba tested every signed index for a negative
   value, on the chain of dependent loads of the simplex's walks), one thread, while the machine's
