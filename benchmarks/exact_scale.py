@@ -243,8 +243,14 @@ NOTES = """\
   `exact_scale_runs_previous.jsonl`).  At 10^5 the three changes since took 0.71-0.76x
   (unsigned indices), 0.90x (point-by-point bound) and 0.96x (planes) of the CPU time; at
   10^6 the check of all pairs also visited all 1.07*10^9 pairs of leaves (32 768 a side) each
-  round before the target leaves were grouped, a share not measured on its own.  W_2 was not
-  measured again.
+  round before the target leaves were grouped, a share not measured on its own.  W_2 was
+  measured again on the engine whose candidate pairs live in the simplex alone (`2c962fd`,
+  with the exact front end's later input fixes; `--only 1000000:2:2:uniform --timeout 2700`,
+  one thread, beside the 10^6 clustered W_1 solve, then tests; load 1.8 at its start):
+  1185 s of CPU (1195 s of wall time), 1.98 GiB of peak RSS, certified (dual violation
+  8.9e-16) in 4 rounds over 25.3 million candidate pairs, against 2116 s and 3.47 GiB on the
+  first 10^6 engine (row in `exact_scale_runs_previous.jsonl`); the values agree to 4.6e-14
+  relative.
 - 10^6 points, 2-D clustered, W_2 (`--only 1000000:2:2:clustered`, one thread, on the engine
   with unsigned indices; the other core trained neural critics, load 1.7-2.6): 1852 s of CPU
   (1981 s of wall time), 5.15 GiB of peak RSS, certified (dual violation 1.8e-15 over all
