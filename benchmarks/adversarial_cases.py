@@ -343,6 +343,10 @@ def entry_point_cases() -> None:
     case("emd_points: 3000 weighted points on a line vs 2 (W_1)",
          f"{scipy.stats.wasserstein_distance(x[:, 0], y[:, 0], a, b):.12g} (1-D closed form)",
          "right value but converged=False: POT's simplex stalled at its pivot cap", on_a_line)
+    case("emd_points: a pair one apart far away beside 20 points of size 1 (112 problems)",
+         "W_k^k exact to 1e-9 or converged=False",
+         "31 wrong with converged=True (W_k 40-170 % off at 1e200, W_2 x 1.4e4 at 1e10)",
+         _far_light_pairs)
     for h in (1e-300, 1e300):
         case(f"w1_benchmark(2, 4, half_width={h:g})", "a ValueError naming half_width",
              "w1 = 0 (1e-300) / NaN (1e300), numpy warnings only",
@@ -379,6 +383,30 @@ def entry_point_cases() -> None:
              "0",
              lambda s=s: lipschitz_audit(otlab.exact_critic(u[:30] * s, v[:30] * s),
                                          u[:30] * s, v[:30] * s, n_pairs=256).max_slope)
+
+
+def _far_light_pairs() -> str:
+    """A pair of weight ``w`` one apart at ``far``: 7 places x 4 weights x 2 orders x 2 solvers."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
+    wrong = exact = unconverged = 0
+    for order, solver in itertools.product((1, 2), ("sparse", "dense")):
+        base = otlab.emd_points(x, y, order=order, solver=solver).cost
+        for far, w in itertools.product((1e10, 1e20, 1e50, 1e100, 1e160, 1e200, 1e300),
+                                        (1e-3, 1e-12, 1e-100, 1e-300)):
+            a = np.append(np.full(20, (1 - w) / 20), w)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = otlab.emd_points(np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]),
+                                     a, a, order=order, solver=solver)
+            expected = (1 - w) * base + w
+            right = abs(r.cost - expected) <= 1e-9 * expected
+            wrong += r.converged and not right
+            exact += r.converged and right
+            unconverged += not r.converged
+    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
 
 
 def main(argv=None) -> None:
