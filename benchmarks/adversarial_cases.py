@@ -345,7 +345,7 @@ def entry_point_cases() -> None:
          "right value but converged=False: POT's simplex stalled at its pivot cap", on_a_line)
     case("emd_points: a pair one apart far away beside 20 points of size 1 (112 problems)",
          "W_k^k exact to 1e-9 or converged=False",
-         "31 wrong with converged=True (W_k 40-170 % off at 1e200, W_2 x 1.4e4 at 1e10)",
+         "31 wrong with converged=True (W_k^k 40-170 % off at 1e200, W_2^2 x 1.4e4 at 1e10)",
          _far_light_pairs)
     for h in (1e-300, 1e300):
         case(f"w1_benchmark(2, 4, half_width={h:g})", "a ValueError naming half_width",

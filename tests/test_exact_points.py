@@ -498,8 +498,8 @@ def test_a_light_pair_at_1e300_is_resolved_or_not_reported_converged(solver):
 def test_a_light_pair_far_away_is_resolved_or_not_reported_converged(far_exponent, weight_exponent,
                                                                      order, solver):
     # Beside data of size 1, a pair one apart at 1e200 (any weight from 1e-3 to 1e-300) left
-    # W_k 40-170 % off with converged=True, and a pair of weight 1e-12 at 1e10 to 1e160 made W_2
-    # 1.4e4 times too large (3e-16 of mass crossed to it): 31 of 112 such problems (orders 1
+    # W_k^k 40-170 % off with converged=True, and a pair of weight 1e-12 at 1e10 to 1e160 made
+    # W_2^2 1.4e4 times too large (3e-16 of mass crossed to it): 31 of 112 such problems (orders 1
     # and 2, both solvers; measured).  The floors were set by the far points.
     res, expected, _ = _with_a_light_far_pair(10.0 ** far_exponent,
                                               max(10.0 ** weight_exponent, 5e-324), solver, order)

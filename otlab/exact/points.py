@@ -681,7 +681,7 @@ def _plan_unresolved(p: _Problem, plan: Restricted, order: float, frame: Frame) 
 
     There is no absolute floor: an earlier one (:data:`CERT_ATOL` of the mass-weighted k-th
     moment) was set by far points, and a pair one apart at 1e200 beside data of size 1 left
-    W_k 40-170 % off with converged=True, whatever the far pair's weight (1e-3 to 1e-300,
+    W_k^k 40-170 % off with converged=True, whatever the far pair's weight (1e-3 to 1e-300,
     orders 1 and 2, both solvers; measured).
     """
     used = plan.flows > 0
@@ -783,7 +783,7 @@ def _mass_size(p: _Problem) -> float:
     The mass-weighted median, over both sides (each weighing one half) and the points off the
     centre, of the largest coordinate: far points of little mass do not move it, where the
     frame's half-width (the farthest point) or a moment would be theirs.  With the frame's
-    half-width as the size, a pair of weight 1e-12 at 1e10 beside data of size 1 had W_2
+    half-width as the size, a pair of weight 1e-12 at 1e10 beside data of size 1 had W_2^2
     reported 1.4e4 times too large with converged=True: 3e-16 of mass (the flows' round-off)
     crossed to the far point, and its cost, 1e-8 of the frame, passed as round-off.  0 when
     all the mass sits at the centre (then a feasible plan costs 0).
