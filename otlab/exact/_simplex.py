@@ -137,7 +137,11 @@ thread is local in memory even where it is not in node order.  Taking ``w + 1`` 
 next node and only checking it against the thread (a predicted branch instead of a wait
 on the load) made a synthetic walk with runs of 10 consecutive nodes 1.9x faster, but
 the clustered solve above not at all (5*10^4 points, W_1: 11.9 s before and 12.0 s
-after, twice each, the same pivots).  Not a network simplex: SciPy's sparse
+after, twice each, the same pivots).  Nor did two walks at once, over the two halves of a
+moved subtree split at a child's boundary (found by descending at most 64 levels): such
+splits covered 10-27 % of the shifting in the rounds that matter, 20-43 % was on the
+complement's side, and the rest lay in subtrees too small (256 nodes) or too deep to
+split; 13.2 and 12.7 s against 13.2 and 12.5 s.  Not a network simplex: SciPy's sparse
 shortest-augmenting-path assignment (``min_weight_full_bipartite_matching``, exact on
 float costs) on the same kind of problem (2*10^4 clustered points, W_1, 20 nearest
 neighbours each way plus the optimal plan's pairs, 7.9*10^5 pairs) took 49 s against
