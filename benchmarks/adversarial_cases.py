@@ -343,6 +343,10 @@ def entry_point_cases() -> None:
     case("emd_points: 3000 weighted points on a line vs 2 (W_1)",
          f"{scipy.stats.wasserstein_distance(x[:, 0], y[:, 0], a, b):.12g} (1-D closed form)",
          "right value but converged=False: POT's simplex stalled at its pivot cap", on_a_line)
+    case("emd: costs of order 1 beside a light pair far away, as a cost matrix (48 problems)",
+         "<P, M> exact to 1e-9 or converged=False",
+         "36 wrong with converged=True (16 % off from 1e20 at order 1, 90 % from 1e10 at order 2)",
+         _far_light_pair_matrices)
     case("emd_points: a pair one apart far away beside 20 points of size 1 (112 problems)",
          "W_k^k exact to 1e-9 or converged=False",
          "31 wrong with converged=True (W_k^k 40-170 % off at 1e200, W_2^2 x 1.4e4 at 1e10)",
@@ -383,6 +387,31 @@ def entry_point_cases() -> None:
              "0",
              lambda s=s: lipschitz_audit(otlab.exact_critic(u[:30] * s, v[:30] * s),
                                          u[:30] * s, v[:30] * s, n_pairs=256).max_slope)
+
+
+def _far_light_pair_matrices() -> str:
+    """The problems of :func:`_far_light_pairs` (6 places to 1e150) as cost matrices for emd."""
+    import itertools
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
+    wrong = exact = unconverged = 0
+    for order in (1, 2):
+        base = otlab.emd_points(x, y, order=order).cost
+        for far, w in itertools.product((1e5, 1e10, 1e20, 1e50, 1e100, 1e150),
+                                        (1e-3, 1e-12, 1e-100, 1e-300)):
+            a = np.append(np.full(20, (1 - w) / 20), w)
+            M = otlab.cost_matrix(np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]),
+                                  order=order)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = otlab.emd(a, a, M)
+            expected = (1 - w) * base + w
+            right = abs(r.cost - expected) <= 1e-9 * expected
+            wrong += r.converged and not right
+            exact += r.converged and right
+            unconverged += not r.converged
+    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
 
 
 def _far_light_pairs() -> str:

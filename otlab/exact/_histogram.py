@@ -1,9 +1,10 @@
 """Exact discrete optimal transport: the linear programme and its certificate.
 
 The LP is solved by POT's network simplex; otlab adds input validation, an
-iteration cap that grows with the problem, a result object with the dual
-potentials and an optimality certificate, and errors instead of POT's silent
-zero on infeasible input.
+iteration cap that grows with the problem, re-solves with clipped costs where the
+simplex cannot resolve the plan's costs beside much larger ones, a result object
+with the dual potentials and an optimality certificate that is checked, and
+errors instead of POT's silent zero on infeasible input.
 """
 
 from __future__ import annotations
@@ -24,12 +25,28 @@ from .._validation import (as_cost_matrix, as_histogram, check_positive_int, che
 from ..frames import power_of_two_at_least
 
 __all__ = ["emd", "EMDResult", "default_max_iter", "check_max_iter", "MAX_ITER_LIMIT",
-           "marginal_l1"]
+           "marginal_l1", "max_excess"]
 
 #: Relative tolerance on the difference of total masses accepted by :func:`emd`.
 MASS_RTOL = 1e-6
 #: A plan whose L1 marginal error is at most this times the total mass is called feasible.
 FEASIBILITY_RTOL = 1e-9
+#: A plan is reported converged only when its certificate (duality gap plus dual violation
+#: times the mass) is at most this share of its cost (or below the LP's round-off:
+#: :data:`CERT_ROUNDOFF`).
+CERT_RTOL = 1e-6
+#: ... of the largest cost the LP was given: the network simplex tells costs apart to about
+#: 1e-14 of it.
+CERT_ROUNDOFF = 1e-12
+#: A plan whose costs are all below this share of the largest cost the LP was given is not
+#: resolved by the network simplex: it is solved again with the costs clipped.
+RESOLVED = 1e-6
+#: The clip: this many times the plan's costs (raised by this factor again while a plan
+#: uses a clipped pair).  A plan that uses no clipped pair is optimal for the costs
+#: unclipped: clipping only lowers costs.
+CLIP = 1e4
+#: Solves of one problem at most (the first and its re-solves with clipped costs).
+MAX_SOLVES = 8
 #: What to use when the dense problem does not fit in memory.
 DENSE_ALTERNATIVE = (
     "For point clouds use otlab.emd_points(x, y, a, b), the sparse exact solver whose "
@@ -84,8 +101,11 @@ class EMDResult:
         :math:`\langle a, f\rangle = \langle b, g\rangle`, with
         :math:`f_i + g_j \le M_{ij}` and :math:`\langle a, f\rangle + \langle b, g\rangle = \text{cost}`.
     converged : bool
-        False when the network simplex hit ``max_iter`` before optimality;
-        then see :attr:`feasible`.
+        True when the certificate holds: the duality gap plus the dual violation
+        (times the mass) is at most ``1e-6`` of the cost, or within the LP's
+        round-off (``1e-12`` of the largest cost it was given).  False when the
+        network simplex hit ``max_iter`` before optimality or its plan is not
+        certified; then see :attr:`feasible`.
     max_iter : int
         The iteration cap the solver ran with.
     a, b, M : ndarray
@@ -109,8 +129,7 @@ class EMDResult:
     @cached_property
     def dual_violation(self) -> float:
         r"""Largest dual-feasibility violation :math:`\max(0, \max_{ij} f_i + g_j - M_{ij})`."""
-        excess = (self.f[:, None] + self.g[None, :]) - self.M
-        return max(0.0, float(excess.max()))
+        return max_excess(self.f, self.g, self.M)
 
     @cached_property
     def duality_gap(self) -> float:
@@ -190,10 +209,22 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     Warns
     -----
     ConvergenceWarning
-        When ``max_iter`` pivots were not enough; the result then has
-        ``converged=False``.  The warning says what is true of the plan
-        returned: feasible (its cost is an upper bound on the optimum) or
-        infeasible (it moves only part of the mass; its cost is no bound).
+        When ``max_iter`` pivots were not enough, or the plan's certificate
+        does not hold; the result then has ``converged=False``.  The warning
+        says what is true of the plan returned: feasible (its cost is an upper
+        bound on the optimum) or infeasible (it moves only part of the mass;
+        its cost is no bound).
+
+    Notes
+    -----
+    The network simplex tells costs apart to about :math:`10^{-14}` of the
+    largest one it is given.  When the costs the plan uses span less than
+    :math:`10^{-6}` of the matrix's (costs of 1 beside "forbidden" pairs at
+    :math:`10^{20}`), the problem is solved again with the costs clipped
+    :math:`10^4` times that span above the smallest, in units of the clip; a
+    plan that uses no clipped pair is optimal for ``M`` itself, and the
+    potentials of the clipped problem are feasible for ``M``.  Then the
+    certificate is checked on ``M``.
 
     References
     ----------
@@ -215,8 +246,6 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     >>> res.duality_gap == 0.0
     True
     """
-    from ot.lp import emd as _pot_emd
-
     a = to_numpy(as_histogram(a, "a"))
     b = to_numpy(as_histogram(b, "b"))
     ready = isinstance(M, np.ndarray) and M.dtype == np.float64 and M.flags.c_contiguous
@@ -229,33 +258,98 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     a_unit, b_unit = a / units[0] / units[1], b / units[0] / units[1]
     b_unit = b_unit * (a_unit.sum() / b_unit.sum())
     cost_unit = _cost_unit(M)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # POT's result warnings are replaced by ours below
-        plan, log = _pot_emd(a_unit, b_unit, M if cost_unit == 1.0 else M / cost_unit,
-                             numItermax=max_iter, log=True, check_marginals=False)
-    code = int(log["result_code"])
-    if code in (0, 2):
-        raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
-    converged = code == 1
+    M_unit = M if cost_unit == 1.0 else M / cost_unit
+    plan, f, g, code, clipped, given = _solve_clipped(a_unit, b_unit, M_unit, max_iter)
     with np.errstate(over="ignore"):  # a value beyond the float range is inf: the true value
-        cost = float(log["cost"]) * (units[1] * units[0]) * cost_unit
-        f = np.asarray(log["u"], dtype=np.float64) * cost_unit
-        g = np.asarray(log["v"], dtype=np.float64) * cost_unit
+        cost_in_units = dot(plan.ravel(), M_unit.ravel())
+        cost = cost_in_units * (units[1] * units[0]) * cost_unit
+    certified = code == 1 and not clipped and _certified(
+        a_unit, b_unit, plan, cost_in_units, f, g, M_unit, given)
+    with np.errstate(over="ignore"):
+        f, g = f * cost_unit, g * cost_unit
     result = EMDResult(
         plan=plan * units[1] * units[0],
         cost=cost,
         f=f,
         g=g,
-        converged=converged,
+        converged=certified,
         max_iter=max_iter,
         a=a,
         b=b_unit * units[1] * units[0],
         M=M,
     )
-    if not converged:
-        warnings.warn(_unconverged_message(result), ConvergenceWarning, stacklevel=2)
+    if not certified:
+        warnings.warn(_unconverged_message(result, code == 1, clipped), ConvergenceWarning,
+                      stacklevel=2)
     return result
+
+
+def _solve_clipped(a, b, M, max_iter):
+    """POT's network simplex on ``M``, then on ``M`` clipped while the plan is unresolved.
+
+    The simplex tells costs apart to about 1e-14 of the largest one it is given: with a
+    cost matrix reaching 1e20 (a "forbidden" pair, or points far away) beside costs of 1,
+    its plan among the small costs was 16-90 % off and reported optimal (measured).  When
+    the costs the plan uses span less than :data:`RESOLVED` of the costs given, they are
+    clipped at :data:`CLIP` times that span above the smallest cost and the problem is
+    solved again in units of the clip (as :func:`otlab.emd_points` does in finer units);
+    while a plan uses a clipped pair the clip is raised.  The potentials of a clipped problem are feasible for
+    the costs unclipped (they are larger).
+
+    Returns ``(plan, f, g, code, clipped, given)``: ``clipped`` says that the last plan
+    uses a clipped pair, ``given`` is the largest magnitude of the costs it was solved with.
+    """
+    from ot.lp import emd as _pot_emd
+
+    lo, top = float(M.min()), float(M.max())
+    costs, clip, unit = M, math.inf, 1.0
+    for _ in range(MAX_SOLVES):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # POT's result warnings are replaced by ours
+            plan, log = _pot_emd(a, b, costs, numItermax=max_iter, log=True,
+                                 check_marginals=False)
+        code = int(log["result_code"])
+        if code in (0, 2):
+            raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
+        f = np.asarray(log["u"], dtype=np.float64) * unit
+        g = np.asarray(log["v"], dtype=np.float64) * unit
+        given = max(abs(lo), abs(min(top, clip)))
+        if code != 1:
+            return plan, f, g, code, False, given
+        used = float(M[plan > 0].max(initial=lo))
+        if used >= clip:  # the plan uses a clipped pair: raise the clip
+            clip = lo + CLIP * (clip - lo)
+        elif used - lo < RESOLVED * (min(top, clip) - lo) and used > lo:
+            clip = used + CLIP * (used - lo)  # unresolved: clip close above the plan's costs
+        else:
+            return plan, f, g, code, False, given
+        # in units of a power of two near the clip (exact): costs of order 1, which the
+        # simplex resolves (a clip of 1e-196 left the plan as wrong as before)
+        unit = power_of_two_at_least(max(abs(lo), abs(clip)))
+        costs = np.minimum(M, clip) / unit
+    return plan, f, g, code, True, given
+
+
+def _certified(a, b, plan, cost, f, g, M, given) -> bool:
+    """Whether the duality gap plus the dual violation times the mass is at most
+    :data:`CERT_RTOL` of the cost, or :data:`CERT_ROUNDOFF` of the largest cost given
+    times the mass (the LP's own round-off; costs near 0)."""
+    mass = float(a.sum())
+    error = abs(cost - dot(a, f) - dot(b, g)) + max_excess(f, g, M) * mass
+    return bool(error <= CERT_RTOL * abs(cost) or error <= CERT_ROUNDOFF * given * mass)
+
+
+def max_excess(f, g, M, *, block: int = 2**20) -> float:
+    """``max(0, max_ij f_i + g_j - M_ij)``, in blocks of rows; NaN if any term is NaN.
+
+    >>> max_excess(np.array([0.0, 1.0]), np.array([0.5]), np.array([[1.0], [1.0]]))
+    0.5
+    """
+    rows = max(1, block // max(M.shape[1], 1))
+    tops = [np.max(f[i:i + rows, None] + g[None, :] - M[i:i + rows])
+            for i in range(0, M.shape[0], rows)]
+    top = float(np.max(tops)) if tops else 0.0
+    return top if top != top else max(0.0, top)
 
 
 #: Costs above this are solved in units of a power of two near the largest (see :func:`_cost_unit`).
@@ -308,8 +402,21 @@ def marginal_l1(plan, a, b) -> float:
     return float(np.abs(rows - a).sum() + np.abs(cols - b).sum())
 
 
-def _unconverged_message(res: EMDResult) -> str:
-    """What is true of a plan returned after ``max_iter`` pivots."""
+def _unconverged_message(res: EMDResult, optimal: bool = False, clipped: bool = False) -> str:
+    """What is true of a plan returned after ``max_iter`` pivots, or not certified."""
+    if clipped:
+        return (f"emd: the costs span more than float64's network simplex resolves; after "
+                f"{MAX_SOLVES} solves with the largest costs clipped the plan still uses a "
+                f"clipped pair, so it is not certified optimal for M: its cost {res.cost:.6g} "
+                "is an upper bound on the optimal cost (marginal error "
+                f"{res.marginal_error:.3g}).")
+    if optimal:
+        return (f"emd: the network simplex stopped, but its certificate does not hold: duality "
+                f"gap {res.duality_gap:.3g} and dual violation {res.dual_violation:.3g} against a "
+                f"cost of {res.cost:.6g} (M spans [{float(res.M.min()):.3g}, "
+                f"{float(res.M.max()):.3g}]); the cost is an upper bound on the optimal cost "
+                "when the plan is feasible (marginal error "
+                f"{res.marginal_error:.3g}), not the optimum.")
     head = f"emd stopped after max_iter={res.max_iter} pivots before reaching optimality; "
     if res.feasible:
         return head + (

@@ -82,7 +82,8 @@ from ..sample import sample_pair
 from ._geometry import Leaves, merge_duplicates
 from ._grid_dual import GridPricer
 from ._grid_geometry import GridGeometry, space_order
-from ._histogram import FEASIBILITY_RTOL, check_max_iter, marginal_l1
+from ._histogram import (CERT_RTOL, CLIP, FEASIBILITY_RTOL, MAX_SOLVES, RESOLVED, check_max_iter,
+                         marginal_l1)
 from ._multiscale import SolverOptions, solve_points
 from ._progress import check_progress, progress_reporter
 from ._restricted import Restricted
@@ -100,14 +101,6 @@ SOLVERS = ("auto", "dense", "sparse")
 #: benchmarks/reports/exact_engine.md).
 DENSE_SPEED_LIMIT = 160_000
 _SPARSE_HINT = "Use solver='sparse' (memory O(n + m)) or solver='auto'."
-#: A plan whose LP cost is below this share of the largest cost the LP was given is not
-#: resolved by the network simplex: it is solved again in finer units.
-RESOLVED = 1e-6
-#: In finer units, costs are clipped at this many times the plan's longest pair's cost
-#: (raised by this factor again while a plan uses a clipped pair).
-CLIP = 1e4
-#: Solves of one problem at most (the first and its re-solves in finer units).
-MAX_SOLVES = 8
 #: Points that carry mass spanning less than this share of the frame (far points beside
 #: them) are not resolved: their squared distances underflow (:func:`_mass_unresolved`).
 #: Measured beside data of size 1: a weight-0 point at 1e100 (2**-332) left W_k within
@@ -122,8 +115,7 @@ UNDERFLOW_DISTANCE = 2.0**-500
 #: sizes (so that it is a value of the data, not of its round-off).
 OWN_PRECISION = 2.0**-40
 #: A plan is reported converged only when its certificate (duality gap plus dual violation)
-#: is at most this share of its cost, or bounds W_k to CERT_ATOL (:func:`_bounds_w`).
-CERT_RTOL = 1e-6
+#: is at most CERT_RTOL of its cost, or bounds W_k to CERT_ATOL (:func:`_bounds_w`) ...
 #: ... of the size of the data that carry the mass (:func:`_mass_size`): W_k known to this
 #: absolute accuracy.  About
 #: sqrt(eps): W_2 of two images equal but for the round-off of their normalisation (A and 3A)
