@@ -347,6 +347,11 @@ def entry_point_cases() -> None:
          "<P, M> exact to 1e-9 or converged=False",
          "36 wrong with converged=True (16 % off from 1e20 at order 1, 90 % from 1e10 at order 2)",
          _far_light_pair_matrices)
+    case("emd: 5 x 5 cost matrices with entries 10**U(lo, hi), -300 <= lo < hi <= 300, a "
+         "third with signs (400 problems)",
+         "the best assignment (brute force) to 1e-9 or converged=False",
+         "178 wrong with converged=True (entries far below the largest unresolved or "
+         "underflowed)", _wide_cost_matrices)
     case("emd_points: a pair one apart far away beside 20 points of size 1 (112 problems)",
          "W_k^k exact to 1e-9 or converged=False",
          "31 wrong with converged=True (W_k^k 40-170 % off at 1e200, W_2^2 x 1.4e4 at 1e10)",
@@ -387,6 +392,32 @@ def entry_point_cases() -> None:
              "0",
              lambda s=s: lipschitz_audit(otlab.exact_critic(u[:30] * s, v[:30] * s),
                                          u[:30] * s, v[:30] * s, n_pairs=256).max_slope)
+
+
+def _wide_cost_matrices() -> str:
+    """Uniform 5 x 5 problems whose costs span many orders of magnitude, against brute force."""
+    import itertools
+    import math
+
+    rng = np.random.default_rng(0)
+    n = 5
+    perms = list(itertools.permutations(range(n)))
+    wrong = exact = unconverged = 0
+    for trial in range(400):
+        lo, hi = sorted(rng.integers(-300, 300, 2))
+        M = 10.0 ** rng.uniform(lo, hi, (n, n))
+        if trial % 3 == 0:
+            M *= rng.choice([-1, 1], (n, n))
+        best, size = min((math.fsum(M[range(n), p]) / n, math.fsum(abs(M[range(n), p])) / n)
+                         for p in perms)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = otlab.emd(np.full(n, 1 / n), np.full(n, 1 / n), M)
+        right = abs(r.cost - best) <= 1e-9 * size
+        wrong += r.converged and not right
+        exact += r.converged and right
+        unconverged += not r.converged
+    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
 
 
 def _far_light_pair_matrices() -> str:

@@ -257,16 +257,12 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     units = _mass_units(a)
     a_unit, b_unit = a / units[0] / units[1], b / units[0] / units[1]
     b_unit = b_unit * (a_unit.sum() / b_unit.sum())
-    cost_unit = _cost_unit(M)
-    M_unit = M if cost_unit == 1.0 else M / cost_unit
-    plan, f, g, code, clipped, given = _solve_clipped(a_unit, b_unit, M_unit, max_iter)
+    plan, f, g, unit, costs, code, clipped = _solve_clipped(a_unit, b_unit, M, max_iter)
     with np.errstate(over="ignore"):  # a value beyond the float range is inf: the true value
-        cost_in_units = dot(plan.ravel(), M_unit.ravel())
-        cost = cost_in_units * (units[1] * units[0]) * cost_unit
-    certified = code == 1 and not clipped and _certified(
-        a_unit, b_unit, plan, cost_in_units, f, g, M_unit, given)
+        cost = dot(plan.ravel(), M.ravel()) * (units[1] * units[0])
+    certified = code == 1 and not clipped and _certified(a_unit, b_unit, plan, f, g, costs)
     with np.errstate(over="ignore"):
-        f, g = f * cost_unit, g * cost_unit
+        f, g = f * unit, g * unit
     result = EMDResult(
         plan=plan * units[1] * units[0],
         cost=cost,
@@ -293,16 +289,19 @@ def _solve_clipped(a, b, M, max_iter):
     the costs the plan uses span less than :data:`RESOLVED` of the costs given, they are
     clipped at :data:`CLIP` times that span above the smallest cost and the problem is
     solved again in units of the clip (as :func:`otlab.emd_points` does in finer units);
-    while a plan uses a clipped pair the clip is raised.  The potentials of a clipped problem are feasible for
-    the costs unclipped (they are larger).
+    while a plan uses a clipped pair the clip is raised.  The potentials of a clipped
+    problem are feasible for the costs unclipped (they are larger).  Every decision reads
+    ``M`` itself: in the units of its largest entry, entries 1e-490 of it underflow to 0.
 
-    Returns ``(plan, f, g, code, clipped, given)``: ``clipped`` says that the last plan
-    uses a clipped pair, ``given`` is the largest magnitude of the costs it was solved with.
+    Returns ``(plan, f, g, unit, costs, code, clipped)``: the potentials in units ``unit``
+    of ``M``, ``costs`` the matrix in those units that the last LP solved (clipped or
+    not), and ``clipped`` whether the last plan uses a clipped pair.
     """
     from ot.lp import emd as _pot_emd
 
     lo, top = float(M.min()), float(M.max())
-    costs, clip, unit = M, math.inf, 1.0
+    unit = _cost_unit(M)
+    costs, clip = (M if unit == 1.0 else M / unit), math.inf
     for _ in range(MAX_SOLVES):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # POT's result warnings are replaced by ours
@@ -311,31 +310,37 @@ def _solve_clipped(a, b, M, max_iter):
         code = int(log["result_code"])
         if code in (0, 2):
             raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
-        f = np.asarray(log["u"], dtype=np.float64) * unit
-        g = np.asarray(log["v"], dtype=np.float64) * unit
-        given = max(abs(lo), abs(min(top, clip)))
+        f = np.asarray(log["u"], dtype=np.float64)
+        g = np.asarray(log["v"], dtype=np.float64)
         if code != 1:
-            return plan, f, g, code, False, given
+            return plan, f, g, unit, costs, code, False
         used = float(M[plan > 0].max(initial=lo))
         if used >= clip:  # the plan uses a clipped pair: raise the clip
             clip = lo + CLIP * (clip - lo)
         elif used - lo < RESOLVED * (min(top, clip) - lo) and used > lo:
             clip = used + CLIP * (used - lo)  # unresolved: clip close above the plan's costs
         else:
-            return plan, f, g, code, False, given
+            return plan, f, g, unit, costs, code, False
         # in units of a power of two near the clip (exact): costs of order 1, which the
         # simplex resolves (a clip of 1e-196 left the plan as wrong as before)
         unit = power_of_two_at_least(max(abs(lo), abs(clip)))
-        costs = np.minimum(M, clip) / unit
-    return plan, f, g, code, True, given
+        with np.errstate(under="ignore"):
+            costs = np.minimum(M, clip) / unit
+    return plan, f, g, unit, costs, code, True
 
 
-def _certified(a, b, plan, cost, f, g, M, given) -> bool:
+def _certified(a, b, plan, f, g, costs) -> bool:
     """Whether the duality gap plus the dual violation times the mass is at most
-    :data:`CERT_RTOL` of the cost, or :data:`CERT_ROUNDOFF` of the largest cost given
-    times the mass (the LP's own round-off; costs near 0)."""
+    :data:`CERT_RTOL` of the cost, or :data:`CERT_ROUNDOFF` of the largest cost times the
+    mass (the LP's own round-off; costs near 0), on the costs the LP solved.
+
+    Where those were clipped the plan uses no clipped pair, so its cost and the
+    potentials' excess are the same or smaller on ``M`` itself: the certificate holds there.
+    """
     mass = float(a.sum())
-    error = abs(cost - dot(a, f) - dot(b, g)) + max_excess(f, g, M) * mass
+    cost = dot(plan.ravel(), costs.ravel())
+    error = abs(cost - dot(a, f) - dot(b, g)) + max_excess(f, g, costs) * mass
+    given = float(np.abs(costs).max())
     return bool(error <= CERT_RTOL * abs(cost) or error <= CERT_ROUNDOFF * given * mass)
 
 
