@@ -506,6 +506,20 @@ def test_a_light_pair_far_away_is_resolved_or_not_reported_converged(far_exponen
     assert not res.converged or abs(res.cost - expected) <= 1e-9 * expected
 
 
+@pytest.mark.parametrize("order", [1, 2, 3.5])
+@pytest.mark.parametrize("tiny", [1e-223, 1e-120])
+def test_a_sample_against_itself_with_points_far_below_the_rest_is_zero_and_converged(order,
+                                                                                     tiny):
+    # Points 1e-223 apart beside points of size 1: their squared distances underflow in the
+    # frame, the LP saw them all at cost 0 and matched them crosswise: W = 1.3e-223, not
+    # certified.  The re-solve in finer units now divides the coordinates first.
+    x = np.array([[tiny], [3 * tiny], [1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = emd_points(x, x.copy(), order=order, solver="dense")
+    assert res.converged and res.cost == 0.0
+
+
 @pytest.mark.parametrize("solver", ["sparse", "dense"])
 def test_pairs_one_apart_at_the_ends_of_the_float_range_cost_one(solver):
     # Each pair is 2**-1023 apart in the frame and its square underflows: W_1 was 0.0 with

@@ -412,21 +412,55 @@ def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tu
     following = PowerCost(order, unit=_first_unit(order, p.x.shape[1]))
     for _ in range(MAX_SOLVES):
         cost = following  # the costs of the plan returned
-        plan, sol = _solve_reduced(p, cost, solver, max_iter, max_rounds, report, tuning,
-                                   shapes, complete)
+        solved = _in_units(p, cost, solver)
+        plan, sol = _solve_reduced(solved[0], solved[1], solver, max_iter, max_rounds, report,
+                                   tuning, shapes, complete)
         clipped = cost.clip < math.inf and bool(
-            (cost.pairs(p.x, p.y, plan.rows, plan.cols) >= cost.clip).any())
+            (solved[1].pairs(solved[0].x, solved[0].y, plan.rows, plan.cols)
+             >= cost.clip).any())
         if not sol.converged:
             break
         if clipped:
             following = replace(cost, clip=cost.clip * CLIP)
             continue
-        used = float(PowerCost(1).pairs(p.x, p.y, plan.rows, plan.cols).max(initial=0.0))
+        # the scaled norm: a pair 1e-223 apart beside points of size 1 has a squared
+        # distance that underflows, and its plain distance 0 ended the re-solves there
+        used = float(_plan_distances(p.x[plan.rows], p.y[plan.cols]).max(initial=0.0))
         resolved = used == 0 or plan.cost >= RESOLVED * max(sol.max_cost, 1.0)
         if resolved or used == cost.unit:  # resolved, or no better unit
             break
         following = PowerCost(order, unit=used, clip=CLIP)
-    return plan, sol, cost, clipped
+    return plan, sol, cost, clipped, solved
+
+
+#: Units below this are solved with the coordinates divided by a power of two near them
+#: (:func:`_in_units`): the squares of distances near them would underflow.
+TINY_UNIT = 2.0**-400
+#: ... down to this for the sparse solver and for points of weight 0 (coordinates up to
+#: 2**500: squares stay finite).
+SPARSE_TINY_UNIT = 2.0**-500
+
+
+def _in_units(p: _Problem, cost: PowerCost, solver: str) -> tuple[_Problem, PowerCost]:
+    """The problem and costs to solve: coordinates divided by a power of two near a tiny unit.
+
+    :class:`~otlab.costs.PowerCost` squares coordinate differences before it divides by
+    its unit, and below :data:`TINY_UNIT` those squares underflow: beside points of size 1,
+    points 1e-223 apart all cost 0, and a sample against itself came back with W_1 =
+    1.3e-223, not 0 (and not certified).  Frame coordinates lie within [-1, 1], so divided by
+    a normal power of two they stay finite; the distances far above the unit overflow in
+    their squares to inf and are clipped.  The costs, the plan and the potentials are the
+    same numbers as in the problem's own coordinates.  The sparse solver's geometry (k-d
+    trees, nearest neighbours, bounds of the pair scan), and the c-transform that gives
+    points of weight 0 their potentials, need finite squared distances between all points,
+    so they take units down to :data:`SPARSE_TINY_UNIT` only.
+    """
+    if cost.unit >= TINY_UNIT:
+        return p, cost
+    s = power_of_two_at_least(cost.unit)
+    if s < SPARSE_TINY_UNIT and not (solver == "dense" and p.wx.all() and p.wy.all()):
+        return p, cost  # squares of the other distances would overflow in the pair geometry
+    return replace(p, x=p.x / s, y=p.y / s), replace(cost, unit=cost.unit / s)
 
 
 def _split_rows(rows, cols, flows, inverse, weights, n_unique):
@@ -626,14 +660,15 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     p = _reduce(frame.local(x), a, frame.local(y), b, distinct=shapes is not None)
     report = progress_reporter(progress, name)
     try:
-        plan, sol, cost, clipped = _solve_resolved(p, order, solver, max_iter, max_rounds, report,
-                                                   tuning, shapes, certify)
+        plan, sol, cost, clipped, solved = _solve_resolved(p, order, solver, max_iter,
+                                                           max_rounds, report, tuning, shapes,
+                                                           certify)
     finally:
         if report is not None:
             report.close()
-    underflow = _plan_unresolved(p, plan, order, frame)
+    underflow = _plan_unresolved(p, plan, order, frame, cost.unit / solved[1].unit)
     result = _result(plan, sol, cost, clipped or unresolved or underflow, p, frame, a, b, solver,
-                     _grid_pricer(p, cost, shapes), certify)
+                     _grid_pricer(p, cost, shapes), certify, solved)
     if result.converged and not math.isfinite(result.cost):
         result = replace(result, converged=False)
         warnings.warn(overflow_message(name, result), CostOverflowWarning,
@@ -656,8 +691,12 @@ def _mass_unresolved(x, a, y, b, frame: Frame) -> bool:
     return 0 < half_side < MASS_EXTENT * frame.scale
 
 
-def _plan_unresolved(p: _Problem, plan: Restricted, order: float, frame: Frame) -> bool:
+def _plan_unresolved(p: _Problem, plan: Restricted, order: float, frame: Frame,
+                     solved_in: float = 1.0) -> bool:
     """Whether the plan moves mass along a pair whose cost underflowed in the frame.
+
+    ``solved_in``: the power of two the coordinates were divided by for the LP
+    (:func:`_in_units`); distances are compared with :data:`UNDERFLOW_DISTANCE` there.
 
     Costs are formed from squared differences in the frame (:class:`~otlab.costs.PowerCost`):
     a pair less than :data:`UNDERFLOW_DISTANCE` apart has cost 0 or a subnormal one.  Where
@@ -681,7 +720,7 @@ def _plan_unresolved(p: _Problem, plan: Restricted, order: float, frame: Frame) 
         return False
     xs, ys, flows = p.x[plan.rows[used]], p.y[plan.cols[used]], plan.flows[used]
     gap = np.abs(xs - ys).max(1)
-    near = (gap > 0) & (gap < UNDERFLOW_DISTANCE)
+    near = (gap > 0) & (gap < UNDERFLOW_DISTANCE * solved_in)
     if near.any():  # the points' sizes in data units (the origin's frame), over the scale
         origin = 0.0 if frame.centre is None else np.asarray(frame.centre) / frame.scale
         size = np.maximum(np.abs(xs + origin).max(1), np.abs(ys + origin).max(1))
@@ -797,8 +836,12 @@ def _mass_size(p: _Problem) -> float:
 
 
 def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame: Frame, a, b,
-            solver, grid=None, certify=True) -> PointsEMDResult:
-    """Centre the potentials, complete the certificate, and put everything in data units."""
+            solver, grid=None, certify=True, solved=None) -> PointsEMDResult:
+    """Centre the potentials, complete the certificate, and put everything in data units.
+
+    ``solved``: the problem and costs the LP was solved on (:func:`_in_units`), where the
+    dual check runs; by default ``p`` and ``cost``.
+    """
     fu, gu = plan.f, plan.g
     shift = (dot(p.wy, gu) - dot(p.wx, fu)) / 2  # centre: <a, f> = <b, g>
     fu, gu = fu + shift, gu - shift
@@ -811,8 +854,9 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
                                 np.arange(p.y.shape[0]))
         violation = everything(fu, gu, np.inf).max_excess
     else:  # dense solve, or potentials completed by the c-transform: scan everything
-        violation = scan_excess(p.x, p.y, fu, gu, Leaves(p.x, SCAN_LEAF), Leaves(p.y, SCAN_LEAF),
-                                cost, tol=np.inf).max_excess
+        sp, sc = solved if solved is not None else (p, cost)
+        violation = scan_excess(sp.x, sp.y, fu, gu, Leaves(sp.x, SCAN_LEAF),
+                                Leaves(sp.y, SCAN_LEAF), sc, tol=np.inf).max_excess
     plan_csr = _expand_plan(plan, p, a, b)
     marginal = marginal_l1(plan_csr, a, b)
     total, top = power_sum(plan.flows, _plan_distances(p.x[plan.rows], p.y[plan.cols]),
