@@ -189,6 +189,16 @@ def extreme_value_cases() -> None:
          lambda: otlab.wasserstein([[0.0, 0.0], [1.0, 0.0]], [[0.0, 0.0]], a=[1e308, 1e308]))
     case("order=500, y = x + (12, 16)", "20", "inf",
          lambda: otlab.wasserstein(x, x + np.array([12.0, 16.0]), order=500))
+    a10 = np.full(10, 0.1)
+    C = rng.uniform(size=(10, 10))
+    shifted = otlab.emd(a10, a10, C).cost - 5.0
+
+    def negative_costs():
+        r = otlab.emd(a10, a10, C - 5.0)
+        return f"cost {r.cost:.12g}, converged={r.converged}"
+
+    case("emd(a, b, M - 5): every cost negative", f"{shifted:.12g} (the optimum of M, minus 5)",
+         "RuntimeError: network simplex failed: Problem infeasible", negative_costs)
 
 
 def budget_cases() -> None:

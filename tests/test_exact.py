@@ -270,3 +270,29 @@ def test_lp_value_is_invariant_under_permutations_and_split_bins_and_scales_with
         res = otlab.emd(a_split, b[cols], M_split)
     assert not res.converged or abs(res.cost - base.cost * scale) <= 1e-9 * abs(
         base.cost * scale) + 1e-12 * float(np.abs(M_split).max()) * a.sum()
+
+
+@given(problems(), st.sampled_from([0.5, 5.0, 1e3, 1e6]))
+def test_subtracting_a_constant_from_the_costs_moves_the_lp_value_by_it(problem, shift):
+    # Every plan of Pi(a, b) moves mass sum(a), so <P, M - c> = <P, M> - c sum(a): the optimum
+    # moves by c sum(a) and the plan is unchanged.  POT's simplex sizes its artificial arcs by
+    # (max M + 1) (n + m), so costs all below -1 made it report a feasible problem infeasible
+    # (emd(a, b, M - 5) raised RuntimeError 'Problem infeasible'; POT alone returns 0).
+    a, b, M = problem
+    base, shifted = otlab.emd(a, b, M), otlab.emd(a, b, M - shift)
+    assert shifted.converged
+    # measured: |difference| <= 4.2e-15 * shift * sum(a) (the shift's round-off; 1200 problems)
+    np.testing.assert_allclose(shifted.cost, base.cost - shift * a.sum(), rtol=1e-12,
+                               atol=1e-12 * shift * a.sum())
+    cert = shifted.certificate()
+    assert cert["dual_violation"] <= 1e-12 * shift
+    assert abs(cert["duality_gap"]) <= 1e-12 * shift * a.sum() + 1e-12
+    assert cert["marginal_error"] <= 1e-12 * a.sum()
+
+
+def test_all_negative_costs_are_solved_not_called_infeasible():
+    M = np.array([[-5.0, -4.0], [-4.0, -5.0]])
+    res = otlab.emd([0.5, 0.5], [0.5, 0.5], M)
+    assert res.converged and res.cost == -5.0
+    np.testing.assert_allclose(res.plan, [[0.5, 0.0], [0.0, 0.5]], rtol=0, atol=1e-15)
+    assert res.dual_violation <= 1e-15 and abs(res.duality_gap) <= 1e-15

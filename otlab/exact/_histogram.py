@@ -303,15 +303,18 @@ def _solve_clipped(a, b, M, max_iter):
     unit = _cost_unit(M)
     costs, clip = (M if unit == 1.0 else M / unit), math.inf
     for _ in range(MAX_SOLVES):
+        # on costs from their least (POT called a problem with every cost below -1 infeasible:
+        # see _non_negative); half the shift back on each potential
+        solved, shift = _non_negative(costs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # POT's result warnings are replaced by ours
-            plan, log = _pot_emd(a, b, costs, numItermax=max_iter, log=True,
+            plan, log = _pot_emd(a, b, solved, numItermax=max_iter, log=True,
                                  check_marginals=False)
         code = int(log["result_code"])
         if code in (0, 2):
             raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
-        f = np.asarray(log["u"], dtype=np.float64)
-        g = np.asarray(log["v"], dtype=np.float64)
+        f = np.asarray(log["u"], dtype=np.float64) + shift / 2
+        g = np.asarray(log["v"], dtype=np.float64) + shift / 2
         if code != 1:
             return plan, f, g, unit, costs, code, False
         used = float(M[plan > 0].max(initial=lo))
@@ -385,6 +388,24 @@ def _cost_unit(M: np.ndarray) -> float:
     if top >= HUGE_COST:
         return 2.0 ** (math.frexp(top)[1] - 1)  # the entries become at most 2: no overflow
     return 1.0
+
+
+def _non_negative(M: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(M - c, c)`` with ``c = min M`` when some cost is negative, else ``(M, 0)``.
+
+    POT's network simplex prices its artificial arcs at ``(max M + 1)(n + m)``,
+    which is below the real arcs once the costs are negative enough: a feasible
+    problem with every cost below -1 was reported infeasible (``M - 5`` on
+    costs in [0, 1]).  A constant moves every plan's cost by the same amount
+    (``c`` times the mass), so the plan of ``M - c`` is optimal for ``M``.
+    ``M`` here is in the LP's cost unit (:func:`_cost_unit`: entries below
+    ``2**512``), so ``M - c`` does not overflow.
+
+    >>> _non_negative(np.array([[-5.0, -4.0]]))
+    (array([[0., 1.]]), -5.0)
+    """
+    low = float(M.min()) if M.size else 0.0
+    return (M - low, low) if low < 0 else (M, 0.0)
 
 
 def _mass_units(a) -> tuple[float, float]:
