@@ -148,6 +148,22 @@ def epsilon_and_precision_cases() -> None:
          lambda: sinkhorn(1e-20))
     case("sinkhorn(a, a, M, reg=1e-16)", f"exact {exact:.6g}", "2.05 against 0.636, converged=True",
          lambda: sinkhorn(1e-16))
+    M64 = np.round(M * 64) / 64  # M64 + 1000 is exact in float32
+    ref32 = otlab.sinkhorn(a.astype(np.float32), a.astype(np.float32), M64.astype(np.float32),
+                           0.01).cost
+
+    def with_constant(dtype, c):
+        r = otlab.sinkhorn(a.astype(dtype), a.astype(dtype), (M64 + c).astype(dtype), 0.01)
+        return (f"cost - {c:g} = {r.cost - c:.6g}, marginal error {r.marginal_error:.2g}, "
+                f"converged={r.converged}")
+
+    case("sinkhorn(a, b, M + 1000, reg=0.01), float32", f"{ref32:.6g} (float32, M alone) + 1000",
+         "cost - 1000 = -0.189, marginal error 0.025, converged=True",
+         lambda: with_constant(np.float32, 1000.0))
+    ref64 = otlab.sinkhorn(a, a, M64, 0.01).cost
+    case("sinkhorn(a, b, M + 1e10, reg=0.01), float64", f"{ref64:.6g} (M alone) + 1e10",
+         "cost - 1e10 = 3.6e5, marginal error 4.5e-4, converged=True",
+         lambda: with_constant(np.float64, 1e10))
     x = rng.normal(size=(100, 2))
     for dtype in (torch.bfloat16, torch.float16):
         xt = torch.tensor(x, dtype=dtype)

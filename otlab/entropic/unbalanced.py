@@ -222,7 +222,7 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
             mass=float(sums_rows.sum()), row_marginal=sums_rows, col_marginal=sums_cols)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
-    op, eps, schedule, out, scale = _dense_problem(M_t, reg, options, out)
+    op, eps, schedule, out, scale, _ = _dense_problem(M_t, reg, options, out)
     penalty = Penalty(*rho_pair).scaled(1.0 / scale)
     with torch.no_grad(), loop_threads(tuple(M_t.shape), M_t.device):
         aa, bb = a_t.detach(), b_t.detach()

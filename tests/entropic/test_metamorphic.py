@@ -213,3 +213,31 @@ def test_sinkhorn_never_reports_convergence_it_did_not_reach(pair, log_reg, tol)
         assert np.isfinite(res.cost) and res.marginal_error <= tol and not caught
     else:
         assert caught and "marginal error" in str(caught[0].message)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from([("float32", 1e3), ("float32", -1e3),
+                                                   ("float64", 1e10), ("float64", -1e10)]))
+def test_adding_a_constant_to_the_cost_matrix_moves_the_cost_by_it_and_not_the_plan(seed, case):
+    # <P, M + c> = <P, M> + c for every plan of mass 1, so the entropic plan is unchanged.  The
+    # solver worked with potentials of size c / reg, whose round-off left the plan's marginals
+    # off by 0.028 (float32, M + 1e3, reg 0.01; cost 997.56 instead of 1000.069) and 4.5e-4
+    # (float64, M + 1e10; cost 1e10 + 3.1e5), both reported converged=True.
+    dtype, c = case
+    rng = np.random.default_rng(seed)
+    n, m = 20, 30
+    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
+    a, b = a / a.sum(), b / b.sum()
+    M = np.round(rng.random((n, m)) * 64) / 64  # M + c is exact in both dtypes
+    a, b, M = a.astype(dtype), b.astype(dtype), M.astype(dtype)
+    ref = sinkhorn(a, b, M, reg=0.01)
+    res = sinkhorn(a, b, M + M.dtype.type(c), reg=0.01)
+    assert ref.converged and res.converged
+    # measured after the fix (100 seeds per case): the same plan (difference 0), marginal error
+    # up to 1.5e-5 (float32), costs and objectives within 2.5 ulp(c), f_i + g_0 within 1 ulp(c)
+    ulp = abs(np.spacing(M.dtype.type(c)))
+    assert res.marginal_error <= 2e-3
+    assert_allclose(res.plan, ref.plan, rtol=0, atol=1e-5)
+    assert_allclose(res.cost, ref.cost + c, rtol=0, atol=1000 * ulp)
+    assert_allclose(res.objective, ref.objective + c, rtol=0, atol=1000 * ulp)
+    assert_allclose(res.f + res.g[0], ref.f + ref.g[0] + c, rtol=0,
+                    atol=100 * ulp)
