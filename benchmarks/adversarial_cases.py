@@ -205,6 +205,7 @@ def extreme_value_cases() -> None:
          lambda: otlab.wasserstein([[0.0, 0.0], [1.0, 0.0]], [[0.0, 0.0]], a=[1e308, 1e308]))
     case("order=500, y = x + (12, 16)", "20", "inf",
          lambda: otlab.wasserstein(x, x + np.array([12.0, 16.0]), order=500))
+    far_cases(rng)
     a10 = np.full(10, 0.1)
     C = rng.uniform(size=(10, 10))
     shifted = otlab.emd(a10, a10, C).cost - 5.0
@@ -215,6 +216,37 @@ def extreme_value_cases() -> None:
 
     case("emd(a, b, M - 5): every cost negative", f"{shifted:.12g} (the optimum of M, minus 5)",
          "RuntimeError: network simplex failed: Problem infeasible", negative_costs)
+
+
+def far_cases(rng) -> None:
+    """Sliced W and MMD beside a far point (a coinciding pair of weight 1e-3, or weight 0)."""
+    u, v = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 0.5
+    w = 1e-3
+    a = b = np.append(np.full(40, (1 - w) / 40), w)  # the same masses, to the last bit
+    far = np.array([[1e16, 0.0]])
+    ref = otlab.sliced_wasserstein(u, v).value
+    case("sliced_wasserstein: a pair of weight 1e-3 at 1e16 beside 40 and 40 points",
+         f"{(1 - w) * ref:.9g} ((1 - w) SW_1 without the pair)", "0.4367 (1.1 % low)",
+         lambda: otlab.sliced_wasserstein(np.vstack([u, far]), np.vstack([v, far]), a=a,
+                                          b=b).value)
+    seg = np.array([[0.0, 0.0], [1.0, 0.0]])
+    ref = otlab.sliced_wasserstein(seg, seg + [0.0, 1.0]).value
+    case("sliced_wasserstein: a point of weight 0 at 1e300", f"{ref:.9g} (without it)", "0.0",
+         lambda: otlab.sliced_wasserstein(np.vstack([seg, [[1e300, 0.0]]]), seg + [0.0, 1.0],
+                                          a=[0.5, 0.5, 0.0]).value)
+    a0 = np.append(np.ones(40), 0.0)
+    ref = otlab.mmd(u, v, bandwidth=1.0, estimator="biased").value
+    case("mmd (Gaussian): a point of weight 0 at 1e8", f"{ref:.9g} (without it)",
+         "0.261427 (0.8 % high)",
+         lambda: otlab.mmd(np.vstack([u, [[1e8, 0.0]]]), v, a=a0, bandwidth=1.0,
+                           estimator="biased").value)
+    from otlab.kernel_distances import median_bandwidth
+    from scipy.spatial.distance import pdist
+
+    z = np.vstack([u, v, [[1e20, 0.0]]])
+    case("median_bandwidth: one point at 1e20 beside 80", f"{np.median(pdist(z)):.9g}",
+         "0.987: the bulk collapsed in the bounding box's frame",
+         lambda: median_bandwidth(np.vstack([u, [[1e20, 0.0]]]), v))
 
 
 def budget_cases() -> None:

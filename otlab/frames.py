@@ -28,7 +28,7 @@ import numpy as np
 
 from ._backend import is_torch
 
-__all__ = ["Frame", "common_frame", "power_of_two_at_least", "scale_by_power",
+__all__ = ["Frame", "common_frame", "median_frame", "power_of_two_at_least", "scale_by_power",
            "common_scale", "standardise"]
 
 
@@ -139,6 +139,49 @@ def common_frame(x, y, *, centre: bool = True) -> Frame:
     half_side = float((hi / 2 - lo / 2).max())
     return Frame(centre=(lo / 2 + hi / 2) if centre else None,
                  scale=power_of_two_at_least(half_side))
+
+
+def median_frame(x, wx, y, wy) -> Frame:
+    r"""The common frame centred on the coordinate-wise median of the points that carry mass.
+
+    The midpoint of the bounding box (:func:`common_frame`) lies far from the
+    data when a few points are far away, and ``z - centre`` then keeps only
+    the far points' digits: a pair of weight 1e-3 at 1e16 beside data of size
+    1 moved the sliced :math:`W_1` by 6.5 %, a weight-0 point at 1e300 made
+    it 0.  From the median of the points of positive weight each offset is
+    exact to its own precision; the scale, the power of two at or above the
+    farthest offset, keeps every coordinate in :math:`[-1, 1]`.  Where an
+    offset overflows (points near both ends of the float range) this is
+    :func:`common_frame`.
+
+    Parameters
+    ----------
+    x, y : ndarray or Tensor, shapes (n, d) and (m, d)
+        Validated, finite points.
+    wx, wy : ndarray or Tensor, shapes (n,) and (m,)
+        Their non-negative weights, not all zero.
+
+    Examples
+    --------
+    >>> w = np.array([0.5, 0.5, 0.0])
+    >>> frame = median_frame(np.array([[1.0], [2.0], [1e300]]), w, np.array([[3.0]]), np.ones(1))
+    >>> frame.centre.tolist(), frame.local(np.array([[3.0]])).tolist()[0][0] * frame.scale
+    ([2.0], 1.0)
+    """
+    if is_torch(x):
+        import torch
+
+        xd, yd = x.detach(), y.detach()
+        heavy = torch.cat([xd[wx.detach() > 0], yd[wy.detach() > 0]])
+        centre = heavy.median(dim=0).values
+        reach = max(float((xd - centre).abs().max()), float((yd - centre).abs().max()))
+    else:
+        centre = np.median(np.concatenate([x[wx > 0], y[wy > 0]]), axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach = max(float(np.abs(x - centre).max()), float(np.abs(y - centre).max()))
+    if not math.isfinite(reach):  # offsets beyond the float range: only the midpoint fits
+        return common_frame(x, y)
+    return Frame(centre=centre, scale=power_of_two_at_least(reach))
 
 
 def common_scale(*samples: np.ndarray, radius: bool = False) -> tuple[np.ndarray, float]:

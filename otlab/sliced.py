@@ -51,7 +51,7 @@ from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_order, check_positive, check_positive_int
 from ._warnings import ConvergenceWarning, external_stacklevel
 from .datasets._seed import as_generator
-from .frames import common_frame, power_of_two_at_least
+from .frames import median_frame, power_of_two_at_least
 from .one_d import quantile_coupling
 from .sample import as_sample, check_same_dimension
 
@@ -157,14 +157,20 @@ def _prepare(p, q, a, b, order):
     if is_torch(data[0]):
         data = tuple(v.to(working_dtype(v.dtype)) for v in data)
     x, wx, y, wy = data
-    frame = common_frame(x, y)  # translation- and scale-exact coordinates of order 1
+    frame = median_frame(x, wx, y, wy)  # translation- and scale-exact coordinates of order 1
     return (order, frame.local(x), wx, frame.local(y), wy, frame.scale, sp.uniform and sq.uniform,
             like)
 
 
 def _column_power_means(gaps, lengths, order):
-    """Per column j: (sum_t lengths_t |gaps_tj|^k)^(1/k), without under- or overflow."""
+    """Per column j: (sum_t lengths_t |gaps_tj|^k)^(1/k), without under- or overflow.
+
+    Segments of length 0 (points of weight 0) are left out: their gaps set the unit
+    otherwise, and a weight-0 point at 1e300 beside data of size 1 made every other gap
+    underflow at order 2 (the sliced W_2 30-44 % low, measured).
+    """
     xp = _xp(gaps)
+    gaps = xp.where(lengths[:, None] > 0, gaps, xp.zeros_like(gaps))
     top = gaps.detach().abs().amax(0) if is_torch(gaps) else np.abs(gaps).max(0)
     unit = xp.exp2(xp.ceil(xp.log2(xp.where(top > 0, top, xp.ones_like(top)))))
     scaled = (gaps / unit).abs() if is_torch(gaps) else np.abs(gaps / unit)
@@ -335,6 +341,17 @@ def _direction_objective(x, wx, y, wy, order, uniform):
     return value_and_gradient
 
 
+def _norm(v: np.ndarray) -> float:
+    """The Euclidean norm without underflow: gradients of 1e-302 have squares below the floats.
+
+    Values and gradients are those of the frame's units, as small as 1e-300 beside a far
+    point; ``numpy.linalg.norm`` gave 0 there and the ascent stopped at its start, as
+    converged (max-sliced W_1 off by 6.5e-5 relative, measured).
+    """
+    top = float(np.abs(v).max())
+    return top * float(np.linalg.norm(v / top)) if top > 0 else 0.0
+
+
 def _sphere_ascent(objective, theta, *, max_iter, step_tol, rtol=1e-12):
     r"""Projected gradient ascent on the sphere with backtracking along geodesics.
 
@@ -353,7 +370,7 @@ def _sphere_ascent(objective, theta, *, max_iter, step_tol, rtol=1e-12):
     step, n_iters = 0.1, 0
     while n_iters < max_iter:
         tangent = grad - (grad @ theta) * theta
-        slope = float(np.linalg.norm(tangent))
+        slope = _norm(tangent)
         if not slope > 0:
             return theta, value, n_iters, True
         u = tangent / slope

@@ -217,3 +217,55 @@ def test_torch_gradient_through_small_tiles_matches_finite_differences(kernel, m
     fd = (float(mmd(x + e, y, kernel=kernel, bandwidth=_bw(kernel)).squared)
           - float(mmd(x - e, y, kernel=kernel, bandwidth=_bw(kernel)).squared)) / (2 * h)
     np.testing.assert_allclose(xt.grad[4, 1].item(), fd, rtol=1e-6, atol=1e-8)
+
+
+def _with_far_point(z, w, far):
+    """``z``, uniform weights, and a point at ``far * (1, 1/3, 1/5, ...)`` of weight ``w``."""
+    point = far / (1.0 + 2.0 * np.arange(z.shape[1]))
+    return np.vstack([z, point]), np.append(np.full(len(z), (1 - w) / len(z)), w)
+
+
+@FAST
+@given(spread_pairs(max_dim=3), st.sampled_from([1e8, 1e16, 1e50, 1e100]), KERNELS,
+       st.sampled_from(["biased", "unbiased"]))
+def test_a_far_point_of_weight_zero_leaves_kernel_distances_unchanged(pair, far, kernel, estimator):
+    # A point of weight 0 enters no sum.  The frame was centred on the midpoint of the bounding
+    # box, half-way to it: every other point had the same coordinates (MMD 0.0 for a weight-0
+    # point at 1e20 beside data of size 1, energy distance 36 % low; 'every pooled point is
+    # the same' from the median heuristic at 1e300).
+    x, y = pair
+    xf, a = _with_far_point(x, 0.0, far)
+    base = mmd(x, y, kernel=kernel, bandwidth=_bw(kernel), estimator=estimator).squared
+    res = mmd(xf, y, a=a, kernel=kernel, bandwidth=_bw(kernel), estimator=estimator).squared
+    scale = np.abs(np.vstack([x, y]) - np.median(np.vstack([x, y]), axis=0)).max()
+    # measured after the fix: equal (difference 0, 1920 problems); the unbiased value leaves
+    # out i = j by the sum of squared weights, the same with and without the extra point
+    np.testing.assert_allclose(res, base, rtol=1e-12,
+                               atol=1e-13 * (scale if kernel == "energy" else 1.0))
+
+
+@FAST
+@given(spread_pairs(max_dim=3), st.sampled_from([1e8, 1e16, 1e50, 1e100]),
+       st.sampled_from([1e-3, 1e-9]), st.sampled_from(["gaussian", "laplacian"]))
+def test_a_coinciding_far_pair_of_weight_w_scales_biased_mmd2_by_1_minus_w_squared(
+        pair, far, w, kernel):
+    # k(pair, other points) = exp(-far...) = 0 exactly, and the pair's own terms cancel:
+    # MMD^2 = (1 - w)^2 MMD^2 of the samples alone
+    x, y = pair
+    (xf, a), (yf, b) = _with_far_point(x, w, far), _with_far_point(y, w, far)
+    base = mmd(x, y, kernel=kernel, bandwidth=1.3, estimator="biased").squared
+    res = mmd(xf, yf, a=a, b=b, kernel=kernel, bandwidth=1.3, estimator="biased").squared
+    # measured after the fix: within 5e-16 absolute (values of size up to 2)
+    np.testing.assert_allclose(res, (1 - w) ** 2 * base, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("far", [1e20, 1e100, 1e300])
+def test_median_heuristic_ignores_how_far_a_lone_point_is(far):
+    # the median of the pairwise distances is that of the bulk once far away; it was 0 (then
+    # 'every pooled point is the same') when the bulk collapsed in the bounding box's frame
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2))
+    sigma = median_bandwidth(np.vstack([x, [[far, 0.0]]]), y)
+    z = np.vstack([x, y, [[far, 0.0]]])
+    d = cdist(z, z)[np.triu_indices(len(z), 1)]
+    np.testing.assert_allclose(sigma, np.median(d), rtol=1e-12)

@@ -338,3 +338,50 @@ def test_max_sliced_torch_value_equals_numpy_and_differentiates_along_the_direct
 def test_bad_input_raises_a_value_error_naming_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _with_far_point(z, w, far):
+    """``z``, uniform weights, and a point at ``far * (1, 1/3, 1/5, ...)`` of weight ``w``."""
+    point = far / (1.0 + 2.0 * np.arange(z.shape[1]))
+    weights = np.append(np.full(len(z), (1 - w) / len(z)), w)
+    return np.vstack([z, point]), weights
+
+
+@FAST
+@given(spread_pairs(max_dim=4), st.sampled_from([1e8, 1e12, 1e16, 1e50, 1e100]),
+       st.sampled_from([1e-3, 1e-9]), st.sampled_from([1, 2]))
+def test_a_coinciding_far_pair_of_weight_w_scales_sliced_wk_to_the_k_by_1_minus_w(
+        pair, far, w, order):
+    # Along every direction but a null set the pair projects beyond both samples, at the same
+    # place with the same mass, so the quantile coupling matches it with itself: each projected
+    # W_k^k becomes (1 - w) times that of the samples alone (same directions: same seed, same d).
+    # The frame was centred on the midpoint of the bounding box, half-way to the pair: the
+    # samples kept only the pair's digits (SW_1 6.5 % off at 1e16, max-sliced 32 %; 0 at 1e100).
+    x, y = pair
+    # as many points in y as in x, so that both samples give the pair the same weight and their
+    # cumulative weights reach it at the same float (else ulps of mass travel far, rightly)
+    y = y[np.arange(len(x)) % len(y)]
+    (xf, a), (yf, b) = _with_far_point(x, w, far), _with_far_point(y, w, far)
+    base = _sw(x, y, order=order).value
+    # measured after the fix: relative error below 1e-14
+    np.testing.assert_allclose(_sw(xf, yf, a=a, b=b, order=order).value,
+                               (1 - w) ** (1 / order) * base, rtol=1e-11, atol=1e-300)
+    ref, res = _msw(x, y, order=order), _msw(xf, yf, a=a, b=b, order=order)
+    assume(ref.converged and res.converged)
+    np.testing.assert_allclose(res.value, (1 - w) ** (1 / order) * ref.value, rtol=1e-9)
+
+
+@FAST
+@given(spread_pairs(max_dim=4), st.sampled_from([1e8, 1e16, 1e50, 1e100, 1e300]),
+       st.sampled_from([1, 2]))
+def test_a_far_point_of_weight_zero_leaves_sliced_and_max_sliced_distance_unchanged(
+        pair, far, order):
+    # was 0.0 for a weight-0 point at 1e300 (expected 2/pi for two unit segments)
+    x, y = pair
+    xf, a = _with_far_point(x, 0.0, far)
+    base = _sw(x, y, order=order).value
+    # measured after the fix: relative error below 1e-14
+    np.testing.assert_allclose(_sw(xf, y, a=a, order=order).value, base, rtol=1e-11, atol=1e-300)
+    ref, res = _msw(x, y, order=order), _msw(xf, y, a=a, order=order)
+    assume(ref.converged and res.converged)
+    np.testing.assert_allclose(res.value, ref.value, rtol=1e-9)
