@@ -214,6 +214,9 @@ def extreme_value_cases() -> None:
         r = otlab.emd(a10, a10, C - 5.0)
         return f"cost {r.cost:.12g}, converged={r.converged}"
 
+    case("emd(a, a, M), a = [0.6e308, 0.6e308], M = [[0.5, 1], [1, 0.5]]", "6e+307",
+         "inf, converged=True",
+         lambda: otlab.emd([0.6e308, 0.6e308], [0.6e308, 0.6e308], [[0.5, 1.0], [1.0, 0.5]]).cost)
     case("emd(a, b, M - 5): every cost negative", f"{shifted:.12g} (the optimum of M, minus 5)",
          "RuntimeError: network simplex failed: Problem infeasible", negative_costs)
 

@@ -296,3 +296,15 @@ def test_all_negative_costs_are_solved_not_called_infeasible():
     assert res.converged and res.cost == -5.0
     np.testing.assert_allclose(res.plan, [[0.5, 0.0], [0.0, 0.5]], rtol=0, atol=1e-15)
     assert res.dual_violation <= 1e-15 and abs(res.duality_gap) <= 1e-15
+
+
+@pytest.mark.parametrize("mass", [1.2e308, np.finfo(float).max])
+def test_weights_near_the_largest_float_give_a_finite_cost_when_it_fits(mass):
+    # The mass was divided out as two powers of two and multiplied back as their product,
+    # 2**1024 = inf: a cost of 0.6e308 came out inf with converged=True.
+    a = np.array([mass / 2, mass / 2])
+    M = np.array([[0.5, 1.0], [1.0, 0.5]])
+    res = otlab.emd(a, a, M)
+    assert res.converged
+    np.testing.assert_allclose(res.cost, 0.5 * mass, rtol=1e-15)
+    np.testing.assert_allclose(res.plan, np.diag(a), rtol=1e-15)

@@ -259,7 +259,10 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     b_unit = b_unit * (a_unit.sum() / b_unit.sum())
     plan, f, g, unit, costs, code, clipped = _solve_clipped(a_unit, b_unit, M, max_iter)
     with np.errstate(over="ignore"):  # a value beyond the float range is inf: the true value
-        cost = dot(plan.ravel(), M.ravel()) * (units[1] * units[0])
+        # units are powers of two: their product as one exponent (2**1023 times 2 alone
+        # overflowed: a cost of 0.6e308 came out inf, measured)
+        cost = float(np.ldexp(dot(plan.ravel(), M.ravel()),
+                              sum(math.frexp(u)[1] - 1 for u in units)))
     certified = code == 1 and not clipped and _certified(a_unit, b_unit, plan, f, g, costs)
     with np.errstate(over="ignore"):
         f, g = f * unit, g * unit
