@@ -363,6 +363,15 @@ def api_cases() -> None:
     case("wasserstein(((0, 0), (1, 1)), ((1, 1), (2, 2)))", "sqrt(2) = 1.41421",
          "1.0 (read as 1-D points with weights)",
          lambda: otlab.wasserstein(((0, 0), (1, 1)), ((1, 1), (2, 2))))
+    half = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
+    case("partial_wasserstein(tensors requiring grad, mass=1)", "0.5 (the EMD)",
+         "torch RuntimeError (numpy() on a tensor that requires grad)",
+         lambda: otlab.partial_wasserstein(half, half, torch.tensor([[0.0, 5.0], [5.0, 1.0]]),
+                                           mass=1.0).cost)
+    case("partial_wasserstein(M = [[0, 1e308], [1e308, 2.5e307]], mass=1)", "1.25e+307",
+         "ValueError: M must be finite (the dummy pair's price 2 max M overflowed)",
+         lambda: otlab.partial_wasserstein([0.5, 0.5], [0.5, 0.5],
+                                           [[0.0, 1e308], [1e308, 2.5e307]], mass=1.0).cost)
     case("wasserstein(x, y, reg=0.1)", "a TypeError suggesting method='sinkhorn'",
          "TypeError without the hint",
          lambda: otlab.wasserstein([[0.0]], [[1.0]], reg=0.1))

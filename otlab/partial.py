@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._backend import to_numpy
 from ._validation import as_cost_matrix, as_histogram, safe_total
 from .datasets._seed import check_real
 from .exact import EMDResult, emd
@@ -124,10 +125,10 @@ def partial_wasserstein(a, b, M, *, mass: float, max_iter: int | None = None) ->
     >>> partial_wasserstein([0.5, 0.5], [0.5, 0.5], M, mass=1.0).cost  # all of it: the EMD, (0 + 1)/2
     0.5
     """
-    a = as_histogram(a, "a")
-    b = as_histogram(b, "b")
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    M = np.asarray(as_cost_matrix(M, (a.shape[0], b.shape[0])), dtype=np.float64)
+    # to_numpy detaches tensors (np.asarray raised on one that requires grad)
+    a = to_numpy(as_histogram(a, "a")).astype(np.float64)
+    b = to_numpy(as_histogram(b, "b")).astype(np.float64)
+    M = to_numpy(as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")).astype(np.float64)
     if M.min() < 0:
         raise ValueError(f"M must be non-negative for partial transport; got min {M.min():g}")
     mass = check_real(mass, "mass")
@@ -141,7 +142,10 @@ def partial_wasserstein(a, b, M, *, mass: float, max_iter: int | None = None) ->
     b_ext = np.append(b, max(total_a - mass, 0.0))
     M_ext = np.zeros((n + 1, m + 1))
     M_ext[:n, :m] = M
-    M_ext[n, m] = 2 * M.max() if M.max() > 0 else 1.0
+    # Any positive price keeps mass off the dummy pair (it would only add real mass moved);
+    # 2 max M overflowed for costs above 9e307 ('M must be finite' for a finite M).
+    top = float(M.max())
+    M_ext[n, m] = min(2 * top, np.finfo(np.float64).max) if top > 0 else 1.0
     ext = emd(a_ext, b_ext, M_ext, max_iter=max_iter)
     plan = ext.plan[:n, :m]
     return PartialResult(plan=plan, cost=float((plan * M).sum()), mass=float(mass),

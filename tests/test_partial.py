@@ -154,3 +154,25 @@ def test_negative_costs_and_nan_masses_raise_value_errors_naming_the_argument():
         partial_wasserstein([1.0], [1.0], [[-1.0]], mass=0.5)
     with pytest.raises(ValueError, match="a must be finite"):
         partial_wasserstein([np.nan], [1.0], [[1.0]], mass=0.5)
+
+
+def test_torch_tensors_requiring_grad_are_read_as_their_values():
+    # np.asarray on a tensor that requires grad raised torch's "Can't call numpy() on Tensor
+    # that requires grad" instead of solving
+    import torch
+
+    M = np.array([[0.0, 5.0], [5.0, 1.0]])
+    half = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
+    res = partial_wasserstein(half, half, torch.tensor(M, requires_grad=True), mass=1.0)
+    assert res.cost == partial_wasserstein([0.5, 0.5], [0.5, 0.5], M, mass=1.0).cost == 0.5
+
+
+@pytest.mark.parametrize("top", [1e308, np.finfo(float).max])
+def test_costs_near_the_largest_float_are_solved_not_called_infinite(top):
+    # the dummy pair was priced at 2 max M, which overflowed: 'M must be finite' for finite M
+    M = np.array([[0.0, top], [top, top / 4]])
+    res = partial_wasserstein([0.5, 0.5], [0.5, 0.5], M, mass=1.0)
+    assert res.converged
+    np.testing.assert_allclose(res.cost, top / 8, rtol=1e-15)
+    res = partial_wasserstein([0.5, 0.5], [0.5, 0.5], M, mass=0.5)
+    assert res.converged and res.cost == 0.0
