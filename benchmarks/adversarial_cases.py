@@ -124,6 +124,12 @@ def offset_cases() -> None:
              lambda dx=dx: otlab.wasserstein(torch.tensor(x + dx, dtype=torch.float32),
                                              torch.tensor(y + dx, dtype=torch.float32),
                                              method="sinkhorn", reg=0.01))
+    far32 = (torch.tensor(x, dtype=torch.float32),
+             torch.tensor(y + [1000.0, 0.0], dtype=torch.float32))
+    ref = otlab.wasserstein(*(t.double() for t in far32), method="sinkhorn", reg=0.01)
+    case("float32 clouds 1000 apart, Sinkhorn W1 reg 0.01",
+         f"{ref:.7g} (the same points in float64)", "997.907, no warning",
+         lambda: otlab.wasserstein(*far32, method="sinkhorn", reg=0.01))
     rng = np.random.default_rng(1)
     u, v = rng.normal(size=(300, 1)), rng.normal(size=(300, 1)) + 0.02
     w1 = otlab.wasserstein(u, v)
