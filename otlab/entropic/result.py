@@ -69,8 +69,11 @@ class SinkhornResult:
         Dual potentials (log-domain scalings times ε).
     cost : float or Tensor
         The linear transport cost :math:`\langle P, C\rangle` of the returned
-        plan (what ``ot.sinkhorn2`` returns); :math:`\ge` the exact OT cost
-        when the plan is feasible.
+        plan (what ``ot.sinkhorn2`` returns), at the marginals' mass (times
+        :math:`\sum a / \sum P`, which is 1 to within ``marginal_error``: the
+        round-off of large potentials moves the plan's entries alike, and
+        the cost by that relative amount of the costs' size); :math:`\ge`
+        the exact OT cost when the plan is feasible.
     objective : float or Tensor
         The entropic objective :math:`\mathrm{OT}_\varepsilon`, computed as the
         dual value :math:`\langle a, f\rangle + \langle b, g\rangle` (minus
