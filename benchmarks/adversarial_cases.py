@@ -369,6 +369,23 @@ def api_cases() -> None:
     case("wasserstein(((0, 0), (1, 1)), ((1, 1), (2, 2)))", "sqrt(2) = 1.41421",
          "1.0 (read as 1-D points with weights)",
          lambda: otlab.wasserstein(((0, 0), (1, 1)), ((1, 1), (2, 2))))
+    def gradient_at_itself(fn):
+        def run():
+            x = torch.tensor(np.random.default_rng(8).normal(size=(8, 2)), requires_grad=True)
+            fn(x, x.detach().clone()).backward()
+            return f"gradient max |g| = {float(x.grad.abs().max()):.3g}"
+        return run
+
+    for name, fn in (
+            ("wasserstein (1-D, order 2)", lambda u, v: otlab.wasserstein(u[:, :1], v[:, :1],
+                                                                        order=2)),
+            ("sliced_wasserstein (order 2)", lambda u, v: otlab.sliced_wasserstein(
+                u, v, order=2).value),
+            ("max_sliced_wasserstein (order 2)", lambda u, v: otlab.max_sliced_wasserstein(
+                u, v, order=2).value),
+            ("energy_distance", lambda u, v: otlab.energy_distance(u, v).value)):
+        case(f"{name} of a tensor and itself: gradient", "0 (or finite)", "nan",
+             gradient_at_itself(fn))
     half = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
     case("partial_wasserstein(tensors requiring grad, mass=1)", "0.5 (the EMD)",
          "torch RuntimeError (numpy() on a tensor that requires grad)",

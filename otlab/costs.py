@@ -38,7 +38,7 @@ from ._validation import as_float_array
 from .frames import Frame, common_frame, power_of_two_at_least, scale_by_power  # noqa: F401
 
 __all__ = ["cost_matrix", "pairwise_cost", "distances", "power_cost",
-           "PowerCost", "power_sum", "power_mean", "mean_squared_distance"]
+           "PowerCost", "power_sum", "power_mean", "kth_root", "mean_squared_distance"]
 
 
 def distances(x, y):
@@ -183,7 +183,31 @@ def power_mean(weights, dist, order: float):
     10.0
     """
     total, unit = power_sum(weights, dist, order)
-    return unit * (total if order == 1 else total ** (1.0 / order))
+    return unit * kth_root(total, order)
+
+
+def kth_root(total, order: float):
+    r""":math:`t^{1/k}` for :math:`t \ge 0`, with gradient 0 at :math:`t = 0` (tensors).
+
+    A distance :math:`(W^k)^{1/k}` is at its minimum where :math:`W^k = 0`, and there
+    the gradient of :math:`W^k` is 0 too; the root's infinite slope made the product
+    NaN (the 1-D :math:`W_2` of a sample and itself had NaN gradients).  Like
+    ``torch.linalg.norm`` at 0, the gradient there is taken to be 0.
+
+    >>> import torch
+    >>> t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    >>> kth_root(t, 2).backward(); t.grad
+    tensor(0., dtype=torch.float64)
+    """
+    if order == 1:
+        return total
+    if is_torch(total):
+        import torch
+
+        positive = total > 0
+        safe = torch.where(positive, total, torch.ones_like(total))
+        return torch.where(positive, safe ** (1.0 / order), torch.zeros_like(total))
+    return total ** (1.0 / order)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ import numpy as np
 
 from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_choice, check_positive
+from .costs import kth_root
 from .frames import median_frame, power_of_two_at_least
 from .sample import as_sample, check_same_dimension
 
@@ -325,7 +326,8 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     se = _standard_error(rxx, rxy, ryy, cxy, wx, wy)
     unit = frame.scale if kernel == "energy" else 1.0
     squared = squared * unit
-    root = squared.clamp(min=0).sqrt() if is_torch(squared) else math.sqrt(max(float(squared), 0))
+    # gradient 0 where the squared value is 0 (the sqrt's infinite slope gave NaN)
+    root = kth_root(squared.clamp(min=0), 2) if is_torch(squared) else math.sqrt(max(float(squared), 0))
     return KernelDistanceResult(squared=result_like(squared, like), value=result_like(root, like),
                                 standard_error=se * unit, bandwidth=sigma, kernel=kernel,
                                 estimator=estimator)

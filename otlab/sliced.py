@@ -50,6 +50,7 @@ import numpy as np
 from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_order, check_positive, check_positive_int
 from ._warnings import ConvergenceWarning, external_stacklevel
+from .costs import kth_root
 from .datasets._seed import as_generator
 from .frames import median_frame, power_of_two_at_least
 from .one_d import quantile_coupling
@@ -175,7 +176,7 @@ def _column_power_means(gaps, lengths, order):
     unit = xp.exp2(xp.ceil(xp.log2(xp.where(top > 0, top, xp.ones_like(top)))))
     scaled = (gaps / unit).abs() if is_torch(gaps) else np.abs(gaps / unit)
     total = (lengths[:, None] * (scaled if order == 1 else scaled ** order)).sum(0)
-    return unit * (total if order == 1 else total ** (1.0 / order))
+    return unit * kth_root(total, order)
 
 
 def _xp(v):
@@ -224,7 +225,7 @@ def _sliced_mean(w, groups, order):
         resid = sums - sizes * mean
         se_r = math.sqrt(len(labels) / (len(labels) - 1) * (resid ** 2).sum()) / n
     scaled = (w / unit) ** order
-    value = unit * scaled.mean() ** (1.0 / order)
+    value = unit * kth_root(scaled.mean(), order)
     se = unit * se_r / (order * mean ** (1 - 1 / order)) if mean > 0 else 0.0
     return value, float(se)
 

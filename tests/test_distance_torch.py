@@ -94,3 +94,15 @@ def test_cuda_tensors_give_the_cpu_value_on_the_cuda_device(dim):
     value.backward()
     assert xc.grad.device.type == "cuda"
     np.testing.assert_allclose(value.item(), otlab.wasserstein(x, y, order=2).item(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("dim", [1, 2])
+def test_gradient_of_w_between_a_sample_and_itself_is_zero(order, dim):
+    # W_k = (W_k^k)^(1/k) is at its minimum, 0, where W_k^k has gradient 0; the k-th root's
+    # infinite slope there gave NaN gradients in 1-D for k >= 2 (the 2-D path gave 0)
+    x = _rand((6, dim), 8, torch.float64).requires_grad_(True)
+    value = otlab.wasserstein(x, x.detach().clone(), order=order)
+    value.backward()
+    assert value.item() == 0.0
+    assert torch.equal(x.grad, torch.zeros_like(x))

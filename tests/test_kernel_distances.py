@@ -269,3 +269,13 @@ def test_median_heuristic_ignores_how_far_a_lone_point_is(far):
     z = np.vstack([x, y, [[far, 0.0]]])
     d = cdist(z, z)[np.triu_indices(len(z), 1)]
     np.testing.assert_allclose(sigma, np.median(d), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "laplacian", "energy"])
+def test_gradient_of_the_distance_between_a_sample_and_itself_is_finite(kernel):
+    # value = sqrt(max(squared, 0)) had NaN gradients where squared is 0 (the energy kernel)
+    x = torch.tensor(np.random.default_rng(0).normal(size=(8, 2)), requires_grad=True)
+    res = mmd(x, x.detach().clone(), kernel=kernel, bandwidth=_bw(kernel), estimator="biased")
+    res.value.backward()
+    assert res.value.item() == 0.0
+    assert torch.isfinite(x.grad).all()

@@ -385,3 +385,14 @@ def test_a_far_point_of_weight_zero_leaves_sliced_and_max_sliced_distance_unchan
     ref, res = _msw(x, y, order=order), _msw(xf, y, a=a, order=order)
     assume(ref.converged and res.converged)
     np.testing.assert_allclose(res.value, ref.value, rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("fn", [sliced_wasserstein, max_sliced_wasserstein])
+def test_gradient_of_sliced_distance_between_a_sample_and_itself_is_zero(fn, order):
+    # the k-th root of a mean that is 0 (the minimum) gave NaN gradients for k >= 2
+    x = torch.tensor(np.random.default_rng(0).normal(size=(8, 3)), requires_grad=True)
+    value = fn(x, x.detach().clone(), order=order, n_projections=30).value
+    value.backward()
+    assert value.item() == 0.0
+    assert torch.equal(x.grad, torch.zeros_like(x))
