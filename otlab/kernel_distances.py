@@ -119,7 +119,9 @@ def _pairwise(x, y, kernel: str, sigma: float):
 
         if kernel == "gaussian":
             sq = ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :]).addmm_(x, y.T, alpha=-2)
-            return torch.exp(sq.clamp_(min=0) * (-0.5 / sigma / sigma))
+            # divided by sigma twice: -0.5 / sigma**2 alone overflows for sigma below 1e-154
+            # (then 0 * -inf = NaN on the diagonal)
+            return torch.exp(sq.clamp_(min=0).div_(sigma).div_(sigma).mul_(-0.5))
         d = torch.cdist(x, y, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
         return torch.exp(-d / sigma) if kernel == "laplacian" else -d
     # numpy input: the exponentials by torch on the same memory (its vectorised exp is about
