@@ -386,6 +386,13 @@ def api_cases() -> None:
             ("energy_distance", lambda u, v: otlab.energy_distance(u, v).value)):
         case(f"{name} of a tensor and itself: gradient", "0 (or finite)", "nan",
              gradient_at_itself(fn))
+    rng = np.random.default_rng(5)
+    u, v = rng.normal(size=(20, 2)), rng.normal(size=(30, 2))
+    case("mmd(bandwidth=1e-160), biased, 20 and 30 points", f"{1 / 20 + 1 / 30:.6g} (sum a^2 + sum b^2)",
+         "nan, no warning", lambda: otlab.mmd(u, v, bandwidth=1e-160, estimator="biased").squared)
+    case("sliced_wasserstein(tol=1e-300, max_projections=300)",
+         "converged=False and a ConvergenceWarning", "OverflowError (34, 'Numerical result out of range')",
+         lambda: otlab.sliced_wasserstein(u, v, tol=1e-300, max_projections=300).converged)
     half = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
     case("partial_wasserstein(tensors requiring grad, mass=1)", "0.5 (the EMD)",
          "torch RuntimeError (numpy() on a tensor that requires grad)",

@@ -317,7 +317,8 @@ def sliced_wasserstein(p, q, *, a=None, b=None, order: float = 1, n_projections:
                 f"max_projections={max_projections} directions; the value is unbiased but "
                 "less precise than asked", ConvergenceWarning, stacklevel=external_stacklevel())
             break
-        wanted = math.ceil(total * min((se * scale / tol) ** 2 * 1.2, 16.0))
+        # the ratio capped before squaring: (se / tol) ** 2 overflowed for tol = 1e-300
+        wanted = math.ceil(total * min(min(se * scale / tol, 4.0) ** 2 * 1.2, 16.0))
         theta, groups = sphere_directions(dim, min(max(wanted, total + dim), max_projections),
                                           seed=rng)
         per_direction = _projected_distances(x, wx, y, wy, theta, order, uniform)

@@ -396,3 +396,12 @@ def test_gradient_of_sliced_distance_between_a_sample_and_itself_is_zero(fn, ord
     value.backward()
     assert value.item() == 0.0
     assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+def test_a_tol_far_below_the_standard_error_adds_projections_up_to_the_cap():
+    # (se / tol) ** 2 overflowed the Python float for tol = 1e-300: OverflowError (errno 34)
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
+    with pytest.warns(otlab.ConvergenceWarning, match="max_projections=300"):
+        res = sliced_wasserstein(x, y, tol=1e-300, max_projections=300)
+    assert not res.converged and res.n_projections == 300
