@@ -8,7 +8,10 @@ Two frames, each with its use, both safe at any offset and scale:
   :math:`[-1, 1]` whatever their offset (1e8) or magnitude (1e-300, 1e300).
   The solvers (exact, 1-D, Sinkhorn) compute their costs there and scale
   results back by ``s`` or :math:`s^k` (:func:`scale_by_power`), so
-  :math:`W(cx, cy) = |c|\, W(x, y)` holds to round-off.
+  :math:`W(cx, cy) = |c|\, W(x, y)` holds to round-off.  :func:`median_frame`
+  centres it on the median of the points with mass instead, so that a few far
+  points (or points of weight 0) leave the others their digits (sliced
+  distances, MMD).
 * **the moment frame** (:func:`common_scale`, :func:`standardise`): the sample
   estimators (neural critics, k-NN KL, classifier JS) and the exact critic work
   on :math:`u = (z - c) / s` with :math:`c` the pooled mean and :math:`s` the

@@ -279,8 +279,9 @@ def sliced_wasserstein(p, q, *, a=None, b=None, order: float = 1, n_projections:
 
     Notes
     -----
-    The points are centred and divided by a common power of two before
-    projecting (:func:`otlab.costs.common_frame`), so the value is exact to
+    The points are centred on the median of the points with mass and
+    divided by a common power of two before projecting
+    (:func:`otlab.frames.median_frame`), so the value is exact to
     round-off under translation and scale.  :math:`SW_k \le W_k` for every
     direction design (each 1-D coupling is a projection of a coupling of the
     samples), and in 2-D the two parallel lines at distance :math:`\theta`
