@@ -105,8 +105,12 @@ _SPARSE_HINT = "Use solver='sparse' (memory O(n + m)) or solver='auto'."
 #: them) are not resolved: their squared distances underflow (:func:`_mass_unresolved`).
 #: Measured beside data of size 1: a weight-0 point at 1e100 (2**-332) left W_k within
 #: 8.3e-16; a pair of weight 1e-300 at 1e160 (2**-531) moved W_1 by 3.6e-5, at 1e300 to 0.0
-#: (those points carry mass: caught by :func:`_plan_unresolved`).
-MASS_EXTENT = 2.0**-400
+#: (those points carry mass: caught by :func:`_plan_unresolved`).  Was 2**-400; since the
+#: re-solves in finer units divide the coordinates first (:func:`_in_units`), a weight-0
+#: point at 1e100 to 1e150 beside data of size 1 (and data of size 1e-140 beside one at 1e-40
+#: to 1e10) is solved exactly, orders 1, 2 and 3.5, both solvers (measured; was
+#: converged=False from 1e130 on).
+MASS_EXTENT = 2.0**-500
 #: A pair the plan uses whose distance in the frame is below this has a squared distance
 #: outside the normal range (2**-1000): its cost came out 0 or subnormal
 #: (:func:`_plan_unresolved`).
@@ -413,8 +417,8 @@ def _solve_resolved(p: _Problem, order, solver, max_iter, max_rounds, report, tu
     for _ in range(MAX_SOLVES):
         cost = following  # the costs of the plan returned
         solved = _in_units(p, cost, solver)
-        plan, sol = _solve_reduced(solved[0], solved[1], solver, max_iter, max_rounds, report,
-                                   tuning, shapes, complete)
+        plan, sol = _solve_reduced(*solved, max_iter, max_rounds, report, tuning, shapes,
+                                   complete)
         clipped = cost.clip < math.inf and bool(
             (solved[1].pairs(solved[0].x, solved[0].y, plan.rows, plan.cols)
              >= cost.clip).any())
@@ -441,7 +445,7 @@ TINY_UNIT = 2.0**-400
 SPARSE_TINY_UNIT = 2.0**-500
 
 
-def _in_units(p: _Problem, cost: PowerCost, solver: str) -> tuple[_Problem, PowerCost]:
+def _in_units(p: _Problem, cost: PowerCost, solver: str) -> tuple[_Problem, PowerCost, str]:
     """The problem and costs to solve: coordinates divided by a power of two near a tiny unit.
 
     :class:`~otlab.costs.PowerCost` squares coordinate differences before it divides by
@@ -453,14 +457,21 @@ def _in_units(p: _Problem, cost: PowerCost, solver: str) -> tuple[_Problem, Powe
     same numbers as in the problem's own coordinates.  The sparse solver's geometry (k-d
     trees, nearest neighbours, bounds of the pair scan), and the c-transform that gives
     points of weight 0 their potentials, need finite squared distances between all points,
-    so they take units down to :data:`SPARSE_TINY_UNIT` only.
+    so they take units down to :data:`SPARSE_TINY_UNIT` only; below, a problem of at most
+    :data:`DENSE_SPEED_LIMIT` pairs with positive weights is solved densely (the solver
+    returned third), a larger one as it is (its plan then is not certified).
     """
     if cost.unit >= TINY_UNIT:
-        return p, cost
-    s = power_of_two_at_least(cost.unit)
-    if s < SPARSE_TINY_UNIT and not (solver == "dense" and p.wx.all() and p.wy.all()):
-        return p, cost  # squares of the other distances would overflow in the pair geometry
-    return replace(p, x=p.x / s, y=p.y / s), replace(cost, unit=cost.unit / s)
+        return p, cost, solver
+    s = max(power_of_two_at_least(cost.unit), 2.0**-1021)  # 1 / s stays finite
+    if s < SPARSE_TINY_UNIT and solver != "dense":
+        small = p.x.shape[0] * p.y.shape[0] <= DENSE_SPEED_LIMIT
+        if not (small and p.wx.all() and p.wy.all()):
+            return p, cost, solver  # squares of other distances would overflow in the geometry
+        solver = "dense"
+    if s < SPARSE_TINY_UNIT and not (p.wx.all() and p.wy.all()):
+        return p, cost, solver
+    return replace(p, x=p.x / s, y=p.y / s), replace(cost, unit=cost.unit / s), solver
 
 
 def _split_rows(rows, cols, flows, inverse, weights, n_unique):
@@ -854,7 +865,7 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
                                 np.arange(p.y.shape[0]))
         violation = everything(fu, gu, np.inf).max_excess
     else:  # dense solve, or potentials completed by the c-transform: scan everything
-        sp, sc = solved if solved is not None else (p, cost)
+        sp, sc = solved[:2] if solved is not None else (p, cost)
         violation = scan_excess(sp.x, sp.y, fu, gu, Leaves(sp.x, SCAN_LEAF),
                                 Leaves(sp.y, SCAN_LEAF), sc, tol=np.inf).max_excess
     plan_csr = _expand_plan(plan, p, a, b)
