@@ -356,6 +356,13 @@ NOTES = """\
   W_1, 10.1 million pairs).  Clustered W_1 still misses 30 s, by 2.1x: the potentials that its pivots shift
   (module notes of `otlab/exact/_simplex.py`, "Large shifts", for two ways around them that
   were measured and not kept).
+- The n = 10^5 rows rendered above were measured once more on the same engine (with the exact
+  front end's later certificate and unit changes, which these problems do not reach), on a
+  quiet machine (load 0.6-0.8, nothing else running): uniform W_1 9.9 s, W_2 9.3 s, clustered
+  W_2 21.1 s, clustered W_1 49.0 s (the rows at load 1.8-2.7 above them, now in
+  `exact_scale_runs_previous.jsonl`: 13.0, 13.0, 27.4 and 61.9 s); the same values, bitwise.
+  Clustered W_1 misses 30 s by 1.63x.  Of its 49 s about 35 s are the network simplex (every
+  level) and 8.4 s the checks of all pairs (module notes of `otlab/exact/_multiscale.py`).
 """
 
 
