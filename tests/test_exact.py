@@ -281,21 +281,24 @@ def test_subtracting_a_constant_from_the_costs_moves_the_lp_value_by_it(problem,
     a, b, M = problem
     base, shifted = otlab.emd(a, b, M), otlab.emd(a, b, M - shift)
     assert shifted.converged
-    # measured: |difference| <= 4.2e-15 * shift * sum(a) (the shift's round-off; 1200 problems)
-    np.testing.assert_allclose(shifted.cost, base.cost - shift * a.sum(), rtol=1e-12,
-                               atol=1e-12 * shift * a.sum())
+    # measured: |difference| <= 4.2e-15 * shift * sum(a) (the shift's round-off; 1200 problems);
+    # asserted 1e-10, as the certificate (round-off of order 1e-16 * shift)
+    np.testing.assert_allclose(shifted.cost, base.cost - shift * a.sum(), rtol=1e-10,
+                               atol=1e-10 * shift * a.sum())
     cert = shifted.certificate()
-    assert cert["dual_violation"] <= 1e-12 * shift
-    assert abs(cert["duality_gap"]) <= 1e-12 * shift * a.sum() + 1e-12
-    assert cert["marginal_error"] <= 1e-12 * a.sum()
+    assert cert["dual_violation"] <= 1e-10 * shift
+    assert abs(cert["duality_gap"]) <= 1e-10 * shift * a.sum() + 1e-10
+    assert cert["marginal_error"] <= 1e-10 * a.sum()
 
 
 def test_all_negative_costs_are_solved_not_called_infeasible():
     M = np.array([[-5.0, -4.0], [-4.0, -5.0]])
     res = otlab.emd([0.5, 0.5], [0.5, 0.5], M)
+    # halves and small integers: exact in IEEE arithmetic (measured: cost -5.0, plan, gap and
+    # violation exact); the cost asserted exactly, the rest to 1e-12
     assert res.converged and res.cost == -5.0
-    np.testing.assert_allclose(res.plan, [[0.5, 0.0], [0.0, 0.5]], rtol=0, atol=1e-15)
-    assert res.dual_violation <= 1e-15 and abs(res.duality_gap) <= 1e-15
+    np.testing.assert_allclose(res.plan, [[0.5, 0.0], [0.0, 0.5]], rtol=0, atol=1e-12)
+    assert res.dual_violation <= 1e-12 and abs(res.duality_gap) <= 1e-12
 
 
 @pytest.mark.parametrize("mass", [1.2e308, np.finfo(float).max])
@@ -306,5 +309,6 @@ def test_weights_near_the_largest_float_give_a_finite_cost_when_it_fits(mass):
     M = np.array([[0.5, 1.0], [1.0, 0.5]])
     res = otlab.emd(a, a, M)
     assert res.converged
-    np.testing.assert_allclose(res.cost, 0.5 * mass, rtol=1e-15)
-    np.testing.assert_allclose(res.plan, np.diag(a), rtol=1e-15)
+    # powers of two and halves: exact (measured); asserted 1e-12
+    np.testing.assert_allclose(res.cost, 0.5 * mass, rtol=1e-12)
+    np.testing.assert_allclose(res.plan, np.diag(a), rtol=1e-12)

@@ -277,7 +277,7 @@ def test_gradient_of_the_distance_between_a_sample_and_itself_is_finite(kernel):
     x = torch.tensor(np.random.default_rng(0).normal(size=(8, 2)), requires_grad=True)
     res = mmd(x, x.detach().clone(), kernel=kernel, bandwidth=_bw(kernel), estimator="biased")
     res.value.backward()
-    assert abs(res.squared.item()) <= 1e-14  # 0 to round-off (measured: 0 or 2.2e-16)
+    assert abs(res.squared.item()) <= 1e-12  # 0 to round-off (measured: 0 or 2.2e-16)
     assert torch.isfinite(x.grad).all()
 
 
@@ -288,8 +288,9 @@ def test_a_bandwidth_far_below_every_distance_gives_the_identity_kernel(bandwidt
     rng = np.random.default_rng(5)
     x, y = rng.normal(size=(20, 2)), rng.normal(size=(30, 2))
     biased = mmd(x, y, bandwidth=bandwidth, estimator="biased").squared
-    np.testing.assert_allclose(biased, 1 / 20 + 1 / 30, rtol=1e-14)
+    # sums of 400 and 900 terms: round-off of order 1e-16 relative; asserted 1e-12
+    np.testing.assert_allclose(biased, 1 / 20 + 1 / 30, rtol=1e-12)
     assert mmd(x, y, bandwidth=bandwidth).squared == 0.0
     xt = torch.tensor(x)
     np.testing.assert_allclose(float(mmd(xt, torch.tensor(y), bandwidth=bandwidth,
-                                         estimator="biased").squared), 1 / 20 + 1 / 30, rtol=1e-14)
+                                         estimator="biased").squared), 1 / 20 + 1 / 30, rtol=1e-12)
