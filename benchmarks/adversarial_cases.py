@@ -496,6 +496,22 @@ def entry_point_cases() -> None:
                                          u[:30] * s, v[:30] * s, n_pairs=256).max_slope)
 
 
+def _tally(checks) -> str:
+    """``checks``: ``(converged, right)`` per problem; how many are wrong but converged."""
+    wrong = exact = unconverged = 0
+    for converged, right in checks:
+        wrong += converged and not right
+        exact += converged and right
+        unconverged += not converged
+    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
+
+
+def _quietly(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
 def _wide_cost_matrices() -> str:
     """Uniform 5 x 5 problems whose costs span many orders of magnitude, against brute force."""
     import itertools
@@ -504,71 +520,64 @@ def _wide_cost_matrices() -> str:
     rng = np.random.default_rng(0)
     n = 5
     perms = list(itertools.permutations(range(n)))
-    wrong = exact = unconverged = 0
-    for trial in range(400):
-        lo, hi = sorted(rng.integers(-300, 300, 2))
-        M = 10.0 ** rng.uniform(lo, hi, (n, n))
-        if trial % 3 == 0:
-            M *= rng.choice([-1, 1], (n, n))
-        best, size = min((math.fsum(M[range(n), p]) / n, math.fsum(abs(M[range(n), p])) / n)
-                         for p in perms)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            r = otlab.emd(np.full(n, 1 / n), np.full(n, 1 / n), M)
-        right = abs(r.cost - best) <= 1e-9 * size
-        wrong += r.converged and not right
-        exact += r.converged and right
-        unconverged += not r.converged
-    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
+
+    def checks():
+        for trial in range(400):
+            lo, hi = sorted(rng.integers(-300, 300, 2))
+            M = 10.0 ** rng.uniform(lo, hi, (n, n))
+            if trial % 3 == 0:
+                M *= rng.choice([-1, 1], (n, n))
+            best, size = min((math.fsum(M[range(n), p]) / n,
+                              math.fsum(abs(M[range(n), p])) / n) for p in perms)
+            r = _quietly(otlab.emd, np.full(n, 1 / n), np.full(n, 1 / n), M)
+            yield r.converged, abs(r.cost - best) <= 1e-9 * size
+
+    return _tally(checks())
 
 
-def _far_light_pair_matrices() -> str:
-    """The problems of :func:`_far_light_pairs` (6 places to 1e150) as cost matrices for emd."""
+def _far_light_pair_problems(places):
+    """20 points a side of size 1 (``x``, ``y``) and, for each place and weight ``w``, the two
+    clouds with a pair one apart there: ``(x, y, [(x_far, y_far, a, w), ...])``."""
     import itertools
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
-    wrong = exact = unconverged = 0
-    for order in (1, 2):
-        base = otlab.emd_points(x, y, order=order).cost
-        for far, w in itertools.product((1e5, 1e10, 1e20, 1e50, 1e100, 1e150),
-                                        (1e-3, 1e-12, 1e-100, 1e-300)):
-            a = np.append(np.full(20, (1 - w) / 20), w)
-            M = otlab.cost_matrix(np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]),
-                                  order=order)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = otlab.emd(a, a, M)
-            expected = (1 - w) * base + w
-            right = abs(r.cost - expected) <= 1e-9 * expected
-            wrong += r.converged and not right
-            exact += r.converged and right
-            unconverged += not r.converged
-    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
+    problems = [(np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]),
+                 np.append(np.full(20, (1 - w) / 20), w), w)
+                for far, w in itertools.product(places, (1e-3, 1e-12, 1e-100, 1e-300))]
+    return x, y, problems
+
+
+def _far_light_pair_matrices() -> str:
+    """The problems of :func:`_far_light_pairs` (6 places to 1e150) as cost matrices for emd."""
+    x, y, problems = _far_light_pair_problems((1e5, 1e10, 1e20, 1e50, 1e100, 1e150))
+
+    def checks():
+        for order in (1, 2):
+            base = otlab.emd_points(x, y, order=order).cost
+            for xf, yf, a, w in problems:
+                r = _quietly(otlab.emd, a, a, otlab.cost_matrix(xf, yf, order=order))
+                expected = (1 - w) * base + w
+                yield r.converged, abs(r.cost - expected) <= 1e-9 * expected
+
+    return _tally(checks())
 
 
 def _far_light_pairs() -> str:
     """A pair of weight ``w`` one apart at ``far``: 7 places x 4 weights x 2 orders x 2 solvers."""
     import itertools
 
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
-    wrong = exact = unconverged = 0
-    for order, solver in itertools.product((1, 2), ("sparse", "dense")):
-        base = otlab.emd_points(x, y, order=order, solver=solver).cost
-        for far, w in itertools.product((1e10, 1e20, 1e50, 1e100, 1e160, 1e200, 1e300),
-                                        (1e-3, 1e-12, 1e-100, 1e-300)):
-            a = np.append(np.full(20, (1 - w) / 20), w)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = otlab.emd_points(np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]),
-                                     a, a, order=order, solver=solver)
-            expected = (1 - w) * base + w
-            right = abs(r.cost - expected) <= 1e-9 * expected
-            wrong += r.converged and not right
-            exact += r.converged and right
-            unconverged += not r.converged
-    return f"{wrong} wrong with converged=True, {exact} exact, {unconverged} converged=False"
+    x, y, problems = _far_light_pair_problems((1e10, 1e20, 1e50, 1e100, 1e160, 1e200, 1e300))
+
+    def checks():
+        for order, solver in itertools.product((1, 2), ("sparse", "dense")):
+            base = otlab.emd_points(x, y, order=order, solver=solver).cost
+            for xf, yf, a, w in problems:
+                r = _quietly(otlab.emd_points, xf, yf, a, a, order=order, solver=solver)
+                expected = (1 - w) * base + w
+                yield r.converged, abs(r.cost - expected) <= 1e-9 * expected
+
+    return _tally(checks())
 
 
 def main(argv=None) -> None:

@@ -443,17 +443,26 @@ def test_a_far_point_of_weight_zero_changes_nothing(seed, far, order, solver):
     np.testing.assert_allclose(res.distance, expected, rtol=1e-11)
 
 
+def _with_a_light_far_pair(far, w, solver, order=1):
+    """20 points a side of size 1 and a pair of weight ``w`` one apart at ``far``.
+
+    Returns the solve (warnings silenced), the exact W_k^k and the problem's arguments.
+    """
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
+    a = np.append(np.full(20, (1 - w) / 20), w)
+    problem = (np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]), a, a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = emd_points(*problem, order=order, solver=solver)
+    return res, (1 - w) * emd_points(x, y, order=order, solver=solver).cost + w * 1.0, problem
+
+
 @pytest.mark.parametrize("solver", ["sparse", "dense"])
 def test_a_light_pair_far_away_leaves_the_rest_resolved(solver):
     # a pair of weight 1e-12 at 1e10 that moves by 1 moved W_1 by 7e-9 relative (the rest lost
     # its digits in x - midpoint); now 4.6e-16 (measured)
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
-    w = 1e-12
-    a = np.append(np.full(20, (1 - w) / 20), w)
-    res = emd_points(np.vstack([x, [[1e10, 1e10]]]), np.vstack([y, [[1e10, 1e10 + 1.0]]]), a, a,
-                     order=1, solver=solver)
-    expected = (1 - w) * emd_points(x, y, order=1, solver=solver).cost + w * 1.0
+    res, expected, _ = _with_a_light_far_pair(1e10, 1e-12, solver)
     assert res.converged
     np.testing.assert_allclose(res.cost, expected, rtol=1e-11)
 
@@ -468,21 +477,6 @@ def test_points_with_mass_below_the_frames_resolution_are_not_reported_converged
         res = emd_points(x, np.vstack([y, [[1e300, 1e300]]]), None, np.append(np.ones(20), 0.0),
                          solver=solver)
     assert not res.converged
-
-
-def _with_a_light_far_pair(far, w, solver, order=1):
-    """20 points a side of size 1 and a pair of weight ``w`` one apart at ``far``.
-
-    Returns the solve (warnings silenced), the exact W_k^k and the problem's arguments.
-    """
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 0.5
-    a = np.append(np.full(20, (1 - w) / 20), w)
-    problem = (np.vstack([x, [[far, 0.0]]]), np.vstack([y, [[far, 1.0]]]), a, a)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        res = emd_points(*problem, order=order, solver=solver)
-    return res, (1 - w) * emd_points(x, y, order=order, solver=solver).cost + w * 1.0, problem
 
 
 @pytest.mark.parametrize("solver", ["sparse", "dense"])

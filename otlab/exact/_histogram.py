@@ -13,6 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -257,17 +258,17 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
     units = _mass_units(a)
     a_unit, b_unit = a / units[0] / units[1], b / units[0] / units[1]
     b_unit = b_unit * (a_unit.sum() / b_unit.sum())
-    plan, f, g, unit, costs, code, clipped = _solve_clipped(a_unit, b_unit, M, max_iter)
+    lp = _solve_clipped(a_unit, b_unit, M, max_iter)
     with np.errstate(over="ignore"):  # a value beyond the float range is inf: the true value
         # units are powers of two: their product as one exponent (2**1023 times 2 alone
         # overflowed: a cost of 0.6e308 came out inf, measured)
-        cost = float(np.ldexp(dot(plan.ravel(), M.ravel()),
+        cost = float(np.ldexp(dot(lp.plan.ravel(), M.ravel()),
                               sum(math.frexp(u)[1] - 1 for u in units)))
-    certified = code == 1 and not clipped and _certified(a_unit, b_unit, plan, f, g, costs)
+    certified = lp.code == 1 and not lp.clipped and _certified(a_unit, b_unit, lp)
     with np.errstate(over="ignore"):
-        f, g = f * unit, g * unit
+        f, g = lp.f * lp.unit, lp.g * lp.unit
     result = EMDResult(
-        plan=plan * units[1] * units[0],
+        plan=lp.plan * units[1] * units[0],
         cost=cost,
         f=f,
         g=g,
@@ -278,12 +279,27 @@ def emd(a, b, M, *, max_iter: int | None = None, mass_rtol: float = MASS_RTOL) -
         M=M,
     )
     if not certified:
-        warnings.warn(_unconverged_message(result, code == 1, clipped), ConvergenceWarning,
+        warnings.warn(_unconverged_message(result, lp.code == 1, lp.clipped), ConvergenceWarning,
                       stacklevel=2)
     return result
 
 
-def _solve_clipped(a, b, M, max_iter):
+class _ClippedLP(NamedTuple):
+    """The last LP of :func:`_solve_clipped`: its plan, potentials in units ``unit`` of ``M``,
+    the costs it solved (``M`` in those units, clipped or not), whether its plan uses a
+    clipped pair, and the largest magnitude among those costs."""
+
+    plan: np.ndarray
+    f: np.ndarray
+    g: np.ndarray
+    unit: float
+    costs: np.ndarray
+    code: int
+    clipped: bool
+    largest: float
+
+
+def _solve_clipped(a, b, M, max_iter) -> _ClippedLP:
     """POT's network simplex on ``M``, then on ``M`` clipped while the plan is unresolved.
 
     The simplex tells costs apart to about 1e-14 of the largest one it is given: with a
@@ -296,9 +312,7 @@ def _solve_clipped(a, b, M, max_iter):
     problem are feasible for the costs unclipped (they are larger).  Every decision reads
     ``M`` itself: in the units of its largest entry, entries 1e-490 of it underflow to 0.
 
-    Returns ``(plan, f, g, unit, costs, code, clipped)``: the potentials in units ``unit``
-    of ``M``, ``costs`` the matrix in those units that the last LP solved (clipped or
-    not), and ``clipped`` whether the last plan uses a clipped pair.
+    Returns the last LP (:class:`_ClippedLP`).
     """
     from ot.lp import emd as _pot_emd
 
@@ -318,24 +332,25 @@ def _solve_clipped(a, b, M, max_iter):
             raise RuntimeError(f"network simplex failed: {log['warning']} (result code {code})")
         f = np.asarray(log["u"], dtype=np.float64) + shift / 2
         g = np.asarray(log["v"], dtype=np.float64) + shift / 2
+        largest = max(abs(lo), abs(min(top, clip))) / unit
         if code != 1:
-            return plan, f, g, unit, costs, code, False
+            return _ClippedLP(plan, f, g, unit, costs, code, False, largest)
         used = float(M[plan > 0].max(initial=lo))
         if used >= clip:  # the plan uses a clipped pair: raise the clip
             clip = lo + CLIP * (clip - lo)
         elif used - lo < RESOLVED * (min(top, clip) - lo) and used > lo:
             clip = used + CLIP * (used - lo)  # unresolved: clip close above the plan's costs
         else:
-            return plan, f, g, unit, costs, code, False
+            return _ClippedLP(plan, f, g, unit, costs, code, False, largest)
         # in units of a power of two near the clip (exact): costs of order 1, which the
         # simplex resolves (a clip of 1e-196 left the plan as wrong as before)
         unit = power_of_two_at_least(max(abs(lo), abs(clip)))
         with np.errstate(under="ignore"):
             costs = np.minimum(M, clip) / unit
-    return plan, f, g, unit, costs, code, True
+    return _ClippedLP(plan, f, g, unit, costs, code, True, largest)
 
 
-def _certified(a, b, plan, f, g, costs) -> bool:
+def _certified(a, b, lp: _ClippedLP) -> bool:
     """Whether the duality gap plus the dual violation times the mass is at most
     :data:`CERT_RTOL` of the cost, or :data:`CERT_ROUNDOFF` of the largest cost times the
     mass (the LP's own round-off; costs near 0), on the costs the LP solved.
@@ -344,10 +359,9 @@ def _certified(a, b, plan, f, g, costs) -> bool:
     potentials' excess are the same or smaller on ``M`` itself: the certificate holds there.
     """
     mass = float(a.sum())
-    cost = dot(plan.ravel(), costs.ravel())
-    error = abs(cost - dot(a, f) - dot(b, g)) + max_excess(f, g, costs) * mass
-    given = float(np.abs(costs).max())
-    return bool(error <= CERT_RTOL * abs(cost) or error <= CERT_ROUNDOFF * given * mass)
+    cost = dot(lp.plan.ravel(), lp.costs.ravel())
+    error = abs(cost - dot(a, lp.f) - dot(b, lp.g)) + max_excess(lp.f, lp.g, lp.costs) * mass
+    return bool(error <= CERT_RTOL * abs(cost) or error <= CERT_ROUNDOFF * lp.largest * mass)
 
 
 def max_excess(f, g, M, *, block: int = 2**20) -> float:

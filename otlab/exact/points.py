@@ -464,12 +464,11 @@ def _in_units(p: _Problem, cost: PowerCost, solver: str) -> tuple[_Problem, Powe
     if cost.unit >= TINY_UNIT:
         return p, cost, solver
     s = max(power_of_two_at_least(cost.unit), 2.0**-1021)  # 1 / s stays finite
-    if s < SPARSE_TINY_UNIT and solver != "dense":
-        small = p.x.shape[0] * p.y.shape[0] <= DENSE_SPEED_LIMIT
-        if not (small and p.wx.all() and p.wy.all()):
-            return p, cost, solver  # squares of other distances would overflow in the geometry
+    if s < SPARSE_TINY_UNIT and solver != "dense":  # squares of other distances would overflow
+        if not (p.x.shape[0] * p.y.shape[0] <= DENSE_SPEED_LIMIT and p.wx.all() and p.wy.all()):
+            return p, cost, solver
         solver = "dense"
-    if s < SPARSE_TINY_UNIT and not (p.wx.all() and p.wy.all()):
+    elif s < SPARSE_TINY_UNIT and not (p.wx.all() and p.wy.all()):
         return p, cost, solver
     return replace(p, x=p.x / s, y=p.y / s), replace(cost, unit=cost.unit / s), solver
 
@@ -796,34 +795,37 @@ def overflow_message(name: str, res: PointsEMDResult) -> str:
             "(W_k scales with it) and scale the distance back.")
 
 
-def _bounds_w(value: float, error_bound: float, cost: PowerCost, size: float) -> bool:
+def _bounds_w(value: float, error_bound: float, cost: PowerCost, p: _Problem) -> bool:
     r"""Whether a feasible plan's certificate pins :math:`W_k` down, in the LP's units.
 
     The plan's cost ``value`` :math:`= c` is an upper bound on :math:`W_k^k` and
     :math:`c - e` (``error_bound`` :math:`= e`, duality gap plus dual violation) a lower
     one.  Certified when :math:`e \le` :data:`CERT_RTOL` :math:`c`, or when the interval
     :math:`[(c - e)_+^{1/k}, c^{1/k}]` of :math:`W_k` is at most :data:`CERT_ATOL` of
-    ``size`` long (two samples equal to round-off), ``size`` being the data's own
-    (:func:`_mass_size`, frame units).
+    the size of ``p``'s data long (two samples equal to round-off; :func:`_mass_size`,
+    frame units, only computed then).
 
+    >>> def pair(size):  # one point a side, ``size`` from the frame's centre
+    ...     return _Problem(np.array([[size]]), np.array([[-size]]), np.ones(1), np.ones(1),
+    ...                     None, None)
     >>> unit = PowerCost(2)
-    >>> _bounds_w(1.0, 1e-7, unit, 1.0), _bounds_w(1e-18, 1e-16, unit, 1.0)
+    >>> _bounds_w(1.0, 1e-7, unit, pair(1.0)), _bounds_w(1e-18, 1e-16, unit, pair(1.0))
     (True, True)
-    >>> _bounds_w(1e-18, 1e-16, unit, 1e-12)  # W_2 <= 1e-9: not small beside data of 1e-12
+    >>> _bounds_w(1e-18, 1e-16, unit, pair(1e-12))  # W_2 <= 1e-9: not small beside 1e-12
     False
     """
     if error_bound <= CERT_RTOL * value:  # not when NaN
         return True
     lower = max(value - error_bound, 0.0)
     width = cost.unit * (value ** (1.0 / cost.order) - lower ** (1.0 / cost.order))
-    return width <= CERT_ATOL * size
+    return width <= CERT_ATOL * _mass_size(p)
 
 
 def _mass_size(p: _Problem) -> float:
     """The size of the data that carry the mass: the median distance to the frame's centre.
 
-    The mass-weighted median, over both sides (each weighing one half) and the points off the
-    centre, of the largest coordinate: far points of little mass do not move it, where the
+    The mass-weighted median, over both sides (each side's weights summing to one) and the
+    points off the centre, of the largest coordinate: far points of little mass do not move it, where the
     frame's half-width (the farthest point) or a moment would be theirs.  With the frame's
     half-width as the size, a pair of weight 1e-12 at 1e10 beside data of size 1 had W_2^2
     reported 1.4e4 times too large with converged=True: 3e-16 of mass (the flows' round-off)
@@ -874,8 +876,7 @@ def _result(plan: Restricted, sol, cost: PowerCost, clipped, p: _Problem, frame:
                            cost.order)
     scale = frame.scale * cost.unit
     gap = plan.cost - dot(p.wx, fu) - dot(p.wy, gu)
-    certified = not certify or _bounds_w(plan.cost, abs(gap) + violation, cost,
-                                                _mass_size(p))
+    certified = not certify or _bounds_w(plan.cost, abs(gap) + violation, cost, p)
     if not certify:
         fu, gu = np.where(p.wx > 0, fu, np.nan), np.where(p.wy > 0, gu, np.nan)
     return PointsEMDResult(
