@@ -7,7 +7,7 @@ from ._validation import check_choice, check_order, check_positive_int
 from .exact import wasserstein_exact
 from .exact._progress import check_progress
 from .one_d import wasserstein_1d
-from .sample import sample_pair
+from .sample import sample_pair, with_mass
 
 __all__ = ["wasserstein", "METHODS"]
 
@@ -21,23 +21,14 @@ def _closed_form(sp, sq, order):
     """W_k of two 1-D samples by the closed form on sorted samples."""
     data = common_backend(sp.points, sp.probabilities, sq.points, sq.probabilities)
     x, wx, y, wy = (v.to(working_dtype(v.dtype)) for v in data) if is_torch(data[0]) else data
-    if not is_torch(x):
-        x, wx = _with_mass(x, wx)
-        y, wy = _with_mass(y, wy)
+    # the closed form's cumulative weights end at 1 only to round-off, and the tail segment
+    # (2e-16 long) went to the last point in sorted order: a weight-0 point at 1e300 gave
+    # W_1 = 2e284 for samples of size 1 (measured)
+    x, wx = with_mass(x, wx)
+    y, wy = with_mass(y, wy)
     value = wasserstein_1d(x[:, 0], wx, y[:, 0], wy, order=order,
                            uniform=sp.uniform and sq.uniform)
     return result_like(value, data[0])
-
-
-def _with_mass(x, w):
-    """The points of positive weight (numpy samples; tensors keep theirs for their gradients).
-
-    A point of weight 0 changes no W_k, but the closed form's cumulative weights end at 1
-    only to round-off, and the tail segment (2e-16 long) went to the last point in sorted
-    order: a weight-0 point at 1e300 gave W_1 = 2e284 for samples of size 1 (measured).
-    """
-    keep = w > 0
-    return (x, w) if keep.all() else (x[keep], w[keep])
 
 
 def wasserstein(p, q, *, a=None, b=None, order: float = 1, method: str = "auto",

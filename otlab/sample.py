@@ -29,7 +29,8 @@ from ._backend import is_torch
 from ._validation import as_float_array, as_points, as_weights
 from ._warnings import external_stacklevel
 
-__all__ = ["Sample", "as_sample", "sample_pair", "check_same_dimension", "split_sample"]
+__all__ = ["Sample", "as_sample", "sample_pair", "check_same_dimension", "split_sample",
+           "with_mass"]
 
 @dataclass(frozen=True, eq=False)
 class Sample:
@@ -250,3 +251,19 @@ def _tuple_points(p: tuple, name: str, *, weights_given: bool):
             stacklevel=external_stacklevel(),
         )
     return points
+
+
+def with_mass(x, w):
+    """The points of positive weight and their weights (numpy arrays; tensors are returned
+    as they are, keeping every point for its gradient).
+
+    A point of weight 0 changes no distance between samples, but where it lies sets the
+    solvers' frames and sorted orders: estimators that only sum over the mass leave it out.
+
+    >>> with_mass(np.array([[0.0], [1e300], [2.0]]), np.array([0.5, 0.0, 0.5]))[0].ravel()
+    array([0., 2.])
+    """
+    if is_torch(x):
+        return x, w
+    keep = w > 0
+    return (x, w) if keep.all() else (x[keep], w[keep])
