@@ -496,6 +496,33 @@ def entry_point_cases() -> None:
                                          u[:30] * s, v[:30] * s, n_pairs=256).max_slope)
 
 
+def estimator_cases() -> None:
+    """The non-exact estimators at the edges: a diverged classifier, far points of weight 0
+    or light, unbalanced masses near the float range, a tiny partial mass."""
+    rng = np.random.default_rng(11)
+    u, v = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 0.5
+    w = 1e-3
+    a = np.append(np.full(40, (1 - w) / 40), w)
+    for far in (1e160, 1e200):
+        case(f"mmd (Gaussian) squared: a point of weight 1e-3 at {far:g} beside 40 and 40",
+             f"{_light_far_mmd2(u, v, w):.9g} (dense double sum by differences)",
+             "0.0761821 (1e160), 2e-06 (1e200)",
+             lambda far=far: otlab.mmd(np.vstack([u, [[far, 0.0]]]), v, a=a, bandwidth=1.0,
+                                       estimator="biased").squared)
+
+
+def _light_far_mmd2(u, v, w) -> float:
+    """Biased Gaussian MMD^2 (bandwidth 1) of ``u`` with a point of weight ``w`` far away, and
+    ``v``: the far point's only kernel value is its own, 1."""
+    from scipy.spatial.distance import cdist
+
+    def k(p, q):
+        return np.exp(-cdist(p, q) ** 2 / 2)
+
+    a, b = np.full(len(u), (1 - w) / len(u)), np.full(len(v), 1 / len(v))
+    return float(a @ k(u, u) @ a + w * w + b @ k(v, v) @ b - 2 * a @ k(u, v) @ b)
+
+
 def _tally(checks) -> str:
     """``checks``: ``(converged, right)`` per problem; how many are wrong but converged."""
     wrong = exact = unconverged = 0
@@ -596,7 +623,8 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     groups = [offset_cases, epsilon_and_precision_cases, divergence_cases, extreme_value_cases,
-              budget_cases, critic_cases, knn_kl_cases, api_cases, entry_point_cases]
+              budget_cases, critic_cases, knn_kl_cases, api_cases, entry_point_cases,
+              estimator_cases]
     if not a.skip_slow:
         groups += [large_exact_case, sinkhorn_cliff_case]
     CASES.clear()

@@ -43,7 +43,12 @@ the backward pass).  Each kernel value is computed once: :math:`K(x, x)` and
 one pass over :math:`K(x, y)` gives both its row and its column sums, so
 :math:`(n^2 + m^2)/2 + nm` kernel values in all.  Distances come from coordinate differences in a common
 centred frame (:mod:`otlab.costs`), so the values are exact under translation
-and the energy distance scales with the points.  GeomLoss clamps squared
+and the energy distance scales with the points.  For the Gaussian and Laplacian
+kernels, a point more than :data:`FAR_BANDWIDTHS` bandwidths from the median of
+the points with mass is left out of that frame and its kernel values come from
+its coordinate differences (divided by the bandwidth before squaring), so a
+light point at 1e300 beside data of size 1 neither collapses the data's
+distances nor loses its own term; numpy points of weight 0 are left out.  GeomLoss clamps squared
 distances at 1e-8, so its laplacian and energy losses differ from the
 formulas above by the pairs closer than 1e-4 (every point with itself:
 ``(1e-4/2)(sum a^2 + sum b^2)`` for the energy loss).
@@ -51,6 +56,7 @@ formulas above by the pairs closer than 1e-4 (every point with itself:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -59,11 +65,11 @@ import numpy as np
 from ._backend import common_backend, is_torch, result_like, working_dtype
 from ._validation import check_choice, check_positive
 from .costs import kth_root
-from .frames import median_frame, power_of_two_at_least
-from .sample import as_sample, check_same_dimension
+from .frames import Frame, median_frame, power_of_two_at_least
+from .sample import as_sample, check_same_dimension, with_mass
 
 __all__ = ["KernelDistanceResult", "mmd", "energy_distance", "median_bandwidth",
-           "gaussian_mixture_mmd2", "KERNELS", "TILE_ELEMENTS"]
+           "gaussian_mixture_mmd2", "KERNELS", "TILE_ELEMENTS", "FAR_BANDWIDTHS"]
 
 #: Kernels accepted by :func:`mmd`.
 KERNELS = ("gaussian", "laplacian", "energy")
@@ -138,6 +144,99 @@ def _pairwise(x, y, kernel: str, sigma: float):
         torch.from_numpy(d).mul_(-1.0 / sigma).exp_()
         return d
     return np.negative(d, out=d)
+
+
+#: A point farther than this many bandwidths from the centre of the points with mass is
+#: "far" for the Gaussian and Laplacian kernels: its kernel values come from coordinate
+#: differences (:func:`_direct`), and the frame of the other points ignores it.
+FAR_BANDWIDTHS = 2.0 ** 10
+
+
+def _far_points(z, centre, sigma):
+    """Mask of the points of ``z`` more than :data:`FAR_BANDWIDTHS` bandwidths from ``centre``
+    (``None`` if there are none, or for the energy kernel)."""
+    if sigma is None:
+        return None
+    if is_torch(z):
+        offset = (z.detach() - (0.0 if centre is None else centre)).abs().amax(dim=1)
+        far = ~(offset <= FAR_BANDWIDTHS * sigma)
+        return far if bool(far.any()) else None
+    with np.errstate(over="ignore", invalid="ignore"):
+        offset = np.abs(z - (0.0 if centre is None else centre)).max(axis=1)
+        far = ~(offset <= FAR_BANDWIDTHS * sigma)
+    return far if far.any() else None
+
+
+def _direct(x, y, kernel, sigma):
+    r"""Kernel values between the rows of ``x`` and ``y`` from coordinate differences in the
+    caller's units, divided by :math:`\sigma` before they are squared.
+
+    Used for the pairs with a far point: a difference that overflows gives the kernel 0, a
+    pair of equal points 1, whatever the size of the coordinates, and no frame is needed (a
+    frame that fits a point at 1e200 beside data of size 1 made the data's squared
+    coordinates underflow).
+    """
+    import torch
+
+    numpy = not is_torch(x)
+    if numpy:
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+    rows = max(1, TILE_ELEMENTS // max(1, y.shape[0] * y.shape[1]))
+    parts = []
+    with torch.no_grad() if numpy else contextlib.nullcontext():
+        for start in range(0, x.shape[0], rows):
+            diff = (x[start:start + rows, None, :] - y[None, :, :]) / sigma
+            sq = (diff * diff).sum(dim=2)
+            if kernel == "gaussian":
+                parts.append(torch.exp(-0.5 * sq))
+            else:  # the double where keeps the gradient at coinciding points 0, not NaN
+                positive = sq > 0
+                r = torch.where(positive, torch.where(positive, sq, 1.0).sqrt(), 0.0)
+                parts.append(torch.exp(-r))
+    k = torch.cat(parts) if parts else x.new_zeros((0, y.shape[0]))
+    return k.numpy() if numpy else k
+
+
+def _row_sums_with_far_points(x, wx, far_x, y, wy, far_y, kernel, sigma, centre):
+    r"""``(K(x, x) w_x, K(x, y) w_y, K(y, y) w_y, K(y, x) w_x)`` when some points are far.
+
+    The points within :data:`FAR_BANDWIDTHS` bandwidths of ``centre`` (the median of the
+    points with mass) are summed in their own frame by the tiled sums, the pairs with a far
+    point by :func:`_direct`.
+    """
+    n, m = x.shape[0], y.shape[0]
+    if is_torch(x):
+        import torch
+
+        near_x = torch.ones(n, dtype=torch.bool, device=x.device) if far_x is None else ~far_x
+        near_y = torch.ones(m, dtype=torch.bool, device=y.device) if far_y is None else ~far_y
+        offsets = [(z[k].detach() - centre).abs() for z, k in ((x, near_x), (y, near_y))]
+        reach = max((float(o.max()) for o in offsets if o.numel()), default=0.0)
+    else:
+        near_x = np.ones(n, dtype=bool) if far_x is None else ~far_x
+        near_y = np.ones(m, dtype=bool) if far_y is None else ~far_y
+        offsets = [np.abs(z[k] - centre) for z, k in ((x, near_x), (y, near_y))]
+        reach = max((float(o.max()) for o in offsets if o.size), default=0.0)
+    frame = Frame(centre=centre, scale=power_of_two_at_least(reach))
+    local_sigma = sigma / frame.scale
+    xn, yn = frame.local(x[near_x]), frame.local(y[near_y])
+    wxn, wyn, wxf, wyf = wx[near_x], wy[near_y], wx[~near_x], wy[~near_y]
+    xf, yf = x[~near_x], y[~near_y]
+
+    def k(u, v):
+        return _direct(u, v, kernel, sigma)
+
+    rxx, ryy, rxy, cxy = (x.new_zeros(s) if is_torch(x) else np.zeros(s) for s in (n, m, n, m))
+    rxx[near_x] = _symmetric_row_sums(xn, wxn, kernel, local_sigma) + k(x[near_x], xf) @ wxf
+    ryy[near_y] = _symmetric_row_sums(yn, wyn, kernel, local_sigma) + k(y[near_y], yf) @ wyf
+    rxx[~near_x], ryy[~near_y] = k(xf, x) @ wx, k(yf, y) @ wy
+    if xn.shape[0] and yn.shape[0]:
+        rn, cn = _cross_row_sums(xn, wxn, yn, wyn, kernel, local_sigma)
+        rxy[near_x], cxy[near_y] = rn, cn
+    rxy[near_x] = rxy[near_x] + k(x[near_x], yf) @ wyf
+    cxy[near_y] = cxy[near_y] + k(y[near_y], xf) @ wxf
+    rxy[~near_x], cxy[~near_y] = k(xf, y) @ wy, k(yf, x) @ wx
+    return rxx, rxy, ryy, cxy
 
 
 def _tile_rows(columns: int, rows: int) -> int:
@@ -314,15 +413,25 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     if is_torch(like):
         data = tuple(v.to(working_dtype(v.dtype)) for v in data)
     x, wx, y, wy = data
+    # numpy samples leave their points of weight 0 out (they enter no sum): a weight-0 point at
+    # 1e200 beside data of size 1 set the energy kernel's frame, and the data's squared
+    # differences underflowed (energy distance 0 for 1.2)
+    x, wx = with_mass(x, wx)
+    y, wy = with_mass(y, wy)
     # Centred on the median of the points with mass, not on the bounding box's midpoint: a
     # point at 1e8 beside data of size 1 left the Gaussian MMD^2 24 % off (the squared
     # distances |x|^2 + |y|^2 - 2 x.y of points near -1/2 in the frame cancel).
     frame = median_frame(x, wx, y, wy)
-    x, y = frame.local(x), frame.local(y)
-    local_sigma = None if sigma is None else sigma / frame.scale
-    rxx = _symmetric_row_sums(x, wx, kernel, local_sigma)
-    ryy = _symmetric_row_sums(y, wy, kernel, local_sigma)
-    rxy, cxy = _cross_row_sums(x, wx, y, wy, kernel, local_sigma)
+    far_x, far_y = (_far_points(z, frame.centre, sigma) for z in (x, y))
+    if far_x is None and far_y is None:
+        x, y = frame.local(x), frame.local(y)
+        local_sigma = None if sigma is None else sigma / frame.scale
+        rxx = _symmetric_row_sums(x, wx, kernel, local_sigma)
+        ryy = _symmetric_row_sums(y, wy, kernel, local_sigma)
+        rxy, cxy = _cross_row_sums(x, wx, y, wy, kernel, local_sigma)
+    else:
+        rxx, rxy, ryy, cxy = _row_sums_with_far_points(x, wx, far_x, y, wy, far_y, kernel, sigma,
+                                                       frame.centre)
     kdiag = 0.0 if kernel == "energy" else 1.0
     squared = _centred_sums(rxx, rxy, ryy, cxy, wx, wy, kdiag, estimator)
     se = _standard_error(rxx, rxy, ryy, cxy, wx, wy)

@@ -225,9 +225,11 @@ def _with_far_point(z, w, far):
     return np.vstack([z, point]), np.append(np.full(len(z), (1 - w) / len(z)), w)
 
 
+FAR = st.sampled_from([1e8, 1e16, 1e50, 1e100, 1e160, 1e200, 1e300])
+
+
 @FAST
-@given(spread_pairs(max_dim=3), st.sampled_from([1e8, 1e16, 1e50, 1e100]), KERNELS,
-       st.sampled_from(["biased", "unbiased"]))
+@given(spread_pairs(max_dim=3), FAR, KERNELS, st.sampled_from(["biased", "unbiased"]))
 def test_a_far_point_of_weight_zero_leaves_kernel_distances_unchanged(pair, far, kernel, estimator):
     # A point of weight 0 enters no sum.  The frame was centred on the midpoint of the bounding
     # box, half-way to it: every other point had the same coordinates (MMD 0.0 for a weight-0
@@ -245,8 +247,8 @@ def test_a_far_point_of_weight_zero_leaves_kernel_distances_unchanged(pair, far,
 
 
 @FAST
-@given(spread_pairs(max_dim=3), st.sampled_from([1e8, 1e16, 1e50, 1e100]),
-       st.sampled_from([1e-3, 1e-9]), st.sampled_from(["gaussian", "laplacian"]))
+@given(spread_pairs(max_dim=3), FAR, st.sampled_from([1e-3, 1e-9]),
+       st.sampled_from(["gaussian", "laplacian"]))
 def test_a_coinciding_far_pair_of_weight_w_scales_biased_mmd2_by_1_minus_w_squared(
         pair, far, w, kernel):
     # k(pair, other points) = exp(-far...) = 0 exactly, and the pair's own terms cancel:
@@ -257,6 +259,26 @@ def test_a_coinciding_far_pair_of_weight_w_scales_biased_mmd2_by_1_minus_w_squar
     res = mmd(xf, yf, a=a, b=b, kernel=kernel, bandwidth=1.3, estimator="biased").squared
     # measured after the fix: within 5e-16 absolute (values of size up to 2)
     np.testing.assert_allclose(res, (1 - w) ** 2 * base, rtol=1e-12, atol=1e-13)
+
+
+@FAST
+@given(spread_pairs(max_dim=3), FAR, st.sampled_from([1e-3, 1e-12, 1e-300]),
+       st.sampled_from(["gaussian", "laplacian"]), st.booleans())
+def test_a_lone_far_point_of_weight_w_adds_w_squared_to_biased_mmd2(pair, far, w, kernel, torched):
+    # k(far point, any other point) = 0 exactly and k(far point, itself) = 1: biased MMD^2 is
+    # the dense double sum by coordinate differences, sum_ij a_i a_j k(x_i, x_j) + ... with the
+    # far point's own term w^2.  Beyond 1e150 times the data's size the frame that fitted the
+    # far point made the data's squared coordinates underflow: MMD 0.2080 (4 decimals right)
+    # at 1e160, 0.0014 at 1e200 for 0.2080 (weight 1e-3 beside 40 and 40 points)
+    x, y = pair
+    xf, a = _with_far_point(x, w, far)
+    b = np.full(len(y), 1 / len(y))
+    data = [torch.tensor(v) for v in (xf, y, a)] if torched else [xf, y, a]
+    res = float(mmd(data[0], data[1], a=data[2], kernel=kernel, bandwidth=1.3,
+                    estimator="biased").squared)
+    near = _dense(x, a[:-1], y, b, kernel, 1.3)
+    # measured: within 7e-16 of the dense sum (1000 draws, values up to 2); asserted 1e-13
+    np.testing.assert_allclose(res, near + w * w, rtol=1e-12, atol=1e-13)
 
 
 @pytest.mark.parametrize("far", [1e20, 1e100, 1e300])
