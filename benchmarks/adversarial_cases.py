@@ -509,6 +509,12 @@ def estimator_cases() -> None:
              "0.0761821 (1e160), 2e-06 (1e200)",
              lambda far=far: otlab.mmd(np.vstack([u, [[far, 0.0]]]), v, a=a, bandwidth=1.0,
                                        estimator="biased").squared)
+    a0 = np.append(np.full(40, 1 / 40), 0.0)
+    ref = otlab.sinkhorn_divergence(u, v)
+    for far in (1e100, 1e300):
+        case(f"sinkhorn_divergence: a point of weight 0 at {far:g} beside 40 and 40",
+             f"{ref:.9g} (without it)", "ValueError: reg=... is below what float64 resolves",
+             lambda far=far: otlab.sinkhorn_divergence(np.vstack([u, [[far, 0.0]]]), v, a=a0))
 
 
 def _light_far_mmd2(u, v, w) -> float:

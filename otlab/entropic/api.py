@@ -385,7 +385,8 @@ def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: in
     p, q : array-like, Tensor or Sample
         The samples, as in :func:`otlab.wasserstein`.
     a, b : array-like or Tensor, optional
-        Their weights (normalised to sum 1; uniform by default).
+        Their weights (normalised to sum 1; uniform by default); points of
+        weight 0 are left out, as in :func:`sinkhorn_divergence`.
     order : float, default 1
     max_iter : int or None
     reg, tol, scaling, backend, acceleration
@@ -407,7 +408,7 @@ def wasserstein_sinkhorn(p, q, *, a=None, b=None, order: float = 1, max_iter: in
     5.0
     """
     order = check_order(order)
-    problem = PointProblem.build(*sample_pair(p, q, a, b), order)
+    problem = PointProblem.build(*sample_pair(p, q, a, b), order, massless="drop")
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
     cost, *_ = solve_problem(problem, reg, backend, options, "wasserstein(method='sinkhorn')")
@@ -442,7 +443,11 @@ def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order
     p, q : array-like, Tensor or Sample
         Samples of shape (n, d) / (m, d) (or (n,)), as in :func:`otlab.wasserstein`.
     a, b : array-like or Tensor, optional
-        Their weights, normalised to sum 1; uniform by default.
+        Their weights, normalised to sum 1; uniform by default.  Points of
+        weight 0 are left out (they carry no mass, but where they lie would
+        set the frame and the cost scale), unless the weights require a
+        gradient: then they are kept, and a ``ValueError`` says so if they lie
+        more than ``2**26`` times farther out than the points with mass.
     reg : float, optional
         ε in cost units; default :func:`otlab.entropic.default_reg`, :math:`0.004\, m_2^{k/2}`.
     order : float, default 1
@@ -500,7 +505,7 @@ def sinkhorn_divergence(p, q, *, a=None, b=None, reg: float | None = None, order
     True
     """
     order = check_order(order)
-    problem = PointProblem.build(*sample_pair(p, q, a, b), order)
+    problem = PointProblem.build(*sample_pair(p, q, a, b), order, massless="drop")
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
     return divergence(problem, reg, backend, options)

@@ -51,8 +51,15 @@ class PointProblem:
     out: Output
 
     @classmethod
-    def build(cls, sp: Sample, sq: Sample, order: float) -> "PointProblem":
-        """The problem of two samples of one dimension (from :func:`otlab.sample.sample_pair`)."""
+    def build(cls, sp: Sample, sq: Sample, order: float, *,
+              massless: str = "keep") -> "PointProblem":
+        """The problem of two samples of one dimension (from :func:`otlab.sample.sample_pair`).
+
+        ``massless="drop"`` leaves the points of weight 0 out (for a value alone: they
+        change no transport cost, but where they lie sets the frame and the cost scale)
+        unless their weights require a gradient, whose entries at those points are their
+        potentials; ``"keep"`` keeps every point (a plan or potentials of every point).
+        """
         parts = (sp.points, sp.probabilities, sq.points, sq.probabilities)
         ref = next((v for v in parts if isinstance(v, torch.Tensor)), None)
         if ref is not None:
@@ -62,7 +69,12 @@ class PointProblem:
             device = torch.device("cpu")
         work = working_dtype(dtype)
         x, a, y, b = (torch.as_tensor(v).to(dtype=work, device=device) for v in parts)
+        if massless == "drop":
+            x, a = _with_mass(x, a)
+            y, b = _with_mass(y, b)
         frame = common_frame(x, y)
+        if massless == "drop" and (a.requires_grad or b.requires_grad):
+            _check_massless_reach(x, a, y, b, frame)
         out = Output(numpy=not any_torch(*parts), dtype=dtype, scale=frame.scale, order=order)
         return cls(x, a, y, b, frame.local(x), frame.local(y), frame, order, out)
 
@@ -88,6 +100,33 @@ class PointProblem:
     def swapped(self) -> "PointProblem":
         """The same problem with the roles of the two samples exchanged (same frame)."""
         return replace(self, x=self.y, a=self.b, y=self.x, b=self.a, xl=self.yl, yl=self.xl)
+
+
+def _with_mass(x, w):
+    """The points of positive weight, unless the weights require a gradient (then all)."""
+    if w.requires_grad:
+        return x, w
+    keep = w > 0
+    return (x, w) if bool(keep.all()) else (x[keep], w[keep])
+
+
+#: How much farther than the points with mass the points of weight 0 may reach when they are
+#: kept (weights that require a gradient): beyond, the data keep less than half their digits.
+MASSLESS_REACH = 2.0 ** 26
+
+
+def _check_massless_reach(x, a, y, b, frame) -> None:
+    """Raise if points of weight 0 set a frame ``MASSLESS_REACH`` times wider than the rest."""
+    keep_x, keep_y = a.detach() > 0, b.detach() > 0
+    if bool(keep_x.all()) and bool(keep_y.all()):
+        return
+    ratio = frame.scale / common_frame(x[keep_x], y[keep_y]).scale
+    if ratio > MASSLESS_REACH:
+        raise ValueError(
+            f"the points of weight 0 lie {ratio:.2g} times farther out than the points with mass "
+            "and set the costs' scale, so the points with mass lose their digits; they are kept "
+            "because the weights require a gradient (its entries at those points are their "
+            "potentials). Leave those points out, or detach the weights.")
 
 
 def _default_reg_local(x, a, y, b, order) -> float:

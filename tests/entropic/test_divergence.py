@@ -1,9 +1,13 @@
 """Tests of otlab.entropic.divergence: the debiased Sinkhorn divergence S_ε."""
 
 import numpy as np
+import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
+
+from otlab import wasserstein
 
 from otlab.costs import cost_matrix
 from otlab.entropic import (
@@ -86,3 +90,43 @@ def test_divergence_of_a_permuted_copy_is_zero_within_its_tolerance():
     x = np.random.default_rng(5).normal(size=(80, 2))
     value = sinkhorn_divergence(x, x[::-1])
     assert 0.0 <= value <= 1e-8
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(1.0, 300.0), st.sampled_from([1, 2]),
+       st.sampled_from(["numpy", "torch"]))
+def test_a_point_of_weight_zero_changes_no_sinkhorn_divergence_however_far(seed, exponent, order,
+                                                                            kind):
+    # A point of weight 0 carries no mass: S_eps and Sinkhorn W_k are those of the samples
+    # without it.  It set the frame and the cost scale: 'reg below what float64 resolves' at
+    # 1e100 and 1e200 beside 30 and 30 points of size 1, S_eps = 0.0 at 1e300 (numpy).  The
+    # value is the same problem's, so equal bit for bit (measured); asserted to 1e-12.
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=(10, 2)) + 0.5
+    xf = np.vstack([x[:5], [[10.0 ** exponent, -(10.0 ** exponent) / 3]], x[5:]])
+    a = np.insert(np.full(12, 1 / 12), 5, 0.0)
+    base = sinkhorn_divergence(x, y, order=order)
+    base_w = wasserstein(x, y, order=order, method="sinkhorn")
+    if kind == "torch":  # the points' gradient survives; the weight-0 point's is 0
+        xt = torch.tensor(xf, requires_grad=True)
+        value = sinkhorn_divergence(xt, torch.tensor(y), a=torch.tensor(a), order=order)
+        value.backward()
+        assert float(xt.grad[5].abs().max()) == 0.0
+        assert torch.isfinite(xt.grad).all()
+        value = float(value.detach())
+    else:
+        value = sinkhorn_divergence(xf, y, a=a, order=order)
+    assert_allclose(value, base, rtol=1e-12)
+    assert_allclose(wasserstein(xf, y, a=a, order=order, method="sinkhorn"), base_w, rtol=1e-12)
+
+
+def test_a_far_point_of_weight_zero_with_weights_requiring_grad_names_the_cause():
+    # kept for the gradient of the weights (its entry is the point's potential): the error
+    # blamed reg ('below what float64 resolves') at 1e100, and 1e300 gave S_eps = 0.0 silently
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 0.5
+    a = torch.tensor(np.append(np.full(30, 1 / 30), 0.0), requires_grad=True)
+    for far in (1e100, 1e300):
+        xf = torch.tensor(np.vstack([x, [[far, 0.0]]]))
+        with pytest.raises(ValueError, match="points of weight 0 lie .* farther out"):
+            sinkhorn_divergence(xf, torch.tensor(y), a=a)
