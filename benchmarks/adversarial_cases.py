@@ -516,6 +516,19 @@ def estimator_cases() -> None:
              f"{ref:.9g} (without it)", "ValueError: reg=... is below what float64 resolves",
              lambda far=far: otlab.sinkhorn_divergence(np.vstack([u, [[far, 0.0]]]), v, a=a0))
 
+    ra, rb, rM = rng.uniform(0.5, 1.5, 5), rng.uniform(0.5, 1.5, 4), rng.uniform(size=(5, 4))
+
+    def unbalanced(s):
+        r = otlab.unbalanced_sinkhorn(ra * s, rb * s, rM, 0.1, rho=1.0)
+        return f"mass / s {r.mass / s:.9g}, objective {r.objective:.6g}, converged={r.converged}"
+
+    for s, before in ((1e200, "objective inf, converged=True, no warning"),
+                      (1e300, "FloatingPointError: sinkhorn diverged at the requested reg")):
+        unit = otlab.unbalanced_sinkhorn(ra, rb, rM - 0.1 * math.log(s), 0.1, rho=1.0)
+        case(f"unbalanced_sinkhorn(s a, s b, M, 0.1, rho=1), s = {s:g}",
+             f"mass / s {unit.mass:.9g} (s a, s b = s x the problem at M - eps log s); "
+             "objective beyond float64 (eps m_a m_b)", before, lambda s=s: unbalanced(s))
+
 
 def _light_far_mmd2(u, v, w) -> float:
     """Biased Gaussian MMD^2 (bandwidth 1) of ``u`` with a point of weight ``w`` far away, and

@@ -40,6 +40,9 @@ ConvergenceWarning.__module__ = "otlab"
 class CostOverflowWarning(ConvergenceWarning):
     """The LP was solved, but :math:`W_k^k` does not fit in float64 (``converged=False``).
 
+    Also raised by :func:`otlab.entropic.unbalanced_sinkhorn` when, at masses near the
+    top of the float range, the objective, cost or plan's mass does not fit.
+
     A :class:`ConvergenceWarning`, so filters on that class catch it.  The
     exact solvers work in internal units, so :math:`W_k` itself is exact; the
     cost, the potentials and the certificate cannot be given in data units.

@@ -21,6 +21,7 @@ point for partial transport.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -28,6 +29,7 @@ import torch
 
 from .._backend import is_torch
 from .._validation import check_order, check_positive
+from .._warnings import CostOverflowWarning, external_stacklevel
 from ..frames import scale_by_power
 from ..sample import sample_pair
 from ._threads import loop_threads
@@ -40,7 +42,7 @@ from .solver import (DEFAULT_SCALING, DEFAULT_TOL, SAMPLES_TOL, SinkhornOptions,
                      finish, gradient_term, needs_grad, sinkhorn_loop, solve)
 
 __all__ = ["unbalanced_sinkhorn", "unbalanced_sinkhorn_samples", "unbalanced_sinkhorn_divergence",
-           "as_rho_pair"]
+           "as_rho_pair", "MASS_EXPONENT_RANGE"]
 
 
 def as_rho_pair(rho) -> tuple[float, float]:
@@ -181,6 +183,23 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
     below it (:math:`f, g` the balanced potentials); as ε → 0 it tends to the
     unregularised KL-penalised problem.
 
+    The problem is not homogeneous in the masses, because the reference
+    measure :math:`a\otimes b` of the entropy has mass :math:`m_a m_b`:
+    putting :math:`P = sQ`,
+
+    .. math::
+
+        \mathrm{UOT}(s a, s b; M) = s\, \mathrm{UOT}(a, b; M - \varepsilon \log s)
+        + \varepsilon\, m_a m_b (s^2 - s),
+
+    with plan :math:`sQ` and the same potentials.  Masses whose geometric mean
+    lies beyond :math:`2^{\pm 64}` (:data:`MASS_EXPONENT_RANGE`) are solved so,
+    at unit scale (``tol`` then applies at that scale) and scaled back; a
+    value that overflows float64 there (the objective at masses near 1e155,
+    whose :math:`\varepsilon m_a m_b` does not fit) is returned as inf with a
+    :class:`~otlab.CostOverflowWarning` and ``converged=False``.  Masses of
+    1e300 gave "sinkhorn diverged" before.
+
     References
     ----------
     L. Chizat, G. Peyré, B. Schmitzer, F.-X. Vialard (2018). Scaling algorithms
@@ -222,6 +241,71 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
             mass=float(sums_rows.sum()), row_marginal=sums_rows, col_marginal=sums_cols)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
+    s = _mass_unit(a_t.detach(), b_t.detach())
+    if abs(math.log2(s)) <= MASS_EXPONENT_RANGE:
+        return _solve_histograms(a_t, b_t, M_t, out, reg, rho_pair, options)
+    # UOT(s a, s b; M) = s UOT(a, b; M - eps log s) + eps m_a m_b (s^2 - s), plan s P
+    shift = reg * math.log(s)
+    unit = _solve_histograms(a_t / s, b_t / s, M_t - shift, out, reg, rho_pair, options)
+    return _rescaled(unit, s, shift, a_t, b_t, reg, out)
+
+
+#: Masses whose geometric mean lies beyond 2**±MASS_EXPONENT_RANGE are solved at unit scale.
+MASS_EXPONENT_RANGE = 64
+
+
+def _mass_unit(a, b) -> float:
+    """The power of two nearest the geometric mean of the masses (computed without overflow)."""
+    exponents = []
+    for w in (a, b):
+        top = float(w.max())
+        if not top > 0:
+            return 1.0
+        exponents.append(math.log2(top) + math.log2(float((w / top).sum())))
+    return math.ldexp(1.0, round(0.5 * (exponents[0] + exponents[1])))
+
+
+def _rescaled(unit, s: float, shift: float, a_t, b_t, reg: float, out) -> UnbalancedResult:
+    r"""The result of masses ``s a, s b`` from that of ``a, b`` at the cost ``M - shift``.
+
+    Plan, marginals, mass and marginal error scale by ``s``, the potentials stay; the
+    transport cost is :math:`s(\langle P, M - \text{shift}\rangle + \text{shift}\, m)`,
+    objective and dual gain :math:`\varepsilon\, m_a m_b (1 - 1/s)` (masses at scale ``s``).
+    Where a value overflows float64 it is inf, with a warning and ``converged=False``.
+    """
+    ma, mb = a_t.sum(), b_t.sum()
+    with np.errstate(over="ignore", invalid="ignore"):
+        # eps m_a m_b (1 - 1/s) in the masses at scale s, as s times its unit-scale value
+        constant = reg * (s - 1.0) * (float(ma.detach()) / s) * (float(mb.detach()) / s)
+        cost = (unit.cost + shift * unit.mass) * s  # <P, M> at unit scale, times s
+        objective = (unit.objective + constant) * s
+        dual = (unit.dual + constant) * s
+        mass, rows, cols = unit.mass * s, unit.row_marginal * s, unit.col_marginal * s
+        error = unit.marginal_error * s
+    if is_torch(cost) and (a_t.requires_grad or b_t.requires_grad):
+        product = ma * mb  # the constant's gradient: eps (1 - 1/s) (m_b, m_a)
+        term = (reg * (1.0 - 1.0 / s) * (product - product.detach())).to(cost.dtype)
+        cost, objective = cost + term, objective + term
+    sol = unit._solution
+    solution = replace(sol, log_a=sol.log_a + math.log(s))
+    values = {"mass": mass, "cost": cost, "objective": objective, "dual": dual}
+    over = [k for k, v in values.items()
+            if not math.isfinite(float(v.detach()) if is_torch(v) else float(v))]
+    converged = unit.converged and not over
+    if over:
+        warnings.warn(
+            f"unbalanced_sinkhorn: at masses {float(ma.detach()):.3g} and {float(mb.detach()):.3g} "
+            f"the {', '.join(over)} overflow float64 and are returned as inf (the objective holds "
+            "eps m_a m_b); the problem was solved at unit mass (potentials exact, plan and "
+            "marginals scaled back); converged=False.", CostOverflowWarning,
+            stacklevel=external_stacklevel())
+    return replace(unit, cost=cost, objective=objective, dual=dual, mass=mass, row_marginal=rows,
+                   col_marginal=cols, marginal_error=error, converged=converged,
+                   _solution=solution)
+
+
+def _solve_histograms(a_t, b_t, M_t, out, reg, rho_pair, options) -> UnbalancedResult:
+    """The body of :func:`unbalanced_sinkhorn` for finite ``rho``, at the given masses."""
     op, eps, schedule, out, scale, _ = _dense_problem(M_t, reg, options, out)
     penalty = Penalty(*rho_pair).scaled(1.0 / scale)
     with torch.no_grad(), loop_threads(tuple(M_t.shape), M_t.device):
