@@ -529,6 +529,18 @@ def estimator_cases() -> None:
              f"mass / s {unit.mass:.9g} (s a, s b = s x the problem at M - eps log s); "
              "objective beyond float64 (eps m_a m_b)", before, lambda s=s: unbalanced(s))
 
+    pa, pb, pM = rng.uniform(size=6), rng.uniform(size=5), rng.uniform(size=(6, 5))
+    pa, pb = pa / pa.sum(), pb / pb.sum()
+
+    def partial(s):
+        r = otlab.partial_wasserstein(pa, pb, pM, mass=s)
+        return f"moved / mass - 1 = {r.plan.sum() / s - 1:.2g}, converged={r.converged}"
+
+    for s, before in ((1e-12, "moved / mass - 1 = -7.8e-05, converged=True"),
+                      (1e-100, "moved / mass - 1 = -1 (nothing moved), converged=True")):
+        case(f"partial_wasserstein(a, b, M, mass={s:g}), totals 1", "moved / mass - 1 = 0 "
+             "(to round-off)", before, lambda s=s: partial(s))
+
 
 def _light_far_mmd2(u, v, w) -> float:
     """Biased Gaussian MMD^2 (bandwidth 1) of ``u`` with a point of weight ``w`` far away, and

@@ -176,3 +176,31 @@ def test_costs_near_the_largest_float_are_solved_not_called_infinite(top):
     np.testing.assert_allclose(res.cost, top / 8, rtol=1e-15)
     res = partial_wasserstein([0.5, 0.5], [0.5, 0.5], M, mass=0.5)
     assert res.converged and res.cost == 0.0
+
+
+@FAST
+@given(problems(), st.floats(-300.0, 0.0))
+def test_the_transported_mass_is_the_mass_asked_for_relative_to_it(problem, exponent):
+    # sum P = s to round-off relative to s, for s down to 1e-300 times the smaller total: the
+    # real block was the difference of extended masses of size sum a (mass=1e-12 of totals 1
+    # moved 0.99995e-12, mass=1e-100 moved nothing, each with converged=True).  Measured after
+    # the fix: within 4.5e-16 relative; asserted 1e-13.
+    a, b, M, _ = problem
+    s = 10.0 ** exponent * min(a.sum(), b.sum())
+    res = partial_wasserstein(a, b, M, mass=s)
+    assert res.converged
+    np.testing.assert_allclose(res.plan.sum(), s, rtol=1e-13)
+    assert (res.plan.sum(axis=1) <= a * (1 + 1e-13)).all()
+    assert (res.plan.sum(axis=0) <= b * (1 + 1e-13)).all()
+
+
+@FAST
+@given(problems(), st.floats(-300.0, -1.0))
+def test_a_mass_below_every_point_mass_goes_to_the_cheapest_pair(problem, exponent):
+    # s <= every a_i and b_j: the plan may put all of s on the cheapest pair, so the partial
+    # cost is s min M (0 at s = 1e-100 before the fix).  Round-off of the plan's entries
+    # reaches pairs up to max M: measured within 9e-17 s max M; asserted 1e-13 s max M
+    a, b, M, _ = problem
+    s = 10.0 ** exponent * min(a.min(), b.min())
+    np.testing.assert_allclose(partial_wasserstein(a, b, M, mass=s).cost, s * M.min(), rtol=0,
+                               atol=1e-13 * s * M.max())
