@@ -499,6 +499,18 @@ def entry_point_cases() -> None:
 def estimator_cases() -> None:
     """The non-exact estimators at the edges: a diverged classifier, far points of weight 0
     or light, unbalanced masses near the float range, a tiny partial mass."""
+    from otlab.estimators import classifier_js
+
+    def diverged_classifier():
+        r = classifier_js(cx, cy, lr=1.0, seed=13)
+        return (f"js {r.js:.4g} (raw {r.js_raw:.3g} +- {r.std_error:.2g}), accuracy "
+                f"{r.accuracy:.4f}, bound {r.js_lower_bound:.3g}, converged={r.converged}")
+
+    crng = np.random.default_rng(13)
+    cx, cy = crng.normal(size=(1000, 2)), crng.normal(size=(1000, 2)) + [0.0, 10.0]
+    case("classifier_js(lr=1.0), two Gaussians 10 sd apart, 1000 + 1000", "about log 2 = "
+         "0.693, or a warning", "js 0 (raw -1.68 +- 2.4) at accuracy 0.9983, no warning",
+         diverged_classifier)
     rng = np.random.default_rng(11)
     u, v = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 0.5
     w = 1e-3

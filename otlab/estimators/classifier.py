@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..frames import common_scale
 from .._validation import check_positive, check_positive_int
+from .._warnings import ConvergenceWarning, external_stacklevel
 from ._common import two_samples
 
-__all__ = ["classifier_js", "ClassifierJSResult", "VAL_FRACTION", "EVAL_EVERY"]
+__all__ = ["classifier_js", "ClassifierJSResult", "VAL_FRACTION", "EVAL_EVERY", "BOUND_Z"]
 
 _LOG2 = math.log(2.0)
 
@@ -50,6 +52,16 @@ class ClassifierJSResult:
         The step whose network was kept (the best validation value).
     steps : int
         Optimisation steps taken.
+    js_lower_bound : float
+        A lower confidence bound on JS that the classifier's hard decisions on
+        the test split certify: with :math:`g = 1[D > 1/2]`,
+        :math:`\mathrm{JS}(P, Q) \ge \mathrm{JS}(g_\# P, g_\# Q)` (data
+        processing), the JS of two Bernoulli laws whose parameters are bounded
+        by Wilson score intervals at :data:`BOUND_Z` standard errors.
+    converged : bool
+        False when ``js`` is below ``js_lower_bound``: the held-out log-loss
+        contradicts the classifier's own accuracy, so its confidences are
+        wrong (training diverged or overfit); a ``ConvergenceWarning`` says so.
     """
 
     js: float
@@ -63,6 +75,8 @@ class ClassifierJSResult:
     best_step: int
     steps: int
     std_error: float = float("nan")
+    js_lower_bound: float = 0.0
+    converged: bool = True
 
 
 #: Fraction of the training split set aside to choose the stopping step.
@@ -70,6 +84,41 @@ VAL_FRACTION = 0.2
 
 #: Steps between two evaluations of the validation value.
 EVAL_EVERY = 10
+
+#: Standard errors of the Wilson intervals behind ``js_lower_bound`` (two-sided tails of
+#: about 6e-5 for the pair).
+BOUND_Z = 4.0
+
+
+def _wilson(hits: float, n: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``hits`` out of ``n`` trials."""
+    centre, spread = hits + z * z / (2 * n), z * math.sqrt(hits * (1 - hits) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
+
+
+def _bernoulli_js(p: float, q: float) -> float:
+    """JS (natural log, the 1/2 convention) between Bernoulli(p) and Bernoulli(q)."""
+    def term(u, v):
+        return u * math.log(2 * u / (u + v)) if u > 0 else 0.0
+
+    return 0.5 * (term(p, q) + term(1 - p, 1 - q) + term(q, p) + term(1 - q, 1 - p))
+
+
+def _accuracy_bound(net, x, y, z: float = BOUND_Z) -> float:
+    r"""Lower confidence bound on JS from the hard decisions :math:`1[f > 0]` on ``x``, ``y``.
+
+    With :math:`p = P(f > 0)` and :math:`q = Q(f > 0)`, JS of the two Bernoulli laws is
+    increasing in :math:`p - q` away from :math:`p = q`, so its value at the near ends of
+    the two intervals bounds it below (either orientation of the classifier).
+    """
+    p = float((net(x) > 0).double().mean())
+    q = float((net(y) > 0).double().mean())
+    (p_lo, p_hi), (q_lo, q_hi) = _wilson(p, x.shape[0], z), _wilson(q, y.shape[0], z)
+    if p_lo > q_hi:
+        return _bernoulli_js(p_lo, q_hi)
+    if q_lo > p_hi:
+        return _bernoulli_js(p_hi, q_lo)
+    return 0.0
 
 
 def _split(n: int, test_size: float, rng: np.random.Generator, name: str):
@@ -192,7 +241,18 @@ def classifier_js(
     ClassifierJSResult
         ``js`` (held-out, clipped), ``js_raw``, ``std_error`` (of ``js_raw``),
         ``js_train``, ``accuracy`` (held-out, balanced), ``train_accuracy``,
-        ``n_train``, ``n_val``, ``n_test``, ``best_step``, ``steps``.
+        ``n_train``, ``n_val``, ``n_test``, ``best_step``, ``steps``,
+        ``js_lower_bound`` and ``converged``.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When ``js`` is below ``js_lower_bound``, the lower bound on JS that the
+        classifier's hard decisions on the test split certify
+        (``converged=False``): the log-loss contradicts the accuracy, so the
+        network's confidences are wrong.  With ``lr=1`` on two Gaussians 10 sd
+        apart, a few test points with huge wrong logits made ``js_raw`` about
+        -2.5 (clipped to 0) at a balanced accuracy of 0.9994, with no warning.
 
     Raises
     ------
@@ -218,7 +278,13 @@ def classifier_js(
     ``js_train`` is biased the other way.  ``js_raw`` never exceeds
     :math:`\log 2` (as :math:`\hat V \le 0`) but is negative when the
     classifier does worse than chance on the test split, as happens for
-    :math:`P = Q`; ``js`` clips it at 0.  ``std_error`` is the sampling
+    :math:`P = Q` (overfitting takes it to about -4 standard errors); ``js``
+    clips it at 0.  A threshold on ``js_raw`` cannot tell that from a
+    diverged network; the hard decisions can: by data processing
+    :math:`\mathrm{JS}(P, Q) \ge \mathrm{JS}(g_\# P, g_\# Q)` for
+    :math:`g = 1[D > 1/2]`, and at :math:`P = Q` the test accuracy beats chance
+    by 4 standard errors with probability about 3e-5, so ``js_lower_bound`` is
+    0 there.  ``std_error`` is the sampling
     error of ``js_raw`` given the trained network; a difference
     ``js_train - js_raw`` much larger than it signals overfitting.  When the supports are disjoint the
     classifier separates them, the held-out accuracy approaches 1 and the
@@ -298,8 +364,17 @@ def classifier_js(
         js_train = 0.5 * (float(_value(net, x_fit, y_fit)) + 2 * _LOG2)
         accuracy = _balanced_accuracy(net, x_test, y_test)
         train_accuracy = _balanced_accuracy(net, x_fit, y_fit)
+        bound = _accuracy_bound(net, x_test, y_test)
+    js = min(max(js_raw, 0.0), _LOG2)
+    if js < bound:
+        warnings.warn(
+            f"classifier_js: the held-out estimate {js:.4g} (raw {js_raw:.4g} +- {std_error:.2g}) "
+            f"is below {bound:.4g}, the lower bound on JS that the classifier's own held-out "
+            f"decisions certify (balanced accuracy {accuracy:.4f}): its confidences are wrong, "
+            f"as when training diverges or overfits (lr={lr:g}); converged=False. Try a "
+            "smaller lr.", ConvergenceWarning, stacklevel=external_stacklevel())
     return ClassifierJSResult(
-        js=min(max(js_raw, 0.0), _LOG2),
+        js=js,
         js_raw=js_raw,
         js_train=js_train,
         accuracy=accuracy,
@@ -310,4 +385,6 @@ def classifier_js(
         best_step=best_step,
         steps=steps,
         std_error=std_error,
+        js_lower_bound=bound,
+        converged=not js < bound,
     )

@@ -1,12 +1,16 @@
 """The classifier estimate of JS: closed forms, its standard error, extreme scales."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import integrate, stats
 
+import otlab
 from otlab.estimators import ClassifierJSResult, classifier_js
 
 LOG2 = math.log(2.0)
@@ -116,3 +120,57 @@ def test_classifier_js_is_the_same_at_any_offset_and_scale(transform):
     base = classifier_js(x, y, steps=60)
     moved = classifier_js(transform(x), transform(y), steps=60)
     np.testing.assert_allclose(moved.js_raw, base.js_raw, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 6.0))
+def test_accuracy_bound_never_exceeds_the_true_js_data_processing_inequality(seed, shift):
+    # JS(P, Q) >= JS(g#P, g#Q) for the classifier's decisions g (data processing), and the
+    # Wilson intervals at 4 standard errors bound the two Bernoulli parameters
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(400, 1)), rng.normal(size=(400, 1)) + shift
+    res = classifier_js(x, y, seed=seed % 1000, steps=100)
+    assert 0.0 <= res.js_lower_bound <= gaussian_js_1d(shift)
+    assert res.converged  # an ordinary run: its value is not below its own bound
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 10]), st.sampled_from([200, 1000]))
+def test_two_samples_of_one_law_are_never_flagged(seed, d, n):
+    # P = Q: js_raw reaches about -4 standard errors by overfitting (d = 10, n = 200: -0.113
+    # +- 0.029), so a threshold on js_raw alone would flag it; the accuracy bound is 0
+    # unless the test accuracy beats chance by 4 standard errors.  (A ConvergenceWarning is
+    # an error in the test suite.)
+    rng = np.random.default_rng(seed)
+    res = classifier_js(rng.normal(size=(n, d)), rng.normal(size=(n, d)), seed=seed % 1000)
+    assert res.converged
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_a_diverged_classifier_below_its_own_accuracy_bound_is_flagged(seed):
+    # lr=1 on clouds 10 sd apart: the network's logits blow up, a few confident mistakes on
+    # the test split make the log-loss worse than a constant's and js was clipped to 0.0 with
+    # no warning (js_raw -2.46 +- 3.15 at balanced accuracy 0.9994).  A value below the bound
+    # that the same classifier's decisions certify is now converged=False with a warning.
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)) + [0.0, 10.0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = classifier_js(x, y, lr=1.0, seed=seed % 1000)
+    flagged = any(issubclass(w.category, otlab.ConvergenceWarning) for w in caught)
+    assert res.converged == (res.js >= res.js_lower_bound) == (not flagged)
+
+
+def test_a_diverged_classifier_that_returned_zero_is_flagged():
+    # data seed 13, lr=1: js 0.0 (clipped) at balanced accuracy above 0.99 on this machine;
+    # bound 0.484.  Another CPU may train differently: the case is then checked only if it
+    # diverges the same way.
+    rng = np.random.default_rng(13)
+    x, y = rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)) + [0.0, 10.0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = classifier_js(x, y, lr=1.0, seed=13)
+    if res.js_raw < 0 and res.accuracy > 0.99:
+        assert not res.converged and res.js_lower_bound > 0.4
+        assert any("below" in str(w.message) and "lr=1" in str(w.message) for w in caught)
