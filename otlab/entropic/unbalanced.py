@@ -94,6 +94,16 @@ def _gradient_potentials(a, b, f, g, eps, penalty, sums):
 
 
 def _result(out, f, g, cost, primal, dual, n_iter, err, converged, reg, rho, backend, sums, solution):
+    values = {"mass": sums.rows.sum(), "cost": out.cost(cost), "objective": out.cost(primal),
+              "dual": out.cost(dual)}
+    over = [k for k, v in values.items() if not math.isfinite(float(torch.as_tensor(v).detach()))]
+    if over and converged:  # masses near 1e155 and up: eps m_a m_b does not fit in float64
+        converged = False
+        warnings.warn(
+            f"unbalanced OT at masses {float(solution.log_a.exp().sum()):.3g} and "
+            f"{float(solution.log_b.exp().sum()):.3g}: the {', '.join(over)} overflow float64 "
+            "and are returned as inf; converged=False.", CostOverflowWarning,
+            stacklevel=external_stacklevel())
     return UnbalancedResult(
         f=out.cost(f), g=out.cost(g), cost=out.cost(cost), objective=out.cost(primal),
         n_iter=n_iter, marginal_error=err, converged=converged, reg=reg, backend=backend,
@@ -380,7 +390,10 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
     -------
     UnbalancedResult
         In the caller's units; torch input gives ``cost`` and ``objective``
-        differentiable in the points and masses (envelope theorem).
+        differentiable in the points and masses (envelope theorem).  A value
+        that overflows float64 (the objective holds :math:`\varepsilon m_a m_b`:
+        masses near 1e155 and up) is inf, with a
+        :class:`~otlab.CostOverflowWarning` and ``converged=False``.
 
     Examples
     --------

@@ -519,3 +519,15 @@ def test_unbalanced_masses_near_the_top_of_the_float_range_are_solved_and_overfl
     scaled, unit, caught, _ = _scaled_pair(0, 1e150)  # representable: converged, finite
     assert scaled.converged and np.isfinite(scaled.objective)
     assert_allclose(scaled.mass / 1e150, unit.mass, rtol=1e-5)
+
+
+def test_unbalanced_samples_whose_objective_overflows_are_not_converged():
+    # masses 1e200 a point: eps m_a m_b = 2e399 does not fit; the objective was inf with
+    # converged=True and no warning
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2))
+    with pytest.warns(ConvergenceWarning, match="overflow float64"):
+        res = unbalanced_sinkhorn_samples(x, y, np.full(5, 1e200), np.full(4, 1e200), rho=1.0,
+                                          reg=0.1)
+    assert not res.converged and np.isinf(res.objective)
+    assert np.isfinite(res.mass)
