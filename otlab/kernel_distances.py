@@ -48,7 +48,8 @@ kernels, a point more than :data:`FAR_BANDWIDTHS` bandwidths from the median of
 the points with mass is left out of that frame and its kernel values come from
 its coordinate differences (divided by the bandwidth before squaring), so a
 light point at 1e300 beside data of size 1 neither collapses the data's
-distances nor loses its own term; numpy points of weight 0 are left out.  GeomLoss clamps squared
+distances nor loses its own term.  Points of weight 0 are left out (for
+tensors, unless the weights require a gradient).  GeomLoss clamps squared
 distances at 1e-8, so its laplacian and energy losses differ from the
 formulas above by the pairs closer than 1e-4 (every point with itself:
 ``(1e-4/2)(sum a^2 + sum b^2)`` for the energy loss).
@@ -312,6 +313,14 @@ def median_bandwidth(p, q) -> float:
     return float(np.median(pdist(frame.local(z)))) * frame.scale
 
 
+def _with_mass(x, w):
+    """:func:`otlab.sample.with_mass`, for tensors too unless ``w`` requires a gradient."""
+    if not is_torch(w) or w.requires_grad:
+        return with_mass(x, w)
+    keep = w > 0
+    return (x, w) if bool(keep.all()) else (x[keep], w[keep])
+
+
 def _host(x):
     return x.detach().cpu().double().numpy() if is_torch(x) else np.asarray(x, dtype=np.float64)
 
@@ -413,11 +422,11 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     if is_torch(like):
         data = tuple(v.to(working_dtype(v.dtype)) for v in data)
     x, wx, y, wy = data
-    # numpy samples leave their points of weight 0 out (they enter no sum): a weight-0 point at
-    # 1e200 beside data of size 1 set the energy kernel's frame, and the data's squared
-    # differences underflowed (energy distance 0 for 1.2)
-    x, wx = with_mass(x, wx)
-    y, wy = with_mass(y, wy)
+    # points of weight 0 are left out (they enter no sum; for tensors, unless the weights need
+    # their gradient): a weight-0 point at 1e200 beside data of size 1 set the energy
+    # kernel's frame, and the data's squared differences underflowed (energy distance 0)
+    x, wx = _with_mass(x, wx)
+    y, wy = _with_mass(y, wy)
     # Centred on the median of the points with mass, not on the bounding box's midpoint: a
     # point at 1e8 beside data of size 1 left the Gaussian MMD^2 24 % off (the squared
     # distances |x|^2 + |y|^2 - 2 x.y of points near -1/2 in the frame cancel).
