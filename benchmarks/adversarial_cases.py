@@ -7,7 +7,9 @@ weights near the largest float, order 500, an iteration budget of 1, 20000
 points, neural critics at absurd learning rates, the k-NN KL estimator at
 extreme scales, complex tensors, ambiguous tuples; grids with extreme or
 odd spacings, a degenerate line of points, known-answer pairs and critics
-at the ends of the float range), what does otlab return
+at the ends of the float range; a diverged classifier, far points of weight 0
+or light beside MMD and the Sinkhorn divergence, unbalanced masses near the
+float range, a tiny partial mass), what does otlab return
 *now*, next to the exact or known answer?
 
 Every case is recomputed when the script runs (``--again``; each case is
