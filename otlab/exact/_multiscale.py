@@ -76,6 +76,21 @@ nodes, which makes 80 % of the potentials shifted (on 128² grids, k = 2, 42 % o
 finest level's pivots do).  Larger pricing blocks (0.3 and 1 times the square root of the
 pairs instead of 0.1) were slower (12.6 and 14.3 s against 11.1 s at 5*10^4).
 
+How much better candidates could give, clustered W_1 (5*10^4 points, one thread, load
+about 1; the finest level of a solve, then the same solve again with the first solve's
+optimal pairs added to the first candidates, an oracle).  The seed costs 0.07 % above the
+optimum and the first round's restricted optimum 0.03 %, yet 80 209 of the 89 424 optimal
+pairs are not among the first candidates: between far clusters :math:`\lVert x - y\rVert`
+is nearly linear in the points, so the optimal partner of a point lies a cluster's width
+away from the coarse block's partner, along the direction of transport (median 0.020 along,
+0.0012 across), one of many nearly tied vertices.  Without the oracle the finest level takes
+8 rounds, 1.63 million pivots and 2.56*10^9 shifted potentials; with it 7 rounds, 0.67
+million pivots (0.66 million in the first) and 1.46*10^9: the whole solve 11.5 -> 8.7 s of
+CPU.  So even perfect candidates would not bring 10^5 clustered W_1 points from about 49 s
+to 30 s.  Candidates along the ray (the 8 targets within 0.06 of the seed's partner closest
+to the line of transport) covered 14 % of the optimal pairs instead of 10 % and made the
+solve slower (1.71 million pivots).
+
 Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
 coarse point (``coarse_leaf=4``), coarse levels stopped after 2 pricing rounds
 (``coarse_rounds``: their plan only seeds the next level) and 4 nearest
