@@ -59,6 +59,16 @@ points per side):
   (``activation="groupsort"``, :class:`otlab.networks.GroupSort`); 'round 6
   default scored on 65536' scores the default on 65536 held-out points per side
   instead of ``--n-test`` (a smaller sampling error of the scoring sample itself).
+* the eighth round, where 16 funnels still missed the targets (D = 2: the
+  gradient's cosine; D = 32: the estimate): 'round 6 default steps N' (64000
+  at D = 2, where the source's mass sits at the funnels' tips), '... 256x256'
+  and '... batch 512 penalty rows 256' beside more steps; 'round 6 default
+  regression steps 2000 anchors 256': the seventh round's regression with the
+  distances to 256 learned points as extra inputs (can they draw 256 funnels
+  where the MLP alone could not?).  'round 6 default' is written out since
+  (``ROUND6``: 16000 steps at every D) and 'round 8 default' is estimate_w1's
+  default when the run was made (64000 steps at D = 1 and 2 since the eighth
+  round).
 
 The column 'true f' is the held-out relative error of the *true* potential
 on the same scoring points (:func:`true_heldout_rel`): the scoring sample's
@@ -135,6 +145,11 @@ ROUND5 = {**LIBRARY, "steps": 16000, "batch_size": 256, "penalty_batch": "all",
 #: estimate_w1's default of the fourth round, written out ('round 4 default ...' factors):
 #: the library's norm feature, input scale and penalty, and four times the third round's
 #: step rule (4000 up to D = 32, 8000 at 64, 16000 at 128).
+#: estimate_w1's default of the sixth round, written out ('round 6 default ...' factors): the
+#: library's settings but 16000 steps on samplers at every D (the eighth round gave D <= 2
+#: 64000).
+ROUND6 = {**LIBRARY, "steps": 16000}
+
 ROUND4 = {**LIBRARY, "steps": "x4", "batch_size": 256, "penalty_batch": "all",
           "hidden": "former"}
 
@@ -254,7 +269,9 @@ FACTORS = {
         " steps 16000 betas 0.9": {"steps": 16000, "betas": (0.9, 0.999)},
     }.items()},
     # estimate_w1's default at the time of the run (the sixth round's, LIBRARY)
-    "round 6 default": ("fresh", LIBRARY),
+    "round 6 default": ("fresh", ROUND6),
+    # estimate_w1's default at the time of the run (the eighth round's, LIBRARY)
+    "round 8 default": ("fresh", LIBRARY),
     # the fifth round's default (ROUND5: 16000 steps on samplers), one change at a time:
     # 'batch B penalty rows M' draws B points per side for the objective but evaluates
     # the one-sided penalty at the interpolates of the first M pairs only
@@ -271,7 +288,7 @@ FACTORS = {
     # supervised regression (values and input gradients; _regression_loss): capacity or
     # objective?  And the sixth round's default scored on 16 times the held-out points.
     "radial reference": ("reference", {}),
-    **{f"round 6 default{name}": ("fresh", {**LIBRARY, **opts}) for name, opts in {
+    **{f"round 6 default{name}": ("fresh", {**ROUND6, **opts}) for name, opts in {
         " regression steps 2000": {"regress": True, "steps": 2000},
         " regression steps 8000": {"regress": True, "steps": 8000},
         " regression steps 2000 groupsort": {"regress": True, "steps": 2000,
@@ -285,6 +302,14 @@ FACTORS = {
                                                    "hidden": (256,) * 4},
         " scored on 65536": {"n_test": 65536},
         " groupsort": {"activation": "groupsort"},
+        # the eighth round, where 16 funnels miss the targets (D = 2: the gradient's cosine;
+        # D = 32: the estimate): more steps, a wider network, and larger objective batches
+        " steps 64000": {"steps": 64000},
+        " steps 32000 256x256": {"steps": 32000, "hidden": (256, 256)},
+        " steps 32000 batch 512 penalty rows 256": {"steps": 32000, "batch_size": 512,
+                                                    "penalty_batch": 256},
+        # can distances to learned anchors draw 256 funnels where the MLP alone could not?
+        " regression steps 2000 anchors 256": {"regress": True, "steps": 2000, "anchors": 256},
     }.items()},
 }
 
@@ -720,14 +745,20 @@ def main(argv=None) -> None:
          "interpolates of the first M pairs only (estimate_w1(batch_size=B, penalty_batch=M)); "
          "'round 6 default' is estimate_w1's default when the run was made (`LIBRARY`; since "
          "the sixth round 'round 5 default 256x256' at D = 16 and 'round 5 default batch 512 "
-         "penalty rows 256' from D = 33 on); 'round 6 default ...' that default with one "
+         "penalty rows 256' from D = 33 on; written out as `ROUND6`, 16000 steps at every "
+         "D, since the eighth round); 'round 6 default ...' that default with one "
          "change: 'groupsort' MaxMin units (activation='groupsort'), 'scored on 65536' "
          "the held-out scoring (and the slope audit) on 65536 points per side, "
+         "'steps N' N steps, '256x256' layers of 256 units, 'batch 512 penalty rows 256' as "
+         "above (the eighth round), 'anchors 256' the distances to 256 learned points as "
+         "extra inputs, "
          "'regression steps N' the same network, optimiser and minibatches trained for N "
          "steps to fit the true potential's values and gradients (supervised, "
          "`_regression_loss`: can the network draw the potential at all?); 'radial "
          "reference': no training, the critic -|z - c| with c the pooled mean "
-         "(`_score_reference`: what a critic scores without drawing a funnel); "
+         "(`_score_reference`: what a critic scores without drawing a funnel); 'round 8 "
+         "default': estimate_w1's default when the run was made (`LIBRARY`; since the eighth "
+         "round 64000 steps at D = 1 and 2 on samplers); "
          "'true f': the held-out "
          "relative error of the true potential on the same scoring points (their sampling "
          "error, which a critic near the true potential shares: `true_heldout_rel`); "
