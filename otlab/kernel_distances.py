@@ -149,8 +149,13 @@ def _pairwise(x, y, kernel: str, sigma: float):
 
 #: A point farther than this many bandwidths from the centre of the points with mass is
 #: "far" for the Gaussian and Laplacian kernels: its kernel values come from coordinate
-#: differences (:func:`_direct`), and the frame of the other points ignores it.
-FAR_BANDWIDTHS = 2.0 ** 10
+#: differences (:func:`_direct`), and the frame of the other points ignores it.  A frame
+#: reaching R bandwidths keeps the squared local distance of a pair 1e-4 bandwidths apart
+#: (where a float32 kernel value starts to differ from 1) at (1e-4 / R)^2, a normal number
+#: in float32 up to R of about 1e15 and in float64 far beyond: 2^40 (1.1e12) leaves the
+#: frames of ordinary data alone.  At 2^10 a bandwidth of 1e-3 on unit normals made every
+#: point "far": 2000 + 2000 points took 0.9 s of CPU instead of 0.09 s.
+FAR_BANDWIDTHS = 2.0 ** 40
 
 
 def _far_points(z, centre, sigma):
