@@ -556,6 +556,31 @@ def estimator_cases() -> None:
              "(to round-off)", before, lambda s=s: partial(s))
 
 
+def sharded_cases() -> None:
+    """The torch.distributed Sinkhorn divergence on a Gloo group of one process (the same
+    gathered problem as on many): far points of weight 0."""
+    import torch.distributed as dist
+
+    from otlab.distributed import sharded_sinkhorn_divergence
+
+    rng = np.random.default_rng(12)
+    u, v = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 0.5
+    a0 = np.append(np.full(40, 1 / 40), 0.0)
+    ref = otlab.sinkhorn_divergence(u, v)
+
+    def sharded(far):
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+        try:
+            return sharded_sinkhorn_divergence(np.vstack([u, [[far, 0.0]]]), v, a_local=a0)
+        finally:
+            dist.destroy_process_group()
+
+    for far, before in ((1e12, "0.660914 (0.09% off), no warning"),
+                        (1e50, "ValueError: reg=... is below what float64 resolves")):
+        case(f"sharded_sinkhorn_divergence: a point of weight 0 at {far:g} beside 40 and 40",
+             f"{ref:.9g} (one process, without it)", before, lambda far=far: sharded(far))
+
+
 def _light_far_mmd2(u, v, w) -> float:
     """Biased Gaussian MMD^2 (bandwidth 1) of ``u`` with a point of weight ``w`` far away, and
     ``v``: the far point's only kernel value is its own, 1."""
@@ -669,7 +694,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     groups = [offset_cases, epsilon_and_precision_cases, divergence_cases, extreme_value_cases,
               budget_cases, critic_cases, knn_kl_cases, api_cases, entry_point_cases,
-              estimator_cases]
+              estimator_cases, sharded_cases]
     if not a.skip_slow:
         groups += [large_exact_case, sinkhorn_cliff_case]
     CASES.clear()

@@ -51,6 +51,30 @@ def rank_slice(sizes, rank: int) -> slice:
     return slice(start, start + sizes[rank])
 
 
+class _EmptyBlock:
+    """The local operator of a rank that holds no row (its points all had weight 0)."""
+
+    def __init__(self, name: str, y):
+        self.name, self.y = name, y
+
+    def softmin_rows(self, eps, h):
+        return h.new_empty(0)
+
+    def softmin_cols(self, eps, h):  # -eps * log of an empty sum: its partial is -inf
+        return torch.full((self.y.shape[0],), float("inf"), dtype=self.y.dtype,
+                          device=self.y.device)
+
+    def plan_sums(self, eps, f, g, log_a, log_b) -> PlanSums:
+        zero = self.y.new_zeros(())
+        return PlanSums(zero, self.y.new_zeros(0), self.y.new_zeros(self.y.shape[0]))
+
+    def apply_plan(self, eps, f, g, log_a, log_b, v):
+        return self.y.new_zeros(0)
+
+    def point_gradients(self, eps, f, g, log_a, log_b):
+        return self.y.new_zeros((0, self.y.shape[1])), torch.zeros_like(self.y)
+
+
 class ShardedOperator:
     """The soft-min protocol for a cost :math:`\\lVert x_i - y_j\\rVert^k` whose rows are sharded.
 
@@ -69,6 +93,8 @@ class ShardedOperator:
         Rows of ``x`` held by each rank.
     own_cols : slice
         This rank's own rows of ``y`` (where it takes the gradients for ``y``).
+        A rank may hold no row (its points of weight 0 were left out): its
+        block is empty and its column partials are :math:`-\\infty`.
     available : int, optional
         Bytes the local back-end may plan with (default: what the machine has).
     """
@@ -81,7 +107,8 @@ class ShardedOperator:
         x_mine = x[self.rows]
         name = choose_backend(backend, x_mine.shape[0], y.shape[0], x.device, x.dtype,
                               available=available)
-        self.local = make_operator(x_mine, y, order, name, available=available)
+        self.local = (make_operator(x_mine, y, order, name, available=available)
+                      if x_mine.shape[0] else _EmptyBlock(name, y))
         self.name = f"sharded-{self.local.name}"
         self._scale = cost_bound(x, y, self.order)
 

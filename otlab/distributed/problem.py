@@ -24,7 +24,7 @@ import torch
 from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_float_array, as_points, check_finite, check_order, to_float
 from ..frames import common_frame
-from ..entropic.problem import PointProblem
+from ..entropic.problem import PointProblem, _check_massless_reach
 from ..entropic.result import Output
 from ._shards import Shards
 from .operator import ShardedOperator, rank_slice
@@ -142,10 +142,29 @@ def _cloud(shards, points, weights, sizes, dtype, device, weight_name):
     return x, raw / mass
 
 
-def build_problem(shards, x_local, a_local, y_local, b_local, order, options: dict):
+def _with_mass(x, w, sizes):
+    """The points of positive weight and each rank's count of them (all, if ``w`` needs a gradient).
+
+    Every rank holds the same gathered weights, so every rank keeps the same rows; a
+    rank's own rows stay contiguous and in order, ``sizes`` are counted anew.
+    """
+    if w.requires_grad:
+        return x, w, sizes
+    keep = w > 0
+    if bool(keep.all()):
+        return x, w, sizes
+    kept = tuple(int(part.sum()) for part in keep.split(list(sizes)))
+    return x[keep], w[keep], kept
+
+
+def build_problem(shards, x_local, a_local, y_local, b_local, order, options: dict, *,
+                  massless: str = "keep"):
     """Check every rank's input together, gather the clouds, return the :class:`ShardedPointProblem`.
 
     ``options`` (the caller's solver options) must be the same on every rank.
+    ``massless="drop"`` leaves the points of weight 0 out, as
+    :meth:`otlab.entropic.problem.PointProblem.build` does (unless the weights
+    require a gradient); a rank may then hold no row.
     """
     specs = [(x_local, a_local, "x_local", "a_local"), (y_local, b_local, "y_local", "b_local")]
     checked, (x_sizes, y_sizes) = _check_together(shards, specs, options)
@@ -157,7 +176,12 @@ def build_problem(shards, x_local, a_local, y_local, b_local, order, options: di
     y, b = _cloud(shards, yp, yw, y_sizes, dtype, device, "b_local")
     work = working_dtype(dtype)
     x, a, y, b = (v.to(work) for v in (x, a, y, b))
+    if massless == "drop":
+        x, a, x_sizes = _with_mass(x, a, x_sizes)
+        y, b, y_sizes = _with_mass(y, b, y_sizes)
     frame = common_frame(x, y)
+    if massless == "drop" and (a.requires_grad or b.requires_grad):
+        _check_massless_reach(x, a, y, b, frame)
     out = Output(numpy=not any_torch(*values), dtype=dtype, scale=frame.scale, order=order)
     return ShardedPointProblem(x, a, y, b, frame.local(x), frame.local(y), frame, order, out,
                                shards, x_sizes, y_sizes)

@@ -79,12 +79,13 @@ class ShardedSinkhornResult:
 
 
 def _prepare(group, x_local, a_local, y_local, b_local, reg, order, tol, max_iter, scaling,
-             backend, acceleration):
+             backend, acceleration, massless="keep"):
     """The shards, the problem (checked on every rank together) and the validated options."""
     shards = Shards(group)
     raw = {"reg": reg, "order": order, "tol": tol, "max_iter": max_iter, "scaling": scaling,
            "backend": backend, "acceleration": repr(acceleration)}
-    problem = build_problem(shards, x_local, a_local, y_local, b_local, order, raw)
+    problem = build_problem(shards, x_local, a_local, y_local, b_local, order, raw,
+                            massless=massless)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
     return shards, problem, options
@@ -197,7 +198,10 @@ def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
     each of the three problems solved as in :func:`sharded_sinkhorn`, the
     symmetric ones with the rows of :math:`\alpha`, resp. :math:`\beta`,
     spread over the ranks.  A collective, with the parameters of
-    :func:`sharded_sinkhorn`.  (Beyond
+    :func:`sharded_sinkhorn`.  Points of weight 0 are left out on every rank, as
+    :func:`otlab.entropic.sinkhorn_divergence` leaves them out (unless the
+    weights require a gradient): where they lie would set the frame and the
+    default ε; a rank whose points all weigh 0 then holds no row.  (Beyond
     :math:`\varepsilon = \text{ulp}^{-1/3} \max C`, where the single-process
     function switches to its large-ε expansion, every rank evaluates that
     expansion on all the points, streamed in tiles.)
@@ -219,5 +223,5 @@ def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
     >>> dist.destroy_process_group()
     """
     _, problem, options = _prepare(group, x_local, a_local, y_local, b_local, reg, order, tol,
-                                   max_iter, scaling, backend, acceleration)
+                                   max_iter, scaling, backend, acceleration, massless="drop")
     return divergence(problem, reg, backend, options)

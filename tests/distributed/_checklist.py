@@ -22,4 +22,6 @@ SOLVER_CHECKS = [
     "ranks_out_of_step_raise_instead_of_mixing_data",
     "same_sample_gives_exactly_zero_and_offsets_change_nothing",
     "large_eps_expansion_agrees_with_one_process",
+    "points_of_weight_0_change_no_sharded_divergence_however_far",
+    "far_offsets_and_float32_agree_with_one_process",
 ]
