@@ -556,6 +556,20 @@ def estimator_cases() -> None:
              "(to round-off)", before, lambda s=s: partial(s))
 
 
+def critic_edge_cases() -> None:
+    """Neural and exact critics at the ends of the float range and far from their data."""
+    rng = np.random.default_rng(14)
+    u = np.round(rng.normal(size=(40, 2)) * 16) / 16
+    v = np.round((rng.normal(size=(30, 2)) + [2.0, 0.0]) * 16) / 16
+    small = {"hidden": (16, 16), "steps": 200, "batch_size": 64}
+    base = estimate_w1(u, v, **small).estimate
+    c = 2.0**1021
+    case("estimate_w1(lipschitz='lp'), 40 + 30 points x 2^1021 (about 2e307)",
+         f"{c * base:.6g} (2^1021 x at scale 1)",
+         "CriticDivergedError: 'the loss became NaN ... Lower lr' (the frame's mean overflowed)",
+         lambda: estimate_w1(u * c, v * c, **small).estimate)
+
+
 def sharded_cases() -> None:
     """The torch.distributed Sinkhorn divergence on a Gloo group of one process (the same
     gathered problem as on many): far points of weight 0."""
@@ -694,7 +708,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     groups = [offset_cases, epsilon_and_precision_cases, divergence_cases, extreme_value_cases,
               budget_cases, critic_cases, knn_kl_cases, api_cases, entry_point_cases,
-              estimator_cases, sharded_cases]
+              estimator_cases, critic_edge_cases, sharded_cases]
     if not a.skip_slow:
         groups += [large_exact_case, sinkhorn_cliff_case]
     CASES.clear()

@@ -201,7 +201,10 @@ def common_scale(*samples: np.ndarray, radius: bool = False) -> tuple[np.ndarray
     way a coordinate's spread does when few directions of a high-dimensional
     space are used).  Both are computed on data divided by their largest
     magnitude, so nothing overflows or underflows between :math:`10^{-300}`
-    and :math:`10^{300}`.  When every point is the same, :math:`s = 1`.
+    and :math:`10^{300}`, nor when the offsets from the mean reach the float
+    range (points near :math:`\pm 10^{307}`).  When every point is the same,
+    :math:`s = 1`; a ValueError when the offsets themselves overflow (points
+    at both ends of the float range).
 
     Examples
     --------
@@ -214,7 +217,18 @@ def common_scale(*samples: np.ndarray, radius: bool = False) -> tuple[np.ndarray
     if top == 0.0:
         return np.zeros(pooled.shape[1]), 1.0
     center = (pooled / top).mean(axis=0) * top
-    center = center + (pooled - center).mean(axis=0)  # one refinement: round-off of the mean
+    with np.errstate(over="ignore", invalid="ignore"):
+        dev = pooled - center
+    spread = float(np.abs(dev).max())
+    if not math.isfinite(spread):
+        raise ValueError(f"the points span more than the float range (coordinates from "
+                         f"{float(pooled.min()):.3g} to {float(pooled.max()):.3g}): their "
+                         "offsets from the mean overflow")
+    if spread == 0.0:
+        return center, 1.0
+    # one refinement (the round-off of the mean), summed in units of the spread: a plain
+    # sum of offsets of order 1e307 overflows
+    center = center + (dev / spread).mean(axis=0) * spread
     dev = pooled - center
     spread = float(np.abs(dev).max())
     if spread == 0.0:
