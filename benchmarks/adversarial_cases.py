@@ -568,6 +568,12 @@ def critic_edge_cases() -> None:
          f"{c * base:.6g} (2^1021 x at scale 1)",
          "CriticDivergedError: 'the loss became NaN ... Lower lr' (the frame's mean overflowed)",
          lambda: estimate_w1(u * c, v * c, **small).estimate)
+    critic = otlab.exact_critic(u, v)
+    far = np.array([[1e300, 0.0]])
+    case("exact_critic(40 + 30 points of size 1) at (1e300, 0)",
+         "1e+300 (min_j |z - y_j| - g_j, to round-off)",
+         "IndexError: index 30 is out of bounds (the k-d tree's squared distances overflowed)",
+         lambda: float(critic(far)[0]))
 
 
 def sharded_cases() -> None:

@@ -37,9 +37,14 @@ from .._validation import as_points
 from ..costs import PowerCost, pairwise_cost
 from ..exact import emd_points
 from ..exact.duals import local_c_transform
+from ..frames import power_of_two_at_least
 from ..sample import sample_pair
 
 __all__ = ["ExactCritic", "exact_critic"]
+
+#: Rows farther out than this many frame units are evaluated in units of their own reach
+#: (:meth:`ExactCritic._units`): the squared distances stay below the float range.
+_FAR = 2.0**256
 
 
 class ExactCritic:
@@ -90,31 +95,65 @@ class ExactCritic:
     def _local(self, u: np.ndarray, *, argmin: bool = False):
         return local_c_transform(u, self._anchors, self._offsets, PowerCost(1), argmin=argmin)
 
+    def _units(self, offsets: np.ndarray) -> np.ndarray:
+        """The unit of each row: the frame's scale, or a power of two at or above a far row's reach.
+
+        The squared distances of the c-transform overflow beyond about
+        :math:`10^{154}` frame units; a row farther out than :data:`_FAR` frame
+        units is evaluated in units of its own reach, where the anchors shrink
+        by an exact power of two.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            reach = np.abs(offsets).max(axis=1)
+        units = np.full(offsets.shape[0], self.scale)
+        far = ~(reach <= self.scale * _FAR)
+        units[far] = [power_of_two_at_least(r) for r in reach[far]]
+        return units
+
+    def _evaluate(self, offsets: np.ndarray, units: np.ndarray, *, argmin: bool = False):
+        """``(values in frame units of each row, argmin index)`` of the rows ``offsets = z - c``."""
+        values = np.empty(offsets.shape[0])
+        index = np.empty(offsets.shape[0], dtype=np.int64)
+        for unit in np.unique(units):
+            rows = units == unit
+            ratio = self.scale / unit  # a power of two: the anchors shrink exactly
+            found = local_c_transform(offsets[rows] / unit, self._anchors * ratio,
+                                      self._offsets * ratio, PowerCost(1), argmin=argmin)
+            values[rows], index[rows] = found if argmin else (found, 0)
+        return values, index
+
     def __call__(self, z):
         r"""Evaluate the critic at points ``z`` of shape (k, d) or (k,) for d = 1.
 
         numpy (or list) in, numpy out of shape (k,); a torch tensor in, a
         differentiable tensor out on the same device and dtype (its gradient
         is that of the active term :math:`\lVert z - y_{j^*}\rVert`, a unit
-        vector).
+        vector).  Points far beyond the samples (up to the float range) are
+        evaluated in units of their own distance, so their values keep the
+        relative precision of that distance.
         """
         z = as_points(z, "z")
         if z.shape[1] != self._anchors.shape[1]:
             raise ValueError(
                 f"z must have dimension {self._anchors.shape[1]}; got d={z.shape[1]}"
             )
-        u = (to_numpy(z) - self.center) / self.scale
+        with np.errstate(over="ignore"):
+            offsets = to_numpy(z).astype(np.float64) - self.center
+        units = self._units(offsets)
         if not is_torch(z):
-            return self._local(u) * self.scale
+            return self._evaluate(offsets, units)[0] * units
         import torch
 
-        _, nearest = self._local(u, argmin=True)
+        _, nearest = self._evaluate(offsets, units, argmin=True)
         f64, device = torch.float64, z.device
         centre = torch.as_tensor(self.center, dtype=f64, device=device)
+        unit = torch.as_tensor(units, dtype=f64, device=device)
+        ratio = torch.as_tensor(self.scale / units, dtype=f64, device=device)
         anchors = torch.as_tensor(self._anchors[nearest], dtype=f64, device=device)
         offsets = torch.as_tensor(self._offsets[nearest], dtype=f64, device=device)
-        out = pairwise_cost((z.to(f64) - centre) / self.scale, anchors) - offsets
-        return (out * self.scale).to(z.dtype)
+        out = (pairwise_cost((z.to(f64) - centre) / unit[:, None], anchors * ratio[:, None])
+               - offsets * ratio)
+        return (out * unit).to(z.dtype)
 
     def __repr__(self) -> str:
         return f"ExactCritic(w1={self.w1:.6g}, n_anchors={self._anchors.shape[0]})"

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import otlab
 from otlab.critics import exact_critic, lipschitz_audit
@@ -162,3 +164,33 @@ def test_exact_critic_on_cuda_is_differentiable_with_gradient_norm_at_most_one()
     (grad,) = torch.autograd.grad(out.sum(), z)
     assert grad.norm(dim=1).max().item() <= 1 + 1e-9
     np.testing.assert_allclose(critic.gap, otlab.wasserstein(x, y), rtol=0, atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), exponent=st.floats(100, 307.5),
+       data_exponent=st.integers(-300, 300))
+def test_exact_critic_far_from_its_samples_is_the_c_transform_up_to_the_float_range(
+        seed, exponent, data_exponent):
+    """phi(z) = min_j ||z - y_j|| - g_j at points up to 1e307 away from samples of any size.
+
+    Before: a point beyond about 1e154 frame units overflowed the k-d tree's squared
+    distances and raised IndexError (numpy and torch).  The reference is the minimum over
+    the anchors with each norm taken in units of the largest coordinate of z and y; measured 1.4e-16
+    relative apart, asserted to 1e-13.
+    """
+    rng = np.random.default_rng(seed)
+    s = 10.0**data_exponent
+    x, y = rng.normal(size=(12, 2)) * s, (rng.normal(size=(9, 2)) + [1.0, 0.0]) * s
+    critic = exact_critic(x, y)
+    direction = rng.normal(size=(3, 2))
+    z = direction / np.linalg.norm(direction, axis=1, keepdims=True) * 10.0**exponent
+    top = np.maximum(np.abs(z).max(axis=1), np.abs(y).max())[:, None]
+    norms = top * np.linalg.norm(z[:, None] / top[:, :, None] - y[None] / top[:, :, None],
+                                 axis=-1)
+    expected = (norms - critic.offsets[None]).min(axis=1)
+    np.testing.assert_allclose(critic(z), expected, rtol=1e-13)
+    zt = torch.tensor(z, requires_grad=True)
+    values = critic(zt)
+    values.sum().backward()
+    np.testing.assert_allclose(values.detach().numpy(), expected, rtol=1e-13)
+    np.testing.assert_allclose(zt.grad.norm(dim=1).numpy(), 1.0, rtol=1e-12)
