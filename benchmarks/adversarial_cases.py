@@ -574,6 +574,13 @@ def critic_edge_cases() -> None:
          "1e+300 (min_j |z - y_j| - g_j, to round-off)",
          "IndexError: index 30 is out of bounds (the k-d tree's squared distances overflowed)",
          lambda: float(critic(far)[0]))
+    from otlab.critics import lipschitz_audit
+
+    unit = lipschitz_audit(critic, u, v, n_pairs=256).max_slope
+    case("lipschitz_audit max_slope, exact critic, data + 1e14 (a grid of 1/16: exact)",
+         f"{unit:.6g} (at offset 0)", "0 (every pair closer than 1e-12 x 1e14 left out)",
+         lambda: lipschitz_audit(otlab.exact_critic(u + 1e14, v + 1e14), u + 1e14, v + 1e14,
+                                 n_pairs=256).max_slope)
 
 
 def sharded_cases() -> None:

@@ -85,16 +85,27 @@ def _in_dtype(critic, dtype, device):
     return critic
 
 
-def _max_slope(fa, fb, a, b) -> float:
+def _spread(points: np.ndarray) -> float:
+    """The points' largest coordinate offset from the midpoint of their bounding box.
+
+    The size of the data as a translation leaves it (their largest coordinate is not:
+    at an offset of 1e14 it would be 1e14 for data one unit wide).
+    """
+    low, high = points.min(axis=0), points.max(axis=0)
+    mid = low / 2 + high / 2  # no overflow at the ends of the float range
+    return max(float(np.abs(low - mid).max()), float(np.abs(high - mid).max()))
+
+
+def _max_slope(fa, fb, a, b, spread: float) -> float:
     """Largest ``|fa - fb| / |a - b|`` over pairs farther apart than round-off of the data.
 
     Distances are formed in units of each pair's largest coordinate difference (no overflow
     at 1e200, no underflow at 1e-200), and pairs closer than ``1e-12`` times the data's
-    largest coordinate are left out, so the slopes do not change with the data's scale.
+    ``spread`` (:func:`_spread`) are left out, so the slopes do not change with the data's
+    scale or with a translation.
     """
     dist = scaled_norm(a - b, axis=1)
-    span = max(float(np.abs(a).max(initial=0.0)), float(np.abs(b).max(initial=0.0)))
-    keep = dist > 1e-12 * span
+    keep = dist > 1e-12 * spread
     if not keep.any():
         return 0.0
     return float((np.abs(fa - fb)[keep] / dist[keep]).max())
@@ -160,8 +171,9 @@ def lipschitz_audit(critic, x, y, *, n_interpolates: int = 2048, n_pairs: int = 
 
     f_both = values(both)
     i, j = rng.integers(0, len(both), n_pairs), rng.integers(0, len(both), n_pairs)
-    slope = _max_slope(f_both[i], f_both[j], both[i], both[j])
+    spread = _spread(both)
+    slope = _max_slope(f_both[i], f_both[j], both[i], both[j], spread)
     fx, fy = f_both[:len(x)], f_both[len(x):]
     ix, iy = rng.integers(0, len(x), n_pairs), rng.integers(0, len(y), n_pairs)
-    slope_xy = _max_slope(fx[ix], fy[iy], x[ix], y[iy])
+    slope_xy = _max_slope(fx[ix], fy[iy], x[ix], y[iy], spread)
     return LipschitzAudit(grad_on, grad_between, slope, slope_xy, n_interpolates, n_pairs)
