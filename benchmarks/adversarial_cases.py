@@ -581,6 +581,15 @@ def critic_edge_cases() -> None:
          f"{unit:.6g} (at offset 0)", "0 (every pair closer than 1e-12 x 1e14 left out)",
          lambda: lipschitz_audit(otlab.exact_critic(u + 1e14, v + 1e14), u + 1e14, v + 1e14,
                                  n_pairs=256).max_slope)
+    tiny = {"hidden": (4,), "steps": 2}
+    case("estimate_w1(penalty=1e40)", "a ValueError naming penalty",
+         "CriticDivergedError: 'the loss became NaN ... Lower lr'",
+         lambda: estimate_w1(u, v, penalty=1e40, **tiny))
+    case("estimate_w1(betas=(0.5,))", "a ValueError naming betas", "IndexError",
+         lambda: estimate_w1(u, v, betas=(0.5,), **tiny))
+    case("estimate_w1(lr=1e39)", "a ValueError naming lr",
+         "RuntimeError: value cannot be converted to type float without overflow",
+         lambda: estimate_w1(u, v, lr=1e39, **tiny))
 
 
 def sharded_cases() -> None:

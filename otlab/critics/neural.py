@@ -68,11 +68,47 @@ def _check_device(device):
     import torch
 
     try:
-        return torch.device(device)
+        device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device must be a torch.device or a device name such as 'cpu', "
                          f"'cuda' or 'cuda:1'; got {device!r} ({str(exc).splitlines()[0]})"
                          ) from None
+    if device.type == "meta":
+        raise ValueError(f"device must hold data; got {str(device)!r} (a meta device holds "
+                         "shapes only)")
+    if device.type == "cuda" and not (torch.cuda.is_available()
+                                      and (device.index or 0) < torch.cuda.device_count()):
+        raise ValueError(f"device {str(device)!r} is not available: torch sees "
+                         f"{torch.cuda.device_count() if torch.cuda.is_available() else 0} "
+                         "CUDA device(s)")
+    return device
+
+
+#: The largest float32: the network trains in float32, so lr, penalty and clip_value
+#: beyond it overflow inside the optimiser (a raw RuntimeError) or the loss.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _in_float32(value: float, name: str) -> float:
+    """``value`` (checked finite) if float32 holds it; a ValueError naming ``name`` if not."""
+    if value > _FLOAT32_MAX:
+        raise ValueError(f"{name} must be at most {_FLOAT32_MAX:.4g} (the critic trains in "
+                         f"float32); got {value!r}")
+    return value
+
+
+def _check_betas(betas) -> tuple[float, float]:
+    """Adam's ``betas``: two numbers in [0, 1)."""
+    try:
+        pair = tuple(betas)
+    except TypeError:
+        raise TypeError(f"betas must be a pair of numbers (beta1, beta2); got {betas!r}") from None
+    if len(pair) != 2 or isinstance(betas, str):
+        raise ValueError(f"betas must be a pair of numbers (beta1, beta2); got {betas!r}")
+    values = tuple(check_positive(b, "betas", allow_zero=True) for b in pair)
+    if not all(b < 1 for b in values):
+        raise ValueError(f"betas must lie in [0, 1); got {betas!r}")
+    return values
 
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
@@ -95,14 +131,14 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         batch_size = check_positive_int(batch_size, "batch_size")
     if penalty_batch is not None:  # None: default_penalty_batch (with_dimension)
         penalty_batch = check_positive_int(penalty_batch, "penalty_batch")
-    lr = check_positive(base["lr"] if lr is None else lr, "lr")
+    lr = _in_float32(check_positive(base["lr"] if lr is None else lr, "lr"), "lr")
     optimizer = check_choice(optimizer or base["optimizer"], "optimizer", ("adam", "rmsprop"))
-    betas = base["betas"] if betas is None else tuple(float(b) for b in betas)
+    betas = base["betas"] if betas is None else _check_betas(betas)
     if penalty is not None:  # None: default_penalty of the dimension (with_dimension)
-        penalty = check_positive(penalty, "penalty", allow_zero=True)
+        penalty = _in_float32(check_positive(penalty, "penalty", allow_zero=True), "penalty")
     clip_value = base["clip_value"] if clip_value is None else clip_value
     if lipschitz == "clip":
-        clip_value = check_positive(clip_value, "clip_value")
+        clip_value = _in_float32(check_positive(clip_value, "clip_value"), "clip_value")
     holdout = check_positive(holdout, "holdout", allow_zero=True)
     if holdout >= 1:
         raise ValueError(f"holdout must be in [0, 1); got {holdout!r}")

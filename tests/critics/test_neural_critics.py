@@ -319,6 +319,26 @@ def test_an_unknown_device_is_rejected_by_name(device):
         estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], device=device, steps=1)
 
 
+@pytest.mark.parametrize("options, error, match", [
+    # before: torch's RuntimeError 'value cannot be converted to type float without overflow'
+    ({"lr": 1e39}, ValueError, r"lr must be at most 3.403e\+38 \(the critic trains in float32\)"),
+    ({"lipschitz": "clip", "clip_value": 1e300}, ValueError, r"clip_value must be at most"),
+    # before: CriticDivergedError 'Lower lr' (the penalty overflowed float32)
+    ({"penalty": 1e40}, ValueError, r"penalty must be at most 3.403e\+38"),
+    # before: IndexError, torch's 'Invalid beta parameter', 'too many values to unpack'
+    ({"betas": (0.5,)}, ValueError, r"betas must be a pair of numbers \(beta1, beta2\); got \(0.5,\)"),
+    ({"betas": (0.5, 0.9, 0.1)}, ValueError, r"betas must be a pair of numbers"),
+    ({"betas": (2.0, 0.9)}, ValueError, r"betas must lie in \[0, 1\); got \(2.0, 0.9\)"),
+    ({"betas": 0.5}, TypeError, r"betas must be a pair of numbers"),
+    # before: AssertionError 'Torch not compiled with CUDA enabled', NotImplementedError
+    ({"device": "cuda:9"}, ValueError, r"device 'cuda:9' is not available: torch sees"),
+    ({"device": "meta"}, ValueError, r"device must hold data; got 'meta'"),
+])
+def test_options_the_float32_critic_cannot_use_are_rejected_by_name(options, error, match):
+    with pytest.raises(error, match=match):
+        estimate_w1([[0.0], [1.0]], [[1.0], [2.0]], steps=2, hidden=(4,), **options)
+
+
 def test_a_groupsort_critic_estimates_the_length_of_a_translation():
     """MaxMin units (activation='groupsort'): a law and its translate by (3, 4) are
     W_1 = 5 apart, and the lp critic on fresh samples finds it."""
