@@ -581,6 +581,10 @@ def critic_edge_cases() -> None:
          f"{unit:.6g} (at offset 0)", "0 (every pair closer than 1e-12 x 1e14 left out)",
          lambda: lipschitz_audit(otlab.exact_critic(u + 1e14, v + 1e14), u + 1e14, v + 1e14,
                                  n_pairs=256).max_slope)
+    ct = estimate_w1(u, v, lipschitz="ctransform", **small).critic
+    case("estimate_w1(lipschitz='ctransform').critic at (1e30, 0) (data of size 1)",
+         "about -1e30 (1-Lipschitz: within 1e30 + 3 of its value at the data)",
+         "-inf (float32 distances overflowed)", lambda: float(ct(np.array([[1e30, 0.0]]))[0]))
     tiny = {"hidden": (4,), "steps": 2}
     case("estimate_w1(penalty=1e40)", "a ValueError naming penalty",
          "CriticDivergedError: 'the loss became NaN ... Lower lr'",

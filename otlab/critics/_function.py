@@ -23,6 +23,27 @@ def _forward(net, anchors, u):
     return (f_anchor[None, :] - dist).amax(dim=1)
 
 
+#: Standardised inputs farther out than this are evaluated in float64 (:class:`NeuralCritic`):
+#: the float32 network's pre-activations and the c-transform's squared distances
+#: overflow float32 from about 2^64 on.
+FLOAT32_REACH = 2.0**40
+
+
+def _far_forward(net, anchors, u):
+    """:func:`_forward` for far points in float64: the c-transform's distances in units of
+    each difference's largest coordinate (no squares beyond the float range)."""
+    import torch
+
+    if anchors is None:
+        return net(u).squeeze(-1)
+    f_anchor = net(anchors).squeeze(-1)
+    diff = u[:, None, :] - anchors[None]
+    top = diff.abs().amax(dim=-1, keepdim=True)
+    top = torch.where(top > 0, top, torch.ones_like(top))
+    dist = torch.linalg.vector_norm(diff / top, dim=-1) * top.squeeze(-1)
+    return (f_anchor[None, :] - dist).amax(dim=1)
+
+
 class NeuralCritic:
     r"""A trained critic as a function: numpy in, numpy out; torch in, torch out.
 
@@ -71,21 +92,52 @@ class NeuralCritic:
         """:math:`g(u)` on standardised points (a tensor of the network's dtype and device)."""
         return _forward(self.net, self.anchors, u)
 
+    def _double(self) -> "NeuralCritic":
+        """A float64 copy (made once), for points beyond :data:`FLOAT32_REACH`."""
+        import torch
+
+        if self.dtype == torch.float64:
+            return self
+        if getattr(self, "_float64", None) is None:
+            self._float64 = self.to(torch.float64)
+        return self._float64
+
+    def _evaluate(self, u):
+        """:math:`g(u)` of float64 standardised points ``u`` (a tensor on the network's device):
+        in the network's dtype, rows beyond :data:`FLOAT32_REACH` in float64."""
+        import torch
+
+        far = ~(u.abs().amax(dim=1) <= FLOAT32_REACH)
+        if not bool(far.any()):
+            return self.standardised(u.to(self.dtype)).to(torch.float64)
+        out = torch.empty(u.shape[0], dtype=torch.float64, device=u.device)
+        near = ~far
+        if bool(near.any()):
+            out[near] = self.standardised(u[near].to(self.dtype)).to(torch.float64)
+        double = self._double()
+        out[far] = _far_forward(double.net, double.anchors, u[far])
+        return out
+
     def __call__(self, z):
-        """Evaluate the critic at points ``z`` of shape (k, d) (or (k,) when d = 1)."""
+        """Evaluate the critic at points ``z`` of shape (k, d) (or (k,) when d = 1).
+
+        Points whose standardised coordinates exceed :data:`FLOAT32_REACH` (far beyond
+        the samples) are evaluated by a float64 copy of the network, where a float32
+        network would return NaN or infinities.
+        """
         import torch
 
         if is_torch(z):
             zz = z.reshape(-1, 1) if z.ndim == 1 else z
             center = torch.as_tensor(self.center, dtype=torch.float64, device=zz.device)
-            u = ((zz.to(torch.float64) - center) / self.scale).to(self.device, self.dtype)
-            out = self.standardised(u).to(torch.float64) * self.scale
+            u = ((zz.to(torch.float64) - center) / self.scale).to(self.device)
+            out = self._evaluate(u) * self.scale
             return out.to(device=z.device, dtype=z.dtype if z.is_floating_point() else out.dtype)
         z = np.asarray(z, dtype=np.float64)
         z = z.reshape(-1, 1) if z.ndim == 1 else z
         u = (z - self.center) / self.scale
         with torch.no_grad():
-            out = self.standardised(torch.as_tensor(u, dtype=self.dtype, device=self.device))
+            out = self._evaluate(torch.as_tensor(u, dtype=torch.float64, device=self.device))
         return to_numpy(out) * self.scale
 
     def __repr__(self) -> str:
