@@ -581,6 +581,9 @@ def critic_edge_cases() -> None:
          f"{unit:.6g} (at offset 0)", "0 (every pair closer than 1e-12 x 1e14 left out)",
          lambda: lipschitz_audit(otlab.exact_critic(u + 1e14, v + 1e14), u + 1e14, v + 1e14,
                                  n_pairs=256).max_slope)
+    case("estimate_w1(lipschitz='lp'), every point of both samples given twice",
+         f"{base:.9g} (the same empirical measure, given once)", "1.32584 (6.2 % off)",
+         lambda: estimate_w1(np.vstack([u, u]), np.vstack([v, v]), **small).estimate)
     ct = estimate_w1(u, v, lipschitz="ctransform", **small).critic
     case("estimate_w1(lipschitz='ctransform').critic at (1e30, 0) (data of size 1)",
          "about -1e30 (1-Lipschitz: within 1e30 + 3 of its value at the data)",

@@ -37,10 +37,14 @@ __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning"
 
 
 def _canonical(x, w):
-    """Rows sorted lexicographically (then by weight): the estimate depends on the
-    empirical measure, not on the order of the rows."""
-    order = np.lexsort((w, *x.T[::-1]))
-    return x[order], w[order]
+    """The distinct rows, sorted lexicographically, each with the sum of its weights.
+
+    The estimate then depends on the empirical measure alone: not on the order of the
+    rows, nor on a point being given once or split into copies (a point held out is
+    held out with all its copies).
+    """
+    rows, inverse = np.unique(x, axis=0, return_inverse=True)
+    return rows, np.bincount(inverse.reshape(-1), weights=w, minlength=rows.shape[0])
 
 
 def _split(x, w, holdout, rng):
@@ -267,7 +271,9 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         Seeds the split, the initialisation and the minibatches (a private
         ``torch.Generator``; the global RNG is not touched).
     holdout : float, default 0.2
-        Fraction of each sample held out of training (arrays only).
+        Fraction of each sample held out of training (arrays only): of its
+        distinct points, copies of a point merged into one of their summed
+        weight first.
     log_every : int, optional
         Steps between history entries; default ``steps // 20``.
     audit : bool, default True
@@ -375,8 +381,9 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     :math:`g`.  So the estimate moves with translations and scales of the
     data exactly as :math:`W_1` does (offsets of 1e8, scales from 1e-150 to
     1e150), the learning rates and λ mean the same on any data, and the rows
-    are put in a canonical (lexicographic) order first, so the estimate does
-    not depend on their order.
+    are put in a canonical (lexicographic) order first, copies of a point
+    merged, so the estimate does not depend on their order nor on a point
+    being split into copies of the same total weight.
 
     **Sign.**  Negating a critic leaves every gradient norm, weight and
     spectral norm unchanged and flips the sign of
