@@ -574,6 +574,11 @@ def critic_edge_cases() -> None:
          "1e+300 (min_j |z - y_j| - g_j, to round-off)",
          "IndexError: index 30 is out of bounds (the k-d tree's squared distances overflowed)",
          lambda: float(critic(far)[0]))
+    a0 = np.append(np.ones(len(u)), 0.0)
+    case("exact_critic gap: a point of weight 0 at (1e100, 0) beside 40 + 30 points",
+         f"{critic.w1:.9g} (W_1; the critic without it)",
+         "0.0 (the critic 0 everywhere), no warning",
+         lambda: otlab.exact_critic(np.vstack([u, [[1e100, 0.0]]]), v, a=a0).gap)
     from otlab.critics import lipschitz_audit
 
     unit = lipschitz_audit(critic, u, v, n_pairs=256).max_slope

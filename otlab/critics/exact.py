@@ -38,7 +38,7 @@ from ..costs import PowerCost, pairwise_cost
 from ..exact import emd_points
 from ..exact.duals import local_c_transform
 from ..frames import power_of_two_at_least
-from ..sample import sample_pair
+from ..sample import Sample, sample_pair, with_mass
 
 __all__ = ["ExactCritic", "exact_critic"]
 
@@ -180,7 +180,12 @@ def exact_critic(x, y, *, a=None, b=None, max_iter: int | None = None,
         (n,), numpy or torch, or :class:`otlab.Sample` objects with weights.
     a, b : array-like or Tensor, optional
         Weights of ``x`` and ``y`` (non-negative, normalised to sum 1), as for
-        :func:`otlab.wasserstein`; uniform when omitted.
+        :func:`otlab.wasserstein`; uniform when omitted.  Points of weight 0
+        are left out of the LP, its frame and the anchors (they carry no
+        mass, but a far one would set the frame: at 1e100 beside data of
+        size 1 the critic was 0 everywhere); ``potentials``, ``lp`` and
+        ``anchors`` hold the points with mass, and the critic is defined
+        everywhere.
     max_iter : int, optional
         Network-simplex pivot cap per solve (see :func:`otlab.emd_points`).
     solver : {"auto", "dense", "sparse"}, default "auto"
@@ -214,5 +219,7 @@ def exact_critic(x, y, *, a=None, b=None, max_iter: int | None = None,
     array([2., 1., 0.])
     """
     sx, sy = sample_pair(x, y, a, b, names=("x", "y"))
-    lp = emd_points(sx, sy, order=1, solver=solver, max_iter=max_iter)
-    return ExactCritic(lp, to_numpy(sx.points), to_numpy(sy.points))
+    x, a = with_mass(to_numpy(sx.points), to_numpy(sx.probabilities))
+    y, b = with_mass(to_numpy(sy.points), to_numpy(sy.probabilities))
+    lp = emd_points(Sample(x, a), Sample(y, b), order=1, solver=solver, max_iter=max_iter)
+    return ExactCritic(lp, x, y)
