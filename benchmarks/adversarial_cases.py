@@ -593,6 +593,19 @@ def critic_edge_cases() -> None:
     case("estimate_w1(lipschitz='ctransform').critic at (1e30, 0) (data of size 1)",
          "about -1e30 (1-Lipschitz: within 1e30 + 3 of its value at the data)",
          "-inf (float32 distances overflowed)", lambda: float(ct(np.array([[1e30, 0.0]]))[0]))
+    def generator_gradient():
+        torch.manual_seed(0)
+        generator = torch.nn.Linear(2, 2).double()
+        estimate_w1(lambda n, r: generator(torch.as_tensor(r.normal(size=(n, 2)))),
+                    lambda n, r: r.normal(size=(n, 2)) + [2.0, 0.0], hidden=(8,), steps=20,
+                    batch_size=32, n_eval=64, audit=False)
+        grads = [p.grad for p in generator.parameters()]
+        return ("no gradient" if all(g is None for g in grads) else
+                f"gradient of norm {float(sum(g.norm() ** 2 for g in grads) ** 0.5):.3g}")
+
+    case("estimate_w1(sampler = a generator network, a sampler): the generator's .grad",
+         "no gradient (the critic's steps stay out of the generator)",
+         "gradient of norm 2.19 (the critic's steps wrote into it)", generator_gradient)
     tiny = {"hidden": (4,), "steps": 2}
     case("estimate_w1(penalty=1e40)", "a ValueError naming penalty",
          "CriticDivergedError: 'the loss became NaN ... Lower lr'",

@@ -8,6 +8,8 @@ A *sampler* is a callable that draws ``n`` points of a distribution:
         return points           # (n, d) array: numpy or torch
 
 or ``sampler(n)`` (one positional parameter) whose randomness is its own.
+A sampler may be a generator network: its points are detached, so training
+the critic leaves the generator's gradients alone.
 Given two samplers, :func:`estimate_w1` draws a fresh minibatch of each at
 every optimiser step, so the critic maximises
 
@@ -132,8 +134,9 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
            "y": torch.zeros((), dtype=torch.bool, device=dev)}
 
     def fresh(sampler, rng, name):
+        # detached: the critic's steps must not reach a generator behind the sampler
         z = torch.as_tensor(draw_points(sampler, cfg.batch_size, rng, name=name, dim=dim))
-        z = z.to(device=dev, dtype=torch.float64)
+        z = z.detach().to(device=dev, dtype=torch.float64)
         bad[name] |= ~torch.isfinite(z).all()
         return ((z - center_t) / scale).to(torch.float32)
 

@@ -123,3 +123,29 @@ def test_the_default_steps_of_lp_are_larger_on_samplers_than_on_fixed_samples():
         fixed = estimate_w1(np.zeros((8, 3)), np.ones((8, 3)), seed=0, **tiny)
     assert (fresh.config.steps, fixed.config.steps) == (16000, 1000)
     assert len(fresh.history["step"]) == 20 and fresh.history["step"][-1] == 16000
+
+
+def test_a_generator_behind_a_sampler_gets_no_gradient_from_the_critic():
+    # Before: the minibatches kept the generator's graph, so each critic step's backward
+    # wrote into the generator's .grad (a WGAN's generator step would then start from
+    # the critic's gradients).  The estimate is the one of the same points detached.
+    torch.manual_seed(0)
+    generator = torch.nn.Linear(2, 2).double()
+
+    def fake(n, rng):
+        return generator(torch.as_tensor(rng.normal(size=(n, 2))))
+
+    def fake_detached(n, rng):
+        with torch.no_grad():
+            return fake(n, rng).numpy()
+
+    def real(n, rng):
+        return rng.normal(size=(n, 2)) + [2.0, 0.0]
+
+    options = {"hidden": (8,), "steps": 20, "batch_size": 32, "n_eval": 64, "audit": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CriticFailedWarning)
+        res = estimate_w1(fake, real, **options)
+        plain = estimate_w1(fake_detached, real, **options)
+    assert all(p.grad is None for p in generator.parameters())
+    assert res.estimate == plain.estimate
