@@ -606,6 +606,12 @@ def critic_edge_cases() -> None:
     case("estimate_w1(sampler = a generator network, a sampler): the generator's .grad",
          "no gradient (the critic's steps stay out of the generator)",
          "gradient of norm 2.19 (the critic's steps wrote into it)", generator_gradient)
+    case("estimate_w1(...).critic([[nan, 0]])", "a ValueError naming z (as exact_critic's)",
+         "array([nan]), no warning", lambda: ct(np.array([[np.nan, 0.0]])))
+    case("exact_critic(x, y)(int64 tensor [[100000001]]) for x, y near 1e8",
+         "0 (its value at 100000001.0)", "1 (its value at 1e8: read as float32)",
+         lambda: float(otlab.exact_critic([[1e8], [1e8 + 2]], [[1e8 + 1], [1e8 + 5]])(
+             torch.tensor([[100000001]]))))
     tiny = {"hidden": (4,), "steps": 2}
     case("estimate_w1(penalty=1e40)", "a ValueError naming penalty",
          "CriticDivergedError: 'the loss became NaN ... Lower lr'",

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 
 from .._backend import is_torch, to_numpy
+from .._validation import as_points
 
 __all__ = ["NeuralCritic"]
 
@@ -42,6 +43,19 @@ def _far_forward(net, anchors, u):
     top = torch.where(top > 0, top, torch.ones_like(top))
     dist = torch.linalg.vector_norm(diff / top, dim=-1) * top.squeeze(-1)
     return (f_anchor[None, :] - dist).amax(dim=1)
+
+
+def query_points(z):
+    """``z`` validated as points (:func:`otlab._validation.as_points`, named ``z``).
+
+    An integer or boolean tensor becomes float64 first, not the default float dtype:
+    float32 would round integer coordinates beyond 2^24.
+    """
+    if is_torch(z) and not (z.is_floating_point() or z.is_complex()):
+        import torch
+
+        z = z.to(torch.float64)
+    return as_points(z, "z")
 
 
 class NeuralCritic:
@@ -123,19 +137,22 @@ class NeuralCritic:
 
         Points whose standardised coordinates exceed :data:`FLOAT32_REACH` (far beyond
         the samples) are evaluated by a float64 copy of the network, where a float32
-        network would return NaN or infinities.
+        network would return NaN or infinities.  ``z`` is validated as the samples are
+        (a ValueError naming it when it holds NaN or infinities, no point, or points of
+        another dimension).
         """
         import torch
 
+        z = query_points(z)
+        if z.shape[1] != self.center.shape[0]:
+            raise ValueError(f"z must have dimension {self.center.shape[0]}; got d={z.shape[1]}")
         if is_torch(z):
-            zz = z.reshape(-1, 1) if z.ndim == 1 else z
+            zz = z
             center = torch.as_tensor(self.center, dtype=torch.float64, device=zz.device)
             u = ((zz.to(torch.float64) - center) / self.scale).to(self.device)
             out = self._evaluate(u) * self.scale
             return out.to(device=z.device, dtype=z.dtype if z.is_floating_point() else out.dtype)
-        z = np.asarray(z, dtype=np.float64)
-        z = z.reshape(-1, 1) if z.ndim == 1 else z
-        u = (z - self.center) / self.scale
+        u = (np.asarray(z, dtype=np.float64) - self.center) / self.scale
         with torch.no_grad():
             out = self._evaluate(torch.as_tensor(u, dtype=torch.float64, device=self.device))
         return to_numpy(out) * self.scale

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._backend import to_numpy
-from .._validation import scaled_norm
+from .._validation import as_points, check_positive_int, scaled_norm
 
 __all__ = ["LipschitzAudit", "lipschitz_audit"]
 
@@ -149,8 +149,12 @@ def lipschitz_audit(critic, x, y, *, n_interpolates: int = 2048, n_pairs: int = 
     """
     import torch
 
-    x = np.asarray(to_numpy(x)).reshape(len(x), -1)
-    y = np.asarray(to_numpy(y)).reshape(len(y), -1)
+    x, y = to_numpy(as_points(x, "x")), to_numpy(as_points(y, "y"))
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension; got d={x.shape[1]} and "
+                         f"d={y.shape[1]}")
+    n_interpolates = check_positive_int(n_interpolates, "n_interpolates")
+    n_pairs = check_positive_int(n_pairs, "n_pairs")
     dtype = torch.float64 if dtype is None else dtype
     critic = _in_dtype(critic, dtype, device)
     rng = np.random.default_rng(seed)

@@ -33,12 +33,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import is_torch, to_numpy
-from .._validation import as_points
 from ..costs import PowerCost, pairwise_cost
 from ..exact import emd_points
 from ..exact.duals import local_c_transform
 from ..frames import power_of_two_at_least
 from ..sample import Sample, sample_pair, with_mass
+from ._function import query_points
 
 __all__ = ["ExactCritic", "exact_critic"]
 
@@ -126,13 +126,14 @@ class ExactCritic:
         r"""Evaluate the critic at points ``z`` of shape (k, d) or (k,) for d = 1.
 
         numpy (or list) in, numpy out of shape (k,); a torch tensor in, a
-        differentiable tensor out on the same device and dtype (its gradient
+        differentiable tensor out on the same device and dtype (float64 for an
+        integer tensor; its gradient
         is that of the active term :math:`\lVert z - y_{j^*}\rVert`, a unit
         vector).  Points far beyond the samples (up to the float range) are
         evaluated in units of their own distance, so their values keep the
         relative precision of that distance.
         """
-        z = as_points(z, "z")
+        z = query_points(z)
         if z.shape[1] != self._anchors.shape[1]:
             raise ValueError(
                 f"z must have dimension {self._anchors.shape[1]}; got d={z.shape[1]}"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import otlab
-from otlab.critics import exact_critic, lipschitz_audit
+from otlab.critics import estimate_w1, exact_critic, lipschitz_audit
 
 
 def _lines(theta, n):
@@ -213,3 +213,45 @@ def test_a_point_of_weight_0_changes_no_exact_critic_however_far(seed, exponent,
     np.testing.assert_allclose(critic.w1, base.w1, rtol=1e-12)
     np.testing.assert_allclose(critic.gap, base.w1, rtol=1e-12)
     np.testing.assert_allclose(critic(x), base(x), rtol=1e-12, atol=1e-12 * base.w1)
+
+
+def test_critics_read_integer_tensors_as_the_same_points_in_float64():
+    # Before: an int64 tensor became float32 (the default dtype) and 100000001 was read as
+    # 1e8 (the exact critic), or was checked by nothing at all (the neural critic).
+    x, y = np.array([[1e8], [1e8 + 2]]), np.array([[1e8 + 1], [1e8 + 5]])
+    z = torch.tensor([[100000001], [100000003], [100000005]])
+    critic = exact_critic(x, y)
+    np.testing.assert_array_equal(critic(z).numpy(), critic(z.double()).numpy())
+    np.testing.assert_allclose(critic(z).numpy(), critic(z.numpy()), rtol=0, atol=1e-9)
+    neural = estimate_w1(x, y, hidden=(4,), steps=5, audit=False).critic
+    np.testing.assert_array_equal(neural(z).numpy(), neural(z.double()).numpy())
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([[np.nan]]), "z must be finite; got 1 NaN"),
+    (np.zeros((2, 3)), "z must have dimension 1; got d=3"),
+    (np.zeros((0, 1)), "z must contain at least one point"),
+])
+def test_neural_critic_validates_its_points_as_the_exact_critic_does(bad, match):
+    # Before: NaN in, NaN out; another dimension a numpy broadcast error naming nothing.
+    neural = estimate_w1([[0.0], [1.0]], [[2.0], [3.0]], hidden=(4,), steps=5,
+                         audit=False).critic
+    with pytest.raises(ValueError, match=match):
+        neural(bad)
+    with pytest.raises(ValueError, match=match):
+        exact_critic([[0.0], [1.0]], [[2.0], [3.0]])(bad)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"x": np.zeros((0, 2))}, "x must contain at least one point"),
+    ({"y": np.full((2, 2), np.inf)}, "y must be finite"),
+    ({"y": np.zeros((2, 3))}, "x and y must have the same dimension"),
+    ({"n_pairs": 0}, "n_pairs must be >= 1; got 0"),
+    ({"n_interpolates": -1}, "n_interpolates must be >= 1; got -1"),
+])
+def test_lipschitz_audit_rejects_bad_arguments_by_name(kwargs, match):
+    # Before: a reshape error, numpy's 'negative dimensions', or slopes of 0 for no pairs.
+    args = {"x": np.zeros((2, 2)), "y": np.ones((2, 2)), **kwargs}
+    critic = exact_critic(np.zeros((2, 2)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match=match):
+        lipschitz_audit(critic, args.pop("x"), args.pop("y"), **args)
