@@ -9,7 +9,10 @@ extreme scales, complex tensors, ambiguous tuples; grids with extreme or
 odd spacings, a degenerate line of points, known-answer pairs and critics
 at the ends of the float range; a diverged classifier, far points of weight 0
 or light beside MMD and the Sinkhorn divergence, unbalanced masses near the
-float range, a tiny partial mass), what does otlab return
+float range, a tiny partial mass; critics on data near 1e307, far from their
+samples, on duplicated points and generator samplers, with options float32
+cannot hold; the sharded Sinkhorn divergence beside far points of weight 0),
+what does otlab return
 *now*, next to the exact or known answer?
 
 Every case is recomputed when the script runs (``--again``; each case is

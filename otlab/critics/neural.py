@@ -348,10 +348,14 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     ValueError
         Invalid samples (as :func:`otlab.wasserstein`), an unknown
         ``lipschitz`` (the message lists the valid names), non-positive
-        ``steps``, ``batch_size`` or ``lr``; a sampler whose output has the
-        wrong shape or non-finite values, or weights given with samplers.
+        ``steps``, ``batch_size`` or ``lr``; ``lr``, ``penalty`` or
+        ``clip_value`` beyond the largest float32 (the network trains in
+        float32); ``betas`` that are not two numbers in [0, 1); a ``device``
+        that torch does not have; a sampler whose output has the wrong shape
+        or non-finite values, or weights given with samplers.
     TypeError
-        One sampler and one sample, or a sampler that returns no real array.
+        One sampler and one sample, a sampler that returns no real array, or
+        ``betas`` that is not a sequence.
     CriticDivergedError
         When the loss becomes NaN or infinite (too large a learning rate):
         there is no estimate to return.
