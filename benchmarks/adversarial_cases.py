@@ -589,6 +589,12 @@ def critic_edge_cases() -> None:
          f"{unit:.6g} (at offset 0)", "0 (every pair closer than 1e-12 x 1e14 left out)",
          lambda: lipschitz_audit(otlab.exact_critic(u + 1e14, v + 1e14), u + 1e14, v + 1e14,
                                  n_pairs=256).max_slope)
+    ub, vb = u * 16 * 2.0**300, v * 16 * 2.0**300  # integers x 2^300: + 1e100 is exact
+    far_base = estimate_w1(ub, vb, lipschitz="ctransform", **small).estimate
+    case("estimate_w1(lipschitz='ctransform'), 40 + 30 points on a grid of 2^300, + 1e100",
+         f"{far_base:.17g} (the same at offset 0: the translation is exact)",
+         "6.2025972038509043e+91 (last bits moved here; 7e-4 off on 40 + 30 other points)",
+         lambda: f"{estimate_w1(ub + 1e100, vb + 1e100, lipschitz='ctransform', **small).estimate:.17g}")
     case("estimate_w1(lipschitz='lp'), every point of both samples given twice",
          f"{base:.9g} (the same empirical measure, given once)", "1.32584 (6.2 % off)",
          lambda: estimate_w1(np.vstack([u, u]), np.vstack([v, v]), **small).estimate)

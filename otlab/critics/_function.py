@@ -80,13 +80,17 @@ class NeuralCritic:
         The MLP (in eval mode, parameters frozen).
     anchors : Tensor or None
         The standardised training x points of the c-transform (``"ctransform"`` only).
-    center : ndarray of shape (d,)
-        :math:`c`.
+    center, shift : ndarray of shape (d,)
+        :math:`c` as ``center + shift``: an anchor (a data value) and the mean
+        offset from it, applied one after the other,
+        :math:`u = ((z - \text{center}) - \text{shift}) / s`, so that an exact
+        translation of the data changes no bit of :math:`u`
+        (:func:`otlab.frames.anchored_standardise`); ``shift`` defaults to 0.
     scale : float
         :math:`s`.
     """
 
-    def __init__(self, net, anchors=None, *, center, scale: float):
+    def __init__(self, net, anchors=None, *, center, scale: float, shift=None):
         self.net = net.eval()
         for p in net.parameters():
             p.requires_grad_(False)
@@ -94,13 +98,15 @@ class NeuralCritic:
         first = next(net.parameters())
         self.dtype, self.device = first.dtype, first.device
         self.center = np.asarray(center, dtype=np.float64)
+        self.shift = (np.zeros_like(self.center) if shift is None
+                      else np.asarray(shift, dtype=np.float64))
         self.scale = float(scale)
 
     def to(self, dtype) -> "NeuralCritic":
         """A copy whose network (and anchors) compute in ``dtype`` (e.g. ``torch.float64``)."""
         net = copy.deepcopy(self.net).to(dtype=dtype)
         anchors = None if self.anchors is None else self.anchors.to(dtype=dtype)
-        return NeuralCritic(net, anchors, center=self.center, scale=self.scale)
+        return NeuralCritic(net, anchors, center=self.center, scale=self.scale, shift=self.shift)
 
     def standardised(self, u):
         """:math:`g(u)` on standardised points (a tensor of the network's dtype and device)."""
@@ -149,10 +155,11 @@ class NeuralCritic:
         if is_torch(z):
             zz = z
             center = torch.as_tensor(self.center, dtype=torch.float64, device=zz.device)
-            u = ((zz.to(torch.float64) - center) / self.scale).to(self.device)
+            shift = torch.as_tensor(self.shift, dtype=torch.float64, device=zz.device)
+            u = (((zz.to(torch.float64) - center) - shift) / self.scale).to(self.device)
             out = self._evaluate(u) * self.scale
             return out.to(device=z.device, dtype=z.dtype if z.is_floating_point() else out.dtype)
-        u = (np.asarray(z, dtype=np.float64) - self.center) / self.scale
+        u = ((np.asarray(z, dtype=np.float64) - self.center) - self.shift) / self.scale
         with torch.no_grad():
             out = self._evaluate(torch.as_tensor(u, dtype=torch.float64, device=self.device))
         return to_numpy(out) * self.scale

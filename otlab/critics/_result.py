@@ -567,7 +567,8 @@ def finish(cfg: CriticConfig, net, X, Y, *, train, holdout, center, scale, histo
 
     ``X``, ``Y`` are the standardised training (or reference) points as
     tensors, ``train`` and ``holdout`` the ``(x, wx, y, wy)`` numpy tuples in
-    the data's units.
+    the data's units, ``center`` the pair (anchor, shift) of
+    :func:`otlab.frames.anchored_standardise`.
     """
     import torch
 
@@ -580,8 +581,9 @@ def finish(cfg: CriticConfig, net, X, Y, *, train, holdout, center, scale, histo
         freeze_spectral_norm(net)
     x_tr, wx_tr, y_tr, wy_tr = train
     x_ho, wx_ho, y_ho, wy_ho = holdout
-    critic = NeuralCritic(net, X if cfg.lipschitz == "ctransform" else None, center=center,
-                          scale=scale)
+    anchor, shift = center
+    critic = NeuralCritic(net, X if cfg.lipschitz == "ctransform" else None, center=anchor,
+                          scale=scale, shift=shift)
     with torch.no_grad():
         fx, fy = to_numpy(critic.standardised(X)), to_numpy(critic.standardised(Y))
     est = scale * float(wx_tr @ fx - wy_tr @ fy)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._backend import to_numpy
 from .._validation import check_choice, check_positive, check_positive_int
-from ..frames import standardise
+from ..frames import anchored_standardise
 from ..sample import sample_pair
 from ._function import NeuralCritic, _forward
 from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
@@ -377,7 +377,10 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     Notes
     -----
     **Units.**  The network is trained on standardised points
-    :math:`u = k\,(z - c)/s`, with :math:`c` the pooled mean, :math:`s` the
+    :math:`u = k\,(z - c)/s`, with :math:`c` the pooled mean (formed as an
+    anchor, a data value, plus the mean offset from it, and applied in that
+    order, so a translation that float64 holds exactly changes no bit of
+    :math:`u`: offsets of 1e100 give the estimate of the data at 0), :math:`s` the
     RMS distance to it of the training points and :math:`k` the
     :func:`input_gain` of ``input_scale`` (:class:`NeuralCritic`), and
     the critic returned is
@@ -465,7 +468,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     rng = np.random.default_rng(cfg.seed)
     (x_tr, wx_tr), (x_ho, wx_ho) = _split(*_canonical(to_numpy(xs), to_numpy(wx)), cfg.holdout, rng)
     (y_tr, wy_tr), (y_ho, wy_ho) = _split(*_canonical(to_numpy(ys), to_numpy(wy)), cfg.holdout, rng)
-    (u_x, u_y), center, scale = standardise(x_tr, y_tr, radius=True)
+    (u_x, u_y), center, shift, scale = anchored_standardise(x_tr, y_tr, radius=True)
 
     dev = torch.device(cfg.device)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -492,7 +495,7 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     return finish(cfg, net, X, Y, train=(x_tr, wx_tr, y_tr, wy_tr),
-                  holdout=(x_ho, wx_ho, y_ho, wy_ho), center=center, scale=scale,
+                  holdout=(x_ho, wx_ho, y_ho, wy_ho), center=(center, shift), scale=scale,
                   history=history, flips=flips, seconds=time.perf_counter() - start,
                   audit=audit, stacklevel=2)
 

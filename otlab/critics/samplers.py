@@ -116,9 +116,9 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     ref_x, ref_y = to_numpy(ref_x).astype(np.float64), to_numpy(ref_y).astype(np.float64)
     if not (np.isfinite(ref_x).all() and np.isfinite(ref_y).all()):
         raise ValueError("a sampler returned non-finite values (NaN or inf)")
-    from ..frames import standardise
+    from ..frames import anchored_standardise
 
-    (u_x, u_y), center, scale = standardise(ref_x, ref_y, radius=True)
+    (u_x, u_y), center, shift, scale = anchored_standardise(ref_x, ref_y, radius=True)
     cfg = with_dimension(cfg, dim, samplers=True)
     gain = input_gain(cfg.input_scale, dim)
     u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
@@ -128,6 +128,7 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     X = torch.as_tensor(u_x, dtype=torch.float32, device=dev)
     Y = torch.as_tensor(u_y, dtype=torch.float32, device=dev)
     center_t = torch.as_tensor(center, dtype=torch.float64, device=dev)
+    shift_t = torch.as_tensor(shift, dtype=torch.float64, device=dev)
     anchors = X if cfg.lipschitz == "ctransform" else None
     w = np.full(cfg.n_eval, 1.0 / cfg.n_eval)
     bad = {"x": torch.zeros((), dtype=torch.bool, device=dev),
@@ -138,7 +139,7 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
         z = torch.as_tensor(draw_points(sampler, cfg.batch_size, rng, name=name, dim=dim))
         z = z.detach().to(device=dev, dtype=torch.float64)
         bad[name] |= ~torch.isfinite(z).all()
-        return ((z - center_t) / scale).to(torch.float32)
+        return (((z - center_t) - shift_t) / scale).to(torch.float32)
 
     def draw(step):
         return fresh(x, rx, "x"), fresh(y, ry, "y")
@@ -162,5 +163,5 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     if not (np.isfinite(ho_x).all() and np.isfinite(ho_y).all()):
         raise ValueError("a sampler returned non-finite values (NaN or inf)")
     return finish(cfg, net, X, Y, train=(ref_x, w, ref_y, w), holdout=(ho_x, w, ho_y, w),
-                  center=center, scale=scale, history=history, flips=flips, seconds=seconds,
+                  center=(center, shift), scale=scale, history=history, flips=flips, seconds=seconds,
                   audit=audit, stacklevel=3)
