@@ -621,6 +621,14 @@ def critic_edge_cases() -> None:
          "0 (its value at 100000001.0)", "1 (its value at 1e8: read as float32)",
          lambda: float(otlab.exact_critic([[1e8], [1e8 + 2]], [[1e8 + 1], [1e8 + 5]])(
              torch.tensor([[100000001]]))))
+    def beyond_the_frame():
+        tiny_critic = estimate_w1(u * 1e-300, v * 1e-300, hidden=(8,), steps=5,
+                                  audit=False).critic
+        return tiny_critic(np.array([[1e10, 0.0]]))
+
+    case("estimate_w1(data of size 1e-300).critic at (1e10, 0)",
+         "a ValueError naming z (|z - c| / s overflows float64)", "array([nan]), no error",
+         beyond_the_frame)
     tiny = {"hidden": (4,), "steps": 2}
     case("estimate_w1(penalty=1e40)", "a ValueError naming penalty",
          "CriticDivergedError: 'the loss became NaN ... Lower lr'",

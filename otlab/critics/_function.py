@@ -127,7 +127,13 @@ class NeuralCritic:
         in the network's dtype, rows beyond :data:`FLOAT32_REACH` in float64."""
         import torch
 
-        far = ~(u.abs().amax(dim=1) <= FLOAT32_REACH)
+        reach = u.abs().amax(dim=1)
+        if not bool(torch.isfinite(reach).all()):
+            raise ValueError(
+                f"z holds points beyond what the critic's frame holds: their offsets from the "
+                f"samples' centre, in units of the samples' scale {self.scale:.3g}, overflow "
+                f"float64 (largest {float(reach.max()):g}); the critic is not evaluated there")
+        far = ~(reach <= FLOAT32_REACH)
         if not bool(far.any()):
             return self.standardised(u.to(self.dtype)).to(torch.float64)
         out = torch.empty(u.shape[0], dtype=torch.float64, device=u.device)
@@ -145,7 +151,8 @@ class NeuralCritic:
         the samples) are evaluated by a float64 copy of the network, where a float32
         network would return NaN or infinities.  ``z`` is validated as the samples are
         (a ValueError naming it when it holds NaN or infinities, no point, or points of
-        another dimension).
+        another dimension, or points so far out that their standardised coordinates
+        overflow float64, e.g. 1e10 beside samples of size 1e-300).
         """
         import torch
 

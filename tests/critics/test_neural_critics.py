@@ -382,3 +382,13 @@ def test_a_1_lipschitz_critic_stays_finite_and_1_lipschitz_far_from_its_samples(
         value = value.numpy() if isinstance(value, torch.Tensor) else value
         assert np.isfinite(value).all()
         assert abs(value[0] - critic(x0)[0]) <= (1 + 1e-5) * np.linalg.norm(z - x0)
+
+
+def test_a_point_beyond_the_critic_frame_is_refused_by_name_not_nan():
+    # Before: NaN (numpy and torch), with no error, at 1e10 beside samples of size 1e-300.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)) * 1e-300, (rng.normal(size=(15, 2)) + 1) * 1e-300
+    critic = estimate_w1(x, y, hidden=(8,), steps=5, audit=False).critic
+    for z in (np.array([[1e10, 0.0]]), torch.tensor([[1e10, 0.0]], dtype=torch.float64)):
+        with pytest.raises(ValueError, match="z holds points beyond what the critic's frame"):
+            critic(z)
