@@ -166,7 +166,8 @@ class NeuralCritic:
             u = (((zz.to(torch.float64) - center) - shift) / self.scale).to(self.device)
             out = self._evaluate(u) * self.scale
             return out.to(device=z.device, dtype=z.dtype if z.is_floating_point() else out.dtype)
-        u = ((np.asarray(z, dtype=np.float64) - self.center) - self.shift) / self.scale
+        with np.errstate(over="ignore"):  # an overflow is refused by name in _evaluate
+            u = ((np.asarray(z, dtype=np.float64) - self.center) - self.shift) / self.scale
         with torch.no_grad():
             out = self._evaluate(torch.as_tensor(u, dtype=torch.float64, device=self.device))
         return to_numpy(out) * self.scale
