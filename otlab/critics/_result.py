@@ -534,10 +534,12 @@ def run_status(cfg: CriticConfig, estimate: float, values: np.ndarray, slope: fl
             f"(lr={cfg.lr:g}).", CriticFailedWarning, stacklevel=stacklevel,
         )
         return "collapsed"
-    if not slope <= _MAX_SLOPE:
+    if not max(slope, bound) <= _MAX_SLOPE:  # at a sample point, or anywhere the audit looked
+        where = "at a sample point" if not slope <= _MAX_SLOPE else "where the audit looked"
+        steepest = slope if not slope <= _MAX_SLOPE else bound
         warnings.warn(
-            f"the trained {cfg.lipschitz!r} critic has gradient norm {slope:.3g} at a sample "
-            f"point: its Lipschitz constraint failed and its estimate ({estimate:.4g}) can "
+            f"the trained {cfg.lipschitz!r} critic has gradient norm or slope {steepest:.3g} "
+            f"{where}: its Lipschitz constraint failed and its estimate ({estimate:.4g}) can "
             f"exceed W_1 by that factor. Try a smaller lr (lr={cfg.lr:g}).",
             CriticFailedWarning, stacklevel=stacklevel,
         )

@@ -365,7 +365,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     CriticFailedWarning
         When the critic is constant on the training points (it collapsed:
         its estimate, about 0, says nothing about W_1; ``status="collapsed"``),
-        when its gradient norm exceeds 2 at a sample point (the constraint
+        when its gradient norm exceeds 2 at a sample point, or the audit
+        finds a gradient norm or slope above 2 anywhere it looks (the constraint
         failed and the estimate can exceed W_1 by that factor;
         ``status="not_lipschitz"``), when its audited Lipschitz constant K is
         below 0.5 (a :class:`ScaledEstimateWarning`: the estimate is

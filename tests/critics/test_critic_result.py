@@ -106,3 +106,19 @@ def test_holdout_standard_error_scales_with_the_data_to_the_ends_of_the_float_ra
         res = estimate_w1(x * scale, y * scale, **kw)
     np.testing.assert_allclose(res.holdout_stderr / scale, base.holdout_stderr, rtol=1e-6)
     np.testing.assert_allclose(res.holdout_estimate / scale, base.holdout_estimate, rtol=1e-6)
+
+
+def test_a_critic_the_audit_finds_steeper_than_2_is_not_lipschitz_even_if_flat_at_the_samples():
+    # Before: only the gradient norm at the sample points was tested, so an audited slope
+    # of 3 between them (the estimate can then exceed W_1 threefold) gave status 'ok'.
+    from otlab.critics._result import run_status
+    from otlab.critics.neural import _resolve
+
+    cfg = _resolve("gp", (4,), None, 10, 8, None, None, None, None, None, "cpu", 0, 0.0,
+                   None, True, None, 16, None, None, 0.0)
+    values = np.array([0.0, 1.0, 2.0])
+    with pytest.warns(CriticFailedWarning, match="slope 3 where the audit looked"):
+        assert run_status(cfg, 1.0, values, slope=1.0, bound=3.0) == "not_lipschitz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run_status(cfg, 1.0, values, slope=1.0, bound=1.5) == "ok"
