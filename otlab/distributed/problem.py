@@ -24,7 +24,7 @@ import torch
 from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_float_array, as_points, check_finite, check_order, to_float
 from ..frames import common_frame
-from ..entropic.problem import PointProblem, _check_massless_reach
+from ..entropic.problem import PointProblem, check_massless_reach
 from ..entropic.result import Output
 from ._shards import Shards
 from .operator import ShardedOperator, rank_slice
@@ -181,7 +181,7 @@ def build_problem(shards, x_local, a_local, y_local, b_local, order, options: di
         y, b, y_sizes = _with_mass(y, b, y_sizes)
     frame = common_frame(x, y)
     if massless == "drop" and (a.requires_grad or b.requires_grad):
-        _check_massless_reach(x, a, y, b, frame)
+        check_massless_reach(x, a, y, b, frame)
     out = Output(numpy=not any_torch(*values), dtype=dtype, scale=frame.scale, order=order)
     return ShardedPointProblem(x, a, y, b, frame.local(x), frame.local(y), frame, order, out,
                                shards, x_sizes, y_sizes)

@@ -26,7 +26,7 @@ from ..sample import Sample, sample_pair
 from .backend import choose_backend, make_operator
 from .result import Output
 
-__all__ = ["PointProblem", "default_reg", "REG_FRACTION"]
+__all__ = ["PointProblem", "default_reg", "REG_FRACTION", "check_massless_reach"]
 
 #: Default ε as a fraction of the k-th power of the root-mean-square distance.
 REG_FRACTION = 0.004
@@ -74,7 +74,7 @@ class PointProblem:
             y, b = _with_mass(y, b)
         frame = common_frame(x, y)
         if massless == "drop" and (a.requires_grad or b.requires_grad):
-            _check_massless_reach(x, a, y, b, frame)
+            check_massless_reach(x, a, y, b, frame)
         out = Output(numpy=not any_torch(*parts), dtype=dtype, scale=frame.scale, order=order)
         return cls(x, a, y, b, frame.local(x), frame.local(y), frame, order, out)
 
@@ -115,7 +115,7 @@ def _with_mass(x, w):
 MASSLESS_REACH = 2.0 ** 26
 
 
-def _check_massless_reach(x, a, y, b, frame) -> None:
+def check_massless_reach(x, a, y, b, frame) -> None:
     """Raise if points of weight 0 set a frame ``MASSLESS_REACH`` times wider than the rest."""
     keep_x, keep_y = a.detach() > 0, b.detach() > 0
     if bool(keep_x.all()) and bool(keep_y.all()):
