@@ -318,14 +318,6 @@ def median_bandwidth(p, q) -> float:
     return float(np.median(pdist(frame.local(z)))) * frame.scale
 
 
-def _with_mass(x, w):
-    """:func:`otlab.sample.with_mass`, for tensors too unless ``w`` requires a gradient."""
-    if not is_torch(w) or w.requires_grad:
-        return with_mass(x, w)
-    keep = w > 0
-    return (x, w) if bool(keep.all()) else (x[keep], w[keep])
-
-
 def _host(x):
     return x.detach().cpu().double().numpy() if is_torch(x) else np.asarray(x, dtype=np.float64)
 
@@ -430,8 +422,8 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     # points of weight 0 are left out (they enter no sum; for tensors, unless the weights need
     # their gradient): a weight-0 point at 1e200 beside data of size 1 set the energy
     # kernel's frame, and the data's squared differences underflowed (energy distance 0)
-    x, wx = _with_mass(x, wx)
-    y, wy = _with_mass(y, wy)
+    x, wx = with_mass(x, wx, tensors=True)
+    y, wy = with_mass(y, wy, tensors=True)
     # Centred on the median of the points with mass, not on the bounding box's midpoint: a
     # point at 1e8 beside data of size 1 left the Gaussian MMD^2 24 % off (the squared
     # distances |x|^2 + |y|^2 - 2 x.y of points near -1/2 in the frame cancel).

@@ -253,9 +253,10 @@ def _tuple_points(p: tuple, name: str, *, weights_given: bool):
     return points
 
 
-def with_mass(x, w):
+def with_mass(x, w, *, tensors: bool = False):
     """The points of positive weight and their weights (numpy arrays; tensors are returned
-    as they are, keeping every point for its gradient).
+    as they are, keeping every point for its gradient, unless ``tensors`` is True and the
+    weights do not require a gradient).
 
     A point of weight 0 changes no distance between samples, but where it lies sets the
     solvers' frames and sorted orders: estimators that only sum over the mass leave it out.
@@ -263,7 +264,8 @@ def with_mass(x, w):
     >>> with_mass(np.array([[0.0], [1e300], [2.0]]), np.array([0.5, 0.0, 0.5]))[0].ravel()
     array([0., 2.])
     """
-    if is_torch(x):
-        return x, w
+    if is_torch(x) or is_torch(w):
+        if not tensors or w.requires_grad:
+            return x, w
     keep = w > 0
-    return (x, w) if keep.all() else (x[keep], w[keep])
+    return (x, w) if bool(keep.all()) else (x[keep], w[keep])

@@ -22,7 +22,7 @@ from .._backend import any_torch, working_dtype
 from .._validation import check_order, check_positive
 from ..costs import mean_squared_distance
 from ..frames import Frame, common_frame, scale_by_power
-from ..sample import Sample, sample_pair
+from ..sample import Sample, sample_pair, with_mass
 from .backend import choose_backend, make_operator
 from .result import Output
 
@@ -70,8 +70,8 @@ class PointProblem:
         work = working_dtype(dtype)
         x, a, y, b = (torch.as_tensor(v).to(dtype=work, device=device) for v in parts)
         if massless == "drop":
-            x, a = _with_mass(x, a)
-            y, b = _with_mass(y, b)
+            x, a = with_mass(x, a, tensors=True)
+            y, b = with_mass(y, b, tensors=True)
         frame = common_frame(x, y)
         if massless == "drop" and (a.requires_grad or b.requires_grad):
             check_massless_reach(x, a, y, b, frame)
@@ -100,14 +100,6 @@ class PointProblem:
     def swapped(self) -> "PointProblem":
         """The same problem with the roles of the two samples exchanged (same frame)."""
         return replace(self, x=self.y, a=self.b, y=self.x, b=self.a, xl=self.yl, yl=self.xl)
-
-
-def _with_mass(x, w):
-    """The points of positive weight, unless the weights require a gradient (then all)."""
-    if w.requires_grad:
-        return x, w
-    keep = w > 0
-    return (x, w) if bool(keep.all()) else (x[keep], w[keep])
 
 
 #: How much farther than the points with mass the points of weight 0 may reach when they are

@@ -176,7 +176,7 @@ def test_exact_critic_far_from_its_samples_is_the_c_transform_up_to_the_float_ra
     Before: a point beyond about 1e154 frame units overflowed the k-d tree's squared
     distances and raised IndexError (numpy and torch).  The reference is the minimum over
     the anchors with each norm taken in units of the largest coordinate of z and y; measured 1.4e-16
-    relative apart, asserted to 1e-13.
+    relative apart, asserted to 1e-12 (the gradient's unit norm to 1e-10).
     """
     rng = np.random.default_rng(seed)
     s = 10.0**data_exponent
@@ -188,12 +188,12 @@ def test_exact_critic_far_from_its_samples_is_the_c_transform_up_to_the_float_ra
     norms = top * np.linalg.norm(z[:, None] / top[:, :, None] - y[None] / top[:, :, None],
                                  axis=-1)
     expected = (norms - critic.offsets[None]).min(axis=1)
-    np.testing.assert_allclose(critic(z), expected, rtol=1e-13)
+    np.testing.assert_allclose(critic(z), expected, rtol=1e-12)
     zt = torch.tensor(z, requires_grad=True)
     values = critic(zt)
     values.sum().backward()
-    np.testing.assert_allclose(values.detach().numpy(), expected, rtol=1e-13)
-    np.testing.assert_allclose(zt.grad.norm(dim=1).numpy(), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(values.detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(zt.grad.norm(dim=1).numpy(), 1.0, rtol=1e-10)
 
 
 @settings(max_examples=10, deadline=None)
