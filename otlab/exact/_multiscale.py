@@ -91,6 +91,33 @@ to 30 s.  Candidates along the ray (the 8 targets within 0.06 of the seed's part
 to the line of transport) covered 14 % of the optimal pairs instead of 10 % and made the
 solve slower (1.71 million pivots).
 
+What the pivots are for (the same 5*10^4 clustered W_1 points; the finest level's first
+LP, 1.37 million candidate pairs, or that LP with the optimal pairs added; one thread,
+CPU time, load about 2).  It is the seed's *structure*, not its cost or its dual:
+
+* Seeded with the optimal plan's support instead of the refined coarse plan, the LP with
+  the optimal pairs added took 12 994 pivots (all degenerate: they join the support's
+  components) and 0.42 s, against 1.59 million pivots and 35.6 s from the coarse seed,
+  whose cost is only 0.03 % above.
+* The coarse seed's 26 628 forest components joined, before the first pivot, by the
+  zero-flow candidate pairs of least reduced cost under the *optimal* potentials (a
+  strongly feasible spanning tree: each component hung by one pair from its source to an
+  earlier component's target) saved little: 198 000 pivots instead of 237 000 on the
+  first LP.
+* Coarser and finer hierarchies do not transfer the structure either: every level takes
+  about 20-33 pivots a point whatever the leaves (8 points, the default: 1.64 million at
+  the finest level, 12.7 s in all; 4 points: 1.21 million, 11.6 s; 2 points, each level
+  seeded from the optimum of one with half the points: 0.93 million, 16.6 s).
+* Within each coarse block the seed's pieces are sorted along the arc's direction; sorted
+  across it (the second-order term of :math:`\lVert x - y\rVert` between far blocks) the
+  solve was the same (1.62 against 1.64 million pivots).
+* Cost scaling inside the simplex (the LP solved with costs rounded to :math:`10^{-3}`,
+  then :math:`10^{-4}` ... of the largest, each phase from the last basis, then exactly):
+  435 000 to 847 000 pivots in all against 237 000 exactly at once.
+* OR-Tools' cost-scaling min-cost flow (``SimpleMinCostFlow``, costs rounded to integers
+  at :math:`2^{-40}` of the largest, unit supplies): 4.65 s on the first LP against 1.77 s
+  for this simplex from the seed, with no basis or potentials to keep.
+
 Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
 coarse point (``coarse_leaf=4``), coarse levels stopped after 2 pricing rounds
 (``coarse_rounds``: their plan only seeds the next level) and 4 nearest
