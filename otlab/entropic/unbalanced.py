@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ from ._threads import loop_threads
 from .api import _dense_problem, _histogram_tensors
 from .penalty import Penalty, check_rho, kl_divergence, phi
 from .divergence import divergence
+from .operators import PlanSums
 from .problem import PointProblem
 from .result import UnbalancedResult, _Solution
 from .solver import (DEFAULT_SCALING, DEFAULT_TOL, SAMPLES_TOL, SinkhornOptions, envelope_terms,
@@ -390,7 +391,10 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
     -------
     UnbalancedResult
         In the caller's units; torch input gives ``cost`` and ``objective``
-        differentiable in the points and masses (envelope theorem).  A value
+        differentiable in the points and masses (envelope theorem).  Masses
+        whose geometric mean lies beyond :math:`2^{\pm 64}` are solved at unit
+        mass on the costs lowered by :math:`\varepsilon \log s` and scaled
+        back, as :func:`unbalanced_sinkhorn` does (see its notes).  A value
         that overflows float64 (the objective holds :math:`\varepsilon m_a m_b`:
         masses near 1e155 and up) is inf, with a
         :class:`~otlab.CostOverflowWarning` and ``converged=False``.
@@ -410,7 +414,68 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
     problem = _mass_problem(x, y, a, b, order, names=("x", "y"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
-    eps = problem.local_reg(reg)
+    s = _mass_unit(problem.a.detach(), problem.b.detach())
+    if abs(math.log2(s)) <= MASS_EXPONENT_RANGE:
+        return _solve_samples(problem, problem.local_reg(reg), rho_pair, backend, options)
+    # as unbalanced_sinkhorn does: solved at unit mass on the costs minus eps log s, then
+    # scaled back; masses of 1e300 gave 'sinkhorn diverged', of 1e-300 a plan's mass 70x too
+    # small as converged (its entries subnormal)
+    unit = replace(problem, a=problem.a / s, b=problem.b / s)
+    eps = unit.local_reg(reg)
+    shifted = _ShiftedProblem(**{k.name: getattr(unit, k.name) for k in fields(unit)},
+                              shift=eps * math.log(s))
+    res = _solve_samples(shifted, eps, rho_pair, backend, options)
+    return _rescaled(res, s, unit.input_reg(eps) * math.log(s), problem.a, problem.b,
+                     unit.input_reg(eps), problem.out)
+
+
+class _ShiftedCost:
+    r"""The soft-min operator of the costs ``C - shift`` (``shift`` a constant) on that of ``C``.
+
+    A constant in the costs moves each soft-min by that constant, and the plan as a factor
+    :math:`e^{\text{shift}/\varepsilon}` on ``a`` would; ``plan_sums`` reports
+    :math:`\langle P, C - \text{shift}\rangle`, as a cost matrix ``M - shift`` gives.
+    """
+
+    def __init__(self, op, shift: float):
+        self.op, self.shift = op, float(shift)
+        self.name, self.shape = op.name, op.shape
+
+    def softmin_rows(self, eps, h):
+        return self.op.softmin_rows(eps, h) - self.shift
+
+    def softmin_cols(self, eps, h):
+        return self.op.softmin_cols(eps, h) - self.shift
+
+    def plan_sums(self, eps, f, g, log_a, log_b) -> PlanSums:
+        sums = self.op.plan_sums(eps, f, g, log_a + self.shift / eps, log_b)
+        return PlanSums(sums.cost - self.shift * sums.rows.sum(), sums.rows, sums.cols)
+
+    def apply_plan(self, eps, f, g, log_a, log_b, v):
+        return self.op.apply_plan(eps, f, g, log_a + self.shift / eps, log_b, v)
+
+    def plan(self, eps, f, g, log_a, log_b):
+        return self.op.plan(eps, f, g, log_a + self.shift / eps, log_b)
+
+    def point_gradients(self, eps, f, g, log_a, log_b):
+        return self.op.point_gradients(eps, f, g, log_a + self.shift / eps, log_b)
+
+    def cost_scale(self) -> float:
+        return self.op.cost_scale() + abs(self.shift)
+
+
+@dataclass(frozen=True)
+class _ShiftedProblem(PointProblem):
+    """A point problem whose costs are lowered by ``shift`` (local units): :class:`_ShiftedCost`."""
+
+    shift: float = 0.0
+
+    def operator(self, x, y, backend: str, *, available: int | None = None):
+        return _ShiftedCost(super().operator(x, y, backend, available=available), self.shift)
+
+
+def _solve_samples(problem, eps, rho_pair, backend, options) -> UnbalancedResult:
+    """The body of :func:`unbalanced_sinkhorn_samples` at the problem's masses (local ``eps``)."""
     penalty = Penalty(*(_local_rho(problem, r) for r in rho_pair))
     name = "unbalanced_sinkhorn_samples"
     op, f, g, n_iter, err = solve(problem, eps, backend, options, penalty=penalty)
