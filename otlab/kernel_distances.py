@@ -49,7 +49,14 @@ the points with mass is left out of that frame and its kernel values come from
 its coordinate differences (divided by the bandwidth before squaring), so a
 light point at 1e300 beside data of size 1 neither collapses the data's
 distances nor loses its own term.  Points of weight 0 are left out (for
-tensors, unless the weights require a gradient).  GeomLoss clamps squared
+tensors, unless the weights require a gradient).  Those kept are left out of
+the energy kernel's frame, and its terms with a point of weight 0 beyond it
+are shifted by :math:`\lVert z - c\rVert` (:func:`_energy_row_sums_with_far_points`),
+so the value is that without them and the derivative in such a point's
+weight (the first variation :math:`2\sum_j b_j \lVert z - y_j\rVert - 2\sum_k a_k
+\lVert z - x_k\rVert` less its mean) is exact even at 1e300; for the unbiased
+estimator it holds :math:`\lVert z\rVert \sum a^2 / (1 - \sum a^2)` and
+raises a ValueError where that overflows.  GeomLoss clamps squared
 distances at 1e-8, so its laplacian and energy losses differ from the
 formulas above by the pairs closer than 1e-4 (every point with itself:
 ``(1e-4/2)(sum a^2 + sum b^2)`` for the energy loss).
@@ -245,6 +252,113 @@ def _row_sums_with_far_points(x, wx, far_x, y, wy, far_y, kernel, sigma, centre)
     return rxx, rxy, ryy, cxy
 
 
+def _energy_frame(x, wx, y, wy):
+    """``(frame, far_x, far_y)``: the frame of the points with mass, and masks of the points
+    outside it (``None`` where there are none), of weight 0, kept for their weights' gradient."""
+    if not is_torch(x):  # numpy samples keep no point of weight 0 (with_mass)
+        return median_frame(x, wx, y, wy), None, None
+    kx, ky = wx.detach() > 0, wy.detach() > 0
+    frame = median_frame(x.detach()[kx], wx.detach()[kx], y.detach()[ky], wy.detach()[ky])
+    far = (~((z.detach() - frame.centre).abs().amax(dim=1) <= frame.scale) for z in (x, y))
+    return (frame, *(f if bool(f.any()) else None for f in far))
+
+
+def _far_halves(z, centre):
+    r"""``(u, t)``: :math:`h = z/2 - c/2` (no overflow) as ``u = h / t``, ``t`` a power of two
+    per row at or above :math:`\max_k |h_k|`, so :math:`\tfrac12 \le \max_k |u_k| \le 1`."""
+    import torch
+
+    h = z / 2 - centre / 2
+    _, exponent = torch.frexp(h.detach().abs().amax(dim=1, keepdim=True))
+    t = torch.ldexp(torch.ones_like(h[:, :1]), exponent)
+    return h / t, t
+
+
+def _far_energy_kernel(z, y, yl, centre):
+    r"""The energy kernel of far points ``z`` (weight 0) and near points ``y``, shifted by
+    :math:`g(z) = \lVert z - c\rVert`: :math:`\lVert z - c\rVert - \lVert z - y\rVert`, in the
+    frame's units (``yl`` are the frame's coordinates of ``y``).
+
+    Written as :math:`(y - c)\cdot(2(z - c) - (y - c)) / (\lVert z - c\rVert + \lVert z - y\rVert)`
+    and evaluated in units of the far point's own reach, it is bounded by
+    :math:`\lVert y - c\rVert` and exact for a point at 1e300 beside data of size 1e-300, where
+    each distance alone has lost the data's digits (or overflows the frame).
+    """
+    import torch
+
+    u, t = _far_halves(z, centre)
+    rows = max(1, TILE_ELEMENTS // max(1, y.shape[0] * y.shape[1]))
+    parts = []
+    for start in range(0, z.shape[0], rows):
+        uu, tt = u[start:start + rows, None, :], t[start:start + rows, :, None]
+        yt = (y[None, :, :] / 2 - centre / 2) / tt
+        num = (yl[None, :, :] * (2 * uu - yt)).sum(dim=2)
+        den = torch.linalg.vector_norm(uu, dim=2) + torch.linalg.vector_norm(uu - yt, dim=2)
+        parts.append(num / den)
+    return torch.cat(parts) if parts else y.new_zeros((0, y.shape[0]))
+
+
+def _energy_row_sums_with_far_points(x, wx, far_x, y, wy, far_y, frame):
+    r"""``(K x w_x, K x w_y, K y w_y, K y w_x)`` of the energy kernel when points of weight 0
+    (kept for their weights' gradient) lie outside the frame of the points with mass.
+
+    The pairs of near points are summed in the frame; a far point :math:`z` has the kernel
+    shifted by :math:`g(z) = \lVert z - c\rVert` (:func:`_far_energy_kernel`), and far pairs
+    0.  A term :math:`g(z) + g(y)` changes no biased :math:`\mathrm{MMD}^2` of probability
+    measures, and the far pairs carry weight 0 twice: the value and its first derivatives
+    are the energy kernel's, and the derivative in a far point's weight, the difference of
+    two distances of size :math:`\lVert z\rVert`, is formed without their cancellation.
+    """
+    import torch
+
+    n, m, dev = x.shape[0], y.shape[0], x.device
+    far_x = torch.zeros(n, dtype=torch.bool, device=dev) if far_x is None else far_x
+    far_y = torch.zeros(m, dtype=torch.bool, device=dev) if far_y is None else far_y
+    near_x, near_y = ~far_x, ~far_y
+    xn, yn = frame.local(x[near_x]), frame.local(y[near_y])
+    rxx, ryy, rxy, cxy = (x.new_zeros(k) for k in (n, m, n, m))
+    rxx[near_x] = _symmetric_row_sums(xn, wx[near_x], "energy", None)
+    ryy[near_y] = _symmetric_row_sums(yn, wy[near_y], "energy", None)
+    if xn.shape[0] and yn.shape[0]:
+        rxy[near_x], cxy[near_y] = _cross_row_sums(xn, wx[near_x], yn, wy[near_y], "energy", None)
+
+    def add(z, far, wz, sums_far, v, vl, near, wv, sums_near):
+        if bool(far.any()):
+            k = _far_energy_kernel(z[far], v[near], vl, frame.centre)
+            sums_far[far] = sums_far[far] + k @ wv[near]
+            sums_near[near] = sums_near[near] + k.T @ wz[far]
+
+    add(x, far_x, wx, rxx, x, xn, near_x, wx, rxx)
+    add(x, far_x, wx, rxy, y, yn, near_y, wy, cxy)
+    add(y, far_y, wy, cxy, x, xn, near_x, wx, rxy)
+    add(y, far_y, wy, ryy, y, yn, near_y, wy, ryy)
+    return rxx, rxy, ryy, cxy
+
+
+def _unbiased_far_terms(x, wx, far_x, y, wy, far_y, frame):
+    r"""What the shift :math:`g` of :func:`_energy_row_sums_with_far_points` adds to the
+    unbiased estimate: :math:`2\sum_z w_z g(z)\, \sum w^2 / (1 - \sum w^2)` for each sample,
+    0 in value (the weights are 0), the part :math:`\propto \lVert z - c\rVert` of the
+    derivative in a far point's weight (in the caller's units)."""
+    import torch
+
+    total = 0.0
+    for z, w, far, name in ((x, wx, far_x, "a"), (y, wy, far_y, "b")):
+        if far is None:
+            continue
+        u, t = _far_halves(z[far], frame.centre)
+        g = 2 * t[:, 0] * torch.linalg.vector_norm(u, dim=1)
+        if not bool(torch.isfinite(g.detach()).all()):
+            raise ValueError(
+                f"{name} gives weight 0 to points more than {torch.finfo(g.dtype).max:.2g} from "
+                "the points with mass: the unbiased energy distance's derivative in their weights "
+                f"(about their distance times sum {name}^2 / (1 - sum {name}^2)) overflows; "
+                f"detach {name}, leave those points out or use estimator='biased'")
+        squares = (w * w).sum()
+        total = total + 2 * (w[far] * g).sum() * squares / (1 - squares)
+    return total
+
+
 def _tile_rows(columns: int, rows: int) -> int:
     """Rows per tile: at most TILE_ELEMENTS values, and at most 1/16 of the rows (the upper
     triangle of 16 x 16 tiles holds 53 % of the matrix)."""
@@ -427,14 +541,22 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     # Centred on the median of the points with mass, not on the bounding box's midpoint: a
     # point at 1e8 beside data of size 1 left the Gaussian MMD^2 24 % off (the squared
     # distances |x|^2 + |y|^2 - 2 x.y of points near -1/2 in the frame cancel).
-    frame = median_frame(x, wx, y, wy)
-    far_x, far_y = (_far_points(z, frame.centre, sigma) for z in (x, y))
+    if kernel == "energy":
+        # in the frame of the points with mass: points of weight 0 kept for their weights'
+        # gradient set it before, and one at 1e300 beside data of size 1 left the data's
+        # distances no digits (energy distance 0 for 1.26)
+        frame, far_x, far_y = _energy_frame(x, wx, y, wy)
+    else:
+        frame = median_frame(x, wx, y, wy)
+        far_x, far_y = (_far_points(z, frame.centre, sigma) for z in (x, y))
     if far_x is None and far_y is None:
         x, y = frame.local(x), frame.local(y)
         local_sigma = None if sigma is None else sigma / frame.scale
         rxx = _symmetric_row_sums(x, wx, kernel, local_sigma)
         ryy = _symmetric_row_sums(y, wy, kernel, local_sigma)
         rxy, cxy = _cross_row_sums(x, wx, y, wy, kernel, local_sigma)
+    elif kernel == "energy":
+        rxx, rxy, ryy, cxy = _energy_row_sums_with_far_points(x, wx, far_x, y, wy, far_y, frame)
     else:
         rxx, rxy, ryy, cxy = _row_sums_with_far_points(x, wx, far_x, y, wy, far_y, kernel, sigma,
                                                        frame.centre)
@@ -443,6 +565,8 @@ def mmd(p, q, *, a=None, b=None, kernel: str = "gaussian", bandwidth=None,
     se = _standard_error(rxx, rxy, ryy, cxy, wx, wy)
     unit = frame.scale if kernel == "energy" else 1.0
     squared = squared * unit
+    if kernel == "energy" and estimator == "unbiased" and (far_x is not None or far_y is not None):
+        squared = squared - _unbiased_far_terms(x, wx, far_x, y, wy, far_y, frame)
     # gradient 0 where the squared value is 0 (the sqrt's infinite slope gave NaN)
     root = kth_root(squared.clamp(min=0), 2) if is_torch(squared) else math.sqrt(max(float(squared), 0))
     return KernelDistanceResult(squared=result_like(squared, like), value=result_like(root, like),

@@ -270,6 +270,92 @@ def test_a_far_tensor_point_of_weight_zero_leaves_kernel_distances_unchanged(ker
     assert torch.isfinite(xt.grad).all() and float(xt.grad[40].abs().max()) == 0.0
 
 
+def _energy_and_gradients(x, a, y, b, estimator, *, swap=False):
+    """D^2 and its gradients in (x, a, y, b), as float64 tensors; with ``swap`` computed as
+    D^2 of (y, x) (it is symmetric), the gradients still in the order (x, a, y, b)."""
+    leaves = [torch.tensor(v, requires_grad=True) for v in (x, a, y, b)]
+    xt, at, yt, bt = leaves
+    args = (yt, xt, bt, at) if swap else (xt, yt, at, bt)
+    res = energy_distance(args[0], args[1], a=args[2], b=args[3], estimator=estimator)
+    res.squared.backward()
+    return float(res.squared.detach()), [v.grad.numpy() for v in leaves]
+
+
+def _first_variation(z, x, p, y, q, estimator):
+    r"""The derivative of D^2 in the weight :math:`p_z = 0` of a point ``z`` added to ``x``,
+    before the weights are normalised: :math:`2\sum_j q_j |z - y_j| - 2\sum_k p_k |z - x_k|`
+    (the latter over :math:`1 - \sum p^2` for the unbiased estimator), by mpmath with enough
+    digits for the two sums of size :math:`|z|` to cancel, on weights normalised exactly: a
+    float sum 1 - 1e-16 would add :math:`2|z|` times that."""
+    import mpmath
+
+    with mpmath.workdps(700):
+        def dist(u, v):
+            return mpmath.sqrt(mpmath.fsum((mpmath.mpf(float(s)) - mpmath.mpf(float(t))) ** 2
+                                           for s, t in zip(u, v)))
+        def mean_distance(weights, points):  # the weights normalised exactly (as otlab does)
+            w = [mpmath.mpf(float(v)) for v in weights]
+            total = mpmath.fsum(w)
+            return mpmath.fsum(v * dist(z, u) for v, u in zip(w, points)) / total, w, total
+
+        to_y, _, _ = mean_distance(q, y)
+        to_x, w, total = mean_distance(p, x)
+        if estimator == "unbiased":
+            to_x = to_x / (1 - mpmath.fsum(v * v for v in w) / total ** 2)
+        return float(2 * (to_y - to_x))
+
+
+def _mean_variation(x, p, y, q, estimator):
+    r""":math:`\sum_i p_i \partial D^2 / \partial p_i` over the points of ``x``, which the
+    normalisation :math:`p = a / \sum a` subtracts from each derivative (:math:`\sum a = 1`):
+    :math:`2 p^\top D_{xy} q - 2 p^\top D_{xx} p`, the latter over :math:`(1 - \sum p^2)^2`
+    for the unbiased estimator."""
+    self_term = 2 * p @ cdist(x, x) @ p
+    if estimator == "unbiased":
+        self_term = self_term / (1 - p @ p) ** 2
+    return 2 * p @ cdist(x, y) @ q - self_term
+
+
+@FAST
+@given(spread_pairs(max_dim=3), FAR, st.sampled_from(["biased", "unbiased"]), st.booleans())
+def test_a_far_point_of_weight_zero_whose_weight_needs_a_gradient_changes_no_value_or_gradient(
+        pair, far, estimator, swap):
+    # Tensors keep a point of weight 0 when the weights require a gradient (its entry is the
+    # first variation).  The energy kernel's frame reached the far point: at 1e300 beside data
+    # of size 10 the data's distances underflowed (D^2 = 0 for 1.26, silently), at 1e100 the
+    # weight's derivative was the difference of two sums of size 1e100 (3.9e84 for -2.30).
+    x, y = pair
+    xf, a = _with_far_point(x, 0.0, far)
+    p, q = a[:-1], np.full(len(y), 1 / len(y))
+    base, (gx, ga, gy, gb) = _energy_and_gradients(x, p, y, q, estimator, swap=swap)
+    value, (fx, fa, fy, fb) = _energy_and_gradients(xf, a, y, q, estimator, swap=swap)
+    scale = np.abs(np.vstack([x, y]) - np.median(np.vstack([x, y]), axis=0)).max()
+    # measured over 300 draws: values equal, gradients within 9e-16 of the data's size;
+    # asserted 1e-13 of it
+    np.testing.assert_allclose(value, base, rtol=1e-12, atol=1e-13 * scale)
+    for got, want in ((fx[:-1], gx), (fa[:-1], ga), (fy, gy), (fb, gb)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13 * max(scale, 1.0))
+    assert not fx[-1].any()  # weight 0: where the point lies changes nothing
+    # the far weight's entry: measured within 6e-16 of its size (or the data's) of the
+    # independent value; asserted 1e-12
+    expected = (_first_variation(xf[-1], x, p, y, q, estimator)
+                - _mean_variation(x, p, y, q, estimator))
+    np.testing.assert_allclose(fa[-1], expected, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_the_far_weight_of_the_unbiased_energy_distance_beyond_the_float_range_raises():
+    # its derivative is about 2 |z| sum p^2 / (1 - sum p^2): beyond 1.8e308 it overflows
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.7e308, 1.7e308]], dtype=torch.float64)
+    a = torch.tensor([0.5, 0.5, 0.0], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([[0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="a gives weight 0 to points more than 1.8e.308 .*detach"):
+        energy_distance(x, y, a=a, estimator="unbiased")
+    value = energy_distance(x, y, a=a).squared  # biased: bounded derivative
+    value.backward()
+    assert float(value.detach()) == pytest.approx(float(energy_distance(x[:2], y).squared))
+    assert torch.isfinite(a.grad).all()
+
+
 @FAST
 @given(spread_pairs(max_dim=3), FAR, st.sampled_from([1e-3, 1e-9]),
        st.sampled_from(["gaussian", "laplacian"]))
