@@ -8,8 +8,9 @@ points, neural critics at absurd learning rates, the k-NN KL estimator at
 extreme scales, complex tensors, ambiguous tuples; grids with extreme or
 odd spacings, a degenerate line of points, known-answer pairs and critics
 at the ends of the float range; a diverged classifier, far points of weight 0
-or light beside MMD and the Sinkhorn divergence, unbalanced masses near the
-float range, a tiny partial mass; critics on data near 1e307, far from their
+or light beside MMD, the energy distance (weights requiring a gradient) and
+the Sinkhorn divergence, unbalanced masses near the float range (histograms
+and samples), a tiny partial mass; critics on data near 1e307, far from their
 samples, on duplicated points and generator samplers, with options float32
 cannot hold; the sharded Sinkhorn divergence beside far points of weight 0),
 what does otlab return
@@ -533,6 +534,26 @@ def estimator_cases() -> None:
              f"{ref:.9g} (without it)", "ValueError: reg=... is below what float64 resolves",
              lambda far=far: otlab.sinkhorn_divergence(np.vstack([u, [[far, 0.0]]]), v, a=a0))
 
+    def energy_far(far):
+        a = torch.tensor(a0, requires_grad=True)  # kept for its gradient: the far point stays
+        r = otlab.energy_distance(torch.tensor(np.vstack([u, [[far, 0.0]]])), torch.tensor(v),
+                                  a=a)
+        r.squared.backward()
+        return f"D^2 {float(r.squared.detach()):.9g}, d/da at it {float(a.grad[-1]):.9g}"
+
+    from scipy.spatial.distance import cdist
+
+    p, q = a0[:-1], np.full(40, 1 / 40)
+    # the first variation 2 sum q |z - v| - 2 sum p |z - u| tends to 2 e.(mean u - mean v) for
+    # z = R e, R -> inf, less <p, dD^2/dp> (the normalisation of the weights)
+    limit = 2 * (p @ u[:, 0] - q @ v[:, 0]) - (2 * p @ cdist(u, v) @ q - 2 * p @ cdist(u, u) @ p)
+    energy_ref = (f"D^2 {float(otlab.energy_distance(u, v).squared):.9g} (without it), d/da "
+                  f"{limit:.9g} (the first variation)")
+    for far, before in ((1e100, "D^2 0.30300096, d/da at it 1.09275125e+85"),
+                        (1e300, "D^2 0, d/da at it 1.11526268e+285")):
+        case(f"energy_distance, weights requiring a gradient: a point of weight 0 at {far:g} "
+             "beside 40 and 40", energy_ref, before, lambda far=far: energy_far(far))
+
     ra, rb, rM = rng.uniform(0.5, 1.5, 5), rng.uniform(0.5, 1.5, 4), rng.uniform(size=(5, 4))
 
     def unbalanced(s):
@@ -545,6 +566,28 @@ def estimator_cases() -> None:
         case(f"unbalanced_sinkhorn(s a, s b, M, 0.1, rho=1), s = {s:g}",
              f"mass / s {unit.mass:.9g} (s a, s b = s x the problem at M - eps log s); "
              "objective beyond float64 (eps m_a m_b)", before, lambda s=s: unbalanced(s))
+
+    srng = np.random.default_rng(15)  # its own draws: the cases below keep theirs
+    sx, sy = srng.normal(size=(5, 2)), srng.normal(size=(4, 2)) + 0.5
+    sa, sb = srng.uniform(0.5, 1.5, 5), srng.uniform(0.5, 1.5, 4)
+
+    def unbalanced_samples(s):
+        r = otlab.entropic.unbalanced_sinkhorn_samples(sx, sy, sa * s, sb * s, rho=1.0, reg=0.1,
+                                                       tol=1e-6)
+        return f"mass / s {r.mass / s:.9g}, objective {r.objective:.6g}, converged={r.converged}"
+
+    for s, before in ((1e-300, "mass / s 1.13228077e-14, objective 9.91968e-300, converged=True"),
+                      (1e100, "mass / s 133578.536, objective 2.36423e+200, converged=False "
+                              "(tol below what float64 resolves)"),
+                      (1e300, "FloatingPointError: sinkhorn diverged at the requested reg")):
+        unit = otlab.unbalanced_sinkhorn(sa, sb, otlab.cost_matrix(sx, sy, order=2)
+                                         - 0.1 * math.log(s), 0.1, rho=1.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            objective = s * unit.objective + 0.1 * sa.sum() * sb.sum() * (s * s - s)
+        case(f"unbalanced_sinkhorn_samples(x, y, s a, s b, rho=1, reg=0.1), 5 + 4 points, "
+             f"s = {s:g}", f"mass / s {unit.mass:.9g} (to tol 1e-6 of the masses), objective "
+             + (f"{objective:.6g}" if math.isfinite(objective) else "beyond float64"),
+             before, lambda s=s: unbalanced_samples(s))
 
     pa, pb, pM = rng.uniform(size=6), rng.uniform(size=5), rng.uniform(size=(6, 5))
     pa, pb = pa / pa.sum(), pb / pb.sum()
