@@ -21,6 +21,9 @@ Hence the estimate
     F = 2\, \text{ulp} \cdot s \cdot \Big(\frac{\max_i |f_i| + \max_j |g_j|}{\varepsilon}
         + \sqrt{n + m}\Big).
 
+(the maxima over the points of positive weight: a point of weight 0 enters no
+entry of the plan).
+
 Measured at the fixed point (float64 and float32, n from 5 to 1500,
 :math:`\max C/\varepsilon` from 1 to 1000, three seeds each), the error
 bottoms out 2.9 to 40 times below :math:`F`.  A ``tol`` of at least
@@ -70,11 +73,23 @@ def marginal_floor(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, g: torch.T
     """
     ulp = torch.finfo(f.dtype).eps
     mass = float(a.sum())
-    spread = float(f.abs().max() + g.abs().max()) / eps
+    top_f, top_g = _largest_with_mass(f, a), _largest_with_mass(g, b)
+    spread = (top_f + top_g) / eps
     if penalty is not None:  # the targets a exp(-f/rho_a), b exp(-g/rho_b) and the plan's mass
         mass = max(mass, float(b.sum()), float(b @ torch.exp(-g / penalty.rho_b)))
-        spread += float(f.abs().max()) / penalty.rho_a + float(g.abs().max()) / penalty.rho_b
+        spread += top_f / penalty.rho_a + top_g / penalty.rho_b
     return 2 * ulp * mass * (spread + math.sqrt(a.numel() + b.numel()))
+
+
+def _largest_with_mass(v: torch.Tensor, w: torch.Tensor) -> float:
+    r""":math:`\max |v_i|` over the points of positive weight :math:`w_i`.
+
+    A point of weight 0 (kept for its weight's gradient) enters no entry of the plan and no
+    marginal: its potential, of the size of its cost, is no round-off of the measurement.
+    One 1e6 away beside 12 and 10 points of size 1 (order 2) raised the floor, and with it
+    a default ``tol``, to 0.03: converged=True at marginal error 0.033, the cost 4.7 % low.
+    """
+    return float(torch.where(w > 0, v.abs(), torch.zeros_like(v)).max()) if v.numel() else 0.0
 
 
 def resolves(tol: float, floor: float) -> bool:
