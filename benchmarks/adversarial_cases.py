@@ -554,6 +554,18 @@ def estimator_cases() -> None:
         case(f"energy_distance, weights requiring a gradient: a point of weight 0 at {far:g} "
              "beside 40 and 40", energy_ref, before, lambda far=far: energy_far(far))
 
+    def sinkhorn_far(far):
+        a = torch.tensor(a0, requires_grad=True)
+        r = otlab.entropic.sinkhorn_samples(torch.tensor(np.vstack([u, [[far, 0.0]]])),
+                                            torch.tensor(v), a=a, order=2)
+        return (f"cost {float(r.cost.detach()):.6g}, marginal error {r.marginal_error:.2g}, "
+                f"converged={r.converged}")
+
+    plain = otlab.entropic.sinkhorn_samples(u, v, order=2)
+    case("sinkhorn_samples(order=2), weights requiring a gradient: a point of weight 0 at 1e6 "
+         "beside 40 and 40", f"cost {plain.cost:.6g} (without it; within tol 1e-4)",
+         "cost 0.963086, marginal error 0.021, converged=True", lambda: sinkhorn_far(1e6))
+
     ra, rb, rM = rng.uniform(0.5, 1.5, 5), rng.uniform(0.5, 1.5, 4), rng.uniform(size=(5, 4))
 
     def unbalanced(s):
