@@ -276,7 +276,8 @@ def _mass_unit(a, b) -> float:
     return math.ldexp(1.0, round(0.5 * (exponents[0] + exponents[1])))
 
 
-def _rescaled(unit, s: float, shift: float, a_t, b_t, reg: float, out) -> UnbalancedResult:
+def _rescaled(unit, s: float, shift: float, a_t, b_t, reg: float, out, *,
+              name: str = "unbalanced_sinkhorn") -> UnbalancedResult:
     r"""The result of masses ``s a, s b`` from that of ``a, b`` at the cost ``M - shift``.
 
     Plan, marginals, mass and marginal error scale by ``s``, the potentials stay; the
@@ -305,7 +306,7 @@ def _rescaled(unit, s: float, shift: float, a_t, b_t, reg: float, out) -> Unbala
     converged = unit.converged and not over
     if over:
         warnings.warn(
-            f"unbalanced_sinkhorn: at masses {float(ma.detach()):.3g} and {float(mb.detach()):.3g} "
+            f"{name}: at masses {float(ma.detach()):.3g} and {float(mb.detach()):.3g} "
             f"the {', '.join(over)} overflow float64 and are returned as inf (the objective holds "
             "eps m_a m_b); the problem was solved at unit mass (potentials exact, plan and "
             "marginals scaled back); converged=False.", CostOverflowWarning,
@@ -426,7 +427,7 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
                               shift=eps * math.log(s))
     res = _solve_samples(shifted, eps, rho_pair, backend, options)
     return _rescaled(res, s, unit.input_reg(eps) * math.log(s), problem.a, problem.b,
-                     unit.input_reg(eps), problem.out)
+                     unit.input_reg(eps), problem.out, name="unbalanced_sinkhorn_samples")
 
 
 class _ShiftedCost:
