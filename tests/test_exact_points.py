@@ -240,6 +240,26 @@ def test_coarse_seeded_solve_equals_cold_solve(monkeypatch):
     assert seeded.converged and cold.converged
 
 
+@pytest.mark.parametrize("order", [1.0, 2.0])
+def test_leaves_of_four_at_large_levels_change_the_path_not_the_answer(order):
+    """Levels of at least ``large_level`` points are cut into leaves of 4 (here every level
+    of a small problem is "large"): the same value as leaves of 8, certified, the plan
+    feasible."""
+    from otlab.exact.points import solve_validated, validate_points
+
+    rng = np.random.default_rng(15)
+    x, y = rng.random((2500, 2)), rng.normal(size=(2000, 2))
+    a = rng.random(2500)
+    checked = validate_points(x, y, a, None, order, "sparse", 10**9, 100)
+    eight = solve_validated(*checked, solver="sparse", max_rounds=100, progress=False,
+                            tuning={"large_level": 10**12})
+    four = solve_validated(*checked, solver="sparse", max_rounds=100, progress=False,
+                           tuning={"large_level": 1})
+    np.testing.assert_allclose(four.cost, eight.cost, rtol=1e-12)
+    _assert_certified(four, value_scale=four.cost)
+    assert four.converged and eight.converged
+
+
 @pytest.mark.parametrize("order", [1.0, 2.0, 3.0])
 def test_ten_dimensional_weighted_clouds_of_different_sizes_match_pot(order):
     rng = np.random.default_rng(14)

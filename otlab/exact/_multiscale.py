@@ -108,6 +108,12 @@ CPU time, load about 2).  It is the seed's *structure*, not its cost or its dual
   about 20-33 pivots a point whatever the leaves (8 points, the default: 1.64 million at
   the finest level, 12.7 s in all; 4 points: 1.21 million, 11.6 s; 2 points, each level
   seeded from the optimum of one with half the points: 0.93 million, 16.6 s).
+* Nor does a seed that is optimal piece by piece: the refined seed's forest components,
+  grouped in space order into 7 (or 26) closed problems of about 8000 (2000) sources, each
+  solved exactly by this solver, their plans joined as the seed: 1.11 (1.26) million
+  pivots at the finest level, and 22.0 (19.4) s in all against 12.7 s.  On the first LP
+  alone the same grouping took 110 000-160 000 pivots after the groups' 130 000-190 000
+  (cheap: small trees), 1.55-1.87 s against 2.28-2.56 s, but the later rounds undo it.
 * Within each coarse block the seed's pieces are sorted along the arc's direction; sorted
   across it (the second-order term of :math:`\lVert x - y\rVert` between far blocks) the
   solve was the same (1.62 against 1.64 million pivots).
@@ -117,6 +123,23 @@ CPU time, load about 2).  It is the seed's *structure*, not its cost or its dual
 * OR-Tools' cost-scaling min-cost flow (``SimpleMinCostFlow``, costs rounded to integers
   at :math:`2^{-40}` of the largest, unit supplies): 4.65 s on the first LP against 1.77 s
   for this simplex from the seed, with no basis or potentials to keep.
+
+Leaves of large levels.  A level with at least ``large_level`` (75 000) points on a side
+is cut into leaves of ``large_leaf`` (4) points, smaller levels into leaves of 8: the
+large level's seed then comes from a problem 4 times smaller instead of 8, which saves
+more of its pivots than the larger coarse problem costs.  Measured (one thread, CPU time
+of the whole solve, the variants run one after the other on the same clouds, load 2-3;
+2-D unless said; leaves of 8 at every level -> this rule):
+
+* 10^5 points: clustered W_1 50.5 -> 41.7 s, uniform W_2 9.11 -> 7.57 s, weighted
+  (weights :math:`U^3`) W_1 26.2 -> 21.6 s, 3-D uniform W_1 32.8 -> 24.5 s;
+* 2*10^5 points: uniform W_2 33.6 -> 23.7 s, clustered W_1 137.4 -> 139.0 s;
+* leaves of 4 at *every* level, at 10^5: clustered W_1 51.2 -> 44.2 s, clustered W_2
+  20.0 -> 17.3 s, uniform W_1 9.80 -> 8.15 s, uniform W_2 9.21 -> 7.27 s, weighted W_1
+  24.2 -> 18.4 s, 3-D uniform W_1 30.7 -> 25.5 s, 3-D clustered W_2 46.7 -> 38.3 s; at
+  5*10^4 mixed (3-D uniform W_1 6.0 -> 6.6 s, weighted W_1 7.8 -> 5.6 s, clustered W_1
+  12.1 -> 12.0 s, 3-D clustered W_2 16.4 -> 12.5 s) and at 2*10^4 slower (clustered W_1
+  2.0 -> 2.3-2.4 s, 5-D uniform W_2 3.2 -> 3.6 s): hence the threshold.
 
 Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
 coarse point (``coarse_leaf=4``), coarse levels stopped after 2 pricing rounds
@@ -185,6 +208,10 @@ class SolverOptions:
     max_rounds: int = 100
     dense_pairs: int = 160_000  # below this a level is solved densely: faster there
     coarse_leaf: int = 8
+    #: a level with at least ``large_level`` points on a side is cut into leaves of
+    #: ``large_leaf`` points instead (module notes, "Leaves of large levels")
+    large_level: int = 75_000
+    large_leaf: int = 4
     scan_leaf: int = SCAN_LEAF
     knn: int = 8
     top_k: int = 5
@@ -326,7 +353,8 @@ def _initial_candidates(x, a, y, b, opts: SolverOptions, level: int):
         return _sorted_unique(np.concatenate([_monotone_keys(x, a, y, b, m),
                                               _knn_keys(x, y, max(opts.knn, 1), m)])), None
     grid = opts.grid if level == 0 else None
-    lx, ly = Leaves(x, opts.coarse_leaf), Leaves(y, opts.coarse_leaf)
+    leaf = opts.large_leaf if max(x.shape[0], m) >= opts.large_level else opts.coarse_leaf
+    lx, ly = Leaves(x, leaf), Leaves(y, leaf)
     cx, ca = lx.weighted_centres(x, a)
     cy, cb = ly.weighted_centres(y, b)
     coarse = solve_points(cx, ca, cy, cb, opts, level=level + 1).plan
