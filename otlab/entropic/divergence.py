@@ -15,7 +15,7 @@ import torch
 
 from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import distances
-from .operators import TILE_ENTRIES, cost_bound
+from .operators import TILE_ENTRIES, cost_bound, resolution_bound
 from ._roundoff import marginal_floor
 from .penalty import Penalty, phi
 from .solver import SinkhornOptions, gradient_term, report, solve, unit_mass
@@ -33,8 +33,8 @@ def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penal
     ``penalty`` it is :math:`\langle a, \varphi_\rho(f)\rangle + \langle b, \varphi_\rho(g)\rangle
     - \varepsilon(\langle b, e^{-g/\rho}\rangle - m_a m_b)` (:mod:`otlab.entropic.penalty`).
     """
-    op, f, g, _, err = solve(problem, eps, backend, options, symmetric=symmetric, cost_scale=scale,
-                             penalty=penalty)
+    op, f, g, _, err = solve(problem, eps, backend, options, symmetric=symmetric,
+                             cost_scale=scale, penalty=penalty)
     a, b = problem.a, (problem.a if symmetric else problem.b)
     floor = marginal_floor(a.detach(), b.detach(), f, g, eps, penalty=penalty)
     report("sinkhorn_divergence", options, problem.input_reg(eps), err, floor, f.dtype,
@@ -124,10 +124,13 @@ def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None
         value = _large_eps_divergence(problem, eps)
         bound = 64 * ulp * scale
     else:
+        # eps is checked against the costs between the points with mass (solve's default)
         kw = dict(penalty=penalty)
-        ot_xy, err_xy = _dual_value(problem, eps, backend, options, scale, **kw)
-        ot_xx, err_xx = _dual_value(problem, eps, backend, options, scale, symmetric=True, **kw)
-        ot_yy, err_yy = _dual_value(_swapped(problem), eps, backend, options, scale, symmetric=True,
+        res = resolution_bound(problem.xl.detach(), problem.a.detach(), problem.yl.detach(),
+                               problem.b.detach(), problem.order)
+        ot_xy, err_xy = _dual_value(problem, eps, backend, options, res, **kw)
+        ot_xx, err_xx = _dual_value(problem, eps, backend, options, res, symmetric=True, **kw)
+        ot_yy, err_yy = _dual_value(_swapped(problem), eps, backend, options, res, symmetric=True,
                                     **kw)
         value = ot_xy - 0.5 * (ot_xx + ot_yy)
         if penalty is not None:

@@ -264,6 +264,42 @@ def cost_bound(x: torch.Tensor, y: torch.Tensor, order: float) -> float:
     return float(torch.linalg.vector_norm(hi - lo)) ** order
 
 
+def resolution_bound(x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                     order: float) -> float:
+    r"""The cost scale whose round-off the plan sees: that of the costs between points with mass.
+
+    With every weight positive, :func:`cost_bound`.  A point of weight 0 (kept for its
+    weight's gradient, or for a plan of every point) enters no entry of the plan; the
+    round-off of its own costs moves its potential by that relative amount only.  Where
+    it lies sets the frame's centre, though, so each coordinate of the points with mass
+    carries round-off of an ulp of its size :math:`E` (their largest norm in the frame),
+    and their costs, of diameter :math:`D`, that of :math:`D^{k-1} E`: the bound is
+    :math:`\max(D^k, 2 D^{k-1} E)`, :math:`D^k` as when every weight is positive unless
+    such a point lies out (then :math:`E > D/2`).
+
+    Parameters
+    ----------
+    x, y : Tensor, shapes (n, d) and (m, d)
+        Points in the local frame.
+    a, b : Tensor, shapes (n,) and (m,)
+        Their weights.
+    order : float
+        The cost exponent ``k``.
+
+    Returns
+    -------
+    float
+        The cost scale for :func:`~otlab.entropic.solver.check_resolution`.
+    """
+    keep_x, keep_y = a > 0, b > 0
+    if bool(keep_x.all() and keep_y.all()) or not bool(keep_x.any() and keep_y.any()):
+        return cost_bound(x, y, order)
+    xm, ym = x[keep_x], y[keep_y]
+    diameter = cost_bound(xm, ym, 1.0)
+    reach = float(torch.linalg.vector_norm(torch.cat([xm, ym]), dim=1).max())
+    return max(diameter ** order, 2.0 * diameter ** (order - 1) * reach)
+
+
 def _row_step(n_cols: int, tile_entries: int) -> int:
     return max(1, tile_entries // max(1, n_cols))
 

@@ -33,7 +33,7 @@ from ._threads import loop_threads
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
 from .penalty import phi
 from .result import SinkhornResult, _Solution
-from .operators import PlanSums
+from .operators import PlanSums, resolution_bound
 
 __all__ = ["SinkhornResult", "SinkhornOptions", "ACCELERATIONS", "DEFAULT_MAX_ITER",
            "DEFAULT_SCALING", "DEFAULT_TOL", "SAMPLES_TOL", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule",
@@ -137,7 +137,8 @@ def epsilon_schedule(eps_start: float, eps: float, scaling: float | None) -> lis
     return [e for e in schedule if e > eps] + [eps]
 
 
-def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_unit) -> None:
+def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_unit,
+                     massless: bool = False) -> None:
     r"""Raise unless ``eps`` lies in the range the dtype resolves at this cost scale.
 
     Below :data:`RESOLUTION_ULPS` ulps of the largest cost, the costs' own
@@ -149,7 +150,9 @@ def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_u
     plan is the independent coupling; :func:`~otlab.entropic.sinkhorn_divergence`
     uses its large-ε expansion there).  ``eps`` and ``cost_scale`` are in the
     solver's units; ``reg`` names ε and ``cost_unit`` converts costs to the
-    caller's units.
+    caller's units.  ``massless``: points of weight 0 are present, and
+    ``cost_scale`` is :func:`~otlab.entropic.operators.resolution_bound` (the
+    message then names them).
     """
     ulp = torch.finfo(dtype).eps
     name = str(dtype).replace("torch.", "")
@@ -162,6 +165,14 @@ def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_u
             f"a x b and the potentials have no correct digit. Use reg <= {ceiling:.2g}.")
     if eps < RESOLUTION_ULPS * ulp * cost_scale:
         floor = float(cost_unit(RESOLUTION_ULPS * ulp * cost_scale))
+        if massless:
+            raise ValueError(
+                f"reg={reg:g} is below what {name} resolves for the costs between the points "
+                f"with mass: points of weight 0 set the frame (they are kept for the gradient "
+                f"in their weights, or for a plan of every point), so those costs carry "
+                f"round-off of about {ulp * largest:.2g} and exp(-cost/reg) has no correct "
+                f"digit. Use reg >= {floor:.2g}, or leave the points of weight 0 out (or "
+                "detach the weights).")
         raise ValueError(
             f"reg={reg:g} is below what {name} resolves for these costs: costs up to "
             f"{largest:.3g} carry round-off of about {ulp * largest:.2g}, so exp(-cost/reg) has "
@@ -182,9 +193,13 @@ def _row_error(a, f_old, f_new, eps, lam=1.0, rho=math.inf):
     times an overflowed ratio (a plan whose mass underflows, costs far above ρ).
     """
     if lam == 1.0:
-        return float((a * torch.expm1((f_old - f_new) / eps)).abs().sum())
-    t = (f_old - f_new) / (lam * eps)
-    return float((a * torch.exp(t.clamp(min=0) - f_old / rho) * -torch.expm1(-t.abs())).sum())
+        terms = (a * torch.expm1((f_old - f_new) / eps)).abs()
+    else:
+        t = (f_old - f_new) / (lam * eps)
+        terms = a * torch.exp(t.clamp(min=0) - f_old / rho) * -torch.expm1(-t.abs())
+    # a point of weight 0 has no row: its potential, of the size of its costs, moves by their
+    # round-off, which over eps overflows the exponential (0 * inf gave a NaN error)
+    return float(torch.where(a > 0, terms, torch.zeros_like(terms)).sum())
 
 
 def _dual(a, b, f, g, penalty=None, eps=None):
@@ -502,7 +517,11 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
 
     ``cost_scale`` is the cost scale against which ``eps`` is checked
     (:func:`~otlab.entropic.solver.check_resolution`), by default the
-    operator's; the divergence passes that of the cross term for all three.
+    operator's, or with points of weight 0 that of the costs between the points
+    with mass (:func:`~otlab.entropic.operators.resolution_bound`): beside data of
+    size 1, one 3e6 away (order 2, weights requiring a gradient) raised 'reg is
+    below what float64 resolves' for the default reg.  The divergence passes that
+    of the cross term for all three.
     ``penalty`` (local cost units) gives the unbalanced problem.
     """
     x, a = problem.xl.detach(), problem.a.detach()
@@ -510,8 +529,11 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
     with torch.no_grad(), loop_threads((x.shape[0], y.shape[0]), x.device):
         op = problem.operator(x, y, backend, available=available)
         scale = op.cost_scale()
-        check_resolution(eps, scale if cost_scale is None else cost_scale, x.dtype,
-                         reg=problem.input_reg(eps), cost_unit=problem.input_reg)
+        massless = not bool((a > 0).all() and (b > 0).all())
+        if cost_scale is None:  # the costs of points of weight 0 enter no entry of the plan
+            cost_scale = resolution_bound(x, a, y, b, problem.order) if massless else scale
+        check_resolution(eps, cost_scale, x.dtype, reg=problem.input_reg(eps),
+                         cost_unit=problem.input_reg, massless=massless)
         schedule = epsilon_schedule(max(scale, eps), eps, options.scaling)
         f, g, n_iter, err = sinkhorn_loop(op, a, b, schedule, options, symmetric=symmetric,
                                           penalty=penalty)

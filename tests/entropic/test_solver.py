@@ -225,3 +225,25 @@ def test_half_precision_is_solved_in_float32_and_returned_in_its_dtype(dtype):
 def test_complex_cost_matrix_is_rejected():
     with pytest.raises(TypeError, match="M must hold real numbers"):
         sinkhorn([1.0], [1.0], torch.tensor([[1j]]), reg=0.1)
+
+
+def test_a_small_reg_beside_a_far_point_of_weight_zero_is_solved_or_refused_naming_it():
+    # A point of weight 0 kept in sinkhorn_samples (its weight requires a gradient) 3e6 away
+    # from data of size 1: reg=1e-6 was refused against the point's own costs (9e12); it is
+    # within what the costs between the points with mass resolve, and solved: before the row
+    # error left that point out, its potential's round-off over eps gave 'sinkhorn diverged'
+    # (0 * inf).  At 1e12 the frame leaves those costs round-off above reg/16: the error says
+    # that points of weight 0 cause it.
+    from otlab.entropic import sinkhorn_samples
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=(10, 2)) + 0.3
+    a = torch.tensor(np.append(np.full(12, 1 / 12), 0.0), requires_grad=True)
+    near = torch.tensor(np.vstack([x, [[3e6, 0.0]]]))
+    with pytest.warns(ConvergenceWarning, match="did not converge"):  # reg 1e-6: slow
+        res = sinkhorn_samples(near, torch.tensor(y), a=a, order=2, reg=1e-6)
+    assert not res.converged and np.isfinite(res.marginal_error)
+    assert torch.isfinite(res.cost) and torch.isfinite(res.f).all()
+    far = torch.tensor(np.vstack([x, [[1e12, 0.0]]]))
+    with pytest.raises(ValueError, match="reg=.* below .* points of weight 0 set the frame"):
+        sinkhorn_samples(far, torch.tensor(y), a=a, order=2)
