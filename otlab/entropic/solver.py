@@ -282,6 +282,11 @@ def _symmetric_loop(op, a, schedule, options, penalty=None):
     g = _damped(lam, op.softmin_cols(eps, log_a + f / eps))
     err = _row_error(a, f, _damped(lam, op.softmin_rows(eps, log_a + g / eps)), eps, lam, rho)
     _check_finite(err)
+    # A point of weight 0 enters no soft-min, and the stopping rule does not weigh it: its
+    # averaged f lags the fixed point, while g, the soft-min of the potentials with mass, is
+    # that fixed point.  Its f entered the derivative in its weight: sinkhorn_divergence's
+    # was 1.7e-3 off at 10 and 9e-3 at 1e3 beside 12 and 10 points of size 1 (now 2e-5, 8e-6).
+    f = torch.where(a > 0, f, g)
     return f, g, n_iter + 1, err
 
 
