@@ -94,6 +94,14 @@ def _gradient_potentials(a, b, f, g, eps, penalty, sums):
     return da, db
 
 
+def _value_dtype(out) -> str:
+    """The dtype the values come back in: the tensors', float64 (Python floats) for numpy input.
+
+    A float32 tensor overflows at 3.4e38, where the overflow warnings said float64.
+    """
+    return "float64" if out.numpy else str(out.dtype).replace("torch.", "")
+
+
 def _result(out, f, g, cost, primal, dual, n_iter, err, converged, reg, rho, backend, sums, solution):
     values = {"mass": sums.rows.sum(), "cost": out.cost(cost), "objective": out.cost(primal),
               "dual": out.cost(dual)}
@@ -102,8 +110,8 @@ def _result(out, f, g, cost, primal, dual, n_iter, err, converged, reg, rho, bac
         converged = False
         warnings.warn(
             f"unbalanced OT at masses {float(solution.log_a.exp().sum()):.3g} and "
-            f"{float(solution.log_b.exp().sum()):.3g}: the {', '.join(over)} overflow float64 "
-            "and are returned as inf; converged=False.", CostOverflowWarning,
+            f"{float(solution.log_b.exp().sum()):.3g}: the {', '.join(over)} overflow "
+            f"{_value_dtype(out)} and are returned as inf; converged=False.", CostOverflowWarning,
             stacklevel=external_stacklevel())
     return UnbalancedResult(
         f=out.cost(f), g=out.cost(g), cost=out.cost(cost), objective=out.cost(primal),
@@ -307,9 +315,9 @@ def _rescaled(unit, s: float, shift: float, a_t, b_t, reg: float, out, *,
     if over:
         warnings.warn(
             f"{name}: at masses {float(ma.detach()):.3g} and {float(mb.detach()):.3g} "
-            f"the {', '.join(over)} overflow float64 and are returned as inf (the objective holds "
-            "eps m_a m_b); the problem was solved at unit mass (potentials exact, plan and "
-            "marginals scaled back); converged=False.", CostOverflowWarning,
+            f"the {', '.join(over)} overflow {_value_dtype(out)} and are returned as inf (the "
+            "objective holds eps m_a m_b); the problem was solved at unit mass (potentials "
+            "exact, plan and marginals scaled back); converged=False.", CostOverflowWarning,
             stacklevel=external_stacklevel())
     return replace(unit, cost=cost, objective=objective, dual=dual, mass=mass, row_marginal=rows,
                    col_marginal=cols, marginal_error=error, converged=converged,

@@ -601,3 +601,25 @@ def test_unbalanced_samples_solved_at_unit_mass_equals_the_direct_solve_gradient
     assert_allclose(unit.plan.numpy(), direct.plan.numpy(), rtol=0, atol=2e-8)
     for got, want in zip(unit_grads, direct_grads):
         assert_allclose(got, want, rtol=0, atol=2e-8)
+
+
+@pytest.mark.parametrize("mass, path", [(1.5e19, "direct"), (1e25, "at unit mass")])
+@pytest.mark.parametrize("entry", ["histograms", "samples"])
+def test_the_overflow_warning_names_the_dtype_of_the_values(mass, path, entry):
+    # float32 tensors overflow at 3.4e38 (eps m_a m_b = 2 mass^2 here): the warning said
+    # 'overflow float64' for values that fit in float64 but came back inf in float32; masses
+    # 1.5e19 are solved as they are, 1e25 at unit mass (MASS_EXPONENT_RANGE)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2)) + 0.5
+    a, b = (torch.full((n,), mass / n, dtype=torch.float32) for n in (5, 4))
+    with pytest.warns(ConvergenceWarning, match="the objective.* overflow float32 ") as caught:
+        if entry == "histograms":
+            res = unbalanced_sinkhorn(a, b, torch.tensor(_cost(x, y), dtype=torch.float32), 2.0,
+                                      rho=1.0)
+        else:
+            res = unbalanced_sinkhorn_samples(torch.tensor(x, dtype=torch.float32),
+                                              torch.tensor(y, dtype=torch.float32), a, b,
+                                              rho=1.0, reg=2.0)
+    assert not any("float64" in str(w.message) for w in caught)
+    assert res.objective.dtype == torch.float32 and torch.isinf(res.objective)
+    assert not res.converged
