@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import torch
 
 from .._warnings import ConvergenceWarning, external_stacklevel
@@ -103,7 +104,8 @@ def _swapped(problem):
     return problem.swapped()
 
 
-def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None):
+def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None,
+               mass_scale: float = 1.0):
     r""":math:`S_\varepsilon` of a built problem, in the caller's units.
 
     The body of :func:`otlab.entropic.sinkhorn_divergence`, shared with
@@ -111,7 +113,11 @@ def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None
     ``rho`` (local cost units, both sides) the unbalanced divergence
     :math:`\mathrm{OT}(a, b) - \tfrac12\mathrm{OT}(a, a) - \tfrac12\mathrm{OT}(b, b)
     + \tfrac\varepsilon2 (m_a - m_b)^2` (Séjourné et al. 2019), always from the
-    three solves (no large-ε expansion).
+    three solves (no large-ε expansion).  ``mass_scale`` :math:`s`: the problem
+    holds masses divided by :math:`s` on costs lowered by :math:`\varepsilon \log s`
+    (:func:`~otlab.entropic.unbalanced_sinkhorn_divergence`), whose divergence
+    times :math:`s` is returned; the potentials then carry round-off of
+    :math:`\varepsilon \lvert\log s\rvert` too.
     """
     eps = problem.local_reg(reg)
     if _same_measure(problem):
@@ -137,12 +143,20 @@ def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None
             value = value + 0.5 * eps * (problem.a.sum() - problem.b.sum()) ** 2
         bound = eps * (err_xy + 0.5 * (err_xx + err_yy)) + 64 * ulp * float(
             ot_xy.detach().abs() + 0.5 * (ot_xx.detach().abs() + ot_yy.detach().abs()))
+        # potentials lowered by eps log s: at masses 1e-300 each term moved by 1.7e-13 (at unit
+        # mass, terms near 1) where this bound said 8.3e-14
+        bound += 64 * ulp * eps * abs(math.log(mass_scale)) * float(
+            problem.a.detach().sum() + problem.b.detach().sum())
     computed = float(value.detach())
     if computed < 0:
         if computed < -bound:
             warnings.warn(
-                f"sinkhorn_divergence came out at {float(problem.out.cost(value.detach())):.3g}, "
-                f"below 0 by more than its error bound {float(problem.out.cost(torch.tensor(bound))):.2g}; "
+                f"sinkhorn_divergence came out at "
+                f"{mass_scale * float(problem.out.cost(value.detach())):.3g}, below 0 by more "
+                f"than its error bound {mass_scale * float(problem.out.cost(torch.tensor(bound))):.2g}; "
                 "returned 0. Use a smaller tol.", ConvergenceWarning, stacklevel=external_stacklevel())
         value = value - value.detach()  # 0, keeping the gradient
-    return problem.out.cost(value)
+    if mass_scale == 1.0:
+        return problem.out.cost(value)
+    with np.errstate(over="ignore"):
+        return problem.out.cost(value) * mass_scale
