@@ -9,8 +9,9 @@ extreme scales, complex tensors, ambiguous tuples; grids with extreme or
 odd spacings, a degenerate line of points, known-answer pairs and critics
 at the ends of the float range; a diverged classifier, far points of weight 0
 or light beside MMD, the energy distance (weights requiring a gradient) and
-the Sinkhorn divergence, unbalanced masses near the float range (histograms
-and samples), a tiny partial mass; critics on data near 1e307, far from their
+the Sinkhorn divergence, Sinkhorn (order 2) beside a weight-0 point 1e7 away
+whose weight requires a gradient, unbalanced masses near the float range
+(histograms, samples and the unbalanced divergence), a tiny partial mass; critics on data near 1e307, far from their
 samples, on duplicated points and generator samplers, with options float32
 cannot hold; the sharded Sinkhorn divergence beside far points of weight 0),
 what does otlab return
@@ -601,6 +602,9 @@ def estimator_cases() -> None:
              + (f"{objective:.6g}" if math.isfinite(objective) else "beyond float64"),
              before, lambda s=s: unbalanced_samples(s))
 
+    _massless_sinkhorn_cases()
+    _unbalanced_divergence_cases()
+
     pa, pb, pM = rng.uniform(size=6), rng.uniform(size=5), rng.uniform(size=(6, 5))
     pa, pb = pa / pa.sum(), pb / pb.sum()
 
@@ -612,6 +616,77 @@ def estimator_cases() -> None:
                       (1e-100, "moved / mass - 1 = -1 (nothing moved), converged=True")):
         case(f"partial_wasserstein(a, b, M, mass={s:g}), totals 1", "moved / mass - 1 = 0 "
              "(to round-off)", before, lambda s=s: partial(s))
+
+
+def _massless_sinkhorn_cases() -> None:
+    """Sinkhorn (order 2) beside a point of weight 0 3e6..2^26 away whose weight requires a
+    gradient: the value without it, the derivative in its weight its first variation."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(16)  # its own draws: the other cases keep theirs
+    u, v = rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 0.5
+    a0 = np.append(np.full(40, 1 / 40), 0.0)
+    plain = otlab.entropic.sinkhorn_samples(u, v, order=2)
+
+    def first_variation(z):  # f(z) - <a, f>, f(z) the soft-min of the potential g without it
+        cost = ((z - v) ** 2).sum(1)
+        return (-plain.reg * logsumexp((plain.g - cost) / plain.reg, b=np.full(40, 1 / 40))
+                - a0[:-1] @ plain.f)
+
+    def run(fn, far):
+        a = torch.tensor(a0, requires_grad=True)
+        value = fn(torch.tensor(np.vstack([u, [[far, 0.0]]])), torch.tensor(v), a)
+        value.backward()
+        return f"{float(value.detach()):.6g}, d/da at it {float(a.grad[-1]):.10g}"
+
+    before = ("ValueError: reg=0.0174933 is below what float64 resolves for these costs: costs "
+              "up to 1e+14 carry round-off of about 0.022")
+    z = np.array([1e7, 0.0])
+    case("sinkhorn_samples(order=2).cost, weights requiring a gradient: a point of weight 0 at "
+         "1e7 beside 40 and 40", f"{plain.cost:.6g} (without it; within tol 1e-4), d/da "
+         f"{first_variation(z):.10g} (its first variation)", before,
+         lambda: run(lambda x, y, a: otlab.entropic.sinkhorn_samples(x, y, a=a, order=2).cost,
+                     1e7))
+    case("sinkhorn_divergence(order=2), weights requiring a gradient: a point of weight 0 at "
+         "1e7 beside 40 and 40", f"{otlab.sinkhorn_divergence(u, v, order=2):.6g} (without it)",
+         before, lambda: run(lambda x, y, a: otlab.sinkhorn_divergence(x, y, a=a, order=2), 1e7))
+    w2 = otlab.wasserstein(u, v, order=2, method="sinkhorn")
+    case("wasserstein(order=2, method='sinkhorn'), weights requiring a gradient: a point of "
+         "weight 0 at 3e7 beside 40 and 40", f"{w2:.6g} (without it), d/da "
+         f"{first_variation(np.array([3e7, 0.0])) / (2 * w2):.6g} (its first variation / 2W)",
+         before.replace("1e+14", "9e+14").replace("0.022", "0.2"),
+         lambda: run(lambda x, y, a: otlab.wasserstein(x, y, a=a, order=2, method="sinkhorn"),
+                     3e7))
+
+
+def _unbalanced_divergence_cases() -> None:
+    """unbalanced_sinkhorn_divergence at masses near the ends of the float range."""
+    rng = np.random.default_rng(17)  # its own draws: the other cases keep theirs
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2)) + 0.5
+    a, b = rng.uniform(0.5, 1.5, 6), rng.uniform(0.5, 1.5, 5)
+
+    def at_shifted_cost(shift):  # S(a, b; |x - y| - shift) from three histogram problems
+        def dual(p, q, wp, wq):
+            return otlab.unbalanced_sinkhorn(wp, wq, otlab.cost_matrix(p, q) - shift, 0.1,
+                                             rho=1.0, tol=1e-12, max_iter=100000).dual
+        return (dual(x, y, a, b) - 0.5 * dual(x, x, a, a) - 0.5 * dual(y, y, b, b)
+                + 0.05 * (a.sum() - b.sum()) ** 2)
+
+    for s, before in ((1e-300, "4.24399158e-314 (subnormal)"),
+                      (1e100, "3.45239695e+183, tol below what float64 resolves"),
+                      (1e300, "FloatingPointError: sinkhorn diverged at the requested reg")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            unit = at_shifted_cost(0.1 * math.log(s))
+        with np.errstate(over="ignore"):
+            expected = s * unit
+        case(f"unbalanced_sinkhorn_divergence(x, y, s a, s b, rho=1, reg=0.1, tol=1e-9), 6 + 5 "
+             f"points, s = {s:g}", (f"{expected:.6g}" if math.isfinite(expected) else "beyond "
+                                    "float64")
+             + f" (s x {unit:.6g}, the value at unit mass on the cost lowered by eps log s"
+             + ("; its terms near 1, so that is round-off)" if abs(unit) < 1e-9 else ")"),
+             before, lambda s=s: otlab.entropic.unbalanced_sinkhorn_divergence(
+                 x, y, a * s, b * s, rho=1.0, reg=0.1, tol=1e-9))
 
 
 def critic_edge_cases() -> None:
