@@ -570,8 +570,8 @@ def unbalanced_sinkhorn_divergence(p, q, a=None, b=None, *, rho, reg: float | No
     (:math:`s` the nearest power of two), where the terms are of the size of
     the value: solved as given, their :math:`\varepsilon s^2 m_a m_b` cancelled
     to round-off (masses 1e11 moved the value by 2.6e-6 of itself, 1e100 gave
-    5.1e184 for 2.4e105, 1e300 "sinkhorn diverged").  ``tol`` then applies at
-    unit mass.
+    5.1e184 for 2.4e105, 1e300 "sinkhorn diverged").  ``tol`` then applies, and
+    the default ``reg`` is read, at unit mass.
 
     Examples
     --------
