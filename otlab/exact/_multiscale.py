@@ -133,7 +133,8 @@ of the whole solve, the variants run one after the other on the same clouds, loa
 
 * 10^5 points: clustered W_1 50.5 -> 41.7 s, uniform W_2 9.11 -> 7.57 s, weighted
   (weights :math:`U^3`) W_1 26.2 -> 21.6 s, 3-D uniform W_1 32.8 -> 24.5 s;
-* 2*10^5 points: uniform W_2 33.6 -> 23.7 s, clustered W_1 137.4 -> 139.0 s;
+* 2*10^5 points: uniform W_1 41.7 -> 30.4 s, uniform W_2 33.6 -> 23.7 s, clustered W_2
+  60.5 -> 51.3 s, clustered W_1 132.4 and 137.4 -> 138.0 and 139.0 s (two runs each);
 * leaves of 4 at *every* level, at 10^5: clustered W_1 51.2 -> 44.2 s, clustered W_2
   20.0 -> 17.3 s, uniform W_1 9.80 -> 8.15 s, uniform W_2 9.21 -> 7.27 s, weighted W_1
   24.2 -> 18.4 s, 3-D uniform W_1 30.7 -> 25.5 s, 3-D clustered W_2 46.7 -> 38.3 s; at
