@@ -390,7 +390,10 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
         KL weights in cost units (:func:`unbalanced_sinkhorn`); for GeomLoss's
         ``reach`` use :func:`~otlab.entropic.penalty.rho_from_reach`.
     reg : float, optional
-        ε in cost units; default :func:`~otlab.entropic.default_reg`.
+        ε in cost units; default :func:`~otlab.entropic.default_reg` of the
+        points with their weights normalised, a length scale of the data: the
+        same for masses ``s * a``, ``s * b`` whatever ``s`` (as in
+        :func:`unbalanced_sinkhorn_divergence`).
     order : float, default 2
         The exponent ``k`` of the cost.
     tol, max_iter, scaling, backend, acceleration
@@ -438,7 +441,8 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
 def _at_unit_mass(problem, s: float, reg):
     r"""``(problem at masses a/s, b/s on the costs lowered by eps log s, its local eps)``.
 
-    ``reg`` (or the default rule) is read at unit mass; the shift is in local cost units.
+    ``reg`` (or the default rule, which reads the weights normalised: the same at any masses)
+    is the caller's; the shift is in local cost units.
     """
     unit = replace(problem, a=problem.a / s, b=problem.b / s)
     eps = unit.local_reg(reg)
@@ -544,7 +548,12 @@ def unbalanced_sinkhorn_divergence(p, q, a=None, b=None, *, rho, reg: float | No
         The KL weight of both marginals, in cost units (> 0; ``math.inf``
         gives :func:`~otlab.entropic.sinkhorn_divergence` of the normalised
         measures).
-    reg, order, tol, max_iter, scaling, backend, acceleration
+    reg : float, optional
+        ε in cost units; default :func:`~otlab.entropic.default_reg` of the
+        points with their weights normalised, a length scale of the data: the
+        same for masses ``s * a``, ``s * b`` whatever ``s`` (as in
+        :func:`unbalanced_sinkhorn_samples`).
+    order, tol, max_iter, scaling, backend, acceleration
         As in :func:`~otlab.entropic.sinkhorn_divergence`.
 
     Returns
@@ -570,8 +579,8 @@ def unbalanced_sinkhorn_divergence(p, q, a=None, b=None, *, rho, reg: float | No
     (:math:`s` the nearest power of two), where the terms are of the size of
     the value: solved as given, their :math:`\varepsilon s^2 m_a m_b` cancelled
     to round-off (masses 1e11 moved the value by 2.6e-6 of itself, 1e100 gave
-    5.1e184 for 2.4e105, 1e300 "sinkhorn diverged").  ``tol`` then applies, and
-    the default ``reg`` is read, at unit mass.
+    5.1e184 for 2.4e105, 1e300 "sinkhorn diverged").  ``tol`` then applies at
+    unit mass; the default ``reg`` does not depend on the masses.
 
     Examples
     --------
