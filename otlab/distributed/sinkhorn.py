@@ -224,4 +224,4 @@ def sharded_sinkhorn_divergence(x_local, y_local, *, reg: float | None = None,
     """
     _, problem, options = _prepare(group, x_local, a_local, y_local, b_local, reg, order, tol,
                                    max_iter, scaling, backend, acceleration, massless="drop")
-    return divergence(problem, reg, backend, options)
+    return divergence(problem, reg, backend, options, name="sharded_sinkhorn_divergence")

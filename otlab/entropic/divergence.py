@@ -24,7 +24,8 @@ from .solver import SinkhornOptions, gradient_term, report, solve, unit_mass
 __all__ = ["divergence"]
 
 
-def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penalty=None):
+def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penalty=None,
+                name="sinkhorn_divergence"):
     r"""``(OT_ε + zero-valued gradient term, marginal error)`` in the local frame.
 
     The value is the dual :math:`\langle a, f\rangle + \langle b, g\rangle` of a
@@ -38,7 +39,7 @@ def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penal
                              cost_scale=scale, penalty=penalty)
     a, b = problem.a, (problem.a if symmetric else problem.b)
     floor = marginal_floor(a.detach(), b.detach(), f, g, eps, penalty=penalty)
-    report("sinkhorn_divergence", options, problem.input_reg(eps), err, floor, f.dtype,
+    report(name, options, problem.input_reg(eps), err, floor, f.dtype,
            mass=unit_mass(a.detach(), b.detach()))
     if penalty is None:
         value = (a.detach() * f).sum() + (b.detach() * g).sum()
@@ -105,7 +106,7 @@ def _swapped(problem):
 
 
 def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None,
-               mass_scale: float = 1.0):
+               mass_scale: float = 1.0, name: str = "sinkhorn_divergence"):
     r""":math:`S_\varepsilon` of a built problem, in the caller's units.
 
     The body of :func:`otlab.entropic.sinkhorn_divergence`, shared with
@@ -117,7 +118,8 @@ def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None
     holds masses divided by :math:`s` on costs lowered by :math:`\varepsilon \log s`
     (:func:`~otlab.entropic.unbalanced_sinkhorn_divergence`), whose divergence
     times :math:`s` is returned; the potentials then carry round-off of
-    :math:`\varepsilon \lvert\log s\rvert` too.
+    :math:`\varepsilon \lvert\log s\rvert` too.  ``name``: the entry point the
+    warnings name (the one the caller called).
     """
     eps = problem.local_reg(reg)
     if _same_measure(problem):
@@ -131,7 +133,7 @@ def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None
         bound = 64 * ulp * scale
     else:
         # eps is checked against the costs between the points with mass (solve's default)
-        kw = dict(penalty=penalty)
+        kw = dict(penalty=penalty, name=name)
         res = resolution_bound(problem.xl.detach(), problem.a.detach(), problem.yl.detach(),
                                problem.b.detach(), problem.order)
         ot_xy, err_xy = _dual_value(problem, eps, backend, options, res, **kw)
@@ -151,7 +153,7 @@ def divergence(problem, reg, backend: str, options: SinkhornOptions, *, rho=None
     if computed < 0:
         if computed < -bound:
             warnings.warn(
-                f"sinkhorn_divergence came out at "
+                f"{name} came out at "
                 f"{mass_scale * float(problem.out.cost(value.detach())):.3g}, below 0 by more "
                 f"than its error bound {mass_scale * float(problem.out.cost(torch.tensor(bound))):.2g}; "
                 "returned 0. Use a smaller tol.", ConvergenceWarning, stacklevel=external_stacklevel())

@@ -604,11 +604,13 @@ def unbalanced_sinkhorn_divergence(p, q, a=None, b=None, *, rho, reg: float | No
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
     s = _mass_unit(problem.a.detach(), problem.b.detach())
     if s == 1.0:
-        return divergence(problem, reg, backend, options, rho=_local_rho(problem, rho))
+        return divergence(problem, reg, backend, options, rho=_local_rho(problem, rho),
+                          name="unbalanced_sinkhorn_divergence")
     # S(s a, s b; C) = s S(a, b; C - eps log s) (see the notes)
     shifted, eps = _at_unit_mass(problem, s, reg)
     value = divergence(shifted, shifted.input_reg(eps), backend, options,
-                       rho=_local_rho(problem, rho), mass_scale=s)
+                       rho=_local_rho(problem, rho), mass_scale=s,
+                       name="unbalanced_sinkhorn_divergence")
     if not math.isfinite(float(value.detach() if is_torch(value) else value)):
         warnings.warn(
             f"unbalanced_sinkhorn_divergence: at masses {float(problem.a.detach().sum()):.3g} and "

@@ -168,6 +168,12 @@ def every_rank_warns_when_the_budget_runs_out(rank, world_size, folder):
     assert not res.converged and res.marginal_error > 1e-6
     assert [w.category for w in caught] == [ConvergenceWarning]
     assert "sharded_sinkhorn did not converge within max_iter=2" in str(caught[0].message)
+    with warnings.catch_warnings(record=True) as caught:  # it named sinkhorn_divergence
+        warnings.simplefilter("always")
+        sharded_sinkhorn_divergence(_mine(x, sx, rank), _mine(y, sy, rank), tol=1e-6,
+                                    max_iter=2, reg=1e-3)
+    assert caught and all(str(w.message).startswith("sharded_sinkhorn_divergence did not "
+                                                    "converge") for w in caught)
 
 
 def ranks_out_of_step_raise_instead_of_mixing_data(rank, world_size, folder):

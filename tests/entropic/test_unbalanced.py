@@ -738,3 +738,36 @@ def test_the_default_reg_is_a_length_scale_invariant_to_scaling_both_masses(seed
     # asserted 1e-12
     assert_allclose(samples + divergence, want, rtol=1e-12)
 
+
+def test_the_negative_value_warning_names_the_function_called(monkeypatch):
+    # the divergence's terms lowered so that it comes out below 0 by more than its bound: the
+    # warning of unbalanced_sinkhorn_divergence named "sinkhorn_divergence"
+    import otlab.entropic.divergence as module
+
+    dual_value = module._dual_value
+
+    def lowered(*args, symmetric=False, **kwargs):
+        value, err = dual_value(*args, symmetric=symmetric, **kwargs)
+        return (value if symmetric else value - 1.0), err
+
+    monkeypatch.setattr(module, "_dual_value", lowered)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2)) + 0.5
+    a, b = rng.uniform(0.5, 1.5, 6), rng.uniform(0.5, 1.5, 5)
+    for mass in (1.0, 10.0):  # solved as given, and at unit mass
+        with pytest.warns(ConvergenceWarning, match="came out at") as caught:
+            value = unbalanced_sinkhorn_divergence(x, y, mass * a / a.sum(), mass * b / b.sum(),
+                                                   rho=1.0, reg=0.1)
+        assert value == 0.0
+        assert all(str(w.message).startswith("unbalanced_sinkhorn_divergence ") for w in caught)
+    with pytest.warns(ConvergenceWarning, match="^sinkhorn_divergence came out at"):
+        assert sinkhorn_divergence(x, y, a=a, b=b, reg=0.1) == 0.0
+
+
+def test_the_convergence_warnings_of_the_unbalanced_divergence_name_it():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2)) + 0.5
+    with pytest.warns(ConvergenceWarning) as caught:
+        unbalanced_sinkhorn_divergence(x, y, rho=1.0, reg=0.01, max_iter=2, scaling=None)
+    assert caught and all(
+        str(w.message).startswith("unbalanced_sinkhorn_divergence ") for w in caught)
