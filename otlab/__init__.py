@@ -13,7 +13,7 @@ import importlib
 from .costs import cost_matrix
 from .distance import wasserstein
 from .divergences import js, kl, tv
-from ._warnings import ConvergenceWarning
+from ._warnings import ConvergenceWarning, CostOverflowWarning
 from .exact import (EMDResult, GridEMDResult, PointsEMDResult, choose_exact_solver, emd, emd_grid,
                     emd_points)
 from .kernel_distances import KernelDistanceResult, energy_distance, mmd
@@ -41,6 +41,7 @@ _LAZY = {
 
 __all__ = [
     "ConvergenceWarning",
+    "CostOverflowWarning",
     "EMDResult",
     "GridEMDResult",
     "KernelDistanceResult",

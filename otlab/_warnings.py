@@ -3,7 +3,8 @@
 :class:`ConvergenceWarning` lives on the ground floor so that both the exact
 and the entropic solvers import it downward; it is public as
 ``otlab.ConvergenceWarning`` (and, for compatibility, ``otlab.exact.ConvergenceWarning``,
-the same object).
+the same object), and its subclass :class:`CostOverflowWarning` as
+``otlab.CostOverflowWarning``.
 """
 
 from __future__ import annotations
@@ -40,15 +41,26 @@ ConvergenceWarning.__module__ = "otlab"
 class CostOverflowWarning(ConvergenceWarning):
     """The LP was solved, but :math:`W_k^k` does not fit in float64 (``converged=False``).
 
-    Also raised by :func:`otlab.entropic.unbalanced_sinkhorn` when, at masses near the
-    top of the float range, the objective, cost or plan's mass does not fit.
+    Also raised by :func:`otlab.entropic.unbalanced_sinkhorn`,
+    :func:`~otlab.entropic.unbalanced_sinkhorn_samples` and
+    :func:`~otlab.entropic.unbalanced_sinkhorn_divergence` when, at masses near
+    the top of the float range, a value (the objective, cost, plan's mass or
+    divergence) does not fit and is returned as inf.
 
     A :class:`ConvergenceWarning`, so filters on that class catch it.  The
     exact solvers work in internal units, so :math:`W_k` itself is exact; the
     cost, the potentials and the certificate cannot be given in data units.
     Functions that return only :math:`W_k` (``otlab.wasserstein``) do not
     raise it.
+
+    >>> import otlab
+    >>> issubclass(otlab.CostOverflowWarning, otlab.ConvergenceWarning)
+    True
     """
+
+
+# Shown as ``otlab.CostOverflowWarning``, the public path, as ConvergenceWarning is.
+CostOverflowWarning.__module__ = "otlab"
 
 
 def external_stacklevel() -> int:

@@ -64,3 +64,43 @@ def test_convergence_warning_is_public_under_its_short_path():
             otlab.emd(u, u, otlab.cost_matrix(x, y), max_iter=2)
     shown = "".join(traceback.format_exception_only(caught.type, caught.value))
     assert shown.startswith("otlab.ConvergenceWarning: emd stopped"), shown
+
+
+def test_cost_overflow_warning_is_public_next_to_convergence_warning():
+    # three docstrings linked otlab.CostOverflowWarning, which otlab did not export
+    import warnings
+
+    from otlab._warnings import CostOverflowWarning
+
+    assert "CostOverflowWarning" in otlab.__all__
+    assert otlab.CostOverflowWarning is CostOverflowWarning
+    assert issubclass(otlab.CostOverflowWarning, otlab.ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:  # masses 1e300: the value overflows
+        warnings.simplefilter("always")
+        res = otlab.unbalanced_sinkhorn([1e300], [1e300], [[1.0]], 0.1, rho=1.0)
+    assert not res.converged
+    overflow = [w for w in caught if w.category is otlab.CostOverflowWarning]
+    assert overflow
+    assert otlab.CostOverflowWarning.__module__ == "otlab"  # tracebacks show the public path
+
+
+def test_every_otlab_name_the_docstrings_and_docs_link_exists():
+    # :class:`~otlab.CostOverflowWarning` was linked from three docstrings but not exported
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r":(?:class|func|data|exc|mod|meth|attr):`~?otlab\.([A-Za-z_]\w*)")
+    names = set()
+    for path in [*(root / "otlab").rglob("*.py"), *(root / "docs").rglob("*.rst")]:
+        names.update(pattern.findall(path.read_text(encoding="utf-8")))
+    missing = []
+    for name in sorted(names):
+        try:
+            getattr(otlab, name)
+        except AttributeError:
+            try:
+                importlib.import_module(f"otlab.{name}")
+            except ImportError:
+                missing.append(name)
+    assert not missing, f"linked as otlab.NAME but not there: {missing}"
