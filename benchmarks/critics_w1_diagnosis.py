@@ -66,9 +66,13 @@ points per side):
   regression steps 2000 anchors 256': the seventh round's regression with the
   distances to 256 learned points as extra inputs (can they draw 256 funnels
   where the MLP alone could not?).  'round 6 default' is written out since
-  (``ROUND6``: 16000 steps at every D) and 'round 8 default' is estimate_w1's
-  default when the run was made (64000 steps at D = 1 and 2 since the eighth
-  round).
+  (``ROUND6``: 16000 steps at every D).
+* the ninth round: 'round 6 default steps 64000' at D = 4, 16 and 32 (the
+  estimate at D = 32 with 16 funnels), which made 64000 steps the default up
+  to D = 32; 'round 8 default' is the eighth round's default written out
+  (``ROUND8``: 64000 steps at D = 1 and 2, 16000 above) and 'round 9 default'
+  estimate_w1's default when the run was made (64000 up to D = 32 since the
+  ninth round).
 
 The column 'true f' is the held-out relative error of the *true* potential
 on the same scoring points (:func:`true_heldout_rel`): the scoring sample's
@@ -149,6 +153,11 @@ ROUND5 = {**LIBRARY, "steps": 16000, "batch_size": 256, "penalty_batch": "all",
 #: library's settings but 16000 steps on samplers at every D (the eighth round gave D <= 2
 #: 64000).
 ROUND6 = {**LIBRARY, "steps": 16000}
+
+#: estimate_w1's default of the eighth round, written out: the library's settings but
+#: 64000 steps on samplers at D = 1 and 2 and 16000 above ("round 8", resolved in
+#: :func:`run_case`; the ninth round gave D <= 32 64000).
+ROUND8 = {**LIBRARY, "steps": "round 8"}
 
 ROUND4 = {**LIBRARY, "steps": "x4", "batch_size": 256, "penalty_batch": "all",
           "hidden": "former"}
@@ -270,8 +279,10 @@ FACTORS = {
     }.items()},
     # estimate_w1's default at the time of the run (the sixth round's, LIBRARY)
     "round 6 default": ("fresh", ROUND6),
-    # estimate_w1's default at the time of the run (the eighth round's, LIBRARY)
-    "round 8 default": ("fresh", LIBRARY),
+    # estimate_w1's default of the eighth round (ROUND8: LIBRARY when its rows were run)
+    "round 8 default": ("fresh", ROUND8),
+    # estimate_w1's default at the time of the run (the ninth round's, LIBRARY)
+    "round 9 default": ("fresh", LIBRARY),
     # the fifth round's default (ROUND5: 16000 steps on samplers), one change at a time:
     # 'batch B penalty rows M' draws B points per side for the objective but evaluates
     # the one-sided penalty at the interpolates of the first M pairs only
@@ -472,7 +483,9 @@ def run_case(case, args) -> dict:
     mode, opts = FACTORS[case["factor"]]
     opts = {**BASE, **opts}
     dim = case["D"]
-    if isinstance(opts["steps"], str):  # "xN": N times the third round's step rule
+    if opts["steps"] == "round 8":  # the eighth round's default steps on samplers
+        opts["steps"] = 64000 if dim <= 2 else 16000
+    elif isinstance(opts["steps"], str):  # "xN": N times the third round's step rule
         opts["steps"] = int(opts["steps"][1:]) * round3_steps(dim)
     if opts["radial"] == "round 3":
         opts["radial"] = dim > 32
@@ -757,8 +770,9 @@ def main(argv=None) -> None:
          "`_regression_loss`: can the network draw the potential at all?); 'radial "
          "reference': no training, the critic -|z - c| with c the pooled mean "
          "(`_score_reference`: what a critic scores without drawing a funnel); 'round 8 "
-         "default': estimate_w1's default when the run was made (`LIBRARY`; since the eighth "
-         "round 64000 steps at D = 1 and 2 on samplers); "
+         "default': the eighth round's default (`ROUND8`: 64000 steps at D = 1 and 2 on "
+         "samplers, 16000 above); 'round 9 default': estimate_w1's default when the run was "
+         "made (`LIBRARY`; since the ninth round 64000 steps up to D = 32 on samplers); "
          "'true f': the held-out "
          "relative error of the true potential on the same scoring points (their sampling "
          "error, which a critic near the true potential shares: `true_heldout_rel`); "

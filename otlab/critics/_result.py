@@ -221,8 +221,9 @@ def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> 
 
     On samplers (fresh minibatches) with ``DEFAULT_SETTINGS[lipschitz]
     ["samplers_steps"]`` set, that many at every D: 16000 for the default
-    ``"lp"``, but ``["samplers_steps_up_to_d2"]``, 64000, at D = 1 and 2.  Otherwise :math:`S \cdot \min(4, \lceil D / 32 \rceil)`,
-    S = ``DEFAULT_SETTINGS[lipschitz]["steps_unit"]`` on samplers and
+    ``"lp"`` from D = 33 on (where its minibatches hold 512 points), and
+    ``["samplers_steps_up_to_d32"]``, 64000, up to D = 32.  Otherwise
+    :math:`S \cdot \min(4, \lceil D / 32 \rceil)`, S = ``DEFAULT_SETTINGS[lipschitz]["steps_unit"]`` on samplers and
     ``FIXED_STEPS_UNIT`` on fixed samples, 1000 for every method: 1000 steps
     up to D = 32, 2000 up to 64, 3000 up to 96 and 4000 from 97 on.  On fixed
     samples (``samplers=False``) more steps fit the sample more (the
@@ -263,7 +264,7 @@ def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> 
     Examples
     --------
     >>> [default_steps(d) for d in (1, 2, 3, 32, 33, 128, 10_000)]
-    [64000, 64000, 16000, 16000, 16000, 16000, 16000]
+    [64000, 64000, 64000, 64000, 16000, 16000, 16000]
     >>> default_steps(128, "gp"), default_steps(32, samplers=False), default_steps(64, "sn")
     (4000, 1000, 2000)
     """
@@ -271,8 +272,8 @@ def default_steps(dim: int, lipschitz: str = "lp", *, samplers: bool = True) -> 
 
     settings = DEFAULT_SETTINGS[lipschitz]
     if samplers and settings["samplers_steps"] is not None:
-        low = settings.get("samplers_steps_up_to_d2")
-        return int(low if low is not None and int(dim) <= 2 else settings["samplers_steps"])
+        low = settings.get("samplers_steps_up_to_d32")
+        return int(low if low is not None and int(dim) <= LOW_DIM else settings["samplers_steps"])
     unit = int(settings["steps_unit"]) if samplers else FIXED_STEPS_UNIT
     return unit * min(4, max(1, -(-int(dim) // LOW_DIM)))
 

@@ -93,13 +93,13 @@ def test_radial_must_be_a_bool_and_not_with_spectral_norm():
        method=st.sampled_from(["lp", "gp", "sn", "clip", "ctransform"]))
 def test_the_default_steps_grow_by_a_unit_per_32_dimensions_to_four_except_lp_on_samplers(
         d, e, method):
-    """One unit of 1000 up to D = 32, four from D = 97; "lp" on samplers: 64000 at D <= 2,
-    16000 above."""
+    """One unit of 1000 up to D = 32, four from D = 97; "lp" on samplers: 64000 up to
+    D = 32, 16000 above."""
     for samplers in (True, False):
         lo, hi = sorted((d, e))
         steps = default_steps(d, method, samplers=samplers)
         if method == "lp" and samplers:
-            assert steps == (64000 if d <= 2 else 16000)
+            assert steps == (64000 if d <= 32 else 16000)
             continue
         assert default_steps(lo, method, samplers=samplers) <= default_steps(
             hi, method, samplers=samplers)

@@ -104,24 +104,25 @@ def test_sampler_that_turns_non_finite_during_training_raises():
 
 
 def test_the_default_steps_of_lp_are_larger_on_samplers_than_on_fixed_samples():
-    """default_steps(samplers=True) for samplers (16000 from D = 3 on), 1000 for arrays at D <= 32.
+    """default_steps(samplers=True) for samplers (16000 from D = 33 on), 2000 for arrays at D = 33.
 
-    In 3-D: at D <= 2 the samplers' default is 64000 steps (``default_steps``), too many
+    In 33-D: up to D = 32 the samplers' default is 64000 steps (``default_steps``), too many
     for a unit test.
     """
     tiny = {"hidden": (4,), "batch_size": 8, "n_eval": 16, "audit": False, "holdout": 0.0}
+    dim = 33
 
-    def gauss3(n, rng):
-        return rng.standard_normal((n, 3))
+    def gauss(n, rng):
+        return rng.standard_normal((n, dim))
 
-    def shifted3(n, rng):
-        return rng.standard_normal((n, 3)) + np.append(SHIFT, 0.0)
+    def shifted(n, rng):
+        return rng.standard_normal((n, dim)) + np.append(SHIFT, np.zeros(dim - 2))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CriticFailedWarning)  # a tiny critic: any status
-        fresh = estimate_w1(gauss3, shifted3, seed=0, **tiny)
-        fixed = estimate_w1(np.zeros((8, 3)), np.ones((8, 3)), seed=0, **tiny)
-    assert (fresh.config.steps, fixed.config.steps) == (16000, 1000)
+        fresh = estimate_w1(gauss, shifted, seed=0, **tiny)
+        fixed = estimate_w1(np.zeros((8, dim)), np.ones((8, dim)), seed=0, **tiny)
+    assert (fresh.config.steps, fixed.config.steps) == (16000, 2000)
     assert len(fresh.history["step"]) == 20 and fresh.history["step"][-1] == 16000
 
 
