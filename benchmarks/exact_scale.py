@@ -363,6 +363,18 @@ NOTES = """\
   `exact_scale_runs_previous.jsonl`: 13.0, 13.0, 27.4 and 61.9 s); the same values, bitwise.
   Clustered W_1 misses 30 s by 1.63x.  Of its 49 s about 35 s are the network simplex (every
   level) and 8.4 s the checks of all pairs (module notes of `otlab/exact/_multiscale.py`).
+- The n = 10^5 rows rendered above were measured again after levels of at least 75 000 points
+  got leaves of 4 points instead of 8 (module notes of `otlab/exact/_multiscale.py`, "Leaves of
+  large levels"), on a quiet machine (load 0.3-0.6): uniform W_1 8.9 s, W_2 7.2 s, clustered
+  W_2 19.0 s, clustered W_1 40.2 s (the rows before, also quiet, now in
+  `exact_scale_runs_previous.jsonl`: 9.9, 9.3, 21.1 and 49.0 s); peak RSS 350-640 MiB, as
+  before.  Clustered W_1 misses 30 s by 1.34x (was 1.63x).
+- The n = 10^6 uniform W_2 row rendered above was measured on the same engine, beside two
+  neural-critic runs and a helper's tests (load 3.9): 500 s of CPU and 1.9 GiB (1185 s and
+  2.0 GiB in the row before, on an older engine).  The same clouds solved with leaves of 8 at
+  every level (`tuning={"large_level": 10**12}`, a script of its own, load 2-3, right after)
+  took 1039 s: the leaves of 4 at the 10^6 and 2.5*10^5 levels halve it.  The other 10^6 rows
+  were not measured again (clustered W_1 takes about 1.5 h).
 """
 
 
