@@ -176,7 +176,7 @@ def test_exact_critic_far_from_its_samples_is_the_c_transform_up_to_the_float_ra
     Before: a point beyond about 1e154 frame units overflowed the k-d tree's squared
     distances and raised IndexError (numpy and torch).  The reference is the minimum over
     the anchors with each norm taken in units of the largest coordinate of z and y; measured 1.4e-16
-    relative apart, asserted to 1e-12 (the gradient's unit norm to 1e-10).
+    relative apart, asserted to 1e-10 (the gradient's unit norm too).
     """
     rng = np.random.default_rng(seed)
     s = 10.0**data_exponent
@@ -188,11 +188,11 @@ def test_exact_critic_far_from_its_samples_is_the_c_transform_up_to_the_float_ra
     norms = top * np.linalg.norm(z[:, None] / top[:, :, None] - y[None] / top[:, :, None],
                                  axis=-1)
     expected = (norms - critic.offsets[None]).min(axis=1)
-    np.testing.assert_allclose(critic(z), expected, rtol=1e-12)
+    np.testing.assert_allclose(critic(z), expected, rtol=1e-10)
     zt = torch.tensor(z, requires_grad=True)
     values = critic(zt)
     values.sum().backward()
-    np.testing.assert_allclose(values.detach().numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(values.detach().numpy(), expected, rtol=1e-10)
     np.testing.assert_allclose(zt.grad.norm(dim=1).numpy(), 1.0, rtol=1e-10)
 
 
@@ -201,7 +201,8 @@ def test_exact_critic_far_from_its_samples_is_the_c_transform_up_to_the_float_ra
 def test_a_point_of_weight_0_changes_no_exact_critic_however_far(seed, exponent, in_y):
     """The critic of the measures: a massless point, however far, changes neither W_1 nor
     the critic.  Before, it set the LP's frame: at 1e100 beside data of size 1 the critic
-    was 0 everywhere (gap 0 for W_1 = 2.03) with no warning.  Measured equal to 1e-15."""
+    was 0 everywhere (gap 0 for W_1 = 2.03) with no warning.  Measured equal to 1e-15 (two LP
+    solves), asserted to 1e-10."""
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(12, 2)), rng.normal(size=(9, 2)) + [1.0, 0.0]
     base = exact_critic(x, y)
@@ -210,9 +211,9 @@ def test_a_point_of_weight_0_changes_no_exact_critic_however_far(seed, exponent,
         critic = exact_critic(x, np.vstack([y, far]), b=np.append(np.ones(9), 0.0))
     else:
         critic = exact_critic(np.vstack([x, far]), y, a=np.append(np.ones(12), 0.0))
-    np.testing.assert_allclose(critic.w1, base.w1, rtol=1e-12)
-    np.testing.assert_allclose(critic.gap, base.w1, rtol=1e-12)
-    np.testing.assert_allclose(critic(x), base(x), rtol=1e-12, atol=1e-12 * base.w1)
+    np.testing.assert_allclose(critic.w1, base.w1, rtol=1e-10)
+    np.testing.assert_allclose(critic.gap, base.w1, rtol=1e-10)
+    np.testing.assert_allclose(critic(x), base(x), rtol=1e-10, atol=1e-10 * base.w1)
 
 
 def test_critics_read_integer_tensors_as_the_same_points_in_float64():
