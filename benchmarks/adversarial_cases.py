@@ -481,9 +481,10 @@ def entry_point_cases() -> None:
     case("estimate_w1 holdout_stderr, data x 1e200", f"{1e200 * base:.4g} (1e200 x at scale 1)",
          "inf (overflow warnings)",
          lambda: estimate_w1(u * 1e200, v * 1e200, **small).holdout_stderr)
-    case("estimate_w1(samplers, n_eval=1) holdout_stderr", "NaN (one point: no error bar)", "0.0",
+    case("estimate_w1(samplers, n_eval=1, n_holdout=1) holdout_stderr",
+         "NaN (one point: no error bar)", "0.0",
          lambda: estimate_w1(lambda n, r: r.normal(size=(n, 2)),
-                             lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=1,
+                             lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=1, n_holdout=1,
                              **{**small, "steps": 5}).holdout_stderr)
     case("estimate_w1(seed=2**70)", "a ValueError naming seed",
          "torch 'Overflow when unpacking long long'",

@@ -12,7 +12,8 @@ from .exact import ExactCritic, exact_critic
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS, PAPER_SETTINGS
 from .neural import (EXACT_SN_MAX_WIDTH, LR_SCHEDULES, CriticConfig, CriticDivergedError,
                      CriticFailedWarning, CriticResult, NeuralCritic, ScaledEstimateWarning,
-                     default_batch_size, default_hidden, default_input_scale,
+                     default_batch_size, default_hidden, default_holdout_points,
+                     default_input_scale,
                      default_penalty, default_penalty_batch, default_radial,
                      default_steps, estimate_w1, input_gain,
                      spectral_norms)
@@ -42,5 +43,6 @@ __all__ = [
     "default_penalty",
     "default_batch_size",
     "default_penalty_batch",
+    "default_holdout_points",
     "input_gain",
 ]

@@ -12,16 +12,28 @@ from .._validation import as_points
 __all__ = ["NeuralCritic"]
 
 
+#: Largest number of point-anchor distances the c-transform holds at once (64 MiB in float32):
+#: more points are evaluated in chunks of rows.
+ANCHOR_BLOCK = 2**24
+
+
+def _row_chunks(u, width: int):
+    """``u`` cut into consecutive row blocks of at most ``ANCHOR_BLOCK / width`` rows."""
+    rows = max(1, ANCHOR_BLOCK // max(1, width))
+    return [u[start:start + rows] for start in range(0, max(u.shape[0], 1), rows)]
+
+
 def _forward(net, anchors, u):
     """The network on standardised points ``u``, or its c-transform over ``anchors``."""
     import torch
 
-    out = net(u).squeeze(-1)
     if anchors is None:
-        return out
+        return net(u).squeeze(-1)
     f_anchor = net(anchors).squeeze(-1)
-    dist = torch.cdist(u, anchors, compute_mode="donot_use_mm_for_euclid_dist")
-    return (f_anchor[None, :] - dist).amax(dim=1)
+    parts = [(f_anchor[None, :] - torch.cdist(part, anchors,
+                                              compute_mode="donot_use_mm_for_euclid_dist")
+              ).amax(dim=1) for part in _row_chunks(u, anchors.shape[0])]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 #: Standardised inputs farther out than this are evaluated in float64 (:class:`NeuralCritic`):
@@ -38,11 +50,14 @@ def _far_forward(net, anchors, u):
     if anchors is None:
         return net(u).squeeze(-1)
     f_anchor = net(anchors).squeeze(-1)
-    diff = u[:, None, :] - anchors[None]
-    top = diff.abs().amax(dim=-1, keepdim=True)
-    top = torch.where(top > 0, top, torch.ones_like(top))
-    dist = torch.linalg.vector_norm(diff / top, dim=-1) * top.squeeze(-1)
-    return (f_anchor[None, :] - dist).amax(dim=1)
+    parts = []
+    for part in _row_chunks(u, anchors.shape[0] * anchors.shape[1]):
+        diff = part[:, None, :] - anchors[None]
+        top = diff.abs().amax(dim=-1, keepdim=True)
+        top = torch.where(top > 0, top, torch.ones_like(top))
+        dist = torch.linalg.vector_norm(diff / top, dim=-1) * top.squeeze(-1)
+        parts.append((f_anchor[None, :] - dist).amax(dim=1))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def query_points(z):

@@ -15,7 +15,7 @@ from .audit import LipschitzAudit
 __all__ = ["CriticConfig", "CriticResult", "CriticFailedWarning", "ScaledEstimateWarning",
            "EXACT_SN_MAX_WIDTH", "INPUT_SCALES", "default_hidden", "default_steps",
            "default_radial", "default_input_scale", "default_penalty", "default_batch_size",
-           "default_penalty_batch", "input_gain",
+           "default_penalty_batch", "default_holdout_points", "input_gain",
            "with_dimension", "build_net", "finish",
            "holdout_estimate", "max_gradient",
            "run_status"]
@@ -88,6 +88,7 @@ class CriticConfig:
     input_scale: str | None = "radius"
     average: float = 0.0
     penalty_batch: int | None = None
+    n_holdout: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,9 +174,12 @@ class CriticResult:
         """``estimate - holdout_estimate``: how much better the critic does on its training points.
 
         Compare it with ``holdout_stderr``: a gap of many standard errors is a
-        critic that fits the sample rather than the distributions (with
+        critic that fits the sample rather than the distributions.  With
         samplers both estimates are on points the critic never trained on, so
-        the gap is sampling noise).  NaN without a held-out split.
+        the gap is sampling noise, mostly the reference sample's: it has
+        ``n_eval`` points against the ``n_holdout`` held-out ones, so its error
+        is about :math:`\sqrt{n_\text{holdout}/n_\text{eval}}` times
+        ``holdout_stderr`` (4 with the defaults).  NaN without a held-out split.
         """
         return self.estimate - self.holdout_estimate
 
@@ -427,6 +431,38 @@ def default_penalty_batch(lipschitz: str, batch_size: int, *,
     return min(int(rows), int(batch_size))
 
 
+#: Most points per side of the held-out sample drawn from samplers by default.
+HOLDOUT_MAX_POINTS = 65536
+#: Bytes per side of that sample in float64 (64 MiB): the default's cap in high dimension.
+HOLDOUT_BYTES = 2**26
+
+
+def default_holdout_points(dim: int, n_eval: int) -> int:
+    r"""Points per side of the held-out sample drawn from samplers after training.
+
+    The held-out estimate :math:`\bar f_x - \bar f_y` of a fixed critic is
+    unbiased whatever the number of points, but its sampling error can hide
+    the critic's own: at D = 128 with 16 funnels
+    (:func:`otlab.datasets.w1_benchmark`) the *true* potential scored 3.3-3.4 %
+    below :math:`W_1` on two draws of 4096 points per side, and -1.3 % and
+    +0.1 % on 65536 (``benchmarks/reports/critics_w1_diagnosis.md``).  So the
+    sample is :data:`HOLDOUT_MAX_POINTS` (65536) points per side, 16 times
+    ``n_eval``'s default and a quarter of its standard error, or as many as
+    fit in :data:`HOLDOUT_BYTES` (64 MiB) per side in float64 when D is large
+    (10 699 at D = 784), and never fewer than ``n_eval``.  Evaluating the
+    critic there is a forward pass, a small part of training.
+
+    Examples
+    --------
+    >>> default_holdout_points(128, 4096), default_holdout_points(784, 4096)
+    (65536, 10699)
+    >>> default_holdout_points(100_000, 4096)
+    4096
+    """
+    fit = HOLDOUT_BYTES // (8 * int(dim))
+    return int(max(int(n_eval), min(HOLDOUT_MAX_POINTS, fit)))
+
+
 def input_gain(input_scale: str, dim: int) -> float:
     r"""The factor k of the network's input :math:`u = k\,(z - c)/s` for dimension D.
 
@@ -459,8 +495,8 @@ def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> Cr
     on samplers or fixed samples), ``log_every`` (a twentieth of the steps), ``radial``
     (:func:`default_radial`), ``input_scale`` (:func:`default_input_scale`), ``penalty``
     (:func:`default_penalty`), ``batch_size`` (:func:`default_batch_size`) and
-    ``penalty_batch`` (:func:`default_penalty_batch`) resolved for data of dimension
-    ``dim``."""
+    ``penalty_batch`` (:func:`default_penalty_batch`) and, on samplers, ``n_holdout``
+    (:func:`default_holdout_points`) resolved for data of dimension ``dim``."""
     hidden = (default_hidden(dim, cfg.lipschitz, samplers=samplers) if cfg.hidden is None
               else cfg.hidden)
     steps = (default_steps(dim, cfg.lipschitz, samplers=samplers) if cfg.steps is None
@@ -475,9 +511,12 @@ def with_dimension(cfg: CriticConfig, dim: int, *, samplers: bool = False) -> Cr
                   if cfg.batch_size is None else cfg.batch_size)
     penalty_batch = (default_penalty_batch(cfg.lipschitz, batch_size, samplers=samplers)
                      if cfg.penalty_batch is None else min(cfg.penalty_batch, batch_size))
+    n_holdout = cfg.n_holdout
+    if samplers and n_holdout is None:
+        n_holdout = default_holdout_points(dim, cfg.n_eval)
     return replace(cfg, hidden=hidden, steps=steps, log_every=log_every, radial=radial,
                    input_scale=input_scale, penalty=penalty, batch_size=batch_size,
-                   penalty_batch=penalty_batch)
+                   penalty_batch=penalty_batch, n_holdout=n_holdout)
 
 
 def build_net(cfg: CriticConfig, dim: int, generator):

@@ -24,8 +24,8 @@ from ._loop import LR_SCHEDULES, CriticDivergedError, train_critic
 from ._result import (EXACT_SN_MAX_WIDTH, INPUT_SCALES, CriticConfig, CriticFailedWarning,
                       CriticResult, ScaledEstimateWarning, build_net, default_hidden,
                       default_batch_size, default_input_scale, default_penalty,
-                      default_penalty_batch, default_radial, default_steps,
-                      finish, input_gain,
+                      default_holdout_points, default_penalty_batch, default_radial,
+                      default_steps, finish, input_gain,
                       with_dimension)
 from .lipschitz import DEFAULT_SETTINGS, LIPSCHITZ_METHODS
 
@@ -33,7 +33,8 @@ __all__ = ["CriticConfig", "CriticResult", "NeuralCritic", "CriticFailedWarning"
            "ScaledEstimateWarning", "CriticDivergedError", "estimate_w1", "spectral_norms",
            "EXACT_SN_MAX_WIDTH", "LR_SCHEDULES", "INPUT_SCALES", "default_hidden",
            "default_steps", "default_radial", "default_input_scale", "default_penalty",
-           "default_batch_size", "default_penalty_batch", "input_gain"]
+           "default_batch_size", "default_penalty_batch", "default_holdout_points",
+           "input_gain"]
 
 
 def _canonical(x, w):
@@ -117,7 +118,8 @@ def _check_betas(betas) -> tuple[float, float]:
 
 def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas, penalty,
              clip_value, device, seed, holdout, log_every, fix_sign, lr_schedule,
-             n_eval, radial, input_scale, average, penalty_batch=None) -> CriticConfig:
+             n_eval, radial, input_scale, average, penalty_batch=None,
+             n_holdout=None) -> CriticConfig:
     from ..networks import ACTIVATIONS
 
     check_choice(lipschitz, "lipschitz", LIPSCHITZ_METHODS)
@@ -130,6 +132,8 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
         hidden = tuple(hidden) if isinstance(hidden, (tuple, list)) else (hidden,)
         hidden = tuple(check_positive_int(h, "hidden") for h in hidden)
     n_eval = check_positive_int(n_eval, "n_eval")
+    if n_holdout is not None:  # None: default_holdout_points (with_dimension, samplers)
+        n_holdout = check_positive_int(n_holdout, "n_holdout")
     steps = None if steps is None else check_positive_int(steps, "steps")
     if batch_size is not None:  # None: default_batch_size (with_dimension)
         batch_size = check_positive_int(batch_size, "batch_size")
@@ -165,7 +169,7 @@ def _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, be
     return CriticConfig(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                         penalty, clip_value, str(device), int(seed), holdout, log_every,
                         fix_sign, lr_schedule, n_eval, radial, input_scale, average,
-                        penalty_batch)
+                        penalty_batch, n_holdout)
 
 
 def _gap(values_x, wx, values_y, wy) -> float:
@@ -181,7 +185,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
                 audit: bool = True, fix_sign: bool = True, lr_schedule: str | None = None,
                 n_eval: int = 4096, radial: bool | None = None,
                 input_scale: str | None = None,
-                average: float = 0.0, penalty_batch: int | None = None) -> CriticResult:
+                average: float = 0.0, penalty_batch: int | None = None,
+                n_holdout: int | None = None) -> CriticResult:
     r"""Estimate :math:`W_1(x, y)` with a trained neural Kantorovich critic.
 
     .. math::
@@ -289,8 +294,15 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
         ``"lp"``, ``"constant"`` otherwise.
     n_eval : int, default 4096
         Samplers only: points per side of the reference sample drawn before
-        training (standardisation, sign checks, ``estimate``, the audit) and
-        of the held-out sample drawn after it (``holdout_estimate``).
+        training (standardisation, sign checks, ``estimate``, the audit and,
+        for ``"ctransform"``, the anchors of the c-transform).
+    n_holdout : int, optional
+        Samplers only: points per side of the held-out sample drawn after
+        training (``holdout_estimate`` and ``holdout_stderr``); default
+        :func:`default_holdout_points`: 65536, fewer where D is so large
+        that they would take more than 64 MiB per side (at least
+        ``n_eval``).  With fixed samples the held-out split is ``holdout``,
+        and passing ``n_holdout`` is a ValueError.
     radial : bool, optional
         Give the network the norm of its standardised input as one more
         input (:class:`otlab.networks.WithRadius`): :math:`f(z) = s\,
@@ -459,7 +471,11 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
 
     cfg = _resolve(lipschitz, hidden, activation, steps, batch_size, lr, optimizer, betas,
                    penalty, clip_value, device, seed, holdout, log_every, fix_sign,
-                   lr_schedule, n_eval, radial, input_scale, average, penalty_batch)
+                   lr_schedule, n_eval, radial, input_scale, average, penalty_batch, n_holdout)
+    if n_holdout is not None and not (callable(x) or callable(y)):
+        raise ValueError(f"n_holdout sets the held-out points drawn from samplers; with fixed "
+                         f"samples the held-out split is the fraction holdout={holdout!r}; "
+                         f"got n_holdout={n_holdout!r}")
     if callable(x) or callable(y):
         from .samplers import estimate_from_samplers
 

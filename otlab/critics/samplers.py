@@ -18,7 +18,9 @@ every optimiser step, so the critic maximises
 over the distributions, not over two fixed samples: it cannot overfit a
 sample, which is what limits critics trained on arrays in high dimension.
 The estimate is :math:`\mathbb E_x f - \mathbb E_y f` on fresh held-out
-samples drawn after training (``holdout_estimate``), with its standard error.
+samples drawn after training (``holdout_estimate``; 65536 points per side
+by default, :func:`~otlab.critics.default_holdout_points`), with its standard
+error.
 A fixed data set becomes a sampler by resampling it::
 
     data = ...                                   # (N, d) array
@@ -158,10 +160,11 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - start
-    ho_x = to_numpy(draw_points(x, cfg.n_eval, rx, name="x", dim=dim)).astype(np.float64)
-    ho_y = to_numpy(draw_points(y, cfg.n_eval, ry, name="y", dim=dim)).astype(np.float64)
+    ho_x = to_numpy(draw_points(x, cfg.n_holdout, rx, name="x", dim=dim)).astype(np.float64)
+    ho_y = to_numpy(draw_points(y, cfg.n_holdout, ry, name="y", dim=dim)).astype(np.float64)
     if not (np.isfinite(ho_x).all() and np.isfinite(ho_y).all()):
         raise ValueError("a sampler returned non-finite values (NaN or inf)")
-    return finish(cfg, net, X, Y, train=(ref_x, w, ref_y, w), holdout=(ho_x, w, ho_y, w),
+    w_ho = np.full(cfg.n_holdout, 1.0 / cfg.n_holdout)
+    return finish(cfg, net, X, Y, train=(ref_x, w, ref_y, w), holdout=(ho_x, w_ho, ho_y, w_ho),
                   center=(center, shift), scale=scale, history=history, flips=flips, seconds=seconds,
                   audit=audit, stacklevel=3)

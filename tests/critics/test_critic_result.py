@@ -89,10 +89,12 @@ def test_one_held_out_point_per_side_gives_no_standard_error_rather_than_zero():
         assert res.holdout_samples[0].shape[0] == 1  # one point held out of each sample
         assert np.isfinite(res.holdout_estimate) and np.isnan(res.holdout_stderr)
         fresh = estimate_w1(lambda n, r: r.normal(size=(n, 2)),
-                            lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=1, **kw)
+                            lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=1, n_holdout=1,
+                            **kw)
         assert np.isnan(fresh.holdout_stderr)
         two = estimate_w1(lambda n, r: r.normal(size=(n, 2)),
-                          lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=2, **kw)
+                          lambda n, r: r.normal(size=(n, 2)) + 1.0, n_eval=2, n_holdout=2,
+                          **kw)
         assert two.holdout_stderr > 0
 
 

@@ -64,6 +64,21 @@ def test_ctransform_critic_never_exceeds_w1_on_training_or_new_samples(trained):
     assert res.audit.lipschitz_bound <= 1 + 1e-5
 
 
+def test_the_ctransform_critic_is_the_same_function_when_evaluated_in_row_chunks(
+        trained, monkeypatch):
+    # Many points are evaluated in blocks of rows (ANCHOR_BLOCK distances at once) so that
+    # 65536 held-out points against 4096 anchors do not take 1 GiB; near and far rows
+    # (beyond FLOAT32_REACH, evaluated in float64) give bitwise the values of one block.
+    from otlab.critics import _function
+
+    critic = trained["ctransform"].critic
+    rng = np.random.default_rng(1)
+    z = np.concatenate([rng.normal(size=(37, 2)), 1e20 * rng.normal(size=(5, 2))])
+    whole = critic(z)
+    monkeypatch.setattr(_function, "ANCHOR_BLOCK", 3 * N)  # 3 rows near, 1 row far a block
+    np.testing.assert_array_equal(critic(z), whole)
+
+
 def test_spectral_norm_keeps_every_trained_layer_at_norm_one(trained):
     norms = spectral_norms(trained["sn"].critic.net)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)

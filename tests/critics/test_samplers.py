@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otlab.critics import CriticFailedWarning, estimate_w1
+from otlab.critics import CriticFailedWarning, default_holdout_points, estimate_w1
 from otlab.datasets import w1_benchmark
 
 TINY = {"hidden": (16, 16), "steps": 60, "batch_size": 32, "n_eval": 256, "audit": False}
@@ -36,8 +36,10 @@ def test_translated_gaussians_give_the_shift_length_on_fresh_samples(seed):
     assert res.status == "ok"
     assert abs(res.holdout_estimate - w1) <= 0.15 * w1 + 4 * res.holdout_stderr
     assert 0 < res.holdout_stderr < 0.1
-    # both estimates are on points the critic never trained on: their gap is noise
-    assert abs(res.generalisation_gap) <= 6 * res.holdout_stderr + 0.02
+    # both estimates are on points the critic never trained on: their gap is noise, mostly
+    # the reference sample's (n_eval points, against n_holdout held-out ones)
+    gap_stderr = res.holdout_stderr * np.sqrt(1 + res.config.n_holdout / 2048)
+    assert abs(res.generalisation_gap) <= 6 * gap_stderr + 0.02
 
 
 def test_same_seed_gives_the_same_critic_and_another_seed_another():
@@ -49,12 +51,33 @@ def test_same_seed_gives_the_same_critic_and_another_seed_another():
     assert a.estimate != c.estimate
 
 
-def test_held_out_points_are_fresh_draws_of_n_eval_points():
-    res = estimate_w1(gauss, shifted, seed=0, **TINY)
-    (x_ref, wx, y_ref, _), (x_ho, _, y_ho, _) = res.train, res.holdout_samples
-    assert x_ref.shape == x_ho.shape == y_ho.shape == (256, 2)
-    np.testing.assert_allclose(wx.sum(), 1.0, rtol=1e-10)
+def test_held_out_points_are_fresh_draws_of_n_holdout_points():
+    res = estimate_w1(gauss, shifted, seed=0, n_holdout=300, **TINY)
+    (x_ref, wx, y_ref, _), (x_ho, w_ho, y_ho, _) = res.train, res.holdout_samples
+    assert x_ref.shape == y_ref.shape == (256, 2) and x_ho.shape == y_ho.shape == (300, 2)
+    np.testing.assert_allclose([wx.sum(), w_ho.sum()], 1.0, rtol=1e-10)
     assert not np.isin(x_ho, x_ref).any()
+    assert res.config.n_holdout == 300
+
+
+def test_the_default_held_out_sample_is_65536_points_per_side_capped_at_64_mib():
+    res = estimate_w1(gauss, shifted, seed=0, **TINY)
+    assert res.holdout_samples[0].shape == res.holdout_samples[2].shape == (65536, 2)
+    assert res.config.n_holdout == 65536
+    for dim in (1, 128, 129, 784, 10**6):
+        points = default_holdout_points(dim, 4096)
+        assert 4096 <= points <= 65536
+        assert points * dim * 8 <= 2**26 or points == 4096
+    assert default_holdout_points(10**6, 100) == 100  # never fewer than n_eval
+
+
+def test_n_holdout_is_refused_with_fixed_samples_and_when_not_a_positive_integer():
+    x = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="n_holdout"):
+        estimate_w1(x, x + 1.0, n_holdout=100, **TINY)
+    for bad in (0, -3, 2.5):
+        with pytest.raises((ValueError, TypeError), match="n_holdout"):
+            estimate_w1(gauss, shifted, n_holdout=bad, **TINY)
 
 
 def test_one_argument_and_torch_samplers_are_accepted():
