@@ -64,3 +64,27 @@ def test_an_infeasible_plan_gives_nan_not_its_cost():
     with pytest.warns(ConvergenceWarning):
         value = wasserstein_exact(x, y, order=1, max_iter=1, solver="dense")
     assert np.isnan(value)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_far_point_of_weight_0_changes_neither_the_value_nor_the_gradient(order):
+    # A weight-0 point at 1e300 set the LP's frame, where the data's squared differences
+    # underflow: W_1 came out 11 % and W_2 18 % too large.  Now it is left out of the LP:
+    # value and gradients as without it (equal, or 5.6e-17 apart, measured; asserted 1e-12),
+    # no gradient on its coordinates, and a finite one on its weight (its potential, capped
+    # at the largest float where it overflows).
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2)) + 0.3
+    w = rng.uniform(0.1, 1.0, 6)
+    xf = torch.tensor(np.insert(x, 3, [1e300, -1e300], axis=0), requires_grad=True)
+    af = torch.tensor(np.insert(w, 3, 0.0), requires_grad=True)
+    x0, a0 = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    value = wasserstein_exact(xf, torch.tensor(y), a=af, order=order)
+    expected = wasserstein_exact(x0, torch.tensor(y), a=a0, order=order)
+    (value + expected).backward()
+    np.testing.assert_allclose(value.item(), expected.item(), rtol=1e-12)
+    kept = np.arange(7) != 3
+    np.testing.assert_allclose(xf.grad[kept].numpy(), x0.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(af.grad[kept].numpy(), a0.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert not xf.grad[3].any()
+    assert torch.isfinite(af.grad[3]) and af.grad[3] > 1e299

@@ -79,6 +79,8 @@ from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stackl
 from ..costs import PowerCost, power_sum
 from ..frames import Frame, common_frame, power_of_two_at_least, scale_by_power
 from ..sample import sample_pair
+from ._far_points import LARGEST as _LARGEST
+from ._far_points import checked_c_transform, far_zero_weight
 from ._geometry import Leaves, merge_duplicates
 from ._grid_dual import GridPricer
 from ._grid_geometry import GridGeometry, space_order
@@ -175,6 +177,9 @@ class PointsEMDResult:
     f, g : ndarray, shapes (n,) and (m,)
         Dual potentials, :math:`f_i + g_j \le \lVert x_i - y_j \rVert^k` for
         *all* pairs, centred so that :math:`\langle a, f\rangle = \langle b, g\rangle`.
+        Points of weight 0 get the c-transform (:func:`~otlab.exact.c_transform`);
+        where it exceeds the float range (a weight-0 point at 1e300, ``order=2``)
+        the largest float, which lies below it and so stays dual feasible.
     converged : bool
         True when the certificate holds: the plan meets its marginals, no
         pair violates dual feasibility beyond the round-off tolerance, and
@@ -617,7 +622,16 @@ def emd_points(x, y, a=None, b=None, *, order: float = 1, solver: str = "auto",
     resolves (``order=500``, nearly equal samples) the LP is solved again in
     units of the plan's longest distance (module notes).  Coinciding points
     are merged and zero weights left out of the LP (their potentials come from
-    the c-transform).  ``dual_violation`` is the largest
+    the c-transform).  Points of weight 0 more than
+    :data:`~otlab.exact._far_points.FAR_FACTOR` times the mass's reach from its
+    centre are left out of the solver's frame too (a weight-0 point at 1e200
+    beside data of size 1 left the data's squared differences to underflow):
+    the value, plan and certificate are those of the problem without them, with
+    zero rows and columns for them in the plan; their potentials are
+    c-transforms in data units, one pass over the other side per far point,
+    capped at the largest float where they overflow and lowered until each of
+    their pairs checks in float64 (:mod:`otlab.exact._far_points`), and that
+    check joins ``dual_violation``.  ``dual_violation`` is the largest
     :math:`f_i + g_j - c_{ij}` over all :math:`nm` pairs, of the order of the
     simplex's round-off; :attr:`PointsEMDResult.error_bound` turns it into a
     certified bound on the error of ``cost``.
@@ -660,6 +674,12 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
     is the entry point that the progress line and the warnings name.
     """
     progress = check_progress(progress)
+    if shapes is None:  # pixels lie within their grids: never far
+        far_x, far_y = far_zero_weight(x, a, y, b)
+        if far_x.any() or far_y.any():
+            return _without_far_points(x, a, y, b, order, max_iter, far_x, far_y,
+                                       solver=solver, max_rounds=max_rounds, progress=progress,
+                                       tuning=tuning, certify=certify, name=name)
     n, m = x.shape[0], y.shape[0]
     if solver == "auto":
         solver = choose_exact_solver(n, m, x.shape[1], order)
@@ -687,6 +707,48 @@ def solve_validated(x, a, y, b, order, max_iter, *, solver, max_rounds, progress
         warnings.warn(_not_exact_message(result, clipped, name, unresolved=unresolved,
                                          underflow=underflow),
                       ConvergenceWarning, stacklevel=external_stacklevel())
+    return result
+
+
+def _without_far_points(x, a, y, b, order, max_iter, far_x, far_y, *, certify, name,
+                        **options) -> PointsEMDResult:
+    """:func:`solve_validated` without the far points of weight 0, answered at full size.
+
+    The problem without them has the same value (:mod:`otlab.exact._far_points`); the plan
+    gets zero rows and columns for them, and their potentials are c-transforms in data units
+    (capped at the largest float, lowered until every pair they take part in checks in
+    float64), whose largest excess joins ``dual_violation``.  With ``certify=False`` their
+    potentials are NaN, like those of every point of weight 0.
+    """
+    from scipy.sparse import csr_array
+
+    keep_x, keep_y = ~far_x, ~far_y
+    sub = solve_validated(x[keep_x], a[keep_x], y[keep_y], b[keep_y], order, max_iter,
+                          certify=certify, name=name, **options)
+    if certify:
+        f_far, over_x = checked_c_transform(x[far_x], y[keep_y], sub.g, order)
+        g_far, over_y = checked_c_transform(y[far_y], np.concatenate([x[keep_x], x[far_x]]),
+                                            np.concatenate([sub.f, f_far]), order)
+        excess = float(np.max([over_x, over_y]))  # 0, or positive or NaN where not checked
+    else:
+        f_far, g_far, excess = np.full(far_x.sum(), np.nan), np.full(far_y.sum(), np.nan), 0.0
+    f, g = np.empty(x.shape[0]), np.empty(y.shape[0])
+    f[keep_x], f[far_x], g[keep_y], g[far_y] = sub.f, f_far, sub.g, g_far
+    unit_f, unit_g = f.copy(), g.copy()
+    with np.errstate(over="ignore", under="ignore"):  # in the LP's units, finite like f and g
+        unit_f[far_x] = np.clip(scale_by_power(f_far, sub.scale, -order), -_LARGEST, _LARGEST)
+        unit_g[far_y] = np.clip(scale_by_power(g_far, sub.scale, -order), -_LARGEST, _LARGEST)
+    unit_f[keep_x], unit_g[keep_y] = sub.unit_f, sub.unit_g
+    plan = sub.plan.tocoo()
+    rows, cols = np.nonzero(keep_x)[0][plan.row], np.nonzero(keep_y)[0][plan.col]
+    plan = csr_array((plan.data, (rows, cols)), shape=(x.shape[0], y.shape[0]))
+    violation = sub.dual_violation if excess == 0 else np.max([excess, sub.dual_violation])
+    result = replace(sub, plan=plan, f=f, g=g, a=a, b=b, unit_f=unit_f, unit_g=unit_g,
+                     dual_violation=float(violation), converged=sub.converged and excess == 0)
+    if sub.converged and not result.converged:
+        warnings.warn(f"{name}: the potentials of the far points of weight 0 do not check in "
+                      f"float64 (largest excess {excess:.3g}); the plan and W_k are those of the "
+                      "problem without them", ConvergenceWarning, stacklevel=external_stacklevel())
     return result
 
 
