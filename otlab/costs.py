@@ -166,6 +166,15 @@ def power_sum(weights, dist, order: float):
         top = float(with_mass.max()) if with_mass.size else 0.0
     unit = power_of_two_at_least(top)
     scaled = abs(dist / unit)
+    # Terms of weight 0 are 0: a weight-0 point at -1e300 in the 1-D coupling gave a segment
+    # of length 0 whose scaled distance, squared, overflowed, and 0 * inf made W_2 nan (numpy)
+    # or 0.0 (tensors; measured).  Masked before the power, so no inf reaches the gradient.
+    if is_torch(scaled):
+        import torch
+
+        scaled = torch.where(weights > 0, scaled, torch.zeros_like(scaled))
+    else:
+        scaled = np.where(weights > 0, scaled, 0.0)
     total = (weights * (scaled if order == 1 else scaled ** order)).sum()
     return (total if is_torch(total) else float(total)), unit
 
