@@ -264,6 +264,19 @@ def cost_bound(x: torch.Tensor, y: torch.Tensor, order: float) -> float:
     return float(torch.linalg.vector_norm(hi - lo)) ** order
 
 
+def mass_cost_bound(x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
+                    order: float) -> float:
+    """:func:`cost_bound` of the points with mass: the largest cost an entry of the plan holds.
+
+    The points of weight 0 (kept for their weights' gradient, or for a plan of every point)
+    enter no entry; with every weight positive, or no mass on one side, :func:`cost_bound`.
+    """
+    keep_x, keep_y = a > 0, b > 0
+    if bool(keep_x.all() and keep_y.all()) or not bool(keep_x.any() and keep_y.any()):
+        return cost_bound(x, y, order)
+    return cost_bound(x[keep_x], y[keep_y], order)
+
+
 def resolution_bound(x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, b: torch.Tensor,
                      order: float) -> float:
     r"""The cost scale whose round-off the plan sees: that of the costs between points with mass.

@@ -33,7 +33,7 @@ from ._threads import loop_threads
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
 from .penalty import phi
 from .result import SinkhornResult, _Solution
-from .operators import PlanSums, resolution_bound
+from .operators import PlanSums, mass_cost_bound, resolution_bound
 
 __all__ = ["SinkhornResult", "SinkhornOptions", "ACCELERATIONS", "DEFAULT_MAX_ITER",
            "DEFAULT_SCALING", "DEFAULT_TOL", "SAMPLES_TOL", "RESOLUTION_ULPS", "LARGEST_REG_ULPS", "epsilon_schedule",
@@ -138,7 +138,7 @@ def epsilon_schedule(eps_start: float, eps: float, scaling: float | None) -> lis
 
 
 def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_unit,
-                     massless: bool = False) -> None:
+                     massless: bool = False, ceiling_scale: float | None = None) -> None:
     r"""Raise unless ``eps`` lies in the range the dtype resolves at this cost scale.
 
     Below :data:`RESOLUTION_ULPS` ulps of the largest cost, the costs' own
@@ -152,18 +152,24 @@ def check_resolution(eps: float, cost_scale: float, dtype, *, reg: float, cost_u
     solver's units; ``reg`` names ε and ``cost_unit`` converts costs to the
     caller's units.  ``massless``: points of weight 0 are present, and
     ``cost_scale`` is :func:`~otlab.entropic.operators.resolution_bound` (the
-    message then names them).
+    message then names them).  ``ceiling_scale`` (default ``cost_scale``) is the
+    largest cost between the points with mass, against which the upper end is
+    checked: a point of weight 0 enters no entry of the plan, and with it in
+    ``cost_scale`` (whose term :math:`2 D^{k-1} E` grows with its distance) a reg
+    refused without it was accepted beside it.
     """
     ulp = torch.finfo(dtype).eps
     name = str(dtype).replace("torch.", "")
-    largest = float(cost_unit(cost_scale))
-    if cost_scale > 0 and not eps <= LARGEST_REG_ULPS / ulp * cost_scale:
-        ceiling = float(cost_unit(LARGEST_REG_ULPS / ulp * cost_scale))
+    ceiling_scale = cost_scale if ceiling_scale is None else ceiling_scale
+    largest = float(cost_unit(ceiling_scale))
+    if ceiling_scale > 0 and not eps <= LARGEST_REG_ULPS / ulp * ceiling_scale:
+        ceiling = float(cost_unit(LARGEST_REG_ULPS / ulp * ceiling_scale))
         raise ValueError(
             f"reg={reg:g} is too large for {name} at these costs (largest {largest:.3g}): "
             "exp(-cost/reg) is 1 to within round-off, so the plan is the independent coupling "
             f"a x b and the potentials have no correct digit. Use reg <= {ceiling:.2g}.")
     if eps < RESOLUTION_ULPS * ulp * cost_scale:
+        largest = float(cost_unit(cost_scale))
         floor = float(cost_unit(RESOLUTION_ULPS * ulp * cost_scale))
         if massless:
             raise ValueError(
@@ -517,7 +523,7 @@ def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None)
 
 def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOptions, *,
           symmetric: bool = False, available: int | None = None, cost_scale: float | None = None,
-          penalty=None):
+          ceiling_scale: float | None = None, penalty=None):
     """Run the loop in the local frame on detached data; return ``(op, f, g, n_iter, err)``.
 
     ``cost_scale`` is the cost scale against which ``eps`` is checked
@@ -525,8 +531,12 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
     operator's, or with points of weight 0 that of the costs between the points
     with mass (:func:`~otlab.entropic.operators.resolution_bound`): beside data of
     size 1, one 3e6 away (order 2, weights requiring a gradient) raised 'reg is
-    below what float64 resolves' for the default reg.  The divergence passes that
-    of the cross term for all three.
+    below what float64 resolves' for the default reg.  ``ceiling_scale``, the
+    largest cost between the points with mass
+    (:func:`~otlab.entropic.operators.mass_cost_bound`, the default), bounds ``eps``
+    from above: with the operator's scale there a point of weight 0 far away let
+    through a reg refused without it.  The divergence passes those of the cross term
+    for all three.
     ``penalty`` (local cost units) gives the unbalanced problem.
     """
     x, a = problem.xl.detach(), problem.a.detach()
@@ -537,8 +547,11 @@ def solve(problem: PointProblem, eps: float, backend: str, options: SinkhornOpti
         massless = not bool((a > 0).all() and (b > 0).all())
         if cost_scale is None:  # the costs of points of weight 0 enter no entry of the plan
             cost_scale = resolution_bound(x, a, y, b, problem.order) if massless else scale
+        if ceiling_scale is None:
+            ceiling_scale = mass_cost_bound(x, a, y, b, problem.order) if massless else cost_scale
         check_resolution(eps, cost_scale, x.dtype, reg=problem.input_reg(eps),
-                         cost_unit=problem.input_reg, massless=massless)
+                         cost_unit=problem.input_reg, massless=massless,
+                         ceiling_scale=ceiling_scale)
         schedule = epsilon_schedule(max(scale, eps), eps, options.scaling)
         f, g, n_iter, err = sinkhorn_loop(op, a, b, schedule, options, symmetric=symmetric,
                                           penalty=penalty)

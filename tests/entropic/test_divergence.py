@@ -146,6 +146,52 @@ def test_a_point_of_weight_zero_kept_for_the_gradient_leaves_the_stopping_rule_a
     assert_allclose(value, wasserstein(x, y, order=order, method="sinkhorn"), rtol=6e-3)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1e3, 1e5, 1e7]), st.integers(9, 20),
+       st.sampled_from([1, 2]))
+def test_a_point_of_weight_zero_changes_no_sinkhorn_divergence_at_large_reg(seed, far,
+                                                                            reg_exponent, order):
+    # Kept for its weight's gradient, a point of weight 0 entered the cost scale that decides
+    # when the large-eps expansion takes over, so the three solves ran at eps far above the
+    # data's costs and lost their digits: beside 20 and 15 points of size 1, one at (1e8, 1e8)
+    # gave S_eps = 0.0 for 1.0058 at reg=1e16 (order 2) and 0.2879 for 0.2895 at reg=1e13
+    # (order 1), one at 1e3 moved it by 5e-6 at reg=1e11.  Now the scale is that of the
+    # costs between the points with mass, so from reg=1e9 on (past the data's costs times
+    # 1.6e5) both take the expansion: the same value to the round-off of the wider frame
+    # (at most 1.1e-16 times far, 720 cases, measured), asserted 2e-14 times far.
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(12, 2)), rng.normal(size=(10, 2)) + 0.5
+    reg = 10.0**reg_exponent
+    xf = torch.tensor(np.vstack([x[:5], [[far, -far / 3]], x[5:]]))
+    a = torch.tensor(np.insert(np.full(12, 1 / 12), 5, 0.0), requires_grad=True)
+    value = sinkhorn_divergence(xf, torch.tensor(y), a=a, order=order, reg=reg)
+    value.backward()
+    assert torch.isfinite(a.grad).all()
+    assert_allclose(float(value.detach()), sinkhorn_divergence(x, y, order=order, reg=reg),
+                    rtol=2e-14 * far)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("far", [1e3, 1e6])
+def test_a_reg_too_large_for_the_points_with_mass_is_refused_beside_a_point_of_weight_zero(
+        far, order):
+    # The upper end of reg was checked against a cost scale that grows with the distance of a
+    # point of weight 0 (kept by sinkhorn_samples for a plan of every point): reg=1e16 was
+    # refused for 20 and 15 points of size 1 and accepted beside one at 1e3 or 1e6, whose
+    # potentials then had no correct digit.  Now the same refusal, the same numbers.
+    from otlab.entropic import sinkhorn_samples
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(15, 2)) + 0.3
+    reg = 1e16
+    with pytest.raises(ValueError, match="too large") as without:
+        sinkhorn_samples(x, y, order=order, reg=reg)
+    with pytest.raises(ValueError, match="too large") as beside:
+        sinkhorn_samples(np.vstack([x, [[far, 0.0]]]), y, a=np.append(np.ones(20), 0.0),
+                         order=order, reg=reg)
+    assert str(beside.value) == str(without.value)
+
+
 def test_a_far_point_of_weight_zero_with_weights_requiring_grad_names_the_cause():
     # kept for the gradient of the weights (its entry is the point's potential): the error
     # blamed reg ('below what float64 resolves') at 1e100, and 1e300 gave S_eps = 0.0 silently
