@@ -326,7 +326,7 @@ def _rescaled(unit, s: float, shift: float, a_t, b_t, reg: float, out, *,
 
 def _solve_histograms(a_t, b_t, M_t, out, reg, rho_pair, options) -> UnbalancedResult:
     """The body of :func:`unbalanced_sinkhorn` for finite ``rho``, at the given masses."""
-    op, eps, schedule, out, scale, _ = _dense_problem(M_t, reg, options, out)
+    op, eps, schedule, out, scale, _ = _dense_problem(M_t, reg, options, out, weights=(a_t, b_t))
     penalty = Penalty(*rho_pair).scaled(1.0 / scale)
     with torch.no_grad(), loop_threads(tuple(M_t.shape), M_t.device):
         aa, bb = a_t.detach(), b_t.detach()

@@ -274,3 +274,38 @@ def test_a_small_reg_beside_a_far_point_of_weight_zero_is_solved_or_refused_nami
     far = torch.tensor(np.vstack([x, [[1e12, 0.0]]]))
     with pytest.raises(ValueError, match="reg=.* below .* points of weight 0 set the frame"):
         sinkhorn_samples(far, torch.tensor(y), a=a, order=2)
+
+
+@pytest.mark.parametrize("solver", ["sinkhorn", "unbalanced_sinkhorn"])
+@pytest.mark.parametrize("reg", [1e-3, 1e-2, 1e16])
+def test_a_row_of_weight_zero_changes_no_sinkhorn_on_histograms(reg, solver):
+    # A row of weight 0 enters no entry of the plan, but its costs set the checks on reg and
+    # the start of the eps-scaling: beside order-2 costs of 6 and 5 points (up to 12), a row
+    # of weight 0 costing 1e12 refused reg=1e-3 ('below what float64 resolves'), accepted
+    # reg=1e16 (refused without it), and at reg=1e-2 took 125 iterations for 57 and moved
+    # the cost by 1.2e-7.  Now the same result (equal, or 6.5e-17 apart, measured; asserted
+    # 1e-12), or the same refusal.
+    from otlab.entropic import unbalanced_sinkhorn
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2)) + 0.3
+    M = cost_matrix(x, y, order=2)
+    a, b = np.full(6, 1 / 6), np.full(5, 1 / 5)
+    a0, M0 = np.append(a, 0.0), np.vstack([M, np.full((1, 5), 1e12)])
+
+    def run(a, M):
+        if solver == "sinkhorn":
+            return sinkhorn(a, b, M, reg=reg)
+        return unbalanced_sinkhorn(a, b, M, reg=reg, rho=1.0)
+
+    if reg == 1e16:
+        with pytest.raises(ValueError, match="too large") as without:
+            run(a, M)
+        with pytest.raises(ValueError, match="too large") as beside:
+            run(a0, M0)
+        assert str(beside.value) == str(without.value)
+        return
+    expected, got = run(a, M), run(a0, M0)
+    assert expected.converged and got.converged
+    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert got.n_iter == expected.n_iter
