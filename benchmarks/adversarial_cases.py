@@ -605,6 +605,7 @@ def estimator_cases() -> None:
 
     _massless_sinkhorn_cases()
     _unbalanced_divergence_cases()
+    _weight_zero_cases()
 
     pa, pb, pM = rng.uniform(size=6), rng.uniform(size=5), rng.uniform(size=(6, 5))
     pa, pb = pa / pa.sum(), pb / pb.sum()
@@ -617,6 +618,43 @@ def estimator_cases() -> None:
                       (1e-100, "moved / mass - 1 = -1 (nothing moved), converged=True")):
         case(f"partial_wasserstein(a, b, M, mass={s:g}), totals 1", "moved / mass - 1 = 0 "
              "(to round-off)", before, lambda s=s: partial(s))
+
+
+def _weight_zero_cases() -> None:
+    """A point of weight 0 far from the mass: exact (2-D and 1-D) and Sinkhorn at large reg."""
+    rng = np.random.default_rng(17)  # its own draws: the other cases keep theirs
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2)) + 0.5
+    b0 = np.append(np.full(4, 0.25), 0.0)
+    for order, before in ((1, "1.994336166 (+3.9 %), converged=False"),
+                          (2, "2.120820524 (+3.1 %), converged=False")):
+        plain = otlab.emd_points(x, y, order=order).distance
+
+        def far_exact(order=order):
+            r = otlab.emd_points(x, np.vstack([y, [[1e300, -1e300]]]), None, b0, order=order)
+            return f"{r.distance:.10g}, converged={r.converged}"
+
+        case(f"emd_points(order={order}), 5 + 4 points and one of weight 0 at 1e300",
+             f"{plain:.10g} (without it)", before, far_exact)
+    u, v = rng.normal(size=7), rng.normal(size=5) + 0.3
+    w1d = otlab.wasserstein(u, v, order=2)
+    case("wasserstein(tensors, order=2), 1-D, a point of weight 0 at -1e300",
+         f"{w1d:.10g} (without it)", "0.0 with no warning (0 * inf in the closed form)",
+         lambda: "{:.10g}".format(otlab.wasserstein(
+             torch.tensor(u), torch.tensor(np.append(v, -1e300)),
+             b=torch.tensor(np.append(np.full(5, 0.2), 0.0)), order=2).item()))
+    p, q = rng.normal(size=(12, 2)), rng.normal(size=(10, 2)) + 0.5
+    s_plain = otlab.sinkhorn_divergence(p, q, order=2, reg=1e16)
+
+    def far_divergence():
+        a = torch.tensor(np.append(np.full(12, 1 / 12), 0.0), requires_grad=True)
+        value = otlab.sinkhorn_divergence(torch.tensor(np.vstack([p, [[1e8, 1e8]]])),
+                                          torch.tensor(q), a=a, order=2, reg=1e16)
+        value.backward()
+        return f"{float(value.detach()):.10g}, finite grad={bool(torch.isfinite(a.grad).all())}"
+
+    case("sinkhorn_divergence(order=2, reg=1e16), weights requiring a gradient: a point of "
+         "weight 0 at (1e8, 1e8)", f"{s_plain:.10g} (without it)",
+         "3.367676494 (+169 %), no warning", far_divergence)
 
 
 def _massless_sinkhorn_cases() -> None:
