@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .._backend import common_backend, is_torch, result_like
+from .._backend import common_backend, is_torch, result_like, to_numpy
 from .._validation import check_order
 from .._warnings import ConvergenceWarning, CostOverflowWarning, external_stacklevel
 from ..costs import pairwise_cost, power_mean
@@ -48,19 +48,42 @@ def _with_gradient(res: PointsEMDResult, x, wx, y, wy):
     mass = torch.as_tensor(plan.data, dtype=f64, device=dev)
     s = res.frame.scale  # a power of two: dividing by it is exact
     local = power_mean(mass, pairwise_cost(x.to(f64)[rows] / s, y.to(f64)[cols] / s), res.order)
-    expr = local
+    value = torch.tensor(res.distance, dtype=f64, device=dev) + s * (local - local.detach())
     if res.unit_cost > 0:
         # d W / d a_i = W / (k W^k) f_i, with W^k and f in the LP's units
-        coef = float(local.detach()) / (res.order * res.unit_cost)
-        f = torch.as_tensor(res.unit_f, dtype=f64, device=dev)
-        g = torch.as_tensor(res.unit_g, dtype=f64, device=dev)
-        expr = expr + coef * ((f * (wx - wx.detach())).sum() + (g * (wy - wy.detach())).sum())
+        coef = s * float(local.detach()) / (res.order * res.unit_cost)
+        value = value + ((_weight_gradient(res.unit_f, coef, wx) * (wx - wx.detach())).sum()
+                         + (_weight_gradient(res.unit_g, coef, wy) * (wy - wy.detach())).sum())
     elif _requires_grad(wx, wy) and res.distance > 0:
         warnings.warn(f"at order={res.order:g} the k-th powers of the distances underflow; the "
                       "gradient with respect to the weights is returned as 0", RuntimeWarning,
                       stacklevel=external_stacklevel())
-    value = torch.tensor(res.distance, dtype=f64, device=dev)
-    return value + s * (expr - expr.detach())
+    return value
+
+
+#: Bound on the gradient entries at points of weight 0, as a fraction of the largest float of
+#: the weights' dtype: room for their normalisation's division by a total down to 2^-32.
+MASSLESS_GRADIENT = 2.0**-32
+
+
+def _weight_gradient(unit_pot, coef: float, w):
+    """``coef * unit_pot`` in float64: the gradient of W_k in the weights ``w``.
+
+    At a point of weight 0 its potential is any value at most the c-transform (all are
+    optimal), so every such value is a subgradient; where the c-transform's is too large
+    for the weights' dtype (a point of weight 0 at 1e300, order 1.5 in float64, or at 1e30,
+    order 2 in float32) it is capped at :data:`MASSLESS_GRADIENT` times the dtype's largest
+    float.  Uncapped, the infinity met the point's weight 0 in the normalisation's
+    backward and made every entry of the weights' gradient NaN (measured).
+    """
+    import torch
+
+    with np.errstate(over="ignore"):
+        grad = coef * np.asarray(unit_pot, dtype=np.float64)
+    cap = torch.finfo(w.dtype).max * MASSLESS_GRADIENT
+    massless = to_numpy(w.detach()) == 0
+    grad[massless] = np.clip(grad[massless], -cap, cap)
+    return torch.as_tensor(grad, dtype=torch.float64, device=w.device)
 
 
 def wasserstein_exact(p, q, *, a=None, b=None, order: float = 1, max_iter: int | None = None,
