@@ -308,8 +308,10 @@ def resolution_bound(x: torch.Tensor, a: torch.Tensor, y: torch.Tensor, b: torch
     if bool(keep_x.all() and keep_y.all()) or not bool(keep_x.any() and keep_y.any()):
         return cost_bound(x, y, order)
     xm, ym = x[keep_x], y[keep_y]
-    diameter = cost_bound(xm, ym, 1.0)
     reach = float(torch.linalg.vector_norm(torch.cat([xm, ym]), dim=1).max())
+    # their coordinates carry round-off of an ulp of E: a diameter below it is no measure of
+    # theirs (data collapsed to one point by the frame gave D = 0, a bound of 0 at order 2)
+    diameter = max(cost_bound(xm, ym, 1.0), torch.finfo(x.dtype).eps * reach)
     return max(diameter ** order, 2.0 * diameter ** (order - 1) * reach)
 
 

@@ -83,7 +83,15 @@ class PointProblem:
         if reg is None:
             return _default_reg_local(self.xl.detach(), self.a.detach(), self.yl.detach(),
                                       self.b.detach(), self.order)
-        return scale_by_power(check_positive(reg, "reg"), self.frame.scale, -self.order)
+        reg = check_positive(reg, "reg")
+        eps = scale_by_power(reg, self.frame.scale, -self.order)
+        if eps < np.finfo(np.float64).tiny <= reg:  # else check_resolution names reg=0
+            raise ValueError(
+                f"reg={reg:g} is below what float64 resolves for these points: in the units of "
+                f"their frame (scale {self.frame.scale:.3g}, costs in its power {self.order:g}) "
+                f"it underflows to {eps:.3g}. Use a larger reg, or leave out the points of "
+                "weight 0 that widen the frame.")
+        return eps
 
     def input_reg(self, eps: float) -> float:
         return float(scale_by_power(eps, self.frame.scale, self.order))

@@ -309,3 +309,55 @@ def test_a_row_of_weight_zero_changes_no_sinkhorn_on_histograms(reg, solver):
     assert expected.converged and got.converged
     assert_allclose(got.cost, expected.cost, rtol=1e-12)
     assert got.n_iter == expected.n_iter
+
+
+@pytest.mark.parametrize("solver", ["sinkhorn", "unbalanced_sinkhorn"])
+@pytest.mark.parametrize("dtype, rest, row, match", [
+    (np.float64, 1e-10, 1e300, "M: its rows or columns of weight 0"),
+    (np.float64, 1e-50, 1e300, "M: its rows or columns of weight 0"),
+    (np.float64, 1.0, 1.7e308, "reg=.* underflows float64"),
+    (np.float32, 1.0, 3e38, "M: its rows or columns of weight 0"),
+    (np.float32, 1e-3, 1e35, "reg=.* underflows float32"),
+])
+def test_a_row_of_weight_zero_that_leaves_the_costs_no_digit_is_refused_by_name(
+        solver, dtype, rest, row, match):
+    # The unit of the costs is that of every entry (so none overflows); a row of weight 0
+    # costing 1e300 beside costs with mass of 1e-10 left those subnormal in it (1e-50: 0),
+    # and sinkhorn raised FloatingPointError ('try a larger reg') or ZeroDivisionError,
+    # unbalanced_sinkhorn returned a marginal error of 4e306 or a cost of inf; the float32
+    # rows raised RuntimeError from torch.  Without the row each is solved; beside it, a
+    # ValueError names M (its costs lose their digits) or reg (it underflows).
+    from otlab.entropic import unbalanced_sinkhorn
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    M = (cost_matrix(x, y, order=2) * rest).astype(dtype)
+    a, b = np.full(6, 1 / 6, dtype=dtype), np.full(5, 1 / 5, dtype=dtype)
+    reg = 0.1 * rest
+
+    def run(a, M):
+        if solver == "sinkhorn":
+            return sinkhorn(a, b, M, reg=reg)
+        return unbalanced_sinkhorn(a, b, M, reg=reg, rho=rest)
+
+    assert run(a, M).converged
+    with pytest.raises(ValueError, match=match):
+        run(np.append(a, 0.0).astype(dtype), np.vstack([M, np.full((1, 5), row, dtype=dtype)]))
+
+
+@pytest.mark.parametrize("scale, far", [(1.0, 1e100), (1e-100, 1e3), (1e-100, 1e300)])
+def test_data_collapsed_by_a_far_point_of_weight_zero_are_refused_not_solved_to_zero(
+        scale, far):
+    # A point of weight 0 that sinkhorn_samples keeps sets the frame; beside it data of size
+    # `scale` 1e100 times smaller collapse to one point there, their order-2 cost bound
+    # 2 D E was 0 (D = 0), and the solve returned cost 0.0 with converged=True for 1.08
+    # (1e-100 beside 1e300: ZeroDivisionError).  The diameter is now at least an ulp of E:
+    # refused with a message that names the reg given (not the 'reg=0' it underflows to).
+    from otlab.entropic import sinkhorn_samples
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)) * scale, rng.normal(size=(5, 2)) * scale + 0.3 * scale
+    assert sinkhorn_samples(x, y, reg=0.01 * scale**2, order=2).converged
+    with pytest.raises(ValueError, match=f"reg={0.01 * scale**2:g} is below what float64"):
+        sinkhorn_samples(np.vstack([x, [far, far]]), y, a=np.append(np.ones(6), 0.0),
+                         reg=0.01 * scale**2, order=2)
