@@ -106,6 +106,39 @@ def _check_pair(x, y, a, b):
                          f"a={type(a).__name__}, b={type(b).__name__}")
 
 
+def _finite(points, name: str) -> np.ndarray:
+    """A sampler's draw as float64 numpy, refused by the sampler's name if not finite.
+
+    (:func:`draw_points` checks numpy output; torch output is checked here.)
+    """
+    points = to_numpy(points).astype(np.float64)
+    if not np.isfinite(points).all():
+        raise ValueError(f"the {name} sampler returned non-finite values (NaN or inf)")
+    return points
+
+
+#: Copies of each held-out point held at once in float64: the sampler's output, its float64
+#: copy and the network's float64 standardised input.
+HOLDOUT_COPIES = 3
+
+
+def _check_holdout_memory(n_holdout: int, dim: int) -> None:
+    """Refuse, before training, a held-out sample that cannot fit in memory.
+
+    It is drawn after training: ``n_holdout=10**30`` raised numpy's 'Maximum allowed
+    dimension exceeded' and ``10**10`` a MemoryError only then, training time lost (measured).
+    """
+    from .._memory import available_memory_bytes
+
+    need = 2 * HOLDOUT_COPIES * 8 * n_holdout * dim
+    available = available_memory_bytes()
+    if available is not None and need > available:
+        raise ValueError(
+            f"n_holdout={n_holdout} held-out points per side in dimension {dim} need about "
+            f"{need / 2**30:.3g} GiB; {available / 2**30:.3g} GiB is available. Use a smaller "
+            "n_holdout.")
+
+
 def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     """:func:`estimate_w1` on two samplers (module docstring); ``cfg`` resolved."""
     import torch
@@ -115,13 +148,12 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     ref_x = draw_points(x, cfg.n_eval, rx, name="x")
     dim = ref_x.shape[1]
     ref_y = draw_points(y, cfg.n_eval, ry, name="y", dim=dim)
-    ref_x, ref_y = to_numpy(ref_x).astype(np.float64), to_numpy(ref_y).astype(np.float64)
-    if not (np.isfinite(ref_x).all() and np.isfinite(ref_y).all()):
-        raise ValueError("a sampler returned non-finite values (NaN or inf)")
+    ref_x, ref_y = _finite(ref_x, "x"), _finite(ref_y, "y")
     from ..frames import anchored_standardise
 
     (u_x, u_y), center, shift, scale = anchored_standardise(ref_x, ref_y, radius=True)
     cfg = with_dimension(cfg, dim, samplers=True)
+    _check_holdout_memory(cfg.n_holdout, dim)
     gain = input_gain(cfg.input_scale, dim)
     u_x, u_y, scale = u_x * gain, u_y * gain, scale / gain
     dev = torch.device(cfg.device)
@@ -160,10 +192,8 @@ def estimate_from_samplers(x, y, a, b, cfg, *, audit: bool):
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     seconds = time.perf_counter() - start
-    ho_x = to_numpy(draw_points(x, cfg.n_holdout, rx, name="x", dim=dim)).astype(np.float64)
-    ho_y = to_numpy(draw_points(y, cfg.n_holdout, ry, name="y", dim=dim)).astype(np.float64)
-    if not (np.isfinite(ho_x).all() and np.isfinite(ho_y).all()):
-        raise ValueError("a sampler returned non-finite values (NaN or inf)")
+    ho_x = _finite(draw_points(x, cfg.n_holdout, rx, name="x", dim=dim), "x")
+    ho_y = _finite(draw_points(y, cfg.n_holdout, ry, name="y", dim=dim), "y")
     w_ho = np.full(cfg.n_holdout, 1.0 / cfg.n_holdout)
     return finish(cfg, net, X, Y, train=(ref_x, w, ref_y, w), holdout=(ho_x, w_ho, ho_y, w_ho),
                   center=(center, shift), scale=scale, history=history, flips=flips, seconds=seconds,

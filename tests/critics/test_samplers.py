@@ -80,6 +80,36 @@ def test_n_holdout_is_refused_with_fixed_samples_and_when_not_a_positive_integer
             estimate_w1(gauss, shifted, n_holdout=bad, **TINY)
 
 
+def test_an_n_holdout_too_large_for_memory_is_refused_by_name_before_training():
+    # The held-out sample is drawn after training: n_holdout=10**30 raised numpy's
+    # 'Maximum allowed dimension exceeded' (no argument named) only then.  Now a ValueError
+    # names n_holdout before the first training batch is drawn.
+    sizes = []
+
+    def counting(n, rng):
+        sizes.append(n)
+        return gauss(n, rng)
+
+    with pytest.raises(ValueError, match=r"n_holdout=10{30}.* GiB"):
+        estimate_w1(counting, shifted, n_holdout=10**30, **TINY)
+    assert sizes == [TINY["n_eval"]]  # the reference sample only
+
+
+@pytest.mark.parametrize("side", ["x", "y"])
+def test_a_torch_sampler_with_nan_in_the_held_out_draw_is_named(side):
+    # Torch output is checked for finiteness after the draw; the reference and held-out
+    # checks said 'a sampler returned non-finite values', naming neither sampler.
+    def nan_when_large(n, rng):
+        z = torch.as_tensor(rng.standard_normal((n, 2)))
+        if n > TINY["n_eval"]:
+            z[1, 0] = float("nan")
+        return z
+
+    x, y = (nan_when_large, shifted) if side == "x" else (gauss, nan_when_large)
+    with pytest.raises(ValueError, match=f"the {side} sampler returned non-finite values"):
+        estimate_w1(x, y, n_holdout=TINY["n_eval"] + 1, **TINY)
+
+
 def test_one_argument_and_torch_samplers_are_accepted():
     gen = torch.Generator().manual_seed(0)
     res = estimate_w1(lambda n: torch.randn(n, 2, generator=gen),
