@@ -23,12 +23,32 @@ def _row_chunks(u, width: int):
     return [u[start:start + rows] for start in range(0, max(u.shape[0], 1), rows)]
 
 
+def _width(net) -> int:
+    """The widest layer of ``net`` (its largest ``out_features``; 1 for none)."""
+    return max((int(m.out_features) for m in net.modules() if hasattr(m, "out_features")),
+               default=1)
+
+
+def _plain(net, u):
+    """``net(u)`` in row blocks of at most ``ANCHOR_BLOCK`` activations of its widest layer.
+
+    The held-out sample (``n_holdout``, any size) is evaluated at once: 10**7 points
+    through layers of width 256 held 10 GB per activation.  Blocks of at least 65536 rows
+    (width 256 and below) leave training batches and the default 65536 held-out points
+    in one block.
+    """
+    import torch
+
+    parts = [net(part).squeeze(-1) for part in _row_chunks(u, _width(net))]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
 def _forward(net, anchors, u):
     """The network on standardised points ``u``, or its c-transform over ``anchors``."""
     import torch
 
     if anchors is None:
-        return net(u).squeeze(-1)
+        return _plain(net, u)
     f_anchor = net(anchors).squeeze(-1)
     parts = [(f_anchor[None, :] - torch.cdist(part, anchors,
                                               compute_mode="donot_use_mm_for_euclid_dist")
@@ -48,7 +68,7 @@ def _far_forward(net, anchors, u):
     import torch
 
     if anchors is None:
-        return net(u).squeeze(-1)
+        return _plain(net, u)
     f_anchor = net(anchors).squeeze(-1)
     parts = []
     for part in _row_chunks(u, anchors.shape[0] * anchors.shape[1]):

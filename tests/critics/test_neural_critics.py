@@ -79,6 +79,36 @@ def test_the_ctransform_critic_is_the_same_function_when_evaluated_in_row_chunks
     np.testing.assert_array_equal(critic(z), whole)
 
 
+@pytest.mark.parametrize("method", ["gp", "lp"])
+def test_a_network_critic_sees_at_most_a_block_of_rows_and_gives_the_same_values(
+        trained, method, monkeypatch):
+    # The held-out sample (n_holdout points, any number) went through the network at once:
+    # 10**7 points through layers of width 256 took 10 GB per activation.  Now rows go in
+    # blocks of ANCHOR_BLOCK activations of the widest layer; near and far rows give the
+    # values of one block (bitwise here, measured; asserted 1e-5 relative, as another BLAS
+    # may round a block of 4 rows differently from one of 42 in float32).
+    from otlab.critics import _function
+
+    critic = trained[method].critic
+    rng = np.random.default_rng(2)
+    z = np.concatenate([rng.normal(size=(37, 2)), 1e20 * rng.normal(size=(5, 2))])
+    whole = critic(z)
+    width = _function._width(critic.net)
+    monkeypatch.setattr(_function, "ANCHOR_BLOCK", 4 * width)
+    rows = []
+    first = next(m for m in critic.net.modules() if hasattr(m, "out_features"))
+    hooks = [net.register_forward_pre_hook(lambda mod, args: rows.append(args[0].shape[0]))
+             for net in (first, next(m for m in critic._double().net.modules()
+                                     if hasattr(m, "out_features")))]
+    try:
+        blocked = critic(z)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert rows and max(rows) <= 4
+    np.testing.assert_allclose(blocked, whole, rtol=1e-5, atol=1e-6)
+
+
 def test_spectral_norm_keeps_every_trained_layer_at_norm_one(trained):
     norms = spectral_norms(trained["sn"].critic.net)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
