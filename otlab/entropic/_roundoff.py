@@ -76,7 +76,8 @@ def marginal_floor(a: torch.Tensor, b: torch.Tensor, f: torch.Tensor, g: torch.T
     top_f, top_g = _largest_with_mass(f, a), _largest_with_mass(g, b)
     spread = (top_f + top_g) / eps
     if penalty is not None:  # the targets a exp(-f/rho_a), b exp(-g/rho_b) and the plan's mass
-        mass = max(mass, float(b.sum()), float(b @ torch.exp(-g / penalty.rho_b)))
+        mass = max(mass, float(b.sum()),
+                   float(torch.where(b > 0, b * torch.exp(-g / penalty.rho_b), 0.0).sum()))
         spread += top_f / penalty.rho_a + top_g / penalty.rho_b
     return 2 * ulp * mass * (spread + math.sqrt(a.numel() + b.numel()))
 

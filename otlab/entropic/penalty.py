@@ -49,7 +49,7 @@ import torch
 from .._validation import check_positive
 
 __all__ = ["Penalty", "check_rho", "rho_from_reach", "rho_from_tau", "tau_from_rho", "phi",
-           "kl_divergence"]
+           "weighted", "kl_divergence"]
 
 
 def check_rho(value, name: str) -> float:
@@ -100,6 +100,20 @@ def phi(x: torch.Tensor, rho: float) -> torch.Tensor:
     0.632121
     """
     return x if rho == math.inf else -rho * torch.expm1(-x / rho)
+
+
+def weighted(w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    r""":math:`w_i v_i` with the terms of weight 0 set to 0, whatever :math:`v_i` (entrywise).
+
+    A row of weight 0 enters no marginal and no value, but its potential, of the size of its
+    costs, can make :math:`\varphi_\rho(f_i)` or :math:`e^{-f_i/\rho}` overflow: a row of
+    weight 0 costing 0 beside costs near 1000 (ρ = 1) gave 0 * inf = NaN in the dual.
+
+    >>> t = torch.tensor
+    >>> weighted(t([0.0, 2.0]), t([float("inf"), 3.0])).tolist()
+    [0.0, 6.0]
+    """
+    return torch.where(w > 0, w * v, torch.zeros_like(v))
 
 
 def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,7 @@ from ._roundoff import (
 )
 from ._threads import loop_threads
 from .acceleration import ACCELERATIONS, Anderson, as_acceleration
-from .penalty import phi
+from .penalty import phi, weighted
 from .result import SinkhornResult, _Solution
 from .operators import PlanSums, mass_cost_bound, resolution_bound
 
@@ -220,9 +220,9 @@ def _dual(a, b, f, g, penalty=None, eps=None):
     """
     if penalty is None:
         return float(a @ f + b @ g)
-    value = a @ phi(f, penalty.rho_a) + b @ phi(g, penalty.rho_b)
+    value = weighted(a, phi(f, penalty.rho_a)).sum() + weighted(b, phi(g, penalty.rho_b)).sum()
     if penalty.rho_b != math.inf:
-        value = value - eps * (b @ torch.exp(-g / penalty.rho_b))
+        value = value - eps * weighted(b, torch.exp(-g / penalty.rho_b)).sum()
     return float(value)
 
 
@@ -231,9 +231,10 @@ def _dual_rounding(a, b, f, g, penalty=None, eps=None):
     ulp = torch.finfo(f.dtype).eps
     if penalty is None:
         return 8.0 * ulp * float(a @ f.abs() + b @ g.abs())
-    total = a @ phi(f, penalty.rho_a).abs() + b @ phi(g, penalty.rho_b).abs()
+    total = (weighted(a, phi(f, penalty.rho_a).abs()).sum()
+             + weighted(b, phi(g, penalty.rho_b).abs()).sum())
     if penalty.rho_b != math.inf:
-        total = total + eps * (b @ torch.exp(-g / penalty.rho_b))
+        total = total + eps * weighted(b, torch.exp(-g / penalty.rho_b)).sum()
     return 8.0 * ulp * float(total)
 
 
@@ -443,8 +444,8 @@ def marginal_targets(a, b, f, g, penalty=None):
     """
     if penalty is None:
         return a, b
-    ta = a if penalty.rho_a == math.inf else a * torch.exp(-f / penalty.rho_a)
-    tb = b if penalty.rho_b == math.inf else b * torch.exp(-g / penalty.rho_b)
+    ta = a if penalty.rho_a == math.inf else weighted(a, torch.exp(-f / penalty.rho_a))
+    tb = b if penalty.rho_b == math.inf else weighted(b, torch.exp(-g / penalty.rho_b))
     return ta, tb
 
 

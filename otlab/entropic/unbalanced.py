@@ -34,7 +34,7 @@ from ..frames import scale_by_power
 from ..sample import sample_pair
 from ._threads import loop_threads
 from .api import _dense_problem, _histogram_tensors
-from .penalty import Penalty, check_rho, kl_divergence, phi
+from .penalty import Penalty, check_rho, kl_divergence, phi, weighted
 from .divergence import divergence
 from .operators import PlanSums
 from .problem import PointProblem
@@ -77,7 +77,8 @@ def _measure(op, a, b, f, g, eps, penalty, err, options, *, name, reg, out):
     for rho, marginal, weights in ((penalty.rho_a, sums.rows, a), (penalty.rho_b, sums.cols, b)):
         if rho != math.inf:
             primal = primal + rho * kl_divergence(marginal, weights)
-    dual = a @ phi(f, penalty.rho_a) + b @ phi(g, penalty.rho_b) + entropic
+    dual = (weighted(a, phi(f, penalty.rho_a)).sum() + weighted(b, phi(g, penalty.rho_b)).sum()
+            + entropic)
     return sums, cost, primal, dual, err, converged
 
 
