@@ -18,7 +18,7 @@ from .._warnings import ConvergenceWarning, external_stacklevel
 from ..costs import distances
 from .operators import TILE_ENTRIES, mass_cost_bound, resolution_bound
 from ._roundoff import marginal_floor
-from .penalty import Penalty, phi
+from .penalty import Penalty, phi, weighted
 from .solver import SinkhornOptions, gradient_term, report, solve, unit_mass
 
 __all__ = ["divergence"]
@@ -50,8 +50,10 @@ def _dual_value(problem, eps, backend, options, scale, *, symmetric=False, penal
         value = (a.detach() * f).sum() + (b.detach() * g).sum()
         return value + gradient_term(problem, op, eps, f, g, symmetric=symmetric), err
     ad, bd = a.detach(), b.detach()
-    mass = bd @ torch.exp(-g / penalty.rho_b)
-    value = ad @ phi(f, penalty.rho_a) + bd @ phi(g, penalty.rho_b) - eps * (mass - ad.sum() * bd.sum())
+    # terms of weight 0 add 0: their potentials can overflow phi and the exponential
+    mass = weighted(bd, torch.exp(-g / penalty.rho_b)).sum()
+    value = (weighted(ad, phi(f, penalty.rho_a)).sum() + weighted(bd, phi(g, penalty.rho_b)).sum()
+             - eps * (mass - ad.sum() * bd.sum()))
     # d/da_i = phi(f_i) - eps (e^{-f_i/rho} - m_b) at the optimum (row marginal a e^{-f/rho})
     da = phi(f, penalty.rho_a) - eps * (torch.exp(-f / penalty.rho_a) - bd.sum())
     db = phi(g, penalty.rho_b) - eps * (torch.exp(-g / penalty.rho_b) - ad.sum())

@@ -506,6 +506,23 @@ def warn_cost_overflow(name, err, tol, cost):
     )
 
 
+#: Bound on an infinite gradient entry in the weights, as a fraction of the dtype's largest
+#: float (room for the normalisation of the weights by their largest).
+INFINITE_GRADIENT = 2.0**-32
+
+
+def _finite_gradient(v):
+    r"""``v`` with :math:`\pm\infty` replaced by :math:`\pm` :data:`INFINITE_GRADIENT` times the
+    largest float (NaN kept).
+
+    A point of weight 0 whose unbalanced gradient :math:`\varphi_\rho(f_i)` overflows (a
+    point of weight 0 at a target while the mass, 30 away, is destroyed at ρ = 1) made the
+    zero-valued term :math:`\infty \cdot 0` NaN: the value and every gradient entry NaN.
+    """
+    cap = torch.finfo(v.dtype).max * INFINITE_GRADIENT
+    return torch.where(torch.isinf(v), torch.sign(v) * cap, v)
+
+
 def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None):
     """A zero-valued expression whose gradient is the envelope-theorem gradient.
 
@@ -513,6 +530,7 @@ def envelope_terms(f, g, a, b, *, M=None, plan=None, x=None, y=None, grads=None)
     for a cost matrix, or ``⟨G_x, x - x.detach()⟩ + ⟨G_y, y - y.detach()⟩`` for
     points with precomputed gradients ``grads = (G_x, G_y)``.
     """
+    f, g = _finite_gradient(f), _finite_gradient(g)
     term = (f * (a - a.detach())).sum() + (g * (b - b.detach())).sum()
     if M is not None and M.requires_grad:
         term = term + (plan * (M - M.detach())).sum()
