@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .._backend import to_numpy
-from .._validation import scaled_norm
+from .._validation import check_positive_int, scaled_norm
 from ._function import NeuralCritic
 from .audit import LipschitzAudit
 
@@ -452,6 +452,12 @@ def default_holdout_points(dim: int, n_eval: int) -> int:
     (10 699 at D = 784), and never fewer than ``n_eval``.  Evaluating the
     critic there is a forward pass, a small part of training.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``dim`` or ``n_eval`` not an integer >= 1 (``dim=0`` raised ZeroDivisionError,
+        ``dim=-5`` and ``dim=2.7`` returned a number).
+
     Examples
     --------
     >>> default_holdout_points(128, 4096), default_holdout_points(784, 4096)
@@ -459,8 +465,8 @@ def default_holdout_points(dim: int, n_eval: int) -> int:
     >>> default_holdout_points(100_000, 4096)
     4096
     """
-    fit = HOLDOUT_BYTES // (8 * int(dim))
-    return int(max(int(n_eval), min(HOLDOUT_MAX_POINTS, fit)))
+    dim, n_eval = check_positive_int(dim, "dim"), check_positive_int(n_eval, "n_eval")
+    return max(n_eval, min(HOLDOUT_MAX_POINTS, HOLDOUT_BYTES // (8 * dim)))
 
 
 def input_gain(input_scale: str, dim: int) -> float:

@@ -203,3 +203,11 @@ def test_a_generator_behind_a_sampler_gets_no_gradient_from_the_critic():
         plain = estimate_w1(fake_detached, real, **options)
     assert all(p.grad is None for p in generator.parameters())
     assert res.estimate == plain.estimate
+
+
+@pytest.mark.parametrize("dim, n_eval", [(0, 4096), (-5, 4096), (2.7, 4096), (True, 4096),
+                                         (2, 0), (2, -7)])
+def test_default_holdout_points_refuses_a_dimension_or_n_eval_below_one_by_name(dim, n_eval):
+    # dim=0 raised ZeroDivisionError; dim=-5, 2.7, True and n_eval=0, -7 returned a number.
+    with pytest.raises((TypeError, ValueError), match="dim|n_eval"):
+        default_holdout_points(dim, n_eval)
