@@ -55,22 +55,24 @@ def _check_held_digits(M, weights, held, eps: float, reg: float) -> None:
 
     The unit is that of every entry, so that no cost overflows; rows or columns of weight 0
     costing 1e300 beside costs with mass of size 1e-10 (float64), or 3e38 beside 1
-    (float32), left the latter subnormal in it, and the solver raised ZeroDivisionError,
-    FloatingPointError ('try a larger reg') or RuntimeError, or (unbalanced) returned a
-    marginal error of 4e306 (measured).  The costs with mass keep their digits while the
-    largest of them is a normal float in that unit, and ε while it is one too.
+    (float32), left ε subnormal in it, where 1/ε overflows: the solver raised
+    ZeroDivisionError, FloatingPointError ('try a larger reg') or RuntimeError, or
+    (unbalanced) returned a marginal error of 4e306 (measured).  ε must be at least the
+    reciprocal of the largest float, and the largest cost with mass keep half its digits
+    (subnormal ones lose digits).
     """
     info = torch.finfo(held.dtype)
     name = str(held.dtype).replace("torch.", "")
     top = float(M[weights[0] > 0][:, weights[1] > 0].abs().max())
     largest = float(M.abs().max())
-    if top > 0 and float(held.abs().max()) < info.tiny:
+    subnormal = info.smallest_normal * info.eps  # the spacing of the subnormal floats
+    if top > 0 and not float(held.abs().max()) * info.eps**0.5 >= subnormal:
         raise ValueError(
             f"M: its rows or columns of weight 0 hold costs up to {largest:.3g}, so far above "
             f"the costs between rows and columns with mass (largest {top:.3g}) that in {name} "
             "units of the former the latter lose their digits. Leave the rows and columns of "
             "weight 0 out: they enter no entry of the plan.")
-    if eps < info.tiny:
+    if not eps * info.max >= 1.0:
         raise ValueError(
             f"reg={reg:g} underflows {name} in units of M's largest entry {largest:.3g}, that of "
             f"a row or column of weight 0 (the costs with mass reach {top:.3g}). Leave the rows "
