@@ -35,10 +35,13 @@ def _plain(net, u):
     The held-out sample (``n_holdout``, any size) is evaluated at once: 10**7 points
     through layers of width 256 held 10 GB per activation.  Blocks of at least 65536 rows
     (width 256 and below) leave training batches and the default 65536 held-out points
-    in one block.
+    in one block.  A network in training mode takes ``u`` whole: each forward pass of a
+    spectrally normalised one runs a power iteration, which blocks would repeat.
     """
     import torch
 
+    if net.training:
+        return net(u).squeeze(-1)
     parts = [net(part).squeeze(-1) for part in _row_chunks(u, _width(net))]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
