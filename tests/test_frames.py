@@ -58,3 +58,22 @@ def test_scaling_by_a_power_of_two_up_to_the_float_range_scales_the_centre_and_s
 def test_points_spanning_more_than_the_float_range_raise_instead_of_nan():
     with pytest.raises(ValueError, match="span more than the float range"):
         common_scale(np.array([[-1.7e308], [1.7e308], [1.7e308]]))
+
+
+@pytest.mark.parametrize("dtype, scale, order", [
+    ("float64", 2.0**-1, 1), ("float64", 2.0**-10, 2), ("float64", 2.0**40, 2),
+    ("float64", 2.0**-300, 2), ("float32", 2.0**-1, 1), ("float32", 2.0**-30, 2),
+    ("float32", 2.0**35, 2)])
+def test_scale_by_power_differentiates_as_the_product_by_scale_to_the_order(dtype, scale, order):
+    # torch.ldexp's gradient is 2**exponent formed in integers: 0 for every negative exponent
+    # and wrong from 63 on (torch 2.13), so scale_by_power on tensors had a gradient of 0 for
+    # scales below 1 (every Sinkhorn cost below 0.5 with torch input: see test_solver).
+    # Products by powers of two are exact: the value and gradient are asserted bitwise.
+    torch = pytest.importorskip("torch")
+    from otlab.frames import scale_by_power
+
+    value = torch.tensor(3.0, dtype=getattr(torch, dtype), requires_grad=True)
+    out = scale_by_power(value, scale, order)
+    out.backward()
+    assert out.item() == 3.0 * scale**order
+    assert value.grad.item() == scale**order
