@@ -141,6 +141,13 @@ of the whole solve, the variants run one after the other on the same clouds, loa
   5*10^4 mixed (3-D uniform W_1 6.0 -> 6.6 s, weighted W_1 7.8 -> 5.6 s, clustered W_1
   12.1 -> 12.0 s, 3-D clustered W_2 16.4 -> 12.5 s) and at 2*10^4 slower (clustered W_1
   2.0 -> 2.3-2.4 s, 5-D uniform W_2 3.2 -> 3.6 s): hence the threshold.
+* 10^6 points (``benchmarks/reports/exact_scale.md``; the "before" rows on the engine
+  before this rule, other changes in between): uniform W_2 1039 -> 500 s, clustered W_1
+  5428 -> 3943 s (14 -> 13 rounds, 141 -> 135 million candidate pairs).
+* Tried at 10^5 clustered W_1 with this rule (40.0 s, one thread, load 2-3), no gain: the
+  5 most violated pairs a row -> 10 or 3 (41.7, 45.2 s), 8 nearest neighbours -> 4 or 12
+  (41.2, 42.1 s), pricing blocks of 0.5 instead of 0.1 times the square root of the pairs
+  (42.8 s), the coarse levels stopped after 4 or 2 pricing rounds (38.7, 56.4 s).
 
 Grids (:func:`otlab.emd_grid`).  The pixels are solved with 2 x 2 blocks per
 coarse point (``coarse_leaf=4``), coarse levels stopped after 2 pricing rounds
