@@ -652,6 +652,27 @@ def _weight_zero_cases() -> None:
         value.backward()
         return f"{float(value.detach()):.10g}, finite grad={bool(torch.isfinite(a.grad).all())}"
 
+    xs, ys = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+
+    def point_gradient(c):
+        xt = torch.tensor(xs * np.sqrt(c), requires_grad=True)
+        otlab.entropic.sinkhorn_samples(xt, torch.tensor(ys * np.sqrt(c)), reg=0.01 * c,
+                                        order=2).cost.backward()
+        return xt.grad.numpy() / np.sqrt(c)
+
+    unit = point_gradient(1.0)
+    case("sinkhorn_samples(order=2) on tensors, the points and reg scaled by 0.1 and 0.01: "
+         "gradient in the points", f"the unscaled one times 0.1 (largest entry "
+         f"{np.abs(unit).max():.6g})", "exactly 0, no warning (torch.ldexp's gradient)",
+         lambda: "largest relative difference to the unscaled gradient "
+                 f"{np.abs(point_gradient(0.01) - unit).max() / np.abs(unit).max():.2g}")
+    collapsed = otlab.entropic.sinkhorn_samples(xs, ys, reg=0.01, order=2).cost
+    case("sinkhorn_samples(order=2, reg=0.01), 6 + 5 points and one of weight 0 at "
+         "(1e100, 1e100)", f"{collapsed:.6g} (without it) or a ValueError",
+         "0.0, converged=True, no warning",
+         lambda: otlab.entropic.sinkhorn_samples(np.vstack([xs, [[1e100, 1e100]]]), ys,
+                                                 a=np.append(np.ones(6), 0.0), reg=0.01,
+                                                 order=2).cost)
     case("sinkhorn_divergence(order=2, reg=1e16), weights requiring a gradient: a point of "
          "weight 0 at (1e8, 1e8)", f"{s_plain:.10g} (without it)",
          "3.367676494 (+169 %), no warning", far_divergence)
