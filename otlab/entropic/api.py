@@ -21,6 +21,7 @@ from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_cost_matrix, as_histogram, check_order, check_positive, check_same_mass
 from ..frames import power_of_two_at_least
 from ..sample import sample_pair
+from ._far_massless import far_masks, without_far_points
 from ._threads import loop_threads
 from .divergence import divergence
 from .operators import DenseOperator
@@ -359,7 +360,12 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     x, y : array-like, Tensor or Sample, shapes (n, d) and (m, d)
         The points (1-D input is read as points on the line).
     a, b : array-like or Tensor, optional
-        Weights, normalised to sum 1; uniform by default.
+        Weights, normalised to sum 1; uniform by default.  Points of weight 0
+        are kept (the plan and the potentials have a row or column for each),
+        but those farther from the mass than 16 times its reach are left out
+        of the solve, where they would only set the frame: their plan entries
+        are 0 and their potentials the soft-min of the other side's
+        (:mod:`otlab.entropic._far_massless`).
     reg : float, optional
         ε in cost units; by default :func:`default_reg`, :math:`0.004\, m_2^{k/2}`.
     order : float, default 2
@@ -393,7 +399,15 @@ def sinkhorn_samples(x, y, a=None, b=None, *, reg: float | None = None, order: f
     4.0
     """
     order = check_order(order)
-    problem = PointProblem.build(*sample_pair(x, y, a, b, names=("x", "y")), order)
+    sp, sq = sample_pair(x, y, a, b, names=("x", "y"))
+    masks = far_masks(sp, sq)
+    if masks is not None:  # far points of weight 0 would set the frame: solved without them
+        def solve(x, y, a, b):
+            return sinkhorn_samples(x, y, a, b, reg=reg, order=order, tol=tol,
+                                    max_iter=max_iter, scaling=scaling, backend=backend,
+                                    acceleration=acceleration)
+        return without_far_points(solve, sp, sq, masks, order)
+    problem = PointProblem.build(sp, sq, order)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)
     cost, objective, n_iter, err, converged, eps, solution = solve_problem(

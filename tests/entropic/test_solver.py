@@ -4,7 +4,8 @@ import numpy as np
 import ot
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from otlab.costs import cost_matrix
@@ -259,8 +260,9 @@ def test_a_small_reg_beside_a_far_point_of_weight_zero_is_solved_or_refused_nami
     # from data of size 1: reg=1e-6 was refused against the point's own costs (9e12); it is
     # within what the costs between the points with mass resolve, and solved: before the row
     # error left that point out, its potential's round-off over eps gave 'sinkhorn diverged'
-    # (0 * inf).  At 1e12 the frame leaves those costs round-off above reg/16: the error says
-    # that points of weight 0 cause it.
+    # (0 * inf).  At 1e12 the frame left those costs round-off above reg/16 and the default
+    # reg was refused ('points of weight 0 set the frame'); the far point is now left out of
+    # the solve: the cost without it (equal, measured), a finite potential there.
     from otlab.entropic import sinkhorn_samples
 
     rng = np.random.default_rng(3)
@@ -272,8 +274,11 @@ def test_a_small_reg_beside_a_far_point_of_weight_zero_is_solved_or_refused_nami
     assert not res.converged and np.isfinite(res.marginal_error)
     assert torch.isfinite(res.cost) and torch.isfinite(res.f).all()
     far = torch.tensor(np.vstack([x, [[1e12, 0.0]]]))
-    with pytest.raises(ValueError, match="reg=.* below .* points of weight 0 set the frame"):
-        sinkhorn_samples(far, torch.tensor(y), a=a, order=2)
+    got = sinkhorn_samples(far, torch.tensor(y), a=a, order=2)
+    expected = sinkhorn_samples(torch.tensor(x), torch.tensor(y), order=2)
+    assert got.converged and got.reg == expected.reg
+    assert_allclose(float(got.cost.detach()), float(expected.cost), rtol=1e-12)
+    assert torch.isfinite(got.f).all()
 
 
 @pytest.mark.parametrize("solver", ["sinkhorn", "unbalanced_sinkhorn"])
@@ -347,22 +352,115 @@ def test_a_row_of_weight_zero_that_leaves_the_costs_no_digit_is_refused_by_name(
         run(np.append(a, 0.0).astype(dtype), np.vstack([M, np.full((1, 5), row, dtype=dtype)]))
 
 
-@pytest.mark.parametrize("scale, far", [(1.0, 1e100), (1e-100, 1e3), (1e-100, 1e300)])
-def test_data_collapsed_by_a_far_point_of_weight_zero_are_refused_not_solved_to_zero(
-        scale, far):
-    # A point of weight 0 that sinkhorn_samples keeps sets the frame; beside it data of size
-    # `scale` 1e100 times smaller collapse to one point there, their order-2 cost bound
-    # 2 D E was 0 (D = 0), and the solve returned cost 0.0 with converged=True for 1.08
-    # (1e-100 beside 1e300: ZeroDivisionError).  The diameter is now at least an ulp of E:
-    # refused with a message that names the reg given (not the 'reg=0' it underflows to).
+def _soft_c_transform(points, others, weights, pot, eps, order):
+    """The entropic c-transform in float64 numpy, 2-D points (hypot: no square overflows)."""
+    from scipy.special import logsumexp
+
+    diff = points[:, None, :] - others[None, :, :]
+    with np.errstate(over="ignore"):
+        cost = np.hypot(diff[..., 0], diff[..., 1]) ** order
+    values = cost - pot[None, :]
+    low = values.min(1)
+    if not np.isfinite(low).all():  # costs beyond the float range
+        return np.full(low.shape, np.inf)
+    return low - eps * logsumexp(-(values - low[:, None]) / eps, b=weights[None, :], axis=1)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("dtype, scale, far", [
+    (np.float64, 1.0, 1e100), (np.float64, 1e-100, 1e3), (np.float64, 1e-100, 1e300),
+    (np.float64, 1.0, 1e300), (np.float32, 1.0, 1e30), (np.float32, 1e-10, 1e10),
+])
+def test_a_far_point_of_weight_zero_changes_no_sinkhorn_samples(order, dtype, scale, far):
+    # A point of weight 0 that sinkhorn_samples kept set the frame; beside it data of size
+    # `scale` 1e100 times smaller collapsed to one point there, and the solve returned cost
+    # 0.0 with converged=True for 1.22 (order 2; 1e-100 beside 1e300: ZeroDivisionError);
+    # since 44c02e6 a ValueError named reg.  Far points of weight 0 are now left out of the
+    # solve: the cost, the plan's kept entries and the kept potentials are those without the
+    # point (float64: equal or 1e-16 apart; float32: 1e-7, measured; asserted 1e-12 and
+    # 1e-5), its plan row is 0 and its potential is the soft-min of the targets' (capped at
+    # the largest float where it overflows).
     from otlab.entropic import sinkhorn_samples
 
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(6, 2)) * scale, rng.normal(size=(5, 2)) * scale + 0.3 * scale
-    assert sinkhorn_samples(x, y, reg=0.01 * scale**2, order=2).converged
-    with pytest.raises(ValueError, match=f"reg={0.01 * scale**2:g} is below what float64"):
-        sinkhorn_samples(np.vstack([x, [far, far]]), y, a=np.append(np.ones(6), 0.0),
-                         reg=0.01 * scale**2, order=2)
+    x = (rng.normal(size=(6, 2)) * scale).astype(dtype)
+    y = ((rng.normal(size=(5, 2)) + 0.3) * scale).astype(dtype)
+    reg = 0.01 * scale**order
+    expected = sinkhorn_samples(x, y, reg=reg, order=order)
+    got = sinkhorn_samples(np.vstack([x, np.array([[far, far]], dtype=dtype)]), y,
+                           a=np.append(np.ones(6), 0.0).astype(dtype), reg=reg, order=order)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert expected.converged and got.converged
+    assert_allclose(got.cost, expected.cost, rtol=rtol)
+    assert_allclose(got.f[:6], expected.f, rtol=rtol, atol=rtol * abs(expected.f).max())
+    assert_allclose(got.g, expected.g, rtol=rtol, atol=rtol * abs(expected.g).max())
+    plan = got.plan
+    assert plan.shape == (7, 5) and (plan[6] == 0).all()
+    assert_allclose(plan[:6], expected.plan, atol=rtol * expected.plan.max())
+    assert_allclose(got.apply(np.ones(5)), np.append(expected.apply(np.ones(5)), 0.0),
+                    atol=rtol)
+    assert got.f.dtype == dtype and np.isfinite(got.f).all()
+    top = float(np.finfo(dtype).max)
+    soft = _soft_c_transform(np.array([[far, far]]), y.astype(np.float64), np.full(5, 0.2),
+                             got.g.astype(np.float64), got.reg, order)
+    assert_allclose(got.f[6], min(float(soft[0]), top), rtol=rtol)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(3.0, 300.0), st.sampled_from([1, 2]),
+       st.booleans())
+def test_far_points_of_weight_zero_change_no_sinkhorn_value(seed, log_far, order, target):
+    # W_eps(a, x; b, y) does not depend on a point of weight 0: the cost with one at
+    # 10^log_far (on either side, beyond FAR_FACTOR times the data's reach) is that without
+    # it (measured: equal or 2e-16 apart; asserted 1e-12), and every potential is finite.
+    from otlab.entropic import sinkhorn_samples
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2)) + 0.5
+    point = rng.choice([-1.0, 1.0], size=(1, 2)) * 10.0**log_far
+    expected = sinkhorn_samples(x, y, reg=0.05, order=order)
+    if target:
+        got = sinkhorn_samples(x, np.vstack([y, point]), b=np.append(np.ones(4), 0.0),
+                               reg=0.05, order=order)
+    else:
+        got = sinkhorn_samples(np.vstack([x, point]), y, a=np.append(np.ones(5), 0.0),
+                               reg=0.05, order=order)
+    assert got.converged == expected.converged
+    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert np.isfinite(got.f).all() and np.isfinite(got.g).all()
+
+
+@pytest.mark.parametrize("order, far, mass", [(1, 1e100, 1.0), (2, 1e100, 1.0),
+                                              (2, 1e300, 1e-3)])
+def test_the_gradient_beside_a_far_point_of_weight_zero_is_that_without_it(order, far, mass):
+    # With weights that require a gradient the point of weight 0 at (1e100, 1e100) was
+    # refused (ValueError naming reg).  Now the gradients in the kept points and weights
+    # are those of the problem without it (equal, measured; asserted 1e-12), the point's
+    # own point gradient is 0 (its plan row is 0) and its weight gradient is finite: its
+    # potential, the first variation of the cost in its weight (2e200 at order 2; at 1e300
+    # it overflows, and the gradient is capped below the largest float, with room for the
+    # weights' normalisation: weights of total `mass` 1e-3 multiply it by 1e3).
+    from otlab.entropic import sinkhorn_samples
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2)) + 0.3
+    a = torch.tensor(np.append(np.full(6, mass / 6), 0.0), requires_grad=True)
+    xt = torch.tensor(np.vstack([x, [[far, far]]]), requires_grad=True)
+    got = sinkhorn_samples(xt, torch.tensor(y), a=a, reg=0.01, order=order)
+    got.cost.backward()
+    a0 = torch.tensor(np.full(6, mass / 6), requires_grad=True)
+    x0 = torch.tensor(x, requires_grad=True)
+    expected = sinkhorn_samples(x0, torch.tensor(y), a=a0, reg=0.01, order=order)
+    expected.cost.backward()
+    assert got.converged
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
+    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_allclose(xt.grad[:6].numpy(), x0.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert (xt.grad[6] == 0).all()
+    assert torch.isfinite(a.grad[6]) and a.grad[6] > 0
+    soft = _soft_c_transform(np.array([[far, far]]), y, np.full(5, 0.2),
+                             got.g.detach().numpy(), got.reg, order)[0]
+    assert_allclose(float(got.f[6]), min(soft, np.finfo(np.float64).max), rtol=1e-12)
 
 
 @pytest.mark.parametrize("solver", ["sinkhorn", "unbalanced_sinkhorn"])
