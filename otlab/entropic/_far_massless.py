@@ -1,4 +1,4 @@
-r"""Points of weight 0 far from the mass, left out of :func:`~otlab.entropic.sinkhorn_samples`.
+r"""Points (and cost rows) of weight 0 far from the mass, left out of the Sinkhorn solve.
 
 A point of weight 0 changes no transport cost, but kept in the problem it sets the
 common frame: beside data of size 1, one at (1e100, 1e100) left the data at one
@@ -22,6 +22,12 @@ gradient, :math:`f_i` (the first variation), is capped lower still, at
 the weights' normalisation keeps it finite.  The value, the plan's
 entries with mass and the gradients in the kept points and weights are those of
 the problem without the far points.
+
+Histograms (:func:`~otlab.entropic.sinkhorn`): the costs' unit is that of every entry,
+so a row or column of weight 0 costing 1e300 beside costs with mass of 1e-10 left those
+without digits (refused, naming ``M`` or ``reg``).  Rows and columns of weight 0 with a
+cost above :data:`FAR_COST` times the largest cost with mass are left out and filled
+back the same way, from the given costs (:func:`far_rows`, :func:`without_far_rows`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-__all__ = ["far_masks", "without_far_points"]
+__all__ = ["far_masks", "without_far_points", "far_rows", "without_far_rows", "FAR_COST"]
+
+#: A row or column of weight 0 of a cost matrix is left out of the solve when one of its
+#: costs exceeds this many times the largest cost between rows and columns with mass
+#: (the square of the points' FAR_FACTOR): its costs would otherwise set the unit.
+FAR_COST = 256.0
 
 
 def _float64(v) -> np.ndarray:
@@ -51,16 +62,18 @@ def far_masks(sp, sq):
     return (far_x, far_y) if far_x.any() or far_y.any() else None
 
 
-def _soft_c_transform(points, others, weights, pot, eps, order, largest):
-    """:math:`-\\varepsilon \\log \\sum_j w_j e^{(h_j - c(p_i, q_j))/\\varepsilon}`, capped."""
-    from ..exact._far_points import data_costs
+def _soft_c_transform(cost, weights, pot, eps, largest):
+    """:math:`-\\varepsilon \\log \\sum_j w_j e^{(h_j - c_{ij})/\\varepsilon}` over ``w > 0``, capped.
 
+    ``cost`` (r, m) in float64 caller units, ``weights`` and ``pot`` (m,) those of the
+    other side.
+    """
     mass = weights > 0
-    values = data_costs(points, others[mass], order) - pot[mass][None, :]
-    low = values.min(1)
+    values = cost[:, mass] - pot[mass][None, :]
+    low = values.min(1) if values.shape[0] else np.zeros(0)
     with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
         terms = np.log(weights[mass])[None, :] - (values - low[:, None]) / eps
-        top = terms.max(1)
+        top = terms.max(1) if values.shape[0] else np.zeros(0)
         u = low - eps * (top + np.log(np.exp(terms - top[:, None]).sum(1)))
     u = np.where(np.isfinite(low), u, np.inf)
     return np.minimum(u, largest)
@@ -102,19 +115,55 @@ def without_far_points(solve, sp, sq, masks, order):
 
     ``solve`` returns a :class:`~otlab.entropic.SinkhornResult` in the caller's units.
     """
+    from ..exact._far_points import data_costs
+
     far_x, far_y = masks
     keep_x, keep_y = ~far_x, ~far_y
     x, a, y, b = sp.points, sp.probabilities, sq.points, sq.probabilities
     res = solve(_take(x, keep_x), _take(y, keep_y), _take(a, keep_x), _take(b, keep_y))
     xs, ys = _float64(x), _float64(y)
+    return _filled(res, a, b, masks, data_costs(xs[far_x], ys[keep_y], order),
+                   data_costs(ys[far_y], xs[keep_x], order))
+
+
+def far_rows(a, b, M):
+    """Masks ``(rows, cols)`` of the rows and columns of weight 0 of ``M`` (tensors) with a
+    cost above :data:`FAR_COST` times the largest cost with mass, or ``None``."""
+    keep_a, keep_b = a.detach() > 0, b.detach() > 0
+    if bool(keep_a.all() and keep_b.all()):
+        return None
+    C = M.detach().abs()
+    limit = FAR_COST * float(C[keep_a][:, keep_b].max())
+    rows = (~keep_a & ~(C.max(1).values <= limit)).cpu().numpy()
+    cols = (~keep_b & ~(C.max(0).values <= limit)).cpu().numpy()
+    return (rows, cols) if rows.any() or cols.any() else None
+
+
+def without_far_rows(solve, a, b, M, masks, b_scaled):
+    """``solve(a, b, M)`` without the far rows and columns of weight 0, filled back.
+
+    ``a``, ``b``, ``M`` are the validated inputs (arrays or tensors); ``b_scaled``
+    (tensor) is ``b`` at ``a``'s mass, the weights of the columns' soft-min.
+    """
+    rows, cols = masks
+    keep_r, keep_c = ~rows, ~cols
+    res = solve(_take(a, keep_r), _take(b, keep_c), _take(_take(M, keep_r).T, keep_c).T)
+    Mf = _float64(M)
+    return _filled(res, a, b, masks, Mf[rows][:, keep_c], Mf[keep_r][:, cols].T,
+                   weights=(_float64(a), _float64(b_scaled)))
+
+
+def _filled(res, a, b, masks, row_costs, col_costs, *, weights=None):
+    """The result ``res`` of the problem without the far entries, at full size."""
+    far_x, far_y = masks
+    keep_x, keep_y = ~far_x, ~far_y
+    wa, wb = weights if weights is not None else (_float64(a), _float64(b))
     f_kept, g_kept = _float64(res.f), _float64(res.g)
     is_torch = isinstance(res.f, torch.Tensor)
     dtype = res.f.dtype
     largest = float(torch.finfo(dtype).max if is_torch else np.finfo(dtype).max)
-    f_far = _soft_c_transform(xs[far_x], ys[keep_y], _float64(b)[keep_y], g_kept, res.reg,
-                              order, largest)
-    g_far = _soft_c_transform(ys[far_y], xs[keep_x], _float64(a)[keep_x], f_kept, res.reg,
-                              order, largest)
+    f_far = _soft_c_transform(row_costs, wb[keep_y], g_kept, res.reg, largest)
+    g_far = _soft_c_transform(col_costs, wa[keep_x], f_kept, res.reg, largest)
 
     def full(kept, far, keep, mask):
         if is_torch:

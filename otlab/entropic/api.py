@@ -21,7 +21,7 @@ from .._backend import any_torch, is_torch, working_dtype
 from .._validation import as_cost_matrix, as_histogram, check_order, check_positive, check_same_mass
 from ..frames import power_of_two_at_least
 from ..sample import sample_pair
-from ._far_massless import far_masks, without_far_points
+from ._far_massless import far_masks, far_rows, without_far_points, without_far_rows
 from ._threads import loop_threads
 from .divergence import divergence
 from .operators import DenseOperator
@@ -149,7 +149,11 @@ def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = N
     near 1e-300 or 1e300 are handled alike, and solved from its smallest entry
     (a constant added to every cost changes no plan), so costs in [1000, 1001]
     are resolved as well as costs in [0, 1].  The potentials returned share
-    that constant equally.
+    that constant equally.  Rows and columns of weight 0 whose costs exceed 256
+    times the largest cost between rows and columns with mass are left out of
+    the solve (they change no plan entry, but would set the unit): their plan
+    entries are 0, their potentials the soft-min of the other side's
+    (:mod:`otlab.entropic._far_massless`).
 
     Parameters
     ----------
@@ -308,6 +312,14 @@ def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = N
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
     b_t = b_t * (a_t.sum() / b_t.sum())
+    masks = far_rows(a_t, b_t, M_t)
+    if masks is not None:  # rows of weight 0 whose costs would set the unit: solved without
+        def solve(a, b, M):
+            return sinkhorn(a, b, M, reg, tol=tol, max_iter=max_iter, scaling=scaling,
+                            mass_rtol=mass_rtol, acceleration=acceleration)
+        a, b = as_histogram(a, "a"), as_histogram(b, "b")
+        M = as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")
+        return without_far_rows(solve, a, b, M, masks, b_t)
     op, eps, schedule, out, scale, least = _dense_problem(M_t, reg, options, out, from_least=True,
                                                           weights=(a_t, b_t))
 
