@@ -4,8 +4,8 @@ A point of weight 0 changes no transport cost, but kept in the problem it sets t
 common frame: beside data of size 1, one at (1e100, 1e100) left the data at one
 point of the frame, where every cost with mass is 0 (refused, 'points of weight 0
 set the frame').  The points of weight 0 beyond
-:data:`~otlab.exact._far_points.FAR_FACTOR` times the mass's reach
-(:func:`~otlab.exact._far_points.far_zero_weight`, as the exact solver) are left out,
+:data:`~otlab.costs.FAR_FACTOR` times the mass's reach
+(:func:`~otlab.costs.far_zero_weight`, as the exact solver) are left out,
 the problem is solved without them, and the result is filled back to full size: their
 rows or columns of the plan are 0, and their potentials are the entropic c-transform
 (soft-min) of the other side's,
@@ -15,7 +15,7 @@ rows or columns of the plan are 0, and their potentials are the entropic c-trans
     f_i = -\varepsilon \log \sum_j b_j \exp\big((g_j - c(x_i, y_j))/\varepsilon\big),
 
 in the caller's units, from costs formed in float64 data units
-(:func:`~otlab.exact._far_points.data_costs`), capped at the dtype's largest float
+(:func:`~otlab.costs.data_costs`), capped at the dtype's largest float
 where they overflow (then still below the true value, and finite); their weight
 gradient, :math:`f_i` (the first variation), is capped lower still, at
 :data:`~otlab.entropic.solver.INFINITE_GRADIENT` times the largest float, so that
@@ -53,7 +53,7 @@ def _float64(v) -> np.ndarray:
 
 def far_masks(sp, sq):
     """Masks ``(far_x, far_y)`` of the far points of weight 0 of two samples, or ``None``."""
-    from ..exact._far_points import far_zero_weight
+    from ..costs import far_zero_weight
 
     a, b = _float64(sp.probabilities), _float64(sq.probabilities)
     if bool((a > 0).all() and (b > 0).all()):
@@ -115,7 +115,7 @@ def without_far_points(solve, sp, sq, masks, order):
 
     ``solve`` returns a :class:`~otlab.entropic.SinkhornResult` in the caller's units.
     """
-    from ..exact._far_points import data_costs
+    from ..costs import data_costs
 
     far_x, far_y = masks
     keep_x, keep_y = ~far_x, ~far_y
