@@ -28,10 +28,11 @@ import numpy as np
 import torch
 
 from .._backend import is_torch
-from .._validation import check_order, check_positive
+from .._validation import as_cost_matrix, as_histogram, check_order, check_positive
 from .._warnings import CostOverflowWarning, external_stacklevel
 from ..frames import scale_by_power
 from ..sample import sample_pair
+from ._far_massless import far_masks, far_rows, without_far_points, without_far_rows
 from ._threads import loop_threads
 from .api import _dense_problem, _histogram_tensors
 from .penalty import Penalty, check_rho, kl_divergence, phi, weighted
@@ -259,6 +260,14 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
             "f", "g", "cost", "objective", "n_iter", "marginal_error", "converged", "reg",
             "backend", "_solution")}, rho=rho_pair, dual=float(res.objective),
             mass=float(sums_rows.sum()), row_marginal=sums_rows, col_marginal=sums_cols)
+    masks = far_rows(a_t, b_t, M_t)
+    if masks is not None:  # rows of weight 0 whose costs would set the unit: solved without
+        def solve(a, b, M):
+            return unbalanced_sinkhorn(a, b, M, reg, rho=rho, tol=tol, max_iter=max_iter,
+                                       scaling=scaling, acceleration=acceleration)
+        a, b = as_histogram(a, "a"), as_histogram(b, "b")
+        M = as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")
+        return without_far_rows(solve, a, b, M, masks, b_t, rho=rho_pair)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
     s = _mass_unit(a_t.detach(), b_t.detach())
@@ -424,6 +433,14 @@ def unbalanced_sinkhorn_samples(x, y, a=None, b=None, *, rho, reg: float | None 
     """
     order = check_order(order)
     rho_pair = as_rho_pair(rho)
+    sp, sq = sample_pair(x, y, a, b, names=("x", "y"))
+    masks = far_masks(sp, sq)
+    if masks is not None:  # far points of weight 0 would set the frame: solved without them
+        def solve(x, y, a, b):
+            return unbalanced_sinkhorn_samples(
+                x, y, a, b, rho=rho, reg=reg, order=order, tol=tol, max_iter=max_iter,
+                scaling=scaling, backend=backend, acceleration=acceleration)
+        return without_far_points(solve, sp, sq, masks, order, masses=(a, b), rho=rho_pair)
     problem = _mass_problem(x, y, a, b, order, names=("x", "y"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)

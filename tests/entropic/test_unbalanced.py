@@ -840,3 +840,170 @@ def test_a_massless_point_with_an_overflowing_gradient_gets_a_finite_one(diverge
     assert np.isfinite(grads[1]).all() and grads[1][6] < -1e100
     assert_allclose(values[1], values[0], rtol=1e-9)
     assert_allclose(grads[1][:6], grads[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("side", ["row", "column"])
+@pytest.mark.parametrize("dtype, rest, far", [
+    (np.float64, 1e-10, 1e300), (np.float64, 1e-50, 1e300), (np.float64, 1.0, 1.7e308),
+    (np.float32, 1.0, 3e38), (np.float32, 1e-3, 1e35),
+])
+def test_a_far_row_of_weight_zero_changes_no_unbalanced_sinkhorn(dtype, rest, far, side):
+    # A row of weight 0 costing `far` beside costs with mass of size `rest` set the unit of
+    # the costs: unbalanced_sinkhorn (rho = rest) refused it with a ValueError naming M or
+    # reg.  It is now left out of the solve as sinkhorn does: the cost, the potentials, the
+    # plan and its marginals are those without it (equal, measured; asserted 1e-12 and 1e-5
+    # for float32), its plan row and marginal are 0 and its potential the solver's update of
+    # that row, lambda = rho / (rho + eps) times the soft-min of the other side's (here
+    # lambda * far, the soft-min of a row of costs `far` being `far` within eps log 5 / far).
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    M = (cost_matrix(x, y, order=2) * rest).astype(dtype)
+    a, b = np.full(6, 1 / 6, dtype=dtype), np.full(5, 1 / 5, dtype=dtype)
+    reg = 0.1 * rest
+    expected = unbalanced_sinkhorn(a, b, M, reg=reg, rho=rest)
+    if side == "row":
+        got = unbalanced_sinkhorn(np.append(a, 0.0).astype(dtype), b,
+                                  np.vstack([M, np.full((1, 5), far, dtype=dtype)]),
+                                  reg=reg, rho=rest)
+        f, g, plan, pot, far_plan = got.f[:6], got.g, got.plan[:6], got.f[6], got.plan[6]
+        rows, cols, far_marginal = got.row_marginal[:6], got.col_marginal, got.row_marginal[6]
+    else:
+        got = unbalanced_sinkhorn(a, np.append(b, 0.0).astype(dtype),
+                                  np.hstack([M, np.full((6, 1), far, dtype=dtype)]),
+                                  reg=reg, rho=rest)
+        f, g, plan, pot, far_plan = got.f, got.g[:5], got.plan[:, :5], got.g[5], got.plan[:, 5]
+        rows, cols, far_marginal = got.row_marginal, got.col_marginal[:5], got.col_marginal[5]
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert expected.converged and got.converged
+    assert_allclose(got.cost, expected.cost, rtol=rtol)
+    assert_allclose(got.objective, expected.objective, rtol=rtol)
+    assert_allclose(got.mass, expected.mass, rtol=rtol)
+    assert_allclose(f, expected.f, rtol=rtol, atol=rtol * abs(expected.f).max())
+    assert_allclose(g, expected.g, rtol=rtol, atol=rtol * abs(expected.g).max())
+    assert_allclose(plan, expected.plan, atol=rtol * expected.plan.max())
+    assert_allclose(rows, expected.row_marginal, rtol=rtol)
+    assert_allclose(cols, expected.col_marginal, rtol=rtol)
+    assert (far_plan == 0).all() and far_marginal == 0
+    assert np.isfinite(pot) and pot.dtype == dtype
+    assert_allclose(pot, rest / (rest + reg) * far, rtol=rtol)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("dtype, scale, far", [
+    (np.float64, 1.0, 1e100), (np.float64, 1e-100, 1e300), (np.float64, 1.0, 1e300),
+    (np.float32, 1.0, 1e30),
+])
+def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_samples(order, dtype, scale,
+                                                                          far):
+    # Beside 6 N(0,1) points (times `scale`) of mass 1 each, a point of weight 0 at
+    # (far, far) set the common frame: unbalanced_sinkhorn_samples refused it with a
+    # ValueError naming reg ('points of weight 0 set the frame').  It is now left out of the
+    # solve: cost, kept potentials, plan and marginals are those without it (float64 equal
+    # or 1e-16 apart, float32 1e-7, measured; asserted 1e-12 and 1e-5), its plan row and
+    # marginal are 0, and its potential is lambda = rho / (rho + eps) times the soft-min of
+    # the targets' (the solver's update of that row), capped at the largest float.
+    from .test_solver import _soft_c_transform
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(6, 2)) * scale).astype(dtype)
+    y = ((rng.normal(size=(5, 2)) + 0.3) * scale).astype(dtype)
+    reg, rho = 0.01 * scale**order, 1.0 * scale**order
+    a, b = np.ones(6, dtype=dtype), np.full(5, 2.0, dtype=dtype)
+    expected = unbalanced_sinkhorn_samples(x, y, a, b, rho=rho, reg=reg, order=order)
+    got = unbalanced_sinkhorn_samples(np.vstack([x, np.array([[far, far]], dtype=dtype)]), y,
+                                      np.append(a, 0.0).astype(dtype), b, rho=rho, reg=reg,
+                                      order=order)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert expected.converged and got.converged
+    assert_allclose(got.cost, expected.cost, rtol=rtol)
+    assert_allclose(got.mass, expected.mass, rtol=rtol)
+    assert_allclose(got.f[:6], expected.f, rtol=rtol, atol=rtol * abs(expected.f).max())
+    assert_allclose(got.g, expected.g, rtol=rtol, atol=rtol * abs(expected.g).max())
+    plan = got.plan
+    assert plan.shape == (7, 5) and (plan[6] == 0).all()
+    assert_allclose(plan[:6], expected.plan, atol=rtol * expected.plan.max())
+    assert_allclose(got.row_marginal, np.append(expected.row_marginal, 0.0),
+                    atol=rtol * expected.row_marginal.max())
+    assert_allclose(got.col_marginal, expected.col_marginal, rtol=rtol)
+    assert got.f.dtype == dtype and np.isfinite(got.f).all()
+    soft = _soft_c_transform(np.array([[far, far]]), y.astype(np.float64), b.astype(np.float64),
+                             got.g.astype(np.float64), got.reg, order)
+    top = float(np.finfo(dtype).max)
+    assert_allclose(got.f[6], min(rho / (rho + got.reg) * float(soft[0]), top), rtol=rtol)
+
+
+def test_the_unbalanced_gradient_beside_a_far_row_of_weight_zero_is_that_without_it():
+    # A row of weight 0 costing 1e300 beside costs with mass of 1e-10 was refused (naming
+    # M) on tensors too.  Now the gradients in the kept weights and costs are those without
+    # it (measured: equal or 1e-16 relative apart; asserted 1e-12), that in the far row's
+    # costs 0 (its plan row), and that in its weight the unbalanced first variation
+    # phi_rho(f) + eps m_b = rho (1 - exp(-f / rho)) + eps m_b, here rho + eps (f = 9e299).
+    rng = np.random.default_rng(0)
+    M = cost_matrix(rng.normal(size=(6, 2)), rng.normal(size=(5, 2)), order=2) * 1e-10
+    b = torch.full((5,), 0.2, dtype=torch.float64)
+    a = torch.tensor(np.append(np.full(6, 1 / 6), 0.0), requires_grad=True)
+    M1 = torch.tensor(np.vstack([M, np.full((1, 5), 1e300)]), requires_grad=True)
+    got = unbalanced_sinkhorn(a, b, M1, reg=1e-11, rho=1e-10)
+    got.cost.backward()
+    a0, M0 = torch.tensor(np.full(6, 1 / 6), requires_grad=True), torch.tensor(M, requires_grad=True)
+    expected = unbalanced_sinkhorn(a0, b, M0, reg=1e-11, rho=1e-10)
+    expected.cost.backward()
+    assert got.converged
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
+    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-12,
+                    atol=1e-12 * float(a0.grad.abs().max()))
+    assert_allclose(M1.grad[:6].numpy(), M0.grad.numpy(), rtol=1e-12,
+                    atol=1e-12 * float(M0.grad.abs().max()))
+    assert (M1.grad[6] == 0).all()
+    assert float(a.grad[6]) == pytest.approx(1e-10 + 1e-11 * 1.0, rel=1e-12)
+
+
+def test_the_unbalanced_samples_gradient_beside_a_far_point_of_weight_zero_is_that_without_it():
+    # Beside 6 N(0,1) points of mass 1 and 5 targets of mass 2 (order 2, reg 0.01, rho 1), a
+    # point of weight 0 at (1e100, 1e100) was refused (naming reg) on tensors too.  Now the
+    # gradients in the kept points and masses are those without it (measured: equal; asserted
+    # 1e-12), that in the far point 0, and that in its mass phi_rho(f) + eps m_b = rho + eps m_b
+    # (f = 2e200).
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    x1 = torch.tensor(np.vstack([x, [[1e100, 1e100]]]), requires_grad=True)
+    a1 = torch.tensor(np.append(np.ones(6), 0.0), requires_grad=True)
+    b1 = torch.full((5,), 2.0, dtype=torch.float64, requires_grad=True)
+    got = unbalanced_sinkhorn_samples(x1, y, a1, b1, rho=1.0, reg=0.01)
+    got.cost.backward()
+    x0, a0 = torch.tensor(x, requires_grad=True), torch.ones(6, dtype=torch.float64,
+                                                               requires_grad=True)
+    b0 = torch.full((5,), 2.0, dtype=torch.float64, requires_grad=True)
+    expected = unbalanced_sinkhorn_samples(x0, y, a0, b0, rho=1.0, reg=0.01)
+    expected.cost.backward()
+    assert got.converged
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
+    for kept, ref in ((x1.grad[:6], x0.grad), (a1.grad[:6], a0.grad), (b1.grad, b0.grad)):
+        assert_allclose(kept.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12 * float(ref.abs().max()))
+    assert (x1.grad[6] == 0).all()
+    assert float(a1.grad[6]) == pytest.approx(1.0 + 0.01 * 10.0, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(-300.0, 0.0), st.floats(3.0, 620.0),
+       st.booleans())
+def test_far_rows_of_weight_zero_change_no_unbalanced_sinkhorn_value(seed, log_rest, log_far,
+                                                                     column):
+    # UOT_eps,rho(a, b; M) does not depend on a row or column of weight 0 (it enters no plan
+    # entry nor KL term): beside costs with mass of size 10^log_rest, one costing 10^log_far
+    # times more (up to the float range) leaves the cost that without it (measured: equal;
+    # asserted 1e-12), and every potential is finite.
+    rng = np.random.default_rng(seed)
+    rest = 10.0**log_rest
+    M = cost_matrix(rng.normal(size=(5, 2)), rng.normal(size=(4, 2)), order=2) * rest
+    far = min(10.0 ** min(log_far + np.log10(M.max()), 308.0), np.finfo(np.float64).max)
+    a, b = np.full(5, 0.2), np.full(4, 0.5)
+    kw = dict(reg=0.1 * rest, rho=rest)
+    expected = unbalanced_sinkhorn(a, b, M, **kw)
+    if column:
+        got = unbalanced_sinkhorn(a, np.append(b, 0.0), np.hstack([M, np.full((5, 1), far)]), **kw)
+    else:
+        got = unbalanced_sinkhorn(np.append(a, 0.0), b, np.vstack([M, np.full((1, 4), far)]), **kw)
+    assert got.converged == expected.converged
+    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert np.isfinite(got.f).all() and np.isfinite(got.g).all()
