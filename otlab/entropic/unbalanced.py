@@ -32,7 +32,8 @@ from .._validation import as_cost_matrix, as_histogram, check_order, check_posit
 from .._warnings import CostOverflowWarning, external_stacklevel
 from ..frames import scale_by_power
 from ..sample import sample_pair
-from ._far_massless import far_masks, far_rows, without_far_points, without_far_rows
+from ._far_massless import (_needs, _take, far_masks, far_rows, without_far_points,
+                            without_far_rows)
 from ._threads import loop_threads
 from .api import _dense_problem, _histogram_tensors
 from .penalty import Penalty, check_rho, kl_divergence, phi, weighted
@@ -617,6 +618,18 @@ def unbalanced_sinkhorn_divergence(p, q, a=None, b=None, *, rho, reg: float | No
         return sinkhorn_divergence(p, q, a=a, b=b, reg=reg, order=order, tol=tol,
                                    max_iter=max_iter, scaling=scaling, backend=backend,
                                    acceleration=acceleration)
+    sp, sq = sample_pair(p, q, a, b, names=("p", "q"))
+    masks = far_masks(sp, sq)
+    if masks is not None and not (_needs(a, masks[0]) or _needs(b, masks[1])):
+        # far points of weight 0 would set the frame; they change no term: left out (with a
+        # gradient in their weights they are kept, and refused by name where they set it)
+        keep_p, keep_q = ~masks[0], ~masks[1]
+        a, b = (w.probabilities if m is None else m if is_torch(m) else np.asarray(m)
+                for m, w in ((a, sp), (b, sq)))
+        return unbalanced_sinkhorn_divergence(
+            _take(sp.points, keep_p), _take(sq.points, keep_q), _take(a, keep_p),
+            _take(b, keep_q), rho=rho, reg=reg, order=order, tol=tol, max_iter=max_iter,
+            scaling=scaling, backend=backend, acceleration=acceleration)
     problem = _mass_problem(p, q, a, b, order, names=("p", "q"))
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=SAMPLES_TOL)

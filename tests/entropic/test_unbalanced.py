@@ -1007,3 +1007,35 @@ def test_far_rows_of_weight_zero_change_no_unbalanced_sinkhorn_value(seed, log_r
     assert got.converged == expected.converged
     assert_allclose(got.cost, expected.cost, rtol=1e-12)
     assert np.isfinite(got.f).all() and np.isfinite(got.g).all()
+
+
+@pytest.mark.parametrize("target", [False, True])
+@pytest.mark.parametrize("order", [1, 2])
+def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_divergence(order, target):
+    # Beside 6 N(0,1) points of mass 1 and 5 targets of mass 2 (reg 0.01, rho 1), a point of
+    # weight 0 at (1e100, 1e100) set the frame and unbalanced_sinkhorn_divergence refused it
+    # (ValueError naming reg).  It changes no term: with weights that need no gradient it is
+    # left out, and the value and the points' gradients are those without it (measured:
+    # equal; asserted 1e-12), the far point's gradient 0.
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    a, b = np.ones(6), np.full(5, 2.0)
+    far = np.array([[1e100, 1e100]])
+    x0 = torch.tensor(x, requires_grad=True)
+    expected = unbalanced_sinkhorn_divergence(x0, y, a, b, rho=1.0, reg=0.01, order=order)
+    expected.backward()
+    if target:
+        y1 = torch.tensor(np.vstack([y, far]), requires_grad=True)
+        got = unbalanced_sinkhorn_divergence(x0.detach(), y1, a, np.append(b, 0.0), rho=1.0,
+                                             reg=0.01, order=order)
+        got.backward()
+        assert (y1.grad[5] == 0).all()
+    else:
+        x1 = torch.tensor(np.vstack([x, far]), requires_grad=True)
+        got = unbalanced_sinkhorn_divergence(x1, y, np.append(a, 0.0), b, rho=1.0, reg=0.01,
+                                             order=order)
+        got.backward()
+        assert_allclose(x1.grad[:6].numpy(), x0.grad.numpy(), rtol=1e-12,
+                        atol=1e-12 * float(x0.grad.abs().max()))
+        assert (x1.grad[6] == 0).all()
+    assert_allclose(float(got.detach()), float(expected.detach()), rtol=1e-12)
