@@ -550,7 +550,7 @@ def test_a_sample_against_itself_with_points_far_below_the_rest_is_zero_and_conv
 def test_pairs_one_apart_at_the_ends_of_the_float_range_cost_one(solver):
     # Each pair is 2**-1023 apart in the frame and its square underflows: W_1 was 0.0 with
     # converged=True.  The plan's distances below points.UNDERFLOW_DISTANCE are now taken by
-    # a scaled norm: W_1 = 1.0 exactly (measured), asserted 1e-12.
+    # a scaled norm: W_1 = 1.0 exactly (measured), asserted 1e-10.
     x = np.array([[1.7e308, 0.0], [-1.7e308, 0.0], [0.0, 1.0]])
     y = np.array([[1.7e308, 1.0], [-1.7e308, 1.0], [0.0, 0.0]])
     with warnings.catch_warnings():
@@ -636,7 +636,7 @@ def test_zero_weight_points_do_not_change_the_exact_value(seed, far, order, n_fa
     # point at 1e200 or 1e300 beside data of size 1 set the solver's frame, where the data's
     # squared differences underflow: W_1 came out 11 % and W_2 18 % too large (with a
     # warning).  Now the far ones are left out of the LP: the same value within 7.3e-16
-    # relative (200 draws, measured), asserted 1e-12; the plan has no mass on them, and
+    # relative (200 draws, measured), asserted 1e-10; the plan has no mass on them, and
     # their potentials (c-transforms in data units) keep every pair dual feasible.
     assume(n_far_x + n_far_y > 0)
     rng = np.random.default_rng(seed)
@@ -648,13 +648,13 @@ def test_zero_weight_points_do_not_change_the_exact_value(seed, far, order, n_fa
     expected = emd_points(x, y, a, b, order=order, solver=solver)
     res = emd_points(X, Y, A, B, order=order, solver=solver)
     assert expected.converged and res.converged
-    np.testing.assert_allclose(res.distance, expected.distance, rtol=1e-12)
-    np.testing.assert_allclose(res.cost, expected.cost, rtol=1e-12)
+    np.testing.assert_allclose(res.distance, expected.distance, rtol=1e-10)
+    np.testing.assert_allclose(res.cost, expected.cost, rtol=1e-10)
     plan = res.plan.toarray()
     assert plan.shape == (X.shape[0], Y.shape[0])
     assert not plan[far_x].any() and not plan[:, far_y].any()
-    np.testing.assert_allclose(plan.sum(1), res.a, atol=1e-12)
-    np.testing.assert_allclose(plan.sum(0), res.b, atol=1e-12)
+    np.testing.assert_allclose(plan.sum(1), res.a, atol=1e-10)
+    np.testing.assert_allclose(plan.sum(0), res.b, atol=1e-10)
     # the certificate: the LP's, over all pairs; the potentials are finite (capped where the
     # c-transform leaves the float range) and feasible on the far points' pairs to their
     # round-off (exact arithmetic: at most 4.3e-16 of |f_i| + |g_j| + c_ij, 200 draws,

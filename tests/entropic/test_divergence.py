@@ -253,16 +253,16 @@ def test_a_point_of_weight_zero_kept_for_the_gradient_from_3e6_to_2_26_away_is_l
         return float(value.detach()), float(a.grad[-1])
 
     # measured over 60 draws: the derivatives within 4.7e-15 of the oracle's over the size of
-    # the far point's potential (|z|^2: 1e13..5e15), asserted 1e-12; the values within 1.4e-4
+    # the far point's potential (|z|^2: 1e13..5e15), asserted 1e-10; the values within 1.4e-4
     # (the cost), 2e-7 (S_eps) and 7.1e-5 (W_2) of those without it (the solves stop at
     # different iterates within tol), asserted 1.5e-2, 3e-5 and 6e-3 as in the test above
     value, grad = run(lambda a: sinkhorn_samples(xf, yt, a=a, order=2).cost)
     assert_allclose(value, sinkhorn_samples(x, y, order=2).cost, rtol=1.5e-2)
-    assert_allclose(grad, cross, rtol=1e-12)
+    assert_allclose(grad, cross, rtol=1e-10)
     value, grad = run(lambda a: sinkhorn_divergence(xf, yt, a=a, order=2))
     assert_allclose(value, sinkhorn_divergence(x, y, order=2), rtol=3e-5)
     assert abs(grad - (cross - own)) <= 1e-12 * abs(cross)
     w = wasserstein(x, y, order=2, method="sinkhorn")
     value, grad = run(lambda a: wasserstein(xf, yt, a=a, order=2, method="sinkhorn"))
     assert_allclose(value, w, rtol=6e-3)
-    assert_allclose(grad, cross / (2 * value), rtol=1e-12)
+    assert_allclose(grad, cross / (2 * value), rtol=1e-10)

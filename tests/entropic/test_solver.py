@@ -250,8 +250,8 @@ def test_the_symmetric_potential_at_a_point_of_weight_zero_is_the_fixed_point(fa
     f, g, xl = f.numpy(), g.numpy(), problem.xl.numpy()
     C = cost_matrix(xl[-1:], xl[:-1], order=2)[0]
     fixed = -eps * logsumexp((f[:-1] - C) / eps, b=a[:-1])
-    # the soft-min in numpy from the same potentials: measured 2e-16 relative; asserted 1e-12
-    assert_allclose(g[-1], fixed, rtol=1e-12)
+    # the soft-min in numpy from the same potentials: measured 2e-16 relative; asserted 1e-10
+    assert_allclose(g[-1], fixed, rtol=1e-10)
     assert f[-1] == g[-1]
 
 
@@ -277,7 +277,7 @@ def test_a_small_reg_beside_a_far_point_of_weight_zero_is_solved_or_refused_nami
     got = sinkhorn_samples(far, torch.tensor(y), a=a, order=2)
     expected = sinkhorn_samples(torch.tensor(x), torch.tensor(y), order=2)
     assert got.converged and got.reg == expected.reg
-    assert_allclose(float(got.cost.detach()), float(expected.cost), rtol=1e-12)
+    assert_allclose(float(got.cost.detach()), float(expected.cost), rtol=1e-10)
     assert torch.isfinite(got.f).all()
 
 
@@ -289,7 +289,7 @@ def test_a_row_of_weight_zero_changes_no_sinkhorn_on_histograms(reg, solver):
     # of weight 0 costing 1e12 refused reg=1e-3 ('below what float64 resolves'), accepted
     # reg=1e16 (refused without it), and at reg=1e-2 took 125 iterations for 57 and moved
     # the cost by 1.2e-7.  Now the same result (equal, or 6.5e-17 apart, measured; asserted
-    # 1e-12), or the same refusal.
+    # 1e-10), or the same refusal.
     from otlab.entropic import unbalanced_sinkhorn
 
     rng = np.random.default_rng(0)
@@ -312,7 +312,7 @@ def test_a_row_of_weight_zero_changes_no_sinkhorn_on_histograms(reg, solver):
         return
     expected, got = run(a, M), run(a0, M0)
     assert expected.converged and got.converged
-    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert_allclose(got.cost, expected.cost, rtol=1e-10)
     assert got.n_iter == expected.n_iter
 
 
@@ -327,7 +327,7 @@ def test_a_far_row_of_weight_zero_changes_no_sinkhorn(dtype, rest, far, side):
     # FloatingPointError, ZeroDivisionError or RuntimeError, and since 44c02e6 a ValueError
     # naming M or reg.  Rows and columns of weight 0 with a cost above FAR_COST times the
     # costs with mass are now left out of the solve: the cost, the potentials and the plan
-    # of the rest are those without it (equal, measured; asserted 1e-12 and 1e-5 for
+    # of the rest are those without it (equal, measured; asserted 1e-10 and 1e-5 for
     # float32), its plan row is 0 and its potential the soft-min of the other side's.
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
@@ -361,7 +361,7 @@ def test_a_far_row_of_weight_zero_changes_no_sinkhorn(dtype, rest, far, side):
 def test_far_rows_of_weight_zero_change_no_sinkhorn_value(seed, log_rest, log_far, column):
     # OT_eps(a, b; M) does not depend on a row or column of weight 0: beside costs with mass
     # of size 10^log_rest, one costing 10^log_far times more (up to the float range) leaves
-    # the cost that without it (measured: equal or 3e-16 apart; asserted 1e-12).
+    # the cost that without it (measured: equal or 3e-16 apart; asserted 1e-10).
     rng = np.random.default_rng(seed)
     rest = 10.0**log_rest
     M = cost_matrix(rng.normal(size=(5, 2)), rng.normal(size=(4, 2)), order=2) * rest
@@ -373,14 +373,14 @@ def test_far_rows_of_weight_zero_change_no_sinkhorn_value(seed, log_rest, log_fa
     else:
         got = sinkhorn(np.append(a, 0.0), b, np.vstack([M, np.full((1, 4), far)]), reg=0.1 * rest)
     assert got.converged == expected.converged
-    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert_allclose(got.cost, expected.cost, rtol=1e-10)
     assert np.isfinite(got.f).all() and np.isfinite(got.g).all()
 
 
 def test_the_gradient_beside_a_far_row_of_weight_zero_is_that_without_it():
     # A row of weight 0 costing 1e300 beside costs with mass of 1e-10 was refused (naming
     # M) on tensors too.  Now the gradients in the kept weights and costs are those without
-    # it (2e-15 relative apart, measured; asserted 1e-12), that in the far row's costs 0 (its
+    # it (2e-15 relative apart, measured; asserted 1e-10), that in the far row's costs 0 (its
     # plan row) and in its weight finite: its potential 1e300, capped at INFINITE_GRADIENT
     # times the largest float.
     from otlab.entropic.solver import INFINITE_GRADIENT
@@ -396,14 +396,14 @@ def test_the_gradient_beside_a_far_row_of_weight_zero_is_that_without_it():
     expected = sinkhorn(a0, b, M0, reg=1e-11)
     expected.cost.backward()
     assert got.converged
-    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
-    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-12,
-                    atol=1e-12 * float(a0.grad.abs().max()))
-    assert_allclose(M1.grad[:6].numpy(), M0.grad.numpy(), rtol=1e-12,
-                    atol=1e-12 * float(M0.grad.abs().max()))
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-10)
+    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-10,
+                    atol=1e-10 * float(a0.grad.abs().max()))
+    assert_allclose(M1.grad[:6].numpy(), M0.grad.numpy(), rtol=1e-10,
+                    atol=1e-10 * float(M0.grad.abs().max()))
     assert (M1.grad[6] == 0).all()
     cap = np.finfo(np.float64).max * INFINITE_GRADIENT
-    assert np.isfinite(float(a.grad[6])) and float(a.grad[6]) == pytest.approx(cap, rel=1e-12)
+    assert np.isfinite(float(a.grad[6])) and float(a.grad[6]) == pytest.approx(cap, rel=1e-10)
 
 
 def _soft_c_transform(points, others, weights, pot, eps, order):
@@ -431,7 +431,7 @@ def test_a_far_point_of_weight_zero_changes_no_sinkhorn_samples(order, dtype, sc
     # 0.0 with converged=True for 1.22 (order 2; 1e-100 beside 1e300: ZeroDivisionError);
     # since 44c02e6 a ValueError named reg.  Far points of weight 0 are now left out of the
     # solve: the cost, the plan's kept entries and the kept potentials are those without the
-    # point (float64: equal or 1e-16 apart; float32: 1e-7, measured; asserted 1e-12 and
+    # point (float64: equal or 1e-16 apart; float32: 1e-7, measured; asserted 1e-10 and
     # 1e-5), its plan row is 0 and its potential is the soft-min of the targets' (capped at
     # the largest float where it overflows).
     from otlab.entropic import sinkhorn_samples
@@ -466,7 +466,7 @@ def test_a_far_point_of_weight_zero_changes_no_sinkhorn_samples(order, dtype, sc
 def test_far_points_of_weight_zero_change_no_sinkhorn_value(seed, log_far, order, target):
     # W_eps(a, x; b, y) does not depend on a point of weight 0: the cost with one at
     # 10^log_far (on either side, beyond FAR_FACTOR times the data's reach) is that without
-    # it (measured: equal or 2e-16 apart; asserted 1e-12), and every potential is finite.
+    # it (measured: equal or 2e-16 apart; asserted 1e-10), and every potential is finite.
     from otlab.entropic import sinkhorn_samples
 
     rng = np.random.default_rng(seed)
@@ -480,7 +480,7 @@ def test_far_points_of_weight_zero_change_no_sinkhorn_value(seed, log_far, order
         got = sinkhorn_samples(np.vstack([x, point]), y, a=np.append(np.ones(5), 0.0),
                                reg=0.05, order=order)
     assert got.converged == expected.converged
-    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert_allclose(got.cost, expected.cost, rtol=1e-10)
     assert np.isfinite(got.f).all() and np.isfinite(got.g).all()
 
 
@@ -489,7 +489,7 @@ def test_far_points_of_weight_zero_change_no_sinkhorn_value(seed, log_far, order
 def test_the_gradient_beside_a_far_point_of_weight_zero_is_that_without_it(order, far, mass):
     # With weights that require a gradient the point of weight 0 at (1e100, 1e100) was
     # refused (ValueError naming reg).  Now the gradients in the kept points and weights
-    # are those of the problem without it (equal, measured; asserted 1e-12), the point's
+    # are those of the problem without it (equal, measured; asserted 1e-10), the point's
     # own point gradient is 0 (its plan row is 0) and its weight gradient is finite: its
     # potential, the first variation of the cost in its weight (2e200 at order 2; at 1e300
     # it overflows, and the gradient is capped below the largest float, with room for the
@@ -507,14 +507,14 @@ def test_the_gradient_beside_a_far_point_of_weight_zero_is_that_without_it(order
     expected = sinkhorn_samples(x0, torch.tensor(y), a=a0, reg=0.01, order=order)
     expected.cost.backward()
     assert got.converged
-    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
-    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-12, atol=1e-12)
-    assert_allclose(xt.grad[:6].numpy(), x0.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-10)
+    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-10, atol=1e-10)
+    assert_allclose(xt.grad[:6].numpy(), x0.grad.numpy(), rtol=1e-10, atol=1e-10)
     assert (xt.grad[6] == 0).all()
     assert torch.isfinite(a.grad[6]) and a.grad[6] > 0
     soft = _soft_c_transform(np.array([[far, far]]), y, np.full(5, 0.2),
                              got.g.detach().numpy(), got.reg, order)[0]
-    assert_allclose(float(got.f[6]), min(soft, np.finfo(np.float64).max), rtol=1e-12)
+    assert_allclose(float(got.f[6]), min(soft, np.finfo(np.float64).max), rtol=1e-10)
 
 
 @pytest.mark.parametrize("solver", ["sinkhorn", "unbalanced_sinkhorn"])

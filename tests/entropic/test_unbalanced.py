@@ -738,8 +738,8 @@ def test_the_default_reg_is_a_length_scale_invariant_to_scaling_both_masses(seed
                                     rho=1.0, order=order)
     assert samples and divergence
     # s a normalised is a normalised to round-off (measured 4.4e-16 relative over 150 draws);
-    # asserted 1e-12
-    assert_allclose(samples + divergence, want, rtol=1e-12)
+    # asserted 1e-10
+    assert_allclose(samples + divergence, want, rtol=1e-10)
 
 
 def test_the_negative_value_warning_names_the_function_called(monkeypatch):
@@ -782,7 +782,7 @@ def test_a_row_of_weight_zero_below_the_costs_changes_no_unbalanced_result(row):
     # its costs, overflowed phi(f) = rho (1 - exp(-f/rho)) in the dual: costs near 1000,
     # rho = 1, and a row of weight 0 costing 0 (float32), -1e3 or -1e6 (float64) gave
     # 0 * inf = NaN, 'the dual overflow float64 ... converged=False' where the problem
-    # without it converges.  Now the same result (bitwise here, measured; asserted 1e-12).
+    # without it converges.  Now the same result (bitwise here, measured; asserted 1e-10).
     rng = np.random.default_rng(0)
     M = 1000 + rng.random((6, 5))
     a, b = rng.random(6), rng.random(5)
@@ -797,7 +797,7 @@ def test_a_row_of_weight_zero_below_the_costs_changes_no_unbalanced_result(row):
                                   reg=0.01, rho=1.0)
     assert expected.converged and got.converged
     assert_allclose([got.cost, got.dual, got.mass], [expected.cost, expected.dual, expected.mass],
-                    rtol=1e-12)
+                    rtol=1e-10)
 
 
 def _mass_far_from_a_massless_target_point():
@@ -851,7 +851,7 @@ def test_a_far_row_of_weight_zero_changes_no_unbalanced_sinkhorn(dtype, rest, fa
     # A row of weight 0 costing `far` beside costs with mass of size `rest` set the unit of
     # the costs: unbalanced_sinkhorn (rho = rest) refused it with a ValueError naming M or
     # reg.  It is now left out of the solve as sinkhorn does: the cost, the potentials, the
-    # plan and its marginals are those without it (equal, measured; asserted 1e-12 and 1e-5
+    # plan and its marginals are those without it (equal, measured; asserted 1e-10 and 1e-5
     # for float32), its plan row and marginal are 0 and its potential the solver's update of
     # that row, lambda = rho / (rho + eps) times the soft-min of the other side's (here
     # lambda * far, the soft-min of a row of costs `far` being `far` within eps log 5 / far).
@@ -899,7 +899,7 @@ def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_samples(order
     # (far, far) set the common frame: unbalanced_sinkhorn_samples refused it with a
     # ValueError naming reg ('points of weight 0 set the frame').  It is now left out of the
     # solve: cost, kept potentials, plan and marginals are those without it (float64 equal
-    # or 1e-16 apart, float32 1e-7, measured; asserted 1e-12 and 1e-5), its plan row and
+    # or 1e-16 apart, float32 1e-7, measured; asserted 1e-10 and 1e-5), its plan row and
     # marginal are 0, and its potential is lambda = rho / (rho + eps) times the soft-min of
     # the targets' (the solver's update of that row), capped at the largest float.
     from .test_solver import _soft_c_transform
@@ -935,7 +935,7 @@ def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_samples(order
 def test_the_unbalanced_gradient_beside_a_far_row_of_weight_zero_is_that_without_it():
     # A row of weight 0 costing 1e300 beside costs with mass of 1e-10 was refused (naming
     # M) on tensors too.  Now the gradients in the kept weights and costs are those without
-    # it (measured: equal or 1e-16 relative apart; asserted 1e-12), that in the far row's
+    # it (measured: equal or 1e-16 relative apart; asserted 1e-10), that in the far row's
     # costs 0 (its plan row), and that in its weight the unbalanced first variation
     # phi_rho(f) + eps m_b = rho (1 - exp(-f / rho)) + eps m_b, here rho + eps (f = 9e299).
     rng = np.random.default_rng(0)
@@ -949,20 +949,20 @@ def test_the_unbalanced_gradient_beside_a_far_row_of_weight_zero_is_that_without
     expected = unbalanced_sinkhorn(a0, b, M0, reg=1e-11, rho=1e-10)
     expected.cost.backward()
     assert got.converged
-    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
-    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-12,
-                    atol=1e-12 * float(a0.grad.abs().max()))
-    assert_allclose(M1.grad[:6].numpy(), M0.grad.numpy(), rtol=1e-12,
-                    atol=1e-12 * float(M0.grad.abs().max()))
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-10)
+    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-10,
+                    atol=1e-10 * float(a0.grad.abs().max()))
+    assert_allclose(M1.grad[:6].numpy(), M0.grad.numpy(), rtol=1e-10,
+                    atol=1e-10 * float(M0.grad.abs().max()))
     assert (M1.grad[6] == 0).all()
-    assert float(a.grad[6]) == pytest.approx(1e-10 + 1e-11 * 1.0, rel=1e-12)
+    assert float(a.grad[6]) == pytest.approx(1e-10 + 1e-11 * 1.0, rel=1e-10)
 
 
 def test_the_unbalanced_samples_gradient_beside_a_far_point_of_weight_zero_is_that_without_it():
     # Beside 6 N(0,1) points of mass 1 and 5 targets of mass 2 (order 2, reg 0.01, rho 1), a
     # point of weight 0 at (1e100, 1e100) was refused (naming reg) on tensors too.  Now the
     # gradients in the kept points and masses are those without it (measured: equal; asserted
-    # 1e-12), that in the far point 0, and that in its mass phi_rho(f) + eps m_b = rho + eps m_b
+    # 1e-10), that in the far point 0, and that in its mass phi_rho(f) + eps m_b = rho + eps m_b
     # (f = 2e200).
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
@@ -977,11 +977,11 @@ def test_the_unbalanced_samples_gradient_beside_a_far_point_of_weight_zero_is_th
     expected = unbalanced_sinkhorn_samples(x0, y, a0, b0, rho=1.0, reg=0.01)
     expected.cost.backward()
     assert got.converged
-    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-12)
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-10)
     for kept, ref in ((x1.grad[:6], x0.grad), (a1.grad[:6], a0.grad), (b1.grad, b0.grad)):
-        assert_allclose(kept.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12 * float(ref.abs().max()))
+        assert_allclose(kept.numpy(), ref.numpy(), rtol=1e-10, atol=1e-10 * float(ref.abs().max()))
     assert (x1.grad[6] == 0).all()
-    assert float(a1.grad[6]) == pytest.approx(1.0 + 0.01 * 10.0, rel=1e-12)
+    assert float(a1.grad[6]) == pytest.approx(1.0 + 0.01 * 10.0, rel=1e-10)
 
 
 @settings(max_examples=40, deadline=None)
@@ -992,7 +992,7 @@ def test_far_rows_of_weight_zero_change_no_unbalanced_sinkhorn_value(seed, log_r
     # UOT_eps,rho(a, b; M) does not depend on a row or column of weight 0 (it enters no plan
     # entry nor KL term): beside costs with mass of size 10^log_rest, one costing 10^log_far
     # times more (up to the float range) leaves the cost that without it (measured: equal;
-    # asserted 1e-12), and every potential is finite.
+    # asserted 1e-10), and every potential is finite.
     rng = np.random.default_rng(seed)
     rest = 10.0**log_rest
     M = cost_matrix(rng.normal(size=(5, 2)), rng.normal(size=(4, 2)), order=2) * rest
@@ -1005,7 +1005,7 @@ def test_far_rows_of_weight_zero_change_no_unbalanced_sinkhorn_value(seed, log_r
     else:
         got = unbalanced_sinkhorn(np.append(a, 0.0), b, np.vstack([M, np.full((1, 4), far)]), **kw)
     assert got.converged == expected.converged
-    assert_allclose(got.cost, expected.cost, rtol=1e-12)
+    assert_allclose(got.cost, expected.cost, rtol=1e-10)
     assert np.isfinite(got.f).all() and np.isfinite(got.g).all()
 
 
@@ -1016,7 +1016,7 @@ def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_divergence(or
     # weight 0 at (1e100, 1e100) set the frame and unbalanced_sinkhorn_divergence refused it
     # (ValueError naming reg).  It changes no term: with weights that need no gradient it is
     # left out, and the value and the points' gradients are those without it (measured:
-    # equal; asserted 1e-12), the far point's gradient 0.
+    # equal; asserted 1e-10), the far point's gradient 0.
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
     a, b = np.ones(6), np.full(5, 2.0)
@@ -1035,7 +1035,7 @@ def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_divergence(or
         got = unbalanced_sinkhorn_divergence(x1, y, np.append(a, 0.0), b, rho=1.0, reg=0.01,
                                              order=order)
         got.backward()
-        assert_allclose(x1.grad[:6].numpy(), x0.grad.numpy(), rtol=1e-12,
-                        atol=1e-12 * float(x0.grad.abs().max()))
+        assert_allclose(x1.grad[:6].numpy(), x0.grad.numpy(), rtol=1e-10,
+                        atol=1e-10 * float(x0.grad.abs().max()))
         assert (x1.grad[6] == 0).all()
-    assert_allclose(float(got.detach()), float(expected.detach()), rtol=1e-12)
+    assert_allclose(float(got.detach()), float(expected.detach()), rtol=1e-10)
