@@ -43,6 +43,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .._validation import as_cost_matrix, as_histogram
+
 __all__ = ["far_masks", "without_far_points", "far_rows", "without_far_rows", "FAR_COST"]
 
 #: A row or column of weight 0 of a cost matrix is left out of the solve when one of its
@@ -154,10 +156,13 @@ def far_rows(a, b, M):
 def without_far_rows(solve, a, b, M, masks, b_scaled, *, rho=None):
     """``solve(a, b, M)`` without the far rows and columns of weight 0, filled back.
 
-    ``a``, ``b``, ``M`` are the validated inputs (arrays or tensors); ``b_scaled``
+    ``a``, ``b``, ``M`` are the caller's inputs (arrays or tensors, validated here as
+    :func:`~otlab.sinkhorn` validates them); ``b_scaled``
     (tensor) is ``b`` at ``a``'s mass, the weights of the columns' soft-min (``b``
     itself for unbalanced problems, which give ``rho``, the pair of KL weights).
     """
+    a, b = as_histogram(a, "a"), as_histogram(b, "b")
+    M = as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")
     rows, cols = masks
     keep_r, keep_c = ~rows, ~cols
     res = solve(_take(a, keep_r), _take(b, keep_c), _take(_take(M, keep_r).T, keep_c).T)

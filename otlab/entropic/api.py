@@ -317,8 +317,6 @@ def sinkhorn(a, b, M, reg, *, tol: float | None = None, max_iter: int | None = N
         def solve(a, b, M):
             return sinkhorn(a, b, M, reg, tol=tol, max_iter=max_iter, scaling=scaling,
                             mass_rtol=mass_rtol, acceleration=acceleration)
-        a, b = as_histogram(a, "a"), as_histogram(b, "b")
-        M = as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")
         return without_far_rows(solve, a, b, M, masks, b_t)
     op, eps, schedule, out, scale, least = _dense_problem(M_t, reg, options, out, from_least=True,
                                                           weights=(a_t, b_t))

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .._backend import is_torch
-from .._validation import as_cost_matrix, as_histogram, check_order, check_positive
+from .._validation import check_order, check_positive
 from .._warnings import CostOverflowWarning, external_stacklevel
 from ..frames import scale_by_power
 from ..sample import sample_pair
@@ -266,8 +266,6 @@ def unbalanced_sinkhorn(a, b, M, reg, *, rho, tol: float | None = None,
         def solve(a, b, M):
             return unbalanced_sinkhorn(a, b, M, reg, rho=rho, tol=tol, max_iter=max_iter,
                                        scaling=scaling, acceleration=acceleration)
-        a, b = as_histogram(a, "a"), as_histogram(b, "b")
-        M = as_cost_matrix(M, (a.shape[0], b.shape[0]), "M")
         return without_far_rows(solve, a, b, M, masks, b_t, rho=rho_pair)
     options = SinkhornOptions.build(tol=tol, max_iter=max_iter, scaling=scaling,
                                     acceleration=acceleration, default_tol=DEFAULT_TOL)
