@@ -20,3 +20,39 @@ def exact_cost(a, b, M):
     """
     top = float(np.abs(M).max())
     return float(ot.emd2(a, b, M / top)) * top if top > 0 else 0.0
+
+
+#: (dtype, size of the costs with mass, cost of the far row) of the far-row tests.
+FAR_ROW_CASES = [
+    (np.float64, 1e-10, 1e300), (np.float64, 1e-50, 1e300), (np.float64, 1.0, 1.7e308),
+    (np.float32, 1.0, 3e38), (np.float32, 1e-3, 1e35),
+]
+
+
+def far_row_problem(dtype, rest, far, side):
+    """6 x 5 squared-distance costs of size ``rest`` with uniform weights, ``(a, b, M)``, and
+    the same with a row (``side="row"``) or column of weight 0 costing ``far`` appended."""
+    from otlab.costs import cost_matrix
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    M = (cost_matrix(x, y, order=2) * rest).astype(dtype)
+    a, b = np.full(6, 1 / 6, dtype=dtype), np.full(5, 1 / 5, dtype=dtype)
+    if side == "row":
+        wide = (np.append(a, 0.0).astype(dtype), b,
+                np.vstack([M, np.full((1, 5), far, dtype=dtype)]))
+    else:
+        wide = (a, np.append(b, 0.0).astype(dtype),
+                np.hstack([M, np.full((6, 1), far, dtype=dtype)]))
+    return (a, b, M), wide
+
+
+def split_far(u, v, side):
+    """Row and column vectors ``u``, ``v`` of a far-row problem's result: the kept parts and
+    the far entry, ``(u_kept, v_kept, far)``."""
+    return (u[:6], v, u[6]) if side == "row" else (u, v[:5], v[5])
+
+
+def split_far_plan(plan, side):
+    """The plan of a far-row problem: the kept block and the far row or column."""
+    return (plan[:6], plan[6]) if side == "row" else (plan[:, :5], plan[:, 5])

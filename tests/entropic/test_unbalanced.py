@@ -20,6 +20,7 @@ from otlab._warnings import CostOverflowWarning
 from otlab.exact import ConvergenceWarning
 
 from ..strategies import offsets, rotations
+from .problems import FAR_ROW_CASES, far_row_problem, split_far, split_far_plan
 from .unbalanced_oracle import exact_unbalanced
 
 TIGHT = dict(tol=1e-11, max_iter=100000)
@@ -843,10 +844,7 @@ def test_a_massless_point_with_an_overflowing_gradient_gets_a_finite_one(diverge
 
 
 @pytest.mark.parametrize("side", ["row", "column"])
-@pytest.mark.parametrize("dtype, rest, far", [
-    (np.float64, 1e-10, 1e300), (np.float64, 1e-50, 1e300), (np.float64, 1.0, 1.7e308),
-    (np.float32, 1.0, 3e38), (np.float32, 1e-3, 1e35),
-])
+@pytest.mark.parametrize("dtype, rest, far", FAR_ROW_CASES)
 def test_a_far_row_of_weight_zero_changes_no_unbalanced_sinkhorn(dtype, rest, far, side):
     # A row of weight 0 costing `far` beside costs with mass of size `rest` set the unit of
     # the costs: unbalanced_sinkhorn (rho = rest) refused it with a ValueError naming M or
@@ -855,24 +853,13 @@ def test_a_far_row_of_weight_zero_changes_no_unbalanced_sinkhorn(dtype, rest, fa
     # for float32), its plan row and marginal are 0 and its potential the solver's update of
     # that row, lambda = rho / (rho + eps) times the soft-min of the other side's (here
     # lambda * far, the soft-min of a row of costs `far` being `far` within eps log 5 / far).
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
-    M = (cost_matrix(x, y, order=2) * rest).astype(dtype)
-    a, b = np.full(6, 1 / 6, dtype=dtype), np.full(5, 1 / 5, dtype=dtype)
+    (a, b, M), wide = far_row_problem(dtype, rest, far, side)
     reg = 0.1 * rest
     expected = unbalanced_sinkhorn(a, b, M, reg=reg, rho=rest)
-    if side == "row":
-        got = unbalanced_sinkhorn(np.append(a, 0.0).astype(dtype), b,
-                                  np.vstack([M, np.full((1, 5), far, dtype=dtype)]),
-                                  reg=reg, rho=rest)
-        f, g, plan, pot, far_plan = got.f[:6], got.g, got.plan[:6], got.f[6], got.plan[6]
-        rows, cols, far_marginal = got.row_marginal[:6], got.col_marginal, got.row_marginal[6]
-    else:
-        got = unbalanced_sinkhorn(a, np.append(b, 0.0).astype(dtype),
-                                  np.hstack([M, np.full((6, 1), far, dtype=dtype)]),
-                                  reg=reg, rho=rest)
-        f, g, plan, pot, far_plan = got.f, got.g[:5], got.plan[:, :5], got.g[5], got.plan[:, 5]
-        rows, cols, far_marginal = got.row_marginal, got.col_marginal[:5], got.col_marginal[5]
+    got = unbalanced_sinkhorn(*wide, reg=reg, rho=rest)
+    f, g, pot = split_far(got.f, got.g, side)
+    plan, far_plan = split_far_plan(got.plan, side)
+    rows, cols, far_marginal = split_far(got.row_marginal, got.col_marginal, side)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     assert expected.converged and got.converged
     assert_allclose(got.cost, expected.cost, rtol=rtol)
