@@ -332,7 +332,7 @@ def test_a_far_row_of_weight_zero_changes_no_sinkhorn(dtype, rest, far, side):
     expected, got = sinkhorn(a, b, M, reg=reg), sinkhorn(*wide, reg=reg)
     f, g, pot = split_far(got.f, got.g, side)
     plan, far_plan = split_far_plan(got.plan, side)
-    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
     assert expected.converged and got.converged
     assert_allclose(got.cost, expected.cost, rtol=rtol)
     assert_allclose(f, expected.f, rtol=rtol, atol=rtol * abs(expected.f).max())
@@ -432,7 +432,7 @@ def test_a_far_point_of_weight_zero_changes_no_sinkhorn_samples(order, dtype, sc
     expected = sinkhorn_samples(x, y, reg=reg, order=order)
     got = sinkhorn_samples(np.vstack([x, np.array([[far, far]], dtype=dtype)]), y,
                            a=np.append(np.ones(6), 0.0).astype(dtype), reg=reg, order=order)
-    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
     assert expected.converged and got.converged
     assert_allclose(got.cost, expected.cost, rtol=rtol)
     assert_allclose(got.f[:6], expected.f, rtol=rtol, atol=rtol * abs(expected.f).max())

@@ -860,7 +860,7 @@ def test_a_far_row_of_weight_zero_changes_no_unbalanced_sinkhorn(dtype, rest, fa
     f, g, pot = split_far(got.f, got.g, side)
     plan, far_plan = split_far_plan(got.plan, side)
     rows, cols, far_marginal = split_far(got.row_marginal, got.col_marginal, side)
-    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
     assert expected.converged and got.converged
     assert_allclose(got.cost, expected.cost, rtol=rtol)
     assert_allclose(got.objective, expected.objective, rtol=rtol)
@@ -900,7 +900,7 @@ def test_a_far_point_of_weight_zero_changes_no_unbalanced_sinkhorn_samples(order
     got = unbalanced_sinkhorn_samples(np.vstack([x, np.array([[far, far]], dtype=dtype)]), y,
                                       np.append(a, 0.0).astype(dtype), b, rho=rho, reg=reg,
                                       order=order)
-    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    rtol = 1e-10 if dtype == np.float64 else 1e-5
     assert expected.converged and got.converged
     assert_allclose(got.cost, expected.cost, rtol=rtol)
     assert_allclose(got.mass, expected.mass, rtol=rtol)
