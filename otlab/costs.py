@@ -335,6 +335,8 @@ def far_zero_weight(x, a, y, b) -> tuple[np.ndarray, np.ndarray]:
     >>> far_zero_weight(x, np.array([0.5, 0.5, 0.0]), np.array([[2.0]]), np.ones(1))
     (array([False, False,  True]), array([False]))
     """
+    if bool((a > 0).all() and (b > 0).all()):  # the common case: nothing to look for
+        return np.zeros(a.shape[0], bool), np.zeros(b.shape[0], bool)
     mass = np.concatenate([x[a > 0], y[b > 0]])
     centre = np.median(mass, axis=0)
     with np.errstate(over="ignore", invalid="ignore"):
