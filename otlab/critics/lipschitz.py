@@ -133,7 +133,11 @@ PAPER_SETTINGS = {
 #: 0.89 after 32000 and 0.92 and 0.905 after 64000 steps, two seeds: the source's
 #: mass sits at the funnels' tips, which each doubling draws sharper; at D = 32
 #: the estimate was 6.8 % and 4.9 % low after 16000 and 4.7 % and 3.1 % after
-#: 64000; about 200 CPU seconds at D = 2 and 450 at D = 32).
+#: 64000; about 200 CPU seconds at D = 2 and 450 at D = 32);
+#: ``"samplers_steps_from_d97"``: for ``"lp"`` the steps on samplers from D = 97
+#: on, 32000 (at D = 128 with 16 funnels 16000 steps left the estimate 3.6 % to
+#: 7.2 % low on six seeds, two of them beyond 5 %; 32000 took the slope along
+#: the optimal moves from 0.935-0.973 to about 0.99, in about 470 CPU seconds).
 #: ``"batch_size"``: points per side of each minibatch,
 #: 256 (:func:`otlab.critics.default_batch_size`);
 #: ``"samplers_batch_size_above_d32"``: for ``"lp"`` on samplers from D = 33
@@ -160,6 +164,7 @@ DEFAULT_SETTINGS = {
            "steps_unit": 1000,
            "samplers_steps": 16000 if name == "lp" else None,
            "samplers_steps_up_to_d32": 64000 if name == "lp" else None,
+           "samplers_steps_from_d97": 32000 if name == "lp" else None,
            "batch_size": 256,
            "samplers_batch_size_above_d32": 512 if name == "lp" else None,
            "samplers_penalty_batch": 256 if name == "lp" else None,

@@ -236,7 +236,8 @@ def estimate_w1(x, y, *, a=None, b=None, lipschitz: str = "lp", hidden=None,
     steps : int, optional
         Optimiser steps (one minibatch of x and of y each); default
         :func:`default_steps` of the dimension and method: on samplers for
-        ``"lp"`` 64000 up to D = 32, 16000 from D = 33 on; on fixed samples, and for the other
+        ``"lp"`` 64000 up to D = 32, 16000 from D = 33 to 96 and 32000 from
+        D = 97 on; on fixed samples, and for the other
         methods, 1000 up to D = 32, 1000 more per 32 dimensions, 4000 from
         D = 97 on.
     batch_size : int, optional

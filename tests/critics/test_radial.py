@@ -94,12 +94,12 @@ def test_radial_must_be_a_bool_and_not_with_spectral_norm():
 def test_the_default_steps_grow_by_a_unit_per_32_dimensions_to_four_except_lp_on_samplers(
         d, e, method):
     """One unit of 1000 up to D = 32, four from D = 97; "lp" on samplers: 64000 up to
-    D = 32, 16000 above."""
+    D = 32, 16000 to D = 96, 32000 from D = 97 on."""
     for samplers in (True, False):
         lo, hi = sorted((d, e))
         steps = default_steps(d, method, samplers=samplers)
         if method == "lp" and samplers:
-            assert steps == (64000 if d <= 32 else 16000)
+            assert steps == (64000 if d <= 32 else 16000 if d <= 96 else 32000)
             continue
         assert default_steps(lo, method, samplers=samplers) <= default_steps(
             hi, method, samplers=samplers)
@@ -129,7 +129,7 @@ def test_steps_and_log_every_resolve_from_the_data_dimension_unless_given():
     assert with_dimension(unresolved, 32).input_scale == "radius"  # fixed samples
     assert (resolved.penalty, with_dimension(unresolved, 32, samplers=True).penalty,
             with_dimension(unresolved, 32).penalty) == (10.0, 30.0, 10.0)
-    assert with_dimension(unresolved, 200, samplers=True).steps == 16000
+    assert with_dimension(unresolved, 200, samplers=True).steps == 32000
     assert with_dimension(unresolved, 200).steps == 4000
     gp = cfg.__class__(**{**unresolved.__dict__, "lipschitz": "gp"})
     assert with_dimension(gp, 200, samplers=True).steps == 4000

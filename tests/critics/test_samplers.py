@@ -157,7 +157,7 @@ def test_sampler_that_turns_non_finite_during_training_raises():
 
 
 def test_the_default_steps_of_lp_are_larger_on_samplers_than_on_fixed_samples():
-    """default_steps(samplers=True) for samplers (16000 from D = 33 on), 2000 for arrays at D = 33.
+    """default_steps(samplers=True) for samplers (16000 at D = 33 to 96), 2000 for arrays at D = 33.
 
     In 33-D: up to D = 32 the samplers' default is 64000 steps (``default_steps``), too many
     for a unit test.
