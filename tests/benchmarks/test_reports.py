@@ -31,7 +31,7 @@ RERENDER = [
     ("critics_w1_benchmark", "critics_w1_benchmark",
      "--report-only --results {results}/critics_w1_benchmark.jsonl"),
     ("critics_w1_diagnosis", "critics_w1_diagnosis",
-     "--report-only --results {results}/critics_w1_diagnosis.jsonl"),
+     "--report-only --seeds 0 1 2 3 4 5 --results {results}/critics_w1_diagnosis.jsonl"),
     ("distributed", "distributed",
      "--report-only --results {results}/distributed.jsonl --out {out}"),
     ("divergences", "divergences",
