@@ -56,3 +56,36 @@ def split_far(u, v, side):
 def split_far_plan(plan, side):
     """The plan of a far-row problem: the kept block and the far row or column."""
     return (plan[:6], plan[6]) if side == "row" else (plan[:, :5], plan[:, 5])
+
+
+def far_row_gradients(solve):
+    """Gradients of ``solve(a, b, M).cost`` with and without a far row of weight 0.
+
+    The problem: 6 x 5 squared-distance costs of size 1e-10, uniform weights, and a
+    row of weight 0 costing 1e300 appended.  Asserts that both solves converge to the
+    same cost and that the gradients in the kept weights and costs agree (1e-10 relative
+    to their largest entry); returns the far row's ``(weight gradient, cost gradients)``.
+    """
+    import torch
+    from numpy.testing import assert_allclose
+
+    from otlab.costs import cost_matrix
+
+    rng = np.random.default_rng(0)
+    M = cost_matrix(rng.normal(size=(6, 2)), rng.normal(size=(5, 2)), order=2) * 1e-10
+    b = torch.full((5,), 0.2, dtype=torch.float64)
+    a = torch.tensor(np.append(np.full(6, 1 / 6), 0.0), requires_grad=True)
+    M1 = torch.tensor(np.vstack([M, np.full((1, 5), 1e300)]), requires_grad=True)
+    got = solve(a, b, M1)
+    got.cost.backward()
+    a0 = torch.tensor(np.full(6, 1 / 6), requires_grad=True)
+    M0 = torch.tensor(M, requires_grad=True)
+    expected = solve(a0, b, M0)
+    expected.cost.backward()
+    assert got.converged
+    assert_allclose(float(got.cost.detach()), float(expected.cost.detach()), rtol=1e-10)
+    assert_allclose(a.grad[:6].numpy(), a0.grad.numpy(), rtol=1e-10,
+                    atol=1e-10 * float(a0.grad.abs().max()))
+    assert_allclose(M1.grad[:6].numpy(), M0.grad.numpy(), rtol=1e-10,
+                    atol=1e-10 * float(M0.grad.abs().max()))
+    return float(a.grad[6]), M1.grad[6]
