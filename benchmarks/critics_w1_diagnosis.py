@@ -641,11 +641,10 @@ def _train_cones(sample_x, sample_y, seed, opts):
     true 1.1 at D = 128, measured).  Returns the critic and its gap on the
     selection sample.
     """
-    import math
-
     import torch
 
-    torch.manual_seed(seed)
+    from otlab.critics._loop import lr_factor
+
     rng = np.random.default_rng([seed, 5])
     ref_x, ref_y = sample_x(opts["n_eval"], rng), sample_y(opts["n_eval"], rng)
     pick = np.random.default_rng([seed, 6])
@@ -669,7 +668,7 @@ def _train_cones(sample_x, sample_y, seed, opts):
 
         for step in range(opts["steps"]):
             for group in opt.param_groups:
-                group["lr"] = opts["lr"] * 0.5 * (1 + math.cos(math.pi * step / opts["steps"]))
+                group["lr"] = opts["lr"] * lr_factor("cosine", step + 1, opts["steps"])
             xb = standard(sample_x(opts["batch_size"], rng))
             yb = standard(sample_y(opts["batch_size"], rng))
             loss = critic(yb).mean() - critic(xb).mean()
