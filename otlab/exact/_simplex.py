@@ -161,7 +161,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._dot import dot
-from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
+from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL, SKIP_LEVELS
 
 __all__ = ["NetworkSimplex", "OPTIMAL", "INFEASIBLE", "MAX_ITER_REACHED", "EPSILON"]
 
@@ -225,6 +225,8 @@ class NetworkSimplex:
         self.pi = np.zeros(nodes + 1)
         self.tree_flow = np.concatenate([a, b, [0.0]]).astype(np.float64)
         self.stem = np.empty((4, nodes + 1), np.int32)  # scratch space of a pivot
+        self.skip = np.empty((SKIP_LEVELS, nodes + 1), np.int32)  # set and kept by ``run``
+        self.relinked = np.empty(2 * nodes + 8, np.int32)  # scratch space of a pivot
         #: Node number of each node (sources, then ``n`` + targets, then the root): nodes are
         #: renumbered in thread order (see :meth:`_renumber`).
         self._pos = np.arange(nodes + 1, dtype=np.int32)
@@ -411,7 +413,7 @@ class NetworkSimplex:
                 *arcs, self.parent, self.pred,
                 self.up, self.thread, self.rev_thread, self.succ, self.last, self.pi,
                 self.tree_flow, self.art, self.stem, self._start, min(budget, chunk), self.work,
-                float(self.block_factor))
+                float(self.block_factor), self.skip, self.relinked)
             self.pivots += pivots
             budget -= pivots
             if status == MAX_ITER_REACHED and budget > 0:

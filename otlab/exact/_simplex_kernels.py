@@ -16,7 +16,12 @@ every node ``v``
 * ``tree_flow[v]``: the flow on the tree arc from ``v`` to its parent (the artificial
   arc's when ``pred[v]`` is ``-1``).  Arcs off the tree carry no flow, so these are all
   the flows, and the arcs keep none of their own; the walks along a cycle read and change
-  them in node arrays (a few hundred kilobytes) instead of the arcs' (megabytes).
+  them in node arrays (a few hundred kilobytes) instead of the arcs' (megabytes);
+* ``skip[l, v]``: the node :math:`2^{l+1}` places after ``v`` in the thread (l = 0, 1, 2),
+  so that a walk along the thread can follow 8 chains of loads at once (``_shift``).
+  Set for all nodes when :func:`run` starts, then kept by each pivot: where a pivot
+  changed ``thread[v]``, ``skip[l]`` changes at ``v`` and the :math:`2^{l+1} - 1` nodes
+  before it.
 
 A pivot re-hangs one subtree ``S`` (rooted at the leaving arc's lower node ``u_out``) from
 the entering arc's end ``u_in`` inside it: the new preorder of ``S`` is the old one cut
@@ -25,7 +30,8 @@ updates), then spliced after the entering arc's other end ``v_in``; ``last`` cha
 the stem and on the ancestors whose subtree ended where ``S`` was cut or is inserted.
 The potentials of ``S`` (or, when ``S`` holds most nodes, those of the rest, by the
 opposite amount: potentials only matter up to a common constant) move by the entering
-arc's reduced cost, walking the thread.  No stack, no allocation in a pivot.
+arc's reduced cost, walking the thread 8 places at a time.  No stack, no allocation in a
+pivot.
 
 ``work`` counts, over all calls: arcs priced, potentials shifted, cycle nodes walked,
 stem nodes re-hung, degenerate pivots (no flow moved), ancestors whose last node changed.
@@ -38,7 +44,8 @@ from numba import njit
 
 from ._simplex_codes import EPSILON, INFEASIBLE, MAX_ITER_REACHED, OPTIMAL
 
-__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber", "max_excess"]
+__all__ = ["run", "build", "cold", "relabel_all", "append", "renumber", "max_excess",
+           "set_skips"]
 
 
 @njit(cache=True, nogil=True)
@@ -148,11 +155,13 @@ def _climb(first, old, new, parent, last):
 
 
 @njit(cache=True, nogil=True)
-def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem):
+def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem, relinked):
     """Re-order the thread for ``S`` (subtree of ``u_out``) re-hung from ``u_in`` below ``v_in``.
 
-    Parent pointers are still the old ones.  ``stem`` (4 x nodes) is scratch space.
-    Returns the new last node of ``S`` and the stem length.
+    Parent pointers are still the old ones.  ``stem`` (4 x nodes) is scratch space;
+    ``relinked`` receives the nodes whose ``thread`` changed.  Returns the new last
+    node of ``S``, the stem length, the ancestors whose last node changed and the
+    number of relinked nodes.
     """
     # the stem u_in = w_0, ..., w_k = u_out with its old thread data
     k = 0
@@ -172,15 +181,20 @@ def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem):
     # new order of S: piece(w_0) piece(w_1) ... piece(w_k), where piece(w_i) is
     # [w_i .. rev_thread[w_{i-1}]] followed by [thread[last[w_{i-1}]] .. last[w_i]]
     tail = stem[2, 0]
+    n_relinked = 0
     for i in range(1, k):
         w = stem[0, i]
         thread[tail] = w
         rev_thread[w] = tail
+        relinked[n_relinked] = tail
+        n_relinked += 1
         tail = stem[1, i - 1]
         if stem[2, i - 1] != stem[2, i]:
             c = stem[3, i - 1]
             thread[tail] = c
             rev_thread[c] = tail
+            relinked[n_relinked] = tail
+            n_relinked += 1
             tail = stem[2, i]
     new_last = tail
     # cut the old piece out
@@ -193,10 +207,47 @@ def _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem):
     rev_thread[u_in] = v_in
     thread[new_last] = nxt
     rev_thread[nxt] = new_last
+    relinked[n_relinked] = before
+    relinked[n_relinked + 1] = v_in
+    relinked[n_relinked + 2] = new_last
+    n_relinked += 3
     climbed += _climb(v_in, v_in, new_last, parent, last)
     for i in range(k):
         last[stem[0, i]] = new_last
-    return new_last, k, climbed
+    return new_last, k, climbed, n_relinked
+
+
+@njit(cache=True, nogil=True)
+def set_skips(thread, skip):
+    """``skip[l, v]``: the node ``2**(l + 1)`` places after ``v``, for every node."""
+    links = thread
+    for level in range(skip.shape[0]):
+        out = skip[level]
+        for v in range(thread.shape[0]):
+            out[v] = links[np.uint32(links[v])]
+        links = out
+
+
+@njit(cache=True, nogil=True)
+def _mend(relinked, n_relinked, span, links, out, rev_thread):
+    """``out[w] = links[links[w]]`` at each relinked node and the ``span - 1`` nodes before it."""
+    for i in range(n_relinked):
+        w = np.uint32(relinked[i])
+        for _ in range(span):
+            out[w] = links[np.uint32(links[w])]
+            w = np.uint32(rev_thread[w])
+
+
+@njit(cache=True, nogil=True)
+def _fix_skips(relinked, n_relinked, thread, rev_thread, skip):
+    """Mend ``skip`` after ``thread`` changed at the ``relinked`` nodes (each level in turn).
+
+    ``skip[l, v]`` depends on the ``2**(l + 1)`` links from ``v`` on, so it changes at a
+    relinked node and at the ``2**(l + 1) - 1`` nodes before it.
+    """
+    _mend(relinked, n_relinked, 2, thread, skip[0], rev_thread)
+    for level in range(1, skip.shape[0]):
+        _mend(relinked, n_relinked, 2 << level, skip[level - 1], skip[level], rev_thread)
 
 
 # Node numbers in the loops below are cast to unsigned integers: indexing with a signed one
@@ -234,6 +285,57 @@ def _add_along(first, stop, amount, values, links):
 
 
 @njit(cache=True, nogil=True)
+def _shift(first, count, amount, values, thread, skip):
+    """``values[w] += amount`` for the ``count`` nodes of the thread from ``first`` on.
+
+    Eight walks at once, one for each place modulo 8, each 8 places a step along
+    ``skip[2]``: eight independent chains of loads instead of one.  Measured with
+    one, two, four and eight chains (module notes of :mod:`._simplex`).
+    """
+    near, far = skip[1], skip[2]
+    a = np.uint32(first)
+    b = np.uint32(thread[a])
+    c = np.uint32(skip[0, a])
+    d = np.uint32(skip[0, b])
+    e = np.uint32(near[a])
+    f = np.uint32(near[b])
+    g = np.uint32(near[c])
+    h = np.uint32(near[d])
+    for _ in range(count >> 3):
+        values[a] += amount
+        values[b] += amount
+        values[c] += amount
+        values[d] += amount
+        values[e] += amount
+        values[f] += amount
+        values[g] += amount
+        values[h] += amount
+        a = np.uint32(far[a])
+        b = np.uint32(far[b])
+        c = np.uint32(far[c])
+        d = np.uint32(far[d])
+        e = np.uint32(far[e])
+        f = np.uint32(far[f])
+        g = np.uint32(far[g])
+        h = np.uint32(far[h])
+    left = count & 7  # a, b, c, ... now sit on the places left, in order
+    if left >= 1:
+        values[a] += amount
+    if left >= 2:
+        values[b] += amount
+    if left >= 3:
+        values[c] += amount
+    if left >= 4:
+        values[d] += amount
+    if left >= 5:
+        values[e] += amount
+    if left >= 6:
+        values[f] += amount
+    if left >= 7:
+        values[g] += amount
+
+
+@njit(cache=True, nogil=True)
 def _leaving(first, join, on_up, ties, delta, u_out, parent, up, tree_flow):
     """The blocking arc on the path ``first .. join``: arcs pointing up (``on_up``) or down.
 
@@ -260,7 +362,7 @@ def _augment(first, join, amount, parent, up, tree_flow):
 
 @njit(cache=True, nogil=True)
 def pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last,
-          pi, tree_flow, stem, work):
+          pi, tree_flow, stem, work, skip, relinked):
     """Bring arc ``e`` into the tree; returns False when the cycle has no blocking arc."""
     s, t = src[e], tgt[e]
     join, walked = _apex(s, t, succ, parent)
@@ -287,7 +389,9 @@ def pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, 
     moved = succ[u_out]
     _add_along(parent[u_out], join, -moved, succ, parent)  # the old ancestors lose the subtree ...
     _add_along(v_in, join, moved, succ, parent)  # ... the new ones gain it
-    new_last, n_stem, climbed = _rethread(u_in, u_out, v_in, parent, thread, rev_thread, last, stem)
+    new_last, n_stem, climbed, n_relinked = _rethread(u_in, u_out, v_in, parent, thread,
+                                                      rev_thread, last, stem, relinked)
+    _fix_skips(relinked, n_relinked, thread, rev_thread, skip)
     w, new_parent, new_arc, new_up, below, new_flow = u_in, v_in, e, up_in, 0, delta
     while True:  # the stem u_in .. u_out, reversed, below v_in; flows move with their arcs
         old_parent, old_arc, old_up, old_size = parent[w], pred[w], up[w], succ[w]
@@ -303,10 +407,10 @@ def pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, 
         w = old_parent
     root = parent.shape[0] - 1
     if 2 * moved <= root + 1:  # shift the smaller side
-        _add_along(u_in, thread[new_last], sigma, pi, thread)
+        _shift(u_in, moved, sigma, pi, thread, skip)
         work[1] += moved
     else:
-        _add_along(thread[new_last], u_in, -sigma, pi, thread)
+        _shift(thread[new_last], root + 1 - moved, -sigma, pi, thread, skip)
         work[1] += root + 1 - moved
     work[2] += walked
     work[3] += n_stem
@@ -318,10 +422,12 @@ def pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, 
 
 @njit(cache=True, nogil=True)
 def run(src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last, pi,
-        tree_flow, art, stem, start, max_iter, work, block_factor):
+        tree_flow, art, stem, start, max_iter, work, block_factor, skip, relinked):
     """Pivot until no arc prices out (with potentials recomputed exactly) or ``max_iter``.
 
     The pricing blocks hold ``block_factor`` times the square root of the number of arcs.
+    ``skip`` (``SKIP_LEVELS`` x nodes) is set from the thread here and kept by the pivots;
+    ``relinked`` (2 nodes + 3 or more) is scratch space.
     """
     n_arcs = src.shape[0]
     n_nodes = parent.shape[0]
@@ -330,6 +436,7 @@ def run(src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last,
     since = 0  # pivots since the potentials were last recomputed from the tree
     if n_arcs == 0:
         return OPTIMAL, pivots, 0
+    set_skips(thread, skip)
     while True:
         e, new_start = price(src, tgt, cost, basic, pi, start, block)
         work[0] += (new_start - start) % n_arcs if new_start != start else n_arcs
@@ -343,7 +450,7 @@ def run(src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last,
         if pivots >= max_iter:
             return MAX_ITER_REACHED, pivots, start
         if not pivot(e, src, tgt, cost, basic, parent, pred, up, thread, rev_thread,
-                     succ, last, pi, tree_flow, stem, work):
+                     succ, last, pi, tree_flow, stem, work, skip, relinked):
             return INFEASIBLE, pivots, start
         pivots += 1
         since += 1
