@@ -299,6 +299,10 @@ def _check_tree(ns):
     np.testing.assert_array_equal(ns.succ, size)
     for v in order:
         assert pos[int(ns.last[v])] == pos[v] + size[v] - 1  # subtrees are contiguous
+    for level in range(ns.skip.shape[0]):  # skip links 2, 4, 8 places on, kept by the pivots
+        ahead = 2 << level
+        for v in order:
+            assert ns.skip[level, v] == order[(pos[v] + ahead) % (nodes + 1)]
     tree_arcs = np.sort(ns.pred[:nodes][ns.pred[:nodes] >= 0])  # storage positions
     np.testing.assert_array_equal(tree_arcs, np.sort(ns._internal()[np.nonzero(ns.basic)[0]]))
     pi = ns.pi  # by node number: the pairs' ends as node numbers too
@@ -370,6 +374,26 @@ def test_identical_measures_cost_nothing_and_warm_rounds_keep_the_tree(seed, n, 
         _check_tree(ns)
     assert ns.status == OPTIMAL
     np.testing.assert_allclose(ns.cost(), 0.0, rtol=0, atol=1e-15 * (1 + M.max()))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 30), st.integers(2, 30), st.integers(1, 9),
+       st.sampled_from(ORDERS))
+def test_each_pivot_keeps_the_thread_its_skip_links_and_tight_shifted_potentials(
+        seed, n, m, chunk, order):
+    # solves of a few pivots each: the potentials checked are the shifted ones (they are
+    # recomputed from the tree only before optimality is declared) and the skip links the
+    # ones the pivots mended since the solve set them
+    x, y, a, b = _problem(seed, n, m, grid=seed % 2 == 0)
+    M = _costs(x, y, order)
+    rows, cols = _all_pairs(n, m)
+    ns = NetworkSimplex(a, b)
+    ns.add_arcs(rows, cols, M[rows, cols])
+    while ns.solve(max_iter=chunk) == MAX_ITER_REACHED:
+        _check_tree(ns)
+    assert ns.status == OPTIMAL
+    _check_tree(ns)
+    np.testing.assert_allclose(ns.cost(), ot.emd2(a, b, M, numItermax=10**8), rtol=1e-10)
 
 
 def test_the_pivot_cap_holds_on_a_warm_re_solve_and_the_solve_then_resumes():

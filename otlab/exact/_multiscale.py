@@ -45,7 +45,8 @@ shielding would save is the check, and the check is not where the time goes
 of all checks / of the simplex, every level): uniform W_2 9.6 / 0.38 /
 7.3 s, clustered W_2 20.8 / 4.4 / 13.9 s, clustered W_1 47.1 / 8.4 / 34.7 s.
 In the clustered W_1 solve about 15*10^9 potentials are shifted at 2 ns
-each (:mod:`._simplex`, "Large shifts"): the pivots, not the candidates.
+each (:mod:`._simplex`, "Large shifts"; about 1 ns since the shifts walk eight
+chains, "Eight chains"): the pivots, not the candidates.
 
 High dimensions.  From ``coarse_dim`` (9) dimensions on there is no coarse
 level: leaves of a k-d tree hold points that are far apart, their centroids'
@@ -149,7 +150,8 @@ of the whole solve, the variants run one after the other on the same clouds, loa
   (41.2, 42.1 s), pricing blocks of 0.5 instead of 0.1 times the square root of the pairs
   (42.8 s), the coarse levels stopped after 4 or 2 pricing rounds (38.7, 56.4 s).
 * Where the time goes as n grows (clustered W_1, one thread; the finest level's simplex
-  rounds and all scans).  10^5 points (load about 1): 41.6 s in all, the finest simplex
+  rounds and all scans; measured before the shifts walked eight chains, which took the
+  10^5 solve from 41.4 to 29.3 s, :mod:`._simplex`).  10^5 points (load about 1): 41.6 s in all, the finest simplex
   22.7 s (2.78 million pivots, 9.6*10^9 shifted potentials), its 8 scans 8.5 s (1.0 s
   each, whether they find 64 million violated pairs or none), the coarse level (32 768
   points) 5.0 s of simplex.  4*10^5 points (load about 2): 501 s in all, the finest

@@ -434,9 +434,9 @@ def run(src, tgt, cost, basic, parent, pred, up, thread, rev_thread, succ, last,
     block = max(10, int(block_factor * math.sqrt(n_arcs)))
     pivots = 0
     since = 0  # pivots since the potentials were last recomputed from the tree
+    set_skips(thread, skip)
     if n_arcs == 0:
         return OPTIMAL, pivots, 0
-    set_skips(thread, skip)
     while True:
         e, new_start = price(src, tgt, cost, basic, pi, start, block)
         work[0] += (new_start - start) % n_arcs if new_start != start else n_arcs
