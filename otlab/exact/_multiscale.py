@@ -291,19 +291,22 @@ def _sorted_unique(keys):
 
 
 def _missing(keys, sorted_keys):
-    """Distinct entries of ``keys`` absent from the sorted array ``sorted_keys``."""
-    keys = _sorted_unique(keys)
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(sorted_keys.shape[0] - 1, 0))
-    return keys[sorted_keys[pos] != keys] if sorted_keys.size else keys
+    """Distinct entries of ``keys`` absent from the sorted distinct ``sorted_keys``."""
+    from ._pair_kernels import absent_and_union
+
+    return absent_and_union(sorted_keys, _sorted_unique(keys), False)[0]
 
 
-def _merge(sorted_keys, other):
-    """The sorted union of ``sorted_keys`` and the sorted keys ``other``, absent from it (O(n)).
+def _add_missing(sorted_keys, keys):
+    """The distinct ``keys`` absent from ``sorted_keys``, and the sorted union of the two.
 
-    >>> _merge(np.array([1, 4, 9]), np.array([0, 5, 10])).tolist()
-    [0, 1, 4, 5, 9, 10]
+    >>> new, union = _add_missing(np.array([1, 4, 9]), np.array([10, 0, 4, 5, 0]))
+    >>> new.tolist(), union.tolist()
+    ([0, 5, 10], [0, 1, 4, 5, 9, 10])
     """
-    return np.insert(sorted_keys, np.searchsorted(sorted_keys, other), other)
+    from ._pair_kernels import absent_and_union
+
+    return absent_and_union(sorted_keys, _sorted_unique(keys), True)
 
 
 def _expand_blocks(lx: Leaves, ly: Leaves, leaf_rows, leaf_cols, m):
@@ -508,10 +511,9 @@ def solve_points(x, a, y, b, opts: SolverOptions, *, level: int = 0) -> Solution
         if new.size == 0:
             return Solution(plan=plan, scan=scan, rounds=round_, n_pairs=ns.n_arcs,
                             converged=eta <= ETA_LIMIT * ns.max_cost, max_cost=ns.max_cost)
-        fresh = _missing(_keys(plan.rows, plan.cols, m), expanded)
-        expanded = _merge(expanded, fresh)
-        new = _missing(np.concatenate([new, _partner_keys(fresh, near_x, near_y, m)]), keys)
-        keys = _merge(keys, new)
+        fresh, expanded = _add_missing(expanded, _keys(plan.rows, plan.cols, m))
+        new, keys = _add_missing(keys, np.concatenate([new, _partner_keys(fresh, near_x,
+                                                                           near_y, m)]))
         new_rows, new_cols = new // m, new % m
         ns.add_arcs(new_rows, new_cols, _pair_costs(opts.cost, x, y, new_rows, new_cols))
         del new, new_rows, new_cols  # the basis is kept
