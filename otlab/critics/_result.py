@@ -174,7 +174,7 @@ class CriticResult:
 
     @property
     def generalisation_gap(self) -> float:
-        """``estimate - holdout_estimate``: how much better the critic does on its training points.
+        r"""``estimate - holdout_estimate``: how much better the critic does on its training points.
 
         Compare it with ``holdout_stderr``: a gap of many standard errors is a
         critic that fits the sample rather than the distributions.  With
