@@ -70,13 +70,9 @@ level and the certificate priced by the pair scan (leaves of 128 pixels with pla
 vector loops; the 20 most violated pairs per row and round), the zero pixels' potentials by a
 compiled scan over tiles of 8 x 8 pixels (exact row maxima; the reduced problem is not
 certified on its own, the full one is, once)), one thread (`OMP_NUM_THREADS=1`), on the 2-core
-machine while the other core trained neural critics: 32² and 64² on the engine with the
-flows by node (`e9979c5`, load 1.7 to 2.2), 128² and 256² again on the engine with the
-vectorised pair scan (`777834d`, load 1.8 to 2.0; see below), 512² `grf_smooth` again on the
-engine whose candidate pairs live in the simplex alone (`2c962fd`, load 2.2 to 3.0, beside a
-10^6 cloud solve and the test suite; see below), and the other six classes at 512² on the same
-engine (main at `4faf2d5`, with the later fixes of the exact front end, which leave the engine
-alone; load 0.4 to 4.0, beside neural-critic training and a helper's tests):
+machine beside a 10^6 cloud solve on the other core (load 1.7 to 2.1).  Every size ran again on
+the engine whose potential shifts walk eight chains of skip links (`6dfe131`, with the merge
+pass of `9ce896b`; see below):
 
 - 32² and 64²: all 7 classes, k = 1 and 2, 3 pairs per class (`--sizes 32 64 --pairs 3
   --pot-pairs 1 --pot-max-side 32`), POT's `ot.emd2` on the dense cost on 1 of them per class
@@ -85,12 +81,15 @@ alone; load 0.4 to 4.0, beside neural-critic training and a helper's tests):
   --pot-pairs 0`); POT's cost matrix (2 GiB) is out of reach there.
 - 256²: all 7 classes, k = 2 and 1, one pair each (`--sizes 256 --orders 2 1 --pairs 1
   --pot-pairs 0`).
-- 512²: all 7 classes, k = 2 and 1, one pair each (`--sizes 512 --classes grf_smooth --orders
-  2 1 --pairs 1 --pot-pairs 0`, then the same with `--classes white_noise grf_rough
-  grf_moderate log_grf cauchy shapes`, all six in one process, so its peak RSS is the largest
-  of the twelve solves so far).  The real DOTmark files were not run.
+- 512²: all 7 classes, k = 2 and 1, one pair each (`--sizes 512 --orders 2 1 --pairs 1
+  --pot-pairs 0`, all fourteen in one process, run right after 32² and 64², so its peak RSS is
+  the largest of the solves so far).  The real DOTmark files were not run.
 - Every earlier run is kept apart in `exact_grid_runs_previous.jsonl`, tagged with its engine
-  where it was not the one just before it: the last 2 rows are the 512² runs on `e9979c5`
+  where it was not the one just before it: the last 154 rows are the previous sweep of every
+  size (`engine`: `ec173c4`, before the skip links), which had 32² and 64² on `e9979c5` (load
+  1.7-2.2), 128² and 256² on `777834d` (load 1.8-2.0), 512² `grf_smooth` on `2c962fd` (load
+  2.2-3.0) and the other 512² classes on `4faf2d5` (load 0.4-4.0); before them the 2 512² runs
+  on `e9979c5`
   (`engine`: before `2c962fd`), the 42 before them the 128² and 256² runs on
   `e9979c5` (`engine`: before `5654c18`, load 1.9-2.2), the 142 before them the previous sweep
   of every size (`engine`: before `4bd484e`, at load 1.7-2.2), the 132 before them the sweep before
@@ -102,7 +101,29 @@ alone; load 0.4 to 4.0, beside neural-critic training and a helper's tests):
   and the run with the pixel settings; `exact_grid_runs_pot_sparse_simplex.jsonl` has POT's
   sparse simplex warm-started by OR-Tools.
 
-This sweep's engine (`4bd484e` to `01890d6`; module notes of `otlab/exact/_simplex.py`,
+This sweep's engine: the potentials of a pivot's moved subtree are shifted along eight chains
+at once (each node keeps the nodes 2, 4 and 8 places after it in the thread, mended by each
+pivot; module notes of `otlab/exact/_simplex.py`, "Eight chains"), and the column generation
+merges its new candidate keys in one compiled pass.  The same pivots and values (against the
+previous sweep's rows: within 1.8e-14 relative, the previous engines' own differences).
+Against the previous sweep's rows, pair by pair (CPU time, this sweep at load 1.7-2.1, that
+one at 0.4-4.0 on older engines, so the ratios hold more than the engine change; each at
+128² was about 2 s against 3 s when the two engines ran back to back, seven classes, one pair
+each: 4.17 and 4.20 -> 2.87 and 2.78 s for k = 2, 4.41 -> 3.73 s for k = 1):
+
+| grid | k = 1 median (before) | k = 1 ratio, median (range) | k = 2 median (before) | k = 2 ratio, median (range) |
+|---|---|---|---|---|
+| 32² | 0.013 s (0.020 s) | 0.67x (0.50-0.73x) | 0.015 s (0.024 s) | 0.61x (0.44-0.65x) |
+| 64² | 0.060 s (0.098 s) | 0.65x (0.41-0.73x) | 0.060 s (0.112 s) | 0.54x (0.50-0.64x) |
+| 128² | 0.43 s (0.74 s) | 0.59x (0.55-0.83x) | 0.37 s (0.90 s) | 0.42x (0.38-0.65x) |
+| 256² | 4.1 s (9.1 s) | 0.48x (0.43-0.64x) | 2.8 s (8.5 s) | 0.33x (0.30-0.50x) |
+| 512² | 71 s (121 s) | 0.54x (0.41-0.79x) | 39 s (110 s) | 0.39x (0.30-0.45x) |
+
+The larger the grid, the larger the subtrees a pivot moves, and the more the eight chains
+save.  POT's dense solver took 10.9x (k = 1) and 11.9x (k = 2) otlab's CPU time on the 32²
+pairs (median; 11.6x and 15.0x in the previous sweep).
+
+The engine before (`4bd484e` to `01890d6`; module notes of `otlab/exact/_simplex.py`,
 `otlab/exact/points.py`, `otlab/exact/_grid_geometry.py` and `GRID_TUNING` in
 `otlab/exact/grid.py`), each change measured on the 14 pairs at 128², against the engine just
 before it, the two run one after the other on each class, three runs each, load 1.7-2.2:
@@ -173,7 +194,7 @@ re-sorting it): the same candidates, pivots and values; in an A/B on the same pa
 at load 2.7-4.9, 0.96-0.97x the CPU time for k = 2 (`log_grf`, 10 pricing rounds, 0.90-0.96x)
 and no measurable change for k = 1.
 
-Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 7.4e-15
+Findings: every otlab solve is certified (`converged=True`); its values equal POT's to 7.1e-15
 relative or better on every pair compared (target 1e-9).  The certificate's dual violation
 includes an explicit round-off bound: for k = 2 the c-transform's (about 1e-14 of the largest
 cost; relative to a small W_2^2, as for white noise, it reads up to 3e-8: a bound, not a
@@ -183,11 +204,11 @@ coordinate differences, so its violation is measured (at most 7.1e-12 pixels at 
 
 | grid | k = 1 | k = 2 | target |
 |---|---|---|---|
-| 32² | 0.020 s | 0.024 s | |
-| 64² | 0.098 s | 0.11 s | |
-| 128² | 0.74 s (0.15-1.46 s, 14 pairs) | 0.90 s (0.04-1.25 s) | 1 s: met (at load 2) |
-| 256² | 9.1 s (1.8-17.7 s, 7 pairs) | 8.5 s (0.25-18.1 s) | 15 s: met (one pair per class) |
-| 512² | 121 s (23-259 s, 7 pairs), at most 1.17 GiB | 110 s (2.9-216 s), at most 1.04 GiB | 5 min and 4 GiB: met (one pair per class) |
+| 32² | 0.013 s | 0.015 s | |
+| 64² | 0.060 s | 0.060 s | |
+| 128² | 0.43 s (0.12-0.84 s, 14 pairs) | 0.37 s (0.03-0.53 s) | 1 s: met (at load 2) |
+| 256² | 4.1 s (1.1-9.8 s, 7 pairs) | 2.8 s (0.12-5.7 s) | 15 s: met (one pair per class) |
+| 512² | 71 s (18-139 s, 7 pairs), at most 1.26 GiB | 39 s (1.3-84 s), at most 1.09 GiB | 5 min and 4 GiB: met (one pair per class) |
 
 The candidate pairs in the simplex alone (`2c962fd`; module notes of
 `otlab/exact/_simplex.py`, "Memory": 17 bytes a pair, the flows read off the tree's nodes, the
@@ -198,25 +219,26 @@ within 2e-15 relative; between the two runs the exact front end also changed: it
 re-solves and certificate checks).  At 128², three classes, k = 2, the two engines back to
 back: 2.44 -> 2.38 s, the same values.
 
-512² across the classes (the six besides `grf_smooth`, one pair each, one process, at load
-0.4 to 4.0; CPU s, k = 2 / k = 1): `white_noise` 106 / 66, `grf_rough` 128 / 73,
-`grf_moderate` 92 / 121, `log_grf` 216 / 173, `cauchy` 110 / 259, `shapes` 2.9 / 23 (with
-`grf_smooth` 129 / 231: medians 110 / 121 s, the slowest pair 216 / 259 s, under the 5 minutes
-of the target).  All twelve certified; `log_grf` at k = 2 took 25 pricing rounds (the others 3
-to 6), `cauchy` and `log_grf` at k = 1 13 rounds.  The process's peak RSS was 1.04 GiB after
-the six k = 2 solves and 1.17 GiB after all twelve.
+512² across the classes (one pair each, one process, at load 1.8 to 2.1; CPU s, k = 2 / k = 1):
+`white_noise` 45.5 / 27.0, `grf_rough` 49.4 / 42.9, `grf_moderate` 37.2 / 71.3, `grf_smooth`
+38.8 / 110.9, `log_grf` 83.9 / 92.2, `cauchy` 38.2 / 139.1, `shapes` 1.3 / 18.1: medians 39 / 71
+s, the slowest pair 84 / 139 s, under half the 5 minutes of the target (the previous sweep:
+110 / 121 s, the slowest 216 / 259 s).  All fourteen certified; `log_grf` at k = 2 took 25
+pricing rounds (the others 3 to 6), `cauchy` and `log_grf` at k = 1 13 rounds.  The process's
+peak RSS was 1.09 GiB after the seven k = 2 solves and 1.26 GiB after all fourteen.
 
-At 128² the k = 2 median is close to the target: 6 of its 14 pairs took more than 0.9 s (2
-more than 1 s, the slowest 1.25 s); 4 of the 14 k = 1 pairs took more than 1 s (the slowest
-1.46 s).  POT's dense solver took 11.6x (k = 1)
-and 15.0x (k = 2) otlab's CPU time on the same 32² pairs (median).  Where the time goes (module
-notes of `otlab.exact.grid`): for k = 2 the network simplex at the finest level, about 80 000
-pivots from a seed only 0.4 % above the optimum, none degenerate, each moving a large subtree of
-a deep tree (about 3 200 potentials shifted a pivot in the second round, about 1.8 ns a
-potential); for k = 1 the simplex is about half, the rest mostly the pair scans (finest level,
-certificate and coarse levels) and the tile scan of the zero pixels' potentials.  Of the published solvers
-below, GridOT (k = 2, other hardware) is 1.1 to 2.1 times faster at 128², and its 256² median
-(11.6 s, on other images) is above otlab's 8.5 s; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²)
+At 128² every pair took under a second: the slowest k = 2 pair 0.53 s, the slowest k = 1 pair
+0.84 s (in the previous sweep 6 of the 14 k = 2 pairs took more than 0.9 s and 4 of the 14
+k = 1 pairs more than 1 s).  Where the time goes (module notes of `otlab.exact.grid`, measured
+on the engine before the skip links): for k = 2 the network simplex at the finest level,
+about 80 000 pivots from a seed only 0.4 % above the optimum, none degenerate, each moving a
+large subtree of a deep tree (about 3 200 potentials shifted a pivot in the second round, then
+about 1.8 ns a potential, walked one at a time; the eight chains cut that part the most, hence
+0.42x at 128² and 0.33x at 256² for k = 2); for k = 1 the simplex is about half, the rest
+mostly the pair scans (finest level, certificate and coarse levels) and the tile scan of the
+zero pixels' potentials.  Of the published solvers below, GridOT (k = 2, other hardware, mean
+per pair 0.42-0.77 s at 128²) is now in the range of otlab's 0.37 s median, its 256² median
+(11.6 s, on other images) is above otlab's 2.8 s; Schmitzer's MultiScaleOT (1.0-3.1 s at 128²)
 is slower than otlab there.
 """
 
