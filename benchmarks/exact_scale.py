@@ -385,6 +385,27 @@ NOTES = """\
   795 s of CPU and 2.4 GiB peak RSS, certified in 6 rounds over 41.8 million pairs (1852 s and
   5.1 GiB in the row before, on an older engine; not measured with leaves of 8 on this one).
   The 10^6 W_1 rows were not measured again (clustered W_1 took about 1.5 h).
+- The engine with skip links (`6dfe131`, with the merge pass of `9ce896b`; module notes of
+  `otlab/exact/_simplex.py`, "Eight chains", and of `otlab/exact/_multiscale.py`,
+  "Bookkeeping"): each node keeps the nodes 2, 4 and 8 places after it in the thread, so that
+  shifting the potentials of a pivot's moved subtree walks eight chains of loads at once
+  instead of one, and the column generation merges its new candidate keys in one compiled
+  pass.  The same pivots, rounds and values.  Rows measured again on it, one thread, the other
+  core busy with the 10^6 solve below, the grid benchmark or the next case (load 1.3-2.0):
+  10^5 points uniform W_1 6.98 s, W_2 5.21 s, clustered W_2 13.5 s, clustered W_1 27.3 s (the
+  quiet rows before: 8.87, 7.17, 19.0 and 40.2 s; the same values, bitwise): every 10^5 target
+  is met.  2*10^5 points uniform W_1 16.8 s, W_2 15.6 s, clustered W_2 33.3 s, clustered W_1
+  82.3 s (rows of older engines at load 2.2-7.0 before: 111, 110, 107 and 184 s; the values
+  within 4.3e-13).  The 2-D rows at 10^4, 2*10^4 and 5*10^4 points too (load 0.9-1.2): 0.28 to
+  8.55 s, 3.0-4.5x less than the rows of older engines before them, which ran at load 4.8-8.1
+  (values within 5.7e-15).  d = 64, n = 10^4: W_2 4.16 s against POT's 46.7 s (11.2x), W_1 5.56 s
+  against 38.4 s (6.9x), the values within 3.2e-15 (before, at load 17-21: 11.6 s against
+  107 s, 15.9 s against 95 s).  10^6 clustered W_1 (`--only 1000000:2:1:clustered --timeout
+  3700`, started at load 1.7, the other core as above, so it got about a whole core): 1840 s
+  of CPU (1854 s of wall time), 5.40 GiB of peak RSS, certified (dual violation 1.5e-13 over
+  all 10^12 pairs) in 13 rounds over 135.5 million candidate pairs, the same value as the
+  seventh run bitwise: 0.47x its 3943 s, and the hour is met.  The other 10^6 rows (uniform
+  W_1 and W_2, clustered W_2) are still those of the engines before.
 """
 
 
