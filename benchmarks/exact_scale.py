@@ -404,8 +404,10 @@ NOTES = """\
   3700`, started at load 1.7, the other core as above, so it got about a whole core): 1840 s
   of CPU (1854 s of wall time), 5.40 GiB of peak RSS, certified (dual violation 1.5e-13 over
   all 10^12 pairs) in 13 rounds over 135.5 million candidate pairs, the same value as the
-  seventh run bitwise: 0.47x its 3943 s, and the hour is met.  The other 10^6 rows (uniform
-  W_1 and W_2, clustered W_2) are still those of the engines before.
+  seventh run bitwise: 0.47x its 3943 s, and the hour is met.  Then 10^6 uniform W_2: 198 s
+  and 1.90 GiB (500 s, load 3.9, before), clustered W_2: 462 s and 2.58 GiB (795 s, load 0.6,
+  before; this one at load 2.4, beside a critic benchmark), the same rounds, pairs and values,
+  bitwise.  The 10^6 uniform W_1 row is still that of an older engine.
 """
 
 
