@@ -83,6 +83,11 @@ points per side):
   learning rate of 0.03 instead of 0.01; '... reversed': trained on the pair
   the other way round, target to source, and scored negated).  Not a library
   critic: a lead.
+* the twelfth round: the same two factors at D = 64 with 16 funnels, 'round 6
+  default scored on 65536' (16000 steps there) and '... steps 32000 ...': both
+  within 5 % with cosine >= 0.94, twice the steps nearer (-0.5 % and -0.2 %
+  against -2.7 % and -0.9 %, cosine 0.97 against 0.94 and 0.96) for about 2.2
+  times the CPU time, so the default keeps 16000 steps there.
 
 The column 'true f' is the held-out relative error of the *true* potential
 on the same scoring points (:func:`true_heldout_rel`): the scoring sample's
