@@ -26,8 +26,9 @@ full dual check):
 Measured (``benchmarks/reports/exact_engine.md``: the finest level's LPs of
 real solves replayed round by round, CPU time, 2-core machine at load 1.8 to
 1.9, after the unsigned indices of :mod:`._simplex_kernels`).  From cold,
-POT's sparse simplex (LEMON's) is faster than otlab's per solve (about 1.4 to
-2.0x); otlab's wins are the kept basis in the later rounds (a round that adds
+POT's sparse simplex (LEMON's) was faster than otlab's per solve (about 1.4 to
+2.0x; since the potential shifts walk eight chains, :mod:`._simplex`, otlab's runs at
+0.96-1.99x POT's speed there); otlab's wins are the kept basis in the later rounds (a round that adds
 a thousand pairs costs a few dozen pivots: 0.0009 s against 0.007 s for POT
 warm-started from potentials and 0.026 s for POT cold at n = 2000) and the
 seeded first round.  End to end (``emd_points``, one
@@ -428,8 +429,9 @@ def _solve_dense_level(x, a, y, b, opts: SolverOptions, level: int) -> Solution:
     """All pairs at once: POT's dense simplex for the user's own problem, otlab's for a coarse one.
 
     A coarse level (``level > 0``) of a sparse solve runs otlab's network
-    simplex on the complete graph: POT's is 1.5-2x faster from cold (10-25 ms
-    more per solve at 256 x 256 points, the coarsest level of a 128² grid),
+    simplex on the complete graph: POT's was 1.5-2x faster from cold (10-25 ms
+    more per solve at 256 x 256 points, the coarsest level of a 128² grid,
+    measured before the eight chains of :mod:`._simplex`),
     but importing POT imports torch and scikit-learn: a one-off 64 x 64 grid
     solve in a fresh process took 6.0 s of wall time with POT's coarse level
     against 2.0 s without (0.35 s once everything is loaded; 2-core machine

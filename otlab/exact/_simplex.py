@@ -86,7 +86,10 @@ column generation needs.  ``benchmarks/reports/exact_engine.md`` has the
 round-by-round table.  These comparisons with POT were made before the next change; after
 it, POT's simplex is 1.4-2.0x faster from cold on the replayed LPs (load 1.8-1.9; the
 machine was faster than for the figures above, POT's times 30-40 % lower), and in the
-later rounds POT warm-started took 0.83 to 60 times the kept basis's time.
+later rounds POT warm-started took 0.83 to 60 times the kept basis's time.  With the
+skip links ("Eight chains" below) otlab's cold solves of the same replayed LPs run at
+0.96-1.99x POT's speed, and POT warm-started takes 1.4 to 100 times the kept basis's time
+(load 1.3-1.5).
 
 Unsigned indices (:mod:`._simplex_kernels`).  numba tests every array index of a
 signed integer type for a negative value (wrap-around) and adds the length; in a
