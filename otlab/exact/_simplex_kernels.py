@@ -318,21 +318,9 @@ def _shift(first, count, amount, values, thread, skip):
         f = np.uint32(far[f])
         g = np.uint32(far[g])
         h = np.uint32(far[h])
-    left = count & 7  # a, b, c, ... now sit on the places left, in order
-    if left >= 1:
+    for _ in range(count & 7):  # the last few places, one at a time from ``a``
         values[a] += amount
-    if left >= 2:
-        values[b] += amount
-    if left >= 3:
-        values[c] += amount
-    if left >= 4:
-        values[d] += amount
-    if left >= 5:
-        values[e] += amount
-    if left >= 6:
-        values[f] += amount
-    if left >= 7:
-        values[g] += amount
+        a = np.uint32(thread[a])
 
 
 @njit(cache=True, nogil=True)
