@@ -598,6 +598,14 @@ def _score_reference(pair, xt, yt, seed, args) -> dict:
             "n_test": args.n_test}
 
 
+def _max_of_cones(u, apexes, heights):
+    r""":math:`\max_j (v_j - \lVert u - p_j\rVert)` for each row of ``u`` (torch, differentiable)."""
+    import torch
+
+    d = torch.cdist(u, apexes, compute_mode="donot_use_mm_for_euclid_dist")
+    return (heights - d).amax(1)
+
+
 class _ConesCritic:
     r"""A maximum of cones, :math:`f(z) = \sigma s \max_j (v_j - \lVert (z - c)/s - p_j\rVert)`.
 
@@ -620,10 +628,9 @@ class _ConesCritic:
 
         if isinstance(z, torch.Tensor):
             u = (z - torch.as_tensor(self.center, dtype=z.dtype)) / self.scale
-            p = torch.as_tensor(self.apexes, dtype=z.dtype)
-            d = torch.cdist(u, p, compute_mode="donot_use_mm_for_euclid_dist")
-            heights = torch.as_tensor(self.heights, dtype=z.dtype)
-            return self.sign * self.scale * (heights - d).amax(1)
+            return self.sign * self.scale * _max_of_cones(
+                u, torch.as_tensor(self.apexes, dtype=z.dtype),
+                torch.as_tensor(self.heights, dtype=z.dtype))
         z = np.asarray(z, dtype=np.float64)
         rows = max(1, 2**22 // max(1, self.apexes.shape[0]))
         with torch.no_grad():
@@ -665,8 +672,7 @@ def _train_cones(sample_x, sample_y, seed, opts):
         opt = torch.optim.Adam([apexes, heights], lr=opts["lr"])
 
         def critic(u, apexes=apexes, heights=heights, sign=sign):
-            d = torch.cdist(u, apexes, compute_mode="donot_use_mm_for_euclid_dist")
-            return sign * (heights - d).amax(1)
+            return sign * _max_of_cones(u, apexes, heights)
 
         def standard(points):
             return torch.as_tensor((points - center) / scale, dtype=torch.float32)
